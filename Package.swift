@@ -1,0 +1,163 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// rabbitChat: a SockJS chat server over AMQP. See `Specs/` for what crosses each wire
+/// and `../shared/DESIGN.md` for the module rules (each target imports as little as it can).
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "rabbitChat",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Broker", targets: ["Broker"]),
+        .library(name: "InMemoryBroker", targets: ["InMemoryBroker"]),
+        .library(name: "RabbitMQBroker", targets: ["RabbitMQBroker"]),
+        .library(name: "SockJS", targets: ["SockJS"]),
+        .library(name: "Chat", targets: ["Chat"]),
+        .library(name: "ChatClient", targets: ["ChatClient"]),
+        .executable(name: "rabbitChat", targets: ["Server"]),
+        .executable(name: "LoadTester", targets: ["LoadTester"]),
+        .executable(name: "BrokerBench", targets: ["BrokerBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+    ],
+    targets: [
+        // MARK: AMQP
+        .systemLibrary(
+            name: "CRabbitMQ",
+            pkgConfig: "librabbitmq",
+            providers: [.apt(["librabbitmq-dev"])]
+        ),
+        .target(name: "Broker", swiftSettings: strict),
+        .target(
+            name: "RabbitMQBroker",
+            dependencies: ["Broker", "CRabbitMQ"],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "InMemoryBroker",
+            dependencies: [
+                "Broker",
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "BrokerBench",
+            dependencies: [
+                "Broker", "InMemoryBroker", "RabbitMQBroker",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: SockJS
+        .target(
+            name: "SockJS",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Chat
+        .target(
+            name: "Chat",
+            dependencies: [
+                "Broker",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "OrderedCollections", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
+            name: "ChatClient",
+            dependencies: [
+                "Chat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Executables
+        .executableTarget(
+            name: "Server",
+            dependencies: [
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "SockJS", "Chat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.copy("Public")],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "LoadTester",
+            dependencies: [
+                "ChatClient", "Chat",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            swiftSettings: strict
+        ),
+
+        // MARK: Tests
+        .target(
+            name: "BrokerTestSupport",
+            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker"],
+            path: "Tests/BrokerTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "BrokerContractTests",
+            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "SockJSTests",
+            dependencies: [
+                "SockJS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatTests",
+            dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            swiftSettings: strict
+        ),
+    ]
+)

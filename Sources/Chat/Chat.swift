@@ -1,0 +1,1 @@
+// The Chat target; its issue brings the code.

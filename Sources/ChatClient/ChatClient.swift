@@ -1,0 +1,1 @@
+// The ChatClient target; its issue brings the code.

@@ -1,0 +1,1 @@
+// The InMemoryBroker target; its issue brings the code.

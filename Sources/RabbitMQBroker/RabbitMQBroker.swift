@@ -1,0 +1,1 @@
+// The RabbitMQBroker target; its issue brings the code.

@@ -1,0 +1,2 @@
+// Placeholder entry point until its issue lands.
+print("not built yet")

@@ -1,0 +1,1 @@
+// The SockJS target; its issue brings the code.

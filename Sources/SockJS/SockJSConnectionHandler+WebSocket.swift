@@ -234,14 +234,40 @@ extension SockJSConnectionHandler {
             return
         }
         write(bytes, flush: false)
+        webSocketClosing = true
         if webSocketIsHixie {
             write(ByteBuffer(bytes: [0xFF, 0x00]), flush: false)
-        } else if webSocketFramed {
+            closeAfterFlush()
+            return
+        }
+        if webSocketFramed {
             var bye = ByteBuffer()
             WebSocketFrameEncoder.appendClose(code: 1000, reason: "Normal closure", to: &bye)
             write(bye, flush: false)
         }
-        webSocketClosing = true
-        closeAfterFlush()
+        context?.flush()
+        // RFC 6455 closing handshake: wait for the client's close frame before dropping TCP,
+        // so the client reads everything we sent; give up after a short while.
+        state = .webSocketDraining
+        armTimer(.seconds(2))
+        process()
+    }
+
+    /// After our close frame: discard data frames until the client's close frame arrives.
+    func drainWebSocket() {
+        while case .webSocketDraining = state {
+            let frame: WebSocketFrame?
+            do {
+                frame = try webSocketParser.next(from: &inbound)
+            } catch {
+                closeNow()
+                return
+            }
+            guard let frame else { return }
+            if frame.opcode == WebSocketFrame.close {
+                closeNow()
+                return
+            }
+        }
     }
 }

@@ -25,6 +25,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         case hixieHandshake(HixieHandshake)
         /// The connection speaks websocket for a session.
         case webSocket(WebSocketReceiver, SockJSSession)
+        /// The server sent its websocket close frame and waits for the client's (or a timeout).
+        case webSocketDraining
         /// Closing; input is ignored.
         case closing
     }
@@ -178,6 +180,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             case .webSocket:
                 readWebSocketFrames()
                 return
+            case .webSocketDraining:
+                drainWebSocket()
+                return
             case .closing:
                 inbound.clear()
                 return
@@ -205,6 +210,10 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     private func timerFired(slowRequest: Bool) {
         timer = nil
+        if case .webSocketDraining = state {
+            closeNow()
+            return
+        }
         guard case .idle = state else { return }
         if slowRequest {
             logger.info("SockJS connection closed: its request did not arrive within the request timeout", metadata: ["remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])

@@ -4,6 +4,11 @@ import NIOCore
 extension SockJSConnectionHandler {
     static let webSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
+    /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key` (RFC 6455 4.2.2).
+    static func webSocketAccept(key: String) -> String {
+        Base64.encode(Insecure.SHA1.hash(data: Array((key + webSocketGUID).utf8)))
+    }
+
     /// Answers a websocket upgrade: RFC 6455 (framed or raw) or hixie-76, or the error SockJS prescribes.
     func handleWebSocketUpgrade(_ head: HTTPRequestHead, endpoint: SockJSEndpoint, sessionID: String, framed: Bool) {
         guard head.method == "GET" else {
@@ -36,7 +41,7 @@ extension SockJSConnectionHandler {
                     body: ByteBuffer(staticString: "Unsupported websocket version or key; use RFC 6455 (version 13).\n"), closeAfter: true)
             return
         }
-        let accept = Base64.encode(Insecure.SHA1.hash(data: Array((key + Self.webSocketGUID).utf8)))
+        let accept = Self.webSocketAccept(key: key)
         var out = ByteBuffer()
         out.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
         out.writeString(accept)

@@ -57,7 +57,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 disconnectDelay: options.disconnectDelay,
                 maxQueuedBytes: options.maxQueuedBytes
             ),
-            now: .now()
+            now: eventLoop.now
         )
     }
 
@@ -103,7 +103,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     @discardableResult
     func enqueue(_ message: SockJSPreparedMessage, flush: Bool) -> (any SockJSReceiver)? {
         assertInLoop()
-        switch machine.send(message, now: .now()) {
+        switch machine.send(message, now: eventLoop.now) {
         case .writeNow(let end):
             guard let r = receiver else { return nil }
             let bytes = message.frame(for: r.flavour, allocator: allocator)
@@ -115,7 +115,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
             }
             r.write(bytes, flush: flush)
             if case .streaming = machine.receiver {
-                run(machine.receiverWrote(bytes: bytes.readableBytes, now: .now()))
+                run(machine.receiverWrote(bytes: bytes.readableBytes, now: eventLoop.now))
             }
             return flush ? nil : r
         case .queued, .dropped:
@@ -132,13 +132,13 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
 
     func closeOnLoop(_ frame: SockJSCloseFrame, reason: SockJSCloseReason) {
         assertInLoop()
-        run(machine.close(frame, reason: reason, now: .now()))
+        run(machine.close(frame, reason: reason, now: eventLoop.now))
     }
 
     /// A receiving connection asks for frames.
     func attach(_ newReceiver: any SockJSReceiver, kind: SockJSSessionStateMachine.ReceiverKind) {
         assertInLoop()
-        let actions = machine.attachReceiver(kind, now: .now())
+        let actions = machine.attachReceiver(kind, now: eventLoop.now)
         if actions.first == .rejectReceiver {
             let bytes = newReceiver.flavour.wrap(.close(.anotherConnectionStillOpen), allocator: allocator)
             newReceiver.end(after: bytes)
@@ -154,7 +154,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         assertInLoop()
         guard receiver === lost else { return }
         receiver = nil
-        run(machine.receiverLost(now: .now()))
+        run(machine.receiverLost(now: eventLoop.now))
     }
 
     /// The websocket under the session became writable or not.
@@ -167,7 +167,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     func protocolError() {
         assertInLoop()
         receiver = nil
-        run(machine.protocolError(now: .now()))
+        run(machine.protocolError(now: eventLoop.now))
     }
 
     /// Messages from the client, in order.
@@ -235,7 +235,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         guard let bytes else { return }
         r.write(bytes, flush: true)
         if case .streaming = machine.receiver {
-            run(machine.receiverWrote(bytes: bytes.readableBytes, now: .now()))
+            run(machine.receiverWrote(bytes: bytes.readableBytes, now: eventLoop.now))
         }
     }
 
@@ -252,7 +252,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
             guard let self else { return }
             self.timerDeadline = nil
             self.timer = nil
-            self.run(self.machine.tick(now: .now()))
+            self.run(self.machine.tick(now: eventLoop.now))
         }
     }
 }

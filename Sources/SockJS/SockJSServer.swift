@@ -111,6 +111,7 @@ public final class SockJSServer: Sendable {
         for session in sessions {
             closed.append(session.eventLoop.submit {
                 session.closeOnLoop(.goAway, reason: .serverShutdown)
+                session.forget()
             })
         }
         for f in closed { try? await f.get() }

@@ -6,7 +6,7 @@ import NIOCore
 /// Safe to use from any thread: ``send(_:)-(String)`` and ``close(code:reason:)`` hop to the
 /// session's event loop when called elsewhere. All the session's state lives on that loop.
 ///
-/// `@unchecked Sendable`: the mutable members (`machine`, `receiver`, `timer`, `timerDeadline`)
+/// `@unchecked Sendable`: the mutable members (`machine`, `receiver`, `timer`, `timerDeadline`, `forgotten`)
 /// are only read and written on `eventLoop` (every entry point either runs there or hops there
 /// with `eventLoop.execute`, and `assertInLoop` checks it in debug builds); everything else is `let`.
 public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringConvertible {
@@ -30,6 +30,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     private var receiver: (any SockJSReceiver)?
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
+    private var forgotten = false
 
     init(
         id: String,
@@ -135,6 +136,17 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         run(machine.close(frame, reason: reason, now: eventLoop.now))
     }
 
+    /// Drops the session at once (server shutdown): no more close frames are served for it.
+    func forget() {
+        assertInLoop()
+        guard !forgotten else { return }
+        forgotten = true
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+        onRemove(self)
+    }
+
     /// A receiving connection asks for frames.
     func attach(_ newReceiver: any SockJSReceiver, kind: SockJSSessionStateMachine.ReceiverKind) {
         assertInLoop()
@@ -215,10 +227,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
             case .notifyClosed(let reason):
                 service.sessionClosed(self, reason: reason)
             case .remove:
-                timer?.cancel()
-                timer = nil
-                timerDeadline = nil
-                onRemove(self)
+                forget()
             }
         }
         rescheduleTimer()
@@ -240,7 +249,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     }
 
     private func rescheduleTimer() {
-        let next = machine.isRemoved ? nil : machine.nextDeadline
+        let next = (machine.isRemoved || forgotten) ? nil : machine.nextDeadline
         guard next != timerDeadline else { return }
         timer?.cancel()
         timerDeadline = next

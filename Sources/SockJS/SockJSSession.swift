@@ -162,7 +162,8 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     /// A receiving connection asks for frames.
     func attach(_ newReceiver: any SockJSReceiver, kind: SockJSSessionStateMachine.ReceiverKind) {
         assertInLoop()
-        let actions = machine.attachReceiver(kind, now: eventLoop.now)
+        let pings = newReceiver.flavour == .websocket || newReceiver.flavour == .rawWebSocket
+        let actions = machine.attachReceiver(kind, now: eventLoop.now, checksLiveness: pings)
         if actions.first == .rejectReceiver {
             let bytes = newReceiver.flavour.wrap(.close(.anotherConnectionStillOpen), allocator: allocator)
             newReceiver.end(after: bytes)
@@ -194,6 +195,12 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         run(machine.protocolError(now: eventLoop.now))
     }
 
+    /// The client showed it is alive (any websocket frame, a pong included).
+    func clientActivity() {
+        assertInLoop()
+        machine.clientActivity(now: eventLoop.now)
+    }
+
     /// Messages from the client, in order.
     func deliver(_ messages: [String]) {
         assertInLoop()
@@ -220,6 +227,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 write(.messages(messages), end: end)
             case .sendHeartbeat(let end):
                 write(.heartbeat, end: end)
+                if machine.checksLiveness { receiver?.ping() }
             case .sendClose(let frame):
                 if overflow, let r = receiver {
                     // The client is not reading: don't queue more behind its backlog, drop it.

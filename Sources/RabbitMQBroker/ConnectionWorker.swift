@@ -81,11 +81,12 @@ final class ConnectionWorker {
             return .failure(OpenFailure(why: "could not create a socket for \(endpoint)"))
         }
         var connectTimeout = timeval(tv_sec: 5, tv_usec: 0)
-        errno = 0
         let status = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &connectTimeout)
         if status != AMQP_STATUS_OK.rawValue {
-            let cause = errno != 0 ? String(cString: strerror(errno)).lowercased() : String(cString: amqp_error_string2(status))
             amqp_destroy_connection(state)
+            let cause = status == AMQP_STATUS_SOCKET_ERROR.rawValue || status == AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue
+                ? connectFailureReason(host: url.host, port: url.port)
+                : String(cString: amqp_error_string2(status))
             return .failure(OpenFailure(why: "nothing accepted an AMQP connection at \(endpoint) (\(cause))"))
         }
         var rpcTimeout = timeval(tv_sec: 30, tv_usec: 0)

@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerBench",
             dependencies: [
-                "Broker", "InMemoryBroker", "RabbitMQBroker",
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -18,6 +18,8 @@ public struct ChatConfiguration: Sendable {
     public var takeoverTimeout: Duration
     /// The time source for timestamps, rate limits, dedup and presence expiry.
     public var clock: any ChatClock
+    /// The names of the exchanges and queues; the default is the production topology.
+    public var topology: ChatTopology
 
     public init(
         nodeId: String,
@@ -27,7 +29,8 @@ public struct ChatConfiguration: Sendable {
         presenceExpiry: Duration = .seconds(12),
         reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
         takeoverTimeout: Duration = .seconds(5),
-        clock: any ChatClock = SystemChatClock()
+        clock: any ChatClock = SystemChatClock(),
+        topology: ChatTopology = ChatTopology()
     ) {
         self.nodeId = nodeId
         self.secret = secret
@@ -37,6 +40,7 @@ public struct ChatConfiguration: Sendable {
         self.reconnectBackoff = reconnectBackoff
         self.takeoverTimeout = takeoverTimeout
         self.clock = clock
+        self.topology = topology
     }
 }
 

@@ -52,7 +52,7 @@ public struct MessageIDs: Sendable {
 
     /// The `msgId` of the message that `sender` sent with client id `id`.
     public func messageId(sender: String, clientId: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data("rabbitchat-msg\u{0}\(sender)\u{0}\(clientId)".utf8), using: key)
+        let mac = HMAC<SHA256>.authenticationCode(for: Data("rabbitchat-msg\u{0}\(sender.utf8.count)\u{0}\(sender)\u{0}\(clientId)".utf8), using: key)
         var hex = ""
         hex.reserveCapacity(32)
         for byte in mac.prefix(16) {

@@ -17,7 +17,7 @@ public enum ChatFrameCodec {
         } catch let unknown as UnknownFrameType {
             throw ChatProtocolError(.badRequest, "Unknown frame type '\(unknown.type.prefix(32))': see Specs/chat-protocol.md for the types.", id: probeId(data))
         } catch let error as DecodingError {
-            throw mapDecodingError(error, id: probeId(data))
+            throw mapDecodingError(error, data: data, id: probeId(data))
         } catch {
             throw ChatProtocolError(.badJSON, "The frame is not valid JSON: send one JSON object per message.")
         }
@@ -54,12 +54,14 @@ public enum ChatFrameCodec {
         return String(decoding: data, as: UTF8.self)
     }
 
-    private static func mapDecodingError(_ error: DecodingError, id: String?) -> ChatProtocolError {
+    private static func mapDecodingError(_ error: DecodingError, data: Data, id: String?) -> ChatProtocolError {
         switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+        case .dataCorrupted(let context) where context.codingPath.isEmpty && !isJSON(data):
             return ChatProtocolError(.badJSON, "The frame is not valid JSON: send one JSON object per message.")
         case .keyNotFound(let key, _):
             return ChatProtocolError(.badRequest, "The field '\(key.stringValue)' is missing.", id: id)
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return ChatProtocolError(.badRequest, "A field has a value of the wrong type: see Specs/chat-protocol.md for each frame's fields.", id: id)
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             if context.codingPath.isEmpty {
                 return ChatProtocolError(.badRequest, "A frame is a JSON object with a 'type' field.", id: id)
@@ -69,6 +71,35 @@ public enum ChatFrameCodec {
         @unknown default:
             return ChatProtocolError(.badRequest, "The frame does not have the shape its type needs.", id: id)
         }
+    }
+
+    /// True when `data` is syntactically JSON, whatever its shape.
+    private static func isJSON(_ data: Data) -> Bool {
+        (try? JSONDecoder().decode(AnyJSON.self, from: data)) != nil
+    }
+
+    /// Accepts any JSON value.
+    private struct AnyJSON: Decodable {
+        init(from decoder: any Decoder) throws {
+            if var array = try? decoder.unkeyedContainer() {
+                while !array.isAtEnd { _ = try array.decode(AnyJSON.self) }
+            } else if let object = try? decoder.container(keyedBy: AnyKey.self) {
+                for key in object.allKeys { _ = try object.decode(AnyJSON.self, forKey: key) }
+            } else {
+                let value = try decoder.singleValueContainer()
+                if value.decodeNil() { return }
+                if (try? value.decode(Bool.self)) != nil { return }
+                if (try? value.decode(Double.self)) != nil { return }
+                _ = try value.decode(String.self)
+            }
+        }
+    }
+
+    private struct AnyKey: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
     }
 
     /// The frame's `id` when it has a string one, so an error can name the frame it answers.

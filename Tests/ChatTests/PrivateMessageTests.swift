@@ -128,9 +128,11 @@ struct PrivateMessageTests {
             let error = try await alice.error(.unknownUser)
             #expect(error.id == "x")
             alice.send(.tell(TellRequest(id: "self", to: "alice", text: "note to self")))
-            try await alice.sent("self")
-            let note = try await alice.message("note to self")
-            #expect(note.to == "alice")
+            let sent = try await alice.waitForMessage("note to self")
+            #expect(sent.to == "alice")
+            try await eventually("sent for the note to self") {
+                alice.received.contains { if case .sent(let s) = $0 { s.id == "self" && s.msgId == sent.msgId } else { false } }
+            }
         }
     }
 }

@@ -56,14 +56,15 @@ struct PublicRoomTests {
             try await alice.join("alice")
             try await bob.join("bob")
             try await carol.join("carol")
-            let count = 40
+            let count = 20
             for n in 0..<count {
                 alice.send(.say(SayRequest(id: "p\(n)", text: "public \(n)")))
                 alice.send(.tell(TellRequest(id: "t\(n)", to: "bob", text: "private \(n)")))
             }
-            try await bob.message("public \(count - 1)")
-            try await carol.message("public \(count - 1)")
-            try await bob.message("private \(count - 1)")
+            try await bob.waitForMessage("public \(count - 1)")
+            try await carol.waitForMessage("public \(count - 1)")
+            try await bob.waitForMessage("private \(count - 1)")
+            try await alice.waitForMessage("public \(count - 1)")
             let expectedPublic = (0..<count).map { "public \($0)" }
             for client in [bob, carol, alice] {
                 let publics = client.messages.filter { $0.room != nil }

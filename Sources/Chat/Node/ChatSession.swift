@@ -35,7 +35,9 @@ public final class ChatSession: Sendable {
     /// True once the client disconnected or the chat closed the session.
     public var isClosed: Bool { state.withLock { $0.closed } }
 
-    /// One frame from the client (a JSON text). Never blocks.
+    /// One frame from the client (a JSON text). Never blocks. Frames over the rate limit are
+    /// answered `rate_limited` at once; frames beyond `sessionInboundQueue` waiting ones are
+    /// answered `unavailable` (both carry the frame's `id`, the client may retry).
     public func receive(_ text: String) {
         enum Outcome { case queued, refused, flooding, busy, closed }
         let now = clock.nowMilliseconds()
@@ -63,6 +65,7 @@ public final class ChatSession: Sendable {
             let core = core
             Task { [self] in
                 for await text in newStream { await core.process(text, from: self) }
+                await core.sessionEnded(id)
             }
         }
         switch outcome {
@@ -78,24 +81,27 @@ public final class ChatSession: Sendable {
             core.refused()
             send(ChatProtocolError(.rateLimited, "You kept sending too fast, so this connection is closed: reconnect and send slower.").frame)
             outlet.close(code: ChatCloseCode.flooding, reason: "Flooding")
-            Task { [core, id] in await core.sessionEnded(id) }
         }
     }
 
     /// The client's connection is gone. Its unacknowledged private messages go back to its
     /// queue; its nick shows offline once no other session holds it.
     public func disconnected() {
-        let (wasOpen, wasAttached) = state.withLock { state in
+        let (wasAttached, hasTask) = state.withLock { state in
             defer {
                 state.closed = true
                 state.detached = true
                 state.continuation?.finish()
             }
-            return (!state.closed, !state.detached)
+            return (!state.detached, state.continuation != nil)
         }
-        if wasAttached { core.sessionCount.subtract(1, ordering: .relaxed) }
-        guard wasOpen else { return }
-        Task { [core, id] in await core.sessionEnded(id) }
+        guard wasAttached else { return }
+        core.sessionCount.subtract(1, ordering: .relaxed)
+        // With a frame task, it ends the session itself once the frames before this point
+        // are done (an ack in flight reaches the broker before the inbox is released).
+        if !hasTask {
+            Task { [core, id] in await core.sessionEnded(id) }
+        }
     }
 
     /// Marks the session closed by the chat (replaced), so later frames are ignored.

@@ -45,6 +45,7 @@ final class TestClient: Sendable {
         throw Timeout(description: "Timed out waiting for \(what); got \(outlet.frames.suffix(8))")
     }
 
+    @discardableResult
     func welcome(timeout: Duration = .seconds(10)) async throws -> Welcome {
         try await next("welcome", timeout: timeout) { frame -> Welcome? in
             if case .error(let error) = frame { Issue.record("join refused: \(error.code) \(error.message)") }
@@ -59,6 +60,7 @@ final class TestClient: Sendable {
         return try await welcome()
     }
 
+    @discardableResult
     func error(_ code: ChatErrorCode, timeout: Duration = .seconds(10)) async throws -> ErrorFrame {
         try await next("error \(code.rawValue)", timeout: timeout) { frame -> ErrorFrame? in
             if case .error(let error) = frame, error.code == code { return error }
@@ -66,6 +68,7 @@ final class TestClient: Sendable {
         }
     }
 
+    @discardableResult
     func message(_ text: String, timeout: Duration = .seconds(10)) async throws -> ChatMessage {
         try await next("message '\(text)'", timeout: timeout) { frame -> ChatMessage? in
             if case .message(let message) = frame, message.text == text { return message }
@@ -73,12 +76,20 @@ final class TestClient: Sendable {
         }
     }
 
+    @discardableResult
     func sent(_ id: String) async throws -> Sent {
         try await next("sent \(id)") { frame -> Sent? in
             if case .sent(let sent) = frame, sent.id == id { return sent }
             if case .error(let error) = frame, error.id == id { Issue.record("\(id) refused: \(error.code) \(error.message)") }
             return nil
         }
+    }
+
+    /// Waits until a message with `text` arrived, whenever it did (ignores the cursor).
+    @discardableResult
+    func waitForMessage(_ text: String, timeout: Duration = .seconds(10)) async throws -> ChatMessage {
+        try await eventually("message '\(text)'", timeout: timeout) { messages.contains { $0.text == text } }
+        return messages.first { $0.text == text }!
     }
 
     /// Every `message` frame received so far.

@@ -143,6 +143,7 @@ extension ChatNodeCore {
             guard let node = record.node, node != nodeId else { return }
             let changes = presence.apply(node: node, nicks: Set(record.nicks ?? []), now: now)
             broadcastPresence(changes)
+            if knownNodes.insert(node).inserted { announceRoster() }
         case .takeover:
             guard let node = record.node, node != nodeId, let nick = record.nick, let sessionId = nickOwner[nick] else { return }
             await replace(sessionId)

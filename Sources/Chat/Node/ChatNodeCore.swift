@@ -57,6 +57,9 @@ actor ChatNodeCore {
     var history: RoomHistory
     var claimOwners: [String: String] = [:]
     var presence: PresenceTable
+    /// Nodes this node has heard from; a new one makes it announce at once, so a starting
+    /// node learns every roster without waiting for the next interval.
+    var knownNodes: Set<String> = []
     var sessions: [UInt64: SessionEntry] = [:]
     var joining: Set<UInt64> = []
     var nickOwner: [String: UInt64] = [:]

@@ -143,7 +143,11 @@ extension ChatNodeCore {
             guard let node = record.node, node != nodeId else { return }
             let changes = presence.apply(node: node, nicks: Set(record.nicks ?? []), now: now)
             broadcastPresence(changes)
-            if knownNodes.insert(node).inserted { announceRoster() }
+            if record.nicks?.isEmpty ?? true {
+                knownNodes.remove(node)
+            } else if knownNodes.insert(node).inserted {
+                announceRoster()
+            }
         case .takeover:
             guard let node = record.node, node != nodeId, let nick = record.nick, let sessionId = nickOwner[nick] else { return }
             await replace(sessionId)

@@ -202,7 +202,12 @@ extension ChatNodeCore {
         if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
         for room in entry.rooms { removeMember(sessionId, from: room) }
         announceRoster()
-        if let inbox = entry.inbox { await inbox.channel.close() }
+        guard let inbox = entry.inbox else { return }
+        if acksInFlight[sessionId, default: 0] > 0 {
+            inboxesClosingAfterAcks[sessionId] = inbox
+        } else {
+            await inbox.channel.close()
+        }
     }
 
     static func unavailable(id: String? = nil) -> ServerFrame {

@@ -158,6 +158,16 @@ extension ChatNodeCore {
                                            exchange: topology.directExchange, routingKey: first.from))
         }
         guard !receipts.isEmpty else { return }
+        acksInFlight[sessionId, default: 0] += 1
+        defer {
+            acksInFlight[sessionId, default: 1] -= 1
+            if acksInFlight[sessionId] == 0 {
+                acksInFlight.removeValue(forKey: sessionId)
+                if let closing = inboxesClosingAfterAcks.removeValue(forKey: sessionId) {
+                    Task { await closing.channel.close() }
+                }
+            }
+        }
         do {
             let channel = try await publisher()
             let results = try await channel.publishBatch(receipts)

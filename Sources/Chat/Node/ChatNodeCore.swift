@@ -66,6 +66,10 @@ actor ChatNodeCore {
     var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
     var roomOutlets: [String: [any ChatOutlet]] = [:]
     var dedup: [String: DedupWindow] = [:]
+    /// Acks under way per session; an ended session's inbox closes only after them, so an ack
+    /// that was answered with `delivered` is never undone by a requeue.
+    var acksInFlight: [UInt64: Int] = [:]
+    var inboxesClosingAfterAcks: [UInt64: Inbox] = [:]
     var dedupWaiters: [String: [(session: UInt64, id: String)]] = [:]
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []

@@ -144,6 +144,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RabbitMQBrokerTests",
+            dependencies: ["Broker", "RabbitMQBroker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SockJSTests",
             dependencies: [
                 "SockJS",

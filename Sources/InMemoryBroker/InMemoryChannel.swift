@@ -78,8 +78,23 @@ public final class InMemoryChannel: BrokerChannel {
         }
     }
 
+    /// Starts a consumer. When its stream is dropped or the task iterating it is cancelled,
+    /// the consumer is cancelled on the broker too (as the RabbitMQ backend does).
     public func consume(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerConsumer {
-        try withChannel { core, channel throws(BrokerError) in try core.consume(channel, queue: queue, options: options) }
+        let (consumer, continuation, identity) = try withChannel { core, channel throws(BrokerError) in
+            try core.consume(channel, queue: queue, options: options)
+        }
+        let id = self.id
+        let tag = consumer.tag
+        // Captures only the tag: capturing `consumer` (which holds the stream) would make a
+        // cycle through the stream's storage, and the stream would never be dropped.
+        continuation.onTermination = { [weak broker] termination in
+            guard case .cancelled = termination, let broker else { return }
+            broker.core.withLock { core in
+                if let channel = core.channels[id] { core.cancel(channel, tag: tag, only: identity) }
+            }
+        }
+        return consumer
     }
 
     public func cancel(consumerTag: String) async throws(BrokerError) {

@@ -3,11 +3,11 @@ import Broker
 extension SimCore {
     // MARK: Consumers
 
-    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
+    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> (BrokerConsumer, AsyncStream<Delivery>.Continuation, ObjectIdentifier) {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
-                throw channelError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
+                throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
             }
             if options.prefetch == 0 {
                 throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue '\(name)' in vhost '/'")
@@ -34,7 +34,7 @@ extension SimCore {
             queue.active.append(consumer)
             dispatch(queue)
         }
-        return BrokerConsumer(tag: tag, deliveries: stream)
+        return (BrokerConsumer(tag: tag, deliveries: stream), continuation, ObjectIdentifier(consumer))
     }
 
     /// Where a stream consumer starts for an `x-stream-offset` argument.
@@ -73,7 +73,10 @@ extension SimCore {
         return scale.map { $0 * count }
     }
 
-    mutating func cancel(_ channel: SimChannel, tag: String) {
+    /// Cancels the consumer `tag` of the channel (when `only` is given: only if it is still
+    /// that consumer object, not a later one that reused the tag).
+    mutating func cancel(_ channel: SimChannel, tag: String, only: ObjectIdentifier? = nil) {
+        guard let existing = channel.consumers[tag], only == nil || only == ObjectIdentifier(existing) else { return }
         guard let consumer = channel.consumers.removeValue(forKey: tag) else { return }
         detach(consumer)
         _ = deleteIfAutoDeleted(consumer.queue)
@@ -93,7 +96,7 @@ extension SimCore {
     mutating func get(_ channel: SimChannel, queue name: String, autoAck: Bool) throws(BrokerError) -> Delivery? {
         let queue = try queue(name, for: channel)
         if queue.isStream {
-            throw channelError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
+            throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
         }
         guard let message = queue.popReady() else { return nil }
         let tag = channel.nextTag

@@ -124,9 +124,12 @@ struct SimCore: ~Copyable {
         return .amqp(code: code, text: text)
     }
 
-    /// A connection exception: closes the whole connection and returns the error to throw.
+    /// A connection exception (a hard error such as 530 or 540): closes the whole connection
+    /// and returns the error to throw, ``BrokerError/connectionClosed(_:)`` naming the code,
+    /// as the RabbitMQ backend reports it.
     mutating func connectionError(_ channel: SimChannel, _ code: UInt16, _ text: String) -> BrokerError {
-        closeConnection(channel.connection, reason: .connectionClosed(text))
-        return .amqp(code: code, text: text)
+        let reason = BrokerError.connectionClosed("the broker closed the connection with \(code) \(text); connect again.")
+        closeConnection(channel.connection, reason: reason)
+        return reason
     }
 }

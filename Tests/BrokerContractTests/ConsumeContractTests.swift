@@ -171,16 +171,17 @@ struct ConsumeContractTests {
             let channel = try await t.channel("c")
             let queue = t.queueName("q")
             try await channel.declareQueue(queue, options: QueueOptions())
-            _ = try await channel.consume(queue: queue, options: ConsumeOptions(exclusive: true))
+            let exclusive = try await channel.consume(queue: queue, options: ConsumeOptions(exclusive: true))
             await expectCode(BrokerError.accessRefused) {
                 _ = try await t.channel("d").consume(queue: queue, options: ConsumeOptions())
             }
             let other = t.queueName("other")
             try await channel.declareQueue(other, options: QueueOptions())
-            _ = try await channel.consume(queue: other, options: ConsumeOptions())
+            let shared = try await channel.consume(queue: other, options: ConsumeOptions())
             await expectCode(BrokerError.accessRefused) {
                 _ = try await t.channel("e").consume(queue: other, options: ConsumeOptions(exclusive: true))
             }
+            withExtendedLifetime((exclusive, shared)) {}
         }
     }
 
@@ -215,6 +216,25 @@ struct ConsumeContractTests {
             await b.wait(for: 3)
             #expect(a.texts == ["1", "3", "5"])
             #expect(b.texts == ["2", "4", "6"])
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func droppingAConsumersStreamCancelsTheConsumer(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let queue = t.queueName("q")
+            try await channel.declareQueue(queue, options: QueueOptions())
+            var dropped: BrokerConsumer? = try await channel.consume(queue: queue, options: ConsumeOptions(exclusive: true))
+            #expect(dropped?.tag.isEmpty == false)
+            dropped = nil
+            let deadline = ContinuousClock.now + .seconds(5)
+            var consumers: UInt32 = 1
+            while consumers > 0, ContinuousClock.now < deadline {
+                consumers = try await channel.declareQueue(queue, options: QueueOptions(passive: true)).consumerCount
+                if consumers > 0 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            #expect(consumers == 0)
         }
     }
 

@@ -114,7 +114,7 @@ public final class TestBroker: Sendable {
 
     /// The RabbitMQ backend on ``TestEnvironment/amqpURL``.
     static func makeRabbitMQ() throws -> any Broker {
-        throw BrokerError.connectionFailed("RabbitMQBroker is not merged into this branch yet.")
+        try RabbitMQBroker(url: TestEnvironment.amqpURL)
     }
 
     /// Distinguishes this test process from others against the same RabbitMQ.

@@ -311,7 +311,7 @@
       renderHeader();
     }
     renderSidebar();
-    setConn("connected", "Connected as " + state.me);
+    setConn("connected", "Connected");
     // Resend every message the server has not confirmed, with its original id: the server
     // answers a retry inside its dedup window with `sent` and the same msgId.
     for (const m of state.outbox) send(m.frame);
@@ -401,6 +401,7 @@
       pendingNode.querySelector(".msg-time").textContent = timeOf(f.ts);
       setStatus(pendingNode, "sent");
     }
+    renderHistoryEdge(c);
     if (frame.type === "tell") {
       archiveDM(frame.to, { msgId, from: state.me, to: frame.to, text: frame.text, ts: f.ts, status: "sent" });
     }
@@ -457,7 +458,7 @@
         const node = c.items.get("pending:" + entry.frame.id);
         if (node) {
           setStatus(node, "failed");
-          node.querySelector(".msg-meta").append(el("span", { className: "msg-error", text: f.message || code }));
+          node.querySelector(".msg-meta").prepend(el("span", { className: "msg-error", text: f.message || code }));
         }
         toast(f.message || "The message was not sent.");
         return;
@@ -587,20 +588,21 @@
     ]);
     const body = el("div", { className: "msg-body" }, [head, text]);
     if (mine) {
-      const meta = el("div", { className: "msg-meta" }, [el("span", { className: "tick", "aria-label": "" })]);
+      const meta = el("div", { className: "msg-meta" }, [
+        el("span", { className: "tick-label" }), el("span", { className: "tick", "aria-label": "" })]);
       body.append(meta);
-      setStatus(node, m.status || "sent", meta.firstChild);
+      setStatus(node, m.status || "sent", meta.lastChild, c.kind === "room");
     }
     node.append(avatar(m.from), body);
     return node;
   }
 
-  function setStatus(node, status, tickNode) {
+  function setStatus(node, status, tickNode, inRoom) {
     node.dataset.status = status;
     const tick = tickNode || node.querySelector(".tick");
     if (!tick) return;
     const conv = node.closest(".conv-pane");
-    const isRoom = conv ? conv.dataset.conv[0] === "#" : false;
+    const isRoom = inRoom !== undefined ? inRoom : (conv ? conv.dataset.conv[0] === "#" : false);
     const labels = {
       pending: ["\u25F7", "Sending…"],
       sent: ["\u2713", isRoom ? "Sent" : "Sent, not yet read"],
@@ -610,6 +612,11 @@
     const [glyph, label] = labels[status] || labels.sent;
     tick.textContent = glyph;
     tick.title = label;
+    const text = tick.previousElementSibling;
+    if (text && text.classList.contains("tick-label")) {
+      text.textContent = status === "pending" ? "Sending…" : status === "failed" ? "Not sent" :
+        isRoom ? "" : status === "delivered" ? "Delivered" : "Sent";
+    }
     tick.setAttribute("aria-label", label);
   }
 
@@ -674,6 +681,7 @@
       if (isActive) scroller.scrollTop = prevTop + (scroller.scrollHeight - prevHeight);
     } else {
       for (const m of msgs) onMessage(m, false);
+      if (msgs.length < HISTORY_PAGE) c.hasMore = false;
       if (isActive) scrollToBottom(false);
     }
     renderHistoryEdge(c);

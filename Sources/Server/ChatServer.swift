@@ -51,8 +51,8 @@ struct ChatServer {
         let node = ChatNode(
             broker: broker,
             configuration: ChatConfiguration(nodeId: nodeId, secret: secret.key),
-            broadcaster: SockJSBroadcaster(metrics: metrics),
-            logger: Logger(label: "rabbitChat.chat")
+            logger: Logger(label: "rabbitChat.chat"),
+            broadcaster: SockJSBroadcaster(metrics: metrics)
         )
         let chatService = ChatSockJSService(node: node, metrics: metrics)
         http.mount("/chat", options: SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath }, service: chatService)

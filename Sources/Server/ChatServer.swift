@@ -34,32 +34,34 @@ struct ChatServer {
         let secret = try SecretFile(path: configuration.secretFile).loadOrCreate()
         let broker = try await makeBroker(logger: logger)
 
-        // Listen first: a port in use is said before the chat starts talking to the broker.
-        let http = SockJSServer(configuration: SockJSServerConfiguration {
-            $0.host = configuration.host
-            $0.port = configuration.port
-            $0.logger = Logger(label: "rabbitChat.sockjs")
-        })
-        let port: Int
-        do {
-            port = try await http.start()
-        } catch let error as SockJSServerError {
-            throw Self.listenError(error, host: configuration.host, port: configuration.port)
-        }
-
-        let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: port)
+        let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
         let node = ChatNode(
             broker: broker,
             configuration: ChatConfiguration(nodeId: nodeId, secret: secret.key),
             logger: Logger(label: "rabbitChat.chat"),
             broadcaster: SockJSBroadcaster(metrics: metrics)
         )
+
+        // Routes and services are mounted before the server binds; the node starts talking to
+        // the broker only once the group runs, so a port in use is said before anything else.
+        let http = SockJSServer(configuration: SockJSServerConfiguration {
+            $0.host = configuration.host
+            $0.port = configuration.port
+            $0.logger = Logger(label: "rabbitChat.sockjs")
+        })
         let chatService = ChatSockJSService(node: node, metrics: metrics)
-        http.mount("/chat", options: SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath }, service: chatService)
+        let sockJSOptions = SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath }
+        http.mount("/chat", options: sockJSOptions, service: chatService)
         if configuration.sockJSTestServices {
-            SockJSTestServices.mount(on: http, base: SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath })
+            SockJSTestServices.mount(on: http, base: sockJSOptions)
         }
         HTTPRoutes(site: site, metrics: metrics, node: node).install(on: http)
+        let port: Int
+        do {
+            port = try await http.start()
+        } catch let error as SockJSServerError {
+            throw Self.listenError(error, host: configuration.host, port: configuration.port)
+        }
 
         // Unbuffered: whoever reads the pipe (a person, a script, a test) sees the URL at once.
         let banner = Banner(configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created)
@@ -129,8 +131,10 @@ struct ChatServer {
         }
     }
 
+    /// The first sentence of `text`, on one line, without its final period.
     static func oneLine(_ text: String) -> String {
         var line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        if let end = line.range(of: ". ") { line = String(line[..<end.lowerBound]) }
         while line.hasSuffix(".") { line.removeLast() }
         return line
     }

@@ -51,6 +51,46 @@ struct RabbitChat: AsyncParsableCommand {
     @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
     var sockjsTestServices = false
 
+    /// Parses and runs like ArgumentParser's own `main()`, except that a command-line mistake is
+    /// one line on stderr (what is wrong and where to look) instead of the usage block.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help and friends
+            let sentence = Self.oneLine(Self.message(for: error))
+            FileHandle.standardError.write(Data("rabbitChat: \(sentence); see `rabbitChat --help` for every option.\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// ArgumentParser's message on one line: list items after a colon become a comma-separated list.
+    static func oneLine(_ message: String) -> String {
+        let lines = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var text = ""
+        for line in lines {
+            if line.hasPrefix("- ") {
+                text += (text.hasSuffix(":") ? " " : ", ") + line.dropFirst(2)
+            } else {
+                text += (text.isEmpty ? "" : " ") + line
+            }
+        }
+        while text.hasSuffix(".") { text.removeLast() }
+        return text.isEmpty ? "The command line is not valid" : text
+    }
+
     func validate() throws {
         guard (0...65_535).contains(port) else {
             throw ValidationError("--port must be between 0 and 65535; 9191 is the default.")

@@ -20,21 +20,21 @@ struct SecretFile {
     /// Reads the key, creating the file with a random key first when it is absent.
     /// - Returns: the key bytes and whether the file was created now.
     func loadOrCreate() throws(StartupError) -> (key: [UInt8], created: Bool) {
-        if let existing = try read() {
+        if let existing = try readKey() {
             return (existing, false)
         }
         var generator = SystemRandomNumberGenerator()
         let key = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
         try create(contents: Self.hex(key) + "\n")
         // Another node may have created it at the same moment: whatever is on disk wins.
-        guard let stored = try read() else {
+        guard let stored = try readKey() else {
             throw StartupError("The secret file \(path) vanished right after it was created; check what else writes there.")
         }
         return (stored, stored == key)
     }
 
     /// The key in the file, or nil when there is no file.
-    func read() throws(StartupError) -> [UInt8]? {
+    func readKey() throws(StartupError) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
@@ -44,7 +44,7 @@ struct SecretFile {
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while bytes.count <= 65_536 {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw StartupError("Cannot read the secret file \(path) (\(Self.errnoText())); fix its permissions or choose another with --secret-file.")
@@ -77,7 +77,7 @@ struct SecretFile {
         let bytes = Array(contents.utf8)
         var written = 0
         while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw StartupError("Cannot write the secret file \(path) (\(Self.errnoText())); choose a writable place with --secret-file.")

@@ -40,10 +40,15 @@ struct ServerConfiguration: Sendable {
         return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
     }
 
-    /// The default node id: this machine's name and the port, so two processes on one machine differ.
+    /// The default node id: this machine's name and the port, so two processes on one machine
+    /// differ and a restarted node keeps its id. With port 0 (any free port) a random suffix
+    /// stands in for the port.
     static func defaultNodeId(port: Int) -> String {
-        let host = ProcessInfo.processInfo.hostName.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." }
-        return (host.isEmpty ? "node" : String(host.prefix(48))) + "-" + String(port)
+        let host = ProcessInfo.processInfo.hostName.filter {
+            $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".")
+        }
+        let suffix = port == 0 ? String(UInt32.random(in: 0 ... .max), radix: 36) : String(port)
+        return (host.isEmpty ? "node" : String(host.prefix(48))) + "-" + suffix
     }
 
     static func isValidNodeId(_ id: String) -> Bool {

@@ -8,9 +8,9 @@ import Prometheus
 final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
 
-    private let sessionGauges: [String: Meter]
-    private let framesOut: [String: Counter]
-    private let framesOutOther: Counter
+    private let sessionGauges: [String: Metrics.Meter]
+    private let framesOut: [String: Metrics.Counter]
+    private let framesOutOther: Metrics.Counter
 
     /// The frame types the server sends (DESIGN.md, "Chat protocol").
     static let outboundKinds = [
@@ -32,17 +32,17 @@ final class ServerMetrics: Sendable {
 
     private init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        var gauges: [String: Meter] = [:]
+        var gauges: [String: Metrics.Meter] = [:]
         for transport in ["websocket", "xhr-streaming", "xhr-polling", "eventsource", "htmlfile", "jsonp-polling", "rawwebsocket"] {
-            gauges[transport] = Meter(label: "rabbitchat_sessions", dimensions: [("transport", transport)])
+            gauges[transport] = Metrics.Meter(label: "rabbitchat_sessions", dimensions: [("transport", transport)])
         }
         sessionGauges = gauges
-        var out: [String: Counter] = [:]
+        var out: [String: Metrics.Counter] = [:]
         for kind in Self.outboundKinds {
-            out[kind] = Counter(label: "rabbitchat_messages_out_total", dimensions: [("kind", kind)])
+            out[kind] = Metrics.Counter(label: "rabbitchat_messages_out_total", dimensions: [("kind", kind)])
         }
         framesOut = out
-        framesOutOther = Counter(label: "rabbitchat_messages_out_total", dimensions: [("kind", "other")])
+        framesOutOther = Metrics.Counter(label: "rabbitchat_messages_out_total", dimensions: [("kind", "other")])
     }
 
     /// The number of open SockJS sessions on `transport` changed by `delta`.

@@ -9,10 +9,8 @@ import Glibc
 /// resort when a test ends with it still running).
 final class ServerProcess: Sendable {
     /// Standard output and error so far; filled by Foundation's pipe handlers on their threads.
-    private let output = Mutex(("", ""))
-    /// The child. `Process` is a class Foundation does not mark `Sendable`; it is only touched
-    /// through its thread-safe `processIdentifier`, `isRunning` and `terminationStatus`.
-    private nonisolated(unsafe) let process: Process
+    private let output = CapturedOutput()
+    private let process: Process
     let pid: Int32
 
     /// The built `rabbitChat`: `RABBITCHAT_BINARY`, or next to this test bundle in the build folder.
@@ -43,12 +41,12 @@ final class ServerProcess: Sendable {
         out.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil; return }
-            output.withLock { $0.0 += String(decoding: data, as: UTF8.self) }
+            output.text.withLock { $0.0 += String(decoding: data, as: UTF8.self) }
         }
         err.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             if data.isEmpty { handle.readabilityHandler = nil; return }
-            output.withLock { $0.1 += String(decoding: data, as: UTF8.self) }
+            output.text.withLock { $0.1 += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
         self.process = process
@@ -62,8 +60,8 @@ final class ServerProcess: Sendable {
         }
     }
 
-    var standardOutput: String { output.withLock { $0.0 } }
-    var standardError: String { output.withLock { $0.1 } }
+    var standardOutput: String { output.text.withLock { $0.0 } }
+    var standardError: String { output.text.withLock { $0.1 } }
     var isRunning: Bool { process.isRunning }
 
     /// Waits for the banner and returns the port it names; nil if the process ended or took too long.
@@ -108,6 +106,11 @@ final class ServerProcess: Sendable {
             _ = await waitForExit(timeout: .seconds(5))
         }
     }
+}
+
+/// What a child process wrote: standard output and standard error.
+final class CapturedOutput: Sendable {
+    let text = Mutex(("", ""))
 }
 
 /// A fresh temporary folder for one test, removed by `remove()`.

@@ -69,7 +69,7 @@ if [ -z "$URL" ]; then
 fi
 echo "== server $URL (pid $SERVER_PID)"
 
-RABBITCHAT_URL="$URL" RABBITCHAT_SCREENSHOTS="$OUT/screenshots" \
+RABBITCHAT_URL="$URL" RABBITCHAT_SCREENSHOTS="$OUT/screenshots" RABBITCHAT_BINARY="$BIN" \
     "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$ROOT/Tests/browser"
 status=$?
 stop_server

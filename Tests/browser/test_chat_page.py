@@ -248,3 +248,79 @@ def test_rooms_can_be_created_joined_and_left_on_a_phone_sized_window(browser, t
     finally:
         carol.close()
         dave.close()
+
+
+class OwnServer:
+    """A rabbitChat of this test's own (RABBITCHAT_BINARY), to stop and start again; stopped by PID."""
+
+    def __init__(self, folder: Path, port: int = 0):
+        import subprocess
+        import time
+
+        binary = os.environ.get("RABBITCHAT_BINARY")
+        if not binary:
+            raise RuntimeError("RABBITCHAT_BINARY must name the rabbitChat binary (scripts/browser-tests.sh sets it)")
+        self.log = open(folder / "server.log", "ab")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(port), "--secret-file", str(folder / "secret")],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        self.url = None
+        while time.monotonic() < deadline and self.url is None:
+            line = self.process.stdout.readline().decode()
+            if not line:
+                break
+            m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                self.url, self.port = m.group(0).rstrip("/"), int(m.group(1))
+        if self.url is None:
+            self.stop()
+            raise RuntimeError("rabbitChat did not start; see " + str(folder / "server.log"))
+
+    def stop(self) -> int:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_page_reconnects_by_itself_and_resends_what_was_not_confirmed(browser, transport, tmp_path):
+    server = OwnServer(tmp_path)
+    erin = User(browser, nick("erin", transport), transport)
+    erin_url = f"{server.url}/?transport={transport}"
+    try:
+        erin.page.goto(erin_url)
+        erin.page.fill("#nick-input", erin.nick)
+        erin.page.click("#join-button")
+        erin.wait_joined()
+
+        # The server goes away: the page says so and keeps what is typed meanwhile.
+        assert server.stop() == 0
+        expect(erin.page.locator("#conn")).to_have_attribute("data-state", re.compile("reconnecting|connecting"))
+        expect(erin.page.locator("#conn-text")).to_contain_text(re.compile("restarting|Disconnected|Reconnecting"))
+        typed = f"typed while offline {secrets.token_hex(3)}"
+        erin.say(typed)
+        expect(erin.message(typed)).to_have_attribute("data-status", "pending")
+        erin.shot("10-reconnecting")
+
+        # It comes back on the same port: the page reconnects, re-joins and the message goes out
+        # with its original id, confirmed once.
+        server = OwnServer(tmp_path, port=server.port)
+        erin.wait_joined()
+        expect(erin.message(typed)).to_have_attribute("data-status", "sent")
+        expect(erin.message(typed)).to_have_count(1)
+        assert erin.page.evaluate("window.rabbitChat.outbox.length") == 0
+        assert erin.errors == []
+    finally:
+        erin.close()
+        server.stop()

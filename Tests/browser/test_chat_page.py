@@ -113,7 +113,11 @@ def test_two_users_chat_publicly_and_privately_with_receipts(browser, transport)
     alice = User(browser, nick("alice", transport), transport)
     bob = User(browser, nick("bob", transport), transport)
     try:
-        alice.join()
+        alice.open()
+        alice.page.fill("#nick-input", alice.nick)
+        alice.shot("00-login")
+        alice.page.click("#join-button")
+        alice.wait_joined()
         alice.shot("01-joined")
         bob.join()
         expect(alice.roster_entry(bob.nick)).to_have_class(re.compile(r"\bonline\b"))
@@ -324,3 +328,57 @@ def test_page_reconnects_by_itself_and_resends_what_was_not_confirmed(browser, t
     finally:
         erin.close()
         server.stop()
+
+
+def xhr_chat_session(frames, pace_s=0.06):
+    """Sends chat frames through a SockJS xhr-polling session of its own (no browser), paced under
+    the server's rate limit, and returns once every one has been posted."""
+    import json
+    import time
+    import urllib.request
+
+    base = f"{BASE_URL}/chat/000/{secrets.token_hex(4)}"
+
+    def post(path, body=b""):
+        req = urllib.request.Request(base + path, data=body, method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.read()
+
+    assert post("/xhr").startswith(b"o")
+    for i, frame in enumerate(frames):
+        post("/xhr_send", json.dumps([json.dumps(frame)]).encode())
+        time.sleep(pace_s)
+        if i % 10 == 9:
+            post("/xhr")  # a receiving request now and then keeps the session alive; answers are dropped
+    post("/xhr")
+    return post
+
+
+def test_history_on_join_and_scrolling_back_for_older_messages(browser):
+    room = f"hist{secrets.token_hex(3)}"
+    writer = nick("writer", "websocket")
+    count = 130
+    xhr_chat_session([{"type": "join", "nick": writer, "rooms": [room]}]
+                     + [{"type": "say", "id": f"h{i}", "room": room, "text": f"history line {i:03d}"} for i in range(count)])
+    reader = User(browser, nick("reader", "websocket"), "websocket")
+    try:
+        reader.join()
+        reader.page.fill("#enter-input", room)
+        reader.page.press("#enter-input", "Enter")
+        expect(reader.page.locator("#conv-title")).to_have_text(f"#{room}")
+        # The join brings the newest messages; the oldest are not there yet.
+        expect(reader.message(f"history line {count - 1:03d}")).to_have_count(1)
+        expect(reader.message("history line 000")).to_have_count(0)
+        shown = reader.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg').count()
+        assert 0 < shown < count
+        # Scrolling to the top asks for the older ones (history with `before`).
+        reader.page.locator("#messages").evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        expect(reader.message("history line 000")).to_have_count(1)
+        expect(reader.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg')).to_have_count(count)
+        expect(reader.page.locator(".history-edge")).to_contain_text("beginning")
+        order = reader.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg-text').all_inner_texts()
+        assert order == [f"history line {i:03d}" for i in range(count)]
+        reader.shot("11-history")
+        assert reader.errors == []
+    finally:
+        reader.close()

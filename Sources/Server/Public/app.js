@@ -202,6 +202,7 @@
       state.sock = null;
       state.joined = false;
       clearTimeout(state.ackTimer); state.ackTimer = null;
+      if (state.me && !$("app").hidden) renderSidebar(); // our own dot goes grey while away
       if (e.code === 4001) { onReplaced(); return; }
       if (state.stopped) { setConn("offline", "Signed out"); return; }
       scheduleReconnect(e.code === 3000 ? "The server is restarting" : null);
@@ -805,7 +806,7 @@
     });
     let onlineCount = 0;
     $("user-list").replaceChildren(...sorted.map((nick) => {
-      const online = !!state.users.get(nick);
+      const online = nick === state.me ? state.joined : !!state.users.get(nick);
       if (online) onlineCount++;
       const key = convKey("dm", nick);
       const c = state.convs.get(key) || null;

@@ -38,7 +38,9 @@ struct MultiNodeTests {
         let b = try ServerProcess(["--port", "0", "--secret-file", secret, "--node-id", "test-b-\(run)", "--broker", RabbitMQEnvironment.url])
         let portA = try #require(await a.waitForPort(), "node A: \(a.standardError)")
         let portB = try #require(await b.waitForPort(), "node B: \(b.standardError)")
-        #expect(try TestHTTP.request(port: portA, path: "/healthz").status == 200)
+        // Each node connects to the broker once it runs: /healthz turns 200 then.
+        #expect(await TestHTTP.waitForStatus(200, port: portA, path: "/healthz"))
+        #expect(await TestHTTP.waitForStatus(200, port: portB, path: "/healthz"))
 
         let alice = try TestChatClient(port: portA)
         let bob = try TestChatClient(port: portB)

@@ -27,8 +27,7 @@ struct ServerRoutesTests {
         let debian = try Data(contentsOf: URL(fileURLWithPath: "/usr/share/nodejs/sockjs-client/dist/sockjs.min.js"))
         #expect(client.body == Array(debian), "the Debian package's file, byte for byte")
 
-        let health = try TestHTTP.request(port: port, path: "/healthz")
-        #expect(health.status == 200)
+        #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"), "healthy once the node is connected")
 
         let info = try TestHTTP.request(port: port, path: "/chat/info")
         #expect(info.status == 200)

@@ -79,6 +79,16 @@ enum TestHTTP {
         return try parse(raw)
     }
 
+    /// Asks `path` every 100 ms until it answers `status`; false if it did not within `timeout`.
+    static func waitForStatus(_ status: Int, port: Int, path: String, timeout: Duration = .seconds(15)) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if (try? request(port: port, path: path))?.status == status { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
     static func parse(_ raw: [UInt8]) throws -> TestHTTPResponse {
         guard let end = headEnd(raw) else { throw TestSocketError("no complete response head") }
         let head = String(decoding: raw[0..<end], as: UTF8.self)

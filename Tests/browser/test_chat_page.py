@@ -382,3 +382,29 @@ def test_history_on_join_and_scrolling_back_for_older_messages(browser):
         assert reader.errors == []
     finally:
         reader.close()
+
+
+def test_the_same_nick_in_a_second_tab_takes_over_and_the_first_tab_can_take_it_back(browser):
+    frank = User(browser, nick("frank", "websocket"), "websocket")
+    try:
+        frank.join()
+        first = frank.page
+        # A second tab of the same browser: same stored nick and token, so it joins by itself.
+        second = frank.context.new_page()
+        second.on("pageerror", lambda e: frank.errors.append(str(e)))
+        second.goto(frank.url)
+        expect(second.locator("#me-nick")).to_have_text(frank.nick)
+        expect(second.locator("#conn")).to_have_attribute("data-state", "connected")
+        # The first tab is told why it was disconnected, and does not fight back by itself.
+        expect(first.locator("#conn")).to_have_attribute("data-state", "replaced")
+        expect(first.locator("#notice")).to_contain_text("another window")
+        frank.shot("12-replaced")
+        first.wait_for_timeout(1500)
+        expect(second.locator("#conn")).to_have_attribute("data-state", "connected")
+        # Asked to, it takes the nick back.
+        first.click("#notice-action")
+        expect(first.locator("#conn")).to_have_attribute("data-state", "connected")
+        expect(second.locator("#conn")).to_have_attribute("data-state", "replaced")
+        assert frank.errors == []
+    finally:
+        frank.close()

@@ -349,8 +349,9 @@
   function onMessage(m, live) {
     if (typeof m.msgId !== "string" && typeof m.msgId !== "number") return;
     const msgId = String(m.msgId);
-    // Live messages are acked even when they are duplicates: the server wants to know we have them.
-    if (live) queueAck(m.msgId);
+    // Private messages are acked (duplicates too: the server keeps them queued until acked);
+    // acking a public one would do nothing but spend the session's frame budget.
+    if (live && m.to !== undefined && m.to !== null) queueAck(m.msgId);
     const c = convOfMessage(m);
     if (c.seen.has(msgId)) {
       const node = c.items.get(msgId);
@@ -482,6 +483,18 @@
       case "invalid_room":
         showEnterError(f.message || "That room name is not valid.");
         break;
+      case "unavailable":
+        // A join refused for now (the broker is down or the nick's inbox is still held elsewhere):
+        // try again shortly on this same connection.
+        if (!state.joined && state.me) {
+          setConn("connecting", "The chat is busy; joining again…");
+          setTimeout(() => { if (!state.joined && state.me && state.sock) sendJoin(); }, 1000 + Math.random() * 1000);
+        } else {
+          toast(f.message || "The chat cannot take that right now; try again.");
+        }
+        break;
+      case "rate_limited":
+        break; // an ack or typing frame over the rate: the next one goes through
       default:
         toast(f.message || ("Error: " + code));
     }
@@ -489,6 +502,8 @@
 
   function onReplaced() {
     state.stopped = true;
+    state.joined = false;
+    if (state.me && !$("app").hidden) renderSidebar();
     if (state.sock) { const s = state.sock; state.sock = null; s.close(); }
     clearTimeout(state.reconnectTimer); state.reconnectTimer = null;
     setConn("replaced", "Opened elsewhere");

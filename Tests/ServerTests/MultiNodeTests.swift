@@ -75,3 +75,37 @@ struct MultiNodeTests {
         #expect(await b.waitForExit(timeout: .seconds(1)) == 0)
     }
 }
+
+@Suite("rabbitChat when RabbitMQ goes away", .serialized)
+struct BrokerLossTests {
+    @Test("/healthz turns 503 when the broker connection is lost and 200 when it is back; the reconnect is counted",
+          .enabled(if: RabbitMQEnvironment.shouldRun,
+                   "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"))
+    func healthFollowsTheBrokerConnection() async throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let url = RabbitMQEnvironment.url
+        let match = try #require(url.firstMatch(of: /^(amqps?:\/\/[^@\/]*@?)([0-9A-Za-z.\-]+):(\d+)(.*)$/))
+        let proxy = try TestTCPProxy(to: try #require(Int(match.3)))
+        let viaProxy = "\(match.1)127.0.0.1:\(proxy.port)\(match.4)"
+        let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret", "--broker", viaProxy])
+        let port = try #require(await server.waitForPort(), "stderr: \(server.standardError)")
+        #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))
+
+        proxy.cut()
+        #expect(await TestHTTP.waitForStatus(503, port: port, path: "/healthz", timeout: .seconds(30)), "503 while the broker is gone")
+        // A message sent meanwhile is refused as unavailable, not lost in silence.
+        let client = try TestChatClient(port: port)
+        try client.send(["type": "join", "nick": "lonely-\(UUID().uuidString.prefix(6))"])
+        let refused = try client.waitFor { $0["type"] as? String == "error" }
+        #expect(refused?["code"] as? String == "unavailable")
+
+        try proxy.restore()
+        #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz", timeout: .seconds(30)), "200 once it is back")
+        let metrics = try TestHTTP.request(port: port, path: "/metrics").text
+        #expect(metrics.contains("rabbitchat_broker_reconnects_total 1") || metrics.contains("rabbitchat_broker_reconnects_total 2"), "\(metrics)")
+        await server.stop()
+        #expect(await server.waitForExit(timeout: .seconds(1)) == 0)
+        proxy.cut()
+    }
+}

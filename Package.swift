@@ -184,6 +184,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ChatTests",
             dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
             swiftSettings: strict

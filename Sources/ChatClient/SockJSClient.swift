@@ -54,7 +54,7 @@ public final class SockJSClient: Sendable {
         self.endpoint = endpoint
         self.core = .makeEmptyBox(valueType: SockJSClientCore.self, eventLoop: eventLoop)
         let box = self.core
-        eventLoop.execute {
+        let start: @Sendable () -> Void = {
             let core = SockJSClientCore(
                 endpoint: endpoint,
                 transport: transport,
@@ -64,6 +64,12 @@ public final class SockJSClient: Sendable {
             )
             box.value = core
             core.start()
+        }
+        // On the loop, start now, so that a `send` right after `init` finds the session.
+        if eventLoop.inEventLoop {
+            start()
+        } else {
+            eventLoop.execute(start)
         }
     }
 

@@ -114,15 +114,29 @@ struct ClientLedger: Sendable {
     }
 
     /// An error frame arrived, with the `id` of the message it answers when it had one.
-    mutating func refused(id: String?, code: String, message: String) {
+    /// Returns whether it refused one of this client's pending messages.
+    @discardableResult
+    mutating func refused(id: String?, code: String, message: String) -> Bool {
         let me = self.me
         guard let id, let seq = Int(id), outgoing.indices.contains(seq) else {
             violations.record(.unexpected, "u\(me) got error \(code): \(message)")
-            return
+            return false
         }
-        if case .pending = outgoing[seq].state {
-            outgoing[seq].state = .refused(code: code)
-        }
+        guard case .pending = outgoing[seq].state else { return false }
+        outgoing[seq].state = .refused(code: code)
+        return true
+    }
+
+    /// A SockJS message arrived that is not a chat frame.
+    mutating func noteUnreadable(text: String, reason: String) {
+        let me = self.me
+        violations.record(.unexpected, "u\(me) got a message that is not a chat frame (\(reason)): \(text.prefix(60))")
+    }
+
+    /// The session closed while the run still needed it.
+    mutating func noteDisconnected(code: Int, reason: String) {
+        let me = self.me
+        violations.record(.disconnected, "u\(me) was disconnected mid-run: \(code) \(reason)")
     }
 
     /// A `delivered` receipt arrived.

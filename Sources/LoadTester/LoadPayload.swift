@@ -11,6 +11,12 @@ enum LoadTarget: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
+/// Public or private, without the addressee.
+enum LoadTargetKind: Hashable, Sendable {
+    case room
+    case user
+}
+
 /// The text of every message a load client sends: who sent it, its place in the sender's
 /// sequence, when (monotonic nanoseconds of this process: all clients share the clock), and to
 /// whom, so a receiver can check everything without asking anyone:

@@ -22,6 +22,8 @@ struct Violation: Hashable, Sendable, Codable, CustomStringConvertible {
         case msgIdMismatch = "msgid-mismatch"
         /// A frame no client of this run should get, or one it could not read.
         case unexpected
+        /// A client's session closed before the run was over.
+        case disconnected
     }
 
     var kind: Kind

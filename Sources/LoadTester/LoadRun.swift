@@ -60,6 +60,7 @@ struct LoadRun {
                 let endpoint = scenario.endpoint(for: index)
                 let transport = scenario.transports.transport(for: index)
                 let padding = scenario.padding
+                let ignored = scenario.faults.ignorePublicDelivery[index]
                 users.append(
                     try await loop.submit {
                         let user = SimulatedUser(
@@ -70,7 +71,8 @@ struct LoadRun {
                             eventLoop: loop,
                             statistics: stats.value,
                             counters: counters,
-                            padding: padding
+                            padding: padding,
+                            ignoredPublicDelivery: ignored
                         )
                         let handle = NIOLoopBound(user, eventLoop: loop)
                         user.connect(handle: handle)

@@ -25,6 +25,8 @@ struct LoadScenario: Sendable {
     /// Server processes to watch (explicit, or found by port when the URL is local).
     var serverPIDs: [Int32]
     var naming: LoadNaming
+    /// Faults injected on the client side (tests only; the command line never sets them).
+    var faults = InjectedFaults()
 
     var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
 
@@ -33,4 +35,12 @@ struct LoadScenario: Sendable {
 
     /// How long to wait for every client to join.
     var joinTimeout: Double { Double(clients) / ramp + 30 }
+}
+
+/// A fault a test injects into a run, to show that the verifier catches what a broken server
+/// would cause, end to end, through real sessions: a receiving client that ignores one
+/// delivery sees exactly what it would see if the server had lost that message.
+struct InjectedFaults: Sendable, Equatable {
+    /// Client → the ordinal (0-based) of the public message delivered to it that it ignores.
+    var ignorePublicDelivery: [Int: Int] = [:]
 }

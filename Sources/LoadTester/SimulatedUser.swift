@@ -20,6 +20,9 @@ final class SimulatedUser {
     private let statistics: LoopStatistics
     private let counters: ProgressCounters
     private let padding: Int
+    /// The ordinal of a public delivery to ignore (an injected fault), and the count so far.
+    private let ignoredPublicDelivery: Int?
+    private var publicDeliveries = 0
     private(set) var ledger: ClientLedger
     private(set) var phase = Phase.connecting
     private(set) var closeReason: String?
@@ -38,8 +41,10 @@ final class SimulatedUser {
         eventLoop: any EventLoop,
         statistics: LoopStatistics,
         counters: ProgressCounters,
-        padding: Int
+        padding: Int,
+        ignoredPublicDelivery: Int? = nil
     ) {
+        self.ignoredPublicDelivery = ignoredPublicDelivery
         self.index = index
         self.plan = plan
         self.endpoint = endpoint
@@ -154,6 +159,10 @@ final class SimulatedUser {
             counters.add(.joined)
             statistics.recordConnect(nanoseconds: Self.now() &- connectStartedAt)
         case .message(let message):
+            if message.room != nil {
+                defer { publicDeliveries += 1 }
+                if publicDeliveries == ignoredPublicDelivery { return }
+            }
             let arrival = ledger.messageArrived(
                 from: message.from,
                 room: message.room,

@@ -189,6 +189,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ChatClientTests",
+            dependencies: [
+                "ChatClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LoadTesterTests",
+            dependencies: ["LoadTester", "ChatClient", "Chat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ChatTests",
             dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
             swiftSettings: strict

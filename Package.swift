@@ -59,7 +59,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerBench",
             dependencies: [
-                "Broker", "InMemoryBroker", "RabbitMQBroker",
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -168,6 +168,11 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "RabbitMQBrokerTests",
+            dependencies: ["Broker", "RabbitMQBroker"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SockJSTests",
             dependencies: [
                 "SockJS",
@@ -176,6 +181,25 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatClientTests",
+            dependencies: [
+                "ChatClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LoadTesterTests",
+            dependencies: ["LoadTester", "ChatClient", "Chat"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,1 +1,71 @@
-// The InMemoryBroker target; its issue brings the code.
+import Broker
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// An in-process simulator of the AMQP 0-9-1 semantics that rabbitChat relies on: not a
+/// mock, but the same rules as RabbitMQ, held to them by the broker contract suite
+/// (`Specs/broker-contract.md`).
+///
+/// Several server nodes in one process share one instance, each with its own connections,
+/// so exclusive queues, consumer ownership and requeue-on-close behave per connection just as
+/// they do against a real broker. Everything is deterministic: no timers, no threads; each
+/// AMQP method runs atomically under one lock and deliveries are handed to the consumers'
+/// streams before the method returns.
+///
+/// What it simulates: direct, fanout and topic exchanges (and the default exchange `""`,
+/// `amq.direct`, `amq.fanout`, `amq.topic`); durable, exclusive, auto-delete and server-named
+/// queues; passive declares; the errors NOT_FOUND, RESOURCE_LOCKED, PRECONDITION_FAILED,
+/// ACCESS_REFUSED and NOT_IMPLEMENTED where RabbitMQ gives them; confirms, `mandatory`,
+/// `x-max-length`/`x-max-length-bytes` with `drop-head` or `reject-publish`; consumers with
+/// per-consumer prefetch, acks, nacks and rejects, `multiple`, `redelivered`, exclusive
+/// consumers and cancel; streams (`x-queue-type=stream`) read from an offset; restarts.
+/// What it does not simulate: TTLs, dead-lettering, priorities, headers exchanges.
+///
+/// Fault injection (for recovery tests) is in `InMemoryBroker+Faults.swift`.
+public final class InMemoryBroker: Broker {
+    let core: Mutex<SimCore>
+
+    /// Creates an empty broker with `amq.direct`, `amq.fanout` and `amq.topic`.
+    ///
+    /// - Parameter clock: seconds since the epoch, used to stamp stream entries for
+    ///   `x-stream-offset` timestamps; inject one to make timestamp reads deterministic.
+    public init(clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
+        core = Mutex(SimCore(clock: clock))
+    }
+
+    public var displayName: String { "in-process broker" }
+
+    public func connect(name: String) async throws(BrokerError) -> any BrokerConnection {
+        try connectInMemory(name: name)
+    }
+
+    /// ``connect(name:)`` without the existential, for tests that use the fault API of
+    /// the connection.
+    public func connectInMemory(name: String) throws(BrokerError) -> InMemoryConnection {
+        let closeState = SimCloseState()
+        let id = try core.withLock { core throws(BrokerError) in try core.connect(name: name, closeState: closeState) }
+        return InMemoryConnection(broker: self, id: id, name: name, closeState: closeState)
+    }
+
+    /// Simulates a broker restart: every connection closes with
+    /// ``BrokerError/connectionClosed(_:)``; non-durable queues and exchanges vanish; a
+    /// durable classic queue keeps only its persistent messages; streams keep everything.
+    /// New connections are accepted at once.
+    public func restart() {
+        core.withLock { $0.restart() }
+    }
+
+    /// The names of the open connections, oldest first (for tests and diagnostics).
+    public var connectionNames: [String] {
+        core.withLock { core in core.connections.values.sorted { $0.id < $1.id }.map(\.name) }
+    }
+
+    /// The names of the queues that exist, sorted (for tests and diagnostics).
+    public var queueNames: [String] {
+        core.withLock { core in core.queues.keys.sorted() }
+    }
+}

@@ -1,0 +1,130 @@
+import Broker
+
+/// A channel of an ``InMemoryConnection``, always in confirm mode. Every method runs
+/// atomically in the broker; only a publish under ``InMemoryBroker/stallConfirms()``
+/// suspends. Sendable: all fields are immutable or themselves thread-safe.
+public final class InMemoryChannel: BrokerChannel {
+    let broker: InMemoryBroker
+    let id: SimChannelID
+    let closeState: SimCloseState
+
+    init(broker: InMemoryBroker, id: SimChannelID, closeState: SimCloseState) {
+        self.broker = broker
+        self.id = id
+        self.closeState = closeState
+    }
+
+    /// Runs `body` on the open channel under the broker's lock.
+    private func withChannel<T: Sendable>(_ body: (inout SimCore, SimChannel) throws(BrokerError) -> T) throws(BrokerError) -> T {
+        let closeState = self.closeState
+        let id = self.id
+        return try broker.core.withLock { core throws(BrokerError) -> T in
+            let channel = try core.channel(id, closeState)
+            return try body(&core, channel)
+        }
+    }
+
+    public func declareExchange(_ name: String, kind: ExchangeKind, options: ExchangeOptions) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in try core.declareExchange(channel, name, kind: kind, options: options) }
+    }
+
+    public func deleteExchange(_ name: String) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in try core.deleteExchange(channel, name) }
+    }
+
+    @discardableResult
+    public func declareQueue(_ name: String, options: QueueOptions) async throws(BrokerError) -> QueueInfo {
+        try withChannel { core, channel throws(BrokerError) in try core.declareQueue(channel, name, options: options) }
+    }
+
+    @discardableResult
+    public func deleteQueue(_ name: String, ifUnused: Bool, ifEmpty: Bool) async throws(BrokerError) -> UInt32 {
+        try withChannel { core, channel throws(BrokerError) in try core.deleteQueue(channel, name, ifUnused: ifUnused, ifEmpty: ifEmpty) }
+    }
+
+    @discardableResult
+    public func purgeQueue(_ name: String) async throws(BrokerError) -> UInt32 {
+        try withChannel { core, channel throws(BrokerError) in try core.purgeQueue(channel, name) }
+    }
+
+    public func bindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in
+            try core.bind(channel, queue: queue, exchange: exchange, key: routingKey, arguments: arguments, add: true)
+        }
+    }
+
+    public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in
+            try core.bind(channel, queue: queue, exchange: exchange, key: routingKey, arguments: arguments, add: false)
+        }
+    }
+
+    public func publish(_ message: OutgoingMessage, exchange: String, routingKey: String, mandatory: Bool) async throws(BrokerError) {
+        let results = try await publishBatch([PublishRequest(message: message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)])
+        try results[0].get()
+    }
+
+    public func publishBatch(_ batch: [PublishRequest]) async throws(BrokerError) -> [Result<Void, BrokerError>] {
+        let outcome = try withChannel { core, channel throws(BrokerError) in try core.publish(channel, batch) }
+        switch outcome {
+        case .done(let results):
+            return results
+        case .stalled(let ticket):
+            let broker = self.broker
+            let decided = await withCheckedContinuation { continuation in
+                broker.core.withLock { $0.awaitConfirm(ticket, continuation) }
+            }
+            return try decided.get()
+        }
+    }
+
+    /// Starts a consumer. When its stream is dropped or the task iterating it is cancelled,
+    /// the consumer is cancelled on the broker too (as the RabbitMQ backend does).
+    public func consume(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerConsumer {
+        let (consumer, continuation, identity) = try withChannel { core, channel throws(BrokerError) in
+            try core.consume(channel, queue: queue, options: options)
+        }
+        let id = self.id
+        let tag = consumer.tag
+        // Captures only the tag: capturing `consumer` (which holds the stream) would make a
+        // cycle through the stream's storage, and the stream would never be dropped.
+        continuation.onTermination = { [weak broker] termination in
+            guard case .cancelled = termination, let broker else { return }
+            broker.core.withLock { core in
+                if let channel = core.channels[id] { core.cancel(channel, tag: tag, only: identity) }
+            }
+        }
+        return consumer
+    }
+
+    public func cancel(consumerTag: String) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in core.cancel(channel, tag: consumerTag) }
+    }
+
+    public func ack(deliveryTag: UInt64, multiple: Bool) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in try core.settle(channel, tag: deliveryTag, multiple: multiple, requeue: false) }
+    }
+
+    public func nack(deliveryTag: UInt64, multiple: Bool, requeue: Bool) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in try core.settle(channel, tag: deliveryTag, multiple: multiple, requeue: requeue) }
+    }
+
+    public func reject(deliveryTag: UInt64, requeue: Bool) async throws(BrokerError) {
+        try withChannel { core, channel throws(BrokerError) in try core.settle(channel, tag: deliveryTag, multiple: false, requeue: requeue) }
+    }
+
+    public func get(queue: String, autoAck: Bool) async throws(BrokerError) -> Delivery? {
+        try withChannel { core, channel throws(BrokerError) in try core.get(channel, queue: queue, autoAck: autoAck) }
+    }
+
+    public func close() async {
+        let id = self.id
+        broker.core.withLock { core in
+            if let channel = core.channels[id] {
+                core.closeChannel(channel, reason: .channelClosed("the channel was closed by the application."))
+            }
+        }
+    }
+
+    public var closeReason: BrokerError? { closeState.reason }
+}

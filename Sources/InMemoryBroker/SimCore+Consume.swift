@@ -1,0 +1,227 @@
+import Broker
+
+extension SimCore {
+    // MARK: Consumers
+
+    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> (BrokerConsumer, AsyncStream<Delivery>.Continuation, ObjectIdentifier) {
+        let queue = try queue(name, for: channel)
+        if queue.isStream {
+            if options.noAck {
+                throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
+            }
+            if options.prefetch == 0 {
+                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue '\(name)' in vhost '/'")
+            }
+        }
+        if options.exclusive ? !queue.consumers.isEmpty : queue.consumers.contains(where: \.exclusive) {
+            throw channelError(channel, BrokerError.accessRefused, "ACCESS_REFUSED - queue '\(name)' in vhost '/' in exclusive use")
+        }
+        let tag = options.consumerTag ?? "amq.ctag-\(channel.connection.id)-\(makeID())"
+        if channel.consumers[tag] != nil {
+            throw connectionError(channel, BrokerError.notAllowed, "NOT_ALLOWED - attempt to reuse consumer tag '\(tag)'")
+        }
+        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
+        let consumer = SimConsumer(tag: tag, channel: channel.id, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
+                                   exclusive: options.exclusive, continuation: continuation)
+        channel.consumers[tag] = consumer
+        queue.consumers.append(consumer)
+        queue.hadConsumer = true
+        if queue.isStream {
+            consumer.streamCursor = streamStart(queue, options.arguments["x-stream-offset"])
+            dispatchStream(queue)
+        } else {
+            consumer.isActive = true
+            queue.active.append(consumer)
+            dispatch(queue)
+        }
+        return (BrokerConsumer(tag: tag, deliveries: stream), continuation, ObjectIdentifier(consumer))
+    }
+
+    /// Where a stream consumer starts for an `x-stream-offset` argument.
+    private func streamStart(_ queue: SimQueue, _ argument: AMQPValue?) -> Int64 {
+        let first = queue.log.first?.offset ?? queue.streamEnd
+        switch argument {
+        case .string("first")?:
+            return first
+        case .string("last")?:
+            return queue.log.last?.offset ?? queue.streamEnd
+        case .int(let n)?:
+            return min(max(n, first), queue.streamEnd)
+        case .timestamp(let seconds)?:
+            return queue.log.first { $0.timestamp >= seconds }?.offset ?? queue.streamEnd
+        case .string(let interval)?:
+            guard let seconds = Self.intervalSeconds(interval) else { return queue.streamEnd }
+            let since = clock() - seconds
+            return queue.log.first { $0.timestamp >= since }?.offset ?? queue.streamEnd
+        default:
+            return queue.streamEnd
+        }
+    }
+
+    /// Parses RabbitMQ's stream interval form: a number and one of `Y M D h m s`.
+    private static func intervalSeconds(_ text: String) -> Int64? {
+        guard let unit = text.last, let count = Int64(text.dropLast()), count >= 0 else { return nil }
+        let scale: Int64? = switch unit {
+        case "s": 1
+        case "m": 60
+        case "h": 3600
+        case "D": 86_400
+        case "M": 30 * 86_400
+        case "Y": 365 * 86_400
+        default: nil
+        }
+        return scale.map { $0 * count }
+    }
+
+    /// Cancels the consumer `tag` of the channel (when `only` is given: only if it is still
+    /// that consumer object, not a later one that reused the tag).
+    mutating func cancel(_ channel: SimChannel, tag: String, only: ObjectIdentifier? = nil) {
+        guard let existing = channel.consumers[tag], only == nil || only == ObjectIdentifier(existing) else { return }
+        guard let consumer = channel.consumers.removeValue(forKey: tag) else { return }
+        detach(consumer)
+        _ = deleteIfAutoDeleted(consumer.queue)
+    }
+
+    /// Takes a consumer off its queue and finishes its stream. Its unacknowledged deliveries
+    /// stay with the channel.
+    mutating func detach(_ consumer: SimConsumer) {
+        consumer.isCancelled = true
+        consumer.isActive = false
+        let queue = consumer.queue
+        queue.consumers.removeAll { $0 === consumer }
+        if let index = queue.active.firstIndex(where: { $0 === consumer }) { queue.active.remove(at: index) }
+        consumer.continuation.finish()
+    }
+
+    mutating func get(_ channel: SimChannel, queue name: String, autoAck: Bool) throws(BrokerError) -> Delivery? {
+        let queue = try queue(name, for: channel)
+        if queue.isStream {
+            throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
+        }
+        guard let message = queue.popReady() else { return nil }
+        let tag = channel.nextTag
+        channel.nextTag += 1
+        if !autoAck {
+            channel.unacked.append(SimUnacked(tag: tag, queue: queue, message: message, consumer: nil))
+        }
+        return Self.delivery(tag, nil, message.redelivered, message.payload, message.payload.properties)
+    }
+
+    // MARK: Acknowledgements
+
+    /// Settles one delivery (or, with `multiple`, every one up to it; tag 0 with `multiple`
+    /// means all). An unknown tag is PRECONDITION_FAILED and closes the channel.
+    mutating func settle(_ channel: SimChannel, tag: UInt64, multiple: Bool, requeue: Bool) throws(BrokerError) {
+        var settled: [SimUnacked] = []
+        if multiple && tag == 0 {
+            settled = Array(channel.unacked)
+            channel.unacked = []
+        } else {
+            guard let index = Self.index(of: tag, in: channel) else {
+                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - unknown delivery tag \(tag)")
+            }
+            if multiple {
+                settled = Array(channel.unacked[...index])
+                channel.unacked.removeFirst(index + 1)
+            } else {
+                settled = [channel.unacked.remove(at: index)]
+            }
+        }
+        var touched: [ObjectIdentifier: SimQueue] = [:]
+        for entry in settled {
+            if let consumer = entry.consumer {
+                consumer.unacked -= 1
+                if !consumer.isCancelled && !consumer.isActive && !entry.queue.isStream && consumer.hasCapacity {
+                    consumer.isActive = true
+                    entry.queue.active.append(consumer)
+                }
+            }
+            if requeue { _ = self.requeue(entry) }
+            touched[ObjectIdentifier(entry.queue)] = entry.queue
+        }
+        for queue in touched.values where !queue.isDeleted {
+            if queue.isStream { dispatchStream(queue) } else { dispatch(queue) }
+        }
+    }
+
+    private static func index(of tag: UInt64, in channel: SimChannel) -> Int? {
+        let unacked = channel.unacked
+        var low = 0
+        var high = unacked.count
+        while low < high {
+            let mid = (low + high) / 2
+            if unacked[mid].tag < tag { low = mid + 1 } else { high = mid }
+        }
+        return low < unacked.count && unacked[low].tag == tag ? low : nil
+    }
+
+    /// Puts an unacknowledged message back in its queue (classic: at its original place;
+    /// quorum: at the back), marked redelivered. Stream entries stay in the log.
+    @discardableResult
+    mutating func requeue(_ entry: SimUnacked) -> Bool {
+        let queue = entry.queue
+        guard !queue.isDeleted, !queue.isStream else { return false }
+        if queue.limits.kind == .quorum {
+            var message = entry.message
+            message.redelivered = true
+            queue.appendReady(message)
+        } else {
+            queue.requeue(entry.message)
+        }
+        return true
+    }
+
+    // MARK: Dispatch
+
+    /// Hands ready messages to consumers with room, round-robin, in queue order.
+    mutating func dispatch(_ queue: SimQueue) {
+        while !queue.active.isEmpty, !queue.ready.isEmpty {
+            let consumer = queue.active.removeFirst()
+            guard let channel = channels[consumer.channel], let message = queue.popReady() else {
+                consumer.isActive = false
+                continue
+            }
+            deliver(message, to: consumer, on: channel)
+            if consumer.hasCapacity {
+                queue.active.append(consumer)
+            } else {
+                consumer.isActive = false
+            }
+        }
+    }
+
+    private func deliver(_ message: SimQueuedMessage, to consumer: SimConsumer, on channel: SimChannel) {
+        let tag = channel.nextTag
+        channel.nextTag += 1
+        if !consumer.noAck {
+            consumer.unacked += 1
+            channel.unacked.append(SimUnacked(tag: tag, queue: consumer.queue, message: message, consumer: consumer))
+        }
+        consumer.continuation.yield(Self.delivery(tag, consumer.tag, message.redelivered, message.payload, message.payload.properties))
+    }
+
+    /// Hands each stream consumer the log entries from its cursor, as far as its prefetch allows.
+    mutating func dispatchStream(_ queue: SimQueue) {
+        guard let first = queue.log.first?.offset else { return }
+        for consumer in queue.consumers where consumer.hasCapacity && consumer.streamCursor < queue.streamEnd {
+            guard let channel = channels[consumer.channel] else { continue }
+            while consumer.hasCapacity, consumer.streamCursor < queue.streamEnd {
+                let entry = queue.log[Int(consumer.streamCursor - first)]
+                consumer.streamCursor += 1
+                let tag = channel.nextTag
+                channel.nextTag += 1
+                let message = SimQueuedMessage(seq: UInt64(entry.offset), payload: entry.payload, redelivered: false)
+                consumer.unacked += 1
+                channel.unacked.append(SimUnacked(tag: tag, queue: queue, message: message, consumer: consumer))
+                var properties = entry.payload.properties
+                properties.headers["x-stream-offset"] = .int(entry.offset)
+                consumer.continuation.yield(Self.delivery(tag, consumer.tag, false, entry.payload, properties))
+            }
+        }
+    }
+
+    static func delivery(_ tag: UInt64, _ consumerTag: String?, _ redelivered: Bool, _ payload: SimPayload, _ properties: MessageProperties) -> Delivery {
+        Delivery(deliveryTag: tag, consumerTag: consumerTag, redelivered: redelivered, exchange: payload.exchange,
+                 routingKey: payload.routingKey, body: payload.body, properties: properties)
+    }
+}

@@ -1,0 +1,130 @@
+import Broker
+import DequeModule
+
+/// A queue of the simulator: a classic FIFO (with requeue to the original place), or a
+/// stream (an append-only log read from offsets, where acks do not remove anything).
+final class SimQueue {
+    let name: String
+    let durable: Bool
+    /// The connection that owns an exclusive queue.
+    let exclusiveOwner: SimConnectionID?
+    let autoDelete: Bool
+    let arguments: AMQPTable
+    let limits: SimQueueLimits
+    /// Set when the queue is deleted, so that late acks and requeues of its messages are
+    /// recognised and dropped.
+    var isDeleted = false
+
+    /// Ready messages, ordered by `seq`.
+    var ready: Deque<SimQueuedMessage> = []
+    var readyBytes = 0
+    var nextSeq: UInt64 = 0
+    /// Consumers in subscription order.
+    var consumers: [SimConsumer] = []
+    /// Consumers that may take a message now, in round-robin order: the head gets the next
+    /// message and then goes to the back; a consumer at its prefetch limit leaves the ring
+    /// and comes back at the back when an ack makes room.
+    var active: Deque<SimConsumer> = []
+    /// Auto-delete applies only once a queue has had a consumer.
+    var hadConsumer = false
+    /// The log of a stream queue.
+    var log: [SimStreamEntry] = []
+
+    var isStream: Bool { limits.kind == .stream }
+
+    init(name: String, durable: Bool, exclusiveOwner: SimConnectionID?, autoDelete: Bool, arguments: AMQPTable, limits: SimQueueLimits) {
+        self.name = name
+        self.durable = durable
+        self.exclusiveOwner = exclusiveOwner
+        self.autoDelete = autoDelete
+        self.arguments = arguments
+        self.limits = limits
+    }
+
+    /// The next offset a stream appends at.
+    var streamEnd: Int64 { (log.last?.offset ?? -1) + 1 }
+
+    /// Ready count as `queue.declare-ok` reports it (0 for streams, like RabbitMQ).
+    var messageCount: UInt32 { isStream ? 0 : UInt32(ready.count) }
+
+    func appendReady(_ message: SimQueuedMessage) {
+        ready.append(message)
+        readyBytes += message.payload.body.count
+    }
+
+    func popReady() -> SimQueuedMessage? {
+        guard let message = ready.popFirst() else { return nil }
+        readyBytes -= message.payload.body.count
+        return message
+    }
+
+    /// Puts a message back at its original place (by `seq`), marked redelivered.
+    func requeue(_ message: SimQueuedMessage) {
+        var message = message
+        message.redelivered = true
+        readyBytes += message.payload.body.count
+        if let last = ready.last, last.seq > message.seq {
+            var low = 0
+            var high = ready.count
+            while low < high {
+                let mid = (low + high) / 2
+                if ready[mid].seq < message.seq { low = mid + 1 } else { high = mid }
+            }
+            ready.insert(message, at: low)
+        } else {
+            ready.append(message)
+        }
+    }
+
+    /// Removes every ready message; returns how many.
+    func purge() -> UInt32 {
+        let count = ready.count
+        ready.removeAll()
+        readyBytes = 0
+        return UInt32(count)
+    }
+
+    /// Whether one more message of `bytes` would exceed a length limit.
+    func isFull(adding bytes: Int) -> Bool {
+        if let max = limits.maxLength, ready.count + 1 > max { return true }
+        if let max = limits.maxLengthBytes, readyBytes + bytes > max { return true }
+        return false
+    }
+
+    /// Drops ready messages from the head until the limits hold (`x-overflow=drop-head`).
+    func dropHeadOverLimits() {
+        while let max = limits.maxLength, ready.count > max, popReady() != nil {}
+        while let max = limits.maxLengthBytes, readyBytes > max, popReady() != nil {}
+    }
+}
+
+/// A consumer: where its deliveries go and how many it may hold unacknowledged.
+final class SimConsumer {
+    let tag: String
+    let channel: SimChannelID
+    let queue: SimQueue
+    let prefetch: UInt16
+    let noAck: Bool
+    let exclusive: Bool
+    let continuation: AsyncStream<Delivery>.Continuation
+    /// Deliveries to this consumer not yet acknowledged.
+    var unacked = 0
+    /// For a stream consumer: the offset of the next entry to deliver.
+    var streamCursor: Int64 = 0
+    var isActive = false
+    var isCancelled = false
+
+    init(tag: String, channel: SimChannelID, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
+         continuation: AsyncStream<Delivery>.Continuation) {
+        self.tag = tag
+        self.channel = channel
+        self.queue = queue
+        self.prefetch = prefetch
+        self.noAck = noAck
+        self.exclusive = exclusive
+        self.continuation = continuation
+    }
+
+    /// Whether the consumer may take one more delivery now.
+    var hasCapacity: Bool { noAck || prefetch == 0 || unacked < Int(prefetch) }
+}

@@ -1,0 +1,31 @@
+import Broker
+
+/// A handle on one rabbitmq-c connection; the connection itself lives on its own thread
+/// (see ``ConnectionWorker``). Any task may use it.
+final class RabbitMQConnection: BrokerConnection {
+    let core: ConnectionCore
+    let name: String
+
+    init(core: ConnectionCore, name: String) {
+        self.core = core
+        self.name = name
+    }
+
+    func openChannel() async throws(BrokerError) -> any BrokerChannel {
+        let shared = try await core.call { worker in worker.openChannel() }
+        return RabbitMQChannel(core: core, shared: shared)
+    }
+
+    func close() async {
+        core.submit(ConnectionCommand(run: { worker in worker.requestClose() }, fail: { _ in }))
+        _ = await core.waitUntilClosed()
+    }
+
+    var closeReason: BrokerError? {
+        core.closeReason
+    }
+
+    func waitUntilClosed() async -> BrokerError {
+        await core.waitUntilClosed()
+    }
+}

@@ -96,8 +96,6 @@ final class SockJSEndpoint: Sendable {
         return session
     }
 
-    /// Number of sessions in the id table (HTTP transports).
-    var httpSessionCount: Int { sessions.withLock { $0.count } }
 
     static func iframePage(sockjsURL: String) -> String {
         """

@@ -277,11 +277,14 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
             timer = nil
             return
         }
-        timer = eventLoop.scheduleTask(deadline: next) { [weak self] in
-            guard let self else { return }
+        // A strong capture: a weak reference would give every session a side table and make each
+        // retain (one per broadcast delivery) take the slow path. The cycle session → timer →
+        // closure → session ends when the timer fires or is cancelled, and every session's life
+        // ends in `forget()`, which cancels it.
+        timer = eventLoop.scheduleTask(deadline: next) {
             self.timerDeadline = nil
             self.timer = nil
-            self.run(self.machine.tick(now: eventLoop.now))
+            self.run(self.machine.tick(now: self.eventLoop.now))
         }
     }
 }

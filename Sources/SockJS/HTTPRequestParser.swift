@@ -169,6 +169,8 @@ struct HTTPRequestParser {
             let name = line[..<colon]
             guard !name.isEmpty, !name.contains(" "), !name.contains("\t") else { throw .malformed }
             let value = line[line.index(after: colon)...].trimmingSpaces()
+            // A bare CR or a NUL inside a value could split a response that echoes it (CORS, hixie).
+            guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x00 }) else { throw .malformed }
             headers.append((String(name), String(value)))
         }
         return HTTPRequestHead(method: method, uri: String(parts[1]), version: version, headers: headers)

@@ -259,7 +259,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             out.writeStaticString("Connection: keep-alive\r\n")
         }
         out.writeStaticString("\r\n")
-        if var body, status != 204 && status != 304 { out.writeBuffer(&body) }
+        if var body, status != 204 && status != 304, head?.method != "HEAD" { out.writeBuffer(&body) }
         write(out, flush: true)
         finishResponse()
     }

@@ -372,6 +372,12 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         context?.flush()
     }
 
+    func receiverAbort(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
+        guard case .receiving(let current, _) = state, current === receiver else { return }
+        if !receiver.polling, let bytes { streamWrite(bytes, flush: true) }
+        closeNow()
+    }
+
     func receiverEnd(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
         guard case .receiving(let current, _) = state, current === receiver else { return }
         if receiver.polling {

@@ -230,9 +230,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 if machine.checksLiveness { receiver?.ping() }
             case .sendClose(let frame):
                 if overflow, let r = receiver {
-                    // The client is not reading: don't queue more behind its backlog, drop it.
+                    // The client is not reading: don't wait behind its backlog; the close frame
+                    // goes out if the socket takes it, and the connection is dropped.
                     receiver = nil
-                    r.end(after: nil)
+                    r.abort(after: r.flavour.wrap(.close(frame), allocator: allocator))
                 } else {
                     write(.close(frame), end: true)
                 }
@@ -242,6 +243,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 let r = receiver
                 receiver = nil
                 r?.end(after: nil)
+            case .dropReceiver:
+                let r = receiver
+                receiver = nil
+                r?.abort(after: nil)
             case .notifyOpened:
                 service.sessionOpened(self)
             case .notifyClosed(let reason):

@@ -146,6 +146,7 @@ struct SockJSConnectionHandlerTests {
         #expect(try slow.output().isEmpty)
         slowSession.send(chunk)
         #expect(!slow.isActive)
+        #expect(String(decoding: try slow.output(), as: UTF8.self).contains("c[4002,\"too slow\"]"))
         #expect(server.service.events.contains(.closed("slow", .tooSlow)))
 
         fastSession.send("still fine")

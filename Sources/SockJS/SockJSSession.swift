@@ -24,6 +24,8 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     let service: any SockJSService
     let logger: Logger
     let allocator: ByteBufferAllocator
+    /// Where broadcasts put this session when it has unflushed writes.
+    let flushBatch: SockJSFlushBatch
     private let onRemove: @Sendable (SockJSSession) -> Void
 
     private var machine: SockJSSessionStateMachine
@@ -42,8 +44,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         options: SockJSOptions,
         service: any SockJSService,
         logger: Logger,
+        flushBatch: SockJSFlushBatch,
         onRemove: @escaping @Sendable (SockJSSession) -> Void
     ) {
+        self.flushBatch = flushBatch
         self.id = id
         self.transport = transport
         self.remoteAddress = remoteAddress

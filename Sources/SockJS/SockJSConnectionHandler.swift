@@ -160,6 +160,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
                     return
                 }
                 guard let request else {
+                    if parser.takeContinueRequest() {
+                        write(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"), flush: true)
+                    }
                     if parser.hasPartialRequest(buffered: inbound.readableBytes) { armRequestTimerIfIdle() }
                     return
                 }

@@ -130,6 +130,8 @@ extension ConnectionWorker {
         }
         guard let connection else { return }
         channel.confirms.register(count: requests.count, waiter: waiter)
+        if requests.count > 1 { setCork(true) }
+        defer { if requests.count > 1 { setCork(false) } }
         for request in requests {
             let status = withArena { arena in
                 var properties = arena.properties(request.message.properties)

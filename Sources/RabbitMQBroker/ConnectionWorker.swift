@@ -182,6 +182,18 @@ final class ConnectionWorker {
         if cork { setCork(false) }
     }
 
+    /// Sends what the cork holds before a synchronous RPC, whose reply would otherwise wait
+    /// for the kernel's 200 ms cork timeout; the socket stays corked for later commands.
+    func flushBeforeRPC() {
+        guard socketFD >= 0, corkDepth > 0 else { return }
+        #if canImport(Glibc)
+        var off: Int32 = 0
+        var on: Int32 = 1
+        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+    }
+
     /// Corks or uncorks the socket; nested corks are counted so only the outermost flushes.
     func setCork(_ on: Bool) {
         corkDepth += on ? 1 : -1

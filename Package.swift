@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerBench",
             dependencies: [
-                "Broker", "InMemoryBroker", "RabbitMQBroker",
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -141,6 +141,11 @@ let package = Package(
         .testTarget(
             name: "BrokerContractTests",
             dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "RabbitMQBrokerTests",
+            dependencies: ["Broker", "RabbitMQBroker"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -81,11 +81,12 @@ final class ConnectionWorker {
             return .failure(OpenFailure(why: "could not create a socket for \(endpoint)"))
         }
         var connectTimeout = timeval(tv_sec: 5, tv_usec: 0)
-        errno = 0
         let status = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &connectTimeout)
         if status != AMQP_STATUS_OK.rawValue {
-            let cause = errno != 0 ? String(cString: strerror(errno)).lowercased() : String(cString: amqp_error_string2(status))
             amqp_destroy_connection(state)
+            let cause = status == AMQP_STATUS_SOCKET_ERROR.rawValue || status == AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue
+                ? connectFailureReason(host: url.host, port: url.port)
+                : String(cString: amqp_error_string2(status))
             return .failure(OpenFailure(why: "nothing accepted an AMQP connection at \(endpoint) (\(cause))"))
         }
         var rpcTimeout = timeval(tv_sec: 30, tv_usec: 0)
@@ -290,8 +291,13 @@ final class ConnectionWorker {
             }
             if reply.reply.id == UInt32(RABBITCHAT_CONNECTION_CLOSE) {
                 let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-                brokerClosedConnection(code: close.reply_code, text: swiftString(close.reply_text))
-                return fatal ?? .connectionClosed("the broker closed the connection.")
+                let text = swiftString(close.reply_text)
+                brokerClosedConnection(code: close.reply_code, text: text)
+                // A connection exception that this call caused (e.g. 540 NOT_IMPLEMENTED for
+                // basic.get on a stream) is this call's error; CONNECTION_FORCED (an operator
+                // or a shutdown) is a lost connection like any other.
+                if close.reply_code == Self.connectionForced { return fatal ?? .connectionClosed(text) }
+                return .amqp(code: close.reply_code, text: text)
             }
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
@@ -301,6 +307,8 @@ final class ConnectionWorker {
         }
         return fatal ?? .connectionClosed("lost the connection to \(endpoint).")
     }
+
+    static let connectionForced: UInt16 = 320
 
     private func brokerClosedConnection(code: UInt16, text: String) {
         var ok = amqp_connection_close_ok_t(dummy: 0)

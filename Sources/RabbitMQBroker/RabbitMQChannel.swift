@@ -89,18 +89,13 @@ final class RabbitMQChannel: BrokerChannel {
         // Unbounded buffering is safe with manual ack: the broker never has more than
         // `prefetch` unacknowledged deliveries out on this consumer. With noAck the
         // consumer must keep up; the broker's own flow control then slows the queue.
+        // Dropping the stream does not cancel the consumer (as on the simulator): its
+        // deliveries are then discarded unacknowledged until `cancel` or a close.
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
         let tag = try await call { worker, shared -> Result<String, BrokerError> in
             let result = worker.consume(shared, queue: queue, options: options, deliveries: continuation)
             if case .failure = result { continuation.finish() }
             return result
-        }
-        let core = self.core
-        let shared = self.shared
-        continuation.onTermination = { termination in
-            // The consuming task stopped iterating: cancel the consumer on the broker too.
-            guard case .cancelled = termination else { return }
-            core.submit(ConnectionCommand(run: { worker in _ = worker.cancel(shared, tag: tag) }, fail: { _ in }))
         }
         return BrokerConsumer(tag: tag, deliveries: stream)
     }

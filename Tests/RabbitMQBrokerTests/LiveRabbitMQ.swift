@@ -1,0 +1,98 @@
+import Broker
+import Foundation
+import RabbitMQBroker
+
+/// Where the RabbitMQ-dependent tests find a broker, and whether they run.
+///
+/// They need a RabbitMQ at `RABBITCHAT_TEST_AMQP_URL` (default
+/// `amqp://guest:guest@127.0.0.1:5672/`; start one with `scripts/rabbitmq.sh start`).
+/// Without one they are skipped, because a developer's `swift test` should not fail for
+/// lack of a broker; with `RABBITCHAT_REQUIRE_RABBITMQ=1` (CI) they always run, and fail
+/// when no broker answers.
+enum LiveRabbitMQ {
+    static let url = ProcessInfo.processInfo.environment["RABBITCHAT_TEST_AMQP_URL"] ?? "amqp://guest:guest@127.0.0.1:5672/"
+
+    static let required = ProcessInfo.processInfo.environment["RABBITCHAT_REQUIRE_RABBITMQ"] == "1"
+
+    /// True when the tests that need RabbitMQ should run.
+    static let enabled: Bool = required || reachable
+
+    /// A TCP connect to the broker's address succeeds within a second.
+    static var reachable: Bool {
+        guard let parsed = try? AMQPURL(parsing: url) else { return false }
+        return tcpConnects(host: parsed.host == "localhost" ? "127.0.0.1" : parsed.host, port: parsed.port)
+    }
+
+    static func tcpConnects(host: String, port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { return false }
+        var timeout = timeval(tv_sec: 1, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        return result == 0
+    }
+
+    static func broker(heartbeat: Duration = .seconds(10)) throws -> RabbitMQBroker {
+        try RabbitMQBroker(url: url, heartbeat: heartbeat)
+    }
+
+    /// A name no other test run uses, for queues, exchanges and connections.
+    static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)-\(UInt32.random(in: .min ... .max))"
+    }
+
+    /// Runs `scripts/rabbitmq.sh ctl ARGS` (rabbitmqctl against the test node) and returns
+    /// its standard output; throws with its error output when it fails.
+    static func rabbitmqctl(_ arguments: [String]) throws -> String {
+        let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts/rabbitmq.sh")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script.path, "ctl"] + arguments
+        if let port = try? AMQPURL(parsing: url).port {
+            var environment = ProcessInfo.processInfo.environment
+            environment["RABBITMQ_PORT"] = String(port)
+            process.environment = environment
+        }
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let outData = output.fileHandleForReading.readDataToEndOfFile()
+        let errData = errors.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CtlError(message: "rabbitmqctl \(arguments.joined(separator: " ")) failed: " + String(decoding: errData + outData, as: UTF8.self))
+        }
+        return String(decoding: outData, as: UTF8.self)
+    }
+
+    struct CtlError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    /// Closes, through rabbitmqctl, the broker connection whose `connection_name` is `name`.
+    static func closeConnection(named name: String) async throws {
+        // The broker lists a new connection a moment after the login: retry briefly.
+        for _ in 0..<50 {
+            let listing = try rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
+            for line in listing.split(separator: "\n") where line.contains("\"\(name)\"") {
+                let pid = String(line.split(separator: "\t").first ?? "")
+                _ = try rabbitmqctl(["close_connection", pid, "closed by the test"])
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw CtlError(message: "no connection named \(name) is listed by rabbitmqctl list_connections")
+    }
+}

@@ -3,7 +3,7 @@ import Broker
 extension SimCore {
     // MARK: Consumers
 
-    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> (BrokerConsumer, AsyncStream<Delivery>.Continuation, ObjectIdentifier) {
+    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
@@ -34,7 +34,7 @@ extension SimCore {
             queue.active.append(consumer)
             dispatch(queue)
         }
-        return (BrokerConsumer(tag: tag, deliveries: stream), continuation, ObjectIdentifier(consumer))
+        return BrokerConsumer(tag: tag, deliveries: stream)
     }
 
     /// Where a stream consumer starts for an `x-stream-offset` argument.
@@ -73,10 +73,8 @@ extension SimCore {
         return scale.map { $0 * count }
     }
 
-    /// Cancels the consumer `tag` of the channel (when `only` is given: only if it is still
-    /// that consumer object, not a later one that reused the tag).
-    mutating func cancel(_ channel: SimChannel, tag: String, only: ObjectIdentifier? = nil) {
-        guard let existing = channel.consumers[tag], only == nil || only == ObjectIdentifier(existing) else { return }
+    /// Cancels the consumer `tag` of the channel; an unknown tag is not an error (AMQP).
+    mutating func cancel(_ channel: SimChannel, tag: String) {
         guard let consumer = channel.consumers.removeValue(forKey: tag) else { return }
         detach(consumer)
         _ = deleteIfAutoDeleted(consumer.queue)

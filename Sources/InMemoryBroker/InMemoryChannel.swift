@@ -78,6 +78,8 @@ public final class InMemoryChannel: BrokerChannel {
         }
     }
 
+    /// Starts a consumer. It lives until cancelled, its channel closes or its queue goes;
+    /// dropping its stream does not cancel it (as with the RabbitMQ backend).
     public func consume(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerConsumer {
         try withChannel { core, channel throws(BrokerError) in try core.consume(channel, queue: queue, options: options) }
     }

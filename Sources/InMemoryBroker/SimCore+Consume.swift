@@ -7,7 +7,7 @@ extension SimCore {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
-                throw channelError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
+                throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
             }
             if options.prefetch == 0 {
                 throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue '\(name)' in vhost '/'")
@@ -73,6 +73,7 @@ extension SimCore {
         return scale.map { $0 * count }
     }
 
+    /// Cancels the consumer `tag` of the channel; an unknown tag is not an error (AMQP).
     mutating func cancel(_ channel: SimChannel, tag: String) {
         guard let consumer = channel.consumers.removeValue(forKey: tag) else { return }
         detach(consumer)
@@ -93,7 +94,7 @@ extension SimCore {
     mutating func get(_ channel: SimChannel, queue name: String, autoAck: Bool) throws(BrokerError) -> Delivery? {
         let queue = try queue(name, for: channel)
         if queue.isStream {
-            throw channelError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
+            throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
         }
         guard let message = queue.popReady() else { return nil }
         let tag = channel.nextTag
@@ -107,7 +108,8 @@ extension SimCore {
     // MARK: Acknowledgements
 
     /// Settles one delivery (or, with `multiple`, every one up to it; tag 0 with `multiple`
-    /// means all). An unknown tag is PRECONDITION_FAILED and closes the channel.
+    /// means all). An unknown tag is PRECONDITION_FAILED and closes the channel; the call
+    /// does not throw (AMQP acks have no reply), the channel's next call does.
     mutating func settle(_ channel: SimChannel, tag: UInt64, multiple: Bool, requeue: Bool) throws(BrokerError) {
         var settled: [SimUnacked] = []
         if multiple && tag == 0 {
@@ -115,7 +117,10 @@ extension SimCore {
             channel.unacked = []
         } else {
             guard let index = Self.index(of: tag, in: channel) else {
-                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - unknown delivery tag \(tag)")
+                // `basic.ack` has no reply: as on RabbitMQ, the channel closes with 406 and the
+                // call itself returns; the next call on the channel throws.
+                _ = channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - unknown delivery tag \(tag)")
+                return
             }
             if multiple {
                 settled = Array(channel.unacked[...index])
@@ -165,6 +170,10 @@ extension SimCore {
         } else {
             queue.requeue(entry.message)
         }
+        // A requeue may take the queue over `x-max-length`: with drop-head RabbitMQ then drops
+        // from the head (possibly the requeued message itself); reject-publish only refuses
+        // publishes, so the queue stays over its limit until consumed.
+        if queue.limits.overflow == .dropHead { queue.dropHeadOverLimits() }
         return true
     }
 
@@ -174,16 +183,14 @@ extension SimCore {
     mutating func dispatch(_ queue: SimQueue) {
         while !queue.active.isEmpty, !queue.ready.isEmpty {
             let consumer = queue.active.removeFirst()
-            guard let channel = channels[consumer.channel], let message = queue.popReady() else {
+            // Like RabbitMQ, a consumer at its prefetch limit is found out lazily, when its
+            // turn comes: only then does it leave the ring (until an ack makes room).
+            guard consumer.hasCapacity, let channel = channels[consumer.channel], let message = queue.popReady() else {
                 consumer.isActive = false
                 continue
             }
             deliver(message, to: consumer, on: channel)
-            if consumer.hasCapacity {
-                queue.active.append(consumer)
-            } else {
-                consumer.isActive = false
-            }
+            queue.active.append(consumer)
         }
     }
 

@@ -124,9 +124,11 @@ struct SimCore: ~Copyable {
         return .amqp(code: code, text: text)
     }
 
-    /// A connection exception: closes the whole connection and returns the error to throw.
+    /// A connection exception (a hard error such as 530 or 540): closes the whole connection
+    /// and returns the error to throw, ``BrokerError/amqp(code:text:)``; later calls on the
+    /// connection throw ``BrokerError/connectionClosed(_:)`` naming the code.
     mutating func connectionError(_ channel: SimChannel, _ code: UInt16, _ text: String) -> BrokerError {
-        closeConnection(channel.connection, reason: .connectionClosed(text))
+        closeConnection(channel.connection, reason: .connectionClosed("the broker closed the connection with \(code) \(text); connect again."))
         return .amqp(code: code, text: text)
     }
 }

@@ -117,9 +117,9 @@ struct ConsumeContractTests {
             try await channel.send("1", key: queue)
             let taken = try #require(try await channel.get(queue: queue, autoAck: false))
             try await channel.ack(deliveryTag: taken.deliveryTag, multiple: false)
-            // The ack has no reply in AMQP: the error closes the channel and shows on the ack
-            // itself (simulator) or on the next call (RabbitMQ).
-            _ = await brokerError { try await channel.ack(deliveryTag: taken.deliveryTag, multiple: false) }
+            // The ack has no reply in AMQP: the call returns, the channel closes with 406 and
+            // the next call says so.
+            try await channel.ack(deliveryTag: taken.deliveryTag, multiple: false)
             let next = await brokerError { try await channel.declareQueue(queue, options: QueueOptions(passive: true)) }
             #expect(next != nil)
             #expect(channel.closeReason != nil)
@@ -171,16 +171,17 @@ struct ConsumeContractTests {
             let channel = try await t.channel("c")
             let queue = t.queueName("q")
             try await channel.declareQueue(queue, options: QueueOptions())
-            _ = try await channel.consume(queue: queue, options: ConsumeOptions(exclusive: true))
+            let exclusive = try await channel.consume(queue: queue, options: ConsumeOptions(exclusive: true))
             await expectCode(BrokerError.accessRefused) {
                 _ = try await t.channel("d").consume(queue: queue, options: ConsumeOptions())
             }
             let other = t.queueName("other")
             try await channel.declareQueue(other, options: QueueOptions())
-            _ = try await channel.consume(queue: other, options: ConsumeOptions())
+            let shared = try await channel.consume(queue: other, options: ConsumeOptions())
             await expectCode(BrokerError.accessRefused) {
                 _ = try await t.channel("e").consume(queue: other, options: ConsumeOptions(exclusive: true))
             }
+            withExtendedLifetime((exclusive, shared)) {}
         }
     }
 
@@ -215,6 +216,20 @@ struct ConsumeContractTests {
             await b.wait(for: 3)
             #expect(a.texts == ["1", "3", "5"])
             #expect(b.texts == ["2", "4", "6"])
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func droppingAConsumersStreamDoesNotCancelIt(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let queue = t.queueName("q")
+            try await channel.declareQueue(queue, options: QueueOptions())
+            var dropped: BrokerConsumer? = try await channel.consume(queue: queue, options: ConsumeOptions())
+            #expect(dropped?.tag.isEmpty == false)
+            dropped = nil
+            try await Task.sleep(for: quietPeriod(kind))
+            #expect(try await channel.declareQueue(queue, options: QueueOptions(passive: true)).consumerCount == 1)
         }
     }
 

@@ -22,6 +22,19 @@ func expectCode<T>(_ code: UInt16, sourceLocation: SourceLocation = #_sourceLoca
     #expect(error?.code == code, "expected AMQP \(code), got \(String(describing: error))", sourceLocation: sourceLocation)
 }
 
+/// Expects `operation` to fail with a hard (connection-level) AMQP error `code`, and the
+/// connection to close because of it.
+func expectHardError<T>(_ code: UInt16, closing connection: any BrokerConnection, sourceLocation: SourceLocation = #_sourceLocation,
+                        _ operation: () async throws -> T) async {
+    let error = await brokerError(sourceLocation: sourceLocation, operation)
+    #expect(error?.code == code, "expected AMQP \(code), got \(String(describing: error))", sourceLocation: sourceLocation)
+    let deadline = ContinuousClock.now + .seconds(2)
+    while connection.closeReason == nil, ContinuousClock.now < deadline {
+        try? await Task.sleep(for: .milliseconds(5))
+    }
+    #expect(connection.closeReason != nil, sourceLocation: sourceLocation)
+}
+
 extension BrokerChannel {
     /// Publishes a text message and expects it confirmed.
     func send(_ text: String, to exchange: String = "", key: String, persistent: Bool = false) async throws(BrokerError) {

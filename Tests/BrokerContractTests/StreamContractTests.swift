@@ -29,18 +29,20 @@ struct StreamContractTests {
             await expectCode(BrokerError.preconditionFailed) {
                 _ = try await t.channel("a").consume(queue: name, options: ConsumeOptions(prefetch: 0, arguments: ["x-stream-offset": "first"]))
             }
-            await expectCode(BrokerError.notImplemented) {
-                _ = try await t.channel("b").consume(queue: name, options: ConsumeOptions(prefetch: 10, noAck: true, arguments: ["x-stream-offset": "first"]))
+            let noAck = try await t.connect("b")
+            await expectHardError(BrokerError.notImplemented, closing: noAck) {
+                _ = try await noAck.openChannel().consume(queue: name, options: ConsumeOptions(prefetch: 10, noAck: true, arguments: ["x-stream-offset": "first"]))
             }
         }
     }
 
     @Test(arguments: BackendKind.allCases)
-    func getOnAStreamIsNotImplemented(_ kind: BackendKind) async throws {
+    func getOnAStreamIsNotImplementedAndClosesTheConnection(_ kind: BackendKind) async throws {
         try await withTestBroker(kind) { t in
             let name = try await stream(t, try await t.channel("setup"), holding: ["1"])
-            await expectCode(BrokerError.notImplemented) {
-                _ = try await t.channel("c").get(queue: name, autoAck: false)
+            let connection = try await t.connect("c")
+            await expectHardError(BrokerError.notImplemented, closing: connection) {
+                _ = try await connection.openChannel().get(queue: name, autoAck: false)
             }
         }
     }
@@ -113,16 +115,25 @@ struct StreamContractTests {
         }
     }
 
+    /// RabbitMQ grants stream credit per chunk, so a reader may get more than `prefetch`
+    /// at once; the simulator holds it to `prefetch` exactly. Common to both: acking moves
+    /// the reader on until it has the whole stream.
     @Test(arguments: BackendKind.allCases)
-    func aStreamConsumerIsBoundedByItsPrefetch(_ kind: BackendKind) async throws {
+    func aStreamReaderWithSmallPrefetchReadsEverythingAsItAcks(_ kind: BackendKind) async throws {
         try await withTestBroker(kind) { t in
             let channel = try await t.channel("c")
-            let name = try await stream(t, channel, holding: (1...6).map(String.init))
+            let texts = (1...20).map(String.init)
+            let name = try await stream(t, channel, holding: texts)
             let reader = try await channel.collect(name, prefetch: 2, arguments: ["x-stream-offset": "first"])
-            let first = await reader.wait(for: 2)
-            #expect(await reader.settle(quietPeriod(kind)).count == 2)
-            try await channel.ack(deliveryTag: first[1].deliveryTag, multiple: true)
-            #expect(await reader.wait(for: 4).map(\.text) == ["1", "2", "3", "4"])
+            var acked = 0
+            let deadline = ContinuousClock.now + .seconds(5)
+            while acked < texts.count, ContinuousClock.now < deadline {
+                let got = await reader.wait(for: acked + 1, timeout: .seconds(1))
+                guard got.count > acked else { continue }
+                try await channel.ack(deliveryTag: got[got.count - 1].deliveryTag, multiple: true)
+                acked = got.count
+            }
+            #expect(reader.texts == texts)
         }
     }
 }

@@ -131,7 +131,10 @@ extension ConnectionWorker {
         case .success(let open):
             channel = open
         }
-        guard let connection else { return }
+        guard let connection else {
+            waiter.resume(Array(repeating: .failure(fatal ?? handle.closedError), count: requests.count))
+            return
+        }
         channel.confirms.register(count: requests.count, waiter: waiter)
         if requests.count > 1 { setCork(true) }
         defer { if requests.count > 1 { setCork(false) } }

@@ -259,12 +259,12 @@ final class ConnectionWorker {
         case Int(RABBITCHAT_BASIC_ACK):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             if let channel = channels[channelID] {
-                complete(channel.confirms.ack(ack.delivery_tag, multiple: ack.multiple != 0), on: channel)
+                complete(channel.confirms.ack(ack.delivery_tag, multiple: ack.multiple != 0))
             }
         case Int(RABBITCHAT_BASIC_NACK):
             let nack = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             if let channel = channels[channelID] {
-                complete(channel.confirms.nack(nack.delivery_tag, multiple: nack.multiple != 0), on: channel)
+                complete(channel.confirms.nack(nack.delivery_tag, multiple: nack.multiple != 0))
             }
         case Int(RABBITCHAT_BASIC_RETURN):
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
@@ -306,7 +306,7 @@ final class ConnectionWorker {
         return (byteArray(message.body), MessageProperties(message.properties))
     }
 
-    func complete(_ completions: [ConfirmTracker<PublishWaiter>.Completion], on channel: ChannelState) {
+    func complete(_ completions: [ConfirmTracker<PublishWaiter>.Completion]) {
         for completion in completions { completion.waiter.resume(completion.results) }
     }
 
@@ -366,7 +366,7 @@ final class ConnectionWorker {
     func finishChannel(_ id: UInt16, _ reason: BrokerError) {
         guard let channel = channels.removeValue(forKey: id) else { return }
         channel.shared.markClosed(reason)
-        complete(channel.confirms.failAll(reason), on: channel)
+        complete(channel.confirms.failAll(reason))
         for consumer in channel.consumers.values { consumer.finish() }
         channel.consumers.removeAll()
         consumersToFinish.removeAll { $0.channel == id }

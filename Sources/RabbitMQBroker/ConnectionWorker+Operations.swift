@@ -135,7 +135,10 @@ extension ConnectionWorker {
             waiter.resume(Array(repeating: .failure(fatal ?? handle.closedError), count: requests.count))
             return
         }
-        channel.confirms.register(count: requests.count, waiter: waiter)
+        let returnKeys: [ConfirmTracker<PublishWaiter>.ReturnKey?]? = requests.contains(where: \.mandatory)
+            ? requests.map { $0.mandatory ? .init(exchange: $0.exchange, routingKey: $0.routingKey, body: $0.message.body) : nil }
+            : nil
+        channel.confirms.register(count: requests.count, waiter: waiter, returnKeys: returnKeys)
         if requests.count > 1 { setCork(true) }
         defer { if requests.count > 1 { setCork(false) } }
         for request in requests {

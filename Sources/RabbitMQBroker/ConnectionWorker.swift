@@ -270,8 +270,8 @@ final class ConnectionWorker {
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let exchange = swiftString(returned.exchange)
             let routingKey = swiftString(returned.routing_key)
-            guard readContent(channelID) != nil else { return }
-            channels[channelID]?.confirms.returned(exchange: exchange, routingKey: routingKey)
+            guard let (body, _) = readContent(channelID), let channel = channels[channelID] else { return }
+            complete(channel.confirms.returned(.init(exchange: exchange, routingKey: routingKey, body: body)))
         case Int(RABBITCHAT_BASIC_CANCEL):
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = swiftString(cancel.consumer_tag)

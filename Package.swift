@@ -195,6 +195,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            exclude: ["sockjs-node-echo.js"],
             swiftSettings: strict
         ),
         .testTarget(

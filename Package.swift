@@ -21,6 +21,8 @@ let package = Package(
         .executable(name: "rabbitChat", targets: ["Server"]),
         .executable(name: "LoadTester", targets: ["LoadTester"]),
         .executable(name: "BrokerBench", targets: ["BrokerBench"]),
+        .executable(name: "sockjs-echo-server", targets: ["SockJSEchoServer"]),
+        .executable(name: "SockJSBench", targets: ["SockJSBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -73,6 +75,28 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "SockJSEchoServer",
+            dependencies: [
+                "SockJS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SockJSBench",
+            dependencies: [
+                "SockJS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict

@@ -43,6 +43,27 @@ struct ConnectionLifecycleTests {
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
+    func closedConnectionsGiveBackTheirThreadsAndFileDescriptors() async throws {
+        func count(_ directory: String) -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: directory).count) ?? 0
+        }
+        let broker = try LiveRabbitMQ.broker()
+        // One round first, so that lazily created process-wide resources are not counted.
+        await (try broker.connect(name: LiveRabbitMQ.uniqueName("warm-up"))).close()
+        let descriptors = count("/proc/self/fd")
+        let threads = count("/proc/self/task")
+        for round in 0..<50 {
+            let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("round-\(round)"))
+            _ = try await connection.openChannel().declareQueue("", options: .exclusive)
+            await connection.close()
+        }
+        // A leak would show 150 descriptors and 50 threads more; other tests running in
+        // parallel in this process get some slack.
+        #expect(await eventually(within: .seconds(5)) { count("/proc/self/fd") <= descriptors + 30 })
+        #expect(await eventually(within: .seconds(5)) { count("/proc/self/task") <= threads + 10 })
+    }
+
+    @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
     func aWrongPasswordIsALoginErrorThatSaysWhatToCheck() async throws {
         var url = try AMQPURL(parsing: LiveRabbitMQ.url)
         url.password = "definitely-wrong"

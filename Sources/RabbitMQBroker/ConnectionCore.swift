@@ -74,8 +74,8 @@ final class ConnectionCore: Sendable {
     func takeCommands() -> [ConnectionCommand] {
         state.withLock { state in
             if state.wakePending {
-                var buffer = [UInt8](repeating: 0, count: 16)
-                while read(wakeReadFD, &buffer, buffer.count) > 0 {}
+                var buffer: (UInt64, UInt64) = (0, 0)
+                while withUnsafeMutableBytes(of: &buffer, { read(wakeReadFD, $0.baseAddress, $0.count) }) > 0 {}
                 state.wakePending = false
             }
             let commands = state.commands

@@ -63,11 +63,20 @@ public struct HTTPRequestHead: Sendable, Equatable {
 }
 
 extension Substring {
+    /// Drops leading and trailing spaces and tabs. Works on Unicode scalars, not characters: a
+    /// space followed by a combining or format scalar (U+200C ...) is one `Character`, and must
+    /// still lose its space.
     func trimmingSpaces() -> Substring {
-        var s = self
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
+        let scalars = unicodeScalars
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end, scalars[start] == " " || scalars[start] == "\t" { start = scalars.index(after: start) }
+        while end > start {
+            let before = scalars.index(before: end)
+            guard scalars[before] == " " || scalars[before] == "\t" else { break }
+            end = before
+        }
+        return Substring(scalars[start..<end])
     }
 }
 

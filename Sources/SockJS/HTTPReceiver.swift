@@ -33,6 +33,8 @@ final class HTTPReceiver: SockJSReceiver {
         onLoop { $0.receiverFlush(self) }
     }
 
+    func ping() {}
+
     func end(after bytes: ByteBuffer?) {
         onLoop { $0.receiverEnd(self, after: bytes) }
     }
@@ -54,6 +56,10 @@ final class WebSocketReceiver: SockJSReceiver {
 
     func flush() {
         handler.value.webSocketFlush()
+    }
+
+    func ping() {
+        handler.value.webSocketPing()
     }
 
     func end(after bytes: ByteBuffer?) {

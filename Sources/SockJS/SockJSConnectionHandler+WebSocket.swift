@@ -143,6 +143,7 @@ extension SockJSConnectionHandler {
                 return
             }
             guard let frame else { return }
+            session.clientActivity()
             switch frame.opcode {
             case WebSocketFrame.text, WebSocketFrame.binary, WebSocketFrame.continuation:
                 if frame.opcode != WebSocketFrame.continuation && webSocketFragments != nil {
@@ -229,6 +230,11 @@ extension SockJSConnectionHandler {
 
     func webSocketFlush() {
         context?.flush()
+    }
+
+    func webSocketPing() {
+        guard case .webSocket = state, !webSocketIsHixie else { return }
+        write(ByteBuffer(bytes: [0x89, 0x00]), flush: true)
     }
 
     func webSocketEnd(after bytes: ByteBuffer?) {

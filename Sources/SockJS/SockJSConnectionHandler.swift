@@ -94,6 +94,14 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         core.connectionClosed(context.channel)
         timer?.cancel()
         timer = nil
+        enterClosing()
+        context.fireChannelInactive()
+    }
+
+    /// Moves to `.closing` and tells an attached session that its receiver is gone, whoever
+    /// closes the connection (the client, or this handler after a client's websocket close frame
+    /// or a protocol violation): otherwise the session would wait for its receiver forever.
+    func enterClosing() {
         let previous = state
         state = .closing
         switch previous {
@@ -108,7 +116,6 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         default:
             break
         }
-        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -328,7 +335,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     /// Closes once everything written has gone out.
     func closeAfterFlush() {
         guard let context else { return }
-        state = .closing
+        enterClosing()
         let channel = context.channel
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
@@ -338,7 +345,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     /// Closes at once, dropping anything not yet written.
     func closeNow() {
         guard let context else { return }
-        state = .closing
+        enterClosing()
         context.close(promise: nil)
     }
 

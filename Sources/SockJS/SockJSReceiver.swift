@@ -11,6 +11,8 @@ protocol SockJSReceiver: AnyObject, Sendable {
     func write(_ bytes: ByteBuffer, flush: Bool)
     /// Pushes written bytes to the socket.
     func flush()
+    /// Sends a websocket ping (liveness check); nothing for other receivers.
+    func ping()
     /// Writes `bytes` (if any) as the last thing, then ends the response or closes the connection.
     func end(after bytes: ByteBuffer?)
 }

@@ -120,7 +120,7 @@ struct ConnectionLifecycleTests {
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
-    func aBrokerThatGoesSilentIsNoticedByMissedHeartbeats() async throws {
+    func aBrokerThatGoesSilentIsNoticedByMissedHeartbeatsAndFailsEverythingPending() async throws {
         let upstream = try AMQPURL(parsing: LiveRabbitMQ.url)
         let proxy = try BlackholeProxy(upstreamPort: upstream.port)
         defer { proxy.stop() }
@@ -129,6 +129,13 @@ struct ConnectionLifecycleTests {
         let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("silent"))
         let channel = try await connection.openChannel()
         let queue = try await channel.declareQueue("", options: .exclusive).name
+
+        let consumer = try await channel.consume(queue: queue, options: ConsumeOptions())
+        let streamFinished = Outcome<Bool>()
+        let reader = Task {
+            for await _ in consumer.deliveries {}
+            streamFinished.set(true)
+        }
 
         proxy.goSilent()
         let publishFailure = Outcome<BrokerError>()
@@ -139,11 +146,24 @@ struct ConnectionLifecycleTests {
                 publishFailure.set(error)
             }
         }
+        let rpcFailure = Outcome<BrokerError>()
+        let declarer = Task {
+            do throws(BrokerError) {
+                _ = try await connection.openChannel().declareQueue("", options: .exclusive)
+            } catch {
+                rpcFailure.set(error)
+            }
+        }
         // rabbitmq-c gives up after two silent heartbeat intervals; allow one more for the
         // poll interval and a loaded machine.
-        #expect(await eventually(within: heartbeat * 3 + .milliseconds(500)) { publishFailure.value != nil })
+        #expect(await eventually(within: heartbeat * 3 + .milliseconds(500)) {
+            publishFailure.value != nil && rpcFailure.value != nil && streamFinished.value != nil
+        })
         publisher.cancel()
+        declarer.cancel()
+        reader.cancel()
         #expect(publishFailure.value?.isConnectionLoss == true)
+        #expect(rpcFailure.value?.isConnectionLoss == true)
         #expect(connection.closeReason?.description.contains("missed two heartbeats") == true)
     }
 }

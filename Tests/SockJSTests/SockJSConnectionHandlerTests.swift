@@ -209,4 +209,22 @@ struct SockJSConnectionHandlerTests {
         #expect(try c.text() == "c[3000,\"Go away!\"]\n")
         #expect(!c.isActive)
     }
+
+    @Test("a websocket heartbeat carries 'h' and a ping; a client that stops answering is dropped after two intervals")
+    func webSocketHalfOpen() throws {
+        let server = EmbeddedServer()
+        let c = try server.connect()
+        try c.send("GET /echo/000/ho/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        _ = try c.output()
+        server.loop.advanceTime(by: .seconds(25))
+        #expect(try c.output() == [0x81, 0x01, UInt8(ascii: "h"), 0x89, 0x00])
+        try c.send(clientFrame(opcode: 0xA, payload: []))
+        server.loop.advanceTime(by: .seconds(25))
+        #expect(try c.output() == [0x81, 0x01, UInt8(ascii: "h"), 0x89, 0x00])
+        #expect(c.isActive)
+        // The ping at 50 s goes unanswered: at 75 s the peer was silent for two intervals.
+        server.loop.advanceTime(by: .seconds(25))
+        #expect(!c.isActive)
+        #expect(server.service.events == [.opened("ho"), .closed("ho", .interrupted)])
+    }
 }

@@ -3,22 +3,56 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// The reference SockJS server (Debian's sockjs-node, as the conformance suite calibrates it),
-/// started on a free loopback port for one test and stopped by its PID.
-final class ReferenceEchoServer: Sendable {
+/// A real SockJS server with the standard test services (`/echo`, `/close`), started on a free
+/// loopback port for one test and stopped by its PID: the reference sockjs-node server (Debian's
+/// node-sockjs, as the conformance suite calibrates it) or the project's own
+/// `sockjs-echo-server` (built next to the tests by `swift build`).
+final class EchoServerProcess: Sendable {
+    enum Kind: String, CaseIterable, Sendable, CustomStringConvertible {
+        case reference = "sockjs-node"
+        case project = "sockjs-echo-server"
+
+        var description: String { rawValue }
+    }
+
     let port: Int
     private let process: Process
 
-    static let script = "/work/shared/sockjs-protocol/reference-server.js"
+    /// The sockjs-node script beside this file.
+    static var script: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sockjs-node-echo.js").path
+    }
 
-    init() async throws {
+    /// `sockjs-echo-server` next to the test binary.
+    static var projectBinary: String {
+        let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        var directory = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("sockjs-echo-server").path),
+            directory.path != "/"
+        {
+            directory.deleteLastPathComponent()
+        }
+        return directory.appendingPathComponent("sockjs-echo-server").path
+    }
+
+    /// Starts a server; `heartbeat` (seconds) only applies to the project's server.
+    init(_ kind: Kind = .reference, heartbeat: Double? = nil) async throws {
         let port = try await Self.freePort()
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["node", Self.script, String(port)]
-        var environment = ProcessInfo.processInfo.environment
-        environment["NODE_PATH"] = "/usr/share/nodejs"
-        process.environment = environment
+        switch kind {
+        case .reference:
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["node", Self.script, String(port)]
+            var environment = ProcessInfo.processInfo.environment
+            environment["NODE_PATH"] = "/usr/share/nodejs"
+            process.environment = environment
+        case .project:
+            guard FileManager.default.isExecutableFile(atPath: Self.projectBinary) else {
+                throw ServerDidNotStart(reason: "there is no \(Self.projectBinary): run `swift build` first")
+            }
+            process.executableURL = URL(fileURLWithPath: Self.projectBinary)
+            process.arguments = ["--port", String(port)] + (heartbeat.map { ["--heartbeat", String($0)] } ?? [])
+        }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.port = port
@@ -38,7 +72,7 @@ final class ReferenceEchoServer: Sendable {
 
     private func waitUntilListening() async throws {
         for _ in 0..<200 {
-            if !process.isRunning { throw ServerDidNotStart(reason: "node exited with \(process.terminationStatus)") }
+            if !process.isRunning { throw ServerDidNotStart(reason: "it exited with \(process.terminationStatus)") }
             if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: port).get().close()) != nil
             {
@@ -61,7 +95,7 @@ final class ReferenceEchoServer: Sendable {
 
     struct ServerDidNotStart: Error, CustomStringConvertible {
         var reason: String
-        var description: String { "The reference SockJS server did not start: \(reason)." }
+        var description: String { "The SockJS echo server did not start: \(reason)." }
     }
 }
 

@@ -1,0 +1,54 @@
+import NIOCore
+import Synchronization
+
+/// Coalesces flushes of broadcast writes on one event loop.
+///
+/// A broadcast writes to each session without flushing and adds the session here; one task per
+/// loop then flushes every added connection once. Broadcasts that run on the loop before that
+/// task share it, so a burst of messages costs one flush (one `writev`) per connection instead of
+/// one per message. The list is bounded by the loop's number of sessions: a session is added at
+/// most once per pending flush.
+///
+/// `@unchecked Sendable`: `sessions` and `scheduled` are only touched on `loop` (the broadcast
+/// delivery task and the flush task both run there); `loop` is a `let`.
+final class SockJSFlushBatch: @unchecked Sendable {
+    let loop: any EventLoop
+    private var sessions: [SockJSSession] = []
+    private var scheduled = false
+
+    private init(loop: any EventLoop) {
+        self.loop = loop
+    }
+
+    /// Marks `session` as having unflushed writes.
+    func add(_ session: SockJSSession) {
+        loop.assertInEventLoop()
+        sessions.append(session)
+        if !scheduled {
+            scheduled = true
+            loop.execute { self.flushAll() }
+        }
+    }
+
+    private func flushAll() {
+        scheduled = false
+        var pending: [SockJSSession] = []
+        swap(&pending, &sessions)
+        for session in pending { session.flushPendingWrites() }
+        pending.removeAll(keepingCapacity: true)
+        if sessions.isEmpty { swap(&pending, &sessions) }
+    }
+
+    private static let batches = Mutex<[ObjectIdentifier: SockJSFlushBatch]>([:])
+
+    /// The batch of `loop` (one per loop, made on first use).
+    static func batch(for loop: any EventLoop) -> SockJSFlushBatch {
+        batches.withLock { table in
+            let key = ObjectIdentifier(loop)
+            if let b = table[key] { return b }
+            let b = SockJSFlushBatch(loop: loop)
+            table[key] = b
+            return b
+        }
+    }
+}

@@ -63,20 +63,13 @@ public struct HTTPRequestHead: Sendable, Equatable {
 }
 
 extension Substring {
-    /// Drops leading and trailing spaces and tabs. Works on Unicode scalars, not characters: a
-    /// space followed by a combining or format scalar (U+200C ...) is one `Character`, and must
-    /// still lose its space.
+    /// Drops leading and trailing spaces and tabs. Works on scalars, not characters: a space
+    /// followed by a combining mark or U+200C is one `Character`, yet its space is still a space.
     func trimmingSpaces() -> Substring {
-        let scalars = unicodeScalars
-        var start = scalars.startIndex
-        var end = scalars.endIndex
-        while start < end, scalars[start] == " " || scalars[start] == "\t" { start = scalars.index(after: start) }
-        while end > start {
-            let before = scalars.index(before: end)
-            guard scalars[before] == " " || scalars[before] == "\t" else { break }
-            end = before
-        }
-        return Substring(scalars[start..<end])
+        var s = unicodeScalars[...]
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
+        return Substring(s)
     }
 }
 

@@ -163,7 +163,7 @@ struct HTTPRequestParser {
         }
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let requestLine = lines.first else { throw .malformed }
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: true)
+        let parts = requestLine.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true).map { Substring($0) }
         guard parts.count == 3 else { throw .malformed }
         let method = String(parts[0])
         guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { throw .malformed }
@@ -178,10 +178,11 @@ struct HTTPRequestParser {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(lines.count - 1)
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw .malformed }
+            // Bytes, not characters: ":" or " " followed by a combining mark is one Character.
+            guard let colon = line.utf8.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed }
             let name = line[..<colon]
-            guard !name.isEmpty, !name.contains(" "), !name.contains("\t") else { throw .malformed }
-            let value = line[line.index(after: colon)...].trimmingSpaces()
+            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: " ")), !name.utf8.contains(UInt8(ascii: "\t")) else { throw .malformed }
+            let value = line[line.utf8.index(after: colon)...].trimmingSpaces()
             // A bare CR or a NUL inside a value could split a response that echoes it (CORS, hixie).
             guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x00 }) else { throw .malformed }
             headers.append((String(name), String(value)))

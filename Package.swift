@@ -21,6 +21,8 @@ let package = Package(
         .executable(name: "rabbitChat", targets: ["Server"]),
         .executable(name: "LoadTester", targets: ["LoadTester"]),
         .executable(name: "BrokerBench", targets: ["BrokerBench"]),
+        .executable(name: "sockjs-echo-server", targets: ["SockJSEchoServer"]),
+        .executable(name: "SockJSBench", targets: ["SockJSBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
@@ -32,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // MARK: AMQP
@@ -73,6 +76,28 @@ let package = Package(
                 .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .executableTarget(
+            name: "SockJSEchoServer",
+            dependencies: [
+                "SockJS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SockJSBench",
+            dependencies: [
+                "SockJS",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict
@@ -131,6 +156,24 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Fuzzing (scripts/fuzz.sh builds these with -sanitize=fuzzer; a plain build replays files)
+        .target(name: "FuzzEngine"),
+        .target(
+            name: "FuzzChecks",
+            dependencies: [
+                "Chat", "SockJS", "FuzzEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "FuzzChatFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzSockJSFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzWebSocketFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTPHead", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzSockJSConnection", dependencies: ["FuzzChecks"], swiftSettings: strict),
+
         // MARK: Tests
         .target(
             name: "BrokerTestSupport",
@@ -160,8 +203,39 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatClientTests",
+            dependencies: [
+                "ChatClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["sockjs-node-echo.js"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LoadTesterTests",
+            dependencies: ["LoadTester", "ChatClient", "Chat"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ChatTests",
             dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: [
+                "FuzzChecks", "Chat", "SockJS", "Broker", "InMemoryBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
     ]

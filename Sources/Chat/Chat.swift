@@ -1,1 +1,0 @@
-// The Chat target; its issue brings the code.

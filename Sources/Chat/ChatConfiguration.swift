@@ -1,0 +1,91 @@
+/// Everything a `ChatNode` needs to know besides its broker: who it is, the shared secret,
+/// the limits it enforces and the timing of presence. Every node of one chat shares `secret`.
+public struct ChatConfiguration: Sendable {
+    /// Unique per running node; names its private queues and its presence announcements.
+    public var nodeId: String
+    /// The HMAC-SHA256 key that signs nick tokens and derives message ids. Shared by every node.
+    public var secret: [UInt8]
+    /// What a session may send and how much of it.
+    public var limits: ChatLimits
+    /// How often the node announces its local roster on `chat.presence`.
+    public var presenceInterval: Duration
+    /// How long an announcement stays valid; a node silent for longer has its users shown
+    /// offline. Must be at most 15 s to meet the presence guarantee.
+    public var presenceExpiry: Duration
+    /// First and last delay between reconnect attempts (doubling, with jitter).
+    public var reconnectBackoff: ClosedRange<Duration>
+    /// How long a join waits for the nick's inbox when another node still holds it.
+    public var takeoverTimeout: Duration
+    /// The time source for timestamps, rate limits, dedup and presence expiry.
+    public var clock: any ChatClock
+    /// The names of the exchanges and queues; the default is the production topology.
+    public var topology: ChatTopology
+
+    public init(
+        nodeId: String,
+        secret: [UInt8],
+        limits: ChatLimits = ChatLimits(),
+        presenceInterval: Duration = .seconds(5),
+        presenceExpiry: Duration = .seconds(12),
+        reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
+        takeoverTimeout: Duration = .seconds(5),
+        clock: any ChatClock = SystemChatClock(),
+        topology: ChatTopology = ChatTopology()
+    ) {
+        self.nodeId = nodeId
+        self.secret = secret
+        self.limits = limits
+        self.presenceInterval = presenceInterval
+        self.presenceExpiry = presenceExpiry
+        self.reconnectBackoff = reconnectBackoff
+        self.takeoverTimeout = takeoverTimeout
+        self.clock = clock
+        self.topology = topology
+    }
+}
+
+/// The limits of DESIGN.md's chat protocol. Defaults are the documented ones.
+public struct ChatLimits: Sendable, Hashable {
+    /// Frames per second a session may send on average.
+    public var ratePerSecond: Double
+    /// Frames a session may send in a burst.
+    public var burst: Double
+    /// Frames refused for rate in a row after which the session is closed with 4003.
+    public var floodStrikes: Int
+    /// Maximum length of a message text, in Unicode scalar values.
+    public var maxTextScalars: Int
+    /// Maximum size of one client frame, in UTF-8 bytes.
+    public var maxFrameBytes: Int
+    /// Messages per room in the welcome and in `entered`.
+    public var historyOnJoin: Int
+    /// Messages per room that a node keeps in memory for `history` requests.
+    public var historyKept: Int
+    /// Ids per sender that the dedup window remembers.
+    public var dedupCapacity: Int
+    /// How long the dedup window remembers an id.
+    public var dedupWindow: Duration
+    /// Unacknowledged private messages a user's inbox consumer may hold (AMQP prefetch).
+    public var inboxPrefetch: UInt16
+    /// Client frames queued for one session while earlier ones wait for the broker.
+    public var sessionInboundQueue: Int
+
+    public init(
+        ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,
+        maxTextScalars: Int = 4000, maxFrameBytes: Int = 64 * 1024,
+        historyOnJoin: Int = 100, historyKept: Int = 1000,
+        dedupCapacity: Int = 10_000, dedupWindow: Duration = .seconds(600),
+        inboxPrefetch: UInt16 = 100, sessionInboundQueue: Int = 256
+    ) {
+        self.ratePerSecond = ratePerSecond
+        self.burst = burst
+        self.floodStrikes = floodStrikes
+        self.maxTextScalars = maxTextScalars
+        self.maxFrameBytes = maxFrameBytes
+        self.historyOnJoin = historyOnJoin
+        self.historyKept = historyKept
+        self.dedupCapacity = dedupCapacity
+        self.dedupWindow = dedupWindow
+        self.inboxPrefetch = inboxPrefetch
+        self.sessionInboundQueue = sessionInboundQueue
+    }
+}

@@ -1,0 +1,83 @@
+import Broker
+import Logging
+import Synchronization
+
+/// One rabbitChat node: the chat service of DESIGN.md over a ``Broker``. Several nodes on one
+/// broker form one chat. The server creates one, calls ``run()`` in a task for its lifetime and
+/// ``attach(_:)`` for each client connection.
+public final class ChatNode: Sendable {
+    /// What the node was created with (its id, limits and timings).
+    public let configuration: ChatConfiguration
+    let core: ChatNodeCore
+    private let broker: any Broker
+    private let logger: Logger
+    private let nextSessionId = Atomic<UInt64>(1)
+
+    /// - Parameters:
+    ///   - broker: the broker every node of the chat shares.
+    ///   - broadcaster: hands one encoded public frame to many outlets; the server plugs in
+    ///     its transport's prepared broadcast.
+    public init(broker: any Broker, configuration: ChatConfiguration, logger: Logger,
+                broadcaster: any ChatBroadcaster = LoopingBroadcaster()) {
+        self.configuration = configuration
+        self.broker = broker
+        self.logger = logger
+        core = ChatNodeCore(configuration: configuration, logger: logger, broadcaster: broadcaster)
+    }
+
+    /// True while the node has a working broker connection (for `/healthz`). Cheap.
+    public var isBrokerConnected: Bool { core.connected.load(ordering: .relaxed) }
+
+    /// Sessions attached and not yet ended (joined or not).
+    public var sessionCount: Int { core.sessionCount.load(ordering: .relaxed) }
+
+    /// A new client connection. Frames go in through the returned session, out through `outlet`.
+    public func attach(_ outlet: any ChatOutlet) -> ChatSession {
+        let id = nextSessionId.wrappingAdd(1, ordering: .relaxed).oldValue
+        core.sessionCount.add(1, ordering: .relaxed)
+        return ChatSession(id: id, outlet: outlet, core: core, limits: configuration.limits, clock: configuration.clock)
+    }
+
+    /// Runs the node until its task is cancelled: connects, declares the topology, consumes,
+    /// announces presence, and reconnects with backoff whenever the connection is lost. On
+    /// cancellation it announces that its users left, closes the broker connection (consumers
+    /// end, unacknowledged private messages go back to their queues) and returns.
+    public func run() async throws {
+        var delay = configuration.reconnectBackoff.lowerBound
+        var everConnected = false
+        while !Task.isCancelled {
+            let connection: any BrokerConnection
+            do {
+                connection = try await broker.connect(name: "rabbitChat node \(configuration.nodeId)")
+            } catch {
+                logger.warning("The broker is unreachable, retrying in \(delay)", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: Self.jittered(delay))
+                delay = min(delay * 2, configuration.reconnectBackoff.upperBound)
+                continue
+            }
+            if everConnected { core.metrics.reconnects.increment() }
+            everConnected = true
+            let core = core
+            await withTaskCancellationHandler {
+                do {
+                    try await core.serve(connection)
+                    delay = configuration.reconnectBackoff.lowerBound
+                } catch {
+                    logger.warning("Lost the broker connection", metadata: ["error": "\(error)"])
+                }
+            } onCancel: {
+                Task { await core.shutdown(connection) }
+            }
+            await core.linkLost()
+            await connection.close()
+            if Task.isCancelled { break }
+            try? await Task.sleep(for: Self.jittered(delay))
+            delay = min(delay * 2, configuration.reconnectBackoff.upperBound)
+        }
+        logger.info("Chat node stopped", metadata: ["node": "\(configuration.nodeId)"])
+    }
+
+    private static func jittered(_ delay: Duration) -> Duration {
+        delay * Double.random(in: 0.5...1.0)
+    }
+}

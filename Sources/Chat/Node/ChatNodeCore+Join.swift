@@ -1,0 +1,226 @@
+import Broker
+import OrderedCollections
+
+extension ChatNodeCore {
+    enum ClaimOutcome { case won, taken, unavailable }
+
+    /// `join`: checks or claims the nick, takes it over from any older session in the cluster,
+    /// takes the user's inbox, then welcomes the session. Waiting private messages follow.
+    func join(_ session: ChatSession, _ request: JoinRequest) async {
+        let sessionId = session.id
+        if let entry = sessions[sessionId] {
+            session.send(ChatProtocolError(.badRequest, "You already joined as \(entry.nick): open a new connection to join as someone else.").frame)
+            return
+        }
+        guard joining.insert(sessionId).inserted else {
+            session.send(ChatProtocolError(.badRequest, "A join is already under way on this connection: wait for its welcome.").frame)
+            return
+        }
+        defer { joining.remove(sessionId) }
+        let nick = request.nick
+        guard await waitUntilCaughtUp() else {
+            session.send(Self.unavailable())
+            return
+        }
+
+        if let token = request.token {
+            guard tokens.verify(token, for: nick) else {
+                session.send(ChatProtocolError(.authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick.").frame)
+                return
+            }
+            if claimOwners[nick] == nil { await publishClaim(nick: nick, marker: "token/\(nodeId)") }
+        } else {
+            guard claimOwners[nick] == nil else {
+                session.send(Self.nickTaken(nick))
+                return
+            }
+            switch await claim(nick) {
+            case .won: break
+            case .taken:
+                session.send(Self.nickTaken(nick))
+                return
+            case .unavailable:
+                session.send(Self.unavailable())
+                return
+            }
+        }
+
+        do {
+            // On the shared channel: this declare cannot meet a channel error, every node
+            // declares user queues with the same options (and a closed channel is reopened).
+            let channel = try await publisher()
+            try await channel.declareQueue(topology.userQueue(nick), options: .durable)
+            try await channel.bindQueue(topology.userQueue(nick), exchange: topology.directExchange, routingKey: nick, arguments: [:])
+        } catch {
+            logger.warning("Could not declare a user queue", metadata: ["nick": "\(nick)", "error": "\(error)"])
+            session.send(Self.unavailable())
+            return
+        }
+        guard !session.isClosed else { return }
+
+        if let older = nickOwner[nick], older != sessionId { await replace(older, announce: false) }
+        nickOwner[nick] = sessionId
+        if let channel = try? await publisher() {
+            let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)
+            _ = try? await channel.publish(OutgoingMessage(body: takeover.body, properties: MessageProperties(type: "takeover")),
+                                           exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+        }
+        let inbox = await acquireInbox(nick: nick, owner: sessionId)
+        guard let inbox else {
+            if nickOwner[nick] == sessionId { nickOwner.removeValue(forKey: nick) }
+            session.send(ChatProtocolError(.unavailable, "Your nick is still held by another connection or the broker is down: join again in a moment.").frame)
+            return
+        }
+        guard nickOwner[nick] == sessionId, !session.isClosed, sessions[sessionId] == nil else {
+            await inbox.channel.close()
+            return
+        }
+
+        let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
+        var entry = SessionEntry(session: session, nick: nick, rooms: rooms)
+        entry.inbox = inbox
+        entry.inboxGeneration = inbox.generation
+        sessions[sessionId] = entry
+        metrics.joinedSessions.record(sessions.count)
+        var roomHistory: [String: [ChatMessage]] = [:]
+        for room in rooms {
+            addMember(sessionId, outlet: session.outlet, to: room)
+            roomHistory[room] = history.messages(in: room, limit: configuration.limits.historyOnJoin)
+        }
+        var online = presence.onlineNicks
+        online.insert(nick)
+        var claimed = Set(claimOwners.keys)
+        claimed.insert(nick)
+        let users = claimed.sorted().map { UserStatus(nick: $0, online: online.contains($0)) }
+        let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: users, rooms: history.roomNames,
+                              entered: Array(rooms), history: roomHistory)
+        session.send(.welcome(welcome))
+        announceRoster()
+        startInboxLoop(sessionId, inbox: inbox)
+    }
+
+    /// Claims an unclaimed nick: the queue must not exist, and this node's claim record must
+    /// be the first one for the nick in the history stream, which every node reads in the
+    /// same order, so two nodes racing for a nick agree on the winner.
+    func claim(_ nick: String) async -> ClaimOutcome {
+        do {
+            try await withTemporaryChannel { channel throws(BrokerError) in
+                _ = try await channel.declareQueue(topology.userQueue(nick), options: QueueOptions(passive: true))
+            }
+            return .taken
+        } catch where error.code == BrokerError.notFound {
+        } catch {
+            return .unavailable
+        }
+        let marker = "\(nodeId)/claim/\(nextMarker)"
+        nextMarker += 1
+        let seen = await wait(timeout: configuration.takeoverTimeout) { waiter in
+            claimWaiters[marker] = waiter
+            Task { await self.publishClaim(nick: nick, marker: marker) }
+        }
+        claimWaiters.removeValue(forKey: marker)
+        guard seen else { return .unavailable }
+        return claimOwners[nick] == marker ? .won : .taken
+    }
+
+    func publishClaim(nick: String, marker: String) async {
+        let record = BrokerRecord(kind: .claim, nick: nick, marker: marker)
+        guard let channel = try? await publisher() else { return }
+        _ = try? await channel.publish(OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
+                                       exchange: "", routingKey: topology.historyStream, mandatory: false)
+    }
+
+    /// Starts the exclusive consumer of `user.<nick>`, retrying while another node still
+    /// holds it (it lets go when it sees the takeover), for at most the takeover timeout.
+    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
+        let deadline = ContinuousClock.now + configuration.takeoverTimeout
+        while ContinuousClock.now < deadline {
+            guard let link, nickOwner[nick] == sessionId else { return nil }
+            do {
+                let channel = try await link.connection.openChannel()
+                do {
+                    let consumer = try await channel.consume(
+                        queue: topology.userQueue(nick),
+                        options: ConsumeOptions(prefetch: configuration.limits.inboxPrefetch, exclusive: true))
+                    return Inbox(channel: channel, consumer: consumer, generation: link.generation)
+                } catch {
+                    await channel.close()
+                    guard error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked else { return nil }
+                }
+            } catch {
+                return nil
+            }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return nil
+    }
+
+    /// After a reconnect: takes a joined session's inbox again.
+    func reattachInbox(_ sessionId: UInt64) async {
+        guard let entry = sessions[sessionId], entry.inbox == nil else { return }
+        guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
+            logger.warning("Could not take a user's inbox again after a reconnect", metadata: ["nick": "\(entry.nick)"])
+            return
+        }
+        guard sessions[sessionId] != nil, sessions[sessionId]?.inbox == nil else {
+            await inbox.channel.close()
+            return
+        }
+        sessions[sessionId]?.inbox = inbox
+        sessions[sessionId]?.inboxGeneration = inbox.generation
+        sessions[sessionId]?.pending.removeAll()
+        startInboxLoop(sessionId, inbox: inbox)
+    }
+
+    func startInboxLoop(_ sessionId: UInt64, inbox: Inbox) {
+        Task {
+            for await delivery in inbox.consumer.deliveries {
+                await self.onInbox(delivery, session: sessionId, generation: inbox.generation)
+            }
+        }
+    }
+
+    /// Another session took the nick: this one gets `replaced` and is closed (4001).
+    func replace(_ sessionId: UInt64, announce: Bool = true) async {
+        guard let entry = sessions[sessionId] else {
+            if nickOwner.first(where: { $0.value == sessionId }) != nil {
+                nickOwner = nickOwner.filter { $0.value != sessionId }
+            }
+            return
+        }
+        entry.session.markClosed()
+        entry.session.send(ChatProtocolError(.replaced, "Your nick \(entry.nick) joined from another connection, so this one is closed.").frame)
+        entry.session.outlet.close(code: ChatCloseCode.replaced, reason: "Replaced")
+        await endSession(sessionId, announce: announce)
+    }
+
+    /// The client went away or was replaced: leave rooms, release the inbox (the broker
+    /// requeues what the client did not ack), update presence.
+    func sessionEnded(_ sessionId: UInt64) async {
+        await endSession(sessionId)
+    }
+
+    /// - Parameter announce: false when a new session of the same nick on this node takes
+    ///   over right away, so the nick does not flap offline and online.
+    func endSession(_ sessionId: UInt64, announce: Bool = true) async {
+        guard let entry = sessions.removeValue(forKey: sessionId) else { return }
+        metrics.joinedSessions.record(sessions.count)
+        if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
+        for room in entry.rooms { removeMember(sessionId, from: room) }
+        if announce { announceRoster() }
+        guard let inbox = entry.inbox else { return }
+        if acksInFlight[sessionId, default: 0] > 0 {
+            inboxesClosingAfterAcks[sessionId] = inbox
+        } else {
+            await inbox.channel.close()
+        }
+    }
+
+    static func unavailable(id: String? = nil) -> ServerFrame {
+        ChatProtocolError(.unavailable, "The chat cannot reach its message broker right now: try again in a moment.", id: id).frame
+    }
+
+    static func nickTaken(_ nick: String) -> ServerFrame {
+        ChatProtocolError(.authFailed, "The nick \(nick) is taken: join with its token, or pick another nick.").frame
+    }
+}

@@ -1,0 +1,180 @@
+import Broker
+
+extension ChatNodeCore {
+    /// Serves one broker connection until it closes: declares the topology, starts the
+    /// history, event and inbox consumers, announces presence every interval.
+    func serve(_ connection: any BrokerConnection) async throws(BrokerError) {
+        let setup = try await connection.openChannel()
+        try await declareTopology(on: setup)
+        let nodeQueue = topology.nodeQueue(nodeId)
+        try await setup.declareQueue(nodeQueue, options: QueueOptions(exclusive: true, autoDelete: true, arguments: ChatTopology.nodeQueueArguments))
+        try await setup.bindQueue(nodeQueue, exchange: topology.presenceExchange, routingKey: "", arguments: [:])
+        try await setup.bindQueue(nodeQueue, exchange: topology.publicExchange, routingKey: "typing.#", arguments: [:])
+
+        let eventChannel = try await connection.openChannel()
+        let events = try await eventChannel.consume(queue: nodeQueue, options: ConsumeOptions(prefetch: 0, noAck: true, exclusive: true))
+        let streamChannel = try await connection.openChannel()
+        let start: StreamOffset = lastStreamOffset.map { .offset($0 + 1) } ?? .first
+        let stream = try await streamChannel.consume(queue: topology.historyStream, options: .stream(from: start, prefetch: 1000))
+
+        generation += 1
+        let myGeneration = generation
+        link = Link(connection: connection, publish: setup, generation: myGeneration)
+        connected.store(true, ordering: .relaxed)
+        logger.info("Connected to the broker", metadata: ["node": "\(nodeId)"])
+
+        let marker = "\(nodeId)/\(myGeneration)/\(nextMarker)"
+        nextMarker += 1
+        syncMarker = marker
+        _ = try await setup.publish(
+            OutgoingMessage(body: BrokerRecord(kind: .sync, node: nodeId, marker: marker).body, properties: MessageProperties(persistent: true, type: "sync")),
+            exchange: "", routingKey: topology.historyStream, mandatory: false)
+
+        for sessionId in sessions.keys {
+            Task { await self.reattachInbox(sessionId) }
+        }
+        announceRoster()
+
+        let interval = configuration.presenceInterval
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                var unacked = 0
+                for await delivery in stream.deliveries {
+                    await self.onHistory(delivery)
+                    unacked += 1
+                    if unacked >= 100 {
+                        unacked = 0
+                        try? await streamChannel.ack(deliveryTag: delivery.deliveryTag, multiple: true)
+                    }
+                }
+            }
+            group.addTask {
+                for await delivery in events.deliveries {
+                    await self.onEvent(delivery)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    if Task.isCancelled { break }
+                    await self.tick()
+                }
+            }
+            group.addTask {
+                _ = await connection.waitUntilClosed()
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        throw connection.closeReason ?? BrokerError.connectionClosed("The broker connection ended.")
+    }
+
+    func declareTopology(on channel: any BrokerChannel) async throws(BrokerError) {
+        try await channel.declareExchange(topology.publicExchange, kind: .topic, options: ExchangeOptions())
+        try await channel.declareExchange(topology.directExchange, kind: .direct, options: ExchangeOptions())
+        try await channel.declareExchange(topology.presenceExchange, kind: .fanout, options: ExchangeOptions())
+        try await channel.declareQueue(topology.historyStream, options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
+        try await channel.bindQueue(topology.historyStream, exchange: topology.publicExchange, routingKey: "room.#", arguments: [:])
+    }
+
+    /// The connection is gone: waiting joins fail, inboxes are void (the broker requeued
+    /// their unacknowledged messages), and the node waits for the next connection.
+    func linkLost() {
+        guard link != nil else { return }
+        link = nil
+        caughtUp = false
+        connected.store(false, ordering: .relaxed)
+        for id in caughtUpWaiters { resume(waiter: id, with: false) }
+        caughtUpWaiters.removeAll()
+        for id in claimWaiters.values { resume(waiter: id, with: false) }
+        claimWaiters.removeAll()
+        for sessionId in sessions.keys {
+            sessions[sessionId]?.inbox = nil
+            sessions[sessionId]?.pending.removeAll()
+        }
+    }
+
+    /// Graceful stop: let publishes awaiting a confirm finish (for up to 2 s), tell the cluster
+    /// this node's users left, then close the connection.
+    func shutdown(_ connection: any BrokerConnection) async {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while publishesInFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        if let link {
+            _ = try? await link.publish.publish(rosterMessage(nicks: []), exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+        }
+        await connection.close()
+    }
+
+    // MARK: History stream
+
+    func onHistory(_ delivery: Delivery) {
+        if let offset = delivery.streamOffset { lastStreamOffset = offset }
+        guard let record = BrokerRecord.decode(delivery.body) else {
+            logger.warning("Skipped an unreadable record in the history stream")
+            return
+        }
+        switch record.kind {
+        case .say:
+            guard let msgId = record.msgId, let from = record.from, let room = record.room, let text = record.text, let ts = record.ts,
+                  ChatName.isValid(room) else { return }
+            let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
+            history.append(message, room: room)
+            let outlets = outlets(inRoom: room)
+            guard !outlets.isEmpty else { return }
+            broadcaster.broadcast(ChatFrameCodec.encode(.message(message)), to: outlets)
+            metrics.publicDeliveries.increment(by: outlets.count)
+        case .claim:
+            guard let nick = record.nick, let marker = record.marker else { return }
+            if claimOwners[nick] == nil { claimOwners[nick] = marker }
+            if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
+        case .sync:
+            guard record.marker == syncMarker, !caughtUp else { return }
+            caughtUp = true
+            for id in caughtUpWaiters { resume(waiter: id, with: true) }
+            caughtUpWaiters.removeAll()
+        default:
+            return
+        }
+    }
+
+    // MARK: Node events
+
+    func onEvent(_ delivery: Delivery) async {
+        guard let record = BrokerRecord.decode(delivery.body) else { return }
+        switch record.kind {
+        case .roster:
+            guard let node = record.node, node != nodeId else { return }
+            let changes = presence.apply(node: node, nicks: Set(record.nicks ?? []), now: now)
+            broadcastPresence(changes)
+            if record.nicks?.isEmpty ?? true {
+                knownNodes.remove(node)
+            } else if knownNodes.insert(node).inserted {
+                announceRoster()
+            }
+        case .takeover:
+            guard let node = record.node, node != nodeId, let nick = record.nick, let sessionId = nickOwner[nick] else { return }
+            await replace(sessionId)
+        case .typing:
+            guard let from = record.from else { return }
+            let frame = ChatFrameCodec.encode(.typing(Typing(from: from, room: record.room, to: record.to)))
+            if let room = record.room {
+                let outlets = (roomMembers[room] ?? [:]).compactMap { id, outlet in sessions[id]?.nick == from ? nil : outlet }
+                broadcaster.broadcast(frame, to: outlets)
+            } else if let to = record.to, let sessionId = nickOwner[to], let entry = sessions[sessionId] {
+                entry.session.outlet.send(frame)
+            }
+        default:
+            return
+        }
+    }
+
+    /// Every interval: announce the local roster, expire silent nodes, forget idle dedup windows.
+    func tick() {
+        announceRoster()
+        broadcastPresence(presence.expire(now: now))
+        let horizon = now - configuration.limits.dedupWindow.milliseconds
+        dedup = dedup.filter { ($0.value.newestTimestamp ?? .min) >= horizon }
+    }
+}

@@ -1,0 +1,191 @@
+import Broker
+
+extension ChatNodeCore {
+    /// Runs one client frame (called in order for each session).
+    func process(_ text: String, from session: ChatSession) async {
+        let frame: ClientFrame
+        do {
+            frame = try ChatFrameCodec.decodeClientFrame(text, limits: configuration.limits)
+        } catch {
+            refused()
+            session.send(error.frame)
+            return
+        }
+        metrics.framesIn[frame.type]?.increment()
+        if case .join(let request) = frame {
+            await join(session, request)
+            return
+        }
+        guard let entry = sessions[session.id] else {
+            session.send(ChatProtocolError(.notJoined, "Join first: send a join frame with your nick.", id: frame.id).frame)
+            return
+        }
+        switch frame {
+        case .join:
+            return
+        case .enter(let request):
+            if !entry.rooms.contains(request.room) {
+                sessions[session.id]?.rooms.append(request.room)
+                addMember(session.id, outlet: session.outlet, to: request.room)
+            }
+            session.send(.entered(Entered(room: request.room, history: history.messages(in: request.room, limit: configuration.limits.historyOnJoin))))
+        case .leave(let request):
+            if entry.rooms.contains(request.room) {
+                sessions[session.id]?.rooms.remove(request.room)
+                removeMember(session.id, from: request.room)
+            }
+            session.send(.left(Left(room: request.room)))
+        case .say(let request):
+            let room = request.room ?? ChatName.lobby
+            guard entry.rooms.contains(room) else {
+                session.send(Self.notInRoom(room, id: request.id))
+                return
+            }
+            await publishMessage(from: session.id, nick: entry.nick, clientId: request.id) { msgId, ts in
+                let record = BrokerRecord(kind: .say, msgId: msgId, from: entry.nick, room: room, text: request.text, ts: ts)
+                return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "say")),
+                                      exchange: topology.publicExchange, routingKey: ChatTopology.roomKey(room))
+            }
+        case .tell(let request):
+            await publishMessage(from: session.id, nick: entry.nick, clientId: request.id) { msgId, ts in
+                let record = BrokerRecord(kind: .tell, msgId: msgId, from: entry.nick, to: request.to, text: request.text, ts: ts)
+                return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "tell")),
+                                      exchange: topology.directExchange, routingKey: request.to, mandatory: true)
+            }
+        case .ack(let request):
+            await acknowledge(request.msgIds, session: session.id)
+        case .history(let request):
+            let limit = request.limit ?? ClientFrame.defaultHistoryLimit
+            session.send(.history(History(room: request.room, messages: history.messages(in: request.room, before: request.before, limit: limit))))
+        case .typing(let request):
+            if let room = request.room, !entry.rooms.contains(room) {
+                session.send(Self.notInRoom(room, id: nil))
+                return
+            }
+            let record = BrokerRecord(kind: .typing, from: entry.nick, to: request.to, room: request.room)
+            let key = request.room.map(ChatTopology.typingRoomKey) ?? ChatTopology.typingUserKey(request.to ?? "")
+            guard let channel = try? await publisher() else { return }
+            _ = try? await channel.publish(OutgoingMessage(body: record.body, properties: MessageProperties(type: "typing")),
+                                           exchange: topology.publicExchange, routingKey: key, mandatory: false)
+        }
+    }
+
+    /// Publishes a `say` or `tell` once per sender and client id: a retry inside the dedup
+    /// window is answered from it (or waits for the first attempt's confirm) instead of being
+    /// published again. `sent` goes out only after the broker confirmed.
+    func publishMessage(from sessionId: UInt64, nick: String, clientId: String,
+                        request makeRequest: (_ msgId: String, _ ts: Int64) -> PublishRequest) async {
+        let now = self.now
+        let key = nick + "\u{0}" + clientId
+        var window = dedup[nick] ?? DedupWindow(capacity: configuration.limits.dedupCapacity, windowMilliseconds: configuration.limits.dedupWindow.milliseconds)
+        if let entry = window.lookup(clientId, now: now) {
+            dedup[nick] = window
+            if entry.confirmed {
+                send(.sent(Sent(id: clientId, msgId: entry.msgId, ts: entry.ts)), to: sessionId)
+            } else {
+                dedupWaiters[key, default: []].append((sessionId, clientId))
+            }
+            return
+        }
+        let msgId = messageIds.messageId(sender: nick, clientId: clientId)
+        window.insert(clientId, DedupWindow.Entry(msgId: msgId, ts: now, confirmed: false), now: now)
+        dedup[nick] = window
+        let request = makeRequest(msgId, now)
+        let started = ContinuousClock.now
+        let result: Result<Void, BrokerError>
+        publishesInFlight += 1
+        defer { publishesInFlight -= 1 }
+        do {
+            let channel = try await publisher()
+            try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        let waiting = [(session: sessionId, id: clientId)] + (dedupWaiters.removeValue(forKey: key) ?? [])
+        switch result {
+        case .success:
+            metrics.confirmSeconds.recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000))
+            dedup[nick]?.confirm(clientId)
+            for waiter in waiting { send(.sent(Sent(id: clientId, msgId: msgId, ts: now)), to: waiter.session) }
+        case .failure(let error):
+            dedup[nick]?.remove(clientId)
+            let frame: ServerFrame
+            if case .unroutable(_, let to) = error {
+                frame = ChatProtocolError(.unknownUser, "Nobody has the nick \(to): check the name.", id: clientId).frame
+            } else {
+                logger.debug("A publish failed", metadata: ["error": "\(error)"])
+                frame = Self.unavailable(id: clientId)
+            }
+            for waiter in waiting { send(frame, to: waiter.session) }
+        }
+    }
+
+    /// A private message or receipt from the user's queue: to the client; a message stays
+    /// unacknowledged at the broker until the client acks it, a receipt is acked at once.
+    func onInbox(_ delivery: Delivery, session sessionId: UInt64, generation: Int) async {
+        guard let entry = sessions[sessionId], let inbox = entry.inbox, inbox.generation == generation else { return }
+        guard let record = BrokerRecord.decode(delivery.body), let msgId = record.msgId, let ts = record.ts else {
+            try? await inbox.channel.reject(deliveryTag: delivery.deliveryTag, requeue: false)
+            return
+        }
+        switch record.kind {
+        case .tell:
+            guard let from = record.from, let text = record.text else { return }
+            sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: from, inboxGeneration: generation))
+            entry.session.send(.message(ChatMessage(msgId: msgId, from: from, to: record.to ?? entry.nick, text: text, ts: ts)))
+            metrics.privateDeliveries.increment()
+        case .delivered:
+            entry.session.send(.delivered(Delivered(msgId: msgId, to: record.to ?? "", ts: ts)))
+            try? await inbox.channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
+        default:
+            try? await inbox.channel.reject(deliveryTag: delivery.deliveryTag, requeue: false)
+        }
+    }
+
+    /// The client acked private messages: each sender gets a `delivered` receipt through its
+    /// queue (confirmed first), then the message is acked at the broker and leaves the queue.
+    func acknowledge(_ msgIds: [String], session sessionId: UInt64) async {
+        guard let entry = sessions[sessionId], let inbox = entry.inbox else { return }
+        var acked: [PendingDelivery] = []
+        var receipts: [PublishRequest] = []
+        let ts = now
+        for msgId in msgIds {
+            guard let deliveries = sessions[sessionId]?.pending.removeValue(forKey: msgId) else { continue }
+            let current = deliveries.filter { $0.inboxGeneration == inbox.generation }
+            guard let first = current.first else { continue }
+            acked += current
+            let receipt = BrokerRecord(kind: .delivered, msgId: msgId, to: entry.nick, ts: ts)
+            receipts.append(PublishRequest(message: OutgoingMessage(body: receipt.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "delivered")),
+                                           exchange: topology.directExchange, routingKey: first.from))
+        }
+        guard !receipts.isEmpty else { return }
+        acksInFlight[sessionId, default: 0] += 1
+        defer {
+            acksInFlight[sessionId, default: 1] -= 1
+            if acksInFlight[sessionId] == 0 {
+                acksInFlight.removeValue(forKey: sessionId)
+                if let closing = inboxesClosingAfterAcks.removeValue(forKey: sessionId) {
+                    Task { await closing.channel.close() }
+                }
+            }
+        }
+        do {
+            let channel = try await publisher()
+            let results = try await channel.publishBatch(receipts)
+            guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
+                throw BrokerError.nacked
+            }
+        } catch {
+            entry.session.send(ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame)
+            return
+        }
+        for delivery in acked {
+            try? await inbox.channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
+        }
+    }
+
+    static func notInRoom(_ room: String, id: String?) -> ServerFrame {
+        ChatProtocolError(.notInRoom, "You are not in the room \(room): enter it first.", id: id).frame
+    }
+}

@@ -1,0 +1,183 @@
+import Broker
+import Logging
+import OrderedCollections
+import Synchronization
+
+/// The state of one node, owned by an actor: sessions, rooms, the history index, claims,
+/// presence and dedup windows. Broker calls are awaited from here; every method re-checks
+/// what it relies on after each `await` (actors are reentrant).
+actor ChatNodeCore {
+    /// The live broker connection and the channel publishes go through.
+    struct Link: Sendable {
+        var connection: any BrokerConnection
+        var publish: any BrokerChannel
+        var generation: Int
+    }
+
+    /// A user's inbox consumer: its own channel, so closing it requeues exactly this user's
+    /// unacknowledged messages.
+    struct Inbox: Sendable {
+        var channel: any BrokerChannel
+        var consumer: BrokerConsumer
+        var generation: Int
+    }
+
+    /// A private message or receipt handed to the client and not yet acked by it.
+    struct PendingDelivery: Sendable {
+        var deliveryTag: UInt64
+        var from: String
+        var inboxGeneration: Int
+    }
+
+    /// A joined session.
+    struct SessionEntry {
+        let session: ChatSession
+        var nick: String
+        var rooms: OrderedSet<String>
+        var inbox: Inbox?
+        var inboxGeneration = 0
+        var pending: [String: [PendingDelivery]] = [:]
+    }
+
+    nonisolated let configuration: ChatConfiguration
+    nonisolated let topology: ChatTopology
+    nonisolated let logger: Logger
+    nonisolated let broadcaster: any ChatBroadcaster
+    nonisolated let tokens: NickToken
+    nonisolated let messageIds: MessageIDs
+    nonisolated let metrics = ChatMetrics()
+    nonisolated let connected = Atomic<Bool>(false)
+    nonisolated let sessionCount = Atomic<Int>(0)
+
+    var link: Link?
+    var generation = 0
+    var caughtUp = false
+    var syncMarker: String?
+    var lastStreamOffset: Int64?
+    var history: RoomHistory
+    var claimOwners: [String: String] = [:]
+    var presence: PresenceTable
+    /// Nodes this node has heard from; a new one makes it announce at once, so a starting
+    /// node learns every roster without waiting for the next interval.
+    var knownNodes: Set<String> = []
+    var sessions: [UInt64: SessionEntry] = [:]
+    var joining: Set<UInt64> = []
+    var nickOwner: [String: UInt64] = [:]
+    var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
+    var roomOutlets: [String: [any ChatOutlet]] = [:]
+    var dedup: [String: DedupWindow] = [:]
+    /// Acks under way per session; an ended session's inbox closes only after them, so an ack
+    /// that was answered with `delivered` is never undone by a requeue.
+    var acksInFlight: [UInt64: Int] = [:]
+    var inboxesClosingAfterAcks: [UInt64: Inbox] = [:]
+    var dedupWaiters: [String: [(session: UInt64, id: String)]] = [:]
+    var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    var caughtUpWaiters: [UInt64] = []
+    var claimWaiters: [String: UInt64] = [:]
+    var nextWaiter: UInt64 = 1
+    var nextMarker: UInt64 = 1
+    /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
+    var publishesInFlight = 0
+    var announcing = false
+    var rosterDirty = false
+
+    init(configuration: ChatConfiguration, logger: Logger, broadcaster: any ChatBroadcaster) {
+        self.configuration = configuration
+        self.topology = configuration.topology
+        self.logger = logger
+        self.broadcaster = broadcaster
+        tokens = NickToken(secret: configuration.secret)
+        messageIds = MessageIDs(secret: configuration.secret)
+        history = RoomHistory(capacity: configuration.limits.historyKept)
+        presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
+    }
+
+    var now: Int64 { configuration.clock.nowMilliseconds() }
+    nonisolated var nodeId: String { configuration.nodeId }
+
+    nonisolated func refused() {
+        metrics.framesRefused.increment()
+    }
+
+    // MARK: Waiting with a timeout
+
+    /// Suspends until `resume(waiter:with:)` is called for the returned id, or `timeout` passes
+    /// (then false). `register` runs first, with the id, on the actor.
+    func wait(timeout: Duration, register: (UInt64) -> Void) async -> Bool {
+        let id = nextWaiter
+        nextWaiter += 1
+        register(id)
+        let timer = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            await self?.resume(waiter: id, with: false)
+        }
+        let result = await withCheckedContinuation { continuation in
+            waiters[id] = continuation
+        }
+        timer.cancel()
+        return result
+    }
+
+    func resume(waiter id: UInt64, with value: Bool) {
+        waiters.removeValue(forKey: id)?.resume(returning: value)
+    }
+
+    /// Waits until the history stream was read up to this node's sync marker, so claims and
+    /// history are complete; false when the broker is down or it takes too long.
+    func waitUntilCaughtUp() async -> Bool {
+        if caughtUp { return true }
+        guard link != nil else { return false }
+        return await wait(timeout: configuration.takeoverTimeout) { caughtUpWaiters.append($0) }
+    }
+
+    // MARK: Channels
+
+    /// The publish channel, reopened when a channel error closed it.
+    func publisher() async throws(BrokerError) -> any BrokerChannel {
+        guard var link else { throw BrokerError.connectionClosed("The node is not connected to the broker.") }
+        if link.publish.closeReason == nil { return link.publish }
+        let channel = try await link.connection.openChannel()
+        link.publish = channel
+        if self.link?.generation == link.generation { self.link = link }
+        return channel
+    }
+
+    /// Runs `body` on a channel of its own, closed afterwards (for declares that may fail with
+    /// a channel error without harming the shared channels).
+    func withTemporaryChannel<T: Sendable>(_ body: (any BrokerChannel) async throws(BrokerError) -> T) async throws(BrokerError) -> T {
+        guard let link else { throw BrokerError.connectionClosed("The node is not connected to the broker.") }
+        let channel = try await link.connection.openChannel()
+        do {
+            let result = try await body(channel)
+            await channel.close()
+            return result
+        } catch {
+            await channel.close()
+            throw error
+        }
+    }
+
+    // MARK: Sending
+
+    func send(_ frame: ServerFrame, to sessionId: UInt64) {
+        sessions[sessionId]?.session.send(frame)
+    }
+
+    func outlets(inRoom room: String) -> [any ChatOutlet] {
+        if let cached = roomOutlets[room] { return cached }
+        let outlets = roomMembers[room].map { Array($0.values) } ?? []
+        roomOutlets[room] = outlets
+        return outlets
+    }
+
+    func addMember(_ sessionId: UInt64, outlet: any ChatOutlet, to room: String) {
+        roomMembers[room, default: [:]][sessionId] = outlet
+        roomOutlets.removeValue(forKey: room)
+    }
+
+    func removeMember(_ sessionId: UInt64, from room: String) {
+        roomMembers[room]?.removeValue(forKey: sessionId)
+        if roomMembers[room]?.isEmpty == true { roomMembers.removeValue(forKey: room) }
+        roomOutlets.removeValue(forKey: room)
+    }
+}

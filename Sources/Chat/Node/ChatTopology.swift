@@ -1,0 +1,42 @@
+import Broker
+
+/// The names of everything the chat declares on the broker (Specs/amqp-topology.md).
+/// `prefix` (empty in production) lets tests run isolated chats on one broker.
+public struct ChatTopology: Sendable, Hashable {
+    public let prefix: String
+
+    public init(prefix: String = "") {
+        self.prefix = prefix
+    }
+
+    /// Topic exchange for public messages (`room.<name>`) and typing (`typing.<...>`).
+    public var publicExchange: String { prefix + "chat.public" }
+    /// Direct exchange for private messages and receipts, routing key = the addressee's nick.
+    public var directExchange: String { prefix + "chat.direct" }
+    /// Fanout exchange for roster announcements and takeovers.
+    public var presenceExchange: String { prefix + "chat.presence" }
+    /// The stream of public messages and nick claims: room history and `seq`.
+    public var historyStream: String { prefix + "chat.history" }
+
+    /// A user's durable inbox; its existence is the nick's claim.
+    public func userQueue(_ nick: String) -> String { prefix + "user." + nick }
+    /// A node's exclusive queue for presence, takeovers and typing.
+    public func nodeQueue(_ nodeId: String) -> String { prefix + "chat.node." + nodeId }
+
+    /// The routing key of a room's public messages.
+    public static func roomKey(_ room: String) -> String { "room." + room }
+    /// The routing key of typing in a room.
+    public static func typingRoomKey(_ room: String) -> String { "typing.room." + room }
+    /// The routing key of typing to a nick.
+    public static func typingUserKey(_ nick: String) -> String { "typing.user." + nick }
+
+    /// Arguments of the history stream: bounded on disk (RabbitMQ drops whole old segments).
+    public static let historyStreamArguments: AMQPTable = [
+        "x-queue-type": "stream",
+        "x-max-length-bytes": .int(1 << 30),
+    ]
+    /// Arguments of a node queue: at most this many waiting events, the oldest dropped.
+    public static let nodeQueueArguments: AMQPTable = [
+        "x-max-length": .int(10_000),
+    ]
+}

@@ -1,0 +1,96 @@
+extension ClientFrame {
+    /// The most bytes a client `id` or a `msgId` in an `ack` may have.
+    public static let maxIdBytes = 128
+    /// The most msgIds in one `ack`.
+    public static let maxAckIds = 1000
+    /// The most rooms in one `join`.
+    public static let maxJoinRooms = 100
+    /// The most messages one `history` request returns.
+    public static let maxHistoryLimit = 100
+    /// What `history` returns without `limit`.
+    public static let defaultHistoryLimit = 50
+
+    /// Checks every field against the protocol's rules and limits, or throws the error frame
+    /// the client gets. A frame that passes can be executed as it is.
+    public func validate(limits: ChatLimits) throws(ChatProtocolError) {
+        switch self {
+        case .join(let join):
+            guard ChatName.isValid(join.nick) else {
+                throw ChatProtocolError(.invalidNick, "A nick is 1 to 32 letters, digits, '_', '.' or '-': pick another one.")
+            }
+            if let token = join.token, token.utf8.count > 256 {
+                throw ChatProtocolError(.authFailed, "This token is not valid for this nick: join with the token you got in your first welcome.")
+            }
+            if let rooms = join.rooms {
+                guard rooms.count <= Self.maxJoinRooms else {
+                    throw ChatProtocolError(.badRequest, "A join may enter at most \(Self.maxJoinRooms) rooms: enter the others later.")
+                }
+                for room in rooms { try Self.checkRoom(room) }
+            }
+        case .enter(let request), .leave(let request):
+            try Self.checkRoom(request.room)
+        case .say(let say):
+            try Self.checkId(say.id)
+            if let room = say.room { try Self.checkRoom(room, id: say.id) }
+            try Self.checkText(say.text, id: say.id, limits: limits)
+        case .tell(let tell):
+            try Self.checkId(tell.id)
+            guard ChatName.isValid(tell.to) else {
+                throw ChatProtocolError(.invalidNick, "'to' must be a nick of 1 to 32 letters, digits, '_', '.' or '-'.", id: tell.id)
+            }
+            try Self.checkText(tell.text, id: tell.id, limits: limits)
+        case .ack(let ack):
+            guard ack.msgIds.count <= Self.maxAckIds else {
+                throw ChatProtocolError(.badRequest, "An ack may name at most \(Self.maxAckIds) msgIds: send several acks.")
+            }
+            for msgId in ack.msgIds where msgId.utf8.count > Self.maxIdBytes || msgId.isEmpty {
+                throw ChatProtocolError(.badRequest, "Each msgId in an ack must be a msgId the server sent.")
+            }
+        case .history(let request):
+            try Self.checkRoom(request.room)
+            if let limit = request.limit, !(1...Self.maxHistoryLimit).contains(limit) {
+                throw ChatProtocolError(.badRequest, "'limit' must be between 1 and \(Self.maxHistoryLimit).")
+            }
+        case .typing(let request):
+            switch (request.room, request.to) {
+            case (let room?, nil):
+                try Self.checkRoom(room)
+            case (nil, let to?):
+                guard ChatName.isValid(to) else {
+                    throw ChatProtocolError(.invalidNick, "'to' must be a nick of 1 to 32 letters, digits, '_', '.' or '-'.")
+                }
+            default:
+                throw ChatProtocolError(.badRequest, "A typing frame names exactly one of 'room' or 'to'.")
+            }
+        }
+    }
+
+    private static func checkRoom(_ room: String, id: String? = nil) throws(ChatProtocolError) {
+        guard ChatName.isValid(room) else {
+            throw ChatProtocolError(.invalidRoom, "A room name is 1 to 32 letters, digits, '_', '.' or '-': pick another one.", id: id)
+        }
+    }
+
+    private static func checkId(_ id: String) throws(ChatProtocolError) {
+        guard !id.isEmpty, id.utf8.count <= maxIdBytes else {
+            throw ChatProtocolError(.badRequest, "'id' must be a string of 1 to \(maxIdBytes) bytes, unique for each message you send.")
+        }
+    }
+
+    private static func checkText(_ text: String, id: String, limits: ChatLimits) throws(ChatProtocolError) {
+        var count = 0
+        for scalar in text.unicodeScalars {
+            count += 1
+            let value = scalar.value
+            if value < 0x20 && value != 0x09 && value != 0x0A && value != 0x0D || value == 0x7F {
+                throw ChatProtocolError(.badRequest, "The text contains a control character: remove it and send again.", id: id)
+            }
+        }
+        guard count > 0 else {
+            throw ChatProtocolError(.badRequest, "The text is empty: type something first.", id: id)
+        }
+        guard count <= limits.maxTextScalars else {
+            throw ChatProtocolError(.tooLarge, "The text is longer than \(limits.maxTextScalars) characters: split it into several messages.", id: id)
+        }
+    }
+}

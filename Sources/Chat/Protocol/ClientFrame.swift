@@ -1,0 +1,155 @@
+/// One frame a client sends: a JSON object whose `type` says which (DESIGN.md, "Chat protocol").
+/// Unknown fields are ignored, a client-sent `from` included: the server stamps the sender.
+public enum ClientFrame: Sendable, Hashable {
+    case join(JoinRequest)
+    case enter(RoomRequest)
+    case leave(RoomRequest)
+    case say(SayRequest)
+    case tell(TellRequest)
+    case ack(AckRequest)
+    case history(HistoryRequest)
+    case typing(TypingRequest)
+
+    /// The `type` field's value.
+    public var type: String {
+        switch self {
+        case .join: "join"
+        case .enter: "enter"
+        case .leave: "leave"
+        case .say: "say"
+        case .tell: "tell"
+        case .ack: "ack"
+        case .history: "history"
+        case .typing: "typing"
+        }
+    }
+
+    /// The client's `id`, for frames that carry one.
+    public var id: String? {
+        switch self {
+        case .say(let say): say.id
+        case .tell(let tell): tell.id
+        default: nil
+        }
+    }
+}
+
+/// `join`: must come first. `token` proves a claimed nick; `rooms` defaults to `["lobby"]`.
+public struct JoinRequest: Sendable, Hashable, Codable {
+    public var nick: String
+    public var token: String?
+    public var rooms: [String]?
+
+    public init(nick: String, token: String? = nil, rooms: [String]? = nil) {
+        self.nick = nick
+        self.token = token
+        self.rooms = rooms
+    }
+}
+
+/// `enter` and `leave`: one room.
+public struct RoomRequest: Sendable, Hashable, Codable {
+    public var room: String
+
+    public init(room: String) { self.room = room }
+}
+
+/// `say`: a public message to a room the session is in (`lobby` when `room` is absent).
+public struct SayRequest: Sendable, Hashable, Codable {
+    /// Chosen by the client, unique per sender; a retry reuses it and gets the same `msgId`.
+    public var id: String
+    public var room: String?
+    public var text: String
+
+    public init(id: String, room: String? = nil, text: String) {
+        self.id = id
+        self.room = room
+        self.text = text
+    }
+}
+
+/// `tell`: a private message to a claimed nick, online or not.
+public struct TellRequest: Sendable, Hashable, Codable {
+    public var id: String
+    public var to: String
+    public var text: String
+
+    public init(id: String, to: String, text: String) {
+        self.id = id
+        self.to = to
+        self.text = text
+    }
+}
+
+/// `ack`: the client has received these private messages; the server then releases them
+/// from the user's queue and tells each sender `delivered`.
+public struct AckRequest: Sendable, Hashable, Codable {
+    public var msgIds: [String]
+
+    public init(msgIds: [String]) { self.msgIds = msgIds }
+}
+
+/// `history`: older public messages of a room, oldest first.
+public struct HistoryRequest: Sendable, Hashable, Codable {
+    public var room: String
+    /// Only messages with a smaller `seq`; the newest when absent.
+    public var before: Int64?
+    /// How many; 50 when absent, at most 100.
+    public var limit: Int?
+
+    public init(room: String, before: Int64? = nil, limit: Int? = nil) {
+        self.room = room
+        self.before = before
+        self.limit = limit
+    }
+}
+
+/// `typing`: ephemeral, to a room's other sessions or to one nick; never stored.
+public struct TypingRequest: Sendable, Hashable, Codable {
+    public var room: String?
+    public var to: String?
+
+    public init(room: String? = nil, to: String? = nil) {
+        self.room = room
+        self.to = to
+    }
+}
+
+extension ClientFrame: Codable {
+    private enum TypeKey: String, CodingKey { case type }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: TypeKey.self)
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "join": self = .join(try JoinRequest(from: decoder))
+        case "enter": self = .enter(try RoomRequest(from: decoder))
+        case "leave": self = .leave(try RoomRequest(from: decoder))
+        case "say": self = .say(try SayRequest(from: decoder))
+        case "tell": self = .tell(try TellRequest(from: decoder))
+        case "ack": self = .ack(try AckRequest(from: decoder))
+        case "history": self = .history(try HistoryRequest(from: decoder))
+        case "typing": self = .typing(try TypingRequest(from: decoder))
+        default: throw UnknownFrameType(type: type)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: TypeKey.self)
+        try container.encode(type, forKey: .type)
+        switch self {
+        case .join(let payload): try payload.encode(to: encoder)
+        case .enter(let payload), .leave(let payload): try payload.encode(to: encoder)
+        case .say(let payload): try payload.encode(to: encoder)
+        case .tell(let payload): try payload.encode(to: encoder)
+        case .ack(let payload): try payload.encode(to: encoder)
+        case .history(let payload): try payload.encode(to: encoder)
+        case .typing(let payload): try payload.encode(to: encoder)
+        }
+    }
+}
+
+/// Thrown while decoding a frame whose `type` is not one of the protocol's.
+struct UnknownFrameType: Error {
+    var type: String
+}

@@ -1,0 +1,223 @@
+/// One frame the server sends: a JSON object whose `type` says which (DESIGN.md, "Chat protocol").
+public enum ServerFrame: Sendable, Hashable {
+    case welcome(Welcome)
+    case entered(Entered)
+    case left(Left)
+    case message(ChatMessage)
+    case sent(Sent)
+    case delivered(Delivered)
+    case presence(Presence)
+    case typing(Typing)
+    case history(History)
+    case error(ErrorFrame)
+
+    /// The `type` field's value.
+    public var type: String {
+        switch self {
+        case .welcome: "welcome"
+        case .entered: "entered"
+        case .left: "left"
+        case .message: "message"
+        case .sent: "sent"
+        case .delivered: "delivered"
+        case .presence: "presence"
+        case .typing: "typing"
+        case .history: "history"
+        case .error: "error"
+        }
+    }
+}
+
+/// A claimed nick and whether any session holds it anywhere in the cluster.
+public struct UserStatus: Sendable, Hashable, Codable {
+    public var nick: String
+    public var online: Bool
+
+    public init(nick: String, online: Bool) {
+        self.nick = nick
+        self.online = online
+    }
+}
+
+/// `welcome`: the join was accepted. Waiting private messages and receipts follow it.
+public struct Welcome: Sendable, Hashable, Codable {
+    public var nick: String
+    /// Keep it: a later join of the same nick needs it.
+    public var token: String
+    /// Every claimed nick, sorted.
+    public var users: [UserStatus]
+    /// Every room that has history, sorted.
+    public var rooms: [String]
+    /// The rooms this session is in.
+    public var entered: [String]
+    /// The newest messages of each entered room, oldest first.
+    public var history: [String: [ChatMessage]]
+
+    public init(nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]]) {
+        self.nick = nick
+        self.token = token
+        self.users = users
+        self.rooms = rooms
+        self.entered = entered
+        self.history = history
+    }
+}
+
+/// `entered`: the answer to `enter`, with the room's newest messages, oldest first.
+public struct Entered: Sendable, Hashable, Codable {
+    public var room: String
+    public var history: [ChatMessage]
+
+    public init(room: String, history: [ChatMessage]) {
+        self.room = room
+        self.history = history
+    }
+}
+
+/// `left`: the answer to `leave`.
+public struct Left: Sendable, Hashable, Codable {
+    public var room: String
+
+    public init(room: String) { self.room = room }
+}
+
+/// `message`: a public message (with `room` and `seq`) or a private one (with `to`).
+public struct ChatMessage: Sendable, Hashable, Codable {
+    /// Stable for a sender and its client `id`: drop duplicates by it.
+    public var msgId: String
+    /// Stamped by the server: the sender's nick.
+    public var from: String
+    public var room: String?
+    public var to: String?
+    public var text: String
+    /// Milliseconds since the epoch, when the server accepted it.
+    public var ts: Int64
+    /// Public only: the place in the room's history, increasing, the same on every node.
+    public var seq: Int64?
+
+    public init(msgId: String, from: String, room: String? = nil, to: String? = nil, text: String, ts: Int64, seq: Int64? = nil) {
+        self.msgId = msgId
+        self.from = from
+        self.room = room
+        self.to = to
+        self.text = text
+        self.ts = ts
+        self.seq = seq
+    }
+}
+
+/// `sent`: the broker confirmed the message (a private one is stored durably).
+public struct Sent: Sendable, Hashable, Codable {
+    public var id: String
+    public var msgId: String
+    public var ts: Int64
+
+    public init(id: String, msgId: String, ts: Int64) {
+        self.id = id
+        self.msgId = msgId
+        self.ts = ts
+    }
+}
+
+/// `delivered`: the addressee's client acked the private message `msgId`.
+public struct Delivered: Sendable, Hashable, Codable {
+    public var msgId: String
+    public var to: String
+    public var ts: Int64
+
+    public init(msgId: String, to: String, ts: Int64) {
+        self.msgId = msgId
+        self.to = to
+        self.ts = ts
+    }
+}
+
+/// `presence`: a nick came online or went offline somewhere in the cluster.
+public struct Presence: Sendable, Hashable, Codable {
+    public var nick: String
+    public var online: Bool
+    public var ts: Int64
+
+    public init(nick: String, online: Bool, ts: Int64) {
+        self.nick = nick
+        self.online = online
+        self.ts = ts
+    }
+}
+
+/// `typing`: someone is typing in a room or to you.
+public struct Typing: Sendable, Hashable, Codable {
+    public var from: String
+    public var room: String?
+    public var to: String?
+
+    public init(from: String, room: String? = nil, to: String? = nil) {
+        self.from = from
+        self.room = room
+        self.to = to
+    }
+}
+
+/// `history`: the answer to a `history` request, oldest first.
+public struct History: Sendable, Hashable, Codable {
+    public var room: String
+    public var messages: [ChatMessage]
+
+    public init(room: String, messages: [ChatMessage]) {
+        self.room = room
+        self.messages = messages
+    }
+}
+
+/// `error`: a refused frame or a session-level problem, with one sentence for people.
+public struct ErrorFrame: Sendable, Hashable, Codable {
+    public var code: ChatErrorCode
+    public var message: String
+    /// The `id` of the refused frame, when it had one.
+    public var id: String?
+
+    public init(code: ChatErrorCode, message: String, id: String? = nil) {
+        self.code = code
+        self.message = message
+        self.id = id
+    }
+}
+
+extension ServerFrame: Codable {
+    private enum TypeKey: String, CodingKey { case type }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: TypeKey.self)
+        let type = try container.decode(String.self, forKey: .type)
+        switch type {
+        case "welcome": self = .welcome(try Welcome(from: decoder))
+        case "entered": self = .entered(try Entered(from: decoder))
+        case "left": self = .left(try Left(from: decoder))
+        case "message": self = .message(try ChatMessage(from: decoder))
+        case "sent": self = .sent(try Sent(from: decoder))
+        case "delivered": self = .delivered(try Delivered(from: decoder))
+        case "presence": self = .presence(try Presence(from: decoder))
+        case "typing": self = .typing(try Typing(from: decoder))
+        case "history": self = .history(try History(from: decoder))
+        case "error": self = .error(try ErrorFrame(from: decoder))
+        default: throw UnknownFrameType(type: type)
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: TypeKey.self)
+        try container.encode(type, forKey: .type)
+        switch self {
+        case .welcome(let payload): try payload.encode(to: encoder)
+        case .entered(let payload): try payload.encode(to: encoder)
+        case .left(let payload): try payload.encode(to: encoder)
+        case .message(let payload): try payload.encode(to: encoder)
+        case .sent(let payload): try payload.encode(to: encoder)
+        case .delivered(let payload): try payload.encode(to: encoder)
+        case .presence(let payload): try payload.encode(to: encoder)
+        case .typing(let payload): try payload.encode(to: encoder)
+        case .history(let payload): try payload.encode(to: encoder)
+        case .error(let payload): try payload.encode(to: encoder)
+        }
+    }
+}

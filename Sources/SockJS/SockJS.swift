@@ -1,1 +1,0 @@
-// The SockJS target; its issue brings the code.

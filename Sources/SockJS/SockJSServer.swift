@@ -1,0 +1,142 @@
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// A SockJS server on SwiftNIO: SockJS services mounted under prefixes, plain HTTP routes next
+/// to them, one listening socket.
+///
+/// ```swift
+/// let server = SockJSServer(configuration: .init { $0.port = 9191 })
+/// server.mount("/chat", options: SockJSOptions { $0.sockjsURL = "/sockjs.min.js" }, service: chat)
+/// server.route("/healthz") { _ in SockJSHTTPResponse(status: 200, text: "ok\n") }
+/// let port = try await server.start()
+/// ...
+/// await server.shutdown()   // every session gets c[3000,"Go away!"]
+/// ```
+///
+/// Mount services and add routes before ``start()``.
+public final class SockJSServer: Sendable {
+    private struct Setup {
+        var mounts: [(prefix: String, options: SockJSOptions, service: any SockJSService)] = []
+        var routes: [String: SockJSHTTPHandler] = [:]
+        var core: SockJSServerCore?
+        var channel: (any Channel)?
+    }
+
+    /// The server's settings.
+    public let configuration: SockJSServerConfiguration
+    /// The event loops connections and sessions run on.
+    public let eventLoopGroup: any EventLoopGroup
+    private let setup = Mutex(Setup())
+    private let registry = SockJSSessionRegistry()
+
+    /// A server that will listen as `configuration` says, on `eventLoopGroup`.
+    public init(
+        configuration: SockJSServerConfiguration = SockJSServerConfiguration(),
+        eventLoopGroup: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) {
+        self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+    }
+
+    /// Mounts a SockJS service at `prefix` (e.g. `/chat`; no trailing slash).
+    public func mount(_ prefix: String, options: SockJSOptions = SockJSOptions(), service: any SockJSService) {
+        var p = prefix
+        while p.hasSuffix("/") { p.removeLast() }
+        if !p.hasPrefix("/") { p = "/" + p }
+        setup.withLock { $0.mounts.append((p, options, service)) }
+    }
+
+    /// Serves `path` (exact match, query ignored) with `handler`, for any method.
+    public func route(_ path: String, handler: @escaping SockJSHTTPHandler) {
+        setup.withLock { $0.routes[path] = handler }
+    }
+
+    /// Binds and starts accepting; returns the bound port (useful with port 0).
+    public func start() async throws -> Int {
+        let core = setup.withLock { s -> SockJSServerCore in
+            let endpoints = s.mounts.map { SockJSEndpoint(prefix: $0.prefix, options: $0.options, service: $0.service, registry: registry) }
+            let core = SockJSServerCore(configuration: configuration, endpoints: endpoints, routes: s.routes, registry: registry)
+            s.core = core
+            return core
+        }
+        let config = configuration
+        let bootstrap = ServerBootstrap(group: eventLoopGroup)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.socketOption(.so_keepalive), value: 1)
+            .childChannelOption(
+                .writeBufferWaterMark,
+                value: .init(low: config.writeBufferLowWaterMark, high: config.writeBufferHighWaterMark)
+            )
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(core: core))
+                }
+            }
+        let channel: any Channel
+        do {
+            channel = try await bootstrap.bind(host: config.host, port: config.port).get()
+        } catch {
+            throw SockJSServerError.bindFailed(host: config.host, port: config.port, underlying: "\(error)")
+        }
+        setup.withLock { $0.channel = channel }
+        return channel.localAddress?.port ?? config.port
+    }
+
+    /// The bound port, once started.
+    public var port: Int? {
+        setup.withLock { $0.channel?.localAddress?.port }
+    }
+
+    /// Number of live sessions on every mounted service.
+    public var sessionCount: Int { registry.count }
+
+    /// Live sessions by transport (for metrics).
+    public func sessionCountsByTransport() -> [SockJSTransport: Int] { registry.countsByTransport() }
+
+    /// Stops accepting, closes every session with `c[3000,"Go away!"]`, waits (up to the grace
+    /// period) for those writes to go out, and closes every connection.
+    public func shutdown() async {
+        let (channel, core) = setup.withLock { s in
+            let c = s.channel
+            s.channel = nil
+            return (c, s.core)
+        }
+        try? await channel?.close()
+        let sessions = registry.stopAccepting()
+        var closed: [EventLoopFuture<Void>] = []
+        for session in sessions {
+            closed.append(session.eventLoop.submit {
+                session.closeOnLoop(.goAway, reason: .serverShutdown)
+                session.forget()
+            })
+        }
+        for f in closed { try? await f.get() }
+        guard let core else { return }
+        for connection in core.openConnections {
+            connection.pipeline.fireUserInboundEventTriggered(SockJSShutdownEvent())
+        }
+        let deadline = NIODeadline.now() + configuration.shutdownGracePeriod
+        while !core.openConnections.isEmpty, NIODeadline.now() < deadline {
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        for connection in core.openConnections {
+            try? await connection.close()
+        }
+    }
+}
+
+/// Errors ``SockJSServer`` throws, each saying what to do.
+public enum SockJSServerError: Error, CustomStringConvertible {
+    case bindFailed(host: String, port: Int, underlying: String)
+
+    public var description: String {
+        switch self {
+        case let .bindFailed(host, port, underlying):
+            return "Cannot listen on \(host):\(port) (\(underlying)); choose another port with --port or stop the program using it."
+        }
+    }
+}

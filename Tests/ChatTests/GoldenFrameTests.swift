@@ -1,0 +1,76 @@
+import Chat
+import FoundationEssentials
+import Testing
+
+/// The golden frames of `Specs/examples/` are what the protocol spec shows: each must decode
+/// and re-encode to exactly the same text, so Specs and code cannot drift apart.
+@Suite("Golden frames of Specs/examples")
+struct GoldenFrameTests {
+    static let examples: URL = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Specs/examples")
+
+    static func names(prefix: String) -> [String] {
+        let files = (try? FileManager.default.contentsOfDirectory(atPath: examples.path)) ?? []
+        return files.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".json") }.sorted()
+    }
+
+    static func read(_ name: String) throws -> String {
+        let data = try Data(contentsOf: examples.appendingPathComponent(name))
+        var text = String(decoding: data, as: UTF8.self)
+        while text.hasSuffix("\n") { text.removeLast() }
+        return text
+    }
+
+    @Test func everyFrameTypeHasAGoldenExample() throws {
+        let clientTypes = try Set(Self.names(prefix: "client-").map { try ChatFrameCodec.decodeClientFrame(Self.read($0), limits: ChatLimits()).type })
+        let serverTypes = try Set(Self.names(prefix: "server-").map { try ChatFrameCodec.decodeServerFrame(Self.read($0)).type })
+        #expect(clientTypes == ["join", "enter", "leave", "say", "tell", "ack", "history", "typing"])
+        #expect(serverTypes == ["welcome", "entered", "left", "message", "sent", "delivered", "presence", "typing", "history", "error"])
+    }
+
+    @Test(arguments: names(prefix: "client-"))
+    func clientFrameDecodesAndReencodesIdentically(_ name: String) throws {
+        let text = try Self.read(name)
+        let frame = try ChatFrameCodec.decodeClientFrame(text, limits: ChatLimits())
+        #expect(ChatFrameCodec.encode(frame) == text)
+        #expect(name.hasPrefix("client-\(frame.type)"))
+    }
+
+    @Test(arguments: names(prefix: "server-"))
+    func serverFrameDecodesAndReencodesIdentically(_ name: String) throws {
+        let text = try Self.read(name)
+        let frame = try ChatFrameCodec.decodeServerFrame(text)
+        #expect(ChatFrameCodec.encode(frame) == text)
+        #expect(name.hasPrefix("server-\(frame.type)"))
+    }
+
+    struct BadFrame: Decodable, Sendable, CustomTestStringConvertible {
+        var frame: String
+        var code: String
+        var testDescription: String { "\(code): \(frame.prefix(60))" }
+    }
+
+    static func badFrames() -> [BadFrame] {
+        guard let text = try? read("bad-frames.json"),
+              let frames = try? JSONDecoder().decode([BadFrame].self, from: Data(text.utf8)) else { return [] }
+        return frames
+    }
+
+    @Test func badFrameExamplesExist() {
+        #expect(Self.badFrames().count >= 20)
+    }
+
+    @Test(arguments: badFrames())
+    func badFrameGetsItsDocumentedErrorCode(_ example: BadFrame) {
+        #expect(throws: ChatProtocolError.self) {
+            _ = try ChatFrameCodec.decodeClientFrame(example.frame, limits: ChatLimits())
+        }
+        do {
+            _ = try ChatFrameCodec.decodeClientFrame(example.frame, limits: ChatLimits())
+        } catch {
+            #expect(error.code.rawValue == example.code)
+            #expect(error.message.hasSuffix("."))
+        }
+    }
+}

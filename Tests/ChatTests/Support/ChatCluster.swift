@@ -1,0 +1,95 @@
+import Broker
+import BrokerTestSupport
+import Chat
+import Logging
+import Synchronization
+
+/// Several `ChatNode`s sharing one test broker (a fresh simulator, or RabbitMQ with unique
+/// names), with simulated clients. Stop it with ``shutdown()``.
+final class ChatCluster: Sendable {
+    let testBroker: TestBroker
+    let topology: ChatTopology
+    let secret: [UInt8] = Array("the cluster secret for tests".utf8)
+    let limits: ChatLimits
+    private let nodes = Mutex<[String: RunningNode]>([:])
+
+    struct RunningNode: Sendable {
+        var node: ChatNode
+        var broker: SwitchableBroker
+        var task: Task<Void, any Error>
+    }
+
+    init(_ kind: BackendKind, limits: ChatLimits = ChatLimits()) throws {
+        testBroker = try TestBroker(kind)
+        topology = ChatTopology(prefix: testBroker.prefix)
+        self.limits = limits
+        for exchange in ["chat.public", "chat.direct", "chat.presence"] { _ = testBroker.exchangeName(exchange) }
+        _ = testBroker.queueName("chat.history")
+    }
+
+    /// Starts a node and waits until it is connected to the broker.
+    @discardableResult
+    func start(_ nodeId: String, clock: any ChatClock = SystemChatClock()) async throws -> ChatNode {
+        let configuration = ChatConfiguration(
+            nodeId: testBroker.prefix + nodeId, secret: secret, limits: limits,
+            presenceInterval: .milliseconds(100), presenceExpiry: .seconds(12),
+            reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(10),
+            clock: clock, topology: topology)
+        var logger = Logger(label: "chat-test-\(nodeId)")
+        logger.logLevel = .warning
+        let broker = SwitchableBroker(testBroker.broker)
+        let node = ChatNode(broker: broker, configuration: configuration, logger: logger)
+        let task = Task { try await node.run() }
+        nodes.withLock { $0[nodeId] = RunningNode(node: node, broker: broker, task: task) }
+        try await eventually("node \(nodeId) to connect") { node.isBrokerConnected }
+        return node
+    }
+
+    func node(_ nodeId: String) -> ChatNode { nodes.withLock { $0[nodeId]!.node } }
+
+    /// Stops a node gracefully (its run task is cancelled and awaited).
+    func stop(_ nodeId: String) async {
+        guard let running = nodes.withLock({ $0.removeValue(forKey: nodeId) }) else { return }
+        running.task.cancel()
+        _ = try? await running.task.value
+    }
+
+    /// Cuts a node off the broker as a crash would, and keeps it off until ``reconnect(_:)``.
+    func cutOff(_ nodeId: String) async {
+        guard let broker = nodes.withLock({ $0[nodeId]?.broker }) else { return }
+        await broker.goDown()
+    }
+
+    func reconnect(_ nodeId: String) {
+        nodes.withLock { $0[nodeId]?.broker }?.comeBack()
+    }
+
+    /// A simulated client attached to a node.
+    func client(on nodeId: String) -> TestClient {
+        let outlet = TestOutlet()
+        return TestClient(session: node(nodeId).attach(outlet), outlet: outlet)
+    }
+
+    /// Declares that the test uses `nick`, so its queue is deleted afterwards.
+    func uses(_ nicks: String...) {
+        for nick in nicks { _ = testBroker.queueName("user." + nick) }
+    }
+
+    func shutdown() async {
+        let ids = nodes.withLock { Array($0.keys) }
+        for id in ids { await stop(id) }
+        await testBroker.cleanUp()
+    }
+}
+
+/// Runs `body` with a cluster for `kind` and shuts it down afterwards.
+func withCluster(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), _ body: (ChatCluster) async throws -> Void) async throws {
+    let cluster = try ChatCluster(kind, limits: limits)
+    do {
+        try await body(cluster)
+        await cluster.shutdown()
+    } catch {
+        await cluster.shutdown()
+        throw error
+    }
+}

@@ -58,8 +58,8 @@ final class SimulatedUser {
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
-    var nick: String { plan.naming.nick(index) }
-    var roomName: String { plan.naming.room(plan.roomOf[index]) }
+    var nick: String { plan.nick(index) }
+    var roomName: String { plan.room(plan.roomOf[index]) }
 
     // MARK: Commands from the run
 
@@ -119,7 +119,7 @@ final class SimulatedUser {
         var addressee = Int.random(in: 0..<(plan.clientCount - 1))
         if addressee >= index { addressee += 1 }
         let payload = ledger.willSend(to: .user(addressee), at: Self.now())
-        connection?.tell(id: String(payload.seq), to: plan.naming.nick(addressee), text: payload.text(padding: padding))
+        connection?.tell(id: String(payload.seq), to: plan.nick(addressee), text: payload.text(padding: padding))
         counters.add(.sent)
     }
 

@@ -38,10 +38,8 @@ extension SockJSServer {
     /// On one loop: write to every session without flushing; the loop's flush batch then
     /// flushes each touched connection once (shared with broadcasts queued right behind).
     private static func deliver(_ message: SockJSPreparedMessage, to sessions: [SockJSSession]) {
-        guard let first = sessions.first else { return }
-        let batch = SockJSFlushBatch.batch(for: first.eventLoop)
         for session in sessions where session.enqueue(message, flush: false) {
-            batch.add(session)
+            session.flushBatch.add(session)
         }
     }
 }

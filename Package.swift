@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerBench",
             dependencies: [
-                "Broker", "InMemoryBroker", "RabbitMQBroker",
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "CRabbitMQ",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict
@@ -200,6 +200,26 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServerTests",
+            dependencies: ["Server"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ChatClientTests",
+            dependencies: [
+                "ChatClient",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            exclude: ["sockjs-node-echo.js"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "LoadTesterTests",
+            dependencies: ["LoadTester", "ChatClient", "Chat"],
             swiftSettings: strict
         ),
         .testTarget(

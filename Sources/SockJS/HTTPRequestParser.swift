@@ -48,6 +48,15 @@ struct HTTPRequestParser {
 
     let limits: Limits
     private var state: State = .head
+    /// Set when a head with `Expect: 100-continue` was read and its body is awaited; the
+    /// connection answers `100 Continue` once (see ``takeContinueRequest()``).
+    private var continueRequested = false
+
+    /// Whether the client waits for `100 Continue` before sending the body; true once per request.
+    mutating func takeContinueRequest() -> Bool {
+        defer { continueRequested = false }
+        return continueRequested
+    }
 
     init(limits: Limits) {
         self.limits = limits
@@ -65,8 +74,10 @@ struct HTTPRequestParser {
             switch state {
             case .head:
                 guard let head = try parseHead(from: &buffer) else { return nil }
+                let expectsContinue = head.header("Expect")?.lowercased() == "100-continue"
                 if let te = head.header("Transfer-Encoding") {
                     guard te.lowercased().trimmingSpacesString() == "chunked" else { throw .unsupportedTransferEncoding }
+                    continueRequested = expectsContinue
                     state = .chunkSize(head, body: ByteBuffer())
                     continue
                 }
@@ -74,6 +85,7 @@ struct HTTPRequestParser {
                     guard let length = Int(cl.trimmingSpacesString()), length >= 0 else { throw .malformed }
                     guard length <= limits.maxBodyBytes else { throw .bodyTooLarge }
                     if length == 0 { return (head, ByteBuffer()) }
+                    continueRequested = expectsContinue
                     state = .body(head, remaining: length, body: ByteBuffer())
                     continue
                 }
@@ -83,6 +95,7 @@ struct HTTPRequestParser {
                 if n > 0, var slice = buffer.readSlice(length: n) { body.writeBuffer(&slice) }
                 if n == remaining {
                     state = .head
+                    continueRequested = false
                     return (head, body)
                 }
                 state = .body(head, remaining: remaining - n, body: body)
@@ -170,6 +183,8 @@ struct HTTPRequestParser {
             let name = line[..<colon]
             guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: " ")), !name.utf8.contains(UInt8(ascii: "\t")) else { throw .malformed }
             let value = line[line.utf8.index(after: colon)...].trimmingSpaces()
+            // A bare CR or a NUL inside a value could split a response that echoes it (CORS, hixie).
+            guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x00 }) else { throw .malformed }
             headers.append((String(name), String(value)))
         }
         return HTTPRequestHead(method: method, uri: String(parts[1]), version: version, headers: headers)

@@ -167,6 +167,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
                     return
                 }
                 guard let request else {
+                    if parser.takeContinueRequest() {
+                        write(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"), flush: true)
+                    }
                     if parser.hasPartialRequest(buffered: inbound.readableBytes) { armRequestTimerIfIdle() }
                     return
                 }
@@ -266,7 +269,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             out.writeStaticString("Connection: keep-alive\r\n")
         }
         out.writeStaticString("\r\n")
-        if var body, status != 204 && status != 304 { out.writeBuffer(&body) }
+        if var body, status != 204 && status != 304, head?.method != "HEAD" { out.writeBuffer(&body) }
         write(out, flush: true)
         finishResponse()
     }
@@ -377,6 +380,12 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     func receiverFlush(_ receiver: HTTPReceiver) {
         guard case .receiving(let current, _) = state, current === receiver else { return }
         context?.flush()
+    }
+
+    func receiverAbort(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
+        guard case .receiving(let current, _) = state, current === receiver else { return }
+        if !receiver.polling, let bytes { streamWrite(bytes, flush: true) }
+        closeNow()
     }
 
     func receiverEnd(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {

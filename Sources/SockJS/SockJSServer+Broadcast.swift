@@ -4,7 +4,8 @@ extension SockJSServer {
     /// Sends `message` to every session in `sessions`, the fast way.
     ///
     /// Sessions are grouped by event loop: one task per loop (not per session) writes the same
-    /// pre-encoded bytes to each of its sessions and then flushes each connection once.
+    /// pre-encoded bytes to each of its sessions, and each connection is flushed once (a burst of
+    /// broadcasts shares one flush per connection).
     /// Sessions that are closed or not open are skipped; a session whose client does not read
     /// queues up to its cap and is then closed with 4002 (see ``SockJSOptions/maxQueuedBytes``).
     public static func broadcast<Sessions: Sequence>(_ message: SockJSPreparedMessage, to sessions: Sessions)
@@ -34,15 +35,11 @@ extension SockJSServer {
         Self.broadcast(message, to: sessions)
     }
 
-    /// On one loop: write to every session without flushing, then flush each touched connection once.
+    /// On one loop: write to every session without flushing; the loop's flush batch then
+    /// flushes each touched connection once (shared with broadcasts queued right behind).
     private static func deliver(_ message: SockJSPreparedMessage, to sessions: [SockJSSession]) {
-        var toFlush: [any SockJSReceiver] = []
-        toFlush.reserveCapacity(sessions.count)
-        for session in sessions {
-            if let receiver = session.enqueue(message, flush: false) {
-                toFlush.append(receiver)
-            }
+        for session in sessions where session.enqueue(message, flush: false) {
+            session.flushBatch.add(session)
         }
-        for receiver in toFlush { receiver.flush() }
     }
 }

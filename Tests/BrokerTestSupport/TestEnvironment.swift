@@ -35,7 +35,8 @@ public enum TestEnvironment {
         kind == .inMemory || rabbitMQEnabled
     }
 
-    static func environment(_ name: String) -> String? {
+    /// The value of an environment variable, nil when unset or empty.
+    public static func environment(_ name: String) -> String? {
         guard let value = getenv(name) else { return nil }
         let text = String(cString: value)
         return text.isEmpty ? nil : text

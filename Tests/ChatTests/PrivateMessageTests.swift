@@ -82,7 +82,7 @@ struct PrivateMessageTests {
             let third = cluster.client(on: "b")
             try await third.join("bob", token: welcome.token)
             try await Task.sleep(for: .milliseconds(300))
-            #expect(!third.messages.contains { $0.text == "ack me" })
+            #expect(!third.messages.contains { $0.text == "ack me" }, "\(third.outlet.frames) again: \(again.outlet.frames)")
         }
     }
 

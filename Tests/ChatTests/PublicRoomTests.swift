@@ -22,9 +22,9 @@ struct PublicRoomTests {
 
             alice.send(.say(SayRequest(id: "1", room: "dev", text: "hello dev")))
             let sent = try await alice.sent("1")
-            let atAlice = try await alice.message("hello dev")
-            let atBob = try await bob.message("hello dev")
-            let atCarol = try await carol.message("hello dev")
+            let atAlice = try await alice.waitForMessage("hello dev")
+            let atBob = try await bob.waitForMessage("hello dev")
+            let atCarol = try await carol.waitForMessage("hello dev")
             for message in [atAlice, atBob, atCarol] {
                 #expect(message.msgId == sent.msgId)
                 #expect(message.from == "alice")

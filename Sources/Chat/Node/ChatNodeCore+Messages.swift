@@ -93,6 +93,8 @@ extension ChatNodeCore {
         let request = makeRequest(msgId, now)
         let started = ContinuousClock.now
         let result: Result<Void, BrokerError>
+        publishesInFlight += 1
+        defer { publishesInFlight -= 1 }
         do {
             let channel = try await publisher()
             try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
@@ -158,6 +160,16 @@ extension ChatNodeCore {
                                            exchange: topology.directExchange, routingKey: first.from))
         }
         guard !receipts.isEmpty else { return }
+        acksInFlight[sessionId, default: 0] += 1
+        defer {
+            acksInFlight[sessionId, default: 1] -= 1
+            if acksInFlight[sessionId] == 0 {
+                acksInFlight.removeValue(forKey: sessionId)
+                if let closing = inboxesClosingAfterAcks.removeValue(forKey: sessionId) {
+                    Task { await closing.channel.close() }
+                }
+            }
+        }
         do {
             let channel = try await publisher()
             let results = try await channel.publishBatch(receipts)

@@ -66,12 +66,18 @@ actor ChatNodeCore {
     var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
     var roomOutlets: [String: [any ChatOutlet]] = [:]
     var dedup: [String: DedupWindow] = [:]
+    /// Acks under way per session; an ended session's inbox closes only after them, so an ack
+    /// that was answered with `delivered` is never undone by a requeue.
+    var acksInFlight: [UInt64: Int] = [:]
+    var inboxesClosingAfterAcks: [UInt64: Inbox] = [:]
     var dedupWaiters: [String: [(session: UInt64, id: String)]] = [:]
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
+    /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
+    var publishesInFlight = 0
     var announcing = false
     var rosterDirty = false
 

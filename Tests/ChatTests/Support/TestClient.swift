@@ -68,12 +68,11 @@ final class TestClient: Sendable {
         }
     }
 
+    /// Waits for a message with `text`, wherever it is among the frames (public and private
+    /// messages travel different paths, so their relative order is not fixed).
     @discardableResult
     func message(_ text: String, timeout: Duration = .seconds(10)) async throws -> ChatMessage {
-        try await next("message '\(text)'", timeout: timeout) { frame -> ChatMessage? in
-            if case .message(let message) = frame, message.text == text { return message }
-            return nil
-        }
+        try await waitForMessage(text, timeout: timeout)
     }
 
     @discardableResult

@@ -1,0 +1,92 @@
+import Broker
+
+/// The measurements through the `Broker` protocol, the same for both backends. Every
+/// measurement uses its own durable queue, deleted afterwards.
+struct BrokerBenchRun {
+    let label: String
+    let broker: any Broker
+    let body: [UInt8]
+    let messages: Int
+    let window: Int
+
+    private var persistent: OutgoingMessage { OutgoingMessage(body: body, properties: MessageProperties(persistent: true)) }
+
+    func run() async throws -> BenchRow {
+        let connection = try await broker.connect(name: "BrokerBench")
+        defer { Task { await connection.close() } }
+        let channel = try await connection.openChannel()
+        var row = BenchRow(label: label)
+
+        let single = max(200, messages / 20)
+        row[.publishEach] = try await withQueue(channel, "publish-each") { queue in
+            try await measure(single) {
+                for _ in 0..<single { try await channel.publish(persistent, exchange: "", routingKey: queue, mandatory: false) }
+            }
+        }
+        row[.publishBatch] = try await withQueue(channel, "publish-batch") { queue in
+            try await measure(messages) { try await publishAll(channel, queue) }
+        }
+        row[.consumeAck] = try await withQueue(channel, "consume-ack") { queue in
+            try await publishAll(channel, queue)
+            return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 1) }
+        }
+        row[.consumeMultipleAck] = try await withQueue(channel, "consume-multi") { queue in
+            try await publishAll(channel, queue)
+            return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
+        }
+        row[.roundTrip] = try await withQueue(channel, "round-trip") { queue in
+            let consumerChannel = try await connection.openChannel()
+            return try await measure(messages) {
+                async let consumed: Void = consumeAll(consumerChannel, queue, ackEvery: 1)
+                try await publishAll(channel, queue)
+                try await consumed
+            }
+        }
+        return row
+    }
+
+    /// Publishes `messages` persistent messages in confirm windows of `window`.
+    private func publishAll(_ channel: any BrokerChannel, _ queue: String) async throws {
+        let batch = Array(repeating: PublishRequest(message: persistent, exchange: "", routingKey: queue), count: window)
+        var sent = 0
+        while sent < messages {
+            let results = try await channel.publishBatch(sent + window <= messages ? batch : Array(batch.prefix(messages - sent)))
+            for result in results { try result.get() }
+            sent += results.count
+        }
+    }
+
+    /// Consumes `messages` with manual acks, one per delivery or one `multiple` ack per
+    /// `ackEvery`, then waits for one RPC so that every ack has reached the broker.
+    private func consumeAll(_ channel: any BrokerChannel, _ queue: String, ackEvery: Int) async throws {
+        let consumer = try await channel.consume(queue: queue, options: ConsumeOptions(prefetch: UInt16(min(window, 65_535))))
+        var count = 0
+        for await delivery in consumer.deliveries {
+            count += 1
+            if ackEvery == 1 {
+                try await channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
+            } else if count % ackEvery == 0 || count == messages {
+                try await channel.ack(deliveryTag: delivery.deliveryTag, multiple: true)
+            }
+            if count == messages { break }
+        }
+        try await channel.cancel(consumerTag: consumer.tag)
+        let left = try await channel.declareQueue(queue, options: QueueOptions(passive: true))
+        guard count == messages, left.messageCount == 0 else {
+            throw BrokerError.timeout("consumed \(count) of \(messages) messages, \(left.messageCount) left in \(queue)")
+        }
+    }
+
+    private func withQueue<T>(_ channel: any BrokerChannel, _ name: String, _ body: (String) async throws -> T) async throws -> T {
+        let queue = "brokerbench-\(name)-\(UInt32.random(in: .min ... .max))"
+        try await channel.declareQueue(queue, options: .durable)
+        do {
+            let result = try await body(queue)
+            try await channel.deleteQueue(queue, ifUnused: false, ifEmpty: false)
+            return result
+        } catch {
+            _ = try? await channel.deleteQueue(queue, ifUnused: false, ifEmpty: false)
+            throw error
+        }
+    }
+}

@@ -1,2 +1,0 @@
-// Placeholder entry point until its issue lands.
-print("not built yet")

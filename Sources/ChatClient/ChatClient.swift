@@ -1,1 +1,0 @@
-// The ChatClient target; its issue brings the code.

@@ -1,0 +1,121 @@
+import Chat
+import NIOCore
+
+/// A chat client: one SockJS session that speaks the chat protocol of `Chat` (its `Codable`
+/// frames, encoded and decoded with `ChatFrameCodec`), so a test or the load tester talks in
+/// frames, never in JSON.
+///
+/// Lives on one event loop like its `SockJSClient`; `onEvent` runs there. Any method may be
+/// called from any thread.
+public final class ChatConnection: Sendable {
+    /// The SockJS session underneath.
+    public let sockJS: SockJSClient
+
+    /// The loop that owns this connection and runs `onEvent`.
+    public var eventLoop: any EventLoop { sockJS.eventLoop }
+
+    /// Opens a session to the chat service at `endpoint` (e.g. `http://127.0.0.1:9191/chat`).
+    public init(
+        endpoint: SockJSEndpoint,
+        transport: SockJSTransportKind,
+        eventLoop: any EventLoop,
+        configuration: SockJSClient.Configuration = .init(),
+        onEvent: @escaping @Sendable (ChatClientEvent) -> Void
+    ) {
+        self.sockJS = SockJSClient(
+            endpoint: endpoint,
+            transport: transport,
+            eventLoop: eventLoop,
+            configuration: configuration
+        ) { event in
+            switch event {
+            case .open:
+                onEvent(.open)
+            case .message(let text):
+                do {
+                    onEvent(.frame(try ChatFrameCodec.decodeServerFrame(text)))
+                } catch {
+                    onEvent(.unreadable(text: text, reason: "\(error)"))
+                }
+            case .closed(let code, let reason):
+                onEvent(.closed(code: code, reason: reason))
+            }
+        }
+    }
+
+    /// Sends one client frame. Returns `false` when it was refused (see `SockJSClient.send`).
+    @discardableResult
+    public func send(_ frame: ClientFrame) -> Bool {
+        sockJS.send(ChatFrameCodec.encode(frame))
+    }
+
+    /// `join`: must come first. A claimed nick needs its `token`; `rooms` defaults to the lobby.
+    @discardableResult
+    public func join(nick: String, token: String? = nil, rooms: [String]? = nil) -> Bool {
+        send(.join(JoinRequest(nick: nick, token: token, rooms: rooms)))
+    }
+
+    /// `say`: a public message to a room the session is in. `id` makes retries idempotent.
+    @discardableResult
+    public func say(id: String, text: String, room: String? = nil) -> Bool {
+        send(.say(SayRequest(id: id, room: room, text: text)))
+    }
+
+    /// `tell`: a private message to a nick, online or not.
+    @discardableResult
+    public func tell(id: String, to nick: String, text: String) -> Bool {
+        send(.tell(TellRequest(id: id, to: nick, text: text)))
+    }
+
+    /// `ack`: the client has these messages (private ones then stop being redelivered and their
+    /// senders get `delivered`).
+    @discardableResult
+    public func ack(_ msgIds: [String]) -> Bool {
+        send(.ack(AckRequest(msgIds: msgIds)))
+    }
+
+    /// `history`: older public messages of a room.
+    @discardableResult
+    public func history(room: String, before: Int64? = nil, limit: Int? = nil) -> Bool {
+        send(.history(HistoryRequest(room: room, before: before, limit: limit)))
+    }
+
+    /// `enter`: start receiving a room's messages.
+    @discardableResult
+    public func enter(room: String) -> Bool {
+        send(.enter(RoomRequest(room: room)))
+    }
+
+    /// `leave`: stop receiving a room's messages.
+    @discardableResult
+    public func leave(room: String) -> Bool {
+        send(.leave(RoomRequest(room: room)))
+    }
+
+    /// Closes the session; `onEvent` gets `.closed`.
+    public func close() {
+        sockJS.close()
+    }
+}
+
+extension ChatConnection {
+    /// Opens a connection whose events arrive on an `AsyncStream` (for tests and scripts; the
+    /// load tester uses the callback). Overflow rule: the stream holds at most `bufferLimit`
+    /// unread events and drops newer ones past that, so pick a limit the reader never reaches.
+    public static func streaming(
+        endpoint: SockJSEndpoint,
+        transport: SockJSTransportKind,
+        eventLoop: any EventLoop,
+        bufferLimit: Int = 10_000
+    ) -> (ChatConnection, AsyncStream<ChatClientEvent>) {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: ChatClientEvent.self,
+            bufferingPolicy: .bufferingOldest(bufferLimit)
+        )
+        let connection = ChatConnection(endpoint: endpoint, transport: transport, eventLoop: eventLoop) { event in
+            continuation.yield(event)
+            if case .closed = event { continuation.finish() }
+        }
+        return (connection, stream)
+    }
+}

@@ -1,0 +1,256 @@
+/// The little JSON that SockJS framing needs: an array of strings (`a[...]`, and what a client
+/// sends), and `[code,"reason"]` (`c[...]`).
+///
+/// Hand-written rather than `JSONDecoder` because a load client parses every frame it receives
+/// and these two shapes are all that SockJS framing uses; the chat payload inside each string is
+/// decoded separately. Pure functions, no state.
+public enum SockJSJSON {
+    /// Errors from parsing a SockJS frame body.
+    public enum ParseError: Error, Equatable, Sendable {
+        /// The input ended inside a value.
+        case unexpectedEnd
+        /// A byte that cannot appear where it was found, at this UTF-8 offset.
+        case unexpectedByte(offset: Int)
+        /// A `\u` escape that is not four hex digits or a broken surrogate pair.
+        case badEscape(offset: Int)
+    }
+
+    /// Parses a JSON array of strings, such as the body of an `a[...]` frame.
+    public static func parseStringArray(_ text: some StringProtocol) throws(ParseError) -> [String] {
+        try parseStringArray(utf8: Array(text.utf8), from: 0)
+    }
+
+    /// Parses a JSON array of strings from UTF-8 bytes, starting at `start`.
+    public static func parseStringArray(utf8 bytes: [UInt8], from start: Int) throws(ParseError) -> [String] {
+        var parser = Parser(bytes: bytes, index: start)
+        return try parser.stringArray()
+    }
+
+    /// Parses the body of a close frame, `[3000,"Go away!"]`.
+    public static func parseClose(_ text: some StringProtocol) throws(ParseError) -> (code: Int, reason: String) {
+        try parseClose(utf8: Array(text.utf8), from: 0)
+    }
+
+    /// Parses the body of a close frame from UTF-8 bytes, starting at `start`.
+    public static func parseClose(utf8 bytes: [UInt8], from start: Int) throws(ParseError) -> (code: Int, reason: String) {
+        var parser = Parser(bytes: bytes, index: start)
+        try parser.expect(UInt8(ascii: "["))
+        let code = try parser.integer()
+        try parser.expect(UInt8(ascii: ","))
+        let reason = try parser.string()
+        try parser.expect(UInt8(ascii: "]"))
+        try parser.expectEnd()
+        return (code, reason)
+    }
+
+    /// Encodes strings as a JSON array, the body a client POSTs or writes to a websocket.
+    public static func encodeStringArray<S: Sequence<String>>(_ strings: S) -> String {
+        var out = "["
+        var first = true
+        for string in strings {
+            if !first { out.append(",") }
+            first = false
+            appendQuoted(string, to: &out)
+        }
+        out.append("]")
+        return out
+    }
+
+    /// Appends `string` as a JSON string literal. Escapes what JSON requires, plus the
+    /// characters that SockJS servers expect escaped (U+2028, U+2029 and other invisible ones
+    /// are passed as `\uXXXX` so no proxy or JavaScript parser mangles them).
+    public static func appendQuoted(_ string: String, to out: inout String) {
+        out.append("\"")
+        for scalar in string.unicodeScalars {
+            switch scalar {
+            case "\"": out.append("\\\"")
+            case "\\": out.append("\\\\")
+            case "\n": out.append("\\n")
+            case "\r": out.append("\\r")
+            case "\t": out.append("\\t")
+            case _ where scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+                || (0x200C...0x200F).contains(scalar.value) || (0x2028...0x202F).contains(scalar.value)
+                || (0x2060...0x206F).contains(scalar.value) || (0xFFF0...0xFFFF).contains(scalar.value)
+                || (0xD800...0xDFFF).contains(scalar.value):
+                out.append("\\u")
+                let hex = String(scalar.value, radix: 16)
+                out.append(String(repeating: "0", count: 4 - hex.count))
+                out.append(hex)
+            default:
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        out.append("\"")
+    }
+
+    struct Parser {
+        let bytes: [UInt8]
+        var index: Int
+
+        init(bytes: [UInt8], index: Int = 0) {
+            self.bytes = bytes
+            self.index = index
+        }
+
+        mutating func skipSpace() {
+            while index < bytes.count {
+                switch bytes[index] {
+                case UInt8(ascii: " "), UInt8(ascii: "\t"), UInt8(ascii: "\n"), UInt8(ascii: "\r"): index += 1
+                default: return
+                }
+            }
+        }
+
+        mutating func expect(_ byte: UInt8) throws(ParseError) {
+            skipSpace()
+            guard index < bytes.count else { throw .unexpectedEnd }
+            guard bytes[index] == byte else { throw .unexpectedByte(offset: index) }
+            index += 1
+        }
+
+        mutating func expectEnd() throws(ParseError) {
+            skipSpace()
+            guard index == bytes.count else { throw .unexpectedByte(offset: index) }
+        }
+
+        mutating func peek() throws(ParseError) -> UInt8 {
+            skipSpace()
+            guard index < bytes.count else { throw .unexpectedEnd }
+            return bytes[index]
+        }
+
+        mutating func stringArray() throws(ParseError) -> [String] {
+            try expect(UInt8(ascii: "["))
+            var result: [String] = []
+            if try peek() == UInt8(ascii: "]") {
+                index += 1
+                try expectEnd()
+                return result
+            }
+            while true {
+                result.append(try string())
+                let next = try peek()
+                index += 1
+                if next == UInt8(ascii: "]") { break }
+                guard next == UInt8(ascii: ",") else { throw .unexpectedByte(offset: index - 1) }
+            }
+            try expectEnd()
+            return result
+        }
+
+        mutating func integer() throws(ParseError) -> Int {
+            skipSpace()
+            let start = index
+            var negative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") {
+                negative = true
+                index += 1
+            }
+            var value = 0
+            while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
+                let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
+                guard !overflow else { throw .unexpectedByte(offset: index) }
+                value = scaled + Int(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            guard index > start + (negative ? 1 : 0) else {
+                if index >= bytes.count { throw .unexpectedEnd }
+                throw .unexpectedByte(offset: index)
+            }
+            return negative ? -value : value
+        }
+
+        mutating func string() throws(ParseError) -> String {
+            try expect(UInt8(ascii: "\""))
+            // Fast path: find the closing quote; if no escape comes first, decode the slice.
+            let start = index
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    let text = String(decoding: bytes[start..<index], as: UTF8.self)
+                    index += 1
+                    return text
+                }
+                if byte == UInt8(ascii: "\\") { break }
+                index += 1
+            }
+            guard index < bytes.count else { throw .unexpectedEnd }
+            var scalars = String.UnicodeScalarView()
+            scalars.append(contentsOf: String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars)
+            var pending: [UInt8] = []
+            func flush(_ pending: inout [UInt8], into scalars: inout String.UnicodeScalarView) {
+                if !pending.isEmpty {
+                    scalars.append(contentsOf: String(decoding: pending, as: UTF8.self).unicodeScalars)
+                    pending.removeAll(keepingCapacity: true)
+                }
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") {
+                    flush(&pending, into: &scalars)
+                    index += 1
+                    return String(scalars)
+                }
+                if byte != UInt8(ascii: "\\") {
+                    pending.append(byte)
+                    index += 1
+                    continue
+                }
+                flush(&pending, into: &scalars)
+                index += 1
+                guard index < bytes.count else { throw .unexpectedEnd }
+                let escaped = bytes[index]
+                index += 1
+                switch escaped {
+                case UInt8(ascii: "\""): scalars.append("\"")
+                case UInt8(ascii: "\\"): scalars.append("\\")
+                case UInt8(ascii: "/"): scalars.append("/")
+                case UInt8(ascii: "b"): scalars.append("\u{08}")
+                case UInt8(ascii: "f"): scalars.append("\u{0C}")
+                case UInt8(ascii: "n"): scalars.append("\n")
+                case UInt8(ascii: "r"): scalars.append("\r")
+                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "u"):
+                    let escapeStart = index - 2
+                    let unit = try hex4(escapeStart: escapeStart)
+                    if (0xD800...0xDBFF).contains(unit) {
+                        // A high surrogate must be followed by an escaped low surrogate.
+                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else { throw .badEscape(offset: escapeStart) }
+                        index += 2
+                        let low = try hex4(escapeStart: escapeStart)
+                        guard (0xDC00...0xDFFF).contains(low) else { throw .badEscape(offset: escapeStart) }
+                        let value = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
+                        guard let scalar = Unicode.Scalar(value) else { throw .badEscape(offset: escapeStart) }
+                        scalars.append(scalar)
+                    } else {
+                        // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
+                        scalars.append(Unicode.Scalar(unit) ?? "\u{FFFD}")
+                    }
+                default:
+                    throw .badEscape(offset: index - 2)
+                }
+            }
+            throw .unexpectedEnd
+        }
+
+        mutating func hex4(escapeStart: Int) throws(ParseError) -> UInt32 {
+            guard index + 4 <= bytes.count else { throw .unexpectedEnd }
+            var value: UInt32 = 0
+            for _ in 0..<4 {
+                let byte = bytes[index]
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: throw .badEscape(offset: escapeStart)
+                }
+                value = value << 4 | digit
+                index += 1
+            }
+            return value
+        }
+    }
+}

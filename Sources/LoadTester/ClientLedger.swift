@@ -1,0 +1,240 @@
+/// Everything one simulated client sent and received, recorded as it happens, with the checks
+/// that need nothing but the client itself (leaks, wrong `from`, duplicates, order) done on
+/// arrival. A value type owned by the client's event loop; `DeliveryVerifier` joins all
+/// ledgers at the end for the checks that need both sides (loss, receipts, msgIds).
+struct ClientLedger: Sendable {
+    /// One message this client sent, indexed by its sequence number (also its chat `id`).
+    struct Outgoing: Sendable, Equatable {
+        enum State: Sendable, Equatable {
+            case pending
+            case confirmed(msgId: String)
+            case refused(code: String)
+        }
+
+        var target: LoadTarget
+        var sentAt: UInt64
+        var state: State = .pending
+        var receipted = false
+    }
+
+    /// What arrived from one sender on one stream (a room, or privately).
+    struct Incoming: Sendable, Equatable {
+        var last = -1
+        var seen: [UInt64] = []
+        var count = 0
+        /// Order-independent digest of (seq, msgId) pairs, compared with the sender's side.
+        var digest: UInt64 = 0
+
+        func contains(_ seq: Int) -> Bool {
+            let word = seq >> 6
+            return word < seen.count && seen[word] & (1 << UInt64(seq & 63)) != 0
+        }
+
+        /// Marks `seq` seen; false when it already was.
+        mutating func insert(_ seq: Int) -> Bool {
+            let word = seq >> 6
+            if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
+            let bit: UInt64 = 1 << UInt64(seq & 63)
+            guard seen[word] & bit == 0 else { return false }
+            seen[word] |= bit
+            return true
+        }
+
+        /// The sequence numbers seen, ascending.
+        var seqs: [Int] {
+            var result: [Int] = []
+            for (word, bits) in seen.enumerated() where bits != 0 {
+                for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { result.append(word << 6 | bit) }
+            }
+            return result
+        }
+    }
+
+    /// A stream of messages: a sender's messages to one room, or its private ones (`room` -1).
+    struct StreamKey: Hashable, Sendable {
+        var sender: Int32
+        var room: Int32
+    }
+
+    /// What `messageArrived` found.
+    enum Arrival: Equatable, Sendable {
+        /// A message of this run; `sentAt` for the latency; `privateMsgId` to ack when it is private.
+        case load(sentAt: UInt64, privateMsgId: String?)
+        /// Something else (already recorded as a violation).
+        case foreign
+    }
+
+    let me: Int
+    let plan: LoadPlan
+    private(set) var outgoing: [Outgoing] = []
+    private(set) var privateSeqByMsgId: [String: Int] = [:]
+    private(set) var incoming: [StreamKey: Incoming] = [:]
+    private(set) var violations = ViolationLog()
+    private(set) var received = 0
+    private(set) var receipts = 0
+
+    init(me: Int, plan: LoadPlan) {
+        self.me = me
+        self.plan = plan
+    }
+
+    var myRoom: Int { plan.roomOf[me] }
+
+    // MARK: Sending side
+
+    /// Records a message about to be sent and returns its payload (the seq is its chat `id`).
+    mutating func willSend(to target: LoadTarget, at sentAt: UInt64) -> LoadPayload {
+        let seq = outgoing.count
+        outgoing.append(Outgoing(target: target, sentAt: sentAt))
+        return LoadPayload(run: plan.naming.run, sender: me, seq: seq, sentAt: sentAt, target: target)
+    }
+
+    /// `sent` arrived for chat `id`; returns the confirmed message, nil if the id is not ours.
+    @discardableResult
+    mutating func confirmed(id: String, msgId: String) -> Outgoing? {
+        let me = self.me
+        guard let seq = Int(id), outgoing.indices.contains(seq) else {
+            violations.record(.unexpected, "u\(me) got sent for id \(id), which it never used")
+            return nil
+        }
+        switch outgoing[seq].state {
+        case .pending:
+            outgoing[seq].state = .confirmed(msgId: msgId)
+            if case .user = outgoing[seq].target { privateSeqByMsgId[msgId] = seq }
+            return outgoing[seq]
+        case .confirmed(let earlier) where earlier == msgId:
+            return nil
+        case .confirmed(let earlier):
+            violations.record(.msgIdMismatch, "u\(me)#\(seq) was confirmed as \(earlier) and again as \(msgId)")
+            return nil
+        case .refused(let code):
+            violations.record(.unexpected, "u\(me)#\(seq) was refused (\(code)) and then confirmed")
+            return nil
+        }
+    }
+
+    /// An error frame arrived, with the `id` of the message it answers when it had one.
+    /// Returns whether it refused one of this client's pending messages.
+    @discardableResult
+    mutating func refused(id: String?, code: String, message: String) -> Bool {
+        let me = self.me
+        guard let id, let seq = Int(id), outgoing.indices.contains(seq) else {
+            violations.record(.unexpected, "u\(me) got error \(code): \(message)")
+            return false
+        }
+        guard case .pending = outgoing[seq].state else { return false }
+        outgoing[seq].state = .refused(code: code)
+        return true
+    }
+
+    /// A SockJS message arrived that is not a chat frame.
+    mutating func noteUnreadable(text: String, reason: String) {
+        let me = self.me
+        violations.record(.unexpected, "u\(me) got a message that is not a chat frame (\(reason)): \(text.prefix(60))")
+    }
+
+    /// The session closed while the run still needed it.
+    mutating func noteDisconnected(code: Int, reason: String) {
+        let me = self.me
+        violations.record(.disconnected, "u\(me) was disconnected mid-run: \(code) \(reason)")
+    }
+
+    /// A `delivered` receipt arrived.
+    mutating func receiptArrived(msgId: String, to: String) {
+        let me = self.me
+        guard let seq = privateSeqByMsgId[msgId] else {
+            violations.record(.unexpected, "u\(me) got delivered for \(msgId), not one of its private messages")
+            return
+        }
+        guard case .user(let addressee) = outgoing[seq].target, plan.nick(addressee) == to else {
+            violations.record(.leak, "u\(me)#\(seq) was reported delivered to \(to), not to its addressee")
+            return
+        }
+        receipts += outgoing[seq].receipted ? 0 : 1
+        outgoing[seq].receipted = true
+    }
+
+    // MARK: Receiving side
+
+    /// A `message` frame arrived for this client.
+    mutating func messageArrived(from: String, room: String?, to: String?, msgId: String, text: String) -> Arrival {
+        let naming = plan.naming
+        let me = self.me
+        let myRoom = self.myRoom
+        guard let payload = LoadPayload(parsing: text), payload.run == naming.run,
+            payload.sender < plan.clientCount
+        else {
+            violations.record(.unexpected, "u\(me) got a message from \(from) that no client of this run sent: \(text.prefix(60))")
+            return .foreign
+        }
+        let name = "u\(payload.sender)#\(payload.seq)"
+        guard from == plan.nick(payload.sender) else {
+            violations.record(.wrongFrom, "u\(me) got \(name) with from \(from)")
+            return .foreign
+        }
+        let key: StreamKey
+        switch payload.target {
+        case .room(let target):
+            guard room == plan.room(target), to == nil else {
+                violations.record(.leak, "u\(me) got \(name), sent to room \(target), as room \(room ?? "none") to \(to ?? "none")")
+                return .foreign
+            }
+            guard target == myRoom else {
+                violations.record(.leak, "u\(me) (room \(myRoom)) got \(name), sent to room \(target)")
+                return .foreign
+            }
+            key = StreamKey(sender: Int32(payload.sender), room: Int32(target))
+        case .user(let addressee):
+            guard addressee == me else {
+                violations.record(.leak, "u\(me) got \(name), a private message for u\(addressee)")
+                return .foreign
+            }
+            guard to == plan.nick(me), room == nil else {
+                violations.record(.leak, "u\(me) got \(name) addressed to \(to ?? "none") in room \(room ?? "none")")
+                return .foreign
+            }
+            key = StreamKey(sender: Int32(payload.sender), room: -1)
+        }
+        received += 1
+        var stream = incoming[key, default: Incoming()]
+        if !stream.insert(payload.seq) {
+            violations.record(.duplicate, "u\(me) got \(name) again")
+        } else {
+            if payload.seq < stream.last {
+                let last = stream.last
+                violations.record(.misorder, "u\(me) got \(name) after u\(payload.sender)#\(last)")
+            }
+            stream.last = max(stream.last, payload.seq)
+            stream.count += 1
+            stream.digest ^= Self.mix(seq: payload.seq, msgId: msgId)
+        }
+        incoming[key] = stream
+        if case .user = payload.target { return .load(sentAt: payload.sentAt, privateMsgId: msgId) }
+        return .load(sentAt: payload.sentAt, privateMsgId: nil)
+    }
+
+    /// FNV-1a over the msgId, mixed with the seq: the digest's element.
+    static func mix(seq: Int, msgId: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(truncatingIfNeeded: seq) &* 0x9E37_79B9_7F4A_7C15
+        for byte in msgId.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01B3
+        }
+        return hash
+    }
+
+    // MARK: Progress
+
+    /// Messages sent and confirmed, not yet confirmed, refused.
+    var outgoingCounts: (confirmed: Int, pending: Int, refused: Int) {
+        var counts = (confirmed: 0, pending: 0, refused: 0)
+        for message in outgoing {
+            switch message.state {
+            case .confirmed: counts.confirmed += 1
+            case .pending: counts.pending += 1
+            case .refused: counts.refused += 1
+            }
+        }
+        return counts
+    }
+}

@@ -1,0 +1,225 @@
+import ChatClient
+import Histogram
+import NIOCore
+import NIOPosix
+
+/// One load run: connect and join every client at the ramp rate, send for the duration,
+/// drain, collect every ledger, verify, and report. Progress lines go to `print` as it runs.
+struct LoadRun {
+    let scenario: LoadScenario
+    let log: @Sendable (String) -> Void
+
+    /// The run failed before verifying anything (nothing listens, clients could not join).
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func run() async throws -> LoadReport {
+        let plan = scenario.plan
+        try await preflight()
+        let servers = resolveServers()
+        let rssBefore = servers.map { $0.residentBytes() }
+
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: scenario.threads)
+        do {
+            let report = try await run(plan: plan, group: group, servers: servers, rssBefore: rssBefore)
+            try? await group.shutdownGracefully()
+            return report
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+    }
+
+    private func run(
+        plan: LoadPlan,
+        group: MultiThreadedEventLoopGroup,
+        servers: [ServerProcess],
+        rssBefore: [Int?]
+    ) async throws -> LoadReport {
+        let loops = Array(group.makeIterator())
+        var statistics: [NIOLoopBoundBox<LoopStatistics>] = []
+        for loop in loops {
+            statistics.append(try await loop.submit { NIOLoopBoundBox(LoopStatistics(), eventLoop: loop) }.get())
+        }
+        let counters = ProgressCounters()
+
+        // Connect and join, at the ramp rate.
+        let connectStart = ContinuousClock.now
+        var users: [NIOLoopBound<SimulatedUser>] = []
+        users.reserveCapacity(scenario.clients)
+        let progress = ProgressPrinter(scenario: scenario, counters: counters, statistics: statistics, log: log)
+        var nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+        while users.count < scenario.clients {
+            let elapsed = (ContinuousClock.now - connectStart).seconds
+            let due = min(scenario.clients, max(users.count + 1, Int(elapsed * scenario.ramp) + 1))
+            while users.count < due {
+                let index = users.count
+                let loop = loops[index % loops.count]
+                let stats = statistics[index % loops.count]
+                let endpoint = scenario.endpoint(for: index)
+                let transport = scenario.transports.transport(for: index)
+                let padding = scenario.padding
+                let ignored = scenario.faults.ignorePublicDelivery[index]
+                users.append(
+                    try await loop.submit {
+                        let user = SimulatedUser(
+                            index: index,
+                            plan: plan,
+                            endpoint: endpoint,
+                            transport: transport,
+                            eventLoop: loop,
+                            statistics: stats.value,
+                            counters: counters,
+                            padding: padding,
+                            ignoredPublicDelivery: ignored
+                        )
+                        let handle = NIOLoopBound(user, eventLoop: loop)
+                        user.connect(handle: handle)
+                        return handle
+                    }.get()
+                )
+            }
+            if ContinuousClock.now >= nextProgress {
+                await progress.print(phase: "connecting")
+                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        let joinDeadline = connectStart + .seconds(scenario.joinTimeout)
+        while counters.load(.joined) + counters.load(.failedToJoin) < scenario.clients, ContinuousClock.now < joinDeadline {
+            if ContinuousClock.now >= nextProgress {
+                await progress.print(phase: "joining")
+                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let connectSeconds = (ContinuousClock.now - connectStart).seconds
+        let joined = counters.load(.joined)
+        if joined < scenario.clients {
+            let reasons = try await Self.collect(users) { user in
+                user.phase == .joined ? nil : "u\(user.index) (\(user.transport) to \(user.endpoint)): \(user.closeReason ?? "no welcome yet")"
+            }
+            await Self.finishAll(users)
+            let first = reasons.compactMap { $0 }.prefix(5).joined(separator: "\n  ")
+            throw Failure(
+                description: "Only \(joined) of \(scenario.clients) clients joined within \(Int(scenario.joinTimeout)) s; the first that did not:\n  \(first)"
+            )
+        }
+        log("all \(joined) clients joined in \(Self.format(seconds: connectSeconds))")
+        let rssJoined = servers.map { $0.residentBytes() }
+
+        // Send.
+        let sendStart = ContinuousClock.now
+        let until = SimulatedUser.now() + UInt64(scenario.duration * 1_000_000_000)
+        let publicRate = scenario.rate
+        let privateRate = scenario.privateRate
+        for user in users {
+            user.eventLoop.execute {
+                user.value.startSending(publicRate: publicRate, privateRate: privateRate, until: until)
+            }
+        }
+        let sendEnd = sendStart + .seconds(scenario.duration)
+        while ContinuousClock.now < sendEnd {
+            try await Task.sleep(until: min(sendEnd, nextProgress))
+            if ContinuousClock.now >= nextProgress {
+                await progress.print(phase: "sending")
+                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+            }
+        }
+        let rssSent = servers.map { $0.residentBytes() }
+
+        // Drain.
+        let drainDeadline = ContinuousClock.now + .seconds(scenario.drain)
+        while !counters.isDrained, ContinuousClock.now < drainDeadline {
+            try await Task.sleep(for: .milliseconds(20))
+            if ContinuousClock.now >= nextProgress {
+                await progress.print(phase: "draining")
+                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+            }
+        }
+        let deliveryWindow = (ContinuousClock.now - sendStart).seconds
+        await progress.print(phase: "done")
+
+        // Collect and verify.
+        let ledgers = try await Self.collect(users) { user -> ClientLedger in
+            user.finish()
+            return user.ledger
+        }
+        var latency = LoopStatistics.makeHistogram()
+        var connect = LoopStatistics.makeHistogram()
+        for box in statistics {
+            let (l, c) = try await box.eventLoop.submit { (box.value.latency, box.value.connect) }.get()
+            latency.add(l)
+            connect.add(c)
+        }
+        let verdict = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        return LoadReport(
+            scenario: scenario,
+            connectSeconds: connectSeconds,
+            connectLatency: connect,
+            sendSeconds: scenario.duration,
+            deliveryWindowSeconds: deliveryWindow,
+            latency: latency,
+            verdict: verdict,
+            servers: zip(servers, zip(rssBefore, zip(rssJoined, rssSent))).map { server, rss in
+                LoadReport.ServerMemory(pid: server.pid, before: rss.0, joined: rss.1.0, end: rss.1.1)
+            }
+        )
+    }
+
+    /// Fails fast, with one sentence, when nothing listens at one of the URLs.
+    private func preflight() async throws {
+        for endpoint in scenario.endpoints {
+            do {
+                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .connectTimeout(.seconds(5))
+                    .connect(host: endpoint.host, port: endpoint.port).get()
+                try? await channel.close()
+            } catch {
+                throw Failure(
+                    description: "Nothing is listening at \(endpoint): start the server (scripts/run starts it on port 9191) or pass its address with --url."
+                )
+            }
+        }
+    }
+
+    private func resolveServers() -> [ServerProcess] {
+        if !scenario.serverPIDs.isEmpty { return scenario.serverPIDs.map(ServerProcess.init(pid:)) }
+        let local = ["127.0.0.1", "localhost", "::1"]
+        var found: [ServerProcess] = []
+        for endpoint in scenario.endpoints where local.contains(endpoint.host) {
+            if let server = ServerProcess.listening(onPort: endpoint.port), !found.contains(server) { found.append(server) }
+        }
+        return found
+    }
+
+    /// Runs `body` on every user's loop and returns the results in user order.
+    static func collect<T: Sendable>(
+        _ users: [NIOLoopBound<SimulatedUser>],
+        _ body: @escaping @Sendable (SimulatedUser) -> T
+    ) async throws -> [T] {
+        var futures: [EventLoopFuture<T>] = []
+        futures.reserveCapacity(users.count)
+        for user in users { futures.append(user.eventLoop.submit { body(user.value) }) }
+        var results: [T] = []
+        results.reserveCapacity(users.count)
+        for future in futures { results.append(try await future.get()) }
+        return results
+    }
+
+    static func finishAll(_ users: [NIOLoopBound<SimulatedUser>]) async {
+        _ = try? await collect(users) { $0.finish() }
+    }
+
+    static func format(seconds: Double) -> String {
+        seconds < 10 ? "\((seconds * 100).rounded() / 100) s" : "\((seconds * 10).rounded() / 10) s"
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,46 @@
+import ChatClient
+
+/// Everything one load run does, resolved from the command line.
+struct LoadScenario: Sendable {
+    var endpoints: [SockJSEndpoint]
+    var clients: Int
+    var transports: TransportMix
+    var rooms: Int
+    /// Public messages per second per client.
+    var rate: Double
+    /// Private messages per second per client.
+    var privateRate: Double
+    /// Seconds of sending.
+    var duration: Double
+    /// New connections per second.
+    var ramp: Double
+    /// Seconds to wait after sending for what is still on its way.
+    var drain: Double
+    /// Extra characters in each message text.
+    var padding: Int
+    /// Seconds between progress lines.
+    var progressInterval: Double
+    /// Event loop threads carrying the clients.
+    var threads: Int
+    /// Server processes to watch (explicit, or found by port when the URL is local).
+    var serverPIDs: [Int32]
+    var naming: LoadNaming
+    /// Faults injected on the client side (tests only; the command line never sets them).
+    var faults = InjectedFaults()
+
+    var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
+
+    /// The endpoint of client `index`: round-robin over the nodes.
+    func endpoint(for index: Int) -> SockJSEndpoint { endpoints[index % endpoints.count] }
+
+    /// How long to wait for every client to join.
+    var joinTimeout: Double { Double(clients) / ramp + 30 }
+}
+
+/// A fault a test injects into a run, to show that the verifier catches what a broken server
+/// would cause, end to end, through real sessions: a receiving client that ignores one
+/// delivery sees exactly what it would see if the server had lost that message.
+struct InjectedFaults: Sendable, Equatable {
+    /// Client → the ordinal (0-based) of the public message delivered to it that it ignores.
+    var ignorePublicDelivery: [Int: Int] = [:]
+}

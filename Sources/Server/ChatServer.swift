@@ -1,0 +1,142 @@
+import Broker
+import Chat
+import Foundation
+import InMemoryBroker
+import Logging
+import RabbitMQBroker
+import ServiceLifecycle
+import SockJS
+
+/// One `rabbitChat` process: checks what a user can get wrong, builds the broker, the chat node
+/// and the SockJS server, prints the banner, then runs until SIGINT or SIGTERM and shuts down in
+/// order (listener and sessions first, then the chat node and its broker connection).
+struct ChatServer {
+    let configuration: ServerConfiguration
+
+    /// How long the whole graceful shutdown may take before the rest is cancelled.
+    static let shutdownBudget: Duration = .seconds(8)
+
+    func run() async throws {
+        let level = configuration.logLevel.level
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "rabbitChat")
+        let metrics = ServerMetrics.bootstrap()
+
+        // Everything that can be wrong on the command line or the machine, before anything listens.
+        guard let publicDirectory = Bundle.module.url(forResource: "Public", withExtension: nil) else {
+            throw StartupError("The page's files are missing next to the rabbitChat binary; rebuild it with `swift build` and run it from its build folder.")
+        }
+        let site = try StaticSite.load(publicDirectory: publicDirectory, sockJSClient: configuration.sockJSClient)
+        let secret = try SecretFile(path: configuration.secretFile).loadOrCreate()
+        let broker = try await makeBroker(logger: logger)
+
+        let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
+        let node = ChatNode(
+            broker: broker,
+            configuration: ChatConfiguration(nodeId: nodeId, secret: secret.key),
+            logger: Logger(label: "rabbitChat.chat"),
+            broadcaster: SockJSBroadcaster(metrics: metrics)
+        )
+
+        // Routes and services are mounted before the server binds; the node starts talking to
+        // the broker only once the group runs, so a port in use is said before anything else.
+        let http = SockJSServer(configuration: SockJSServerConfiguration {
+            $0.host = configuration.host
+            $0.port = configuration.port
+            $0.logger = Logger(label: "rabbitChat.sockjs")
+        })
+        let chatService = ChatSockJSService(node: node, metrics: metrics)
+        let sockJSOptions = SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath }
+        http.mount("/chat", options: sockJSOptions, service: chatService)
+        if configuration.sockJSTestServices {
+            SockJSTestServices.mount(on: http, base: sockJSOptions)
+        }
+        HTTPRoutes(site: site, metrics: metrics, node: node).install(on: http)
+        let port: Int
+        do {
+            port = try await http.start()
+        } catch let error as SockJSServerError {
+            throw Self.listenError(error, host: configuration.host, port: configuration.port)
+        }
+
+        // Unbuffered: whoever reads the pipe (a person, a script, a test) sees the URL at once.
+        let banner = Banner(configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created,
+                            networkAddresses: NetworkAddresses.ipv4())
+        FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
+
+        let group = ServiceGroup(configuration: {
+            var group = ServiceGroupConfiguration(
+                services: [
+                    .init(service: ChatNodeService(node: node)),
+                    .init(service: HTTPServerService(server: http, logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            )
+            group.maximumGracefulShutdownDuration = Self.shutdownBudget
+            group.maximumCancellationDuration = .seconds(2)
+            return group
+        }())
+        try await group.run()
+        logger.info("rabbitChat stopped")
+    }
+
+    /// The broker of `--broker`: the simulator, or RabbitMQ after one connection proves it answers.
+    private func makeBroker(logger: Logger) async throws(StartupError) -> any Broker {
+        switch configuration.broker {
+        case .embedded:
+            return InMemoryBroker()
+        case .rabbitMQ(let urls):
+            let broker: RabbitMQBroker
+            do {
+                broker = try RabbitMQBroker(urls: urls)
+            } catch {
+                throw StartupError.badBrokerURL(urls.map(ServerConfiguration.redacted).joined(separator: ","))
+            }
+            do {
+                let probe = try await broker.connect(name: "rabbitChat start-up check")
+                await probe.close()
+            } catch {
+                throw StartupError.brokerUnreachable(
+                    url: urls.map(ServerConfiguration.redacted).joined(separator: ","),
+                    reason: Self.oneLine(Self.reason(error)))
+            }
+            return broker
+        }
+    }
+
+    static func listenError(_ error: SockJSServerError, host: String, port: Int) -> StartupError {
+        switch error {
+        case .bindFailed(_, _, let underlying):
+            if underlying.contains("already in use") || underlying.contains("errno: 98") {
+                return .portInUse(host: host, port: port)
+            }
+            if underlying.contains("ermission denied") || underlying.contains("errno: 13") {
+                return StartupError("Not allowed to listen on port \(port) of \(host); choose a port above 1023 with --port.")
+            }
+            if underlying.contains("ssign requested address") || underlying.contains("errno: 99") {
+                return StartupError("This machine has no address \(host); use --host 127.0.0.1 or --host 0.0.0.0.")
+            }
+            return .cannotListen(host: host, port: port, reason: oneLine(underlying))
+        }
+    }
+
+    static func reason(_ error: BrokerError) -> String {
+        switch error {
+        case .connectionFailed(let why), .connectionClosed(let why): why
+        default: error.description
+        }
+    }
+
+    /// The first sentence of `text`, on one line, without its final period.
+    static func oneLine(_ text: String) -> String {
+        var line = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        if let end = line.range(of: ". ") { line = String(line[..<end.lowerBound]) }
+        while line.hasSuffix(".") { line.removeLast() }
+        return line
+    }
+}

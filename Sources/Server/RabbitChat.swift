@@ -1,0 +1,139 @@
+import ArgumentParser
+import Foundation
+import Logging
+
+/// `rabbitChat`: the chat server people run. Parses the command line, checks everything a user
+/// can get wrong before anything listens, then runs the server until Ctrl+C or SIGTERM.
+@main
+struct RabbitChat: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "rabbitChat",
+        abstract: "A chat server: browsers connect over SockJS, server nodes share rooms through a message broker.",
+        discussion: """
+            Started alone, rabbitChat serves http://127.0.0.1:9191/ with a broker inside the process: \
+            nothing else to install, but the chat lives only as long as the process. With --broker it \
+            uses RabbitMQ: messages survive restarts, and several rabbitChat processes (each with its \
+            own --node-id, all with the same --secret-file) form one chat.
+
+            Stop it with Ctrl+C or SIGTERM: open sessions are told the server is going away, \
+            messages in flight are confirmed, and the process exits with status 0.
+
+            Routes: / (the page), /chat (SockJS), /sockjs.min.js, /healthz (200 when the broker is \
+            connected, 503 otherwise), /metrics (Prometheus text).
+            """
+    )
+
+    @Option(help: ArgumentHelp("TCP port to serve on; 0 picks a free one (the banner shows which).", valueName: "port"))
+    var port: Int = 9191
+
+    @Option(help: ArgumentHelp("Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 to serve the local network.", valueName: "address"))
+    var host: String = "127.0.0.1"
+
+    @Option(help: ArgumentHelp(
+        "RabbitMQ to use, as amqp://user:password@host:port/vhost (several, comma-separated, for a cluster). Also read from RABBITCHAT_BROKER. Without it the built-in broker is used.",
+        valueName: "url"))
+    var broker: String?
+
+    @Option(help: ArgumentHelp("Name of this node, unique among the processes of one chat (default: host name and port).", valueName: "id"))
+    var nodeId: String?
+
+    @Option(help: ArgumentHelp(
+        "File with the key that signs nick tokens; created with a random key when absent. Every node of one chat must use the same file (default: ~/.rabbitchat/secret).",
+        valueName: "path"))
+    var secretFile: String?
+
+    @Option(help: ArgumentHelp("The sockjs-client browser library served at /sockjs.min.js.", valueName: "path"))
+    var sockjsClient: String = "/usr/share/nodejs/sockjs-client/dist/sockjs.min.js"
+
+    @Option(help: ArgumentHelp("Least severe log messages to print.", valueName: "level"))
+    var logLevel: LogLevel = .info
+
+    @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
+    var sockjsTestServices = false
+
+    /// Parses and runs like ArgumentParser's own `main()`, except that a command-line mistake is
+    /// one line on stderr (what is wrong and where to look) instead of the usage block.
+    static func main() async {
+        let command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }  // --help and friends
+            let sentence = Self.oneLine(Self.message(for: error))
+            FileHandle.standardError.write(Data("rabbitChat: \(sentence); see `rabbitChat --help` for every option.\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
+        do {
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                var syncCommand = command
+                try syncCommand.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+
+    /// ArgumentParser's message on one line: list items after a colon become a comma-separated list.
+    static func oneLine(_ message: String) -> String {
+        let lines = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var text = ""
+        for line in lines {
+            if line.hasPrefix("- ") {
+                text += (text.hasSuffix(":") ? " " : ", ") + line.dropFirst(2)
+            } else {
+                text += (text.isEmpty ? "" : " ") + line
+            }
+        }
+        while text.hasSuffix(".") { text.removeLast() }
+        return text.isEmpty ? "The command line is not valid" : text
+    }
+
+    func validate() throws {
+        guard (0...65_535).contains(port) else {
+            throw ValidationError("--port must be between 0 and 65535; 9191 is the default.")
+        }
+        guard !host.isEmpty else {
+            throw ValidationError("--host must name an address, such as 127.0.0.1 or 0.0.0.0.")
+        }
+        if let nodeId, !ServerConfiguration.isValidNodeId(nodeId) {
+            throw ValidationError("--node-id must be 1 to 64 letters, digits, '-', '_' or '.'.")
+        }
+        if let secretFile, secretFile.isEmpty {
+            throw ValidationError("--secret-file must name a file.")
+        }
+    }
+
+    func run() async throws {
+        do {
+            let configuration = try makeConfiguration()
+            try await ChatServer(configuration: configuration).run()
+        } catch let error as StartupError {
+            FileHandle.standardError.write(Data(("rabbitChat: " + error.description + "\n").utf8))
+            throw ExitCode.failure
+        }
+    }
+
+    private func makeConfiguration() throws(StartupError) -> ServerConfiguration {
+        let environment = ProcessInfo.processInfo.environment
+        let brokerValue = broker ?? environment["RABBITCHAT_BROKER"]
+        let secretPath = secretFile ?? Self.defaultSecretFile(home: environment["HOME"])
+        return ServerConfiguration(
+            host: host,
+            port: port,
+            broker: try ServerConfiguration.brokerChoice(brokerValue),
+            nodeId: nodeId,
+            secretFile: secretPath,
+            sockJSClient: sockjsClient,
+            logLevel: logLevel,
+            sockJSTestServices: sockjsTestServices
+        )
+    }
+
+    static func defaultSecretFile(home: String?) -> String {
+        guard let home, !home.isEmpty else { return ".rabbitchat-secret" }
+        return home + "/.rabbitchat/secret"
+    }
+}

@@ -1,0 +1,72 @@
+import ChatClient
+import Testing
+
+@testable import LoadTester
+
+/// Whole runs against a real `rabbitChat` (in-process broker) over real sessions.
+@Suite(.serialized) struct LoadRunTests {
+    func scenario(url: String, clients: Int = 9) throws -> LoadScenario {
+        LoadScenario(
+            endpoints: [try SockJSEndpoint(url: url)],
+            clients: clients,
+            transports: try TransportMix(parsing: "all"),
+            rooms: 2,
+            rate: 2,
+            privateRate: 1,
+            duration: 2,
+            ramp: 200,
+            drain: 10,
+            padding: 10,
+            progressInterval: 60,
+            threads: 2,
+            serverPIDs: [],
+            naming: LoadNaming(run: LoadNaming.randomRun())
+        )
+    }
+
+    @Test func aCleanRunOnEveryTransportPasses() async throws {
+        let server = try await ChatServerProcess()
+        defer { server.stop() }
+        let report = try await LoadRun(scenario: try scenario(url: server.url), log: { _ in }).run()
+        #expect(report.verdict.violations.first == [])
+        #expect(report.passed)
+        #expect(report.verdict.confirmed == report.verdict.sent)
+        #expect(report.verdict.sent > 0)
+        #expect(report.verdict.deliveries == report.verdict.expectedDeliveries)
+        #expect(report.verdict.receipts == report.verdict.privateConfirmed)
+        #expect(report.latency.totalCount == UInt64(report.verdict.deliveries))
+        #expect(report.servers.map(\.pid) == [server.pid])
+    }
+
+    @Test func aDeliveryLostOnTheWayFailsTheRunAndIsNamed() async throws {
+        let server = try await ChatServerProcess()
+        defer { server.stop() }
+        var scenario = try scenario(url: server.url)
+        // Client 4 (room 0, xhr-streaming) ignores the 3rd public message it gets.
+        scenario.faults.ignorePublicDelivery = [4: 2]
+        let report = try await LoadRun(scenario: scenario, log: { _ in }).run()
+        #expect(!report.passed)
+        #expect(report.verdict.violations.counts == [.loss: 1])
+        let detail = report.verdict.violations.first.first?.detail ?? ""
+        #expect(detail.hasPrefix("u4 never got u"), "\(detail)")
+        #expect(detail.hasSuffix("(to room 0)"), "\(detail)")
+        #expect(report.summary.contains("verdict     FAIL: 1 loss"))
+        #expect(report.summary.contains("  - loss: u4 never got"))
+    }
+
+    @Test func nothingListeningIsOneClearSentence() async throws {
+        let port = try await ChatServerProcess.freePort()
+        let url = "http://127.0.0.1:\(port)/chat"
+        await #expect(throws: LoadRun.Failure.self) {
+            try await LoadRun(scenario: try scenario(url: url), log: { _ in }).run()
+        }
+        do {
+            _ = try await LoadRun(scenario: try scenario(url: url), log: { _ in }).run()
+        } catch {
+            #expect(
+                "\(error)"
+                    == "Nothing is listening at \(url): start the server (scripts/run starts it on port 9191) or pass its address with --url."
+            )
+        }
+    }
+}

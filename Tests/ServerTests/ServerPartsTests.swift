@@ -1,0 +1,89 @@
+import Foundation
+import Testing
+@testable import Server
+
+/// The pure parts of the executable: configuration values, the secret file, the static site,
+/// the frame-kind sniffing that labels outbound metrics.
+@Suite("rabbitChat parts")
+struct ServerPartsTests {
+    @Test("A broker URL's password is never shown")
+    func redactsPasswords() {
+        #expect(ServerConfiguration.redacted("amqp://guest:secret@127.0.0.1:5672/") == "amqp://guest:***@127.0.0.1:5672/")
+        #expect(ServerConfiguration.redacted("amqp://127.0.0.1:5672/") == "amqp://127.0.0.1:5672/")
+        #expect(ServerConfiguration.redacted("amqp://user@host/") == "amqp://user@host/")
+    }
+
+    @Test("--broker takes one URL or a comma-separated list, and refuses what is not amqp")
+    func brokerChoice() throws {
+        #expect(try ServerConfiguration.brokerChoice(nil) == .embedded)
+        #expect(try ServerConfiguration.brokerChoice("  ") == .embedded)
+        #expect(try ServerConfiguration.brokerChoice("amqp://a:b@h:1/") == .rabbitMQ(urls: ["amqp://a:b@h:1/"]))
+        #expect(try ServerConfiguration.brokerChoice("amqp://h1/, amqp://h2/") == .rabbitMQ(urls: ["amqp://h1/", "amqp://h2/"]))
+        #expect(throws: StartupError.self) { try ServerConfiguration.brokerChoice("http://h/") }
+        #expect(throws: StartupError.self) { try ServerConfiguration.brokerChoice("amqp://") }
+    }
+
+    @Test("Node ids are names: letters, digits, - _ .")
+    func nodeIds() {
+        #expect(ServerConfiguration.isValidNodeId("node-1.eu_west"))
+        #expect(!ServerConfiguration.isValidNodeId(""))
+        #expect(!ServerConfiguration.isValidNodeId("a b"))
+        #expect(!ServerConfiguration.isValidNodeId(String(repeating: "x", count: 65)))
+        #expect(ServerConfiguration.isValidNodeId(ServerConfiguration.defaultNodeId(port: 9191)))
+    }
+
+    @Test("The secret file is created with 32 random bytes as hex, mode 600, and read back the same")
+    func secretFileCreatedAndReused() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let file = SecretFile(path: folder.path + "/a/b/secret")
+        let (key, created) = try file.loadOrCreate()
+        #expect(created)
+        #expect(key.count == 32)
+        let attributes = try FileManager.default.attributesOfItem(atPath: file.path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let (again, createdAgain) = try file.loadOrCreate()
+        #expect(!createdAgain)
+        #expect(again == key)
+        let other = try SecretFile(path: folder.path + "/other").loadOrCreate().key
+        #expect(other != key)
+    }
+
+    @Test("A secret file written by hand: hex is decoded, other text is used as bytes, too short is refused")
+    func secretFileContents() throws {
+        #expect(try SecretFile.key(from: Array("00ff00ff00ff00ff00ff00ff00ff00ff\n".utf8), path: "x") == Array(repeating: [0, 255], count: 8).flatMap { $0 })
+        #expect(try SecretFile.key(from: Array("  a passphrase of some length \n".utf8), path: "x") == Array("a passphrase of some length".utf8))
+        #expect(throws: StartupError.self) { try SecretFile.key(from: Array("short".utf8), path: "x") }
+    }
+
+    @Test("Static files: index at /, ETag revalidation, HEAD without body, unknown paths fall through")
+    func staticSite() {
+        let site = StaticSite(assets: [
+            "/": StaticSite.asset(Array("<html>".utf8), name: "index.html", cacheControl: "no-cache"),
+            "/app.js": StaticSite.asset(Array("1".utf8), name: "app.js", cacheControl: "no-cache"),
+        ])
+        let page = site.respond(method: "GET", path: "/", ifNoneMatch: nil)
+        #expect(page?.status == 200)
+        #expect(page?.body == Array("<html>".utf8))
+        #expect(page?.headers.contains { $0.0 == "Content-Type" && $0.1 == "text/html; charset=utf-8" } == true)
+        #expect(page?.headers.contains { $0.0 == "Content-Security-Policy" } == true)
+        let etag = page?.headers.first { $0.0 == "ETag" }?.1
+        #expect(site.respond(method: "GET", path: "/index.html", ifNoneMatch: etag)?.status == 304)
+        #expect(site.respond(method: "HEAD", path: "/app.js", ifNoneMatch: nil)?.body == [])
+        #expect(site.respond(method: "POST", path: "/app.js", ifNoneMatch: nil)?.status == 405)
+        #expect(site.respond(method: "GET", path: "/missing", ifNoneMatch: nil) == nil)
+        #expect(StaticSite.etag(Array("a".utf8)) != StaticSite.etag(Array("b".utf8)))
+    }
+
+    @Test("The kind of an outbound frame is read from its type member")
+    func frameKinds() {
+        #expect(ServerMetrics.frameKind(#"{"type":"message","text":"hi"}"#) == "message")
+        #expect(ServerMetrics.frameKind(#"{"msgId":"x","type":"sent"}"#) == "sent")
+        #expect(ServerMetrics.frameKind(#"{"text":"{\"type\":\"fake\"}","type":"message"}"#) == "message")
+        #expect(ServerMetrics.frameKind("not json") == "other")
+        let welcome = #"{"entered":["lobby"],"history":{"lobby":[{"from":"a","msgId":"1","room":"lobby","seq":1,"text":"x","ts":1}]},"nick":"a","rooms":[],"token":"t","type":"welcome","users":[{"nick":"a","online":true}]}"#
+        #expect(ServerMetrics.frameKind(welcome) == "welcome")
+        let long = #"{"from":"a","msgId":"1","room":"lobby","seq":1,"text":""# + String(repeating: "y", count: 4000) + #"","ts":1,"type":"message"}"#
+        #expect(ServerMetrics.frameKind(long) == "message")
+    }
+}

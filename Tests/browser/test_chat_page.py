@@ -1,0 +1,419 @@
+"""Two and more users drive the rabbitChat page in headless Chromium, once per SockJS transport.
+
+The server under test is at RABBITCHAT_URL (scripts/browser-tests.sh starts one). Nicks carry a
+random suffix, so the tests can run against a server that already has users. Screenshots of the
+main states go to test-output/screenshots/ (RABBITCHAT_SCREENSHOTS overrides the folder).
+"""
+
+import os
+import re
+import secrets
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+BASE_URL = os.environ.get("RABBITCHAT_URL", "http://127.0.0.1:9191").rstrip("/")
+SHOTS = Path(os.environ.get("RABBITCHAT_SCREENSHOTS", "test-output/screenshots"))
+TRANSPORTS = ["websocket", "xhr-streaming", "xhr-polling"]
+TIMEOUT_MS = 15_000
+XSS = "<img src=x onerror=alert(1)>"
+
+expect.set_options(timeout=TIMEOUT_MS)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox", "--disable-gpu"])
+        yield b
+        b.close()
+
+
+class User:
+    """One person: a browser context (its own localStorage) and the page open in it."""
+
+    def __init__(self, browser: Browser, nick: str, transport: str, phone: bool = False):
+        self.nick = nick
+        self.transport = transport
+        viewport = {"width": 390, "height": 760} if phone else {"width": 1180, "height": 760}
+        self.context: BrowserContext = browser.new_context(viewport=viewport)
+        self.context.set_default_timeout(TIMEOUT_MS)
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.page: Page = self._new_page()
+
+    def _new_page(self) -> Page:
+        page = self.context.new_page()
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return page
+
+    @property
+    def url(self) -> str:
+        return f"{BASE_URL}/?transport={self.transport}"
+
+    def open(self) -> None:
+        self.page.goto(self.url)
+
+    def reopen(self) -> None:
+        """Opens the page again in the same browser context (after close_page), as a user coming back."""
+        self.page = self._new_page()
+        self.open()
+        self.wait_joined()
+
+    def close_page(self) -> None:
+        self.page.close()
+
+    def join(self) -> None:
+        self.open()
+        self.page.fill("#nick-input", self.nick)
+        self.page.click("#join-button")
+        self.wait_joined()
+
+    def wait_joined(self) -> None:
+        expect(self.page.locator("#app")).to_be_visible()
+        expect(self.page.locator("#me-nick")).to_have_text(self.nick)
+        expect(self.page.locator("#conn")).to_have_attribute("data-state", "connected")
+        # The transport really is the forced one: no silent fallback.
+        expect(self.page.locator("#transport")).to_have_text(self.transport)
+
+    def say(self, text: str) -> None:
+        self.page.fill("#composer-input", text)
+        self.page.press("#composer-input", "Enter")
+
+    def open_room(self, room: str) -> None:
+        self.page.click(f'#room-list [data-conv="#{room}"]')
+        expect(self.page.locator("#conv-title")).to_have_text(f"#{room}")
+
+    def open_dm(self, nick: str) -> None:
+        self.page.click(f'#user-list [data-nick="{nick}"]')
+        expect(self.page.locator("#conv-title")).to_have_text(re.compile(re.escape(nick)))
+
+    def message(self, text: str):
+        return self.page.locator("#messages .msg", has=self.page.locator(".msg-text", has_text=text))
+
+    def roster_entry(self, nick: str):
+        return self.page.locator(f'#user-list [data-nick="{nick}"]')
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{self.transport}-{name}.png"))
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def nick(base: str, transport: str) -> str:
+    return f"{base}-{transport.split('-')[-1][:4]}{secrets.token_hex(2)}"
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_two_users_chat_publicly_and_privately_with_receipts(browser, transport):
+    alice = User(browser, nick("alice", transport), transport)
+    bob = User(browser, nick("bob", transport), transport)
+    try:
+        alice.open()
+        alice.page.fill("#nick-input", alice.nick)
+        alice.shot("00-login")
+        alice.page.click("#join-button")
+        alice.wait_joined()
+        alice.shot("01-joined")
+        bob.join()
+        expect(alice.roster_entry(bob.nick)).to_have_class(re.compile(r"\bonline\b"))
+        expect(bob.roster_entry(alice.nick)).to_have_class(re.compile(r"\bonline\b"))
+
+        # Public: bob sees alice's message; alice's own copy is confirmed with one tick.
+        hello = f"hello from {alice.nick}"
+        alice.say(hello)
+        expect(bob.message(hello)).to_have_count(1)
+        expect(bob.message(hello).locator(".msg-from")).to_have_text(alice.nick)
+        expect(alice.message(hello)).to_have_attribute("data-status", "sent")
+        expect(alice.message(hello)).to_have_count(1)
+        alice.shot("02-public-message")
+
+        # Private: bob writes to alice; alice's client acks it and bob sees the second tick.
+        bob.open_dm(alice.nick)
+        secret = f"psst {secrets.token_hex(3)}"
+        bob.say(secret)
+        expect(alice.roster_entry(bob.nick).locator(".badge")).to_have_text("1")
+        alice.shot("03-unread-private")
+        alice.open_dm(bob.nick)
+        expect(alice.message(secret)).to_have_count(1)
+        expect(bob.message(secret)).to_have_attribute("data-status", "delivered")
+        expect(bob.message(secret).locator(".tick")).to_have_text("\u2713\u2713")
+        bob.shot("04-private-delivered")
+
+        # Typing: bob types in the private conversation, alice sees it.
+        bob.page.fill("#composer-input", "")
+        bob.page.type("#composer-input", "typing")
+        expect(alice.page.locator("#typing")).to_have_text(f"{bob.nick} is typing…")
+        bob.page.fill("#composer-input", "")
+
+        # Markup in a message is text: shown verbatim, no element made from it, no dialog.
+        alice.open_room("lobby")
+        bob.open_room("lobby")
+        markup = f"{XSS} {secrets.token_hex(3)}"
+        alice.say(markup)
+        expect(bob.message(markup).locator(".msg-text")).to_have_text(markup)
+        expect(bob.page.locator("#messages img")).to_have_count(0)
+        expect(alice.page.locator("#messages img")).to_have_count(0)
+        bob.shot("05-markup-as-text")
+        assert alice.dialogs == [] and bob.dialogs == []
+        assert alice.errors == [] and bob.errors == []
+    finally:
+        alice.close()
+        bob.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_private_message_waits_for_an_offline_addressee_and_reload_keeps_the_nick(browser, transport):
+    alice = User(browser, nick("alice", transport), transport)
+    bob = User(browser, nick("bob", transport), transport)
+    try:
+        alice.join()
+        bob.join()
+        expect(alice.roster_entry(bob.nick)).to_have_class(re.compile(r"\bonline\b"))
+
+        # Bob leaves; alice sees him go offline and writes to him anyway.
+        bob.close_page()
+        expect(alice.roster_entry(bob.nick)).to_have_class(re.compile(r"\boffline\b"))
+        alice.open_dm(bob.nick)
+        expect(alice.page.locator("#conv-subtitle")).to_contain_text("offline")
+        waiting = f"while you were away {secrets.token_hex(3)}"
+        alice.say(waiting)
+        expect(alice.message(waiting)).to_have_attribute("data-status", "sent")
+        alice.shot("06-offline-addressee")
+
+        # Bob comes back in the same browser: no nick to type, the message was waiting.
+        bob.reopen()
+        expect(bob.roster_entry(alice.nick).locator(".badge")).to_have_text("1")
+        bob.open_dm(alice.nick)
+        expect(bob.message(waiting)).to_have_count(1)
+        expect(alice.message(waiting)).to_have_attribute("data-status", "delivered")
+        bob.shot("07-message-waited")
+
+        # A reload re-joins as the same user and shows the room's history.
+        note = f"before reload {secrets.token_hex(3)}"
+        bob.open_room("lobby")
+        bob.say(note)
+        expect(bob.message(note)).to_have_attribute("data-status", "sent")
+        bob.page.reload()
+        bob.wait_joined()
+        bob.open_room("lobby")
+        expect(bob.message(note)).to_have_count(1)
+        # ... and the private conversation is still there, with its receipt.
+        bob.open_dm(alice.nick)
+        expect(bob.message(waiting)).to_have_count(1)
+        assert alice.dialogs == [] and bob.dialogs == []
+        assert alice.errors == [] and bob.errors == []
+    finally:
+        alice.close()
+        bob.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_rooms_can_be_created_joined_and_left_on_a_phone_sized_window(browser, transport):
+    carol = User(browser, nick("carol", transport), transport, phone=True)
+    dave = User(browser, nick("dave", transport), transport)
+    room = f"room{secrets.token_hex(3)}"
+    try:
+        carol.join()
+        dave.join()
+        # On a phone the sidebar is a drawer behind the menu button.
+        expect(carol.page.locator("#sidebar")).not_to_be_in_viewport()
+        carol.page.click("#menu-button")
+        expect(carol.page.locator("#sidebar")).to_be_in_viewport()
+        carol.page.wait_for_timeout(400)  # let the drawer finish sliding in before the screenshot
+        carol.shot("08-phone-menu")
+        carol.page.fill("#enter-input", room)
+        carol.page.press("#enter-input", "Enter")
+        expect(carol.page.locator("#conv-title")).to_have_text(f"#{room}")
+        expect(carol.page.locator("#sidebar")).not_to_be_in_viewport()
+
+        dave.page.fill("#enter-input", room)
+        dave.page.press("#enter-input", "Enter")
+        expect(dave.page.locator("#conv-title")).to_have_text(f"#{room}")
+        text = f"welcome to {room}"
+        carol.say(text)
+        expect(dave.message(text)).to_have_count(1)
+        carol.shot("09-phone-room")
+
+        # A message in a room that is not shown counts as unread there.
+        dave.open_room("lobby")
+        carol.say("second")
+        expect(dave.page.locator(f'#room-list [data-conv="#{room}"] .badge')).to_have_text("1")
+
+        # Leaving: the room disappears from the list and its messages stop coming.
+        carol.page.click("#leave-button")
+        expect(carol.page.locator(f'#room-list [data-conv="#{room}"]')).to_have_count(0)
+        expect(carol.page.locator("#conv-title")).to_have_text("#lobby")
+        # Leaving the last room leaves a clear empty state, not a composer that cannot send.
+        carol.page.click("#leave-button")
+        expect(carol.page.locator("#messages .empty-conv")).to_contain_text("no room")
+        expect(carol.page.locator("#composer-input")).to_be_disabled()
+        carol.page.click("#menu-button")
+        carol.page.fill("#enter-input", "lobby")
+        carol.page.press("#enter-input", "Enter")
+        expect(carol.page.locator("#conv-title")).to_have_text("#lobby")
+        expect(carol.page.locator("#composer-input")).to_be_enabled()
+        assert carol.errors == [] and dave.errors == []
+    finally:
+        carol.close()
+        dave.close()
+
+
+class OwnServer:
+    """A rabbitChat of this test's own (RABBITCHAT_BINARY), to stop and start again; stopped by PID."""
+
+    def __init__(self, folder: Path, port: int = 0):
+        import subprocess
+        import time
+
+        binary = os.environ.get("RABBITCHAT_BINARY")
+        if not binary:
+            raise RuntimeError("RABBITCHAT_BINARY must name the rabbitChat binary (scripts/browser-tests.sh sets it)")
+        self.log = open(folder / "server.log", "ab")
+        self.process = subprocess.Popen(
+            [binary, "--port", str(port), "--secret-file", str(folder / "secret")],
+            stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        self.url = None
+        while time.monotonic() < deadline and self.url is None:
+            line = self.process.stdout.readline().decode()
+            if not line:
+                break
+            m = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+            if m:
+                self.url, self.port = m.group(0).rstrip("/"), int(m.group(1))
+        if self.url is None:
+            self.stop()
+            raise RuntimeError("rabbitChat did not start; see " + str(folder / "server.log"))
+
+    def stop(self) -> int:
+        import signal
+        import subprocess
+
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        self.log.close()
+        return self.process.returncode
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_page_reconnects_by_itself_and_resends_what_was_not_confirmed(browser, transport, tmp_path):
+    server = OwnServer(tmp_path)
+    erin = User(browser, nick("erin", transport), transport)
+    erin_url = f"{server.url}/?transport={transport}"
+    try:
+        erin.page.goto(erin_url)
+        erin.page.fill("#nick-input", erin.nick)
+        erin.page.click("#join-button")
+        erin.wait_joined()
+
+        # The server goes away: the page says so and keeps what is typed meanwhile.
+        assert server.stop() == 0
+        expect(erin.page.locator("#conn")).to_have_attribute("data-state", re.compile("reconnecting|connecting"))
+        expect(erin.page.locator("#conn-text")).to_contain_text(re.compile("restarting|Disconnected|Reconnecting"))
+        typed = f"typed while offline {secrets.token_hex(3)}"
+        erin.say(typed)
+        expect(erin.message(typed)).to_have_attribute("data-status", "pending")
+        erin.shot("10-reconnecting")
+
+        # It comes back on the same port: the page reconnects, re-joins and the message goes out
+        # with its original id, confirmed once.
+        server = OwnServer(tmp_path, port=server.port)
+        erin.wait_joined()
+        expect(erin.message(typed)).to_have_attribute("data-status", "sent")
+        expect(erin.message(typed)).to_have_count(1)
+        assert erin.page.evaluate("window.rabbitChat.outbox.length") == 0
+        assert erin.errors == []
+    finally:
+        erin.close()
+        server.stop()
+
+
+def xhr_chat_session(frames, pace_s=0.06):
+    """Sends chat frames through a SockJS xhr-polling session of its own (no browser), paced under
+    the server's rate limit, and returns once every one has been posted."""
+    import json
+    import time
+    import urllib.request
+
+    base = f"{BASE_URL}/chat/000/{secrets.token_hex(4)}"
+
+    def post(path, body=b""):
+        req = urllib.request.Request(base + path, data=body, method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.read()
+
+    assert post("/xhr").startswith(b"o")
+    for i, frame in enumerate(frames):
+        post("/xhr_send", json.dumps([json.dumps(frame)]).encode())
+        time.sleep(pace_s)
+        if i % 10 == 9:
+            post("/xhr")  # a receiving request now and then keeps the session alive; answers are dropped
+    post("/xhr")
+    return post
+
+
+def test_history_on_join_and_scrolling_back_for_older_messages(browser):
+    room = f"hist{secrets.token_hex(3)}"
+    writer = nick("writer", "websocket")
+    count = 130
+    xhr_chat_session([{"type": "join", "nick": writer, "rooms": [room]}]
+                     + [{"type": "say", "id": f"h{i}", "room": room, "text": f"history line {i:03d}"} for i in range(count)])
+    reader = User(browser, nick("reader", "websocket"), "websocket")
+    try:
+        reader.join()
+        reader.page.fill("#enter-input", room)
+        reader.page.press("#enter-input", "Enter")
+        expect(reader.page.locator("#conv-title")).to_have_text(f"#{room}")
+        # The join brings the newest messages; the oldest are not there yet.
+        expect(reader.message(f"history line {count - 1:03d}")).to_have_count(1)
+        expect(reader.message("history line 000")).to_have_count(0)
+        shown = reader.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg').count()
+        assert 0 < shown < count
+        # Scrolling to the top asks for the older ones (history with `before`).
+        reader.page.locator("#messages").evaluate("el => { el.scrollTop = 0; el.dispatchEvent(new Event('scroll')); }")
+        expect(reader.message("history line 000")).to_have_count(1)
+        expect(reader.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg')).to_have_count(count)
+        expect(reader.page.locator(".history-edge")).to_contain_text("beginning")
+        order = reader.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg-text').all_inner_texts()
+        assert order == [f"history line {i:03d}" for i in range(count)]
+        reader.shot("11-history")
+        assert reader.errors == []
+    finally:
+        reader.close()
+
+
+def test_the_same_nick_in_a_second_tab_takes_over_and_the_first_tab_can_take_it_back(browser):
+    frank = User(browser, nick("frank", "websocket"), "websocket")
+    try:
+        frank.join()
+        first = frank.page
+        # A second tab of the same browser: same stored nick and token, so it joins by itself.
+        second = frank.context.new_page()
+        second.on("pageerror", lambda e: frank.errors.append(str(e)))
+        second.goto(frank.url)
+        expect(second.locator("#me-nick")).to_have_text(frank.nick)
+        expect(second.locator("#conn")).to_have_attribute("data-state", "connected")
+        # The first tab is told why it was disconnected, and does not fight back by itself.
+        expect(first.locator("#conn")).to_have_attribute("data-state", "replaced")
+        expect(first.locator("#notice")).to_contain_text("another window")
+        frank.shot("12-replaced")
+        first.wait_for_timeout(1500)
+        expect(second.locator("#conn")).to_have_attribute("data-state", "connected")
+        # Asked to, it takes the nick back.
+        first.click("#notice-action")
+        expect(first.locator("#conn")).to_have_attribute("data-state", "connected")
+        expect(second.locator("#conn")).to_have_attribute("data-state", "replaced")
+        assert frank.errors == []
+    finally:
+        frank.close()

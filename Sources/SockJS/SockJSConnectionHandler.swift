@@ -42,7 +42,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     let core: SockJSServerCore
     var state: State = .idle
     var context: ChannelHandlerContext?
-    var inbound = ByteBuffer()
+    var inbound = SockJSConnectionHandler.emptyBuffer
+    static let emptyBuffer = ByteBuffer()
     var parser: HTTPRequestParser
     var remoteAddress: SocketAddress?
     /// Whether the connection stays open after the current response.
@@ -121,7 +122,11 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if case .closing = state { return }
-        inbound.writeBuffer(&bytes)
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeBuffer(&bytes)
+        }
         process()
     }
 
@@ -154,7 +159,13 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         processing = true
         defer {
             processing = false
-            if inbound.readerIndex > 4096 { inbound.discardReadBytes() }
+            if inbound.readableBytes == 0 {
+                // Don't keep the read buffer's storage while idle: thousands of idle websockets
+                // would each hold one.
+                inbound = Self.emptyBuffer
+            } else if inbound.readerIndex > 4096 {
+                inbound.discardReadBytes()
+            }
         }
         while true {
             switch state {

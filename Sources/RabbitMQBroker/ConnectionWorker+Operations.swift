@@ -20,9 +20,10 @@ extension ConnectionWorker {
             return .failure(error)
         case .success(let channel):
             guard let connection else { return .failure(fatal ?? handle.closedError) }
-            flushBeforeRPC()
-            if let value = body(connection, channel) { return .success(value) }
-            return .failure(failure(from: amqp_get_rpc_reply(connection), channel: handle.id))
+            return uncorked {
+                if let value = body(connection, channel) { return .success(value) }
+                return .failure(failure(from: amqp_get_rpc_reply(connection), channel: handle.id))
+            }
         }
     }
 
@@ -33,24 +34,24 @@ extension ConnectionWorker {
         }
         let shared = ChannelShared(id: id)
         channels[id] = ChannelState(shared: shared)
-        flushBeforeRPC()
-        if amqp_channel_open(connection, id) == nil {
-            let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
-            finishChannel(id, error)
-            return .failure(error)
+        return uncorked {
+            if amqp_channel_open(connection, id) == nil {
+                let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
+                finishChannel(id, error)
+                return .failure(error)
+            }
+            if amqp_confirm_select(connection, id) == nil {
+                let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
+                finishChannel(id, error)
+                return .failure(error)
+            }
+            return .success(shared)
         }
-        if amqp_confirm_select(connection, id) == nil {
-            let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
-            finishChannel(id, error)
-            return .failure(error)
-        }
-        return .success(shared)
     }
 
     func closeChannel(_ handle: ChannelShared) {
         guard case .success = channel(handle), let connection else { return }
-        flushBeforeRPC()
-        let reply = amqp_channel_close(connection, handle.id, Int32(AMQP_REPLY_SUCCESS))
+        let reply = uncorked { amqp_channel_close(connection, handle.id, Int32(AMQP_REPLY_SUCCESS)) }
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
             _ = failure(from: reply, channel: handle.id)
         }
@@ -220,8 +221,7 @@ extension ConnectionWorker {
         case .success(let open): channel = open
         }
         guard let connection else { return .failure(handle.closedError) }
-        flushBeforeRPC()
-        let reply = withAMQPBytes(queue) { amqp_basic_get(connection, channel.id, $0, autoAck ? 1 : 0) }
+        let reply = uncorked { withAMQPBytes(queue) { amqp_basic_get(connection, channel.id, $0, autoAck ? 1 : 0) } }
         guard reply.reply_type == AMQP_RESPONSE_NORMAL, let decoded = reply.reply.decoded else {
             return .failure(failure(from: reply, channel: channel.id))
         }

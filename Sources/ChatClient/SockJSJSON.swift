@@ -175,41 +175,36 @@ public enum SockJSJSON {
                 index += 1
             }
             guard index < bytes.count else { throw .unexpectedEnd }
-            var scalars = String.UnicodeScalarView()
-            scalars.append(contentsOf: String(decoding: bytes[start..<index], as: UTF8.self).unicodeScalars)
-            var pending: [UInt8] = []
-            func flush(_ pending: inout [UInt8], into scalars: inout String.UnicodeScalarView) {
-                if !pending.isEmpty {
-                    scalars.append(contentsOf: String(decoding: pending, as: UTF8.self).unicodeScalars)
-                    pending.removeAll(keepingCapacity: true)
-                }
+            // Escapes (every quote of a chat frame nested in an `a[...]` frame is one): the
+            // string is built as UTF-8 bytes and decoded once at the end.
+            var out: [UInt8] = []
+            out.reserveCapacity(index - start + 64)
+            out.append(contentsOf: bytes[start..<index])
+            func append(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
+                out.append(contentsOf: UTF8.encode(scalar)!)
             }
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    flush(&pending, into: &scalars)
                     index += 1
-                    return String(scalars)
+                    return String(decoding: out, as: UTF8.self)
                 }
                 if byte != UInt8(ascii: "\\") {
-                    pending.append(byte)
+                    out.append(byte)
                     index += 1
                     continue
                 }
-                flush(&pending, into: &scalars)
                 index += 1
                 guard index < bytes.count else { throw .unexpectedEnd }
                 let escaped = bytes[index]
                 index += 1
                 switch escaped {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
                 case UInt8(ascii: "u"):
                     let escapeStart = index - 2
                     let unit = try hex4(escapeStart: escapeStart)
@@ -223,10 +218,10 @@ public enum SockJSJSON {
                         guard (0xDC00...0xDFFF).contains(low) else { throw .badEscape(offset: escapeStart) }
                         let value = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
                         guard let scalar = Unicode.Scalar(value) else { throw .badEscape(offset: escapeStart) }
-                        scalars.append(scalar)
+                        append(scalar, to: &out)
                     } else {
                         // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
-                        scalars.append(Unicode.Scalar(unit) ?? "\u{FFFD}")
+                        append(Unicode.Scalar(unit) ?? "\u{FFFD}", to: &out)
                     }
                 default:
                     throw .badEscape(offset: index - 2)

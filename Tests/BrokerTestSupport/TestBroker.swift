@@ -108,6 +108,7 @@ public final class TestBroker: Sendable {
     /// when RabbitMQ is neither reachable nor required.
     static func cancelUnlessRabbitMQEnabled() throws {
         if !TestEnvironment.rabbitMQEnabled {
+            TestEnvironment.announceSkip
             try Test.cancel(Comment(rawValue: TestEnvironment.skipMessage))
         }
     }

@@ -28,7 +28,6 @@ final class ConnectionWorker {
     private var freeChannelIDs: [UInt16] = []
     var maxChannels: UInt16 = 2047
     private var socketFD: Int32 = -1
-    private var corkDepth = 0
     /// The last strings decoded for delivery fields, reused while the bytes repeat (the
     /// consumer tag, exchange and routing key of consecutive deliveries usually do).
     var consumerTagCache = StringCache()
@@ -168,10 +167,8 @@ final class ConnectionWorker {
 
     private func runCommands() {
         let commands = core.takeCommands()
-        // Several commands (a burst of acks, publishes) go out in as few TCP segments as
-        // possible: cork the socket while they are written, uncork to flush.
-        let cork = commands.count > 1
-        if cork { setCork(true) }
+        // No TCP_CORK around bursts: a synchronous RPC written into a corked socket waits for
+        // the kernel's 200 ms cork timeout, which made a join on RabbitMQ take seconds.
         for command in commands {
             if let fatal {
                 command.fail(fatal)
@@ -179,29 +176,6 @@ final class ConnectionWorker {
                 command.run(self)
             }
         }
-        if cork { setCork(false) }
-    }
-
-    /// Sends what the cork holds before a synchronous RPC, whose reply would otherwise wait
-    /// for the kernel's 200 ms cork timeout; the socket stays corked for later commands.
-    func flushBeforeRPC() {
-        guard socketFD >= 0, corkDepth > 0 else { return }
-        #if canImport(Glibc)
-        var off: Int32 = 0
-        var on: Int32 = 1
-        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size))
-        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
-        #endif
-    }
-
-    /// Corks or uncorks the socket; nested corks are counted so only the outermost flushes.
-    func setCork(_ on: Bool) {
-        corkDepth += on ? 1 : -1
-        guard socketFD >= 0, corkDepth == (on ? 1 : 0) else { return }
-        #if canImport(Glibc)
-        var value: Int32 = on ? 1 : 0
-        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
-        #endif
     }
 
     /// Handles the frames that are ready, without blocking (a zero timeout also lets

@@ -62,6 +62,23 @@ struct FaultTests {
         }
     }
 
+    @Test func sentComesOnlyAfterTheBrokerConfirmed() async throws {
+        try await withCluster(.inMemory) { cluster in
+            try await cluster.start("a")
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            let simulator = cluster.testBroker.inMemory!
+            simulator.stallConfirms()
+            alice.send(.say(SayRequest(id: "held", text: "held back")))
+            alice.send(.tell(TellRequest(id: "held-private", to: "alice", text: "held back too")))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!alice.received.contains { if case .sent = $0 { true } else { false } })
+            simulator.releaseConfirms()
+            try await alice.sent("held")
+            try await alice.sent("held-private")
+        }
+    }
+
     @Test func theSimulatorsInjectedNackIsUnavailableAndTheSessionGoesOn() async throws {
         try await withCluster(.inMemory) { cluster in
             try await cluster.start("a")

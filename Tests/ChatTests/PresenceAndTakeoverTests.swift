@@ -29,6 +29,23 @@ struct PresenceAndTakeoverTests {
     }
 
     @Test(arguments: BackendKind.allCases)
+    func usersOfANodeThatStopsGracefullyGoOfflineAtOnce(_ kind: BackendKind) async throws {
+        try await withCluster(kind) { cluster in
+            cluster.uses("alice", "bob")
+            let clock = ManualChatClock()
+            try await cluster.start("a")
+            try await cluster.start("b", clock: clock)
+            let bob = cluster.client(on: "b")
+            try await bob.join("bob")
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            try await bob.next("alice online", Self.presence("alice", online: true))
+            await cluster.stop("a")
+            try await bob.next("alice offline", Self.presence("alice", online: false))
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
     func usersOfANodeThatDiesAreShownOfflineWithinFifteenSeconds(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in
             cluster.uses("alice", "bob")

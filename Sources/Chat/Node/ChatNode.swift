@@ -6,6 +6,7 @@ import Synchronization
 /// broker form one chat. The server creates one, calls ``run()`` in a task for its lifetime and
 /// ``attach(_:)`` for each client connection.
 public final class ChatNode: Sendable {
+    /// What the node was created with (its id, limits and timings).
     public let configuration: ChatConfiguration
     let core: ChatNodeCore
     private let broker: any Broker

@@ -57,7 +57,7 @@ extension ChatNodeCore {
         }
         guard !session.isClosed else { return }
 
-        if let older = nickOwner[nick], older != sessionId { await replace(older) }
+        if let older = nickOwner[nick], older != sessionId { await replace(older, announce: false) }
         nickOwner[nick] = sessionId
         if let channel = try? await publisher() {
             let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)
@@ -86,12 +86,15 @@ extension ChatNodeCore {
             addMember(sessionId, outlet: session.outlet, to: room)
             roomHistory[room] = history.messages(in: room, limit: configuration.limits.historyOnJoin)
         }
-        announceRoster()
-        let online = presence.onlineNicks
-        let users = claimOwners.keys.sorted().map { UserStatus(nick: $0, online: online.contains($0)) }
+        var online = presence.onlineNicks
+        online.insert(nick)
+        var claimed = Set(claimOwners.keys)
+        claimed.insert(nick)
+        let users = claimed.sorted().map { UserStatus(nick: $0, online: online.contains($0)) }
         let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: users, rooms: history.roomNames,
                               entered: Array(rooms), history: roomHistory)
         session.send(.welcome(welcome))
+        announceRoster()
         startInboxLoop(sessionId, inbox: inbox)
     }
 
@@ -177,7 +180,7 @@ extension ChatNodeCore {
     }
 
     /// Another session took the nick: this one gets `replaced` and is closed (4001).
-    func replace(_ sessionId: UInt64) async {
+    func replace(_ sessionId: UInt64, announce: Bool = true) async {
         guard let entry = sessions[sessionId] else {
             if nickOwner.first(where: { $0.value == sessionId }) != nil {
                 nickOwner = nickOwner.filter { $0.value != sessionId }
@@ -187,7 +190,7 @@ extension ChatNodeCore {
         entry.session.markClosed()
         entry.session.send(ChatProtocolError(.replaced, "Your nick \(entry.nick) joined from another connection, so this one is closed.").frame)
         entry.session.outlet.close(code: ChatCloseCode.replaced, reason: "Replaced")
-        await endSession(sessionId)
+        await endSession(sessionId, announce: announce)
     }
 
     /// The client went away or was replaced: leave rooms, release the inbox (the broker
@@ -196,12 +199,14 @@ extension ChatNodeCore {
         await endSession(sessionId)
     }
 
-    func endSession(_ sessionId: UInt64) async {
+    /// - Parameter announce: false when a new session of the same nick on this node takes
+    ///   over right away, so the nick does not flap offline and online.
+    func endSession(_ sessionId: UInt64, announce: Bool = true) async {
         guard let entry = sessions.removeValue(forKey: sessionId) else { return }
         metrics.joinedSessions.record(sessions.count)
         if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
         for room in entry.rooms { removeMember(sessionId, from: room) }
-        announceRoster()
+        if announce { announceRoster() }
         guard let inbox = entry.inbox else { return }
         if acksInFlight[sessionId, default: 0] > 0 {
             inboxesClosingAfterAcks[sessionId] = inbox

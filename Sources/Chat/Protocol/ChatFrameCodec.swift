@@ -59,17 +59,17 @@ public enum ChatFrameCodec {
         case .dataCorrupted(let context) where context.codingPath.isEmpty && !isJSON(data):
             return ChatProtocolError(.badJSON, "The frame is not valid JSON: send one JSON object per message.")
         case .keyNotFound(let key, _):
-            return ChatProtocolError(.badRequest, "The field '\(key.stringValue)' is missing.", id: id)
+            return ChatProtocolError(.badRequest, "The field '\(key.stringValue)' is missing: add it and send the frame again.", id: id)
         case .dataCorrupted(let context) where context.codingPath.isEmpty:
             return ChatProtocolError(.badRequest, "A field has a value of the wrong type: see Specs/chat-protocol.md for each frame's fields.", id: id)
         case .typeMismatch(_, let context), .valueNotFound(_, let context), .dataCorrupted(let context):
             if context.codingPath.isEmpty {
-                return ChatProtocolError(.badRequest, "A frame is a JSON object with a 'type' field.", id: id)
+                return ChatProtocolError(.badRequest, "Send each frame as a JSON object with a 'type' field.", id: id)
             }
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            return ChatProtocolError(.badRequest, "The field '\(path)' has the wrong type.", id: id)
+            return ChatProtocolError(.badRequest, "The field '\(path)' has the wrong type: see Specs/chat-protocol.md for each frame's fields.", id: id)
         @unknown default:
-            return ChatProtocolError(.badRequest, "The frame does not have the shape its type needs.", id: id)
+            return ChatProtocolError(.badRequest, "The frame does not have the shape its type needs: see Specs/chat-protocol.md.", id: id)
         }
     }
 

@@ -33,7 +33,7 @@ final class ChatCluster: Sendable {
         let configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret, limits: limits,
             presenceInterval: .milliseconds(100), presenceExpiry: .seconds(12),
-            reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(5),
+            reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(10),
             clock: clock, topology: topology)
         var logger = Logger(label: "chat-test-\(nodeId)")
         logger.logLevel = .warning

@@ -9,6 +9,8 @@ final class SimulatedUser {
     enum Phase: Equatable {
         case connecting
         case joined
+        /// Fault-tolerant runs: the session closed mid-run; reconnecting and rejoining.
+        case reconnecting
         case finished
     }
 
@@ -32,6 +34,18 @@ final class SimulatedUser {
     private var ackFlushScheduled = false
     private var timers: [LoadTargetKind: Scheduled<Void>] = [:]
     private var sendUntil: UInt64 = 0
+    /// Set in fault-tolerant runs (`--faults`): reconnect, rejoin with the token, resend, catch up.
+    private let recovery: FaultRecovery?
+    private var handle: NIOLoopBound<SimulatedUser>?
+    private var token: String?
+    private var reconnectAttempt = 0
+    private var reconnectTimer: Scheduled<Void>?
+    /// The newest `seq` seen in this client's room, and the one it had when its session closed
+    /// (history after a rejoin is paged back until it reaches that).
+    private var newestRoomSeq: Int64?
+    private var catchUpFloor: Int64?
+    /// Clients of this run this client sees online (from the welcome's roster and `presence`).
+    private var onlineView: Set<Int> = []
 
     init(
         index: Int,
@@ -42,8 +56,10 @@ final class SimulatedUser {
         statistics: LoopStatistics,
         counters: ProgressCounters,
         padding: Int,
-        ignoredPublicDelivery: Int? = nil
+        ignoredPublicDelivery: Int? = nil,
+        recovery: FaultRecovery? = nil
     ) {
+        self.recovery = recovery
         self.ignoredPublicDelivery = ignoredPublicDelivery
         self.index = index
         self.plan = plan
@@ -54,6 +70,7 @@ final class SimulatedUser {
         self.counters = counters
         self.padding = padding
         self.ledger = ClientLedger(me: index, plan: plan)
+        self.ledger.toleratesFaults = recovery != nil
     }
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
@@ -66,11 +83,17 @@ final class SimulatedUser {
     /// Opens the session and joins (the join is queued until the session opens).
     func connect(handle: NIOLoopBound<SimulatedUser>) {
         connectStartedAt = Self.now()
+        self.handle = handle
+        open(endpoint: endpoint)
+    }
+
+    private func open(endpoint: SockJSEndpoint) {
+        guard let handle else { return }
         let connection = ChatConnection(endpoint: endpoint, transport: transport, eventLoop: eventLoop) { event in
             handle.value.handle(event)
         }
         self.connection = connection
-        connection.join(nick: nick, rooms: [roomName])
+        connection.join(nick: nick, token: token, rooms: [roomName])
     }
 
     /// Sends at the given rates (messages per second; 0 for none) until `until` (uptime ns).
@@ -87,6 +110,8 @@ final class SimulatedUser {
     func finish() {
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
+        reconnectTimer?.cancel()
+        reconnectTimer = nil
         flushAcks()
         phase = .finished
         connection?.close()
@@ -99,7 +124,7 @@ final class SimulatedUser {
         let interval = Int64(seconds * 1_000_000_000)
         let delay = first ? Int64.random(in: 0...max(1, interval)) : interval
         timers[kind] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
-            guard let self, self.phase == .joined, Self.now() < self.sendUntil else { return }
+            guard let self, self.phase == .joined || self.phase == .reconnecting, Self.now() < self.sendUntil else { return }
             switch kind {
             case .room: self.sendPublic()
             case .user: self.sendPrivate()
@@ -111,16 +136,19 @@ final class SimulatedUser {
     private func sendPublic() {
         let room = plan.roomOf[index]
         let payload = ledger.willSend(to: .room(room), at: Self.now())
-        connection?.say(id: String(payload.seq), text: payload.text(padding: padding), room: roomName)
         counters.add(.sent)
+        // While reconnecting it stays pending and goes out after the rejoin.
+        guard phase == .joined else { return }
+        connection?.say(id: String(payload.seq), text: payload.text(padding: padding), room: roomName)
     }
 
     private func sendPrivate() {
         var addressee = Int.random(in: 0..<(plan.clientCount - 1))
         if addressee >= index { addressee += 1 }
         let payload = ledger.willSend(to: .user(addressee), at: Self.now())
-        connection?.tell(id: String(payload.seq), to: plan.naming.nick(addressee), text: payload.text(padding: padding))
         counters.add(.sent)
+        guard phase == .joined else { return }
+        connection?.tell(id: String(payload.seq), to: plan.naming.nick(addressee), text: payload.text(padding: padding))
     }
 
     // MARK: Events
@@ -140,6 +168,14 @@ final class SimulatedUser {
                 closeReason = reason
                 counters.add(.failedToJoin)
                 phase = .finished
+            case .joined where recovery != nil:
+                counters.add(.disconnected)
+                ledger.tolerated.disconnects += 1
+                catchUpFloor = newestRoomSeq
+                phase = .reconnecting
+                scheduleReconnect()
+            case .reconnecting:
+                scheduleReconnect()
             case .joined:
                 closeReason = reason
                 counters.add(.disconnected)
@@ -153,7 +189,14 @@ final class SimulatedUser {
 
     private func handle(_ frame: ServerFrame) {
         switch frame {
-        case .welcome:
+        case .welcome(let welcome):
+            token = welcome.token
+            notePresence(welcome.users.map { ($0.nick, $0.online) })
+            onlineView.insert(index)
+            if phase == .reconnecting {
+                rejoined(history: welcome.history[roomName] ?? [])
+                return
+            }
             guard phase == .connecting else { return }
             phase = .joined
             counters.add(.joined)
@@ -163,20 +206,7 @@ final class SimulatedUser {
                 defer { publicDeliveries += 1 }
                 if publicDeliveries == ignoredPublicDelivery { return }
             }
-            let arrival = ledger.messageArrived(
-                from: message.from,
-                room: message.room,
-                to: message.to,
-                msgId: message.msgId,
-                text: message.text
-            )
-            guard case .load(let sentAt, let privateMsgId) = arrival else { return }
-            counters.add(.delivered)
-            statistics.recordLatency(nanoseconds: Self.now() &- sentAt)
-            if let privateMsgId {
-                pendingAcks.append(privateMsgId)
-                scheduleAckFlush()
-            }
+            deliver(message, live: true)
         case .sent(let sent):
             if let outgoing = ledger.confirmed(id: sent.id, msgId: sent.msgId) {
                 counters.add(.confirmed)
@@ -186,6 +216,14 @@ final class SimulatedUser {
         case .delivered(let delivered):
             ledger.receiptArrived(msgId: delivered.msgId, to: delivered.to)
             counters.add(.receipts)
+        case .error(let error) where phase == .reconnecting:
+            // The rejoin was refused (e.g. `unavailable` while the broker is away): try again.
+            _ = error
+            connection?.close()
+        case .error(let error) where recovery != nil && error.code == .unavailable && error.id != nil:
+            if ledger.refused(id: error.id, code: error.code.rawValue, message: error.message), let id = error.id, let seq = Int(id) {
+                scheduleRetry(seq: seq)
+            }
         case .error(let error):
             if phase == .connecting {
                 closeReason = "\(error.code.rawValue): \(error.message)"
@@ -193,8 +231,108 @@ final class SimulatedUser {
             if ledger.refused(id: error.id, code: error.code.rawValue, message: error.message) {
                 counters.add(.refused)
             }
-        case .presence, .typing, .history, .entered, .left:
+        case .presence(let presence):
+            notePresence([(presence.nick, presence.online)])
             counters.add(.otherFrames)
+        case .history(let history) where recovery != nil && history.room == roomName:
+            recovered(history.messages)
+        case .typing, .history, .entered, .left:
+            counters.add(.otherFrames)
+        }
+    }
+
+    /// Records a message delivered live or recovered from history: checks it against the plan,
+    /// records the latency of live first arrivals, queues the ack of private ones.
+    private func deliver(_ message: ChatMessage, live: Bool) {
+        if message.room == roomName, let seq = message.seq { newestRoomSeq = max(newestRoomSeq ?? seq, seq) }
+        let duplicatesBefore = ledger.tolerated.duplicatesDropped
+        let arrival = ledger.messageArrived(
+            from: message.from,
+            room: message.room,
+            to: message.to,
+            msgId: message.msgId,
+            text: message.text
+        )
+        guard case .load(let sentAt, let privateMsgId) = arrival else { return }
+        if ledger.tolerated.duplicatesDropped == duplicatesBefore {
+            counters.add(.delivered)
+            if live { statistics.recordLatency(nanoseconds: Self.now() &- sentAt) } else { ledger.tolerated.recoveredFromHistory += 1 }
+        }
+        if let privateMsgId {
+            pendingAcks.append(privateMsgId)
+            scheduleAckFlush()
+        }
+    }
+
+    // MARK: Fault recovery (fault-tolerant runs only)
+
+    /// Whether this client sees every client of the run online.
+    var presenceConverged: Bool { onlineView.count == plan.clientCount }
+
+    private func notePresence(_ entries: [(nick: String, online: Bool)]) {
+        for entry in entries {
+            guard let client = plan.naming.clientIndex(ofNick: entry.nick), client < plan.clientCount else { continue }
+            if entry.online { onlineView.insert(client) } else { onlineView.remove(client) }
+        }
+    }
+
+    private func scheduleReconnect() {
+        guard let recovery, phase == .reconnecting else { return }
+        connection = nil
+        let attempt = reconnectAttempt
+        reconnectAttempt += 1
+        let delay = Int64(recovery.reconnectDelay(attempt: attempt) * 1_000_000_000)
+        reconnectTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
+            guard let self, self.phase == .reconnecting else { return }
+            self.open(endpoint: recovery.endpoint(for: self.index, attempt: attempt))
+        }
+    }
+
+    /// Rejoined: take the room's messages missed meanwhile from the welcome's history (and
+    /// older pages until the gap is covered), then send again, with the same ids, every message
+    /// not yet confirmed.
+    private func rejoined(history: [ChatMessage]) {
+        phase = .joined
+        reconnectAttempt = 0
+        ledger.tolerated.reconnects += 1
+        recovered(history)
+        for seq in ledger.outgoing.indices where ledger.outgoing[seq].state == .pending {
+            resend(seq: seq)
+        }
+    }
+
+    /// Public messages from a welcome or a `history` page; asks for the page before them while
+    /// the oldest is still newer than what this client had when its session closed.
+    private func recovered(_ messages: [ChatMessage]) {
+        for message in messages where LoadPayload(parsing: message.text)?.run == plan.naming.run {
+            deliver(message, live: false)
+        }
+        guard let recovery, let floor = catchUpFloor else { return }
+        if messages.count >= recovery.historyPage, let oldest = messages.first?.seq, oldest > floor {
+            connection?.history(room: roomName, before: oldest, limit: recovery.historyPage)
+        } else {
+            catchUpFloor = nil
+        }
+    }
+
+    private func scheduleRetry(seq: Int) {
+        guard let recovery else { return }
+        eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(recovery.retryDelay * 1000))) { [weak self] in
+            guard let self, self.phase == .joined, self.ledger.outgoing[seq].state == .pending else { return }
+            self.resend(seq: seq)
+        }
+    }
+
+    /// Sends message `seq` again with the same `id` and text: the server answers with the same `msgId`.
+    private func resend(seq: Int) {
+        let outgoing = ledger.outgoing[seq]
+        let payload = LoadPayload(run: plan.naming.run, sender: index, seq: seq, sentAt: outgoing.sentAt, target: outgoing.target)
+        ledger.tolerated.resent += 1
+        switch outgoing.target {
+        case .room:
+            connection?.say(id: String(seq), text: payload.text(padding: padding), room: roomName)
+        case .user(let addressee):
+            connection?.tell(id: String(seq), to: plan.naming.nick(addressee), text: payload.text(padding: padding))
         }
     }
 
@@ -208,6 +346,11 @@ final class SimulatedUser {
     private func flushAcks() {
         ackFlushScheduled = false
         guard !pendingAcks.isEmpty else { return }
+        // Not joined (reconnecting): the messages come again after the rejoin and are acked then.
+        guard phase == .joined || phase == .finished else {
+            pendingAcks.removeAll(keepingCapacity: true)
+            return
+        }
         connection?.ack(pendingAcks)
         pendingAcks.removeAll(keepingCapacity: true)
     }

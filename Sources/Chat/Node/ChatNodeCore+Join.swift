@@ -47,7 +47,7 @@ extension ChatNodeCore {
 
         do {
             try await withTemporaryChannel { channel throws(BrokerError) in
-                try await channel.declareQueue(topology.userQueue(nick), options: .durable)
+                try await channel.declareQueue(topology.userQueue(nick), options: topology.userQueueOptions)
                 try await channel.bindQueue(topology.userQueue(nick), exchange: topology.directExchange, routingKey: nick, arguments: [:])
             }
         } catch {

@@ -22,7 +22,7 @@
 # rejoined by itself and sees every client online at the end); for the broker faults, /healthz
 # of a node went 503 and back to 200 (sampled every 0.2 s) and clients got `unavailable`.
 #
-# The scenarios use their own RabbitMQ on 127.0.0.1:$FAULTS_AMQP_PORT (default 5682, started and
+# The scenarios use their own RabbitMQ on 127.0.0.1:$FAULTS_AMQP_PORT (default 5692, started and
 # stopped with scripts/rabbitmq.sh), never the shared one on 5672, because they restart it.
 # Everything started is stopped by PID at the end. Output (reports, server logs, health
 # samples) goes to test-output/faults/. Exit status: 0 when every scenario passed.
@@ -39,7 +39,7 @@ CONFIG="${FAULTS_CONFIG:-debug}"
 CLIENTS="${FAULTS_CLIENTS:-40}"
 DURATION="${FAULTS_DURATION:-30}"
 read -r -a HTTP_PORTS <<< "${FAULTS_PORTS:-19301 19302}"
-AMQP_PORT="${FAULTS_AMQP_PORT:-5682}"
+AMQP_PORT="${FAULTS_AMQP_PORT:-5692}"
 AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
 SECRET="$OUT/secret"
 
@@ -137,6 +137,8 @@ ensure_rabbitmq() {
         log "RabbitMQ already answers on 127.0.0.1:$AMQP_PORT; using it."
         return 0
     fi
+    # A fresh node: no queues left from earlier runs to recover on every restart.
+    rm -rf "/tmp/rabbitchat-rabbitmq-$AMQP_PORT/mnesia"
     RABBITMQ_PORT=$AMQP_PORT "$ROOT/scripts/rabbitmq.sh" start >&2 || return 1
     STARTED_RABBITMQ=1
 }
@@ -147,7 +149,7 @@ ensure_rabbitmq() {
 # clients joined.
 run_load() {
     local name=$1; shift
-    local args=(--clients "$CLIENTS" --rooms 2 --rate 1 --private-rate 0.5 --duration "$DURATION" --drain 60
+    local args=(--clients "$CLIENTS" --rooms 2 --rate 1 --private-rate 0.5 --duration "${LOAD_DURATION:-$DURATION}" --drain 60
         --transports websocket=2,xhr-streaming=1,xhr-polling=1 --progress 5 --faults --presence-timeout 40
         --report "$SCENARIO_OUT/report.json")
     local url
@@ -157,7 +159,7 @@ run_load() {
     OTHER_PIDS+=("$LOAD_PID")
     local i
     for i in $(seq 1 600); do
-        grep -q "clients joined" "$SCENARIO_OUT/loadtester.log" && return 0
+        grep -qE "^all [0-9]+ clients joined" "$SCENARIO_OUT/loadtester.log" && return 0
         kill -0 "$LOAD_PID" 2>/dev/null || break
         sleep 0.1
     done
@@ -186,7 +188,7 @@ except Exception as e:
 f = r.get("faults") or {}
 print(f"sent {r['sent']}, confirmed {r['confirmed']}, never confirmed {r.get('unconfirmed', 0)}; "
       f"deliveries {r['deliveries']} of {r['expectedDeliveries']}; receipts {r['receipts']} of {r['privateConfirmed']}; "
-      f"unavailable {f.get('unavailable', 0)}, resent {f.get('resent', 0)}, disconnects {f.get('disconnects', 0)}, "
+      f"unavailable {f.get('unavailable', 0)} (+{f.get('unavailableWithoutId', 0)} acks), rate-limited {f.get('rateLimited', 0)}, resent {f.get('resent', 0)}, disconnects {f.get('disconnects', 0)}, "
       f"rejoins {f.get('reconnects', 0)}, duplicates dropped {f.get('duplicatesDropped', 0)}, reordered {f.get('reordered', 0)}, "
       f"recovered from history {f.get('recoveredFromHistory', 0)}; violations {sum(r['violationCounts'].values())}")
 EOF
@@ -233,6 +235,7 @@ two_nodes_and_load() {
 check_load_and_health() { # check_load_and_health REQUIRE_503(0|1) REQUIRE_UNAVAILABLE(0|1)
     local ok=1
     finish_load
+    wait_healthy
     [ "$LOAD_RC" = 0 ] || { ok=0; SCENARIO_NOTES+=" LoadTester exited $LOAD_RC."; }
     sleep 1
     local n
@@ -249,15 +252,32 @@ check_load_and_health() { # check_load_and_health REQUIRE_503(0|1) REQUIRE_UNAVA
     [ "$ok" = 1 ]
 }
 
+# wait_healthy: up to 60 s for both nodes' /healthz to answer 200 again.
+wait_healthy() {
+    local i n ok
+    for i in $(seq 1 300); do
+        ok=1
+        for n in 0 1; do
+            [ "$(curl -s -o /dev/null -m 1 -w '%{http_code}' "http://127.0.0.1:${HTTP_PORTS[$n]}/healthz")" = 200 ] || ok=0
+        done
+        [ "$ok" = 1 ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 scenario_broker-restart() {
     SCENARIO_NAME=broker-restart
-    two_nodes_and_load "$AMQP_URL" || return 1
-    sleep 5
-    log "stop_app"
+    LOAD_DURATION=$((DURATION + 15)) two_nodes_and_load "$AMQP_URL" || return 1
+    sleep 2
+    local t0=$SECONDS
     rabbitmqctl_own stop_app >/dev/null 2>&1 || log "rabbitmqctl stop_app failed"
+    local stopped=$((SECONDS - t0))
     sleep 4
-    log "start_app"
     rabbitmqctl_own start_app >/dev/null 2>&1 || log "rabbitmqctl start_app failed"
+    log "broker stopped $stopped s and started again $((SECONDS - t0)) s after the fault began (rabbitmqctl is slow on a loaded machine)"
+    SCENARIO_NOTES+=" stop_app done after ${stopped} s, start_app done after $((SECONDS - t0)) s."
+    wait_healthy
     check_load_and_health 1 1
 }
 

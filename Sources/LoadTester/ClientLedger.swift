@@ -131,8 +131,9 @@ struct ClientLedger: Sendable {
             return false
         }
         guard case .pending = outgoing[seq].state else { return false }
-        if toleratesFaults, code == "unavailable" {
-            tolerated.unavailable += 1
+        if toleratesFaults, code == "unavailable" || code == "rate_limited" {
+            // Not accepted, to be sent again with the same id.
+            if code == "unavailable" { tolerated.unavailable += 1 } else { tolerated.rateLimited += 1 }
             return true
         }
         outgoing[seq].state = .refused(code: code)

@@ -35,7 +35,8 @@ enum DeliveryVerifier {
         for ledger in ledgers {
             result.tolerated.add(ledger.tolerated)
             result.violations.merge(ledger.violations)
-            result.deliveries += ledger.received
+            // Duplicates (tolerated with faults) are not deliveries.
+            result.deliveries += ledger.received - (ledger.toleratesFaults ? ledger.tolerated.duplicatesDropped : 0)
             result.receipts += ledger.receipts
         }
 

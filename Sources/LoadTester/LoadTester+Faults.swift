@@ -12,6 +12,10 @@ struct ToleratedFaults: Sendable, Equatable, Codable {
     var disconnects = 0
     /// `unavailable` answers: the message was not accepted and was retried with the same `id`.
     var unavailable = 0
+    /// `rate_limited` answers to retries (not accepted; sent again later with the same `id`).
+    var rateLimited = 0
+    /// `unavailable` answers without an `id` (an `ack` while the broker was away: the messages come again).
+    var unavailableWithoutId = 0
     /// Messages sent again with the same `id` (after `unavailable` or a reconnect).
     var resent = 0
     /// Deliveries of a message the client already had, dropped by `msgId`.
@@ -29,6 +33,8 @@ struct ToleratedFaults: Sendable, Equatable, Codable {
         reconnects += other.reconnects
         disconnects += other.disconnects
         unavailable += other.unavailable
+        rateLimited += other.rateLimited
+        unavailableWithoutId += other.unavailableWithoutId
         resent += other.resent
         duplicatesDropped += other.duplicatesDropped
         reordered += other.reordered
@@ -37,13 +43,13 @@ struct ToleratedFaults: Sendable, Equatable, Codable {
     }
 
     var summary: String {
-        "faults      \(disconnects) disconnects, \(reconnects) rejoins, \(unavailable) unavailable, \(resent) resent, "
+        "faults      \(disconnects) disconnects, \(reconnects) rejoins, \(unavailable) unavailable (+\(unavailableWithoutId) for acks), \(rateLimited) rate-limited retries, \(resent) resent, "
             + "\(duplicatesDropped) duplicates dropped, \(reordered) reordered, \(recoveredFromHistory) recovered from history, "
             + "\(presenceNotConverged) clients with presence not converged"
     }
 
     private enum CodingKeys: String, CodingKey {
-        case reconnects, disconnects, unavailable, resent, duplicatesDropped, reordered, recoveredFromHistory, presenceNotConverged
+        case reconnects, disconnects, unavailable, rateLimited, unavailableWithoutId, resent, duplicatesDropped, reordered, recoveredFromHistory, presenceNotConverged
     }
 }
 
@@ -53,8 +59,10 @@ struct FaultRecovery: Sendable {
     var endpoints: [SockJSEndpoint]
     /// First and last delay between reconnect attempts (doubling, with jitter).
     var backoff: ClosedRange<Double> = 0.2...2.0
-    /// Delay before a message refused as `unavailable` is sent again with the same `id`.
+    /// Delay between rounds of resending messages refused as `unavailable` (same `id`).
     var retryDelay: Double = 0.5
+    /// Messages resent per round: with the regular traffic, well under the server's 20 frames/s.
+    var retryBatch = 5
     /// Messages per `history` page when catching up after a reconnect (the protocol's maximum).
     var historyPage = 100
 

@@ -46,6 +46,9 @@ final class SimulatedUser {
     private var catchUpFloor: Int64?
     /// Clients of this run this client sees online (from the welcome's roster and `presence`).
     private var onlineView: Set<Int> = []
+    /// Messages refused as not accepted (`unavailable`, `rate_limited`), oldest first, to resend.
+    private var retryQueue: [Int] = []
+    private var retryScheduled = false
 
     init(
         index: Int,
@@ -220,9 +223,13 @@ final class SimulatedUser {
             // The rejoin was refused (e.g. `unavailable` while the broker is away): try again.
             _ = error
             connection?.close()
-        case .error(let error) where recovery != nil && error.code == .unavailable && error.id != nil:
-            if ledger.refused(id: error.id, code: error.code.rawValue, message: error.message), let id = error.id, let seq = Int(id) {
-                scheduleRetry(seq: seq)
+        case .error(let error) where recovery != nil && (error.code == .unavailable || error.code == .rateLimited):
+            guard let id = error.id else {
+                ledger.tolerated.unavailableWithoutId += 1
+                return
+            }
+            if ledger.refused(id: id, code: error.code.rawValue, message: error.message), let seq = Int(id) {
+                enqueueRetry([seq])
             }
         case .error(let error):
             if phase == .connecting {
@@ -296,9 +303,7 @@ final class SimulatedUser {
         reconnectAttempt = 0
         ledger.tolerated.reconnects += 1
         recovered(history)
-        for seq in ledger.outgoing.indices where ledger.outgoing[seq].state == .pending {
-            resend(seq: seq)
-        }
+        enqueueRetry(ledger.outgoing.indices.filter { ledger.outgoing[$0].state == .pending })
     }
 
     /// Public messages from a welcome or a `history` page; asks for the page before them while
@@ -315,11 +320,33 @@ final class SimulatedUser {
         }
     }
 
-    private func scheduleRetry(seq: Int) {
+    /// Queues messages to send again; a round every `retryDelay` resends the oldest
+    /// `retryBatch` still pending, so retries never trip the rate limit.
+    private func enqueueRetry(_ seqs: [Int]) {
         guard let recovery else { return }
-        eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(recovery.retryDelay * 1000))) { [weak self] in
-            guard let self, self.phase == .joined, self.ledger.outgoing[seq].state == .pending else { return }
-            self.resend(seq: seq)
+        retryQueue.append(contentsOf: seqs)
+        retryQueue.sort()
+        guard !retryScheduled, !retryQueue.isEmpty else { return }
+        retryScheduled = true
+        let delay = Int64(recovery.retryDelay * Double.random(in: 0.5...1.5) * 1000)
+        eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [weak self] in
+            guard let self else { return }
+            self.retryScheduled = false
+            guard self.phase == .joined || self.phase == .reconnecting else { return }
+            // While reconnecting, the rejoin resends everything pending anyway.
+            guard self.phase == .joined else {
+                self.retryQueue.removeAll()
+                return
+            }
+            var sent = 0
+            var seen = Set<Int>()
+            while sent < recovery.retryBatch, !self.retryQueue.isEmpty {
+                let seq = self.retryQueue.removeFirst()
+                guard seen.insert(seq).inserted, self.ledger.outgoing[seq].state == .pending else { continue }
+                self.resend(seq: seq)
+                sent += 1
+            }
+            self.enqueueRetry([])
         }
     }
 

@@ -290,7 +290,7 @@ scenario_close-connections() {
     for pid in $pids; do
         rabbitmqctl_own close_connection "$pid" "faults.sh: closing the server's connection" >/dev/null 2>&1 && count=$((count + 1))
     done
-    log "closed $count broker connections"
+    log "closed $count broker connections 5 s into the run"
     SCENARIO_NOTES+=" closed $count broker connections."
     [ "$count" -ge 2 ] || { SCENARIO_NOTES+=" Expected at least 2 connections to close."; finish_load; return 1; }
     check_load_and_health 0 0
@@ -301,6 +301,7 @@ scenario_kill-node() {
     two_nodes_and_load "$AMQP_URL" || return 1
     sleep 5
     log "SIGKILL node 0 (pid ${NODE_PIDS[0]})"
+    SCENARIO_NOTES+=" node 0 killed 5 s into the run, started again 3 s later."
     kill -KILL "${NODE_PIDS[0]}"
     wait "${NODE_PIDS[0]}" 2>/dev/null
     NODE_PIDS[0]=""
@@ -321,10 +322,16 @@ scenario_cluster() {
     start_node 0 --broker "$u1,$u2,$u3" --replicated-queues && start_node 1 --broker "$u2,$u3,$u1" --replicated-queues || return 1
     watch_health 0 "$SCENARIO_OUT/health0.txt"
     watch_health 1 "$SCENARIO_OUT/health1.txt"
-    run_load cluster "http://127.0.0.1:${HTTP_PORTS[0]}/chat" "http://127.0.0.1:${HTTP_PORTS[1]}/chat" || return 1
-    sleep 5
+    LOAD_DURATION=$((DURATION + 15)) run_load cluster "http://127.0.0.1:${HTTP_PORTS[0]}/chat" "http://127.0.0.1:${HTTP_PORTS[1]}/chat" || return 1
+    local t0=$SECONDS
+    sleep 3
     log "stopping broker node 1 (port 5701), the one server node 0 is connected to"
     "$ROOT/scripts/rabbitmq-cluster.sh" stop-node 1 >&2
+    SCENARIO_NOTES+=" broker node 1 stopped $((SECONDS - t0)) s into $((DURATION + 15)) s of sending."
+    local quorum
+    quorum=$("$ROOT/scripts/rabbitmq-cluster.sh" ctl 2 list_queues name type --no-table-headers --silent 2>/dev/null | grep -c "quorum")
+    SCENARIO_NOTES+=" $quorum quorum user queues on the cluster."
+    [ "${quorum:-0}" -ge "$CLIENTS" ] || { SCENARIO_NOTES+=" Expected one quorum queue per client."; finish_load; return 1; }
     check_load_and_health 0 0
 }
 

@@ -34,6 +34,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
     ],
     targets: [
         // MARK: AMQP
@@ -155,6 +156,24 @@ let package = Package(
             swiftSettings: strict
         ),
 
+        // MARK: Fuzzing (scripts/fuzz.sh builds these with -sanitize=fuzzer; a plain build replays files)
+        .target(name: "FuzzEngine"),
+        .target(
+            name: "FuzzChecks",
+            dependencies: [
+                "Chat", "SockJS", "FuzzEngine",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(name: "FuzzChatFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzSockJSFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzWebSocketFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTPHead", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzSockJSConnection", dependencies: ["FuzzChecks"], swiftSettings: strict),
+
         // MARK: Tests
         .target(
             name: "BrokerTestSupport",
@@ -191,10 +210,11 @@ let package = Package(
         .testTarget(
             name: "ChatClientTests",
             dependencies: [
-                "ChatClient",
+                "ChatClient", "Chat",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
+            exclude: ["sockjs-node-echo.js"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -214,6 +234,17 @@ let package = Package(
         .testTarget(
             name: "ChatTests",
             dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "FuzzRegressionTests",
+            dependencies: [
+                "FuzzChecks", "Chat", "SockJS", "Broker", "InMemoryBroker",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
             swiftSettings: strict
         ),
     ]

@@ -128,7 +128,13 @@ cmd_stop() {
     if [[ -f "$EPMD_MARKER" ]]; then
         local epmd_pid
         epmd_pid="$(cat "$EPMD_MARKER")"
-        kill "$epmd_pid" 2>/dev/null || true
+        # Other nodes (another port's rabbitmq.sh, a cluster test) may have registered with
+        # the epmd this script started: then it stays for them.
+        if /usr/bin/epmd -port "$EPMD_PORT" -names 2>/dev/null | grep -q '^name '; then
+            echo "epmd (PID $epmd_pid) still serves other Erlang nodes; leaving it running."
+        else
+            kill "$epmd_pid" 2>/dev/null || true
+        fi
         rm -f "$EPMD_MARKER"
     fi
     echo "RabbitMQ $NODENAME on port $PORT stopped."

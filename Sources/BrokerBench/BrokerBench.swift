@@ -48,36 +48,47 @@ struct BrokerBench: AsyncParsableCommand {
 
     func run() async throws {
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
-        var rows: [BenchRow] = []
         let useRabbitMQ = backend == .rabbitmq || backend == .all
-        if raw, useRabbitMQ {
-            print("measuring raw rabbitmq-c at \(url) ...")
-            let bench = RawRabbitMQBench(url: try AMQPURL(parsing: url), body: body, messages: messages, window: window)
-            rows.append(try await median(of: repeats) { try bench.run() })
-        }
+        var raw: RawRabbitMQBench?
+        var bridge: BrokerBenchRun?
+        var simulator: BrokerBenchRun?
         if useRabbitMQ {
-            print("measuring RabbitMQBroker at \(url) ...")
             let broker: RabbitMQBroker
+            let parsed: AMQPURL
             do {
                 broker = try RabbitMQBroker(url: url)
+                parsed = try AMQPURL(parsing: url)
             } catch {
                 throw ValidationError(error.description)
             }
-            let bench = BrokerBenchRun(label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window)
-            rows.append(try await median(of: repeats) { try await bench.run() })
+            if self.raw { raw = RawRabbitMQBench(url: parsed, body: body, messages: messages, window: window) }
+            bridge = BrokerBenchRun(label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window)
         }
         if backend == .inmemory || backend == .all {
-            print("measuring InMemoryBroker ...")
-            let bench = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages, window: window)
-            rows.append(try await median(of: repeats) { try await bench.run() })
+            simulator = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages, window: window)
+        }
+        // Runs are interleaved, so that a busy moment of the machine hits every backend alike.
+        var runs: [String: [BenchRow]] = [:]
+        var order: [String] = []
+        func record(_ row: BenchRow) {
+            if runs[row.label] == nil { order.append(row.label) }
+            runs[row.label, default: []].append(row)
+        }
+        for round in 1...repeats {
+            if let raw {
+                print("round \(round)/\(repeats): raw rabbitmq-c at \(url) ...")
+                record(try raw.run())
+            }
+            if let bridge {
+                print("round \(round)/\(repeats): RabbitMQBroker at \(url) ...")
+                record(try await bridge.run())
+            }
+            if let simulator {
+                print("round \(round)/\(repeats): InMemoryBroker ...")
+                record(try await simulator.run())
+            }
         }
         print("")
-        print(BenchRow.table(rows, size: size, window: window))
-    }
-
-    private func median(of runs: Int, _ measure: () async throws -> BenchRow) async throws -> BenchRow {
-        var rows: [BenchRow] = []
-        for _ in 0..<runs { rows.append(try await measure()) }
-        return BenchRow.median(rows)
+        print(BenchRow.table(order.map { BenchRow.median(runs[$0] ?? []) }, size: size, window: window))
     }
 }

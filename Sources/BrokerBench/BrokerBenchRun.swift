@@ -18,25 +18,25 @@ struct BrokerBenchRun {
         var row = BenchRow(label: label)
 
         let single = max(200, messages / 20)
-        row.publishEach = try await withQueue(channel, "publish-each") { queue in
-            try await rate(single) {
+        row[.publishEach] = try await withQueue(channel, "publish-each") { queue in
+            try await measure(single) {
                 for _ in 0..<single { try await channel.publish(persistent, exchange: "", routingKey: queue, mandatory: false) }
             }
         }
-        row.publishBatch = try await withQueue(channel, "publish-batch") { queue in
-            try await rate(messages) { try await publishAll(channel, queue) }
+        row[.publishBatch] = try await withQueue(channel, "publish-batch") { queue in
+            try await measure(messages) { try await publishAll(channel, queue) }
         }
-        row.consumeAck = try await withQueue(channel, "consume-ack") { queue in
+        row[.consumeAck] = try await withQueue(channel, "consume-ack") { queue in
             try await publishAll(channel, queue)
-            return try await rate(messages) { try await consumeAll(channel, queue, ackEvery: 1) }
+            return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 1) }
         }
-        row.consumeMultipleAck = try await withQueue(channel, "consume-multi") { queue in
+        row[.consumeMultipleAck] = try await withQueue(channel, "consume-multi") { queue in
             try await publishAll(channel, queue)
-            return try await rate(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
+            return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
         }
-        row.roundTrip = try await withQueue(channel, "round-trip") { queue in
+        row[.roundTrip] = try await withQueue(channel, "round-trip") { queue in
             let consumerChannel = try await connection.openChannel()
-            return try await rate(messages) {
+            return try await measure(messages) {
                 async let consumed: Void = consumeAll(consumerChannel, queue, ackEvery: 1)
                 try await publishAll(channel, queue)
                 try await consumed

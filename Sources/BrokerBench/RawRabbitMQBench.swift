@@ -30,19 +30,19 @@ struct RawRabbitMQBench {
 
         var row = BenchRow(label: "raw rabbitmq-c")
         let single = max(200, messages / 20)
-        row.publishEach = try raw.withQueue { queue in
-            try measure(single) { for _ in 0..<single { try raw.publishAndConfirm(queue, count: 1) } }
+        row[.publishEach] = try raw.withQueue { queue in
+            try measureSync(single) { for _ in 0..<single { try raw.publishAndConfirm(queue, count: 1) } }
         }
-        row.publishBatch = try raw.withQueue { queue in
-            try measure(messages) { try publishAll(raw, queue) }
+        row[.publishBatch] = try raw.withQueue { queue in
+            try measureSync(messages) { try publishAll(raw, queue) }
         }
-        row.consumeAck = try raw.withQueue { queue in
+        row[.consumeAck] = try raw.withQueue { queue in
             try publishAll(raw, queue)
-            return try measure(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 1) }
+            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 1) }
         }
-        row.consumeMultipleAck = try raw.withQueue { queue in
+        row[.consumeMultipleAck] = try raw.withQueue { queue in
             try publishAll(raw, queue)
-            return try measure(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 100) }
+            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 100) }
         }
         _ = amqp_connection_close(connection, Int32(AMQP_REPLY_SUCCESS))
         return row
@@ -55,17 +55,6 @@ struct RawRabbitMQBench {
             try raw.publishAndConfirm(queue, count: count)
             sent += count
         }
-    }
-
-    private func measure(_ count: Int, _ body: () throws -> Void) throws -> Double {
-        let clock = ContinuousClock()
-        var failure: (any Error)?
-        let elapsed = clock.measure {
-            do { try body() } catch { failure = error }
-        }
-        if let failure { throw failure }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Double(count) / max(seconds, 1e-9)
     }
 }
 

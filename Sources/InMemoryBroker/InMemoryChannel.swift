@@ -78,23 +78,10 @@ public final class InMemoryChannel: BrokerChannel {
         }
     }
 
-    /// Starts a consumer. When its stream is dropped or the task iterating it is cancelled,
-    /// the consumer is cancelled on the broker too (as the RabbitMQ backend does).
+    /// Starts a consumer. It lives until cancelled, its channel closes or its queue goes;
+    /// dropping its stream does not cancel it (as with the RabbitMQ backend).
     public func consume(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerConsumer {
-        let (consumer, continuation, identity) = try withChannel { core, channel throws(BrokerError) in
-            try core.consume(channel, queue: queue, options: options)
-        }
-        let id = self.id
-        let tag = consumer.tag
-        // Captures only the tag: capturing `consumer` (which holds the stream) would make a
-        // cycle through the stream's storage, and the stream would never be dropped.
-        continuation.onTermination = { [weak broker] termination in
-            guard case .cancelled = termination, let broker else { return }
-            broker.core.withLock { core in
-                if let channel = core.channels[id] { core.cancel(channel, tag: tag, only: identity) }
-            }
-        }
-        return consumer
+        try withChannel { core, channel throws(BrokerError) in try core.consume(channel, queue: queue, options: options) }
     }
 
     public func cancel(consumerTag: String) async throws(BrokerError) {

@@ -3,7 +3,7 @@ import Broker
 extension SimCore {
     // MARK: Consumers
 
-    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> (BrokerConsumer, AsyncStream<Delivery>.Continuation, ObjectIdentifier) {
+    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
@@ -34,7 +34,7 @@ extension SimCore {
             queue.active.append(consumer)
             dispatch(queue)
         }
-        return (BrokerConsumer(tag: tag, deliveries: stream), continuation, ObjectIdentifier(consumer))
+        return BrokerConsumer(tag: tag, deliveries: stream)
     }
 
     /// Where a stream consumer starts for an `x-stream-offset` argument.
@@ -73,10 +73,8 @@ extension SimCore {
         return scale.map { $0 * count }
     }
 
-    /// Cancels the consumer `tag` of the channel (when `only` is given: only if it is still
-    /// that consumer object, not a later one that reused the tag).
-    mutating func cancel(_ channel: SimChannel, tag: String, only: ObjectIdentifier? = nil) {
-        guard let existing = channel.consumers[tag], only == nil || only == ObjectIdentifier(existing) else { return }
+    /// Cancels the consumer `tag` of the channel; an unknown tag is not an error (AMQP).
+    mutating func cancel(_ channel: SimChannel, tag: String) {
         guard let consumer = channel.consumers.removeValue(forKey: tag) else { return }
         detach(consumer)
         _ = deleteIfAutoDeleted(consumer.queue)
@@ -110,25 +108,24 @@ extension SimCore {
     // MARK: Acknowledgements
 
     /// Settles one delivery (or, with `multiple`, every one up to it; tag 0 with `multiple`
-    /// means all). An unknown tag is PRECONDITION_FAILED and closes the channel.
+    /// means all). An unknown tag is PRECONDITION_FAILED and closes the channel; the call
+    /// does not throw (AMQP acks have no reply), the channel's next call does.
     mutating func settle(_ channel: SimChannel, tag: UInt64, multiple: Bool, requeue: Bool) throws(BrokerError) {
-        var settled: [SimUnacked] = []
+        let range: Range<Int>
         if multiple && tag == 0 {
-            settled = Array(channel.unacked)
-            channel.unacked = []
+            range = 0..<channel.unacked.count
         } else {
             guard let index = Self.index(of: tag, in: channel) else {
-                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - unknown delivery tag \(tag)")
+                // `basic.ack` has no reply: as on RabbitMQ, the channel closes with 406 and the
+                // call itself returns; the next call on the channel throws.
+                _ = channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - unknown delivery tag \(tag)")
+                return
             }
-            if multiple {
-                settled = Array(channel.unacked[...index])
-                channel.unacked.removeFirst(index + 1)
-            } else {
-                settled = [channel.unacked.remove(at: index)]
-            }
+            range = multiple ? 0..<(index + 1) : index..<(index + 1)
         }
-        var touched: [ObjectIdentifier: SimQueue] = [:]
-        for entry in settled {
+        // The queues to dispatch afterwards, in the order first touched (deterministic).
+        var touched: [SimQueue] = []
+        for entry in channel.unacked[range] {
             if let consumer = entry.consumer {
                 consumer.unacked -= 1
                 if !consumer.isCancelled && !consumer.isActive && !entry.queue.isStream && consumer.hasCapacity {
@@ -136,10 +133,13 @@ extension SimCore {
                     entry.queue.active.append(consumer)
                 }
             }
-            if requeue { _ = self.requeue(entry) }
-            touched[ObjectIdentifier(entry.queue)] = entry.queue
+            if requeue { self.requeue(entry) }
+            if touched.last !== entry.queue && !touched.contains(where: { $0 === entry.queue }) {
+                touched.append(entry.queue)
+            }
         }
-        for queue in touched.values where !queue.isDeleted {
+        channel.unacked.removeSubrange(range)
+        for queue in touched where !queue.isDeleted {
             if queue.isStream { dispatchStream(queue) } else { dispatch(queue) }
         }
     }
@@ -168,6 +168,10 @@ extension SimCore {
         } else {
             queue.requeue(entry.message)
         }
+        // A requeue may take the queue over `x-max-length`: with drop-head RabbitMQ then drops
+        // from the head (possibly the requeued message itself); reject-publish only refuses
+        // publishes, so the queue stays over its limit until consumed.
+        if queue.limits.overflow == .dropHead { queue.dropHeadOverLimits() }
         return true
     }
 
@@ -177,16 +181,14 @@ extension SimCore {
     mutating func dispatch(_ queue: SimQueue) {
         while !queue.active.isEmpty, !queue.ready.isEmpty {
             let consumer = queue.active.removeFirst()
-            guard let channel = channels[consumer.channel], let message = queue.popReady() else {
+            // Like RabbitMQ, a consumer at its prefetch limit is found out lazily, when its
+            // turn comes: only then does it leave the ring (until an ack makes room).
+            guard consumer.hasCapacity, let channel = channels[consumer.channel], let message = queue.popReady() else {
                 consumer.isActive = false
                 continue
             }
             deliver(message, to: consumer, on: channel)
-            if consumer.hasCapacity {
-                queue.active.append(consumer)
-            } else {
-                consumer.isActive = false
-            }
+            queue.active.append(consumer)
         }
     }
 

@@ -51,6 +51,9 @@ extension SimCore {
         }
         let name = requested.isEmpty ? "amq.gen-\(connection)-\(makeID())" : requested
         let owner: SimConnectionID? = options.exclusive ? connection : nil
+        var options = options
+        // As in RabbitMQ, an exclusive queue is never durable, whatever the declare says.
+        if options.exclusive { options.durable = false }
         if let existing = queues[name] {
             if existing.exclusiveOwner != owner {
                 throw channelError(channel, BrokerError.resourceLocked, Self.lockedText(name))
@@ -154,6 +157,11 @@ extension SimCore {
     mutating func bind(_ channel: SimChannel, queue name: String, exchange exchangeName: String, key: String, arguments: AMQPTable, add: Bool) throws(BrokerError) {
         if exchangeName.isEmpty {
             throw channelError(channel, BrokerError.accessRefused, "ACCESS_REFUSED - operation not permitted on the default exchange")
+        }
+        // RabbitMQ 3.x treats unbinding a binding that does not exist (even from a missing
+        // exchange or queue, or another connection's exclusive queue) as done.
+        if !add && !(exchanges[exchangeName]?.bindings.contains(SimBinding(queue: name, key: key, arguments: arguments)) ?? false) {
+            return
         }
         let exchange = try exchange(exchangeName, for: channel)
         let queue = try queue(name, for: channel)

@@ -125,11 +125,10 @@ struct SimCore: ~Copyable {
     }
 
     /// A connection exception (a hard error such as 530 or 540): closes the whole connection
-    /// and returns the error to throw, ``BrokerError/connectionClosed(_:)`` naming the code,
-    /// as the RabbitMQ backend reports it.
+    /// and returns the error to throw, ``BrokerError/amqp(code:text:)``; later calls on the
+    /// connection throw ``BrokerError/connectionClosed(_:)`` naming the code.
     mutating func connectionError(_ channel: SimChannel, _ code: UInt16, _ text: String) -> BrokerError {
-        let reason = BrokerError.connectionClosed("the broker closed the connection with \(code) \(text); connect again.")
-        closeConnection(channel.connection, reason: reason)
-        return reason
+        closeConnection(channel.connection, reason: .connectionClosed("the broker closed the connection with \(code) \(text); connect again."))
+        return .amqp(code: code, text: text)
     }
 }

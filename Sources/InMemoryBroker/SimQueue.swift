@@ -21,9 +21,9 @@ final class SimQueue {
     var nextSeq: UInt64 = 0
     /// Consumers in subscription order.
     var consumers: [SimConsumer] = []
-    /// Consumers that may take a message now, in round-robin order: the head gets the next
-    /// message and then goes to the back; a consumer at its prefetch limit leaves the ring
-    /// and comes back at the back when an ack makes room.
+    /// The round-robin ring of consumers: the head gets the next message and then goes to
+    /// the back. A consumer found at its prefetch limit when its turn comes leaves the ring
+    /// and comes back at the back when an ack makes room (RabbitMQ's order exactly).
     var active: Deque<SimConsumer> = []
     /// Auto-delete applies only once a queue has had a consumer.
     var hadConsumer = false

@@ -164,7 +164,7 @@ struct ClientLedger: Sendable {
             violations.record(.unexpected, "u\(me) got delivered for \(msgId), not one of its private messages")
             return
         }
-        guard case .user(let addressee) = outgoing[seq].target, plan.naming.nick(addressee) == to else {
+        guard case .user(let addressee) = outgoing[seq].target, plan.nick(addressee) == to else {
             violations.record(.leak, "u\(me)#\(seq) was reported delivered to \(to), not to its addressee")
             return
         }
@@ -186,14 +186,14 @@ struct ClientLedger: Sendable {
             return .foreign
         }
         let name = "u\(payload.sender)#\(payload.seq)"
-        guard from == naming.nick(payload.sender) else {
+        guard from == plan.nick(payload.sender) else {
             violations.record(.wrongFrom, "u\(me) got \(name) with from \(from)")
             return .foreign
         }
         let key: StreamKey
         switch payload.target {
         case .room(let target):
-            guard room == naming.room(target), to == nil else {
+            guard room == plan.room(target), to == nil else {
                 violations.record(.leak, "u\(me) got \(name), sent to room \(target), as room \(room ?? "none") to \(to ?? "none")")
                 return .foreign
             }
@@ -207,7 +207,7 @@ struct ClientLedger: Sendable {
                 violations.record(.leak, "u\(me) got \(name), a private message for u\(addressee)")
                 return .foreign
             }
-            guard to == naming.nick(me), room == nil else {
+            guard to == plan.nick(me), room == nil else {
                 violations.record(.leak, "u\(me) got \(name) addressed to \(to ?? "none") in room \(room ?? "none")")
                 return .foreign
             }

@@ -7,6 +7,9 @@ struct LoadPlan: Sendable, Equatable {
     let roomOf: [Int]
     /// Room index → client indexes, ascending.
     let members: [[Int]]
+    /// Client index → nick, room index → room name (made once: every delivery compares them).
+    let nicks: [String]
+    let roomNames: [String]
 
     init(naming: LoadNaming, roomOf: [Int]) {
         self.naming = naming
@@ -15,7 +18,15 @@ struct LoadPlan: Sendable, Equatable {
         var members = [[Int]](repeating: [], count: roomCount)
         for (client, room) in roomOf.enumerated() { members[room].append(client) }
         self.members = members
+        self.nicks = roomOf.indices.map(naming.nick)
+        self.roomNames = (0..<roomCount).map(naming.room)
     }
+
+    /// The nick of client `index` (any index, also outside the plan).
+    func nick(_ index: Int) -> String { nicks.indices.contains(index) ? nicks[index] : naming.nick(index) }
+
+    /// The name of room `index` (any index, also outside the plan).
+    func room(_ index: Int) -> String { roomNames.indices.contains(index) ? roomNames[index] : naming.room(index) }
 
     /// Clients spread round-robin over `rooms` rooms.
     init(naming: LoadNaming, clients: Int, rooms: Int) {

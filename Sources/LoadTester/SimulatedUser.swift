@@ -49,6 +49,8 @@ final class SimulatedUser {
     /// Messages refused as not accepted (`unavailable`, `rate_limited`), oldest first, to resend.
     private var retryQueue: [Int] = []
     private var retryScheduled = false
+    private var joinAttempts = 0
+    static let maxJoinAttempts = 20
 
     init(
         index: Int,
@@ -78,8 +80,8 @@ final class SimulatedUser {
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
 
-    var nick: String { plan.naming.nick(index) }
-    var roomName: String { plan.naming.room(plan.roomOf[index]) }
+    var nick: String { plan.nick(index) }
+    var roomName: String { plan.room(plan.roomOf[index]) }
 
     // MARK: Commands from the run
 
@@ -151,7 +153,7 @@ final class SimulatedUser {
         let payload = ledger.willSend(to: .user(addressee), at: Self.now())
         counters.add(.sent)
         guard phase == .joined else { return }
-        connection?.tell(id: String(payload.seq), to: plan.naming.nick(addressee), text: payload.text(padding: padding))
+        connection?.tell(id: String(payload.seq), to: plan.nick(addressee), text: payload.text(padding: padding))
     }
 
     // MARK: Events
@@ -223,6 +225,17 @@ final class SimulatedUser {
             // The rejoin was refused (e.g. `unavailable` while the broker is away): try again.
             _ = error
             connection?.close()
+        case .error(let error) where phase == .connecting:
+            // The join was refused. `unavailable` means the server's broker is not ready yet:
+            // join again in a moment, as a real client would.
+            closeReason = "\(error.code.rawValue): \(error.message)"
+            if error.code == .unavailable, joinAttempts < Self.maxJoinAttempts {
+                joinAttempts += 1
+                eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { [weak self] in
+                    guard let self, self.phase == .connecting else { return }
+                    self.connection?.join(nick: self.nick, rooms: [self.roomName])
+                }
+            }
         case .error(let error) where recovery != nil && (error.code == .unavailable || error.code == .rateLimited):
             guard let id = error.id else {
                 ledger.tolerated.unavailableWithoutId += 1
@@ -232,9 +245,6 @@ final class SimulatedUser {
                 enqueueRetry([seq])
             }
         case .error(let error):
-            if phase == .connecting {
-                closeReason = "\(error.code.rawValue): \(error.message)"
-            }
             if ledger.refused(id: error.id, code: error.code.rawValue, message: error.message) {
                 counters.add(.refused)
             }
@@ -359,7 +369,7 @@ final class SimulatedUser {
         case .room:
             connection?.say(id: String(seq), text: payload.text(padding: padding), room: roomName)
         case .user(let addressee):
-            connection?.tell(id: String(seq), to: plan.naming.nick(addressee), text: payload.text(padding: padding))
+            connection?.tell(id: String(seq), to: plan.nick(addressee), text: payload.text(padding: padding))
         }
     }
 

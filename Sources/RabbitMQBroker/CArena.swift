@@ -71,3 +71,21 @@ func byteArray(_ bytes: amqp_bytes_t) -> [UInt8] {
     guard bytes.len > 0, let base = bytes.bytes else { return [] }
     return Array(UnsafeRawBufferPointer(start: base, count: bytes.len))
 }
+
+/// Remembers the last string decoded from C bytes and returns it again while the bytes
+/// are the same, saving an allocation per delivery for repeated tags and keys.
+struct StringCache {
+    private var bytes: [UInt8] = []
+    private var value = ""
+
+    mutating func string(_ c: amqp_bytes_t) -> String {
+        let count = c.len
+        if count == bytes.count {
+            if count == 0 { return value }
+            if let base = c.bytes, bytes.withUnsafeBytes({ memcmp($0.baseAddress!, base, count) == 0 }) { return value }
+        }
+        bytes = byteArray(c)
+        value = swiftString(c)
+        return value
+    }
+}

@@ -7,9 +7,13 @@ import Broker
 /// from 1 as AMQP numbers them after `confirm.select`. `basic.ack` / `basic.nack` settle one
 /// sequence number or, with `multiple`, every one up to it; a group completes when all its
 /// messages are settled, and comes back from the call that settled it with one result per
-/// message, so one waiter serves a whole batch. A `basic.return` marks the message that the
-/// next ack settles as unroutable: RabbitMQ sends the return of a mandatory message right
-/// before that message's own ack (see ENVIRONMENT.md).
+/// message, so one waiter serves a whole batch.
+///
+/// A `basic.return` carries no sequence number, and RabbitMQ may return (and confirm) an
+/// unroutable message before it confirms earlier routed ones. But returns come in publish
+/// order and before their message's own ack, so a return settles the earliest unsettled
+/// mandatory message after the previous return that has the same exchange, routing key
+/// and body. (Two identical messages are interchangeable, so a tie cannot mislead.)
 struct ConfirmTracker<Waiter> {
     /// A group of consecutive publishes with one waiter.
     struct Group {
@@ -19,8 +23,17 @@ struct ConfirmTracker<Waiter> {
         var settledPrefix = 0
         var unsettled: Int
         let waiter: Waiter
+        /// What identifies each mandatory message in a return; nil when none is mandatory.
+        let returnKeys: [ReturnKey?]?
 
         var last: UInt64 { first + UInt64(results.count) - 1 }
+    }
+
+    /// What a `basic.return` says about the message it returns.
+    struct ReturnKey: Equatable {
+        let exchange: String
+        let routingKey: String
+        let body: [UInt8]
     }
 
     /// A group whose every message is settled, ready to resume its waiter.
@@ -33,40 +46,52 @@ struct ConfirmTracker<Waiter> {
     private(set) var nextSequence: UInt64 = 1
     private var groups: [Group] = []
     private var head = 0
-    private var pendingReturn: BrokerError?
+    /// The sequence number of the message the last return settled.
+    private var lastReturned: UInt64 = 0
 
     var isEmpty: Bool { head == groups.count }
     var pendingGroups: Int { groups.count - head }
 
     /// Registers `count` publishes about to be sent, and returns the first one's number.
+    /// `returnKeys` has one entry per message, non-nil for the mandatory ones.
     @discardableResult
-    mutating func register(count: Int, waiter: Waiter) -> UInt64 {
+    mutating func register(count: Int, waiter: Waiter, returnKeys: [ReturnKey?]? = nil) -> UInt64 {
         precondition(count > 0, "a publish group holds at least one message")
+        precondition(returnKeys == nil || returnKeys?.count == count, "one return key per message")
         let first = nextSequence
-        groups.append(Group(first: first, results: Array(repeating: nil, count: count), unsettled: count, waiter: waiter))
+        groups.append(Group(first: first, results: Array(repeating: nil, count: count), unsettled: count, waiter: waiter,
+                            returnKeys: returnKeys))
         nextSequence += UInt64(count)
         return first
     }
 
-    /// A `basic.return` arrived: the message the next ack names was not routed.
-    mutating func returned(exchange: String, routingKey: String) {
-        pendingReturn = .unroutable(exchange: exchange, routingKey: routingKey)
+    /// A `basic.return` arrived: the message it names was not routed. Its result is
+    /// settled now; the ack that follows finds it settled.
+    mutating func returned(_ key: ReturnKey) -> [Completion] {
+        var index = groupIndex(containing: lastReturned + 1) ?? head
+        while index < groups.count {
+            if let keys = groups[index].returnKeys {
+                let start = lastReturned >= groups[index].first ? Int(lastReturned - groups[index].first) + 1 : 0
+                for position in start..<keys.count where groups[index].results[position] == nil && keys[position] == key {
+                    groups[index].results[position] = .failure(.unroutable(exchange: key.exchange, routingKey: key.routingKey))
+                    groups[index].unsettled -= 1
+                    lastReturned = groups[index].first + UInt64(position)
+                    return collectCompleted(touched: index)
+                }
+            }
+            index += 1
+        }
+        return []
     }
 
     /// `basic.ack`.
     mutating func ack(_ tag: UInt64, multiple: Bool) -> [Completion] {
-        var exact: Result<Void, BrokerError> = .success(())
-        if let returned = pendingReturn {
-            exact = .failure(returned)
-            pendingReturn = nil
-        }
-        return settle(tag, multiple: multiple, exact: exact, others: .success(()))
+        settle(tag, multiple: multiple, result: .success(()))
     }
 
     /// `basic.nack`: the broker refused these messages.
     mutating func nack(_ tag: UInt64, multiple: Bool) -> [Completion] {
-        pendingReturn = nil
-        return settle(tag, multiple: multiple, exact: .failure(.nacked), others: .failure(.nacked))
+        settle(tag, multiple: multiple, result: .failure(.nacked))
     }
 
     /// The channel or connection closed: every unsettled message fails with `error`.
@@ -78,11 +103,10 @@ struct ConfirmTracker<Waiter> {
         }
         groups.removeAll()
         head = 0
-        pendingReturn = nil
         return done
     }
 
-    private mutating func settle(_ tag: UInt64, multiple: Bool, exact: Result<Void, BrokerError>, others: Result<Void, BrokerError>) -> [Completion] {
+    private mutating func settle(_ tag: UInt64, multiple: Bool, result: Result<Void, BrokerError>) -> [Completion] {
         guard tag > 0, !isEmpty else { return [] }
         if multiple {
             var index = head
@@ -92,7 +116,7 @@ struct ConfirmTracker<Waiter> {
                 let end = Int(upTo - groups[index].first)
                 while position <= end {
                     if groups[index].results[position] == nil {
-                        groups[index].results[position] = UInt64(position) + groups[index].first == tag ? exact : others
+                        groups[index].results[position] = result
                         groups[index].unsettled -= 1
                     }
                     position += 1
@@ -103,7 +127,7 @@ struct ConfirmTracker<Waiter> {
         } else if let index = groupIndex(containing: tag) {
             let position = Int(tag - groups[index].first)
             if groups[index].results[position] == nil {
-                groups[index].results[position] = exact
+                groups[index].results[position] = result
                 groups[index].unsettled -= 1
             }
             while groups[index].settledPrefix < groups[index].results.count, groups[index].results[groups[index].settledPrefix] != nil {

@@ -20,6 +20,7 @@ extension ConnectionWorker {
             return .failure(error)
         case .success(let channel):
             guard let connection else { return .failure(fatal ?? handle.closedError) }
+            flushBeforeRPC()
             if let value = body(connection, channel) { return .success(value) }
             return .failure(failure(from: amqp_get_rpc_reply(connection), channel: handle.id))
         }
@@ -32,6 +33,7 @@ extension ConnectionWorker {
         }
         let shared = ChannelShared(id: id)
         channels[id] = ChannelState(shared: shared)
+        flushBeforeRPC()
         if amqp_channel_open(connection, id) == nil {
             let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
             finishChannel(id, error)
@@ -47,6 +49,7 @@ extension ConnectionWorker {
 
     func closeChannel(_ handle: ChannelShared) {
         guard case .success = channel(handle), let connection else { return }
+        flushBeforeRPC()
         let reply = amqp_channel_close(connection, handle.id, Int32(AMQP_REPLY_SUCCESS))
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
             _ = failure(from: reply, channel: handle.id)
@@ -128,8 +131,16 @@ extension ConnectionWorker {
         case .success(let open):
             channel = open
         }
-        guard let connection else { return }
-        channel.confirms.register(count: requests.count, waiter: waiter)
+        guard let connection else {
+            waiter.resume(Array(repeating: .failure(fatal ?? handle.closedError), count: requests.count))
+            return
+        }
+        let returnKeys: [ConfirmTracker<PublishWaiter>.ReturnKey?]? = requests.contains(where: \.mandatory)
+            ? requests.map { $0.mandatory ? .init(exchange: $0.exchange, routingKey: $0.routingKey, body: $0.message.body) : nil }
+            : nil
+        channel.confirms.register(count: requests.count, waiter: waiter, returnKeys: returnKeys)
+        if requests.count > 1 { setCork(true) }
+        defer { if requests.count > 1 { setCork(false) } }
         for request in requests {
             let status = withArena { arena in
                 var properties = arena.properties(request.message.properties)
@@ -209,6 +220,7 @@ extension ConnectionWorker {
         case .success(let open): channel = open
         }
         guard let connection else { return .failure(handle.closedError) }
+        flushBeforeRPC()
         let reply = withAMQPBytes(queue) { amqp_basic_get(connection, channel.id, $0, autoAck ? 1 : 0) }
         guard reply.reply_type == AMQP_RESPONSE_NORMAL, let decoded = reply.reply.decoded else {
             return .failure(failure(from: reply, channel: channel.id))

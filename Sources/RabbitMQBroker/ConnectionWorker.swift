@@ -27,6 +27,13 @@ final class ConnectionWorker {
     private var nextChannelID: UInt16 = 1
     private var freeChannelIDs: [UInt16] = []
     var maxChannels: UInt16 = 2047
+    private var socketFD: Int32 = -1
+    private var corkDepth = 0
+    /// The last strings decoded for delivery fields, reused while the bytes repeat (the
+    /// consumer tag, exchange and routing key of consecutive deliveries usually do).
+    var consumerTagCache = StringCache()
+    var exchangeCache = StringCache()
+    var routingKeyCache = StringCache()
     /// Set once the connection is lost or closed by the broker; the loop then ends.
     var fatal: BrokerError?
     /// Set by `close()`; the loop then closes the connection cleanly.
@@ -133,7 +140,7 @@ final class ConnectionWorker {
     private func serve() {
         guard let connection else { return }
         let pollTimeout: Int32 = heartbeatSeconds > 0 ? max(100, heartbeatSeconds * 1000 / 4) : 1000
-        let socketFD = amqp_get_sockfd(connection)
+        socketFD = amqp_get_sockfd(connection)
         var descriptors = [
             pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0),
             pollfd(fd: core.wakeReadFD, events: Int16(POLLIN), revents: 0),
@@ -161,6 +168,10 @@ final class ConnectionWorker {
 
     private func runCommands() {
         let commands = core.takeCommands()
+        // Several commands (a burst of acks, publishes) go out in as few TCP segments as
+        // possible: cork the socket while they are written, uncork to flush.
+        let cork = commands.count > 1
+        if cork { setCork(true) }
         for command in commands {
             if let fatal {
                 command.fail(fatal)
@@ -168,6 +179,29 @@ final class ConnectionWorker {
                 command.run(self)
             }
         }
+        if cork { setCork(false) }
+    }
+
+    /// Sends what the cork holds before a synchronous RPC, whose reply would otherwise wait
+    /// for the kernel's 200 ms cork timeout; the socket stays corked for later commands.
+    func flushBeforeRPC() {
+        guard socketFD >= 0, corkDepth > 0 else { return }
+        #if canImport(Glibc)
+        var off: Int32 = 0
+        var on: Int32 = 1
+        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size))
+        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
+        #endif
+    }
+
+    /// Corks or uncorks the socket; nested corks are counted so only the outermost flushes.
+    func setCork(_ on: Bool) {
+        corkDepth += on ? 1 : -1
+        guard socketFD >= 0, corkDepth == (on ? 1 : 0) else { return }
+        #if canImport(Glibc)
+        var value: Int32 = on ? 1 : 0
+        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+        #endif
     }
 
     /// Handles the frames that are ready, without blocking (a zero timeout also lets
@@ -213,11 +247,11 @@ final class ConnectionWorker {
         switch Int(method.id) {
         case Int(RABBITCHAT_BASIC_DELIVER):
             let deliver = decoded.assumingMemoryBound(to: amqp_basic_deliver_t.self).pointee
-            let tag = swiftString(deliver.consumer_tag)
+            let tag = consumerTagCache.string(deliver.consumer_tag)
             let deliveryTag = deliver.delivery_tag
             let redelivered = deliver.redelivered != 0
-            let exchange = swiftString(deliver.exchange)
-            let routingKey = swiftString(deliver.routing_key)
+            let exchange = exchangeCache.string(deliver.exchange)
+            let routingKey = routingKeyCache.string(deliver.routing_key)
             guard let (body, properties) = readContent(channelID) else { return }
             let delivery = Delivery(deliveryTag: deliveryTag, consumerTag: tag, redelivered: redelivered, exchange: exchange,
                                     routingKey: routingKey, body: body, properties: properties)
@@ -225,19 +259,19 @@ final class ConnectionWorker {
         case Int(RABBITCHAT_BASIC_ACK):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             if let channel = channels[channelID] {
-                complete(channel.confirms.ack(ack.delivery_tag, multiple: ack.multiple != 0), on: channel)
+                complete(channel.confirms.ack(ack.delivery_tag, multiple: ack.multiple != 0))
             }
         case Int(RABBITCHAT_BASIC_NACK):
             let nack = decoded.assumingMemoryBound(to: amqp_basic_nack_t.self).pointee
             if let channel = channels[channelID] {
-                complete(channel.confirms.nack(nack.delivery_tag, multiple: nack.multiple != 0), on: channel)
+                complete(channel.confirms.nack(nack.delivery_tag, multiple: nack.multiple != 0))
             }
         case Int(RABBITCHAT_BASIC_RETURN):
             let returned = decoded.assumingMemoryBound(to: amqp_basic_return_t.self).pointee
             let exchange = swiftString(returned.exchange)
             let routingKey = swiftString(returned.routing_key)
-            guard readContent(channelID) != nil else { return }
-            channels[channelID]?.confirms.returned(exchange: exchange, routingKey: routingKey)
+            guard let (body, _) = readContent(channelID), let channel = channels[channelID] else { return }
+            complete(channel.confirms.returned(.init(exchange: exchange, routingKey: routingKey, body: body)))
         case Int(RABBITCHAT_BASIC_CANCEL):
             let cancel = decoded.assumingMemoryBound(to: amqp_basic_cancel_t.self).pointee
             let tag = swiftString(cancel.consumer_tag)
@@ -272,7 +306,7 @@ final class ConnectionWorker {
         return (byteArray(message.body), MessageProperties(message.properties))
     }
 
-    func complete(_ completions: [ConfirmTracker<PublishWaiter>.Completion], on channel: ChannelState) {
+    func complete(_ completions: [ConfirmTracker<PublishWaiter>.Completion]) {
         for completion in completions { completion.waiter.resume(completion.results) }
     }
 
@@ -332,7 +366,7 @@ final class ConnectionWorker {
     func finishChannel(_ id: UInt16, _ reason: BrokerError) {
         guard let channel = channels.removeValue(forKey: id) else { return }
         channel.shared.markClosed(reason)
-        complete(channel.confirms.failAll(reason), on: channel)
+        complete(channel.confirms.failAll(reason))
         for consumer in channel.consumers.values { consumer.finish() }
         channel.consumers.removeAll()
         consumersToFinish.removeAll { $0.channel == id }

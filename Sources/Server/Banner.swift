@@ -4,6 +4,8 @@ struct Banner {
     let port: Int
     let nodeId: String
     let secretCreated: Bool
+    /// This machine's addresses on the network, named when the server listens on all of them.
+    var networkAddresses: [String] = []
 
     /// The URL a person should open. A wildcard address is not something to browse to, so the
     /// banner shows this machine's loopback URL and says the page is on the network too.
@@ -30,7 +32,9 @@ struct Banner {
             "  secret:  \(configuration.secretFile)\(secretCreated ? " (created now; give this file to every node of the chat)" : "")",
         ]
         if configuration.host == "0.0.0.0" || configuration.host == "::" {
-            lines.append("  serving every network interface: others open http://<this machine's address>:\(port)/")
+            let others = networkAddresses.map { "http://\($0):\(port)/" }
+            lines.append("  serving every network interface: others open "
+                + (others.isEmpty ? "http://<this machine's address>:\(port)/" : others.joined(separator: " or ")))
         }
         if configuration.sockJSTestServices {
             lines.append("  SockJS test services: /echo /close /disabled_websocket_echo /cookie_needed_echo")

@@ -65,7 +65,8 @@ struct ChatServer {
         }
 
         // Unbuffered: whoever reads the pipe (a person, a script, a test) sees the URL at once.
-        let banner = Banner(configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created)
+        let banner = Banner(configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created,
+                            networkAddresses: NetworkAddresses.ipv4())
         FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
 
         let group = ServiceGroup(configuration: {

@@ -64,29 +64,27 @@ final class ServerMetrics: Sendable {
         return buffer
     }
 
-    /// The `type` of an encoded server frame, read without decoding it: the value of the first
-    /// `"type":"…"` member. Frames come from the chat encoder, which writes `type` near the start.
+    /// The `type` of an encoded server frame, read without decoding it: the value of the last
+    /// `"type":"…"` in the text. The chat writes compact JSON with sorted keys, so the top-level
+    /// `type` comes after every nested object that could hold one (only `users` follows it, in a
+    /// welcome, and its entries have no `type`), and a `"type":"` inside a message text is escaped.
+    /// The scan starts at the end, where `type` usually is.
     static func frameKind(_ text: String) -> String {
-        let utf8 = text.utf8
-        let needle = Array(#""type":""#.utf8)
-        var index = utf8.startIndex
-        var matched = 0
-        var scanned = 0
-        while index != utf8.endIndex, scanned < 256 {
-            let byte = utf8[index]
-            if byte == needle[matched] {
-                matched += 1
-                if matched == needle.count {
-                    let start = utf8.index(after: index)
-                    guard let end = utf8[start...].prefix(24).firstIndex(of: UInt8(ascii: "\"")) else { return "other" }
-                    return String(text[start..<end])
+        var text = text
+        return text.withUTF8 { bytes -> String in
+            let needle = Array(#""type":""#.utf8)
+            var start = bytes.count - needle.count
+            while start >= 0 {
+                if bytes[start] == needle[0], bytes[start + 1] == needle[1],
+                   Array(bytes[start..<(start + needle.count)]) == needle {
+                    let valueStart = start + needle.count
+                    let limit = min(bytes.count, valueStart + 24)
+                    guard let end = (valueStart..<limit).first(where: { bytes[$0] == UInt8(ascii: "\"") }) else { return "other" }
+                    return String(decoding: bytes[valueStart..<end], as: UTF8.self)
                 }
-            } else {
-                matched = byte == needle[0] ? 1 : 0
+                start -= 1
             }
-            index = utf8.index(after: index)
-            scanned += 1
+            return "other"
         }
-        return "other"
     }
 }

@@ -33,8 +33,14 @@ final class HTTPReceiver: SockJSReceiver {
         onLoop { $0.receiverFlush(self) }
     }
 
+    func ping() {}
+
     func end(after bytes: ByteBuffer?) {
         onLoop { $0.receiverEnd(self, after: bytes) }
+    }
+
+    func abort(after bytes: ByteBuffer?) {
+        onLoop { $0.receiverAbort(self, after: bytes) }
     }
 }
 
@@ -56,7 +62,15 @@ final class WebSocketReceiver: SockJSReceiver {
         handler.value.webSocketFlush()
     }
 
+    func ping() {
+        handler.value.webSocketPing()
+    }
+
     func end(after bytes: ByteBuffer?) {
         handler.value.webSocketEnd(after: bytes)
+    }
+
+    func abort(after bytes: ByteBuffer?) {
+        handler.value.webSocketAbort(after: bytes)
     }
 }

@@ -146,6 +146,7 @@ extension SockJSConnectionHandler {
                 return
             }
             guard let frame else { return }
+            session.clientActivity()
             switch frame.opcode {
             case WebSocketFrame.text, WebSocketFrame.binary, WebSocketFrame.continuation:
                 if frame.opcode != WebSocketFrame.continuation && webSocketFragments != nil {
@@ -236,10 +237,21 @@ extension SockJSConnectionHandler {
         context?.flush()
     }
 
+    func webSocketPing() {
+        guard case .webSocket = state, !webSocketIsHixie else { return }
+        write(ByteBuffer(bytes: [0x89, 0x00]), flush: true)
+    }
+
+    /// Writes `bytes` (the close frame) as far as the socket takes it and drops the connection.
+    func webSocketAbort(after bytes: ByteBuffer?) {
+        guard case .webSocket = state else { return }
+        if let bytes { write(bytes, flush: true) }
+        closeNow()
+    }
+
     func webSocketEnd(after bytes: ByteBuffer?) {
         guard case .webSocket = state else { return }
         guard let bytes else {
-            // Overflow: the client is not reading; drop the connection without waiting on it.
             closeNow()
             return
         }

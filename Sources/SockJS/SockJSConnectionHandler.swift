@@ -42,7 +42,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     let core: SockJSServerCore
     var state: State = .idle
     var context: ChannelHandlerContext?
-    var inbound = ByteBuffer()
+    var inbound = SockJSConnectionHandler.emptyBuffer
+    static let emptyBuffer = ByteBuffer()
     var parser: HTTPRequestParser
     var remoteAddress: SocketAddress?
     /// Whether the connection stays open after the current response.
@@ -94,6 +95,14 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         core.connectionClosed(context.channel)
         timer?.cancel()
         timer = nil
+        enterClosing()
+        context.fireChannelInactive()
+    }
+
+    /// Moves to `.closing` and tells an attached session that its receiver is gone, whoever
+    /// closes the connection (the client, or this handler after a client's websocket close frame
+    /// or a protocol violation): otherwise the session would wait for its receiver forever.
+    func enterClosing() {
         let previous = state
         state = .closing
         switch previous {
@@ -108,13 +117,16 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         default:
             break
         }
-        context.fireChannelInactive()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if case .closing = state { return }
-        inbound.writeBuffer(&bytes)
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeBuffer(&bytes)
+        }
         process()
     }
 
@@ -147,7 +159,13 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         processing = true
         defer {
             processing = false
-            if inbound.readerIndex > 4096 { inbound.discardReadBytes() }
+            if inbound.readableBytes == 0 {
+                // Don't keep the read buffer's storage while idle: thousands of idle websockets
+                // would each hold one.
+                inbound = Self.emptyBuffer
+            } else if inbound.readerIndex > 4096 {
+                inbound.discardReadBytes()
+            }
         }
         while true {
             switch state {
@@ -160,6 +178,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
                     return
                 }
                 guard let request else {
+                    if parser.takeContinueRequest() {
+                        write(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"), flush: true)
+                    }
                     if parser.hasPartialRequest(buffered: inbound.readableBytes) { armRequestTimerIfIdle() }
                     return
                 }
@@ -259,7 +280,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             out.writeStaticString("Connection: keep-alive\r\n")
         }
         out.writeStaticString("\r\n")
-        if var body, status != 204 && status != 304 { out.writeBuffer(&body) }
+        if var body, status != 204 && status != 304, head?.method != "HEAD" { out.writeBuffer(&body) }
         write(out, flush: true)
         finishResponse()
     }
@@ -328,7 +349,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     /// Closes once everything written has gone out.
     func closeAfterFlush() {
         guard let context else { return }
-        state = .closing
+        enterClosing()
         let channel = context.channel
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
@@ -338,7 +359,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     /// Closes at once, dropping anything not yet written.
     func closeNow() {
         guard let context else { return }
-        state = .closing
+        enterClosing()
         context.close(promise: nil)
     }
 
@@ -370,6 +391,12 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     func receiverFlush(_ receiver: HTTPReceiver) {
         guard case .receiving(let current, _) = state, current === receiver else { return }
         context?.flush()
+    }
+
+    func receiverAbort(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
+        guard case .receiving(let current, _) = state, current === receiver else { return }
+        if !receiver.polling, let bytes { streamWrite(bytes, flush: true) }
+        closeNow()
     }
 
     func receiverEnd(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {

@@ -11,6 +11,11 @@ protocol SockJSReceiver: AnyObject, Sendable {
     func write(_ bytes: ByteBuffer, flush: Bool)
     /// Pushes written bytes to the socket.
     func flush()
+    /// Sends a websocket ping (liveness check); nothing for other receivers.
+    func ping()
     /// Writes `bytes` (if any) as the last thing, then ends the response or closes the connection.
     func end(after bytes: ByteBuffer?)
+    /// Writes `bytes` (if any) without waiting for anything, then drops the connection at once
+    /// (a client that does not read, a dead peer).
+    func abort(after bytes: ByteBuffer?)
 }

@@ -6,7 +6,7 @@ import NIOCore
 /// Safe to use from any thread: ``send(_:)-(String)`` and ``close(code:reason:)`` hop to the
 /// session's event loop when called elsewhere. All the session's state lives on that loop.
 ///
-/// `@unchecked Sendable`: the mutable members (`machine`, `receiver`, `timer`, `timerDeadline`, `forgotten`)
+/// `@unchecked Sendable`: the mutable members (`machine`, `receiver`, `timer`, `timerDeadline`, `forgotten`, `flushPending`)
 /// are only read and written on `eventLoop` (every entry point either runs there or hops there
 /// with `eventLoop.execute`, and `assertInLoop` checks it in debug builds); everything else is `let`.
 public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringConvertible {
@@ -24,6 +24,8 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     let service: any SockJSService
     let logger: Logger
     let allocator: ByteBufferAllocator
+    /// Where broadcasts put this session when it has unflushed writes.
+    let flushBatch: SockJSFlushBatch
     private let onRemove: @Sendable (SockJSSession) -> Void
 
     private var machine: SockJSSessionStateMachine
@@ -31,6 +33,7 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     private var timer: Scheduled<Void>?
     private var timerDeadline: NIODeadline?
     private var forgotten = false
+    private var flushPending = false
 
     init(
         id: String,
@@ -41,8 +44,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         options: SockJSOptions,
         service: any SockJSService,
         logger: Logger,
+        flushBatch: SockJSFlushBatch,
         onRemove: @escaping @Sendable (SockJSSession) -> Void
     ) {
+        self.flushBatch = flushBatch
         self.id = id
         self.transport = transport
         self.remoteAddress = remoteAddress
@@ -100,35 +105,46 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         eventLoop.assertInEventLoop()
     }
 
-    /// Queues or writes `message`. With `flush: false` the caller flushes the returned receiver.
+    /// Queues or writes `message`. With `flush: false` the write is left unflushed and the result
+    /// says whether the caller must arrange one ``flushPendingWrites()`` (true once per batch).
     @discardableResult
-    func enqueue(_ message: SockJSPreparedMessage, flush: Bool) -> (any SockJSReceiver)? {
+    func enqueue(_ message: SockJSPreparedMessage, flush: Bool) -> Bool {
         assertInLoop()
         switch machine.send(message, now: eventLoop.now) {
         case .writeNow(let end):
-            guard let r = receiver else { return nil }
+            guard let r = receiver else { return false }
             let bytes = message.frame(for: r.flavour, allocator: allocator)
             if end {
                 receiver = nil
                 r.end(after: bytes)
                 rescheduleTimer()
-                return nil
+                return false
             }
             r.write(bytes, flush: flush)
             if case .streaming = machine.receiver {
                 run(machine.receiverWrote(bytes: bytes.readableBytes, now: eventLoop.now))
             }
-            return flush ? nil : r
+            if flush || flushPending { return false }
+            flushPending = true
+            return true
         case .queued, .dropped:
-            return nil
+            return false
         case .overflow(let actions):
             logger.warning(
                 "SockJS session closed with 4002: its client did not read and its outbound queue passed the cap",
                 metadata: ["session": "\(id)", "transport": "\(transport.rawValue)", "remote": "\(remoteAddress.map { "\($0)" } ?? "-")"]
             )
             run(actions, overflow: true)
-            return nil
+            return false
         }
+    }
+
+    /// Flushes writes a broadcast left unflushed.
+    func flushPendingWrites() {
+        assertInLoop()
+        guard flushPending else { return }
+        flushPending = false
+        receiver?.flush()
     }
 
     func closeOnLoop(_ frame: SockJSCloseFrame, reason: SockJSCloseReason) {
@@ -150,7 +166,8 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     /// A receiving connection asks for frames.
     func attach(_ newReceiver: any SockJSReceiver, kind: SockJSSessionStateMachine.ReceiverKind) {
         assertInLoop()
-        let actions = machine.attachReceiver(kind, now: eventLoop.now)
+        let pings = newReceiver.flavour == .websocket || newReceiver.flavour == .rawWebSocket
+        let actions = machine.attachReceiver(kind, now: eventLoop.now, checksLiveness: pings)
         if actions.first == .rejectReceiver {
             let bytes = newReceiver.flavour.wrap(.close(.anotherConnectionStillOpen), allocator: allocator)
             newReceiver.end(after: bytes)
@@ -182,6 +199,12 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         run(machine.protocolError(now: eventLoop.now))
     }
 
+    /// The client showed it is alive (any websocket frame, a pong included).
+    func clientActivity() {
+        assertInLoop()
+        machine.clientActivity(now: eventLoop.now)
+    }
+
     /// Messages from the client, in order.
     func deliver(_ messages: [String]) {
         assertInLoop()
@@ -208,11 +231,13 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 write(.messages(messages), end: end)
             case .sendHeartbeat(let end):
                 write(.heartbeat, end: end)
+                if machine.checksLiveness { receiver?.ping() }
             case .sendClose(let frame):
                 if overflow, let r = receiver {
-                    // The client is not reading: don't queue more behind its backlog, drop it.
+                    // The client is not reading: don't wait behind its backlog; the close frame
+                    // goes out if the socket takes it, and the connection is dropped.
                     receiver = nil
-                    r.end(after: nil)
+                    r.abort(after: r.flavour.wrap(.close(frame), allocator: allocator))
                 } else {
                     write(.close(frame), end: true)
                 }
@@ -222,6 +247,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 let r = receiver
                 receiver = nil
                 r?.end(after: nil)
+            case .dropReceiver:
+                let r = receiver
+                receiver = nil
+                r?.abort(after: nil)
             case .notifyOpened:
                 service.sessionOpened(self)
             case .notifyClosed(let reason):
@@ -257,11 +286,14 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
             timer = nil
             return
         }
-        timer = eventLoop.scheduleTask(deadline: next) { [weak self] in
-            guard let self else { return }
+        // A strong capture: a weak reference would give every session a side table and make each
+        // retain (one per broadcast delivery) take the slow path. The cycle session → timer →
+        // closure → session ends when the timer fires or is cancelled, and every session's life
+        // ends in `forget()`, which cancels it.
+        timer = eventLoop.scheduleTask(deadline: next) {
             self.timerDeadline = nil
             self.timer = nil
-            self.run(self.machine.tick(now: eventLoop.now))
+            self.run(self.machine.tick(now: self.eventLoop.now))
         }
     }
 }

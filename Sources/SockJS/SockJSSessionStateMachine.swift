@@ -44,12 +44,15 @@ struct SockJSSessionStateMachine {
         case sendMessages([SockJSPreparedMessage], end: Bool)
         /// Write `h`; end the response after it when `end`.
         case sendHeartbeat(end: Bool)
-        /// Write this close frame and end the receiver (response or connection).
+        /// Write this close frame and end the receiver (response or connection). After an
+        /// overflow the executor writes it without waiting and drops the connection.
         case sendClose(SockJSCloseFrame)
         /// The new receiver is refused: write `c[2010,...]` to it and end it. The session is unaffected.
         case rejectReceiver
         /// End the current receiver's response with no frame (streaming limit reached).
         case endReceiver
+        /// Drop the current receiver's connection at once (a dead peer).
+        case dropReceiver
         /// Tell the application the session opened.
         case notifyOpened
         /// Tell the application the session closed.
@@ -64,7 +67,8 @@ struct SockJSSessionStateMachine {
                 return ea == eb && a.count == b.count && zip(a, b).allSatisfy { $0 === $1 }
             case let (.sendHeartbeat(a), .sendHeartbeat(b)): return a == b
             case let (.sendClose(a), .sendClose(b)): return a == b
-            case (.rejectReceiver, .rejectReceiver), (.endReceiver, .endReceiver), (.notifyOpened, .notifyOpened), (.remove, .remove):
+            case (.rejectReceiver, .rejectReceiver), (.endReceiver, .endReceiver), (.dropReceiver, .dropReceiver),
+                 (.notifyOpened, .notifyOpened), (.remove, .remove):
                 return true
             case let (.notifyClosed(a), .notifyClosed(b)): return a == b
             default: return false
@@ -94,10 +98,14 @@ struct SockJSSessionStateMachine {
     private(set) var heartbeatDeadline: NIODeadline?
     private(set) var expiryDeadline: NIODeadline?
     private(set) var isRemoved = false
+    /// Whether the attached persistent receiver answers pings, so silence means a dead peer.
+    private(set) var checksLiveness = false
+    private(set) var lastClientActivity: NIODeadline
 
     init(configuration: Configuration, now: NIODeadline) {
         self.configuration = configuration
         self.expiryDeadline = now + configuration.disconnectDelay
+        self.lastClientActivity = now
     }
 
     /// The earliest time ``tick(now:)`` has something to do.
@@ -113,10 +121,14 @@ struct SockJSSessionStateMachine {
     /// Whether inbound messages are delivered to the application.
     var acceptsMessages: Bool { phase == .open }
 
-    /// A receiving connection (a poll, a stream, a websocket) asks for frames.
-    mutating func attachReceiver(_ kind: ReceiverKind, now: NIODeadline) -> [Action] {
+    /// A receiving connection (a poll, a stream, a websocket) asks for frames. With
+    /// `checksLiveness` (websockets that answer pings) a peer silent for two heartbeat intervals
+    /// is taken for dead: its connection is dropped and the session closed as interrupted.
+    mutating func attachReceiver(_ kind: ReceiverKind, now: NIODeadline, checksLiveness: Bool = false) -> [Action] {
         guard !isRemoved else { return [.sendClose(.goAway)] }
         if receiver != nil { return [.rejectReceiver] }
+        self.checksLiveness = kind == .persistent && checksLiveness
+        lastClientActivity = now
         switch phase {
         case .new:
             phase = .open
@@ -236,10 +248,26 @@ struct SockJSSessionStateMachine {
         return actions
     }
 
+    /// The client sent something (a message, a pong): it is alive.
+    mutating func clientActivity(now: NIODeadline) {
+        lastClientActivity = now
+    }
+
     /// Time passed; returns what is due at `now`.
     mutating func tick(now: NIODeadline) -> [Action] {
         guard !isRemoved else { return [] }
         var actions: [Action] = []
+        if let h = heartbeatDeadline, h <= now, receiver == .persistent, checksLiveness, phase == .open,
+           now - lastClientActivity >= configuration.heartbeatInterval * 2 {
+            // Two heartbeats (each with a ping) went unanswered: a half-open connection.
+            receiver = nil
+            heartbeatDeadline = nil
+            phase = .closed(.connectionInterrupted)
+            queue.removeAll()
+            queuedBytes = 0
+            isRemoved = true
+            return [.dropReceiver, .notifyClosed(.interrupted), .remove]
+        }
         if let h = heartbeatDeadline, h <= now, let kind = receiver {
             if kind == .polling {
                 detach(now: now)

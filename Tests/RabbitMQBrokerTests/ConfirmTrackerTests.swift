@@ -73,21 +73,42 @@ struct ConfirmTrackerTests {
         #expect(outcomes(tracker.nack(3, multiple: true)) == ["a": ["nacked"], "b": ["nacked", "nacked"]])
     }
 
-    @Test func aReturnMarksTheMessageTheNextAckNamesAsUnroutable() {
-        var tracker = Tracker()
-        tracker.register(count: 3, waiter: "batch")
-        tracker.returned(exchange: "x", routingKey: "nowhere")
-        #expect(tracker.ack(2, multiple: true).isEmpty)
-        #expect(outcomes(tracker.ack(3, multiple: false)) == ["batch": ["ok", "unroutable", "ok"]])
+    private func key(_ routingKey: String, _ body: String = "m") -> Tracker.ReturnKey {
+        Tracker.ReturnKey(exchange: "", routingKey: routingKey, body: Array(body.utf8))
     }
 
-    @Test func aReturnAppliesToOneAckOnly() {
+    @Test func aReturnSettlesTheMandatoryMessageItDescribesAsUnroutable() {
         var tracker = Tracker()
-        tracker.register(count: 1, waiter: "a")
-        tracker.register(count: 1, waiter: "b")
-        tracker.returned(exchange: "x", routingKey: "k")
-        #expect(outcomes(tracker.ack(1, multiple: false)) == ["a": ["unroutable"]])
-        #expect(outcomes(tracker.ack(2, multiple: false)) == ["b": ["ok"]])
+        tracker.register(count: 3, waiter: "batch", returnKeys: [key("q"), key("nowhere"), key("q")])
+        #expect(tracker.returned(key("nowhere")).isEmpty)
+        #expect(outcomes(tracker.ack(3, multiple: true)) == ["batch": ["ok", "unroutable", "ok"]])
+    }
+
+    @Test func aReturnMayComeBeforeTheAcksOfEarlierMessages() {
+        // RabbitMQ confirms an unroutable message at once, a routed one once its queue has it.
+        var tracker = Tracker()
+        tracker.register(count: 1, waiter: "routed", returnKeys: [key("q")])
+        tracker.register(count: 1, waiter: "lost", returnKeys: [key("nowhere")])
+        #expect(outcomes(tracker.returned(key("nowhere"))) == ["lost": ["unroutable"]])
+        #expect(tracker.ack(2, multiple: false).isEmpty)
+        #expect(outcomes(tracker.ack(1, multiple: false)) == ["routed": ["ok"]])
+        #expect(tracker.isEmpty)
+    }
+
+    @Test func returnsAreMatchedInPublishOrderByKeyAndBody() {
+        var tracker = Tracker()
+        tracker.register(count: 4, waiter: "batch", returnKeys: [key("a", "1"), key("a", "2"), key("b", "1"), key("a", "2")])
+        #expect(tracker.returned(key("a", "2")).isEmpty)
+        #expect(tracker.returned(key("a", "2")).isEmpty)
+        #expect(outcomes(tracker.ack(4, multiple: true)) == ["batch": ["ok", "unroutable", "ok", "unroutable"]])
+    }
+
+    @Test func aReturnNeverSettlesAMessageThatWasNotMandatory() {
+        var tracker = Tracker()
+        tracker.register(count: 1, waiter: "plain")
+        tracker.register(count: 1, waiter: "mandatory", returnKeys: [key("k")])
+        #expect(outcomes(tracker.returned(key("k"))) == ["mandatory": ["unroutable"]])
+        #expect(outcomes(tracker.ack(2, multiple: true)) == ["plain": ["ok"]])
     }
 
     @Test func closingFailsOnlyTheUnsettledMessages() {

@@ -1,6 +1,6 @@
 import Broker
 import Foundation
-import RabbitMQBroker
+@testable import RabbitMQBroker
 import Testing
 
 /// Connecting, failing over, and noticing a lost connection: what only the RabbitMQ backend
@@ -40,6 +40,20 @@ struct ConnectionLifecycleTests {
         let got = try await channel.get(queue: queue.name, autoAck: true)
         #expect(got?.text == "over")
         await connection.close()
+    }
+
+    @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
+    func closedConnectionsGiveBackTheirThreadsSocketsAndPipes() async throws {
+        let broker = try LiveRabbitMQ.broker()
+        var handles: [RabbitMQConnection] = []
+        for round in 0..<20 {
+            let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("round-\(round)"))
+            _ = try await connection.openChannel().declareQueue("", options: .exclusive)
+            await connection.close()
+            handles.append(try #require(connection as? RabbitMQConnection))
+        }
+        // Each connection's thread ends right after it closed the socket and the wake pipe.
+        #expect(await eventually(within: .seconds(5)) { handles.allSatisfy(\.core.isReleased) })
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
@@ -120,7 +134,7 @@ struct ConnectionLifecycleTests {
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
-    func aBrokerThatGoesSilentIsNoticedByMissedHeartbeats() async throws {
+    func aBrokerThatGoesSilentIsNoticedByMissedHeartbeatsAndFailsEverythingPending() async throws {
         let upstream = try AMQPURL(parsing: LiveRabbitMQ.url)
         let proxy = try BlackholeProxy(upstreamPort: upstream.port)
         defer { proxy.stop() }
@@ -129,6 +143,13 @@ struct ConnectionLifecycleTests {
         let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("silent"))
         let channel = try await connection.openChannel()
         let queue = try await channel.declareQueue("", options: .exclusive).name
+
+        let consumer = try await channel.consume(queue: queue, options: ConsumeOptions())
+        let streamFinished = Outcome<Bool>()
+        let reader = Task {
+            for await _ in consumer.deliveries {}
+            streamFinished.set(true)
+        }
 
         proxy.goSilent()
         let publishFailure = Outcome<BrokerError>()
@@ -139,11 +160,24 @@ struct ConnectionLifecycleTests {
                 publishFailure.set(error)
             }
         }
+        let rpcFailure = Outcome<BrokerError>()
+        let declarer = Task {
+            do throws(BrokerError) {
+                _ = try await connection.openChannel().declareQueue("", options: .exclusive)
+            } catch {
+                rpcFailure.set(error)
+            }
+        }
         // rabbitmq-c gives up after two silent heartbeat intervals; allow one more for the
         // poll interval and a loaded machine.
-        #expect(await eventually(within: heartbeat * 3 + .milliseconds(500)) { publishFailure.value != nil })
+        #expect(await eventually(within: heartbeat * 3 + .milliseconds(500)) {
+            publishFailure.value != nil && rpcFailure.value != nil && streamFinished.value != nil
+        })
         publisher.cancel()
+        declarer.cancel()
+        reader.cancel()
         #expect(publishFailure.value?.isConnectionLoss == true)
+        #expect(rpcFailure.value?.isConnectionLoss == true)
         #expect(connection.closeReason?.description.contains("missed two heartbeats") == true)
     }
 }

@@ -81,5 +81,9 @@ struct ServerPartsTests {
         #expect(ServerMetrics.frameKind(#"{"msgId":"x","type":"sent"}"#) == "sent")
         #expect(ServerMetrics.frameKind(#"{"text":"{\"type\":\"fake\"}","type":"message"}"#) == "message")
         #expect(ServerMetrics.frameKind("not json") == "other")
+        let welcome = #"{"entered":["lobby"],"history":{"lobby":[{"from":"a","msgId":"1","room":"lobby","seq":1,"text":"x","ts":1}]},"nick":"a","rooms":[],"token":"t","type":"welcome","users":[{"nick":"a","online":true}]}"#
+        #expect(ServerMetrics.frameKind(welcome) == "welcome")
+        let long = #"{"from":"a","msgId":"1","room":"lobby","seq":1,"text":""# + String(repeating: "y", count: 4000) + #"","ts":1,"type":"message"}"#
+        #expect(ServerMetrics.frameKind(long) == "message")
     }
 }

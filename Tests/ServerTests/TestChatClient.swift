@@ -22,7 +22,9 @@ final class TestChatClient {
         socket = try TestSocket(port: port, timeout: .seconds(1))
         try socket.write("POST \(self.prefix)/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\n\r\n")
         let opened = try nextSockJSFrame(timeout: .seconds(10))
-        guard opened == "o" else { throw TestSocketError("expected the open frame, got \(opened ?? "nothing")") }
+        guard opened == "o" else {
+            throw TestSocketError("expected the open frame, got \(opened ?? "nothing") (ended: \(ended), unparsed: \(String(decoding: raw.prefix(300), as: UTF8.self)), body: \(String(decoding: body.prefix(300), as: UTF8.self)))")
+        }
     }
 
     /// Sends one chat frame.

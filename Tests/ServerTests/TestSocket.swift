@@ -30,7 +30,15 @@ final class TestSocket {
     deinit { close(fd) }
 
     func write(_ text: String) throws {
-        let bytes = Array(text.utf8)
+        try writeBytes(Array(text.utf8))
+    }
+
+    /// Shuts the connection down at once (the peer sees the TCP connection end, nothing else).
+    func closeNow() {
+        shutdown(fd, Int32(SHUT_RDWR))
+    }
+
+    func writeBytes(_ bytes: [UInt8]) throws {
         var sent = 0
         while sent < bytes.count {
             let n = bytes[sent...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

@@ -165,4 +165,33 @@ struct SockJSSessionStateMachineTests {
         #expect(m.protocolError(now: t0) == [.notifyClosed(.protocolError), .remove])
         #expect(!m.acceptsMessages)
     }
+
+    @Test("a websocket peer silent for two heartbeat intervals is dropped as interrupted (half-open connection)")
+    func halfOpenWebSocket() {
+        var m = machine()
+        _ = m.attachReceiver(.persistent, now: t0, checksLiveness: true)
+        #expect(m.tick(now: t0 + .seconds(25)) == [.sendHeartbeat(end: false)])
+        #expect(m.tick(now: t0 + .seconds(50)) == [.dropReceiver, .notifyClosed(.interrupted), .remove])
+        #expect(m.isRemoved)
+    }
+
+    @Test("a websocket peer that answers keeps its session across heartbeats")
+    func liveWebSocket() {
+        var m = machine()
+        _ = m.attachReceiver(.persistent, now: t0, checksLiveness: true)
+        for i in 1...10 {
+            let now = t0 + .seconds(Int64(25 * i))
+            #expect(m.tick(now: now) == [.sendHeartbeat(end: false)])
+            m.clientActivity(now: now + .milliseconds(1))
+        }
+        #expect(!m.isRemoved)
+    }
+
+    @Test("without liveness checks (hixie-76, no pings) silence is not taken for death")
+    func noLivenessChecks() {
+        var m = machine()
+        _ = m.attachReceiver(.persistent, now: t0)
+        _ = m.tick(now: t0 + .seconds(25))
+        #expect(m.tick(now: t0 + .seconds(50)) == [.sendHeartbeat(end: false)])
+    }
 }

@@ -307,7 +307,9 @@
         (state.active[0] === "#" && !state.entered.includes(state.active.slice(1)))) {
       const preferred = store.get("active." + state.me, null);
       const ok = preferred && (preferred[0] === "@" || state.entered.includes(preferred.slice(1)));
-      activate(ok ? preferred : convKey("room", state.entered[0] || "lobby"));
+      if (ok) activate(preferred);
+      else if (state.entered.length) activate(convKey("room", state.entered[0]));
+      else showNoConversation();
     } else {
       renderHeader();
     }
@@ -336,8 +338,24 @@
     const c = state.convs.get(key);
     if (c && c.pane) c.pane.remove();
     state.convs.delete(key);
-    if (state.active === key) activate(convKey("room", state.entered[0] || "lobby"));
+    if (state.active === key) {
+      if (state.entered.length) activate(convKey("room", state.entered[0])); else showNoConversation();
+    }
     renderSidebar();
+  }
+
+  // Left every room and no private conversation open: say what to do instead of an empty pane.
+  function showNoConversation() {
+    state.active = null;
+    store.remove("active." + state.me);
+    $("messages").replaceChildren(el("p", { className: "empty-conv",
+      text: "You are in no room now. Join one on the left, or pick someone to talk to privately." }));
+    $("conv-title").textContent = "rabbitChat";
+    $("conv-subtitle").textContent = "";
+    $("leave-button").hidden = true;
+    $("typing").textContent = "";
+    $("composer-input").disabled = true;
+    $("composer-input").placeholder = "Pick a room or a person first";
   }
 
   function convOfMessage(m) {
@@ -752,6 +770,7 @@
   function activate(key) {
     const c = getConv(key);
     state.active = key;
+    $("composer-input").disabled = false;
     store.set("active." + state.me, key);
     $("messages").replaceChildren(ensurePane(c));
     renderHistoryEdge(c);

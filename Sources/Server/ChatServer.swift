@@ -37,7 +37,8 @@ struct ChatServer {
         let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
         let node = ChatNode(
             broker: broker,
-            configuration: ChatConfiguration(nodeId: nodeId, secret: secret.key),
+            configuration: ChatConfiguration(
+                nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues)),
             logger: Logger(label: "rabbitChat.chat"),
             broadcaster: SockJSBroadcaster(metrics: metrics)
         )

@@ -32,6 +32,11 @@ final class HTTPExchangeConnection {
     /// Sends `POST path` with `body`; exactly one of the request's outcomes follows: head,
     /// body parts and end, or a failure. One request at a time.
     func post(_ path: String, body: String?, exchange: Exchange) {
+        request(.POST, path, body: body, exchange: exchange)
+    }
+
+    /// Sends `method path` with `body`; see `post`.
+    func request(_ method: HTTPMethod, _ path: String, body: String?, exchange: Exchange) {
         precondition(current == nil && waiting == nil, "one request at a time")
         guard !closed else { return }
         var headers = HTTPHeaders()
@@ -45,7 +50,7 @@ final class HTTPExchangeConnection {
         } else {
             headers.add(name: "Content-Length", value: "0")
         }
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: path, headers: headers)
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: path, headers: headers)
         if let channel, channel.isActive, reusable {
             write(head: head, body: buffer, exchange: exchange, on: channel)
         } else {

@@ -42,11 +42,13 @@ enum DeliveryVerifier {
                 switch message.state {
                 case .pending:
                     result.violations.record(.unconfirmed, "\(name) (to \(message.target)) never got sent")
+                    markUncheckable(seq: seq, sender: s, target: message.target, plan: plan, ledgers: ledgers, into: &lossyStreams)
                     continue
                 case .refused(let code):
                     result.refused += 1
                     result.violations.record(.refused, "\(name) (to \(message.target)) was refused with \(code)")
                     checkNotDelivered(name: name, seq: seq, sender: s, target: message.target, plan: plan, ledgers: ledgers, into: &result)
+                    markUncheckable(seq: seq, sender: s, target: message.target, plan: plan, ledgers: ledgers, into: &lossyStreams)
                     continue
                 case .confirmed(let id):
                     result.confirmed += 1
@@ -97,6 +99,32 @@ enum DeliveryVerifier {
             }
         }
         return result
+    }
+
+    /// A stream that holds a message without a confirmed msgId cannot have its msgIds compared
+    /// (the message is already reported as unconfirmed or refused).
+    private static func markUncheckable(
+        seq: Int,
+        sender: Int,
+        target: LoadTarget,
+        plan: LoadPlan,
+        ledgers: [ClientLedger],
+        into streams: inout Set<[Int32]>
+    ) {
+        let room: Int32
+        let recipients: [Int]
+        switch target {
+        case .room(let index):
+            room = Int32(index)
+            recipients = plan.members.indices.contains(index) ? plan.members[index] : []
+        case .user(let addressee):
+            room = -1
+            recipients = [addressee]
+        }
+        let key = ClientLedger.StreamKey(sender: Int32(sender), room: room)
+        for recipient in recipients where ledgers[recipient].incoming[key]?.contains(seq) == true {
+            streams.insert([Int32(recipient), key.sender, key.room])
+        }
     }
 
     /// A message that was not confirmed must not have reached anyone (refused means not accepted).

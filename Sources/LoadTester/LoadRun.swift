@@ -168,18 +168,28 @@ struct LoadRun {
         )
     }
 
-    /// Fails fast, with one sentence, when nothing listens at one of the URLs.
+    /// Fails fast, with one sentence, when nothing listens at one of the URLs or what listens
+    /// there is not a SockJS service (its `/info` does not answer 200).
     private func preflight() async throws {
         for endpoint in scenario.endpoints {
-            do {
-                let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                    .connectTimeout(.seconds(5))
-                    .connect(host: endpoint.host, port: endpoint.port).get()
-                try? await channel.close()
-            } catch {
+            let outcome = try await HTTPStatusProbe.get(
+                "\(endpoint.prefix)/info",
+                at: endpoint,
+                on: MultiThreadedEventLoopGroup.singleton.next()
+            ).get()
+            switch outcome {
+            case .status(200):
+                continue
+            case .status(let code):
+                throw Failure(
+                    description: "The server at \(endpoint) answered \(code) to \(endpoint.prefix)/info: check that the URL ends with the chat's SockJS prefix (/chat)."
+                )
+            case .failed(let reason) where reason.hasPrefix("Nothing is listening"):
                 throw Failure(
                     description: "Nothing is listening at \(endpoint): start the server (scripts/run starts it on port 9191) or pass its address with --url."
                 )
+            case .failed(let reason):
+                throw Failure(description: reason)
             }
         }
     }

@@ -32,6 +32,8 @@ final class SimulatedUser {
     private var ackFlushScheduled = false
     private var timers: [LoadTargetKind: Scheduled<Void>] = [:]
     private var sendUntil: UInt64 = 0
+    private var joinAttempts = 0
+    static let maxJoinAttempts = 20
 
     init(
         index: Int,
@@ -186,10 +188,18 @@ final class SimulatedUser {
         case .delivered(let delivered):
             ledger.receiptArrived(msgId: delivered.msgId, to: delivered.to)
             counters.add(.receipts)
-        case .error(let error):
-            if phase == .connecting {
-                closeReason = "\(error.code.rawValue): \(error.message)"
+        case .error(let error) where phase == .connecting:
+            // The join was refused. `unavailable` means the server's broker is not ready yet:
+            // join again in a moment, as a real client would.
+            closeReason = "\(error.code.rawValue): \(error.message)"
+            if error.code == .unavailable, joinAttempts < Self.maxJoinAttempts {
+                joinAttempts += 1
+                eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { [weak self] in
+                    guard let self, self.phase == .connecting else { return }
+                    self.connection?.join(nick: self.nick, rooms: [self.roomName])
+                }
             }
+        case .error(let error):
             if ledger.refused(id: error.id, code: error.code.rawValue, message: error.message) {
                 counters.add(.refused)
             }

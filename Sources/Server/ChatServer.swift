@@ -71,7 +71,7 @@ struct ChatServer {
         let group = ServiceGroup(configuration: {
             var group = ServiceGroupConfiguration(
                 services: [
-                    .init(service: ChatNodeService(node: node)),
+                    .init(service: ChatNodeService(node: node, logger: logger)),
                     .init(service: HTTPServerService(server: http, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

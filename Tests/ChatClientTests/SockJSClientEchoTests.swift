@@ -33,9 +33,9 @@ import Testing
         return false
     }
 
-    @Test(arguments: EchoServerProcess.Kind.allCases, SockJSTransportKind.allCases)
-    func echoesMessagesInOrderAndClosesCleanly(server kind: EchoServerProcess.Kind, transport: SockJSTransportKind) async throws {
-        let server = try await EchoServerProcess(kind)
+    @Test(arguments: TestServer.Kind.echoServers, SockJSTransportKind.allCases)
+    func echoesMessagesInOrderAndClosesCleanly(server kind: TestServer.Kind, transport: SockJSTransportKind) async throws {
+        let server = try await TestServer(kind)
         defer { server.stop() }
         let recorder = EventRecorder()
         let client = try connect(server.url("/echo"), transport, recorder: recorder)
@@ -53,9 +53,9 @@ import Testing
         #expect(closed.filter { if case .closed = $0 { true } else { false } }.count == 1)
     }
 
-    @Test(arguments: EchoServerProcess.Kind.allCases, SockJSTransportKind.allCases)
-    func reportsTheServersCloseFrame(server kind: EchoServerProcess.Kind, transport: SockJSTransportKind) async throws {
-        let server = try await EchoServerProcess(kind)
+    @Test(arguments: TestServer.Kind.echoServers, SockJSTransportKind.allCases)
+    func reportsTheServersCloseFrame(server kind: TestServer.Kind, transport: SockJSTransportKind) async throws {
+        let server = try await TestServer(kind)
         defer { server.stop() }
         let recorder = EventRecorder()
         _ = try connect(server.url("/close"), transport, recorder: recorder)
@@ -67,7 +67,7 @@ import Testing
     func heartbeatsKeepAQuietSessionOpen(transport: SockJSTransportKind) async throws {
         // Heartbeats every 0.2 s; the client gives up after 1 s of silence. 2 s without a
         // message: only heartbeats keep the session alive.
-        let server = try await EchoServerProcess(.project, heartbeat: 0.2)
+        let server = try await TestServer(.project, heartbeat: 0.2)
         defer { server.stop() }
         let recorder = EventRecorder()
         let configuration = SockJSClient.Configuration(
@@ -85,7 +85,7 @@ import Testing
 
     @Test func aSilentServerEndsTheSession() async throws {
         // The reference server's heartbeat is 25 s: with 0.5 s of tolerance the client gives up.
-        let server = try await EchoServerProcess(.reference)
+        let server = try await TestServer(.reference)
         defer { server.stop() }
         let recorder = EventRecorder()
         let configuration = SockJSClient.Configuration(
@@ -99,7 +99,7 @@ import Testing
 
     @Test(arguments: SockJSTransportKind.allCases)
     func saysClearlyWhenNothingListens(transport: SockJSTransportKind) async throws {
-        let port = try await EchoServerProcess.freePort()
+        let port = try await TestServer.freePort()
         let recorder = EventRecorder()
         _ = try connect("http://127.0.0.1:\(port)/chat", transport, recorder: recorder)
         let events = try await recorder.wait { !$0.isEmpty }
@@ -111,9 +111,9 @@ import Testing
         ])
     }
 
-    @Test(arguments: EchoServerProcess.Kind.allCases)
-    func manyClientsShareTwoEventLoops(server kind: EchoServerProcess.Kind) async throws {
-        let server = try await EchoServerProcess(kind)
+    @Test(arguments: TestServer.Kind.echoServers)
+    func manyClientsShareTwoEventLoops(server kind: TestServer.Kind) async throws {
+        let server = try await TestServer(kind)
         defer { server.stop() }
         let transports = SockJSTransportKind.allCases
         let recorders = (0..<60).map { _ in EventRecorder() }

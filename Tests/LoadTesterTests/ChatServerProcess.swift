@@ -1,3 +1,4 @@
+import ChatClient
 import Foundation
 import NIOCore
 import NIOPosix
@@ -60,15 +61,17 @@ final class ChatServerProcess: Sendable {
     private func waitUntilListening() async throws {
         for _ in 0..<400 {
             guard process.isRunning else { throw Failure(description: "rabbitChat exited with \(process.terminationStatus)") }
-            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port).get().close()) != nil
-            {
-                return
-            }
+            // Ready when its broker is connected (before that, joins are answered `unavailable`).
+            let outcome = try await HTTPStatusProbe.get(
+                "/healthz",
+                at: SockJSEndpoint(host: "127.0.0.1", port: port, prefix: "/"),
+                on: MultiThreadedEventLoopGroup.singleton.next()
+            ).get()
+            if outcome == .status(200) { return }
             try await Task.sleep(for: .milliseconds(50))
         }
         stop()
-        throw Failure(description: "rabbitChat did not listen on port \(port) within 20 s")
+        throw Failure(description: "rabbitChat on port \(port) was not healthy within 20 s")
     }
 
     static func freePort() async throws -> Int {

@@ -193,3 +193,13 @@ import Testing
         #expect(naming.clientIndex(ofNick: "ltt1u-1") == nil)
     }
 }
+
+extension DeliveryVerifierTests {
+    @Test func aDeliveredMessageWithoutSentIsUnconfirmedNotAMismatch() {
+        var ledgers = ledgers()
+        let payload = ledgers[0].willSend(to: .room(0), at: 1)
+        for member in plan.members[0] { deliver(&ledgers, payload, msgId: "m0-0", to: member) }
+        let result = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        #expect(result.violations.counts == [.unconfirmed: 1])
+    }
+}

@@ -70,3 +70,20 @@ import Testing
         }
     }
 }
+
+extension LoadRunTests {
+    @Test func somethingOtherThanAChatAtTheURLIsOneClearSentence() async throws {
+        let server = try await ChatServerProcess()
+        defer { server.stop() }
+        let url = "http://127.0.0.1:\(server.port)/nochat"
+        do {
+            _ = try await LoadRun(scenario: try scenario(url: url), log: { _ in }).run()
+            Issue.record("the run started against \(url)")
+        } catch {
+            #expect(
+                "\(error)"
+                    == "The server at \(url) answered 404 to /nochat/info: check that the URL ends with the chat's SockJS prefix (/chat)."
+            )
+        }
+    }
+}

@@ -3,14 +3,21 @@ import NIOCore
 import NIOPosix
 import Synchronization
 
-/// A real SockJS server with the standard test services (`/echo`, `/close`), started on a free
-/// loopback port for one test and stopped by its PID: the reference sockjs-node server (Debian's
-/// node-sockjs, as the conformance suite calibrates it) or the project's own
-/// `sockjs-echo-server` (built next to the tests by `swift build`).
-final class EchoServerProcess: Sendable {
+@testable import ChatClient
+
+/// A real server started on a free loopback port for one test and stopped by its PID: a SockJS
+/// server with the standard test services (`/echo`, `/close`), either sockjs-node (Debian's
+/// node-sockjs, an independent implementation) or the project's own `sockjs-echo-server`; or
+/// the chat server `rabbitChat` (in-process broker). The project's binaries are the ones
+/// `swift build` put next to the tests.
+final class TestServer: Sendable {
     enum Kind: String, CaseIterable, Sendable, CustomStringConvertible {
         case reference = "sockjs-node"
         case project = "sockjs-echo-server"
+        case rabbitChat
+
+        /// The two SockJS echo servers.
+        static let echoServers: [Kind] = [.reference, .project]
 
         var description: String { rawValue }
     }
@@ -23,19 +30,19 @@ final class EchoServerProcess: Sendable {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sockjs-node-echo.js").path
     }
 
-    /// `sockjs-echo-server` next to the test binary.
-    static var projectBinary: String {
+    /// A product of this package, next to the test binary (or in a folder above it).
+    static func builtBinary(_ name: String) -> String {
         let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         var directory = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent("sockjs-echo-server").path),
+        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path),
             directory.path != "/"
         {
             directory.deleteLastPathComponent()
         }
-        return directory.appendingPathComponent("sockjs-echo-server").path
+        return directory.appendingPathComponent(name).path
     }
 
-    /// Starts a server; `heartbeat` (seconds) only applies to the project's server.
+    /// Starts a server; `heartbeat` (seconds) only applies to `sockjs-echo-server`.
     init(_ kind: Kind = .reference, heartbeat: Double? = nil) async throws {
         let port = try await Self.freePort()
         let process = Process()
@@ -46,34 +53,48 @@ final class EchoServerProcess: Sendable {
             var environment = ProcessInfo.processInfo.environment
             environment["NODE_PATH"] = "/usr/share/nodejs"
             process.environment = environment
-        case .project:
-            guard FileManager.default.isExecutableFile(atPath: Self.projectBinary) else {
-                throw ServerDidNotStart(reason: "there is no \(Self.projectBinary): run `swift build` first")
+        case .project, .rabbitChat:
+            let binary = Self.builtBinary(kind == .project ? "sockjs-echo-server" : "rabbitChat")
+            guard FileManager.default.isExecutableFile(atPath: binary) else {
+                throw ServerDidNotStart(reason: "there is no \(binary): run `swift build` first")
             }
-            process.executableURL = URL(fileURLWithPath: Self.projectBinary)
-            process.arguments = ["--port", String(port)] + (heartbeat.map { ["--heartbeat", String($0)] } ?? [])
+            process.executableURL = URL(fileURLWithPath: binary)
+            if kind == .project {
+                process.arguments = ["--port", String(port)] + (heartbeat.map { ["--heartbeat", String($0)] } ?? [])
+            } else {
+                let secret = FileManager.default.temporaryDirectory.appendingPathComponent("chatclient-test-secret-\(port)").path
+                process.arguments = ["--port", String(port), "--secret-file", secret, "--log-level", "warning"]
+            }
         }
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         self.port = port
         self.process = process
-        try await waitUntilListening()
+        try await waitUntilReady(kind)
     }
 
     /// Stops the server by its PID and waits for it to exit.
     func stop() {
         if process.isRunning {
             kill(process.processIdentifier, SIGTERM)
+            let deadline = Date().addingTimeInterval(10)
+            while process.isRunning, Date() < deadline { usleep(20_000) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
             process.waitUntilExit()
         }
     }
 
     func url(_ prefix: String) -> String { "http://127.0.0.1:\(port)\(prefix)" }
 
-    private func waitUntilListening() async throws {
-        for _ in 0..<200 {
+    /// Until it accepts connections, and for rabbitChat until `/healthz` says its broker is connected.
+    private func waitUntilReady(_ kind: Kind) async throws {
+        let endpoint = SockJSEndpoint(host: "127.0.0.1", port: port, prefix: "/")
+        for _ in 0..<400 {
             if !process.isRunning { throw ServerDidNotStart(reason: "it exited with \(process.terminationStatus)") }
-            if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            if kind == .rabbitChat {
+                let outcome = try await HTTPStatusProbe.get("/healthz", at: endpoint, on: MultiThreadedEventLoopGroup.singleton.next()).get()
+                if outcome == .status(200) { return }
+            } else if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connect(host: "127.0.0.1", port: port).get().close()) != nil
             {
                 return
@@ -81,7 +102,7 @@ final class EchoServerProcess: Sendable {
             try await Task.sleep(for: .milliseconds(50))
         }
         stop()
-        throw ServerDidNotStart(reason: "nothing listened on port \(port) after 10 s")
+        throw ServerDidNotStart(reason: "nothing listened on port \(port) after 20 s")
     }
 
     /// A port that was free a moment ago (bind to 0, read it, close).
@@ -95,7 +116,7 @@ final class EchoServerProcess: Sendable {
 
     struct ServerDidNotStart: Error, CustomStringConvertible {
         var reason: String
-        var description: String { "The SockJS echo server did not start: \(reason)." }
+        var description: String { "The test server did not start: \(reason)." }
     }
 }
 
@@ -127,4 +148,3 @@ final class EventRecorder: Sendable {
 
 typealias ChatClientTestEvent = ChatClient.SockJSClientEvent
 
-import ChatClient

@@ -1,0 +1,108 @@
+import Chat
+import NIOCore
+import NIOPosix
+import Testing
+
+@testable import ChatClient
+
+/// The chat client against a real `rabbitChat`, on every transport: frames in, frames out.
+@Suite(.serialized) struct ChatConnectionTests {
+    /// Reads a connection's events in order. Bounded: a watchdog closes the connection after
+    /// 30 s, which ends the stream, so a missing frame fails the test instead of hanging it.
+    final class Reader {
+        var iterator: AsyncStream<ChatClientEvent>.AsyncIterator
+        var seen: [ChatClientEvent] = []
+        let watchdog: Task<Void, any Error>
+
+        init(_ connection: ChatConnection, _ stream: AsyncStream<ChatClientEvent>) {
+            iterator = stream.makeAsyncIterator()
+            watchdog = Task {
+                try await Task.sleep(for: .seconds(30))
+                connection.close()
+            }
+        }
+
+        deinit { watchdog.cancel() }
+
+        /// The next frame that `match` accepts (others are kept in `seen`).
+        func next<T>(_ what: String, _ match: (ServerFrame) -> T?) async throws -> T {
+            while let event = await iterator.next() {
+                seen.append(event)
+                if case .frame(let frame) = event, let value = match(frame) { return value }
+            }
+            Issue.record("no \(what) before the stream ended; got \(seen)")
+            throw Missing()
+        }
+
+        struct Missing: Error {}
+    }
+
+    static let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+
+    @Test(arguments: SockJSTransportKind.allCases)
+    func joinsSaysTellsAcksAndReadsHistory(transport: SockJSTransportKind) async throws {
+        let server = try await TestServer(.rabbitChat)
+        defer { server.stop() }
+        let endpoint = try SockJSEndpoint(url: server.url("/chat"))
+        let (alice, aliceEvents) = ChatConnection.streaming(endpoint: endpoint, transport: transport, eventLoop: Self.group.next())
+        let (bob, bobEvents) = ChatConnection.streaming(endpoint: endpoint, transport: transport, eventLoop: Self.group.next())
+        let a = Reader(alice, aliceEvents)
+        let b = Reader(bob, bobEvents)
+        defer {
+            alice.close()
+            bob.close()
+        }
+
+        alice.join(nick: "alice", rooms: ["tea"])
+        let welcome = try await a.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        #expect(welcome.nick == "alice")
+        #expect(welcome.entered == ["tea"])
+        #expect(!welcome.token.isEmpty)
+        bob.join(nick: "bob", rooms: ["tea"])
+        _ = try await b.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+
+        alice.say(id: "a1", text: "hello <b>tea</b>", room: "tea")
+        let sent = try await a.next("sent") { if case .sent(let s) = $0 { s } else { nil } }
+        #expect(sent.id == "a1")
+        let roomMessage = try await b.next("message") { if case .message(let m) = $0 { m } else { nil } }
+        #expect(roomMessage.from == "alice")
+        #expect(roomMessage.room == "tea")
+        #expect(roomMessage.text == "hello <b>tea</b>")
+        #expect(roomMessage.msgId == sent.msgId)
+
+        alice.tell(id: "a2", to: "bob", text: "psst 🐢")
+        let told = try await a.next("sent") { if case .sent(let s) = $0, s.id == "a2" { s } else { nil } }
+        let whisper = try await b.next("private message") { if case .message(let m) = $0, m.to != nil { m } else { nil } }
+        #expect(whisper.to == "bob")
+        #expect(whisper.from == "alice")
+        #expect(whisper.text == "psst 🐢")
+        #expect(whisper.msgId == told.msgId)
+        bob.ack([whisper.msgId])
+        let receipt = try await a.next("delivered") { if case .delivered(let d) = $0 { d } else { nil } }
+        #expect(receipt.msgId == told.msgId)
+        #expect(receipt.to == "bob")
+
+        bob.history(room: "tea", limit: 10)
+        let history = try await b.next("history") { if case .history(let h) = $0 { h } else { nil } }
+        #expect(history.room == "tea")
+        #expect(history.messages.map(\.msgId) == [sent.msgId])
+    }
+
+    @Test func serverErrorsArriveAsFrames() async throws {
+        let server = try await TestServer(.rabbitChat)
+        defer { server.stop() }
+        let (connection, events) = ChatConnection.streaming(
+            endpoint: try SockJSEndpoint(url: server.url("/chat")),
+            transport: .websocket,
+            eventLoop: Self.group.next()
+        )
+        defer { connection.close() }
+        let reader = Reader(connection, events)
+        connection.say(id: "x", text: "too early")
+        let error = try await reader.next("error") { if case .error(let e) = $0 { e } else { nil } }
+        #expect(error.code == .notJoined)
+        connection.sockJS.send("{not json")
+        let bad = try await reader.next("error") { if case .error(let e) = $0 { e } else { nil } }
+        #expect(bad.code == .badJSON)
+    }
+}

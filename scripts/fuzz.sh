@@ -43,11 +43,15 @@ done
 SCRATCH="$ROOT/.build-fuzz"
 FLAGS=(-c debug --scratch-path "$SCRATCH" -Xswiftc -sanitize=fuzzer,address -Xcc -DRABBITCHAT_FUZZING)
 echo "== building ${#FUZZERS[@]} fuzzers (debug, -sanitize=fuzzer,address, in .build-fuzz; the first build takes several minutes)"
+mkdir -p "$ROOT/test-output"
 for f in "${FUZZERS[@]}"; do
-    if ! swift build "${FLAGS[@]}" --product "$f" 2>&1 | grep -v "Cannot export local symbol" | grep -E "error|warning: |Compiling Fuzz|Build of product"; then
-        :
-    fi
-    if [ "${PIPESTATUS[0]}" != 0 ]; then echo "error: building $f failed (see above)."; exit 2; fi
+    build_log="$ROOT/test-output/fuzz-build-$f.log"
+    swift build "${FLAGS[@]}" --product "$f" > "$build_log" 2>&1
+    rc=$?
+    # The linker's notes about AddressSanitizer's local symbols are noise.
+    grep -E "error|warning: " "$build_log" | grep -v "Cannot export local symbol" | head -40
+    if [ "$rc" != 0 ]; then echo "error: building $f failed (the whole log: $build_log)."; exit 2; fi
+    grep -E "Build of product|Build complete" "$build_log" | tail -1
 done
 BIN=$(swift build "${FLAGS[@]}" --show-bin-path)
 

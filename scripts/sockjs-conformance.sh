@@ -19,7 +19,7 @@ cd "$ROOT"
 swift build -c "$CONFIG" --product sockjs-echo-server >&2
 BIN="$(swift build -c "$CONFIG" --show-bin-path)/sockjs-echo-server"
 
-LOG="$(mktemp --tmpdir sockjs-echo-server-XXXXXX.log)"
+LOG="${TMPDIR:-/tmp}/sockjs-echo-server-$$.log"
 "$BIN" --port 0 >"$LOG" 2>&1 &
 SERVER_PID=$!
 cleanup() {

@@ -5,7 +5,7 @@ import Chat
 /// - Decoding a client frame gives a frame or a `ChatProtocolError`, never a crash.
 /// - A decoded frame re-encodes to text that decodes to the same frame (and still validates).
 /// - Every error is a sentence that ends with a full stop, and names an `id` only when that id
-///   is within the protocol's limit; the error frame itself round-trips.
+///   is within the protocol's limit (an empty one is echoed as sent); the error frame round-trips.
 /// - The same holds for server frames as a client decodes them.
 enum ChatFrameChecks {
     static let limits = ChatLimits()
@@ -38,7 +38,8 @@ enum ChatFrameChecks {
         v.expect(!error.message.isEmpty && error.message.hasSuffix("."), "error for \(preview(input)) is not a sentence: \(error)")
         v.expect(error.message.utf8.count <= 300, "error message for \(preview(input)) is \(error.message.utf8.count) bytes long")
         if let id = error.id {
-            v.expect(!id.isEmpty && id.utf8.count <= ClientFrame.maxIdBytes, "error for \(preview(input)) names an id of \(id.utf8.count) bytes")
+            // The id is echoed as the client sent it (even empty), but never beyond the id limit.
+            v.expect(id.utf8.count <= ClientFrame.maxIdBytes, "error for \(preview(input)) names an id of \(id.utf8.count) bytes")
         }
         let frame = error.frame
         let encoded = ChatFrameCodec.encode(frame)

@@ -37,6 +37,14 @@ public final class InMemoryBroker: Broker {
         core = Mutex(SimCore(clock: clock))
     }
 
+    /// Closes whatever is still open when the last handle goes: consumers' streams finish,
+    /// waiters wake, and the core's internal references (channel ↔ consumer) are released.
+    deinit {
+        core.withLock { core in
+            _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was released."))
+        }
+    }
+
     public var displayName: String { "in-process broker" }
 
     public func connect(name: String) async throws(BrokerError) -> any BrokerConnection {

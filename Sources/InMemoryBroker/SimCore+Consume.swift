@@ -111,10 +111,9 @@ extension SimCore {
     /// means all). An unknown tag is PRECONDITION_FAILED and closes the channel; the call
     /// does not throw (AMQP acks have no reply), the channel's next call does.
     mutating func settle(_ channel: SimChannel, tag: UInt64, multiple: Bool, requeue: Bool) throws(BrokerError) {
-        var settled: [SimUnacked] = []
+        let range: Range<Int>
         if multiple && tag == 0 {
-            settled = Array(channel.unacked)
-            channel.unacked = []
+            range = 0..<channel.unacked.count
         } else {
             guard let index = Self.index(of: tag, in: channel) else {
                 // `basic.ack` has no reply: as on RabbitMQ, the channel closes with 406 and the
@@ -122,15 +121,11 @@ extension SimCore {
                 _ = channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - unknown delivery tag \(tag)")
                 return
             }
-            if multiple {
-                settled = Array(channel.unacked[...index])
-                channel.unacked.removeFirst(index + 1)
-            } else {
-                settled = [channel.unacked.remove(at: index)]
-            }
+            range = multiple ? 0..<(index + 1) : index..<(index + 1)
         }
-        var touched: [ObjectIdentifier: SimQueue] = [:]
-        for entry in settled {
+        // The queues to dispatch afterwards, in the order first touched (deterministic).
+        var touched: [SimQueue] = []
+        for entry in channel.unacked[range] {
             if let consumer = entry.consumer {
                 consumer.unacked -= 1
                 if !consumer.isCancelled && !consumer.isActive && !entry.queue.isStream && consumer.hasCapacity {
@@ -138,10 +133,13 @@ extension SimCore {
                     entry.queue.active.append(consumer)
                 }
             }
-            if requeue { _ = self.requeue(entry) }
-            touched[ObjectIdentifier(entry.queue)] = entry.queue
+            if requeue { self.requeue(entry) }
+            if touched.last !== entry.queue && !touched.contains(where: { $0 === entry.queue }) {
+                touched.append(entry.queue)
+            }
         }
-        for queue in touched.values where !queue.isDeleted {
+        channel.unacked.removeSubrange(range)
+        for queue in touched where !queue.isDeleted {
             if queue.isStream { dispatchStream(queue) } else { dispatch(queue) }
         }
     }

@@ -33,6 +33,8 @@ final class ConnectionCore: Sendable {
     }
 
     private let state = Mutex(State())
+    /// Set by the connection thread as its last act, after it released the socket.
+    private let threadExited = Atomic<Bool>(false)
     /// Read end of the wake pipe; only the connection thread reads it.
     let wakeReadFD: Int32
     private let wakeWriteFD: Int32
@@ -72,8 +74,8 @@ final class ConnectionCore: Sendable {
     func takeCommands() -> [ConnectionCommand] {
         state.withLock { state in
             if state.wakePending {
-                var buffer = [UInt8](repeating: 0, count: 16)
-                while read(wakeReadFD, &buffer, buffer.count) > 0 {}
+                var buffer: (UInt64, UInt64) = (0, 0)
+                while withUnsafeMutableBytes(of: &buffer, { read(wakeReadFD, $0.baseAddress, $0.count) }) > 0 {}
                 state.wakePending = false
             }
             let commands = state.commands
@@ -84,6 +86,16 @@ final class ConnectionCore: Sendable {
 
     var closeReason: BrokerError? {
         state.withLock { $0.closeReason }
+    }
+
+    /// The connection thread has ended and the socket and the wake pipe are closed.
+    var isReleased: Bool {
+        threadExited.load(ordering: .acquiring) && !state.withLock { $0.pipeOpen }
+    }
+
+    /// Called by the connection thread when it is about to end.
+    func markThreadExited() {
+        threadExited.store(true, ordering: .releasing)
     }
 
     /// Marks the connection closed (connection thread only, once), closes the wake pipe,

@@ -45,6 +45,7 @@ public struct RabbitMQBroker: Broker {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, BrokerError>, Never>) in
             let started = startOSThread {
                 ConnectionWorker.run(core: core, urls: urls, heartbeat: heartbeat, name: name, connected: continuation)
+                core.markThreadExited()
             }
             if !started {
                 let error = BrokerError.connectionFailed("could not start a thread for the AMQP connection; the process may be out of threads.")

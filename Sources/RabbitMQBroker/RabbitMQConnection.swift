@@ -1,7 +1,8 @@
 import Broker
 
 /// A handle on one rabbitmq-c connection; the connection itself lives on its own thread
-/// (see ``ConnectionWorker``). Any task may use it.
+/// (see ``ConnectionWorker``). Any task may use it. Dropping the handle does not close the
+/// connection (its channels may still be in use): call `close()`.
 final class RabbitMQConnection: BrokerConnection {
     let core: ConnectionCore
     let name: String

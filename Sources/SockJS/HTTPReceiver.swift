@@ -38,6 +38,10 @@ final class HTTPReceiver: SockJSReceiver {
     func end(after bytes: ByteBuffer?) {
         onLoop { $0.receiverEnd(self, after: bytes) }
     }
+
+    func abort(after bytes: ByteBuffer?) {
+        onLoop { $0.receiverAbort(self, after: bytes) }
+    }
 }
 
 /// A websocket (RFC 6455, raw or hixie-76) under a session; always on the session's own loop.
@@ -64,5 +68,9 @@ final class WebSocketReceiver: SockJSReceiver {
 
     func end(after bytes: ByteBuffer?) {
         handler.value.webSocketEnd(after: bytes)
+    }
+
+    func abort(after bytes: ByteBuffer?) {
+        handler.value.webSocketAbort(after: bytes)
     }
 }

@@ -63,11 +63,13 @@ public struct HTTPRequestHead: Sendable, Equatable {
 }
 
 extension Substring {
+    /// Drops leading and trailing spaces and tabs. Works on scalars, not characters: a space
+    /// followed by a combining mark or U+200C is one `Character`, yet its space is still a space.
     func trimmingSpaces() -> Substring {
-        var s = self
+        var s = unicodeScalars[...]
         while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
         while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return s
+        return Substring(s)
     }
 }
 

@@ -48,6 +48,15 @@ struct HTTPRequestParser {
 
     let limits: Limits
     private var state: State = .head
+    /// Set when a head with `Expect: 100-continue` was read and its body is awaited; the
+    /// connection answers `100 Continue` once (see ``takeContinueRequest()``).
+    private var continueRequested = false
+
+    /// Whether the client waits for `100 Continue` before sending the body; true once per request.
+    mutating func takeContinueRequest() -> Bool {
+        defer { continueRequested = false }
+        return continueRequested
+    }
 
     init(limits: Limits) {
         self.limits = limits
@@ -65,8 +74,10 @@ struct HTTPRequestParser {
             switch state {
             case .head:
                 guard let head = try parseHead(from: &buffer) else { return nil }
+                let expectsContinue = head.header("Expect")?.lowercased() == "100-continue"
                 if let te = head.header("Transfer-Encoding") {
                     guard te.lowercased().trimmingSpacesString() == "chunked" else { throw .unsupportedTransferEncoding }
+                    continueRequested = expectsContinue
                     state = .chunkSize(head, body: ByteBuffer())
                     continue
                 }
@@ -74,6 +85,7 @@ struct HTTPRequestParser {
                     guard let length = Int(cl.trimmingSpacesString()), length >= 0 else { throw .malformed }
                     guard length <= limits.maxBodyBytes else { throw .bodyTooLarge }
                     if length == 0 { return (head, ByteBuffer()) }
+                    continueRequested = expectsContinue
                     state = .body(head, remaining: length, body: ByteBuffer())
                     continue
                 }
@@ -83,6 +95,7 @@ struct HTTPRequestParser {
                 if n > 0, var slice = buffer.readSlice(length: n) { body.writeBuffer(&slice) }
                 if n == remaining {
                     state = .head
+                    continueRequested = false
                     return (head, body)
                 }
                 state = .body(head, remaining: remaining - n, body: body)
@@ -150,7 +163,7 @@ struct HTTPRequestParser {
         }
         while lines.last?.isEmpty == true { lines.removeLast() }
         guard let requestLine = lines.first else { throw .malformed }
-        let parts = requestLine.split(separator: " ", omittingEmptySubsequences: true)
+        let parts = requestLine.utf8.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: true).map { Substring($0) }
         guard parts.count == 3 else { throw .malformed }
         let method = String(parts[0])
         guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) else { throw .malformed }
@@ -165,10 +178,13 @@ struct HTTPRequestParser {
         var headers: [(name: String, value: String)] = []
         headers.reserveCapacity(lines.count - 1)
         for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { throw .malformed }
+            // Bytes, not characters: ":" or " " followed by a combining mark is one Character.
+            guard let colon = line.utf8.firstIndex(of: UInt8(ascii: ":")) else { throw .malformed }
             let name = line[..<colon]
-            guard !name.isEmpty, !name.contains(" "), !name.contains("\t") else { throw .malformed }
-            let value = line[line.index(after: colon)...].trimmingSpaces()
+            guard !name.isEmpty, !name.utf8.contains(UInt8(ascii: " ")), !name.utf8.contains(UInt8(ascii: "\t")) else { throw .malformed }
+            let value = line[line.utf8.index(after: colon)...].trimmingSpaces()
+            // A bare CR or a NUL inside a value could split a response that echoes it (CORS, hixie).
+            guard !value.utf8.contains(where: { $0 == 0x0D || $0 == 0x00 }) else { throw .malformed }
             headers.append((String(name), String(value)))
         }
         return HTTPRequestHead(method: method, uri: String(parts[1]), version: version, headers: headers)

@@ -237,10 +237,16 @@ extension SockJSConnectionHandler {
         write(ByteBuffer(bytes: [0x89, 0x00]), flush: true)
     }
 
+    /// Writes `bytes` (the close frame) as far as the socket takes it and drops the connection.
+    func webSocketAbort(after bytes: ByteBuffer?) {
+        guard case .webSocket = state else { return }
+        if let bytes { write(bytes, flush: true) }
+        closeNow()
+    }
+
     func webSocketEnd(after bytes: ByteBuffer?) {
         guard case .webSocket = state else { return }
         guard let bytes else {
-            // Overflow: the client is not reading; drop the connection without waiting on it.
             closeNow()
             return
         }

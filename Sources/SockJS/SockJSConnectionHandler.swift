@@ -42,7 +42,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     let core: SockJSServerCore
     var state: State = .idle
     var context: ChannelHandlerContext?
-    var inbound = ByteBuffer()
+    var inbound = SockJSConnectionHandler.emptyBuffer
+    static let emptyBuffer = ByteBuffer()
     var parser: HTTPRequestParser
     var remoteAddress: SocketAddress?
     /// Whether the connection stays open after the current response.
@@ -121,7 +122,11 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
         if case .closing = state { return }
-        inbound.writeBuffer(&bytes)
+        if inbound.readableBytes == 0 {
+            inbound = bytes
+        } else {
+            inbound.writeBuffer(&bytes)
+        }
         process()
     }
 
@@ -154,7 +159,13 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         processing = true
         defer {
             processing = false
-            if inbound.readerIndex > 4096 { inbound.discardReadBytes() }
+            if inbound.readableBytes == 0 {
+                // Don't keep the read buffer's storage while idle: thousands of idle websockets
+                // would each hold one.
+                inbound = Self.emptyBuffer
+            } else if inbound.readerIndex > 4096 {
+                inbound.discardReadBytes()
+            }
         }
         while true {
             switch state {
@@ -167,6 +178,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
                     return
                 }
                 guard let request else {
+                    if parser.takeContinueRequest() {
+                        write(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"), flush: true)
+                    }
                     if parser.hasPartialRequest(buffered: inbound.readableBytes) { armRequestTimerIfIdle() }
                     return
                 }
@@ -266,7 +280,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             out.writeStaticString("Connection: keep-alive\r\n")
         }
         out.writeStaticString("\r\n")
-        if var body, status != 204 && status != 304 { out.writeBuffer(&body) }
+        if var body, status != 204 && status != 304, head?.method != "HEAD" { out.writeBuffer(&body) }
         write(out, flush: true)
         finishResponse()
     }
@@ -377,6 +391,12 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     func receiverFlush(_ receiver: HTTPReceiver) {
         guard case .receiving(let current, _) = state, current === receiver else { return }
         context?.flush()
+    }
+
+    func receiverAbort(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
+        guard case .receiving(let current, _) = state, current === receiver else { return }
+        if !receiver.polling, let bytes { streamWrite(bytes, flush: true) }
+        closeNow()
     }
 
     func receiverEnd(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {

@@ -83,6 +83,7 @@ final class SockJSEndpoint: Sendable {
         let session = SockJSSession(
             id: id, transport: transport, remoteAddress: remoteAddress, request: request,
             eventLoop: eventLoop, options: options, service: service, logger: logger,
+            flushBatch: registry.flushBatch(for: eventLoop),
             onRemove: { [weak self] session in
                 if registered {
                     self?.sessions.withLock { table in
@@ -96,8 +97,6 @@ final class SockJSEndpoint: Sendable {
         return session
     }
 
-    /// Number of sessions in the id table (HTTP transports).
-    var httpSessionCount: Int { sessions.withLock { $0.count } }
 
     static func iframePage(sockjsURL: String) -> String {
         """
@@ -140,8 +139,20 @@ final class SockJSSessionRegistry: Sendable {
     private struct State {
         var sessions: [ObjectIdentifier: SockJSSession] = [:]
         var accepting = true
+        var batches: [ObjectIdentifier: SockJSFlushBatch] = [:]
     }
     private let state = Mutex(State())
+
+    /// The flush batch of `loop` for this server (made on first use; one per loop).
+    func flushBatch(for loop: any EventLoop) -> SockJSFlushBatch {
+        state.withLock { s in
+            let key = ObjectIdentifier(loop)
+            if let b = s.batches[key] { return b }
+            let b = SockJSFlushBatch(loop: loop)
+            s.batches[key] = b
+            return b
+        }
+    }
 
     var acceptsSessions: Bool { state.withLock { $0.accepting } }
 

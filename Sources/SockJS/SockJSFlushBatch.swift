@@ -9,6 +9,9 @@ import Synchronization
 /// one per message. The list is bounded by the loop's number of sessions: a session is added at
 /// most once per pending flush.
 ///
+/// Each server keeps one batch per event loop (`SockJSSessionRegistry.flushBatch(for:)`); every
+/// session holds its loop's batch.
+///
 /// `@unchecked Sendable`: `sessions` and `scheduled` are only touched on `loop` (the broadcast
 /// delivery task and the flush task both run there); `loop` is a `let`.
 final class SockJSFlushBatch: @unchecked Sendable {
@@ -16,7 +19,7 @@ final class SockJSFlushBatch: @unchecked Sendable {
     private var sessions: [SockJSSession] = []
     private var scheduled = false
 
-    private init(loop: any EventLoop) {
+    init(loop: any EventLoop) {
         self.loop = loop
     }
 
@@ -37,18 +40,5 @@ final class SockJSFlushBatch: @unchecked Sendable {
         for session in pending { session.flushPendingWrites() }
         pending.removeAll(keepingCapacity: true)
         if sessions.isEmpty { swap(&pending, &sessions) }
-    }
-
-    private static let batches = Mutex<[ObjectIdentifier: SockJSFlushBatch]>([:])
-
-    /// The batch of `loop` (one per loop, made on first use).
-    static func batch(for loop: any EventLoop) -> SockJSFlushBatch {
-        batches.withLock { table in
-            let key = ObjectIdentifier(loop)
-            if let b = table[key] { return b }
-            let b = SockJSFlushBatch(loop: loop)
-            table[key] = b
-            return b
-        }
     }
 }

@@ -15,4 +15,7 @@ protocol SockJSReceiver: AnyObject, Sendable {
     func ping()
     /// Writes `bytes` (if any) as the last thing, then ends the response or closes the connection.
     func end(after bytes: ByteBuffer?)
+    /// Writes `bytes` (if any) without waiting for anything, then drops the connection at once
+    /// (a client that does not read, a dead peer).
+    func abort(after bytes: ByteBuffer?)
 }

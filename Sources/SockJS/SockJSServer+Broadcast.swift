@@ -8,18 +8,22 @@ extension SockJSServer {
     /// broadcasts shares one flush per connection).
     /// Sessions that are closed or not open are skipped; a session whose client does not read
     /// queues up to its cap and is then closed with 4002 (see ``SockJSOptions/maxQueuedBytes``).
-    public static func broadcast<Sessions: Sequence>(_ message: SockJSPreparedMessage, to sessions: Sessions)
-    where Sessions.Element == SockJSSession {
-        var groups: [ObjectIdentifier: (loop: any EventLoop, sessions: [SockJSSession])] = [:]
+    public static func broadcast(_ message: SockJSPreparedMessage, to sessions: [SockJSSession]) {
+        // Non-generic on purpose: a generic entry point is not specialised across modules and
+        // would copy every element through value witnesses.
+        var groups: [(loop: any EventLoop, sessions: [SockJSSession])] = []
         for session in sessions {
-            let key = ObjectIdentifier(session.eventLoop)
-            if groups[key] == nil {
-                groups[key] = (session.eventLoop, [session])
+            let loop = session.eventLoop
+            if let i = groups.firstIndex(where: { $0.loop === loop }) {
+                groups[i].sessions.append(session)
             } else {
-                groups[key]!.sessions.append(session)
+                var members: [SockJSSession] = []
+                members.reserveCapacity(sessions.count)
+                members.append(session)
+                groups.append((loop, members))
             }
         }
-        for (_, group) in groups {
+        for group in groups {
             let members = group.sessions
             if group.loop.inEventLoop {
                 deliver(message, to: members)
@@ -29,19 +33,22 @@ extension SockJSServer {
         }
     }
 
-    /// Sends `message` to `sessions`; see ``broadcast(_:to:)``.
-    public func broadcast<Sessions: Sequence>(_ message: SockJSPreparedMessage, to sessions: Sessions)
+    /// Sends `message` to every session of any sequence; see ``broadcast(_:to:)-(_,[SockJSSession])``.
+    public static func broadcast<Sessions: Sequence>(_ message: SockJSPreparedMessage, to sessions: Sessions)
     where Sessions.Element == SockJSSession {
+        broadcast(message, to: Array(sessions))
+    }
+
+    /// Sends `message` to `sessions`; see the static ``broadcast(_:to:)``.
+    public func broadcast(_ message: SockJSPreparedMessage, to sessions: [SockJSSession]) {
         Self.broadcast(message, to: sessions)
     }
 
     /// On one loop: write to every session without flushing; the loop's flush batch then
     /// flushes each touched connection once (shared with broadcasts queued right behind).
     private static func deliver(_ message: SockJSPreparedMessage, to sessions: [SockJSSession]) {
-        guard let first = sessions.first else { return }
-        let batch = SockJSFlushBatch.batch(for: first.eventLoop)
         for session in sessions where session.enqueue(message, flush: false) {
-            batch.add(session)
+            session.flushBatch.add(session)
         }
     }
 }

@@ -24,6 +24,8 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
     let service: any SockJSService
     let logger: Logger
     let allocator: ByteBufferAllocator
+    /// Where broadcasts put this session when it has unflushed writes.
+    let flushBatch: SockJSFlushBatch
     private let onRemove: @Sendable (SockJSSession) -> Void
 
     private var machine: SockJSSessionStateMachine
@@ -42,8 +44,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         options: SockJSOptions,
         service: any SockJSService,
         logger: Logger,
+        flushBatch: SockJSFlushBatch,
         onRemove: @escaping @Sendable (SockJSSession) -> Void
     ) {
+        self.flushBatch = flushBatch
         self.id = id
         self.transport = transport
         self.remoteAddress = remoteAddress
@@ -230,9 +234,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 if machine.checksLiveness { receiver?.ping() }
             case .sendClose(let frame):
                 if overflow, let r = receiver {
-                    // The client is not reading: don't queue more behind its backlog, drop it.
+                    // The client is not reading: don't wait behind its backlog; the close frame
+                    // goes out if the socket takes it, and the connection is dropped.
                     receiver = nil
-                    r.end(after: nil)
+                    r.abort(after: r.flavour.wrap(.close(frame), allocator: allocator))
                 } else {
                     write(.close(frame), end: true)
                 }
@@ -242,6 +247,10 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
                 let r = receiver
                 receiver = nil
                 r?.end(after: nil)
+            case .dropReceiver:
+                let r = receiver
+                receiver = nil
+                r?.abort(after: nil)
             case .notifyOpened:
                 service.sessionOpened(self)
             case .notifyClosed(let reason):
@@ -277,11 +286,14 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
             timer = nil
             return
         }
-        timer = eventLoop.scheduleTask(deadline: next) { [weak self] in
-            guard let self else { return }
+        // A strong capture: a weak reference would give every session a side table and make each
+        // retain (one per broadcast delivery) take the slow path. The cycle session → timer →
+        // closure → session ends when the timer fires or is cancelled, and every session's life
+        // ends in `forget()`, which cancels it.
+        timer = eventLoop.scheduleTask(deadline: next) {
             self.timerDeadline = nil
             self.timer = nil
-            self.run(self.machine.tick(now: eventLoop.now))
+            self.run(self.machine.tick(now: self.eventLoop.now))
         }
     }
 }

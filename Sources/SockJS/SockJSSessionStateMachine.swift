@@ -44,12 +44,15 @@ struct SockJSSessionStateMachine {
         case sendMessages([SockJSPreparedMessage], end: Bool)
         /// Write `h`; end the response after it when `end`.
         case sendHeartbeat(end: Bool)
-        /// Write this close frame and end the receiver (response or connection).
+        /// Write this close frame and end the receiver (response or connection). After an
+        /// overflow the executor writes it without waiting and drops the connection.
         case sendClose(SockJSCloseFrame)
         /// The new receiver is refused: write `c[2010,...]` to it and end it. The session is unaffected.
         case rejectReceiver
         /// End the current receiver's response with no frame (streaming limit reached).
         case endReceiver
+        /// Drop the current receiver's connection at once (a dead peer).
+        case dropReceiver
         /// Tell the application the session opened.
         case notifyOpened
         /// Tell the application the session closed.
@@ -64,7 +67,8 @@ struct SockJSSessionStateMachine {
                 return ea == eb && a.count == b.count && zip(a, b).allSatisfy { $0 === $1 }
             case let (.sendHeartbeat(a), .sendHeartbeat(b)): return a == b
             case let (.sendClose(a), .sendClose(b)): return a == b
-            case (.rejectReceiver, .rejectReceiver), (.endReceiver, .endReceiver), (.notifyOpened, .notifyOpened), (.remove, .remove):
+            case (.rejectReceiver, .rejectReceiver), (.endReceiver, .endReceiver), (.dropReceiver, .dropReceiver),
+                 (.notifyOpened, .notifyOpened), (.remove, .remove):
                 return true
             case let (.notifyClosed(a), .notifyClosed(b)): return a == b
             default: return false
@@ -262,7 +266,7 @@ struct SockJSSessionStateMachine {
             queue.removeAll()
             queuedBytes = 0
             isRemoved = true
-            return [.endReceiver, .notifyClosed(.interrupted), .remove]
+            return [.dropReceiver, .notifyClosed(.interrupted), .remove]
         }
         if let h = heartbeatDeadline, h <= now, let kind = receiver {
             if kind == .polling {

@@ -62,6 +62,8 @@ extension SockJSBench {
             }
             print("server pid \(process.processIdentifier) on 127.0.0.1:\(port); \(sessions) websocket sessions, bursts of \(burst) × \(size)-byte messages, \(gap) µs apart")
 
+            let pid = process.processIdentifier
+            let rssBefore = residentKiB(pid: pid)
             let group = MultiThreadedEventLoopGroup(numberOfThreads: clientThreads)
             let counters = BenchCounters()
             var channels: [any Channel] = []
@@ -80,7 +82,9 @@ extension SockJSBench {
             guard opened else {
                 throw ValidationError("Only \(counters.opened.load(ordering: .relaxed)) of \(sessions) sessions opened within 30 s.")
             }
-            print("all \(sessions) sessions open")
+            try await Task.sleep(for: .milliseconds(500))
+            let rssOpen = residentKiB(pid: pid)
+            print("all \(sessions) sessions open; server RSS \(rssBefore) KiB before, \(rssOpen) KiB with them: \(fmt(Double(rssOpen - rssBefore) / Double(sessions), 1)) KiB per idle session")
             print("")
             print("| round | deliveries | seconds | deliveries/s | server CPU µs/delivery |")
             print("|---|---|---|---|---|")
@@ -117,6 +121,15 @@ extension SockJSBench {
 
         private func fmt(_ v: Double, _ digits: Int) -> String {
             String(format: "%.\(digits)f", v)
+        }
+
+        /// VmRSS of process `pid` in KiB (0 if unreadable).
+        private func residentKiB(pid: Int32) -> Int {
+            guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return 0 }
+            for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+                return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+            }
+            return 0
         }
 
         private func readPort(_ handle: FileHandle) -> Int? {

@@ -99,7 +99,7 @@ final class OnceContinuation: Sendable {
 
 /// Keeps the signal sources alive for the life of the process.
 ///
-/// `@unchecked Sendable`: `sources` is written once, inside `keep`, under `lock`, and never read.
+/// `nonisolated(unsafe)`: `sources` is only appended to under `lock` and never read; it just keeps the sources alive.
 enum SignalSources {
     private static let lock = Mutex<Int>(0)
     nonisolated(unsafe) private static var sources: [any DispatchSourceSignal] = []

@@ -233,6 +233,27 @@ struct ConsumeContractTests {
         }
     }
 
+    /// RabbitMQ's round-robin: a consumer goes to the back of the ring after each delivery,
+    /// and leaves it only when its turn comes while it is at its prefetch limit.
+    @Test(arguments: BackendKind.allCases)
+    func aRequeuedMessageGoesToTheConsumerWhoseTurnItIs(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let publisher = try await t.channel("p")
+            let queue = t.queueName("q")
+            try await publisher.declareQueue(queue, options: QueueOptions())
+            let aChannel = try await t.channel("a")
+            let a = try await aChannel.collect(queue, prefetch: 1)
+            try await publisher.send("m1", key: queue)
+            let first = await a.wait(for: 1)
+            let b = try await t.channel("b").collect(queue, prefetch: 3)
+            try await aChannel.reject(deliveryTag: first[0].deliveryTag, requeue: true)
+            #expect(await a.wait(for: 2).map { $0.text + ($0.redelivered ? "!" : "") } == ["m1", "m1!"])
+            try await publisher.send("m2", key: queue)
+            #expect(await b.wait(for: 1).map(\.text) == ["m2"])
+            #expect(await a.settle(quietPeriod(kind)).count == 2)
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func getReturnsNilOnAnEmptyQueue(_ kind: BackendKind) async throws {
         try await withTestBroker(kind) { t in

@@ -212,6 +212,31 @@ struct QueueContractTests {
     }
 
     @Test(arguments: BackendKind.allCases)
+    func aRequeueOverMaxLengthDropsFromTheHead(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let queue = t.queueName("q")
+            try await channel.declareQueue(queue, options: QueueOptions(arguments: ["x-max-length": 2]))
+            try await channel.send("1", key: queue)
+            let taken = try #require(try await channel.get(queue: queue, autoAck: false))
+            try await channel.sendAll(["2", "3"], key: queue)
+            try await channel.nack(deliveryTag: taken.deliveryTag, multiple: false, requeue: true)
+            #expect(try await channel.drain(queue) == ["2", "3"])
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
+    func anExclusiveQueueIsNeverDurable(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let queue = t.queueName("q")
+            try await channel.declareQueue(queue, options: QueueOptions(durable: true, exclusive: true))
+            try await channel.declareQueue(queue, options: QueueOptions(durable: false, exclusive: true))
+            #expect(channel.closeReason == nil)
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
     func amqPrefixedQueueNamesAreReserved(_ kind: BackendKind) async throws {
         try await withTestBroker(kind) { t in
             await expectCode(BrokerError.accessRefused) {

@@ -118,6 +118,20 @@ struct RoutingContractTests {
     }
 
     @Test(arguments: BackendKind.allCases)
+    func unbindingWhatIsNotBoundIsNotAnError(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let exchange = t.exchangeName("direct")
+            let queue = t.queueName("q")
+            try await channel.declareExchange(exchange, kind: .direct, options: ExchangeOptions(durable: false))
+            try await channel.declareQueue(queue, options: QueueOptions())
+            try await channel.unbindQueue(queue, exchange: exchange, routingKey: "never-bound", arguments: [:])
+            try await channel.unbindQueue(t.queueName("missing"), exchange: exchange, routingKey: "k", arguments: [:])
+            #expect(channel.closeReason == nil)
+        }
+    }
+
+    @Test(arguments: BackendKind.allCases)
     func builtInExchangesExist(_ kind: BackendKind) async throws {
         try await withTestBroker(kind) { t in
             let channel = try await t.channel("c")

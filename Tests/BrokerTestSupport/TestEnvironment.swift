@@ -30,6 +30,13 @@ public enum TestEnvironment {
         "RabbitMQ not reachable at \(amqpURL): skipped (set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead)"
     }
 
+    /// Writes ``skipMessage`` to standard error, once per test process, so that a run
+    /// without RabbitMQ says plainly that its RabbitMQ cases were skipped.
+    public static let announceSkip: Void = {
+        let line = Array("note: \(skipMessage)\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }()
+
     /// Whether tests of `kind` run in this process.
     public static func isEnabled(_ kind: BackendKind) -> Bool {
         kind == .inMemory || rabbitMQEnabled

@@ -79,6 +79,23 @@ struct FaultTests {
         }
     }
 
+    @Test func aGracefulStopLetsAPublishAwaitingItsConfirmFinish() async throws {
+        try await withCluster(.inMemory) { cluster in
+            try await cluster.start("a")
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            let simulator = cluster.testBroker.inMemory!
+            simulator.stallConfirms()
+            alice.send(.say(SayRequest(id: "last", text: "last words")))
+            try await Task.sleep(for: .milliseconds(100))
+            async let stopped: Void = cluster.stop("a")
+            try await Task.sleep(for: .milliseconds(200))
+            simulator.releaseConfirms()
+            await stopped
+            try await alice.sent("last")
+        }
+    }
+
     @Test func theSimulatorsInjectedNackIsUnavailableAndTheSessionGoesOn() async throws {
         try await withCluster(.inMemory) { cluster in
             try await cluster.start("a")

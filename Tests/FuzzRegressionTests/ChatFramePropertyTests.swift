@@ -14,6 +14,7 @@ struct ChatFramePropertyTests {
 
     @Test func everyValidClientFrameSurvivesEncodeAndDecode() async {
         await propertyCheck(count: 500, input: Generators.clientFrame) { frame in
+            await Task.yield()
             let text = ChatFrameCodec.encode(frame)
             #expect(throws: Never.self) { try ChatFrameCodec.decodeClientFrame(text, limits: limits) }
             #expect((try? ChatFrameCodec.decodeClientFrame(text, limits: limits)) == frame, "\(text)")
@@ -22,6 +23,7 @@ struct ChatFramePropertyTests {
 
     @Test func everyServerFrameSurvivesEncodeAndDecodeAndEncodesToTheSameBytes() async {
         await propertyCheck(count: 300, input: Generators.serverFrame) { frame in
+            await Task.yield()
             let text = ChatFrameCodec.encode(frame)
             let decoded = try? ChatFrameCodec.decodeServerFrame(text)
             #expect(decoded == frame, "\(text)")
@@ -33,6 +35,7 @@ struct ChatFramePropertyTests {
     /// SockJS decodes it, the chat decodes the frame.
     @Test func aClientFrameCrossesSockJSUnchanged() async {
         await propertyCheck(count: 300, input: Generators.clientFrame) { frame in
+            await Task.yield()
             let text = ChatFrameCodec.encode(frame)
             let payload = Array(SockJSFrameChecks.encodeArray([text]).utf8)
             let messages = try? SockJSJSON.decodeMessages(payload, allowSingleString: false)
@@ -45,6 +48,7 @@ struct ChatFramePropertyTests {
     /// by a standard JSON parser (what the browser does), as the same frame text.
     @Test func aServerFrameCrossesSockJSEscapingUnchanged() async {
         await propertyCheck(count: 300, input: Generators.serverFrame) { frame in
+            await Task.yield()
             let text = ChatFrameCodec.encode(frame)
             let quoted = Array(SockJSJSON.quoted(text).readableBytesView)
             #expect((try? JSONDecoder().decode(String.self, from: Data(quoted))) == text)
@@ -55,6 +59,7 @@ struct ChatFramePropertyTests {
     @Test func aTextWithAControlCharacterIsRefusedWithTheFramesId() async {
         let input = zip(Generators.text, Gen<Unicode.Scalar?>.element(of: Generators.refusedControls).map { $0! }, Generators.id, Gen.bool)
         await propertyCheck(count: 300, input: input) { text, control, id, tell in
+            await Task.yield()
             var scalars = Array(text.unicodeScalars)
             scalars.insert(control, at: scalars.count / 2)
             let bad = String(String.UnicodeScalarView(scalars))
@@ -72,6 +77,7 @@ struct ChatFramePropertyTests {
     @Test func aTextOverTheLimitIsTooLargeAndOneAtTheLimitIsAccepted() async {
         let small = ChatLimits(maxTextScalars: 50)
         await propertyCheck(count: 200, input: Generators.text, Generators.text) { a, b in
+            await Task.yield()
             let scalars = Array((a + b + a + b).unicodeScalars)
             let text = String(String.UnicodeScalarView(scalars.prefix(51)))
             let frame = ClientFrame.say(SayRequest(id: "1", text: text))
@@ -88,6 +94,7 @@ struct ChatFramePropertyTests {
 
     @Test func aNameOutsideTheAlphabetIsRefused() async {
         await propertyCheck(count: 300, input: Generators.name, Generators.scalar(controls: true)) { name, scalar in
+            await Task.yield()
             let outside = !Generators.nameCharacters.contains(Character(scalar))
             let changed = name + String(Character(scalar))
             #expect(ChatName.isValid(changed) == (!outside && changed.utf8.count <= ChatName.maxLength))
@@ -101,15 +108,18 @@ struct ChatFramePropertyTests {
     /// frame or an error frame with a sentence, and the fuzz checks hold for them.
     @Test func anyBytesGiveAFrameOrAnError() async {
         await propertyCheck(count: 500, input: Generators.bytes) { bytes in
+            await Task.yield()
             #expect(FuzzTarget.chatFrames.check(bytes) == [])
         }
         await propertyCheck(count: 500, input: Generators.jsonishBytes) { bytes in
+            await Task.yield()
             #expect(FuzzTarget.chatFrames.check(bytes) == [])
         }
     }
 
     @Test func anythingThatIsNotJSONIsBadJSON() async {
         await propertyCheck(count: 300, input: Generators.anyText) { text in
+            await Task.yield()
             let input = "{" + text + "\u{1}"
             do {
                 _ = try ChatFrameCodec.decodeClientFrame(input, limits: limits)

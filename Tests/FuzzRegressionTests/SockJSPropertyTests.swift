@@ -13,6 +13,7 @@ struct SockJSPropertyTests {
     /// the string, a JSON parser and SockJS's own decoder read the escaped form back unchanged.
     @Test func anyStringSurvivesTheServersEscaping() async {
         await propertyCheck(count: 500, input: Generators.anyText) { text in
+            await Task.yield()
             let quoted = Array(SockJSJSON.quoted(text).readableBytesView)
             #expect(!quoted.contains { $0 < 0x20 }, "raw control byte in \(quoted)")
             let raw = String(decoding: quoted, as: UTF8.self)
@@ -29,6 +30,7 @@ struct SockJSPropertyTests {
 
     @Test func anArrayOfStringsSurvivesEncodingAndDecoding() async {
         await propertyCheck(count: 300, input: Generators.anyText.array(of: 0...6)) { messages in
+            await Task.yield()
             let payload = Array(SockJSFrameChecks.encodeArray(messages).utf8)
             #expect((try? SockJSJSON.decodeMessages(payload, allowSingleString: false)) == messages)
             #expect((try? JSONDecoder().decode([String].self, from: Data(payload))) == messages)
@@ -39,6 +41,7 @@ struct SockJSPropertyTests {
     /// surrogate pairs included) SockJS reads the same way.
     @Test func whatAJSONEncoderWritesSockJSReads() async {
         await propertyCheck(count: 300, input: Generators.anyText.array(of: 0...6)) { messages in
+            await Task.yield()
             let encoded = try JSONEncoder().encode(messages)
             #expect((try? SockJSJSON.decodeMessages(Array(encoded), allowSingleString: false)) == messages)
         }
@@ -54,9 +57,11 @@ struct SockJSPropertyTests {
     @Test(arguments: [FuzzTarget.sockJSFrames, .webSocketFrames, .httpHead])
     func anyBytesPassTheFuzzChecks(_ target: FuzzTarget) async {
         await propertyCheck(count: 400, input: Generators.bytes) { bytes in
+            await Task.yield()
             #expect(target.check(bytes) == [])
         }
         await propertyCheck(count: 400, input: Generators.jsonishBytes) { bytes in
+            await Task.yield()
             #expect(target.check(bytes) == [])
         }
     }
@@ -67,6 +72,7 @@ struct SockJSPropertyTests {
         let segment = Gen<Character?>.element(of: Array("abcXYZ019_-.~%")).map { $0! }.array(of: 1...12).map { String($0) }
         let input = zip(segment, segment, Generators.anyText, Gen<UInt8>.value(in: 0...255).array(of: 0...200), Gen.bool)
         await propertyCheck(count: 300, input: input) { server, session, value, body, chunked in
+            await Task.yield()
             let headerValue = String(value.unicodeScalars.filter { $0 != "\r" && $0 != "\n" && $0 != " " && $0 != "\t" }.map(Character.init))
             var request = "POST /echo/\(server)/\(session)/xhr_send HTTP/1.1\r\nHost: x\r\nX-Value: \(headerValue)\r\n"
             request += chunked ? "Transfer-Encoding: chunked\r\n\r\n" : "Content-Length: \(body.count)\r\n\r\n"

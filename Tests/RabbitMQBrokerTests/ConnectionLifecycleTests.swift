@@ -1,6 +1,6 @@
 import Broker
 import Foundation
-import RabbitMQBroker
+@testable import RabbitMQBroker
 import Testing
 
 /// Connecting, failing over, and noticing a lost connection: what only the RabbitMQ backend
@@ -40,6 +40,20 @@ struct ConnectionLifecycleTests {
         let got = try await channel.get(queue: queue.name, autoAck: true)
         #expect(got?.text == "over")
         await connection.close()
+    }
+
+    @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
+    func closedConnectionsGiveBackTheirThreadsSocketsAndPipes() async throws {
+        let broker = try LiveRabbitMQ.broker()
+        var handles: [RabbitMQConnection] = []
+        for round in 0..<20 {
+            let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("round-\(round)"))
+            _ = try await connection.openChannel().declareQueue("", options: .exclusive)
+            await connection.close()
+            handles.append(try #require(connection as? RabbitMQConnection))
+        }
+        // Each connection's thread ends right after it closed the socket and the wake pipe.
+        #expect(await eventually(within: .seconds(5)) { handles.allSatisfy(\.core.isReleased) })
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))

@@ -32,6 +32,19 @@ struct RabbitMQBackendTests {
         #expect(delivery.redelivered == false)
     }
 
+    @Test func aMessageLargerThanOneFrameArrivesWhole() async throws {
+        let (connection, channel) = try await openChannel()
+        defer { Task { await connection.close() } }
+        let queue = try await channel.declareQueue("", options: .exclusive).name
+        // 1 MiB: eight frames at the negotiated 128 KiB frame size.
+        let body = (0..<(1 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+        try await channel.publish(OutgoingMessage(body: body), exchange: "", routingKey: queue, mandatory: true)
+        let consumer = try await channel.consume(queue: queue, options: ConsumeOptions(noAck: true))
+        var iterator = consumer.deliveries.makeAsyncIterator()
+        let delivery = try #require(await iterator.next())
+        #expect(delivery.body == body)
+    }
+
     @Test func aChannelErrorClosesOnlyThatChannel() async throws {
         let (connection, channel) = try await openChannel()
         defer { Task { await connection.close() } }

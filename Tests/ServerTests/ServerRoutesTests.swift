@@ -45,8 +45,10 @@ struct ServerRoutesTests {
         #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
         let text = metrics.text
         #expect(text.contains(#"rabbitchat_sessions{transport="xhr-streaming"} 1"#), "\(text)")
-        #expect(text.contains(#"rabbitchat_messages_out_total{kind="welcome"}"#))
-        #expect(text.contains(#"rabbitchat_messages_in_total{kind="say"}"#))
+        #expect(text.contains(#"rabbitchat_messages_out_total{kind="welcome"} 1"#))
+        #expect(text.contains(#"rabbitchat_messages_out_total{kind="sent"} 1"#))
+        #expect(text.contains(#"rabbitchat_messages_out_total{kind="message"} 1"#))
+        #expect(text.contains(#"rabbitchat_messages_in_total{kind="say"} 1"#))
         #expect(text.contains("rabbitchat_deliveries_total"))
         #expect(text.contains("rabbitchat_confirm_seconds"))
         #expect(text.contains("rabbitchat_broker_reconnects_total"))

@@ -146,6 +146,7 @@ struct SockJSConnectionHandlerTests {
         #expect(try slow.output().isEmpty)
         slowSession.send(chunk)
         #expect(!slow.isActive)
+        #expect(String(decoding: try slow.output(), as: UTF8.self).contains("c[4002,\"too slow\"]"))
         #expect(server.service.events.contains(.closed("slow", .tooSlow)))
 
         fastSession.send("still fine")
@@ -226,5 +227,48 @@ struct SockJSConnectionHandlerTests {
         server.loop.advanceTime(by: .seconds(25))
         #expect(!c.isActive)
         #expect(server.service.events == [.opened("ho"), .closed("ho", .interrupted)])
+    }
+
+    @Test("a client that expects 100-continue gets it before sending its body")
+    func expectContinue() throws {
+        let server = EmbeddedServer()
+        let c = try server.connect()
+        try c.send("POST /echo/000/e/xhr HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+        _ = try c.output()
+        try c.send("POST /echo/000/e/xhr_send HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        #expect(try c.text() == "HTTP/1.1 100 Continue\r\n\r\n")
+        try c.send("[\"x\"]")
+        #expect(try c.text().hasPrefix("HTTP/1.1 204 No Content\r\n"))
+        #expect(server.service.events.contains(.message("e", "x")))
+    }
+
+    @Test("hixie-76: the 101 head goes out before the nonce, then the MD5 answer, 'o', and echoes")
+    func hixie76() throws {
+        let server = EmbeddedServer()
+        let c = try server.connect()
+        try c.send("GET /echo/000/hx/websocket HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nOrigin: http://127.0.0.1:8081\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n")
+        let head = try c.text()
+        #expect(head.hasPrefix("HTTP/1.1 101 "))
+        #expect(head.contains("Sec-WebSocket-Location: ws://127.0.0.1:8081/echo/000/hx/websocket\r\n"))
+        #expect(head.contains("Sec-WebSocket-Origin: http://127.0.0.1:8081\r\n"))
+        #expect(head.hasSuffix("\r\n\r\n"))
+        try c.send("aaaaaaaa")
+        let answer: [UInt8] = [0xCA, 0x34, 0x00, 0xD8, 0xA5, 0x08, 0x47, 0x97, 0x2C, 0xD5, 0x71, 0x5A, 0xBA, 0xBF, 0x43, 0x7B]
+        #expect(try c.output() == answer + [0x00, UInt8(ascii: "o"), 0xFF])
+        try c.send(ByteBuffer(bytes: [0x00] + Array("[\"x\"]".utf8) + [0xFF]))
+        #expect(try c.output() == [0x00] + Array("a[\"x\"]".utf8) + [0xFF])
+    }
+
+    @Test("raw websocket carries plain text both ways and closes with a websocket close frame")
+    func rawWebSocket() throws {
+        let server = EmbeddedServer()
+        let c = try server.connect()
+        try c.send("GET /echo/websocket HTTP/1.1\r\n" + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        #expect(try c.text().hasSuffix("\r\n\r\n"))
+        try c.send(maskedText("plain [text]"))
+        #expect(try c.output() == [0x81, 12] + Array("plain [text]".utf8))
+        server.service.sessions[0].close(code: 3000, reason: "Go away!")
+        #expect(try c.output() == [0x88, 10, 0x0B, 0xB8] + Array("Go away!".utf8))
+        #expect(server.service.events.last == .closed("raw", .closedByServer(.goAway)))
     }
 }

@@ -171,7 +171,7 @@ struct SockJSSessionStateMachineTests {
         var m = machine()
         _ = m.attachReceiver(.persistent, now: t0, checksLiveness: true)
         #expect(m.tick(now: t0 + .seconds(25)) == [.sendHeartbeat(end: false)])
-        #expect(m.tick(now: t0 + .seconds(50)) == [.endReceiver, .notifyClosed(.interrupted), .remove])
+        #expect(m.tick(now: t0 + .seconds(50)) == [.dropReceiver, .notifyClosed(.interrupted), .remove])
         #expect(m.isRemoved)
     }
 

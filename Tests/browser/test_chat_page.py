@@ -248,6 +248,15 @@ def test_rooms_can_be_created_joined_and_left_on_a_phone_sized_window(browser, t
         carol.page.click("#leave-button")
         expect(carol.page.locator(f'#room-list [data-conv="#{room}"]')).to_have_count(0)
         expect(carol.page.locator("#conv-title")).to_have_text("#lobby")
+        # Leaving the last room leaves a clear empty state, not a composer that cannot send.
+        carol.page.click("#leave-button")
+        expect(carol.page.locator("#messages .empty-conv")).to_contain_text("no room")
+        expect(carol.page.locator("#composer-input")).to_be_disabled()
+        carol.page.click("#menu-button")
+        carol.page.fill("#enter-input", "lobby")
+        carol.page.press("#enter-input", "Enter")
+        expect(carol.page.locator("#conv-title")).to_have_text("#lobby")
+        expect(carol.page.locator("#composer-input")).to_be_enabled()
         assert carol.errors == [] and dave.errors == []
     finally:
         carol.close()

@@ -94,8 +94,13 @@ extension ChatNodeCore {
         }
     }
 
-    /// Graceful stop: tell the cluster this node's users left, then close the connection.
+    /// Graceful stop: let publishes awaiting a confirm finish (for up to 2 s), tell the cluster
+    /// this node's users left, then close the connection.
     func shutdown(_ connection: any BrokerConnection) async {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while publishesInFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         if let link {
             _ = try? await link.publish.publish(rosterMessage(nicks: []), exchange: topology.presenceExchange, routingKey: "", mandatory: false)
         }

@@ -93,6 +93,8 @@ extension ChatNodeCore {
         let request = makeRequest(msgId, now)
         let started = ContinuousClock.now
         let result: Result<Void, BrokerError>
+        publishesInFlight += 1
+        defer { publishesInFlight -= 1 }
         do {
             let channel = try await publisher()
             try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)

@@ -76,6 +76,8 @@ actor ChatNodeCore {
     var claimWaiters: [String: UInt64] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
+    /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
+    var publishesInFlight = 0
     var announcing = false
     var rosterDirty = false
 

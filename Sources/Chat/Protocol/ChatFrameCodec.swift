@@ -89,8 +89,13 @@ public enum ChatFrameCodec {
                 let value = try decoder.singleValueContainer()
                 if value.decodeNil() { return }
                 if (try? value.decode(Bool.self)) != nil { return }
-                if (try? value.decode(Double.self)) != nil { return }
-                _ = try value.decode(String.self)
+                do {
+                    _ = try value.decode(Double.self)
+                } catch DecodingError.typeMismatch {
+                    _ = try value.decode(String.self)
+                } catch {
+                    // A number outside Double's range (1e400) is still JSON.
+                }
             }
         }
     }

@@ -307,7 +307,9 @@
         (state.active[0] === "#" && !state.entered.includes(state.active.slice(1)))) {
       const preferred = store.get("active." + state.me, null);
       const ok = preferred && (preferred[0] === "@" || state.entered.includes(preferred.slice(1)));
-      activate(ok ? preferred : convKey("room", state.entered[0] || "lobby"));
+      if (ok) activate(preferred);
+      else if (state.entered.length) activate(convKey("room", state.entered[0]));
+      else showNoConversation();
     } else {
       renderHeader();
     }
@@ -336,8 +338,24 @@
     const c = state.convs.get(key);
     if (c && c.pane) c.pane.remove();
     state.convs.delete(key);
-    if (state.active === key) activate(convKey("room", state.entered[0] || "lobby"));
+    if (state.active === key) {
+      if (state.entered.length) activate(convKey("room", state.entered[0])); else showNoConversation();
+    }
     renderSidebar();
+  }
+
+  // Left every room and no private conversation open: say what to do instead of an empty pane.
+  function showNoConversation() {
+    state.active = null;
+    store.remove("active." + state.me);
+    $("messages").replaceChildren(el("p", { className: "empty-conv",
+      text: "You are in no room now. Join one on the left, or pick someone to talk to privately." }));
+    $("conv-title").textContent = "rabbitChat";
+    $("conv-subtitle").textContent = "";
+    $("leave-button").hidden = true;
+    $("typing").textContent = "";
+    $("composer-input").disabled = true;
+    $("composer-input").placeholder = "Pick a room or a person first";
   }
 
   function convOfMessage(m) {
@@ -360,11 +378,8 @@
     }
     const mine = m.from === state.me;
     let status = null;
-    if (mine) {
-      const pending = findPendingByMsgId(msgId);
-      status = "sent";
-      if (pending) removePendingElement(pending);
-    }
+    if (mine) status = "sent";
+    if (mine && live && c.kind === "room" && adoptPending(c, m, msgId)) return;
     appendMessage(c, { msgId, from: m.from, text: m.text, ts: m.ts, seq: m.seq, status }, false);
     if (c.kind === "dm") archiveDM(c.name, { msgId, from: m.from, to: m.to, text: m.text, ts: m.ts, status });
     if (c.kind === "dm" && m.from !== state.me) clearTyping(c, m.from);
@@ -372,39 +387,66 @@
     if (live && !mine) bumpUnread(c);
   }
 
-  function onSent(f) {
-    const i = state.outbox.findIndex((m) => m.frame.id === f.id);
-    if (i < 0) {
-      // A confirmation for a message sent before a reload whose copy we no longer hold: mark it if shown.
-      const node = findMessageElement(String(f.msgId));
-      if (node && node.dataset.status !== "delivered") setStatus(node, "sent");
-      return;
-    }
-    const entry = state.outbox[i];
-    state.outbox.splice(i, 1);
-    saveOutbox();
-    const msgId = String(f.msgId);
-    entry.msgId = msgId;
-    const frame = entry.frame;
-    const c = frame.type === "say" ? getConv(convKey("room", frame.room)) : getConv(convKey("dm", frame.to));
-    const pendingKey = "pending:" + frame.id;
-    const pendingNode = c.items.get(pendingKey);
-    if (c.seen.has(msgId)) {
-      // The echo of a public message came first: keep it, drop the placeholder.
-      if (pendingNode) { pendingNode.remove(); c.items.delete(pendingKey); }
-      const node = c.items.get(msgId);
-      if (node && node.dataset.status !== "delivered") setStatus(node, "sent");
-    } else if (pendingNode) {
-      c.items.delete(pendingKey);
-      c.items.set(msgId, pendingNode);
+  // Our own public message came back from the room before its `sent`: it is the oldest of our
+  // placeholders in that room with the same text (a sender's messages arrive in the order sent),
+  // so that placeholder becomes the message instead of showing twice until `sent` comes.
+  function adoptPending(c, m, msgId) {
+    for (const node of c.pane ? c.pane.querySelectorAll(".msg[data-pending]") : []) {
+      const entry = state.outbox.find((e) => e.frame.id === node.dataset.pending);
+      if (!entry || entry.frame.text !== m.text) continue;
+      c.items.delete("pending:" + node.dataset.pending);
+      delete node.dataset.pending;
+      c.items.set(msgId, node);
       c.seen.add(msgId);
-      pendingNode.dataset.msgid = msgId;
-      pendingNode.dataset.ts = f.ts;
-      pendingNode.querySelector(".msg-time").textContent = timeOf(f.ts);
-      setStatus(pendingNode, "sent");
+      node.dataset.msgid = msgId;
+      node.dataset.ts = String(m.ts);
+      if (m.seq !== undefined && m.seq !== null) {
+        node.dataset.seq = String(m.seq);
+        if (c.oldestSeq === null || m.seq < c.oldestSeq) c.oldestSeq = m.seq;
+      }
+      node.querySelector(".msg-time").textContent = timeOf(m.ts);
+      setStatus(node, "sent");
+      renderHistoryEdge(c);
+      return true;
     }
-    renderHistoryEdge(c);
-    if (frame.type === "tell") {
+    return false;
+  }
+
+  function onSent(f) {
+    const msgId = String(f.msgId);
+    const i = state.outbox.findIndex((m) => m.frame.id === f.id);
+    const entry = i >= 0 ? state.outbox.splice(i, 1)[0] : null;
+    if (entry) saveOutbox();
+    // The placeholder of this id, wherever it is (an answer to a retry may come after the first).
+    let c = null, pendingNode = null;
+    const pendingKey = "pending:" + f.id;
+    for (const conv of state.convs.values()) {
+      const node = conv.items.get(pendingKey);
+      if (node) { c = conv; pendingNode = node; break; }
+    }
+    if (!c && entry) {
+      const frame = entry.frame;
+      c = frame.type === "say" ? getConv(convKey("room", frame.room)) : getConv(convKey("dm", frame.to));
+    }
+    if (c && pendingNode) {
+      c.items.delete(pendingKey);
+      if (c.seen.has(msgId)) {
+        // The public message itself came first: keep it, drop the placeholder.
+        pendingNode.remove();
+      } else {
+        c.items.set(msgId, pendingNode);
+        c.seen.add(msgId);
+        pendingNode.dataset.msgid = msgId;
+        pendingNode.dataset.ts = String(f.ts);
+        delete pendingNode.dataset.pending;
+        pendingNode.querySelector(".msg-time").textContent = timeOf(f.ts);
+      }
+    }
+    const node = findMessageElement(msgId);
+    if (node && node.dataset.status !== "delivered") setStatus(node, "sent");
+    if (c) renderHistoryEdge(c);
+    if (entry && entry.frame.type === "tell") {
+      const frame = entry.frame;
       archiveDM(frame.to, { msgId, from: state.me, to: frame.to, text: frame.text, ts: f.ts, status: "sent" });
     }
   }
@@ -703,15 +745,6 @@
     renderHistoryEdge(c);
   }
 
-  function findPendingByMsgId(msgId) {
-    return state.outbox.find((m) => m.msgId === msgId) || null;
-  }
-  function removePendingElement(entry) {
-    for (const c of state.convs.values()) {
-      const node = c.items.get("pending:" + entry.frame.id);
-      if (node) { node.remove(); c.items.delete("pending:" + entry.frame.id); }
-    }
-  }
   function findMessageElement(msgId) {
     for (const c of state.convs.values()) {
       const node = c.items.get(msgId);
@@ -752,6 +785,7 @@
   function activate(key) {
     const c = getConv(key);
     state.active = key;
+    $("composer-input").disabled = false;
     store.set("active." + state.me, key);
     $("messages").replaceChildren(ensurePane(c));
     renderHistoryEdge(c);

@@ -3,6 +3,7 @@ import BrokerTestSupport
 import Chat
 import Logging
 import Synchronization
+import Testing
 
 /// Several `ChatNode`s sharing one test broker (a fresh simulator, or RabbitMQ with unique
 /// names), with simulated clients. Stop it with ``shutdown()``.
@@ -47,11 +48,26 @@ final class ChatCluster: Sendable {
 
     func node(_ nodeId: String) -> ChatNode { nodes.withLock { $0[nodeId]!.node } }
 
-    /// Stops a node gracefully (its run task is cancelled and awaited).
+    /// Stops a node gracefully: its run task is cancelled and awaited for at most 10 s (a node
+    /// that does not stop by then is a failure of the test, not a hang of the run).
     func stop(_ nodeId: String) async {
         guard let running = nodes.withLock({ $0.removeValue(forKey: nodeId) }) else { return }
         running.task.cancel()
-        _ = try? await running.task.value
+        let stopped = Flag()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                _ = try? await running.task.value
+                stopped.set()
+            }
+            group.addTask {
+                try? await eventually("node \(nodeId) to stop", timeout: .seconds(10)) { stopped.isSet }
+            }
+            await group.next()
+            group.cancelAll()
+        }
+        if !stopped.isSet {
+            Issue.record("Node \(nodeId) did not stop within 10 s of its run task being cancelled.")
+        }
     }
 
     /// Cuts a node off the broker as a crash would, and keeps it off until ``reconnect(_:)``.
@@ -92,4 +108,12 @@ func withCluster(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), _ body:
         await cluster.shutdown()
         throw error
     }
+}
+
+/// A flag that tasks can share.
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
 }

@@ -1,0 +1,34 @@
+import Chat
+import Testing
+
+@testable import FuzzChecks
+@testable import SockJS
+
+/// Inputs libFuzzer found that broke a check, each replayed through its fuzzer's checks and
+/// pinned down with the behaviour decided for it.
+@Suite("libFuzzer findings")
+struct FuzzFindingsTests {
+    /// FuzzChatFrames, 16 s in: a frame with an empty `id` and no `type`. The error echoes the
+    /// id as sent (""); the check had wrongly demanded a non-empty one.
+    @Test func anEmptyIdIsEchoedInTheError() {
+        let input = #"{"id":"","msgId":"5f2b0c:e8d7a6b5c4d3e2f1a0b9c8d7e","Js":170000000000123,"4ype":"sent"}"#
+        #expect(FuzzTarget.chatFrames.check(Array(input.utf8)) == [])
+        do {
+            _ = try ChatFrameCodec.decodeClientFrame(input, limits: ChatLimits())
+            Issue.record("a frame without a type was accepted")
+        } catch {
+            #expect(error.code == .badRequest)
+            #expect(error.id == "")
+        }
+    }
+
+    /// FuzzSockJSFrames, 20 s in: Foundation's JSONDecoder reads `[ "x" , ]` as ["x"], but it is
+    /// not JSON (the browser's JSON.parse refuses it) and SockJS refuses it too.
+    @Test func aTrailingCommaIsBrokenJSON() {
+        let input = Array(" [ \"x\" , ] \r\n".utf8)
+        #expect(FuzzTarget.sockJSFrames.check(input) == [])
+        #expect(throws: SockJSJSON.DecodingError.broken) {
+            _ = try SockJSJSON.decodeMessages(input, allowSingleString: false)
+        }
+    }
+}

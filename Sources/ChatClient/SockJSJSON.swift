@@ -58,7 +58,7 @@ public enum SockJSJSON {
 
     /// Appends `string` as a JSON string literal. Escapes what JSON requires, plus the
     /// characters that SockJS servers expect escaped (U+2028, U+2029 and other invisible ones
-    /// are passed as `\uXXXX` so no proxy or JavaScript parser mangles them).
+    /// are passed as `\u` escapes so no proxy or JavaScript parser mangles them).
     public static func appendQuoted(_ string: String, to out: inout String) {
         out.append("\"")
         for scalar in string.unicodeScalars {

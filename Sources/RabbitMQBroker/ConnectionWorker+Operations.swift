@@ -20,8 +20,10 @@ extension ConnectionWorker {
             return .failure(error)
         case .success(let channel):
             guard let connection else { return .failure(fatal ?? handle.closedError) }
-            if let value = body(connection, channel) { return .success(value) }
-            return .failure(failure(from: amqp_get_rpc_reply(connection), channel: handle.id))
+            return uncorked {
+                if let value = body(connection, channel) { return .success(value) }
+                return .failure(failure(from: amqp_get_rpc_reply(connection), channel: handle.id))
+            }
         }
     }
 
@@ -32,22 +34,24 @@ extension ConnectionWorker {
         }
         let shared = ChannelShared(id: id)
         channels[id] = ChannelState(shared: shared)
-        if amqp_channel_open(connection, id) == nil {
-            let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
-            finishChannel(id, error)
-            return .failure(error)
+        return uncorked {
+            if amqp_channel_open(connection, id) == nil {
+                let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
+                finishChannel(id, error)
+                return .failure(error)
+            }
+            if amqp_confirm_select(connection, id) == nil {
+                let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
+                finishChannel(id, error)
+                return .failure(error)
+            }
+            return .success(shared)
         }
-        if amqp_confirm_select(connection, id) == nil {
-            let error = failure(from: amqp_get_rpc_reply(connection), channel: id)
-            finishChannel(id, error)
-            return .failure(error)
-        }
-        return .success(shared)
     }
 
     func closeChannel(_ handle: ChannelShared) {
         guard case .success = channel(handle), let connection else { return }
-        let reply = amqp_channel_close(connection, handle.id, Int32(AMQP_REPLY_SUCCESS))
+        let reply = uncorked { amqp_channel_close(connection, handle.id, Int32(AMQP_REPLY_SUCCESS)) }
         if reply.reply_type != AMQP_RESPONSE_NORMAL {
             _ = failure(from: reply, channel: handle.id)
         }
@@ -136,6 +140,8 @@ extension ConnectionWorker {
             ? requests.map { $0.mandatory ? .init(exchange: $0.exchange, routingKey: $0.routingKey, body: $0.message.body) : nil }
             : nil
         channel.confirms.register(count: requests.count, waiter: waiter, returnKeys: returnKeys)
+        if requests.count > 1 { setCork(true) }
+        defer { if requests.count > 1 { setCork(false) } }
         for request in requests {
             let status = withArena { arena in
                 var properties = arena.properties(request.message.properties)
@@ -215,7 +221,7 @@ extension ConnectionWorker {
         case .success(let open): channel = open
         }
         guard let connection else { return .failure(handle.closedError) }
-        let reply = withAMQPBytes(queue) { amqp_basic_get(connection, channel.id, $0, autoAck ? 1 : 0) }
+        let reply = uncorked { withAMQPBytes(queue) { amqp_basic_get(connection, channel.id, $0, autoAck ? 1 : 0) } }
         guard reply.reply_type == AMQP_RESPONSE_NORMAL, let decoded = reply.reply.decoded else {
             return .failure(failure(from: reply, channel: channel.id))
         }

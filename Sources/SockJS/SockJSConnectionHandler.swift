@@ -400,9 +400,15 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     }
 
     func receiverEnd(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
-        guard case .receiving(let current, _) = state, current === receiver else { return }
+        guard case .receiving(let current, let session) = state, current === receiver else { return }
         if receiver.polling {
             respond(pendingPollHead, status: 200, headers: pendingPollHeaders, body: bytes ?? ByteBuffer())
+            // This loop may have run the response long after the session decided it.
+            if session.eventLoop.inEventLoop {
+                session.pollAnswered()
+            } else {
+                session.eventLoop.execute { session.pollAnswered() }
+            }
         } else {
             if let bytes { streamWrite(bytes, flush: false) }
             streamEnd()

@@ -142,13 +142,18 @@ final class SockJSSessionRegistry: Sendable {
         var batches: [ObjectIdentifier: SockJSFlushBatch] = [:]
     }
     private let state = Mutex(State())
+    private let flushDelay: TimeAmount
+
+    init(flushDelay: TimeAmount = .zero) {
+        self.flushDelay = flushDelay
+    }
 
     /// The flush batch of `loop` for this server (made on first use; one per loop).
     func flushBatch(for loop: any EventLoop) -> SockJSFlushBatch {
         state.withLock { s in
             let key = ObjectIdentifier(loop)
             if let b = s.batches[key] { return b }
-            let b = SockJSFlushBatch(loop: loop)
+            let b = SockJSFlushBatch(loop: loop, delay: flushDelay)
             s.batches[key] = b
             return b
         }

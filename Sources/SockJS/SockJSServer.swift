@@ -29,7 +29,7 @@ public final class SockJSServer: Sendable {
     /// The event loops connections and sessions run on.
     public let eventLoopGroup: any EventLoopGroup
     private let setup = Mutex(Setup())
-    private let registry = SockJSSessionRegistry()
+    private let registry: SockJSSessionRegistry
 
     /// A server that will listen as `configuration` says, on `eventLoopGroup`.
     public init(
@@ -38,6 +38,7 @@ public final class SockJSServer: Sendable {
     ) {
         self.configuration = configuration
         self.eventLoopGroup = eventLoopGroup
+        self.registry = SockJSSessionRegistry(flushDelay: configuration.broadcastFlushDelay)
     }
 
     /// Mounts a SockJS service at `prefix` (e.g. `/chat`; no trailing slash).

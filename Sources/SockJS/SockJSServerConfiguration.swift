@@ -22,6 +22,11 @@ public struct SockJSServerConfiguration: Sendable {
     public var writeBufferHighWaterMark: Int = 256 * 1024
     /// Pending outbound bytes at which a connection is writable again.
     public var writeBufferLowWaterMark: Int = 64 * 1024
+    /// How long a broadcast's writes may wait for the broadcasts right behind it before each
+    /// touched connection is flushed. Every flush is one `writev` per connection: with a busy
+    /// room, waiting a few milliseconds puts several messages in one system call on the server
+    /// and one read on the client, instead of one each. Zero flushes as soon as the loop is free.
+    public var broadcastFlushDelay: TimeAmount = .milliseconds(5)
     /// How long ``SockJSServer/shutdown()`` waits for connections to drain before closing them.
     public var shutdownGracePeriod: TimeAmount = .seconds(2)
     /// Where the server logs (overflow closes, refused requests, errors).

@@ -186,6 +186,14 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         run(machine.receiverLost(now: eventLoop.now))
     }
 
+    /// The connection wrote the response of a poll this session ended: the disconnect delay
+    /// restarts from now (see ``SockJSSessionStateMachine/pollAnswered(now:)``).
+    func pollAnswered() {
+        assertInLoop()
+        machine.pollAnswered(now: eventLoop.now)
+        rescheduleTimer()
+    }
+
     /// The websocket under the session became writable or not.
     func receiverWritabilityChanged(_ writable: Bool) {
         assertInLoop()

@@ -248,6 +248,15 @@ struct SockJSSessionStateMachine {
         return actions
     }
 
+    /// A poll response that this machine ended has been written by its connection, possibly
+    /// well after the machine decided it (the connection may live on a busy event loop). The
+    /// disconnect delay then counts from now, never from earlier: a client that polls again at
+    /// once must not find its session expired (it would get a fresh session and a second `o`).
+    mutating func pollAnswered(now: NIODeadline) {
+        guard !isRemoved, receiver == nil, phase == .open, let expiry = expiryDeadline else { return }
+        expiryDeadline = max(expiry, now + configuration.disconnectDelay)
+    }
+
     /// The client sent something (a message, a pong): it is alive.
     mutating func clientActivity(now: NIODeadline) {
         lastClientActivity = now

@@ -79,6 +79,37 @@ struct FaultTests {
         }
     }
 
+    @Test func aReceiptThatOvertakesTheConfirmReachesTheSenderAfterSent() async throws {
+        try await withCluster(.inMemory) { cluster in
+            cluster.uses("alice", "bob")
+            try await cluster.start("a")
+            try await cluster.start("b")
+            let alice = cluster.client(on: "a")
+            let bob = cluster.client(on: "b")
+            try await alice.join("alice")
+            try await bob.join("bob")
+            let simulator = cluster.testBroker.inMemory!
+            // The message is routed and delivered, but alice's confirm is held back: bob's ack
+            // (and its receipt, also routed at once) overtakes it.
+            simulator.stallConfirms()
+            alice.send(.tell(TellRequest(id: "race", to: "bob", text: "acked before confirmed")))
+            let message = try await bob.message("acked before confirmed")
+            bob.send(.ack(AckRequest(msgIds: [message.msgId])))
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(!alice.received.contains { if case .delivered = $0 { true } else { false } })
+            simulator.releaseConfirms()
+            try await alice.next("delivered") { frame -> Delivered? in if case .delivered(let d) = frame { d } else { nil } }
+            let kinds = alice.received.compactMap { frame -> String? in
+                switch frame {
+                case .sent(let sent) where sent.msgId == message.msgId: "sent"
+                case .delivered(let delivered) where delivered.msgId == message.msgId: "delivered"
+                default: nil
+                }
+            }
+            #expect(kinds == ["sent", "delivered"])
+        }
+    }
+
     @Test func aGracefulStopLetsAPublishAwaitingItsConfirmFinish() async throws {
         try await withCluster(.inMemory) { cluster in
             try await cluster.start("a")

@@ -20,6 +20,31 @@ struct SockJSSessionStateMachineTests {
         #expect(m.expiryDeadline == t0 + .seconds(5))
     }
 
+    @Test("the disconnect delay counts from when a poll response was written, not from when it was decided")
+    func pollAnsweredLateKeepsTheSession() {
+        var m = machine()
+        _ = m.attachReceiver(.polling, now: t0)
+        #expect(m.attachReceiver(.polling, now: t0).isEmpty)
+        #expect(m.send(SockJSPreparedMessage("x"), now: t0) == .writeNow(end: true))
+        // The busy connection loop writes the response 4 s later; the client polls again 3 s after that.
+        m.pollAnswered(now: t0 + .seconds(4))
+        #expect(m.expiryDeadline == t0 + .seconds(9))
+        #expect(m.tick(now: t0 + .seconds(7)).isEmpty)
+        #expect(!m.isRemoved)
+        #expect(m.attachReceiver(.polling, now: t0 + .seconds(7)).isEmpty)
+        #expect(m.phase == .open)
+    }
+
+    @Test("a poll answered promptly never moves the expiry earlier, and a session that then goes silent expires")
+    func pollAnsweredNeverShortens() {
+        var m = machine()
+        _ = m.attachReceiver(.polling, now: t0)
+        m.pollAnswered(now: t0 - .seconds(1))
+        #expect(m.expiryDeadline == t0 + .seconds(5))
+        m.pollAnswered(now: t0 + .seconds(1))
+        #expect(m.tick(now: t0 + .seconds(6)) == [.notifyClosed(.timedOut), .remove])
+    }
+
     @Test("messages wait in the queue until the next poll takes them as one frame")
     func queueUntilPoll() {
         var m = machine()

@@ -29,11 +29,13 @@ extension ChatNodeCore {
                 return
             }
             if claimOwners[nick] == nil { await publishClaim(nick: nick, marker: "token/\(nodeId)") }
-        } else {
-            guard claimOwners[nick] == nil else {
+        } else if let owner = claimOwners[nick] {
+            guard abandonedClaims[nick] == owner else {
                 session.send(Self.nickTaken(nick))
                 return
             }
+            abandonedClaims.removeValue(forKey: nick)
+        } else {
             switch await claim(nick) {
             case .won: break
             case .taken:
@@ -119,7 +121,10 @@ extension ChatNodeCore {
             Task { await self.publishClaim(nick: nick, marker: marker) }
         }
         claimWaiters.removeValue(forKey: marker)
-        guard seen else { return .unavailable }
+        guard seen else {
+            abandonedClaims[nick] = marker
+            return .unavailable
+        }
         return claimOwners[nick] == marker ? .won : .taken
     }
 

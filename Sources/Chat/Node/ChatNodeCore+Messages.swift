@@ -95,6 +95,7 @@ extension ChatNodeCore {
         let result: Result<Void, BrokerError>
         publishesInFlight += 1
         defer { publishesInFlight -= 1 }
+        receiptsAwaitingConfirm[msgId] = []
         do {
             let channel = try await publisher()
             try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
@@ -103,6 +104,7 @@ extension ChatNodeCore {
             result = .failure(error)
         }
         let waiting = [(session: sessionId, id: clientId)] + (dedupWaiters.removeValue(forKey: key) ?? [])
+        let heldReceipts = receiptsAwaitingConfirm.removeValue(forKey: msgId) ?? []
         switch result {
         case .success:
             metrics.confirmSeconds.recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000))
@@ -118,6 +120,11 @@ extension ChatNodeCore {
                 frame = Self.unavailable(id: clientId)
             }
             for waiter in waiting { send(frame, to: waiter.session) }
+        }
+        // A receipt that overtook the confirm: now after `sent` (or the error, when the broker
+        // delivered a message whose confirm was lost).
+        for held in heldReceipts {
+            await onInbox(held.delivery, session: held.session, generation: held.generation)
         }
     }
 
@@ -136,6 +143,10 @@ extension ChatNodeCore {
             entry.session.send(.message(ChatMessage(msgId: msgId, from: from, to: record.to ?? entry.nick, text: text, ts: ts)))
             metrics.privateDeliveries.increment()
         case .delivered:
+            if receiptsAwaitingConfirm[msgId] != nil {
+                receiptsAwaitingConfirm[msgId]?.append(HeldReceipt(delivery: delivery, session: sessionId, generation: generation))
+                return
+            }
             entry.session.send(.delivered(Delivered(msgId: msgId, to: record.to ?? "", ts: ts)))
             try? await inbox.channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
         default:

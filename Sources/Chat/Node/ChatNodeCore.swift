@@ -29,6 +29,13 @@ actor ChatNodeCore {
         var inboxGeneration: Int
     }
 
+    /// A `delivered` receipt from a user's inbox, held until its message's publish is confirmed.
+    struct HeldReceipt: Sendable {
+        var delivery: Delivery
+        var session: UInt64
+        var generation: Int
+    }
+
     /// A joined session.
     struct SessionEntry {
         let session: ChatSession
@@ -71,9 +78,20 @@ actor ChatNodeCore {
     var acksInFlight: [UInt64: Int] = [:]
     var inboxesClosingAfterAcks: [UInt64: Inbox] = [:]
     var dedupWaiters: [String: [(session: UInt64, id: String)]] = [:]
+    /// `delivered` receipts for messages whose publish this node has not seen confirmed yet,
+    /// by `msgId`. A receipt can overtake the confirm (the addressee's client may ack before the
+    /// broker confirms to the sender); it is held here and handled right after the `sent`, so a
+    /// sender always sees `sent` before `delivered`. An entry exists (possibly empty) exactly
+    /// while its publish awaits its confirm; at most one per publish in flight.
+    var receiptsAwaitingConfirm: [String: [HeldReceipt]] = [:]
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
+    /// Claims of this node whose join gave up waiting (answered `unavailable`) before the claim
+    /// came back through the history stream, by nick. When it does come back as the winner,
+    /// nobody got the nick's token, so the next tokenless join of that nick here takes it
+    /// instead of being told the nick is taken. One entry per such nick, removed when used.
+    var abandonedClaims: [String: String] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
     /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.

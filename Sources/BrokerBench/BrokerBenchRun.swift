@@ -34,10 +34,22 @@ struct BrokerBenchRun {
             try await publishAll(channel, queue)
             return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
         }
+        row[.consumeBatchAck] = try await withQueue(channel, "consume-batches") { queue in
+            try await publishAll(channel, queue)
+            return try await measure(messages) { try await consumeBatchesAll(channel, queue) }
+        }
         row[.roundTrip] = try await withQueue(channel, "round-trip") { queue in
             let consumerChannel = try await connection.openChannel()
             return try await measure(messages) {
                 async let consumed: Void = consumeAll(consumerChannel, queue, ackEvery: 1)
+                try await publishAll(channel, queue)
+                try await consumed
+            }
+        }
+        row[.roundTripBatch] = try await withQueue(channel, "round-trip-batches") { queue in
+            let consumerChannel = try await connection.openChannel()
+            return try await measure(messages) {
+                async let consumed: Void = consumeBatchesAll(consumerChannel, queue)
                 try await publishAll(channel, queue)
                 try await consumed
             }
@@ -74,6 +86,24 @@ struct BrokerBenchRun {
         let left = try await channel.declareQueue(queue, options: QueueOptions(passive: true))
         guard count == messages, left.messageCount == 0 else {
             throw BrokerError.timeout("consumed \(count) of \(messages) messages, \(left.messageCount) left in \(queue)")
+        }
+    }
+
+    /// Consumes `messages` through `consumeBatches`, acking each batch with one `multiple`
+    /// ack of its last delivery, then checks as ``consumeAll(_:_:ackEvery:)`` does.
+    private func consumeBatchesAll(_ channel: any BrokerChannel, _ queue: String) async throws {
+        let consumer = try await channel.consumeBatches(queue: queue, options: ConsumeOptions(prefetch: UInt16(min(window, 65_535))))
+        var count = 0
+        for await batch in consumer.batches {
+            guard let last = batch.last else { continue }
+            count += batch.count
+            try await channel.ack(deliveryTag: last.deliveryTag, multiple: true)
+            if count >= messages { break }
+        }
+        try await channel.cancel(consumerTag: consumer.tag)
+        let left = try await channel.declareQueue(queue, options: QueueOptions(passive: true))
+        guard count == messages, left.messageCount == 0 else {
+            throw BrokerError.timeout("consumed \(count) of \(messages) messages in batches, \(left.messageCount) left in \(queue)")
         }
     }
 

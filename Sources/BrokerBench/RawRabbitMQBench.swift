@@ -44,6 +44,10 @@ struct RawRabbitMQBench {
             try publishAll(raw, queue)
             return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 100) }
         }
+        row[.consumeBatchAck] = try raw.withQueue { queue in
+            try publishAll(raw, queue)
+            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 0) }
+        }
         _ = amqp_connection_close(connection, Int32(AMQP_REPLY_SUCCESS))
         return row
     }
@@ -122,7 +126,9 @@ final class RawChannel {
         amqp_maybe_release_buffers(connection)
     }
 
-    /// Consumes `count` messages with acks (one per message, or one `multiple` per `ackEvery`).
+    /// Consumes `count` messages with acks: one per message (`ackEvery` 1), one `multiple`
+    /// per `ackEvery`, or with `ackEvery` 0 one `multiple` whenever everything received so
+    /// far is read (the raw equivalent of acking a batch).
     func consume(_ queue: String, count: Int, prefetch: UInt16, ackEvery: Int) throws {
         amqp_basic_qos(connection, channel, 0, prefetch, 0)
         try check(amqp_get_rpc_reply(connection), "basic.qos")
@@ -145,7 +151,11 @@ final class RawChannel {
                 continue
             }
             received += 1
-            if ackEvery == 1 {
+            if ackEvery == 0 {
+                if received == count || (amqp_frames_enqueued(connection) == 0 && amqp_data_in_buffer(connection) == 0) {
+                    amqp_basic_ack(connection, channel, envelope.delivery_tag, 1)
+                }
+            } else if ackEvery == 1 {
                 amqp_basic_ack(connection, channel, envelope.delivery_tag, 0)
             } else if received % ackEvery == 0 || received == count {
                 amqp_basic_ack(connection, channel, envelope.delivery_tag, 1)

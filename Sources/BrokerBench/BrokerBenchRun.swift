@@ -8,6 +8,8 @@ struct BrokerBenchRun {
     let body: [UInt8]
     let messages: Int
     let window: Int
+    /// Only the batched columns.
+    var batchedOnly = false
 
     private var persistent: OutgoingMessage { OutgoingMessage(body: body, properties: MessageProperties(persistent: true)) }
 
@@ -16,7 +18,24 @@ struct BrokerBenchRun {
         defer { Task { await connection.close() } }
         let channel = try await connection.openChannel()
         var row = BenchRow(label: label)
+        if !batchedOnly { try await measureSingles(connection, channel, &row) }
+        row[.consumeBatchAck] = try await withQueue(channel, "consume-batches") { queue in
+            try await publishAll(channel, queue)
+            return try await measure(messages) { try await consumeBatchesAll(channel, queue) }
+        }
+        row[.roundTripBatch] = try await withQueue(channel, "round-trip-batches") { queue in
+            let consumerChannel = try await connection.openChannel()
+            return try await measure(messages) {
+                async let consumed: Void = consumeBatchesAll(consumerChannel, queue)
+                try await publishAll(channel, queue)
+                try await consumed
+            }
+        }
+        return row
+    }
 
+    /// The columns that publish one message at a time or consume one delivery at a time.
+    private func measureSingles(_ connection: any BrokerConnection, _ channel: any BrokerChannel, _ row: inout BenchRow) async throws {
         let single = max(200, messages / 20)
         row[.publishEach] = try await withQueue(channel, "publish-each") { queue in
             try await measure(single) {
@@ -34,10 +53,6 @@ struct BrokerBenchRun {
             try await publishAll(channel, queue)
             return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
         }
-        row[.consumeBatchAck] = try await withQueue(channel, "consume-batches") { queue in
-            try await publishAll(channel, queue)
-            return try await measure(messages) { try await consumeBatchesAll(channel, queue) }
-        }
         row[.roundTrip] = try await withQueue(channel, "round-trip") { queue in
             let consumerChannel = try await connection.openChannel()
             return try await measure(messages) {
@@ -46,15 +61,6 @@ struct BrokerBenchRun {
                 try await consumed
             }
         }
-        row[.roundTripBatch] = try await withQueue(channel, "round-trip-batches") { queue in
-            let consumerChannel = try await connection.openChannel()
-            return try await measure(messages) {
-                async let consumed: Void = consumeBatchesAll(consumerChannel, queue)
-                try await publishAll(channel, queue)
-                try await consumed
-            }
-        }
-        return row
     }
 
     /// Publishes `messages` persistent messages in confirm windows of `window`.

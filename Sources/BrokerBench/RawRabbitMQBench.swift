@@ -44,6 +44,9 @@ struct RawRabbitMQBench {
             try publishAll(raw, queue)
             return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 100) }
         }
+        row[.roundTripBatch] = try raw.withQueue { queue in
+            try measureSync(messages) { try raw.roundTrip(queue, count: messages, window: window) }
+        }
         row[.consumeBatchAck] = try raw.withQueue { queue in
             try publishAll(raw, queue)
             return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 0) }
@@ -80,7 +83,7 @@ final class RawChannel {
     }
 
     /// Messages published on the channel so far: the confirm sequence number of the last.
-    private var published: UInt64 = 0
+    var published: UInt64 = 0
 
     func withQueue<T>(_ body: (String) throws -> T) throws -> T {
         let queue = "brokerbench-raw-\(UInt32.random(in: .min ... .max))"
@@ -95,19 +98,7 @@ final class RawChannel {
 
     /// Publishes `count` persistent messages, then reads frames until all are confirmed.
     func publishAndConfirm(_ queue: String, count: Int) throws {
-        var properties = amqp_basic_properties_t()
-        properties._flags = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG)
-        properties.delivery_mode = 2
-        try queue.withCString { name in
-            try body.withUnsafeBytes { bytes in
-                let message = amqp_bytes_t(len: bytes.count, bytes: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                for _ in 0..<count {
-                    let status = amqp_basic_publish(connection, channel, amqp_empty_bytes, amqp_cstring_bytes(name), 0, 0, &properties, message)
-                    guard status == AMQP_STATUS_OK.rawValue else { throw RawRabbitMQBench.Failure(description: "raw publish failed (\(status))") }
-                }
-            }
-        }
-        published += UInt64(count)
+        try publishOnly(queue, count: count)
         let target = published
         var confirmed: UInt64 = 0
         var frame = amqp_frame_t()
@@ -124,6 +115,23 @@ final class RawChannel {
             }
         }
         amqp_maybe_release_buffers(connection)
+    }
+
+    /// Sends `count` persistent messages without waiting for their confirms.
+    func publishOnly(_ queue: String, count: Int) throws {
+        var properties = amqp_basic_properties_t()
+        properties._flags = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG)
+        properties.delivery_mode = 2
+        try queue.withCString { name in
+            try body.withUnsafeBytes { bytes in
+                let message = amqp_bytes_t(len: bytes.count, bytes: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                for _ in 0..<count {
+                    let status = amqp_basic_publish(connection, channel, amqp_empty_bytes, amqp_cstring_bytes(name), 0, 0, &properties, message)
+                    guard status == AMQP_STATUS_OK.rawValue else { throw RawRabbitMQBench.Failure(description: "raw publish failed (\(status))") }
+                }
+            }
+        }
+        published += UInt64(count)
     }
 
     /// Consumes `count` messages with acks: one per message (`ackEvery` 1), one `multiple`

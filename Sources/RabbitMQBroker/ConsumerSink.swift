@@ -27,7 +27,7 @@ final class ConsumerSink {
 
     /// Hands over one delivery, or for a batched consumer keeps it for the batch. Returns
     /// true when the batch was empty before, i.e. the consumer now needs a flush.
-    func emit(_ delivery: Delivery) -> Bool {
+    func emit(_ delivery: consuming Delivery) -> Bool {
         switch output {
         case .single(let continuation):
             continuation.yield(delivery)

@@ -10,7 +10,11 @@ enum SimConsumerOutput {
 /// A consumer: where its deliveries go and how many it may hold unacknowledged.
 final class SimConsumer {
     let tag: String
-    let channel: SimChannelID
+    /// The consumer's channel. The reference cycle (the channel keeps its consumers) is
+    /// broken whenever the consumer goes: cancel, channel close and queue delete all take
+    /// it out of `SimChannel.consumers`.
+    let owner: SimChannel
+    var channel: SimChannelID { owner.id }
     let queue: SimQueue
     let prefetch: UInt16
     let noAck: Bool
@@ -26,10 +30,10 @@ final class SimConsumer {
     var isActive = false
     var isCancelled = false
 
-    init(tag: String, channel: SimChannelID, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
+    init(tag: String, channel: SimChannel, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
          output: SimConsumerOutput) {
         self.tag = tag
-        self.channel = channel
+        self.owner = channel
         self.queue = queue
         self.prefetch = prefetch
         self.noAck = noAck
@@ -48,6 +52,9 @@ final class SimConsumer {
             continuation.yield(delivery)
             return false
         case .batches:
+            if pending.isEmpty {
+                pending.reserveCapacity(prefetch == 0 || noAck ? 64 : min(Int(prefetch), 1024))
+            }
             pending.append(delivery)
             return pending.count == 1
         }

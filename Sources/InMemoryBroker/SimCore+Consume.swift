@@ -45,7 +45,7 @@ extension SimCore {
         if channel.consumers[tag] != nil {
             throw connectionError(channel, BrokerError.notAllowed, "NOT_ALLOWED - attempt to reuse consumer tag '\(tag)'")
         }
-        let consumer = SimConsumer(tag: tag, channel: channel.id, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
+        let consumer = SimConsumer(tag: tag, channel: channel, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
                                    exclusive: options.exclusive, output: output)
         channel.consumers[tag] = consumer
         queue.consumers.append(consumer)
@@ -207,11 +207,12 @@ extension SimCore {
             let consumer = queue.active.removeFirst()
             // Like RabbitMQ, a consumer at its prefetch limit is found out lazily, when its
             // turn comes: only then does it leave the ring (until an ack makes room).
-            guard consumer.hasCapacity, let channel = channels[consumer.channel], let message = queue.popReady() else {
+            // A consumer in the ring is never cancelled, so its channel is open.
+            guard consumer.hasCapacity, let message = queue.popReady() else {
                 consumer.isActive = false
                 continue
             }
-            deliver(message, to: consumer, on: channel)
+            deliver(message, to: consumer, on: consumer.owner)
             queue.active.append(consumer)
         }
     }

@@ -223,6 +223,15 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "FaultTests",
+            dependencies: [
+                "ChatClient", "Chat",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "ChatTests",
             dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
             swiftSettings: strict

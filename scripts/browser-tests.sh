@@ -57,7 +57,7 @@ trap 'exit 130' INT TERM
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do
-    URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$STATE/stdout" | head -n 1)
+    URL=$(grep -o 'http://127\.0\.0\.1:[0-9]*/' "$STATE/stdout" 2>/dev/null | head -n 1)
     [ -n "$URL" ] && break
     kill -0 "$SERVER_PID" 2>/dev/null || break
     sleep 0.1

@@ -17,10 +17,13 @@ struct BenchRow {
     var label: String
     var figures: [Figure?] = Array(repeating: nil, count: BenchRow.columns.count)
 
-    static let columns = ["publish, await each", "publish, batched", "consume+ack", "consume+ack, multiple", "publish→deliver→ack"]
+    static let columns = [
+        "publish, await each", "publish, batched", "consume+ack", "consume+ack, multiple", "consume batches+ack multiple",
+        "publish→deliver→ack", "batch publish→batch deliver→ack multiple",
+    ]
 
     enum Column: Int {
-        case publishEach, publishBatch, consumeAck, consumeMultipleAck, roundTrip
+        case publishEach, publishBatch, consumeAck, consumeMultipleAck, consumeBatchAck, roundTrip, roundTripBatch
     }
 
     subscript(column: Column) -> Figure? {

@@ -37,6 +37,9 @@ struct BrokerBench: AsyncParsableCommand {
     @Option(help: "Runs per backend; the table shows each column's median (use 3 or more on a busy machine).")
     var repeats = 1
 
+    @Flag(help: "Measure only the batched columns (consume batches, batched round trip), e.g. to profile them.")
+    var batchedOnly = false
+
     @Flag(help: "Also measure raw rabbitmq-c (one thread, no Swift concurrency) as the baseline.")
     var raw = false
 
@@ -62,10 +65,12 @@ struct BrokerBench: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
             if self.raw { raw = RawRabbitMQBench(url: parsed, body: body, messages: messages, window: window) }
-            bridge = BrokerBenchRun(label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window)
+            bridge = BrokerBenchRun(label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window,
+                                    batchedOnly: batchedOnly)
         }
         if backend == .inmemory || backend == .all {
-            simulator = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages, window: window)
+            simulator = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages,
+                                       window: window, batchedOnly: batchedOnly)
         }
         // Runs are interleaved, so that a busy moment of the machine hits every backend alike.
         var runs: [String: [BenchRow]] = [:]

@@ -8,6 +8,8 @@ struct BrokerBenchRun {
     let body: [UInt8]
     let messages: Int
     let window: Int
+    /// Only the batched columns.
+    var batchedOnly = false
 
     private var persistent: OutgoingMessage { OutgoingMessage(body: body, properties: MessageProperties(persistent: true)) }
 
@@ -16,7 +18,24 @@ struct BrokerBenchRun {
         defer { Task { await connection.close() } }
         let channel = try await connection.openChannel()
         var row = BenchRow(label: label)
+        if !batchedOnly { try await measureSingles(connection, channel, &row) }
+        row[.consumeBatchAck] = try await withQueue(channel, "consume-batches") { queue in
+            try await publishAll(channel, queue)
+            return try await measure(messages) { try await consumeBatchesAll(channel, queue) }
+        }
+        row[.roundTripBatch] = try await withQueue(channel, "round-trip-batches") { queue in
+            let consumerChannel = try await connection.openChannel()
+            return try await measure(messages) {
+                async let consumed: Void = consumeBatchesAll(consumerChannel, queue)
+                try await publishAll(channel, queue)
+                try await consumed
+            }
+        }
+        return row
+    }
 
+    /// The columns that publish one message at a time or consume one delivery at a time.
+    private func measureSingles(_ connection: any BrokerConnection, _ channel: any BrokerChannel, _ row: inout BenchRow) async throws {
         let single = max(200, messages / 20)
         row[.publishEach] = try await withQueue(channel, "publish-each") { queue in
             try await measure(single) {
@@ -42,7 +61,6 @@ struct BrokerBenchRun {
                 try await consumed
             }
         }
-        return row
     }
 
     /// Publishes `messages` persistent messages in confirm windows of `window`.
@@ -74,6 +92,24 @@ struct BrokerBenchRun {
         let left = try await channel.declareQueue(queue, options: QueueOptions(passive: true))
         guard count == messages, left.messageCount == 0 else {
             throw BrokerError.timeout("consumed \(count) of \(messages) messages, \(left.messageCount) left in \(queue)")
+        }
+    }
+
+    /// Consumes `messages` through `consumeBatches`, acking each batch with one `multiple`
+    /// ack of its last delivery, then checks as ``consumeAll(_:_:ackEvery:)`` does.
+    private func consumeBatchesAll(_ channel: any BrokerChannel, _ queue: String) async throws {
+        let consumer = try await channel.consumeBatches(queue: queue, options: ConsumeOptions(prefetch: UInt16(min(window, 65_535))))
+        var count = 0
+        for await batch in consumer.batches {
+            guard let last = batch.last else { continue }
+            count += batch.count
+            try await channel.ack(deliveryTag: last.deliveryTag, multiple: true)
+            if count >= messages { break }
+        }
+        try await channel.cancel(consumerTag: consumer.tag)
+        let left = try await channel.declareQueue(queue, options: QueueOptions(passive: true))
+        guard count == messages, left.messageCount == 0 else {
+            throw BrokerError.timeout("consumed \(count) of \(messages) messages in batches, \(left.messageCount) left in \(queue)")
         }
     }
 

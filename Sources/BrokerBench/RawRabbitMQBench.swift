@@ -44,6 +44,13 @@ struct RawRabbitMQBench {
             try publishAll(raw, queue)
             return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 100) }
         }
+        row[.roundTripBatch] = try raw.withQueue { queue in
+            try measureSync(messages) { try raw.roundTrip(queue, count: messages, window: window) }
+        }
+        row[.consumeBatchAck] = try raw.withQueue { queue in
+            try publishAll(raw, queue)
+            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 0) }
+        }
         _ = amqp_connection_close(connection, Int32(AMQP_REPLY_SUCCESS))
         return row
     }
@@ -76,7 +83,7 @@ final class RawChannel {
     }
 
     /// Messages published on the channel so far: the confirm sequence number of the last.
-    private var published: UInt64 = 0
+    var published: UInt64 = 0
 
     func withQueue<T>(_ body: (String) throws -> T) throws -> T {
         let queue = "brokerbench-raw-\(UInt32.random(in: .min ... .max))"
@@ -91,19 +98,7 @@ final class RawChannel {
 
     /// Publishes `count` persistent messages, then reads frames until all are confirmed.
     func publishAndConfirm(_ queue: String, count: Int) throws {
-        var properties = amqp_basic_properties_t()
-        properties._flags = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG)
-        properties.delivery_mode = 2
-        try queue.withCString { name in
-            try body.withUnsafeBytes { bytes in
-                let message = amqp_bytes_t(len: bytes.count, bytes: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
-                for _ in 0..<count {
-                    let status = amqp_basic_publish(connection, channel, amqp_empty_bytes, amqp_cstring_bytes(name), 0, 0, &properties, message)
-                    guard status == AMQP_STATUS_OK.rawValue else { throw RawRabbitMQBench.Failure(description: "raw publish failed (\(status))") }
-                }
-            }
-        }
-        published += UInt64(count)
+        try publishOnly(queue, count: count)
         let target = published
         var confirmed: UInt64 = 0
         var frame = amqp_frame_t()
@@ -122,7 +117,26 @@ final class RawChannel {
         amqp_maybe_release_buffers(connection)
     }
 
-    /// Consumes `count` messages with acks (one per message, or one `multiple` per `ackEvery`).
+    /// Sends `count` persistent messages without waiting for their confirms.
+    func publishOnly(_ queue: String, count: Int) throws {
+        var properties = amqp_basic_properties_t()
+        properties._flags = UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG)
+        properties.delivery_mode = 2
+        try queue.withCString { name in
+            try body.withUnsafeBytes { bytes in
+                let message = amqp_bytes_t(len: bytes.count, bytes: UnsafeMutableRawPointer(mutating: bytes.baseAddress))
+                for _ in 0..<count {
+                    let status = amqp_basic_publish(connection, channel, amqp_empty_bytes, amqp_cstring_bytes(name), 0, 0, &properties, message)
+                    guard status == AMQP_STATUS_OK.rawValue else { throw RawRabbitMQBench.Failure(description: "raw publish failed (\(status))") }
+                }
+            }
+        }
+        published += UInt64(count)
+    }
+
+    /// Consumes `count` messages with acks: one per message (`ackEvery` 1), one `multiple`
+    /// per `ackEvery`, or with `ackEvery` 0 one `multiple` whenever everything received so
+    /// far is read (the raw equivalent of acking a batch).
     func consume(_ queue: String, count: Int, prefetch: UInt16, ackEvery: Int) throws {
         amqp_basic_qos(connection, channel, 0, prefetch, 0)
         try check(amqp_get_rpc_reply(connection), "basic.qos")
@@ -145,7 +159,11 @@ final class RawChannel {
                 continue
             }
             received += 1
-            if ackEvery == 1 {
+            if ackEvery == 0 {
+                if received == count || (amqp_frames_enqueued(connection) == 0 && amqp_data_in_buffer(connection) == 0) {
+                    amqp_basic_ack(connection, channel, envelope.delivery_tag, 1)
+                }
+            } else if ackEvery == 1 {
                 amqp_basic_ack(connection, channel, envelope.delivery_tag, 0)
             } else if received % ackEvery == 0 || received == count {
                 amqp_basic_ack(connection, channel, envelope.delivery_tag, 1)

@@ -33,7 +33,7 @@ public final class ChatConnection: Sendable {
                 onEvent(.open)
             case .message(let text):
                 do {
-                    onEvent(.frame(try ChatFrameCodec.decodeServerFrame(text)))
+                    onEvent(.frame(try ServerFrameDecoder.decode(text)))
                 } catch {
                     onEvent(.unreadable(text: text, reason: "\(error)"))
                 }

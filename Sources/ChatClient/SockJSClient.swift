@@ -22,6 +22,7 @@ public final class SockJSClient: Sendable {
 
     /// Options of a client beyond the state machine's.
     public struct Configuration: Sendable {
+        /// Timeouts and the outbound cap of the session.
         public var session: SockJSClientStateMachine.Configuration
         /// How often the heartbeat and connect timeouts are checked.
         public var tickInterval: TimeAmount

@@ -1,10 +1,13 @@
 /// Where a SockJS service lives: `http://host:port/prefix`, split into what a NIO connection needs.
 public struct SockJSEndpoint: Sendable, Hashable, CustomStringConvertible {
+    /// Host name or address (IPv6 without brackets).
     public var host: String
+    /// TCP port.
     public var port: Int
     /// The service prefix, starting with `/` and without a trailing `/` (e.g. `/chat`).
     public var prefix: String
 
+    /// An endpoint from its parts; `prefix` is normalised to `/name` (or empty for the root).
     public init(host: String, port: Int, prefix: String) {
         self.host = host
         self.port = port
@@ -16,6 +19,7 @@ public struct SockJSEndpoint: Sendable, Hashable, CustomStringConvertible {
 
     /// Errors for a URL this client cannot use.
     public enum URLError: Error, Equatable, Sendable, CustomStringConvertible {
+        /// Not an `http://` (or `ws://`) URL with a host and a valid port, or with a query.
         case unsupported(String)
 
         public var description: String {

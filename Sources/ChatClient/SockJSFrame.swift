@@ -3,15 +3,22 @@
 /// `o` opens the session, `h` is a heartbeat, `a[...]` carries messages, `c[code,"reason"]`
 /// closes. The xhr-streaming prelude (a line of 2048 `h`) parses as a heartbeat.
 public enum SockJSFrame: Equatable, Sendable {
+    /// `o`: the session is open.
     case open
+    /// `h`: the server is alive; nothing to deliver.
     case heartbeat
+    /// `a[...]`: messages, in order.
     case messages([String])
+    /// `c[code,"reason"]`: the server closed the session.
     case close(code: Int, reason: String)
 
     /// Errors for a frame that no SockJS server sends.
     public enum ParseError: Error, Equatable, Sendable {
+        /// An empty frame.
         case empty
+        /// A first byte that is not `o`, `h`, `a` or `c` (or `o` followed by more).
         case unknownType(UInt8)
+        /// An `a` or `c` frame whose JSON body does not parse.
         case badBody(SockJSJSON.ParseError)
     }
 

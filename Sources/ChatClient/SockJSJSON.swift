@@ -58,7 +58,7 @@ public enum SockJSJSON {
 
     /// Appends `string` as a JSON string literal. Escapes what JSON requires, plus the
     /// characters that SockJS servers expect escaped (U+2028, U+2029 and other invisible ones
-    /// are passed as `\uXXXX` so no proxy or JavaScript parser mangles them).
+    /// are passed as `\u` escapes so no proxy or JavaScript parser mangles them).
     public static func appendQuoted(_ string: String, to out: inout String) {
         out.append("\"")
         for scalar in string.unicodeScalars {
@@ -175,26 +175,21 @@ public enum SockJSJSON {
                 index += 1
             }
             guard index < bytes.count else { throw .unexpectedEnd }
-            // Escapes (every quote of a chat frame nested in an `a[...]` frame is one): the
-            // string is built as UTF-8 bytes and decoded once at the end.
+            // Slow path: decode escapes into UTF-8 bytes, make one String at the end.
             var out: [UInt8] = []
-            out.reserveCapacity(index - start + 64)
+            out.reserveCapacity(bytes.count - start)
             out.append(contentsOf: bytes[start..<index])
-            func append(_ scalar: Unicode.Scalar, to out: inout [UInt8]) {
-                out.append(contentsOf: UTF8.encode(scalar)!)
-            }
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1
                     return String(decoding: out, as: UTF8.self)
                 }
+                index += 1
                 if byte != UInt8(ascii: "\\") {
                     out.append(byte)
-                    index += 1
                     continue
                 }
-                index += 1
                 guard index < bytes.count else { throw .unexpectedEnd }
                 let escaped = bytes[index]
                 index += 1
@@ -208,6 +203,7 @@ public enum SockJSJSON {
                 case UInt8(ascii: "u"):
                     let escapeStart = index - 2
                     let unit = try hex4(escapeStart: escapeStart)
+                    let scalar: Unicode.Scalar
                     if (0xD800...0xDBFF).contains(unit) {
                         // A high surrogate must be followed by an escaped low surrogate.
                         guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
@@ -215,19 +211,83 @@ public enum SockJSJSON {
                         else { throw .badEscape(offset: escapeStart) }
                         index += 2
                         let low = try hex4(escapeStart: escapeStart)
-                        guard (0xDC00...0xDFFF).contains(low) else { throw .badEscape(offset: escapeStart) }
-                        let value = 0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)
-                        guard let scalar = Unicode.Scalar(value) else { throw .badEscape(offset: escapeStart) }
-                        append(scalar, to: &out)
+                        guard (0xDC00...0xDFFF).contains(low),
+                            let combined = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
+                        else { throw .badEscape(offset: escapeStart) }
+                        scalar = combined
                     } else {
                         // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
-                        append(Unicode.Scalar(unit) ?? "\u{FFFD}", to: &out)
+                        scalar = Unicode.Scalar(unit) ?? "\u{FFFD}"
                     }
+                    if let encoded = UTF8.encode(scalar) { out.append(contentsOf: encoded) }
                 default:
                     throw .badEscape(offset: index - 2)
                 }
             }
             throw .unexpectedEnd
+        }
+
+        /// A JSON value that a flat object may hold.
+        enum FlatValue {
+            case string(String)
+            case integer(Int)
+            case bool(Bool)
+            case null
+        }
+
+        /// Parses `{"key": value, ...}` whose values are strings, integers, booleans or null,
+        /// calling `visit` for each member. Returns false (and stops) at anything else: a
+        /// nested value, a fraction, or broken JSON.
+        mutating func flatObject(_ visit: (String, FlatValue) -> Void) -> Bool {
+            do {
+                try expect(UInt8(ascii: "{"))
+                if try peek() == UInt8(ascii: "}") {
+                    index += 1
+                    try expectEnd()
+                    return true
+                }
+                while true {
+                    let key = try string()
+                    try expect(UInt8(ascii: ":"))
+                    let value: FlatValue
+                    switch try peek() {
+                    case UInt8(ascii: "\""):
+                        value = .string(try string())
+                    case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                        value = .integer(try integer())
+                        if index < bytes.count, [UInt8(ascii: "."), UInt8(ascii: "e"), UInt8(ascii: "E")].contains(bytes[index]) {
+                            return false
+                        }
+                    case UInt8(ascii: "t"): value = .bool(try literal("true"))
+                    case UInt8(ascii: "f"): value = .bool(!(try literal("false")))
+                    case UInt8(ascii: "n"):
+                        _ = try literal("null")
+                        value = .null
+                    default:
+                        return false
+                    }
+                    visit(key, value)
+                    let next = try peek()
+                    index += 1
+                    if next == UInt8(ascii: "}") { break }
+                    guard next == UInt8(ascii: ",") else { return false }
+                }
+                try expectEnd()
+                return true
+            } catch {
+                return false
+            }
+        }
+
+        /// Consumes `word` (true, false, null); returns true.
+        mutating func literal(_ word: StaticString) throws(ParseError) -> Bool {
+            let count = word.utf8CodeUnitCount
+            guard index + count <= bytes.count else { throw .unexpectedEnd }
+            for offset in 0..<count where bytes[index + offset] != word.utf8Start[offset] {
+                throw .unexpectedByte(offset: index + offset)
+            }
+            index += count
+            return true
         }
 
         mutating func hex4(escapeStart: Int) throws(ParseError) -> UInt32 {

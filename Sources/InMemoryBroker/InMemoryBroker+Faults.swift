@@ -22,7 +22,7 @@ extension InMemoryBroker {
     /// Returns how many connections were dropped.
     @discardableResult
     public func dropConnections(named name: String? = nil) -> Int {
-        core.withLock { core in
+        withCore { core in
             core.dropConnections(named: name, reason: .connectionClosed("the connection was dropped (fault injection); reconnect."))
         }
     }
@@ -30,7 +30,7 @@ extension InMemoryBroker {
     /// Makes the next `count` publishes (every publish when nil) fail with `fault`, until
     /// ``clearPublishFault()``. A batch uses one count per message.
     public func failPublishes(_ fault: PublishFault, count: Int? = nil) {
-        core.withLock { core in
+        withCore { core in
             core.faults.publishFault = fault
             core.faults.publishFaultRemaining = count
         }
@@ -38,7 +38,7 @@ extension InMemoryBroker {
 
     /// Publishes behave normally again.
     public func clearPublishFault() {
-        core.withLock { core in
+        withCore { core in
             core.faults.publishFault = nil
             core.faults.publishFaultRemaining = nil
         }
@@ -49,19 +49,19 @@ extension InMemoryBroker {
     /// is lost, when it throws ``BrokerError/connectionClosed(_:)`` although the message
     /// was stored, exactly the ambiguity of a real broker).
     public func stallConfirms() {
-        core.withLock { $0.faults.stallConfirms = true }
+        withCore { $0.faults.stallConfirms = true }
     }
 
     /// Sends every held-back confirm and stops stalling.
     public func releaseConfirms() {
-        core.withLock { $0.releaseConfirms() }
+        withCore { $0.releaseConfirms() }
     }
 
     /// Takes the broker "down": drops every connection and refuses new ones with
     /// ``BrokerError/connectionFailed(_:)`` until ``comeBack()``. The broker's queues and
     /// messages stay as they were (a network partition, not a restart).
     public func goDown() {
-        core.withLock { core in
+        withCore { core in
             core.faults.refuseConnections = true
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker is unreachable (fault injection); reconnect when it is back."))
         }
@@ -69,11 +69,11 @@ extension InMemoryBroker {
 
     /// Accepts connections again after ``goDown()``.
     public func comeBack() {
-        core.withLock { $0.faults.refuseConnections = false }
+        withCore { $0.faults.refuseConnections = false }
     }
 
     /// Whether the broker refuses connections (after ``goDown()``).
     public var isDown: Bool {
-        core.withLock { $0.faults.refuseConnections }
+        withCore { $0.faults.refuseConnections }
     }
 }

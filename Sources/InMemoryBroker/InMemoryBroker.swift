@@ -40,8 +40,17 @@ public final class InMemoryBroker: Broker {
     /// Closes whatever is still open when the last handle goes: consumers' streams finish,
     /// waiters wake, and the core's internal references (channel ↔ consumer) are released.
     deinit {
-        core.withLock { core in
+        withCore { core in
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was released."))
+        }
+    }
+
+    /// Runs `body` on the core under the lock, then hands every batched consumer what the
+    /// operation made deliverable: one stream element per consumer and operation.
+    func withCore<T: Sendable, E: Error>(_ body: (inout SimCore) throws(E) -> T) throws(E) -> T {
+        try core.withLock { core throws(E) -> T in
+            defer { core.flushBatches() }
+            return try body(&core)
         }
     }
 
@@ -55,7 +64,7 @@ public final class InMemoryBroker: Broker {
     /// the connection.
     public func connectInMemory(name: String) throws(BrokerError) -> InMemoryConnection {
         let closeState = SimCloseState()
-        let id = try core.withLock { core throws(BrokerError) in try core.connect(name: name, closeState: closeState) }
+        let id = try withCore { core throws(BrokerError) in try core.connect(name: name, closeState: closeState) }
         return InMemoryConnection(broker: self, id: id, name: name, closeState: closeState)
     }
 
@@ -64,16 +73,16 @@ public final class InMemoryBroker: Broker {
     /// durable classic queue keeps only its persistent messages; streams keep everything.
     /// New connections are accepted at once.
     public func restart() {
-        core.withLock { $0.restart() }
+        withCore { $0.restart() }
     }
 
     /// The names of the open connections, oldest first (for tests and diagnostics).
     public var connectionNames: [String] {
-        core.withLock { core in core.connections.values.sorted { $0.id < $1.id }.map(\.name) }
+        withCore { core in core.connections.values.sorted { $0.id < $1.id }.map(\.name) }
     }
 
     /// The names of the queues that exist, sorted (for tests and diagnostics).
     public var queueNames: [String] {
-        core.withLock { core in core.queues.keys.sorted() }
+        withCore { core in core.queues.keys.sorted() }
     }
 }

@@ -18,7 +18,7 @@ public final class InMemoryChannel: BrokerChannel {
     private func withChannel<T: Sendable>(_ body: (inout SimCore, SimChannel) throws(BrokerError) -> T) throws(BrokerError) -> T {
         let closeState = self.closeState
         let id = self.id
-        return try broker.core.withLock { core throws(BrokerError) -> T in
+        return try broker.withCore { core throws(BrokerError) -> T in
             let channel = try core.channel(id, closeState)
             return try body(&core, channel)
         }
@@ -72,7 +72,7 @@ public final class InMemoryChannel: BrokerChannel {
         case .stalled(let ticket):
             let broker = self.broker
             let decided = await withCheckedContinuation { continuation in
-                broker.core.withLock { $0.awaitConfirm(ticket, continuation) }
+                broker.withCore { $0.awaitConfirm(ticket, continuation) }
             }
             return try decided.get()
         }
@@ -82,6 +82,13 @@ public final class InMemoryChannel: BrokerChannel {
     /// dropping its stream does not cancel it (as with the RabbitMQ backend).
     public func consume(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerConsumer {
         try withChannel { core, channel throws(BrokerError) in try core.consume(channel, queue: queue, options: options) }
+    }
+
+    /// Starts a batched consumer (see ``BrokerChannel/consumeBatches(queue:options:)``): each
+    /// batch is what one broker operation (a publish batch, an ack, a requeue) made
+    /// deliverable to it. Lives like a ``consume(queue:options:)`` consumer.
+    public func consumeBatches(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerBatchConsumer {
+        try withChannel { core, channel throws(BrokerError) in try core.consumeBatches(channel, queue: queue, options: options) }
     }
 
     public func cancel(consumerTag: String) async throws(BrokerError) {
@@ -106,7 +113,7 @@ public final class InMemoryChannel: BrokerChannel {
 
     public func close() async {
         let id = self.id
-        broker.core.withLock { core in
+        broker.withCore { core in
             if let channel = core.channels[id] {
                 core.closeChannel(channel, reason: .channelClosed("the channel was closed by the application."))
             }

@@ -4,6 +4,31 @@ extension SimCore {
     // MARK: Consumers
 
     mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
+        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
+        do {
+            let tag = try startConsumer(channel, queue: name, options: options, output: .single(continuation))
+            return BrokerConsumer(tag: tag, deliveries: stream)
+        } catch {
+            continuation.finish()
+            throw error
+        }
+    }
+
+    /// Starts a consumer whose deliveries are handed over one batch per broker operation.
+    mutating func consumeBatches(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerBatchConsumer {
+        let (stream, continuation) = AsyncStream.makeStream(of: [Delivery].self, bufferingPolicy: .unbounded)
+        do {
+            let tag = try startConsumer(channel, queue: name, options: options, output: .batches(continuation))
+            return BrokerBatchConsumer(tag: tag, batches: stream)
+        } catch {
+            continuation.finish()
+            throw error
+        }
+    }
+
+    /// Checks and registers a consumer, delivers what is ready and returns its tag.
+    private mutating func startConsumer(_ channel: SimChannel, queue name: String, options: ConsumeOptions,
+                                        output: SimConsumerOutput) throws(BrokerError) -> String {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
@@ -20,9 +45,8 @@ extension SimCore {
         if channel.consumers[tag] != nil {
             throw connectionError(channel, BrokerError.notAllowed, "NOT_ALLOWED - attempt to reuse consumer tag '\(tag)'")
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
-        let consumer = SimConsumer(tag: tag, channel: channel.id, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
-                                   exclusive: options.exclusive, continuation: continuation)
+        let consumer = SimConsumer(tag: tag, channel: channel, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
+                                   exclusive: options.exclusive, output: output)
         channel.consumers[tag] = consumer
         queue.consumers.append(consumer)
         queue.hadConsumer = true
@@ -34,7 +58,7 @@ extension SimCore {
             queue.active.append(consumer)
             dispatch(queue)
         }
-        return BrokerConsumer(tag: tag, deliveries: stream)
+        return tag
     }
 
     /// Where a stream consumer starts for an `x-stream-offset` argument.
@@ -88,7 +112,7 @@ extension SimCore {
         let queue = consumer.queue
         queue.consumers.removeAll { $0 === consumer }
         if let index = queue.active.firstIndex(where: { $0 === consumer }) { queue.active.remove(at: index) }
-        consumer.continuation.finish()
+        consumer.finish()
     }
 
     mutating func get(_ channel: SimChannel, queue name: String, autoAck: Bool) throws(BrokerError) -> Delivery? {
@@ -183,23 +207,26 @@ extension SimCore {
             let consumer = queue.active.removeFirst()
             // Like RabbitMQ, a consumer at its prefetch limit is found out lazily, when its
             // turn comes: only then does it leave the ring (until an ack makes room).
-            guard consumer.hasCapacity, let channel = channels[consumer.channel], let message = queue.popReady() else {
+            // A consumer in the ring is never cancelled, so its channel is open.
+            guard consumer.hasCapacity, let message = queue.popReady() else {
                 consumer.isActive = false
                 continue
             }
-            deliver(message, to: consumer, on: channel)
+            deliver(message, to: consumer, on: consumer.owner)
             queue.active.append(consumer)
         }
     }
 
-    private func deliver(_ message: SimQueuedMessage, to consumer: SimConsumer, on channel: SimChannel) {
+    private mutating func deliver(_ message: SimQueuedMessage, to consumer: SimConsumer, on channel: SimChannel) {
         let tag = channel.nextTag
         channel.nextTag += 1
         if !consumer.noAck {
             consumer.unacked += 1
             channel.unacked.append(SimUnacked(tag: tag, queue: consumer.queue, message: message, consumer: consumer))
         }
-        consumer.continuation.yield(Self.delivery(tag, consumer.tag, message.redelivered, message.payload, message.payload.properties))
+        if consumer.emit(Self.delivery(tag, consumer.tag, message.redelivered, message.payload, message.payload.properties)) {
+            unflushed.append(consumer)
+        }
     }
 
     /// Hands each stream consumer the log entries from its cursor, as far as its prefetch allows.
@@ -217,9 +244,19 @@ extension SimCore {
                 channel.unacked.append(SimUnacked(tag: tag, queue: queue, message: message, consumer: consumer))
                 var properties = entry.payload.properties
                 properties.headers["x-stream-offset"] = .int(entry.offset)
-                consumer.continuation.yield(Self.delivery(tag, consumer.tag, false, entry.payload, properties))
+                if consumer.emit(Self.delivery(tag, consumer.tag, false, entry.payload, properties)) {
+                    unflushed.append(consumer)
+                }
             }
         }
+    }
+
+    /// Hands every batched consumer the deliveries the current operation made for it, as
+    /// one batch. Runs at the end of every locked operation (``InMemoryBroker/withCore(_:)``).
+    mutating func flushBatches() {
+        guard !unflushed.isEmpty else { return }
+        for consumer in unflushed { consumer.flush() }
+        unflushed.removeAll(keepingCapacity: true)
     }
 
     static func delivery(_ tag: UInt64, _ consumerTag: String?, _ redelivered: Bool, _ payload: SimPayload, _ properties: MessageProperties) -> Delivery {

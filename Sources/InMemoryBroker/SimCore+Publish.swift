@@ -6,6 +6,9 @@ extension SimCore {
     mutating func publish(_ channel: SimChannel, _ batch: [PublishRequest]) throws(BrokerError) -> SimPublishOutcome {
         var results: [Result<Void, BrokerError>] = []
         results.reserveCapacity(batch.count)
+        // The queue of the last default-exchange publish: a batch usually goes to one queue,
+        // and comparing the key is cheaper than hashing it again (no queue can go mid-batch).
+        var lastDirect: SimQueue?
         for request in batch {
             switch faults.nextPublishFault() {
             case .refuse?:
@@ -21,7 +24,18 @@ extension SimCore {
             case nil:
                 break
             }
-            results.append(try route(channel, request))
+            if request.exchange.isEmpty {
+                let queue: SimQueue?
+                if let last = lastDirect, last.name == request.routingKey {
+                    queue = last
+                } else {
+                    queue = queues[request.routingKey]
+                    lastDirect = queue
+                }
+                results.append(publishDirect(request, to: queue))
+            } else {
+                results.append(try route(channel, request))
+            }
         }
         guard faults.stallConfirms else { return .done(results) }
         let id = makeID()
@@ -29,14 +43,21 @@ extension SimCore {
         return .stalled(id)
     }
 
-    /// Routes one message to every matching queue and says what its confirm is.
-    private mutating func route(_ channel: SimChannel, _ request: PublishRequest) throws(BrokerError) -> Result<Void, BrokerError> {
-        let targets: [String]
-        if request.exchange.isEmpty {
-            targets = queues[request.routingKey] == nil ? [] : [request.routingKey]
-        } else {
-            targets = try exchange(request.exchange, for: channel).route(request.routingKey)
+    /// Publishes one message through the default exchange to `queue` (nil: no such queue)
+    /// and says what its confirm is.
+    private mutating func publishDirect(_ request: PublishRequest, to queue: SimQueue?) -> Result<Void, BrokerError> {
+        guard let queue else {
+            return request.mandatory ? .failure(.unroutable(exchange: "", routingKey: request.routingKey)) : .success(())
         }
+        let payload = SimPayload(exchange: "", routingKey: request.routingKey,
+                                 body: request.message.body, properties: request.message.properties)
+        return enqueue(payload, into: queue) ? .success(()) : .failure(.nacked)
+    }
+
+    /// Routes one message through a named exchange to every matching queue and says what
+    /// its confirm is.
+    private mutating func route(_ channel: SimChannel, _ request: PublishRequest) throws(BrokerError) -> Result<Void, BrokerError> {
+        let targets = try exchange(request.exchange, for: channel).route(request.routingKey)
         if targets.isEmpty {
             return request.mandatory ? .failure(.unroutable(exchange: request.exchange, routingKey: request.routingKey)) : .success(())
         }

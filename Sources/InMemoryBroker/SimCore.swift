@@ -72,6 +72,8 @@ struct SimCore: ~Copyable {
     var nextID: UInt64 = 1
     var faults = SimFaults()
     var pendingConfirms: [UInt64: SimPendingConfirm] = [:]
+    /// Batched consumers holding deliveries that the current operation made.
+    var unflushed: [SimConsumer] = []
     let clock: @Sendable () -> Int64
 
     init(clock: @escaping @Sendable () -> Int64) {

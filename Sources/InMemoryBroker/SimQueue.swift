@@ -97,34 +97,3 @@ final class SimQueue {
         while let max = limits.maxLengthBytes, readyBytes > max, popReady() != nil {}
     }
 }
-
-/// A consumer: where its deliveries go and how many it may hold unacknowledged.
-final class SimConsumer {
-    let tag: String
-    let channel: SimChannelID
-    let queue: SimQueue
-    let prefetch: UInt16
-    let noAck: Bool
-    let exclusive: Bool
-    let continuation: AsyncStream<Delivery>.Continuation
-    /// Deliveries to this consumer not yet acknowledged.
-    var unacked = 0
-    /// For a stream consumer: the offset of the next entry to deliver.
-    var streamCursor: Int64 = 0
-    var isActive = false
-    var isCancelled = false
-
-    init(tag: String, channel: SimChannelID, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
-         continuation: AsyncStream<Delivery>.Continuation) {
-        self.tag = tag
-        self.channel = channel
-        self.queue = queue
-        self.prefetch = prefetch
-        self.noAck = noAck
-        self.exclusive = exclusive
-        self.continuation = continuation
-    }
-
-    /// Whether the consumer may take one more delivery now.
-    var hasCapacity: Bool { noAck || prefetch == 0 || unacked < Int(prefetch) }
-}

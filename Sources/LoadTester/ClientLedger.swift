@@ -72,6 +72,11 @@ struct ClientLedger: Sendable {
     private(set) var violations = ViolationLog()
     private(set) var received = 0
     private(set) var receipts = 0
+    /// Fault-tolerant mode (`--faults`): duplicates and reordering are counted, not violations;
+    /// `unavailable` leaves a message pending for a retry with the same id.
+    var toleratesFaults = false
+    /// What the fault-tolerant mode counted instead of recording (see `LoadTester+Faults.swift`).
+    var tolerated = ToleratedFaults()
 
     init(me: Int, plan: LoadPlan) {
         self.me = me
@@ -100,7 +105,10 @@ struct ClientLedger: Sendable {
         switch outgoing[seq].state {
         case .pending:
             outgoing[seq].state = .confirmed(msgId: msgId)
-            if case .user = outgoing[seq].target { privateSeqByMsgId[msgId] = seq }
+            if case .user = outgoing[seq].target {
+                privateSeqByMsgId[msgId] = seq
+                if let to = tolerated.earlyReceipts.removeValue(forKey: msgId) { receiptArrived(msgId: msgId, to: to) }
+            }
             return outgoing[seq]
         case .confirmed(let earlier) where earlier == msgId:
             return nil
@@ -123,6 +131,11 @@ struct ClientLedger: Sendable {
             return false
         }
         guard case .pending = outgoing[seq].state else { return false }
+        if toleratesFaults, code == "unavailable" || code == "rate_limited" {
+            // Not accepted, to be sent again with the same id.
+            if code == "unavailable" { tolerated.unavailable += 1 } else { tolerated.rateLimited += 1 }
+            return true
+        }
         outgoing[seq].state = .refused(code: code)
         return true
     }
@@ -143,6 +156,11 @@ struct ClientLedger: Sendable {
     mutating func receiptArrived(msgId: String, to: String) {
         let me = self.me
         guard let seq = privateSeqByMsgId[msgId] else {
+            if toleratesFaults {
+                // Its `sent` was lost with a connection; the retry's `sent` will claim it.
+                tolerated.earlyReceipts[msgId] = to
+                return
+            }
             violations.record(.unexpected, "u\(me) got delivered for \(msgId), not one of its private messages")
             return
         }
@@ -198,9 +216,15 @@ struct ClientLedger: Sendable {
         received += 1
         var stream = incoming[key, default: Incoming()]
         if !stream.insert(payload.seq) {
-            violations.record(.duplicate, "u\(me) got \(name) again")
+            if toleratesFaults {
+                tolerated.duplicatesDropped += 1
+            } else {
+                violations.record(.duplicate, "u\(me) got \(name) again")
+            }
         } else {
-            if payload.seq < stream.last {
+            if payload.seq < stream.last, toleratesFaults {
+                tolerated.reordered += 1
+            } else if payload.seq < stream.last {
                 let last = stream.last
                 violations.record(.misorder, "u\(me) got \(name) after u\(payload.sender)#\(last)")
             }

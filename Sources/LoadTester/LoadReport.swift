@@ -66,6 +66,9 @@ struct LoadReport: Sendable {
                 "latency     send→delivery p50 \(Self.milliseconds(latency.valueAtPercentile(50))) p90 \(Self.milliseconds(latency.valueAtPercentile(90))) p99 \(Self.milliseconds(latency.valueAtPercentile(99))) p99.9 \(Self.milliseconds(latency.valueAtPercentile(99.9))) max \(Self.milliseconds(latency.max))"
             )
         }
+        if scenario.faultTolerant {
+            lines.append(verdict.tolerated.summary + "; \(verdict.unconfirmedTolerated) never confirmed")
+        }
         for server in servers {
             var text = "server RSS  pid \(server.pid): \(Self.mebibytes(server.before)) before, \(Self.mebibytes(server.joined)) all joined, \(Self.mebibytes(server.end)) after sending"
             if servers.count == 1, let perSession = bytesPerSession {
@@ -74,7 +77,10 @@ struct LoadReport: Sendable {
             lines.append(text)
         }
         if verdict.passed {
-            lines.append("verdict     PASS: every message reached every recipient exactly once, in order, and no one else")
+            lines.append(
+                scenario.faultTolerant
+                    ? "verdict     PASS: every sent message reached every recipient (duplicates dropped by msgId), and no one else"
+                    : "verdict     PASS: every message reached every recipient exactly once, in order, and no one else")
         } else {
             let counts = Violation.Kind.allCases.compactMap { kind -> String? in
                 let count = verdict.violations.count(kind)
@@ -140,6 +146,9 @@ struct LoadReport: Sendable {
         var serverBytesPerSession: Int?
         var violationCounts: [String: Int]
         var violations: [Violation]
+        /// `--faults` runs only: what was tolerated, and messages never confirmed.
+        var faults: ToleratedFaults?
+        var unconfirmed: Int?
     }
 
     static func percentiles(_ histogram: Histogram<UInt64>) -> JSON.Percentiles {
@@ -181,7 +190,9 @@ struct LoadReport: Sendable {
             servers: servers,
             serverBytesPerSession: bytesPerSession,
             violationCounts: Dictionary(uniqueKeysWithValues: verdict.violations.counts.map { ($0.key.rawValue, $0.value) }),
-            violations: verdict.violations.first
+            violations: verdict.violations.first,
+            faults: scenario.faultTolerant ? verdict.tolerated : nil,
+            unconfirmed: scenario.faultTolerant ? verdict.unconfirmedTolerated : nil
         )
     }
 

@@ -61,6 +61,7 @@ struct LoadRun {
                 let transport = scenario.transports.transport(for: index)
                 let padding = scenario.padding
                 let ignored = scenario.faults.ignorePublicDelivery[index]
+                let recovery = scenario.faultTolerant ? FaultRecovery(endpoints: scenario.endpoints) : nil
                 users.append(
                     try await loop.submit {
                         let user = SimulatedUser(
@@ -72,7 +73,8 @@ struct LoadRun {
                             statistics: stats.value,
                             counters: counters,
                             padding: padding,
-                            ignoredPublicDelivery: ignored
+                            ignoredPublicDelivery: ignored,
+                            recovery: recovery
                         )
                         let handle = NIOLoopBound(user, eventLoop: loop)
                         user.connect(handle: handle)
@@ -139,6 +141,7 @@ struct LoadRun {
             }
         }
         let deliveryWindow = (ContinuousClock.now - sendStart).seconds
+        let presenceNotConverged = scenario.faultTolerant ? try await Self.awaitPresence(users, timeout: scenario.presenceTimeout) : 0
         await progress.print(phase: "done")
 
         // Collect and verify.
@@ -153,7 +156,11 @@ struct LoadRun {
             latency.add(l)
             connect.add(c)
         }
-        let verdict = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        var verdict = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        verdict.tolerated.presenceNotConverged = presenceNotConverged
+        if presenceNotConverged > 0 {
+            verdict.violations.record(.unexpected, "\(presenceNotConverged) clients did not see every client online within \(Int(scenario.presenceTimeout)) s of the end")
+        }
         return LoadReport(
             scenario: scenario,
             connectSeconds: connectSeconds,

@@ -27,6 +27,11 @@ struct LoadScenario: Sendable {
     var naming: LoadNaming
     /// Faults injected on the client side (tests only; the command line never sets them).
     var faults = InjectedFaults()
+    /// `--faults`: clients reconnect, rejoin, resend and catch up; only loss of a `sent` message
+    /// (and leaks, wrong senders) fails the run. See `LoadTester+Faults.swift`.
+    var faultTolerant = false
+    /// `--faults`: seconds to wait at the end for every client to see every client online.
+    var presenceTimeout = 30.0
 
     var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
 

@@ -63,6 +63,12 @@ struct LoadTesterCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads for the clients (default: one per core).")
     var threads = System.coreCount
 
+    @Flag(help: "Tolerate faults (broker or node restarts): clients reconnect, rejoin, resend unconfirmed messages with the same id and catch up from history; duplicates and reordering are counted, and only a lost `sent` message, a leak or presence that never converges fails the run.")
+    var faults = false
+
+    @Option(name: .customLong("presence-timeout"), help: "With --faults: seconds to wait at the end for every client to see every client online.")
+    var presenceTimeout = 30.0
+
     @Option(help: "A tag for nicks and rooms of this run (letters and digits; random by default).")
     var run: String?
 
@@ -114,7 +120,9 @@ struct LoadTesterCommand: AsyncParsableCommand {
             progressInterval: progress,
             threads: threads,
             serverPIDs: serverPIDs,
-            naming: LoadNaming(run: run ?? LoadNaming.randomRun())
+            naming: LoadNaming(run: run ?? LoadNaming.randomRun()),
+            faultTolerant: faults,
+            presenceTimeout: presenceTimeout
         )
         FileDescriptorLimit.raise(toAtLeast: clients * 2 + 256)
         let report: LoadReport

@@ -9,6 +9,8 @@ final class SimulatedUser {
     enum Phase: Equatable {
         case connecting
         case joined
+        /// Fault-tolerant runs: the session closed mid-run; reconnecting and rejoining.
+        case reconnecting
         case finished
     }
 
@@ -32,6 +34,21 @@ final class SimulatedUser {
     private var ackFlushScheduled = false
     private var timers: [LoadTargetKind: Scheduled<Void>] = [:]
     private var sendUntil: UInt64 = 0
+    /// Set in fault-tolerant runs (`--faults`): reconnect, rejoin with the token, resend, catch up.
+    private let recovery: FaultRecovery?
+    private var handle: NIOLoopBound<SimulatedUser>?
+    private var token: String?
+    private var reconnectAttempt = 0
+    private var reconnectTimer: Scheduled<Void>?
+    /// The newest `seq` seen in this client's room, and the one it had when its session closed
+    /// (history after a rejoin is paged back until it reaches that).
+    private var newestRoomSeq: Int64?
+    private var catchUpFloor: Int64?
+    /// Clients of this run this client sees online (from the welcome's roster and `presence`).
+    private var onlineView: Set<Int> = []
+    /// Messages refused as not accepted (`unavailable`, `rate_limited`), oldest first, to resend.
+    private var retryQueue: [Int] = []
+    private var retryScheduled = false
     private var joinAttempts = 0
     static let maxJoinAttempts = 20
 
@@ -44,8 +61,10 @@ final class SimulatedUser {
         statistics: LoopStatistics,
         counters: ProgressCounters,
         padding: Int,
-        ignoredPublicDelivery: Int? = nil
+        ignoredPublicDelivery: Int? = nil,
+        recovery: FaultRecovery? = nil
     ) {
+        self.recovery = recovery
         self.ignoredPublicDelivery = ignoredPublicDelivery
         self.index = index
         self.plan = plan
@@ -56,6 +75,7 @@ final class SimulatedUser {
         self.counters = counters
         self.padding = padding
         self.ledger = ClientLedger(me: index, plan: plan)
+        self.ledger.toleratesFaults = recovery != nil
     }
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
@@ -68,11 +88,17 @@ final class SimulatedUser {
     /// Opens the session and joins (the join is queued until the session opens).
     func connect(handle: NIOLoopBound<SimulatedUser>) {
         connectStartedAt = Self.now()
+        self.handle = handle
+        open(endpoint: endpoint)
+    }
+
+    private func open(endpoint: SockJSEndpoint) {
+        guard let handle else { return }
         let connection = ChatConnection(endpoint: endpoint, transport: transport, eventLoop: eventLoop) { event in
             handle.value.handle(event)
         }
         self.connection = connection
-        connection.join(nick: nick, rooms: [roomName])
+        connection.join(nick: nick, token: token, rooms: [roomName])
     }
 
     /// Sends at the given rates (messages per second; 0 for none) until `until` (uptime ns).
@@ -89,6 +115,8 @@ final class SimulatedUser {
     func finish() {
         for timer in timers.values { timer.cancel() }
         timers.removeAll()
+        reconnectTimer?.cancel()
+        reconnectTimer = nil
         flushAcks()
         phase = .finished
         connection?.close()
@@ -101,7 +129,7 @@ final class SimulatedUser {
         let interval = Int64(seconds * 1_000_000_000)
         let delay = first ? Int64.random(in: 0...max(1, interval)) : interval
         timers[kind] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
-            guard let self, self.phase == .joined, Self.now() < self.sendUntil else { return }
+            guard let self, self.phase == .joined || self.phase == .reconnecting, Self.now() < self.sendUntil else { return }
             switch kind {
             case .room: self.sendPublic()
             case .user: self.sendPrivate()
@@ -113,16 +141,19 @@ final class SimulatedUser {
     private func sendPublic() {
         let room = plan.roomOf[index]
         let payload = ledger.willSend(to: .room(room), at: Self.now())
-        connection?.say(id: String(payload.seq), text: payload.text(padding: padding), room: roomName)
         counters.add(.sent)
+        // While reconnecting it stays pending and goes out after the rejoin.
+        guard phase == .joined else { return }
+        connection?.say(id: String(payload.seq), text: payload.text(padding: padding), room: roomName)
     }
 
     private func sendPrivate() {
         var addressee = Int.random(in: 0..<(plan.clientCount - 1))
         if addressee >= index { addressee += 1 }
         let payload = ledger.willSend(to: .user(addressee), at: Self.now())
-        connection?.tell(id: String(payload.seq), to: plan.nick(addressee), text: payload.text(padding: padding))
         counters.add(.sent)
+        guard phase == .joined else { return }
+        connection?.tell(id: String(payload.seq), to: plan.nick(addressee), text: payload.text(padding: padding))
     }
 
     // MARK: Events
@@ -142,6 +173,14 @@ final class SimulatedUser {
                 closeReason = reason
                 counters.add(.failedToJoin)
                 phase = .finished
+            case .joined where recovery != nil:
+                counters.add(.disconnected)
+                ledger.tolerated.disconnects += 1
+                catchUpFloor = newestRoomSeq
+                phase = .reconnecting
+                scheduleReconnect()
+            case .reconnecting:
+                scheduleReconnect()
             case .joined:
                 closeReason = reason
                 counters.add(.disconnected)
@@ -155,7 +194,14 @@ final class SimulatedUser {
 
     private func handle(_ frame: ServerFrame) {
         switch frame {
-        case .welcome:
+        case .welcome(let welcome):
+            token = welcome.token
+            notePresence(welcome.users.map { ($0.nick, $0.online) })
+            onlineView.insert(index)
+            if phase == .reconnecting {
+                rejoined(history: welcome.history[roomName] ?? [])
+                return
+            }
             guard phase == .connecting else { return }
             phase = .joined
             counters.add(.joined)
@@ -165,20 +211,7 @@ final class SimulatedUser {
                 defer { publicDeliveries += 1 }
                 if publicDeliveries == ignoredPublicDelivery { return }
             }
-            let arrival = ledger.messageArrived(
-                from: message.from,
-                room: message.room,
-                to: message.to,
-                msgId: message.msgId,
-                text: message.text
-            )
-            guard case .load(let sentAt, let privateMsgId) = arrival else { return }
-            counters.add(.delivered)
-            statistics.recordLatency(nanoseconds: Self.now() &- sentAt)
-            if let privateMsgId {
-                pendingAcks.append(privateMsgId)
-                scheduleAckFlush()
-            }
+            deliver(message, live: true)
         case .sent(let sent):
             if let outgoing = ledger.confirmed(id: sent.id, msgId: sent.msgId) {
                 counters.add(.confirmed)
@@ -188,6 +221,10 @@ final class SimulatedUser {
         case .delivered(let delivered):
             ledger.receiptArrived(msgId: delivered.msgId, to: delivered.to)
             counters.add(.receipts)
+        case .error(let error) where phase == .reconnecting:
+            // The rejoin was refused (e.g. `unavailable` while the broker is away): try again.
+            _ = error
+            connection?.close()
         case .error(let error) where phase == .connecting:
             // The join was refused. `unavailable` means the server's broker is not ready yet:
             // join again in a moment, as a real client would.
@@ -199,12 +236,140 @@ final class SimulatedUser {
                     self.connection?.join(nick: self.nick, rooms: [self.roomName])
                 }
             }
+        case .error(let error) where recovery != nil && (error.code == .unavailable || error.code == .rateLimited):
+            guard let id = error.id else {
+                ledger.tolerated.unavailableWithoutId += 1
+                return
+            }
+            if ledger.refused(id: id, code: error.code.rawValue, message: error.message), let seq = Int(id) {
+                enqueueRetry([seq])
+            }
         case .error(let error):
             if ledger.refused(id: error.id, code: error.code.rawValue, message: error.message) {
                 counters.add(.refused)
             }
-        case .presence, .typing, .history, .entered, .left:
+        case .presence(let presence):
+            notePresence([(presence.nick, presence.online)])
             counters.add(.otherFrames)
+        case .history(let history) where recovery != nil && history.room == roomName:
+            recovered(history.messages)
+        case .typing, .history, .entered, .left:
+            counters.add(.otherFrames)
+        }
+    }
+
+    /// Records a message delivered live or recovered from history: checks it against the plan,
+    /// records the latency of live first arrivals, queues the ack of private ones.
+    private func deliver(_ message: ChatMessage, live: Bool) {
+        if message.room == roomName, let seq = message.seq { newestRoomSeq = max(newestRoomSeq ?? seq, seq) }
+        let duplicatesBefore = ledger.tolerated.duplicatesDropped
+        let arrival = ledger.messageArrived(
+            from: message.from,
+            room: message.room,
+            to: message.to,
+            msgId: message.msgId,
+            text: message.text
+        )
+        guard case .load(let sentAt, let privateMsgId) = arrival else { return }
+        if ledger.tolerated.duplicatesDropped == duplicatesBefore {
+            counters.add(.delivered)
+            if live { statistics.recordLatency(nanoseconds: Self.now() &- sentAt) } else { ledger.tolerated.recoveredFromHistory += 1 }
+        }
+        if let privateMsgId {
+            pendingAcks.append(privateMsgId)
+            scheduleAckFlush()
+        }
+    }
+
+    // MARK: Fault recovery (fault-tolerant runs only)
+
+    /// Whether this client sees every client of the run online.
+    var presenceConverged: Bool { onlineView.count == plan.clientCount }
+
+    private func notePresence(_ entries: [(nick: String, online: Bool)]) {
+        for entry in entries {
+            guard let client = plan.naming.clientIndex(ofNick: entry.nick), client < plan.clientCount else { continue }
+            if entry.online { onlineView.insert(client) } else { onlineView.remove(client) }
+        }
+    }
+
+    private func scheduleReconnect() {
+        guard let recovery, phase == .reconnecting else { return }
+        connection = nil
+        let attempt = reconnectAttempt
+        reconnectAttempt += 1
+        let delay = Int64(recovery.reconnectDelay(attempt: attempt) * 1_000_000_000)
+        reconnectTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
+            guard let self, self.phase == .reconnecting else { return }
+            self.open(endpoint: recovery.endpoint(for: self.index, attempt: attempt))
+        }
+    }
+
+    /// Rejoined: take the room's messages missed meanwhile from the welcome's history (and
+    /// older pages until the gap is covered), then send again, with the same ids, every message
+    /// not yet confirmed.
+    private func rejoined(history: [ChatMessage]) {
+        phase = .joined
+        reconnectAttempt = 0
+        ledger.tolerated.reconnects += 1
+        recovered(history)
+        enqueueRetry(ledger.outgoing.indices.filter { ledger.outgoing[$0].state == .pending })
+    }
+
+    /// Public messages from a welcome or a `history` page; asks for the page before them while
+    /// the oldest is still newer than what this client had when its session closed.
+    private func recovered(_ messages: [ChatMessage]) {
+        for message in messages where LoadPayload(parsing: message.text)?.run == plan.naming.run {
+            deliver(message, live: false)
+        }
+        guard let recovery, let floor = catchUpFloor else { return }
+        if messages.count >= recovery.historyPage, let oldest = messages.first?.seq, oldest > floor {
+            connection?.history(room: roomName, before: oldest, limit: recovery.historyPage)
+        } else {
+            catchUpFloor = nil
+        }
+    }
+
+    /// Queues messages to send again; a round every `retryDelay` resends the oldest
+    /// `retryBatch` still pending, so retries never trip the rate limit.
+    private func enqueueRetry(_ seqs: [Int]) {
+        guard let recovery else { return }
+        retryQueue.append(contentsOf: seqs)
+        retryQueue.sort()
+        guard !retryScheduled, !retryQueue.isEmpty else { return }
+        retryScheduled = true
+        let delay = Int64(recovery.retryDelay * Double.random(in: 0.5...1.5) * 1000)
+        eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [weak self] in
+            guard let self else { return }
+            self.retryScheduled = false
+            guard self.phase == .joined || self.phase == .reconnecting else { return }
+            // While reconnecting, the rejoin resends everything pending anyway.
+            guard self.phase == .joined else {
+                self.retryQueue.removeAll()
+                return
+            }
+            var sent = 0
+            var seen = Set<Int>()
+            while sent < recovery.retryBatch, !self.retryQueue.isEmpty {
+                let seq = self.retryQueue.removeFirst()
+                guard seen.insert(seq).inserted, self.ledger.outgoing[seq].state == .pending else { continue }
+                self.resend(seq: seq)
+                sent += 1
+            }
+            self.enqueueRetry([])
+        }
+    }
+
+    /// Sends message `seq` again with the same `id` and text: the server answers with the same `msgId`.
+    private func resend(seq: Int) {
+        let outgoing = ledger.outgoing[seq]
+        let payload = LoadPayload(run: plan.naming.run, sender: index, seq: seq, sentAt: outgoing.sentAt, target: outgoing.target)
+        ledger.tolerated.resent += 1
+        switch outgoing.target {
+        case .room:
+            connection?.say(id: String(seq), text: payload.text(padding: padding), room: roomName)
+        case .user(let addressee):
+            connection?.tell(id: String(seq), to: plan.nick(addressee), text: payload.text(padding: padding))
         }
     }
 
@@ -218,6 +383,11 @@ final class SimulatedUser {
     private func flushAcks() {
         ackFlushScheduled = false
         guard !pendingAcks.isEmpty else { return }
+        // Not joined (reconnecting): the messages come again after the rejoin and are acked then.
+        guard phase == .joined || phase == .finished else {
+            pendingAcks.removeAll(keepingCapacity: true)
+            return
+        }
         connection?.ack(pendingAcks)
         pendingAcks.removeAll(keepingCapacity: true)
     }

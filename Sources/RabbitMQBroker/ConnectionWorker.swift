@@ -41,6 +41,8 @@ final class ConnectionWorker {
     /// Consumers cancelled with `basic.cancel-ok`, finished once the frames rabbitmq-c
     /// queued during the RPC (their last deliveries) are handled.
     var consumersToFinish: [(channel: UInt16, tag: String)] = []
+    /// Batched consumers holding deliveries read in this loop pass; flushed at its end.
+    private var unflushed: [ConsumerSink] = []
 
     private init(core: ConnectionCore, name: String, heartbeatSeconds: Int32) {
         self.core = core
@@ -158,6 +160,7 @@ final class ConnectionWorker {
                 }
             }
             readFrames(limit: 512)
+            flushBatches()
             amqp_maybe_release_buffers(connection)
             if !consumersToFinish.isEmpty, fatal == nil, amqp_frames_enqueued(connection) == 0 {
                 finishCancelledConsumers()
@@ -260,7 +263,9 @@ final class ConnectionWorker {
             guard let (body, properties) = readContent(channelID) else { return }
             let delivery = Delivery(deliveryTag: deliveryTag, consumerTag: tag, redelivered: redelivered, exchange: exchange,
                                     routingKey: routingKey, body: body, properties: properties)
-            channels[channelID]?.consumers[tag]?.yield(delivery)
+            if let sink = channels[channelID]?.consumers[tag], sink.emit(delivery) {
+                unflushed.append(sink)
+            }
         case Int(RABBITCHAT_BASIC_ACK):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
             if let channel = channels[channelID] {
@@ -297,6 +302,13 @@ final class ConnectionWorker {
         default:
             break
         }
+    }
+
+    /// Hands every batched consumer the deliveries of this loop pass as one batch.
+    private func flushBatches() {
+        guard !unflushed.isEmpty else { return }
+        for sink in unflushed { sink.flush() }
+        unflushed.removeAll(keepingCapacity: true)
     }
 
     /// Reads the header and body frames of a delivered, returned or fetched message.

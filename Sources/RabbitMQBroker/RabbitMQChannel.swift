@@ -92,12 +92,32 @@ final class RabbitMQChannel: BrokerChannel {
         // Dropping the stream does not cancel the consumer (as on the simulator): its
         // deliveries are then discarded unacknowledged until `cancel` or a close.
         let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
-        let tag = try await call { worker, shared -> Result<String, BrokerError> in
-            let result = worker.consume(shared, queue: queue, options: options, deliveries: continuation)
-            if case .failure = result { continuation.finish() }
-            return result
-        }
+        let tag = try await startConsumer(queue: queue, options: options, output: .single(continuation))
         return BrokerConsumer(tag: tag, deliveries: stream)
+    }
+
+    /// A batch is every delivery for this consumer that one pass of the connection thread
+    /// read (at most 512 frames a pass, and at most `prefetch` with manual ack). Buffering
+    /// as in ``consume(queue:options:)``.
+    func consumeBatches(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerBatchConsumer {
+        let (stream, continuation) = AsyncStream.makeStream(of: [Delivery].self, bufferingPolicy: .unbounded)
+        let tag = try await startConsumer(queue: queue, options: options, output: .batches(continuation))
+        return BrokerBatchConsumer(tag: tag, batches: stream)
+    }
+
+    /// Sends `basic.consume`; on failure finishes the consumer's stream.
+    private func startConsumer(queue: String, options: ConsumeOptions, output: ConsumerOutput) async throws(BrokerError) -> String {
+        do {
+            return try await call { worker, shared -> Result<String, BrokerError> in
+                let result = worker.consume(shared, queue: queue, options: options, output: output)
+                if case .failure = result { output.finish() }
+                return result
+            }
+        } catch {
+            // Failed before reaching the thread (closed channel or connection).
+            output.finish()
+            throw error
+        }
     }
 
     func cancel(consumerTag: String) async throws(BrokerError) {

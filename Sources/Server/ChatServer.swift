@@ -37,7 +37,8 @@ struct ChatServer {
         let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
         let node = ChatNode(
             broker: broker,
-            configuration: ChatConfiguration(nodeId: nodeId, secret: secret.key),
+            configuration: ChatConfiguration(
+                nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues)),
             logger: Logger(label: "rabbitChat.chat"),
             broadcaster: SockJSBroadcaster(metrics: metrics)
         )
@@ -71,7 +72,7 @@ struct ChatServer {
         let group = ServiceGroup(configuration: {
             var group = ServiceGroupConfiguration(
                 services: [
-                    .init(service: ChatNodeService(node: node)),
+                    .init(service: ChatNodeService(node: node, logger: logger)),
                     .init(service: HTTPServerService(server: http, logger: logger)),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],

@@ -48,6 +48,9 @@ struct RabbitChat: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Least severe log messages to print.", valueName: "level"))
     var logLevel: LogLevel = .info
 
+    @Flag(help: "With a RabbitMQ cluster: keep user inboxes in quorum queues, replicated over the cluster's nodes. Every node of one chat must use the same choice; a single broker is lighter without it.")
+    var replicatedQueues = false
+
     @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
     var sockjsTestServices = false
 
@@ -128,7 +131,8 @@ struct RabbitChat: AsyncParsableCommand {
             secretFile: secretPath,
             sockJSClient: sockjsClient,
             logLevel: logLevel,
-            sockJSTestServices: sockjsTestServices
+            sockJSTestServices: sockjsTestServices,
+            replicatedQueues: replicatedQueues
         )
     }
 

@@ -19,6 +19,8 @@ struct ServerConfiguration: Sendable {
     var sockJSClient: String
     var logLevel: LogLevel
     var sockJSTestServices: Bool
+    /// User inboxes as quorum queues (`--replicated-queues`), for a RabbitMQ cluster.
+    var replicatedQueues = false
 
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.
     static func brokerChoice(_ value: String?) throws(StartupError) -> BrokerChoice {

@@ -107,7 +107,7 @@ extension SockJSConnectionHandler {
     // MARK: Frames from the client
 
     func readWebSocketFrames() {
-        guard case .webSocket(_, let session) = state else { return }
+        guard case .webSocket(let receiver, let session) = state else { return }
         if webSocketIsHixie {
             while case .webSocket = state {
                 let frame: Hixie76.Frame?
@@ -125,6 +125,9 @@ extension SockJSConnectionHandler {
                     var bye = ByteBuffer()
                     bye.writeBytes([0xFF, 0x00])
                     write(bye, flush: true)
+                    // The session ends with its websocket: `closeAfterFlush` leaves the state
+                    // `.closing`, so `channelInactive` would no longer tell it.
+                    session.receiverLost(receiver)
                     closeAfterFlush()
                     return
                 }
@@ -189,6 +192,8 @@ extension SockJSConnectionHandler {
                     WebSocketFrameEncoder.appendClose(code: code == 1005 ? 1000 : code, reason: "", to: &bye)
                     write(bye, flush: true)
                 }
+                // As above: the session must hear that its websocket is gone.
+                session.receiverLost(receiver)
                 closeAfterFlush()
                 return
             default:

@@ -89,11 +89,14 @@ struct DifferentialTests {
     /// difference when it does not. With `quiet`, first waits for stragglers.
     private static func converge(_ simulator: DifferentialWorld, _ rabbit: DifferentialWorld, quiet: Bool) async -> String? {
         if quiet { try? await Task.sleep(for: .milliseconds(300)) }
-        let expected = await simulator.snapshot()
+        // Both sides are read anew each round: the simulator decides synchronously, but the
+        // test's collectors see a finished stream only when their own task gets to it.
+        var expected = await simulator.snapshot()
         let deadline = ContinuousClock.now + .seconds(3)
         var actual = await rabbit.snapshot()
         while actual != expected, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(5))
+            expected = await simulator.snapshot()
             actual = await rabbit.snapshot()
         }
         guard actual != expected else { return nil }

@@ -205,7 +205,6 @@ final class DifferentialWorld {
         }
         for ch in 0..<Self.channelSlots {
             let state = channels[ch] == nil ? "none" : channels[ch]?.closeReason == nil ? "open" : "closed"
-            if ProcessInfoDebug.enabled, let reason = channels[ch]?.closeReason { print("DEBUG ch\(ch) \(reason)") }
             // Grouped by queue: RabbitMQ's queues deliver concurrently, so the tag order across
             // queues is not determined; within a queue it is.
             let byQueue = unacked[ch].enumerated().sorted { ($0.element.queue, $0.offset) < ($1.element.queue, $1.offset) }
@@ -217,4 +216,3 @@ final class DifferentialWorld {
         return lines
     }
 }
-enum ProcessInfoDebug { static let enabled = TestEnvironment.environment("DIFF_DEBUG") != nil }

@@ -19,9 +19,12 @@ import Testing
 /// }
 /// ```
 ///
-/// On `.rabbitMQ` when RabbitMQ is not reachable the test case is cancelled with
-/// ``TestEnvironment/skipMessage`` (it shows as skipped), unless
-/// `RABBITCHAT_REQUIRE_RABBITMQ=1`, when it runs and fails.
+/// On `.rabbitMQ` when RabbitMQ is not reachable the test case is cancelled (`Test.cancel`)
+/// and ``TestEnvironment/skipMessage`` is written to standard error once; unless
+/// `RABBITCHAT_REQUIRE_RABBITMQ=1`, when it runs and fails. For a line in the test report,
+/// give one test the trait
+/// `.enabled(if: TestEnvironment.rabbitMQEnabled, Comment(rawValue: TestEnvironment.skipMessage))`
+/// (as `RabbitMQAvailabilityTests` does).
 public final class TestBroker: Sendable {
     public let kind: BackendKind
     /// The broker under test: a fresh `InMemoryBroker`, or a `RabbitMQBroker` on the test URL.

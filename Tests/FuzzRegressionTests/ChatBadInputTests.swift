@@ -58,7 +58,10 @@ struct ChatBadInputTests {
             bob.send(.say(SayRequest(id: "b1", text: "bob after \(input.name)")))
             _ = try await bob.sent("b1")
             for client in [alice, bob, carol] {
-                _ = try await client.message("bob after \(input.name)")
+                // The sender's copy may come before or after its `sent`: look at everything received.
+                try await waitFor("'bob after \(input.name)' to reach everyone") {
+                    client.messages.contains { $0.text == "bob after \(input.name)" }
+                }
             }
             alice.send(.say(SayRequest(id: "a1", text: "alice goes on")))
             _ = try await alice.sent("a1")

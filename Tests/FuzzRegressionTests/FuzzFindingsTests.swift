@@ -32,3 +32,21 @@ struct FuzzFindingsTests {
         }
     }
 }
+
+extension FuzzFindingsTests {
+    /// FuzzChatFrames, 160 s and 200,285 inputs in: a `say` whose id is 338 bytes (invalid UTF-8
+    /// turned into U+FFFD) was refused, but the error echoed that id, over the 128-byte limit:
+    /// an error frame could carry up to 64 KiB of the client's bytes back.
+    @Test func anOverlongIdIsNotEchoedInItsError() {
+        let id = "c" + String(repeating: "\u{FFFD}", count: 112) + "1"
+        let input = #"{"id":"\#(id)","room":"lobby","text":"Helorl/ ün","type":"say"}"#
+        #expect(FuzzTarget.chatFrames.check(Array(input.utf8)) == [])
+        do {
+            _ = try ChatFrameCodec.decodeClientFrame(input, limits: ChatLimits())
+            Issue.record("an id of \(id.utf8.count) bytes was accepted")
+        } catch {
+            #expect(error.code == .badRequest)
+            #expect(error.id == nil)
+        }
+    }
+}

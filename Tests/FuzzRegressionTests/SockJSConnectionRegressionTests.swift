@@ -22,6 +22,7 @@ struct SockJSConnectionRegressionTests {
     /// session; the session stayed registered and the service never heard `sessionClosed`.
     @Test func aClientsWebSocketCloseFrameEndsItsSession() throws {
         let server = SockJSConnectionChecks.Server()
+        defer { server.recorder.forgetSessions() }
         let channel = try #require(server.connect())
         try channel.writeInbound(ByteBuffer(string: Self.upgrade))
         try channel.writeInbound(ByteBuffer(bytes: Self.clientFrame(opcode: 1, Array(#"["hi"]"#.utf8))))
@@ -36,6 +37,7 @@ struct SockJSConnectionRegressionTests {
     /// The same for hixie-76, whose close is the two bytes `FF 00`.
     @Test func aHixieClientsCloseEndsItsSession() throws {
         let server = SockJSConnectionChecks.Server()
+        defer { server.recorder.forgetSessions() }
         let channel = try #require(server.connect())
         let head = "GET /echo/000/h7/websocket HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: x\r\nOrigin: http://x\r\n"
             + "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n^n:ds[4U"
@@ -52,6 +54,7 @@ struct SockJSConnectionRegressionTests {
     /// request's worth of bytes behind it) is lost to its session too, which then times out.
     @Test func aStreamDroppedByTheServerIsLostToItsSession() throws {
         let server = SockJSConnectionChecks.Server()
+        defer { server.recorder.forgetSessions() }
         let channel = try #require(server.connect())
         try channel.writeInbound(ByteBuffer(string: "POST /echo/000/s9/xhr_streaming HTTP/1.1\r\nContent-Length: 0\r\n\r\n"))
         #expect(server.core.registry.count == 1)

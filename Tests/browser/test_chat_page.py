@@ -202,6 +202,8 @@ def test_private_message_waits_for_an_offline_addressee_and_reload_keeps_the_nic
         bob.wait_joined()
         bob.open_room("lobby")
         expect(bob.message(note)).to_have_count(1)
+        expect(bob.message(note)).to_have_attribute("data-status", "sent")
+        expect(bob.page.locator("#messages .msg[data-pending], #messages .msg[data-status=pending]")).to_have_count(0)
         # ... and the private conversation is still there, with its receipt.
         bob.open_dm(alice.nick)
         expect(bob.message(waiting)).to_have_count(1)
@@ -330,7 +332,10 @@ def test_page_reconnects_by_itself_and_resends_what_was_not_confirmed(browser, t
         # with its original id, confirmed once.
         server = OwnServer(tmp_path, port=server.port)
         erin.wait_joined()
+        expect(erin.page.locator("#messages .msg", has_text=typed)).to_have_count(1)
         expect(erin.message(typed)).to_have_attribute("data-status", "sent")
+        # No placeholder is left behind once the message is confirmed.
+        expect(erin.page.locator("#messages .msg[data-pending], #messages .msg[data-status=pending]")).to_have_count(0)
         expect(erin.message(typed)).to_have_count(1)
         assert erin.page.evaluate("window.rabbitChat.outbox.length") == 0
         assert erin.errors == []
@@ -417,3 +422,113 @@ def test_the_same_nick_in_a_second_tab_takes_over_and_the_first_tab_can_take_it_
         assert frank.errors == []
     finally:
         frank.close()
+
+
+# A stand-in for sockjs-client, served instead of /sockjs.min.js, that lets a test deliver the
+# server's frames itself, in any order: window.fakeSockets holds every socket the page opened.
+FAKE_SOCKJS = """
+window.fakeSockets = [];
+window.SockJS = class {
+  constructor(url, _protocols, options) {
+    this.readyState = 0; this.sent = []; this.transport = "websocket";
+    window.fakeSockets.push(this);
+    setTimeout(() => { this.readyState = 1; if (this.onopen) this.onopen(); }, 0);
+  }
+  send(data) { this.sent.push(JSON.parse(data)); }
+  close() { this.drop(1000); }
+  drop(code) {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    if (this.onclose) this.onclose({ code, reason: "" });
+  }
+  deliver(frame) { if (this.readyState === 1 && this.onmessage) this.onmessage({ data: JSON.stringify(frame) }); }
+};
+"""
+
+# Every order in which a sender can learn of its own public message: the `sent` of its id, the
+# room's echo of it, the history of a re-join after the connection broke, the answer to a resend.
+ORDERS = {
+    "sent-then-echo": ["sent", "echo"],
+    "echo-then-sent": ["echo", "sent"],
+    "echo-then-sent-twice": ["echo", "sent", "sent"],
+    "drop-history-then-sent": ["drop", "welcome-with-history", "sent"],
+    "echo-drop-history-then-sent": ["echo", "drop", "welcome-with-history", "sent"],
+    "sent-drop-history": ["sent", "drop", "welcome-with-history"],
+    "echo-reload-history-then-sent": ["echo", "reload", "welcome-with-history", "sent"],
+    "reload-history-then-sent": ["reload", "welcome-with-history", "sent"],
+}
+
+
+@pytest.mark.parametrize("order", list(ORDERS), ids=list(ORDERS))
+def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_in(browser, order):
+    me = nick("olga", "order")
+    context = browser.new_context(viewport={"width": 1180, "height": 760})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/sockjs.min.js", lambda route: route.fulfill(
+        status=200, content_type="application/javascript", body=FAKE_SOCKJS))
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    text = f"one of a kind {secrets.token_hex(3)}"
+    ts = int(page.evaluate("Date.now()")) + 5
+    msg_id = "m-" + secrets.token_hex(4)
+    copies = lambda: page.evaluate(
+        "t => [...document.querySelectorAll('#messages .msg')].filter(n => n.querySelector('.msg-text').textContent === t).length",
+        text)
+
+    def wait_until(expression, arg=None):
+        # Polled from here: the page's Content-Security-Policy forbids wait_for_function's eval.
+        for _ in range(300):
+            if page.evaluate(expression, arg):
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError("the page never got to: " + expression)
+
+    def socket():
+        wait_until("() => (window.fakeSockets || []).some(s => s.readyState === 1 && s.sent.some(f => f.type === 'join'))")
+        return "window.fakeSockets.filter(s => s.readyState === 1).pop()"
+
+    def deliver(frame):
+        page.evaluate(f"f => {socket()}.deliver(f)", frame)
+
+    def welcome(history):
+        deliver({"type": "welcome", "nick": me, "token": "t0", "users": [{"nick": me, "online": True}],
+                 "rooms": ["lobby"], "entered": ["lobby"], "history": {"lobby": history}})
+
+    echo = {"type": "message", "msgId": msg_id, "from": me, "room": "lobby", "text": text, "ts": ts, "seq": 7}
+    try:
+        page.goto(f"{BASE_URL}/?transport=websocket")
+        page.fill("#nick-input", me)
+        page.click("#join-button")
+        welcome([])
+        expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+        page.fill("#composer-input", text)
+        page.press("#composer-input", "Enter")
+        expect(page.locator("#messages .msg[data-pending]")).to_have_count(1)
+        say = page.evaluate(f"{socket()}.sent.find(f => f.type === 'say')")
+        assert say["text"] == text
+        for step in ORDERS[order]:
+            if step == "sent":
+                deliver({"type": "sent", "id": say["id"], "msgId": msg_id, "ts": ts})
+            elif step == "echo":
+                deliver(echo)
+            elif step == "drop":
+                page.evaluate(f"{socket()}.drop(1006)")
+                expect(page.locator("#conn")).not_to_have_attribute("data-state", "connected")
+            elif step == "reload":
+                page.reload()
+            elif step == "welcome-with-history":
+                welcome([echo])
+                expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+                # The page resends what was not confirmed, with the same id.
+                if page.evaluate("window.rabbitChat.outbox.length") > 0:
+                    wait_until(f"id => {socket()}.sent.some(f => f.type === 'say' && f.id === id)", say["id"])
+            # Checked at once after every step, not eventually: not even a passing duplicate.
+            assert copies() <= 1, f"after {step}: {copies()} elements show the message"
+        expect(page.locator("#messages .msg[data-pending]")).to_have_count(0)
+        expect(page.locator(f'#messages .msg[data-msgid="{msg_id}"]')).to_have_attribute("data-status", "sent")
+        assert copies() == 1
+        assert page.evaluate("window.rabbitChat.outbox.length") == 0
+        assert errors == []
+    finally:
+        context.close()

@@ -48,7 +48,9 @@ public final class ChatNode: Sendable {
         while !Task.isCancelled {
             let connection: any BrokerConnection
             do {
-                connection = try await broker.connect(name: "rabbitChat node \(configuration.nodeId)")
+                connection = try await connectUnlessCancelled(broker, name: "rabbitChat node \(configuration.nodeId)")
+            } catch is CancellationError {
+                break
             } catch {
                 logger.warning("The broker is unreachable, retrying in \(delay)", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: Self.jittered(delay))

@@ -51,7 +51,7 @@ extension ChatNodeCore {
             // On the shared channel: this declare cannot meet a channel error, every node
             // declares user queues with the same options (and a closed channel is reopened).
             let channel = try await publisher()
-            try await channel.declareQueue(topology.userQueue(nick), options: .durable)
+            try await channel.declareQueue(topology.userQueue(nick), options: topology.userQueueOptions)
             try await channel.bindQueue(topology.userQueue(nick), exchange: topology.directExchange, routingKey: nick, arguments: [:])
         } catch {
             logger.warning("Could not declare a user queue", metadata: ["nick": "\(nick)", "error": "\(error)"])

@@ -4,9 +4,19 @@ import Broker
 /// `prefix` (empty in production) lets tests run isolated chats on one broker.
 public struct ChatTopology: Sendable, Hashable {
     public let prefix: String
+    /// User inboxes as quorum queues (replicated over a RabbitMQ cluster, kept through the loss
+    /// of a minority of nodes) instead of classic ones (lighter on a single broker). Every node
+    /// of one chat must agree: a queue redeclared with another type is refused by the broker.
+    public let replicatedInboxes: Bool
 
-    public init(prefix: String = "") {
+    public init(prefix: String = "", replicatedInboxes: Bool = false) {
         self.prefix = prefix
+        self.replicatedInboxes = replicatedInboxes
+    }
+
+    /// How a user's inbox is declared: durable; a quorum queue when `replicatedInboxes`.
+    public var userQueueOptions: QueueOptions {
+        replicatedInboxes ? QueueOptions(durable: true, arguments: ["x-queue-type": "quorum"]) : .durable
     }
 
     /// Topic exchange for public messages (`room.<name>`) and typing (`typing.<...>`).

@@ -24,7 +24,8 @@ public enum ChatFrameCodec {
         do {
             try frame.validate(limits: limits)
         } catch var error {
-            if error.id == nil { error.id = frame.id }
+            // Name the frame's id only when it is one (an over-long id is what was refused).
+            if error.id == nil, let id = frame.id, id.utf8.count <= ClientFrame.maxIdBytes { error.id = id }
             throw error
         }
         return frame

@@ -15,6 +15,9 @@
   const BACKOFF_MAX_MS = 30000;
   const RETRY_UNAVAILABLE_MS = 2000;
   const RETRY_RATE_LIMITED_MS = 1200;
+  // How much earlier than a placeholder's creation (by this browser's clock) the server's stamp of
+  // a message may be and still be that placeholder's message: clocks differ; the dedup window is 10 min.
+  const ADOPT_SKEW_MS = 10 * 60 * 1000;
 
   // ---------------------------------------------------------------- storage
   const store = {
@@ -105,6 +108,7 @@
     convs: new Map(),      // key -> conversation
     active: null,          // key of the shown conversation
     outbox: [],            // unconfirmed say/tell frames, resent with the same id after a reconnect
+    adopted: new Map(),    // client id -> msgId its placeholder became before its `sent` came
     ackQueue: [],
     ackTimer: null,
     typingSentAt: 0,
@@ -378,11 +382,9 @@
     }
     const mine = m.from === state.me;
     let status = null;
-    if (mine) {
-      const pending = findPendingByMsgId(msgId);
-      status = "sent";
-      if (pending) removePendingElement(pending);
-    }
+    if (mine) status = "sent";
+    // (A private one is archived when its `sent` comes, so a reload before that shows the placeholder.)
+    if (mine && adoptPending(c, m, msgId)) return;
     appendMessage(c, { msgId, from: m.from, text: m.text, ts: m.ts, seq: m.seq, status }, false);
     if (c.kind === "dm") archiveDM(c.name, { msgId, from: m.from, to: m.to, text: m.text, ts: m.ts, status });
     if (c.kind === "dm" && m.from !== state.me) clearTyping(c, m.from);
@@ -390,39 +392,82 @@
     if (live && !mine) bumpUnread(c);
   }
 
-  function onSent(f) {
-    const i = state.outbox.findIndex((m) => m.frame.id === f.id);
-    if (i < 0) {
-      // A confirmation for a message sent before a reload whose copy we no longer hold: mark it if shown.
-      const node = findMessageElement(String(f.msgId));
-      if (node && node.dataset.status !== "delivered") setStatus(node, "sent");
-      return;
+  // Our own message came back (live from the room, a copy to our other tabs, or in the history
+  // of a re-join) before the `sent` of its id: it takes the place of the oldest of our
+  // placeholders in that conversation with the same text (a sender's messages arrive in the order
+  // sent), so it never shows twice. The guess is checked when `sent` names the real msgId.
+  function adoptPending(c, m, msgId) {
+    if (!c.pane) return false;
+    for (const node of c.pane.querySelectorAll(".msg[data-pending]")) {
+      const id = node.dataset.pending;
+      const entry = state.outbox.find((e) => e.frame.id === id);
+      if (!entry || entry.frame.text !== m.text) continue;
+      if (typeof m.ts === "number" && typeof entry.createdAt === "number" && m.ts < entry.createdAt - ADOPT_SKEW_MS) continue;
+      state.adopted.set(id, msgId);
+      settlePlaceholder(c, node, id, msgId, m.ts, m.seq);
+      return true;
     }
-    const entry = state.outbox[i];
-    state.outbox.splice(i, 1);
-    saveOutbox();
-    const msgId = String(f.msgId);
-    entry.msgId = msgId;
-    const frame = entry.frame;
-    const c = frame.type === "say" ? getConv(convKey("room", frame.room)) : getConv(convKey("dm", frame.to));
-    const pendingKey = "pending:" + frame.id;
-    const pendingNode = c.items.get(pendingKey);
-    if (c.seen.has(msgId)) {
-      // The echo of a public message came first: keep it, drop the placeholder.
-      if (pendingNode) { pendingNode.remove(); c.items.delete(pendingKey); }
-      const node = c.items.get(msgId);
-      if (node && node.dataset.status !== "delivered") setStatus(node, "sent");
-    } else if (pendingNode) {
-      c.items.delete(pendingKey);
-      c.items.set(msgId, pendingNode);
-      c.seen.add(msgId);
-      pendingNode.dataset.msgid = msgId;
-      pendingNode.dataset.ts = f.ts;
-      pendingNode.querySelector(".msg-time").textContent = timeOf(f.ts);
-      setStatus(pendingNode, "sent");
+    return false;
+  }
+
+  // The placeholder of client id `id` becomes the element of `msgId` (one element per msgId).
+  function settlePlaceholder(c, node, id, msgId, ts, seq) {
+    c.items.delete("pending:" + id);
+    delete node.dataset.pending;
+    c.items.set(msgId, node);
+    c.seen.add(msgId);
+    node.dataset.msgid = msgId;
+    if (ts !== undefined && ts !== null) {
+      node.dataset.ts = String(ts);
+      node.querySelector(".msg-time").textContent = timeOf(ts);
     }
+    if (seq !== undefined && seq !== null) {
+      node.dataset.seq = String(seq);
+      if (c.oldestSeq === null || seq < c.oldestSeq) c.oldestSeq = seq;
+    }
+    if (node.dataset.status !== "delivered") setStatus(node, "sent");
     renderHistoryEdge(c);
-    if (frame.type === "tell") {
+  }
+
+  // The placeholder element of client id `id`, wherever it is.
+  function findPlaceholder(id) {
+    for (const c of state.convs.values()) {
+      const node = c.items.get("pending:" + id);
+      if (node) return { c, node };
+    }
+    return null;
+  }
+
+  // `sent` may come before or after the message itself (echo, copy or history), once or several
+  // times (an answer to each retry), before or after a reload: whatever the order, the id ends
+  // with exactly one element, the one of its msgId.
+  function onSent(f) {
+    const msgId = String(f.msgId);
+    const i = state.outbox.findIndex((m) => m.frame.id === f.id);
+    const entry = i >= 0 ? state.outbox.splice(i, 1)[0] : null;
+    if (entry) saveOutbox();
+    const frame = entry ? entry.frame : null;
+    const home = frame ? getConv(frame.type === "say" ? convKey("room", frame.room) : convKey("dm", frame.to)) : null;
+    const found = findPlaceholder(f.id);
+    const guessed = state.adopted.get(f.id);
+    state.adopted.delete(f.id);
+    let c = found ? found.c : home;
+    if (found) {
+      if (c.seen.has(msgId)) {
+        // The message itself is shown already: the placeholder goes.
+        found.node.remove();
+        c.items.delete("pending:" + f.id);
+      } else {
+        settlePlaceholder(c, found.node, f.id, msgId, f.ts, undefined);
+      }
+    } else if (guessed !== undefined && guessed !== msgId && home && !home.seen.has(msgId)) {
+      // The placeholder was taken by another message with the same text: this one gets its own element.
+      appendMessage(home, { msgId, from: state.me, text: frame.text, ts: f.ts, status: "sent" }, false);
+    }
+    const node = findMessageElement(msgId);
+    if (node && node.dataset.status !== "delivered") setStatus(node, "sent");
+    if (c) renderHistoryEdge(c);
+    if (frame && frame.type === "tell") {
       archiveDM(frame.to, { msgId, from: state.me, to: frame.to, text: frame.text, ts: f.ts, status: "sent" });
     }
   }
@@ -474,6 +519,7 @@
         }
         state.outbox.splice(i, 1);
         saveOutbox();
+        state.adopted.delete(entry.frame.id);
         const c = entry.frame.type === "say" ? getConv(convKey("room", entry.frame.room)) : getConv(convKey("dm", entry.frame.to));
         const node = c.items.get("pending:" + entry.frame.id);
         if (node) {
@@ -663,6 +709,9 @@
 
   function appendMessage(c, m, quiet) {
     const pane = ensurePane(c);
+    // One element per msgId and per placeholder id, whichever path shows it again.
+    const existing = c.items.get(m.msgId || "pending:" + m.pendingId);
+    if (existing) return existing;
     const stick = state.active === c.key && isNearBottom();
     const node = messageElement(c, m);
     const key = m.msgId || "pending:" + m.pendingId;
@@ -721,15 +770,6 @@
     renderHistoryEdge(c);
   }
 
-  function findPendingByMsgId(msgId) {
-    return state.outbox.find((m) => m.msgId === msgId) || null;
-  }
-  function removePendingElement(entry) {
-    for (const c of state.convs.values()) {
-      const node = c.items.get("pending:" + entry.frame.id);
-      if (node) { node.remove(); c.items.delete("pending:" + entry.frame.id); }
-    }
-  }
   function findMessageElement(msgId) {
     for (const c of state.convs.values()) {
       const node = c.items.get(msgId);
@@ -752,6 +792,7 @@
     state.outbox = store.get("outbox." + state.me, []);
     for (const entry of state.outbox) {
       const f = entry.frame;
+      if (findPlaceholder(f.id)) continue;
       const c = f.type === "say" ? getConv(convKey("room", f.room)) : getConv(convKey("dm", f.to));
       appendMessage(c, { pendingId: f.id, from: state.me, text: f.text, ts: entry.createdAt, status: "pending" }, true);
     }
@@ -926,6 +967,7 @@
     state.entered = [];
     state.active = null;
     state.outbox = [];
+    state.adopted.clear();
     $("messages").replaceChildren();
     showLogin(message);
     // A fresh connection lets the next nick join cleanly.

@@ -60,8 +60,15 @@ clustered_with_1() { # clustered_with_1 N: node N lists node 1 among its running
 }
 
 cmd_start() {
-    share_cookie
     local n failed=0
+    # A fresh cluster every time: a node whose old data says it belongs to a cluster waits
+    # minutes for its peers at boot. Only nodes that do not answer are wiped.
+    for n in 1 2 3; do
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/${PORTS[$((n - 1))]}") 2>/dev/null; then
+            rm -rf "$(state_of "$n")/mnesia"
+        fi
+    done
+    share_cookie
     # Node 1 alone first: it starts epmd if none runs, so 2 and 3 never race for it.
     node 1 start || failed=1
     if (( ! failed )); then

@@ -32,11 +32,22 @@ final class ChatPeer: Sendable {
     /// Joins `rooms` and waits for the welcome.
     static func joined(port: Int, rooms: [String] = ["lobby"], transport: SockJSTransportKind = .websocket) async throws -> ChatPeer {
         let peer = ChatPeer(port: port, transport: transport)
-        peer.connection.join(nick: peer.nick, rooms: rooms)
-        guard await peer.next(where: { if case .frame(.welcome) = $0 { true } else { false } }) != nil else {
-            throw PeerFailure(description: "\(peer.nick) got no welcome; events: \(peer.box.all.suffix(5))")
+        // As DESIGN.md tells clients: a join answered `unavailable` (a node still catching up
+        // with the broker, a busy machine) is retried, a few times, a second apart.
+        for _ in 0..<5 {
+            peer.connection.join(nick: peer.nick, rooms: rooms)
+            let answer = await peer.next(where: {
+                switch $0 {
+                case .frame(.welcome): true
+                case .frame(.error(let error)): error.code == .unavailable
+                default: false
+                }
+            })
+            if case .frame(.welcome) = answer { return peer }
+            if answer == nil { break }
+            try await Task.sleep(for: .seconds(1))
         }
-        return peer
+        throw PeerFailure(description: "\(peer.nick) got no welcome; events: \(peer.box.all.suffix(5))")
     }
 
     /// The next event (after the ones already taken) that satisfies `match`, within `timeout`.

@@ -9,6 +9,9 @@ public struct ChatConfiguration: Sendable {
     public var limits: ChatLimits
     /// How often the node announces its local roster on `chat.presence`.
     public var presenceInterval: Duration
+    /// How long a node gathers presence changes before it tells its sessions, in one `presence`
+    /// frame for all of them (and announces its changed roster to the other nodes).
+    public var presenceBatchInterval: Duration
     /// How long an announcement stays valid; a node silent for longer has its users shown
     /// offline. Must be at most 15 s to meet the presence guarantee.
     public var presenceExpiry: Duration
@@ -27,6 +30,7 @@ public struct ChatConfiguration: Sendable {
         limits: ChatLimits = ChatLimits(),
         presenceInterval: Duration = .seconds(5),
         presenceExpiry: Duration = .seconds(12),
+        presenceBatchInterval: Duration = .milliseconds(250),
         reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
         takeoverTimeout: Duration = .seconds(5),
         clock: any ChatClock = SystemChatClock(),
@@ -37,6 +41,7 @@ public struct ChatConfiguration: Sendable {
         self.limits = limits
         self.presenceInterval = presenceInterval
         self.presenceExpiry = presenceExpiry
+        self.presenceBatchInterval = presenceBatchInterval
         self.reconnectBackoff = reconnectBackoff
         self.takeoverTimeout = takeoverTimeout
         self.clock = clock

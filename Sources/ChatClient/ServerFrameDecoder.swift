@@ -1,7 +1,7 @@
 import Chat
 
 /// Decodes server frames for a client that receives many: the frames a chat sends most
-/// (`message`, `sent`, `delivered`, `presence`) are flat JSON objects, read here in one pass
+/// (`message`, `sent`, `delivered`) are flat JSON objects, read here in one pass
 /// without `JSONDecoder`; every other frame, and anything the fast path does not fully
 /// understand, goes to `ChatFrameCodec`, so the result is always what `Chat` itself decodes.
 public enum ServerFrameDecoder {
@@ -11,8 +11,8 @@ public enum ServerFrameDecoder {
         return try ChatFrameCodec.decodeServerFrame(text)
     }
 
-    /// The fast path: nil when the frame is not a flat `message`, `sent`, `delivered` or
-    /// `presence` with every required field of the right type.
+    /// The fast path: nil when the frame is not a flat `message`, `sent` or `delivered`
+    /// with every required field of the right type.
     static func decodeFlat(_ text: String) -> ServerFrame? {
         var type: String?
         var msgId: String?
@@ -21,10 +21,8 @@ public enum ServerFrameDecoder {
         var to: String?
         var body: String?
         var id: String?
-        var nick: String?
         var ts: Int64?
         var seq: Int64?
-        var online: Bool?
         var wrongType = false
         var parser = SockJSJSON.Parser(bytes: Array(text.utf8))
         let parsed = parser.flatObject { key, value in
@@ -36,14 +34,12 @@ public enum ServerFrameDecoder {
             case ("to", .string(let v)): to = v
             case ("text", .string(let v)): body = v
             case ("id", .string(let v)): id = v
-            case ("nick", .string(let v)): nick = v
             case ("ts", .integer(let v)): ts = Int64(v)
             case ("seq", .integer(let v)): seq = Int64(v)
-            case ("online", .bool(let v)): online = v
             case ("room", .null), ("to", .null), ("seq", .null), ("id", .null):
                 break
             case ("type", _), ("msgId", _), ("from", _), ("room", _), ("to", _), ("text", _), ("id", _),
-                ("nick", _), ("ts", _), ("seq", _), ("online", _):
+                ("ts", _), ("seq", _):
                 wrongType = true
             default:
                 break  // unknown fields are ignored, as the protocol says
@@ -60,9 +56,6 @@ public enum ServerFrameDecoder {
         case "delivered":
             guard let msgId, let to, let ts else { return nil }
             return .delivered(Delivered(msgId: msgId, to: to, ts: ts))
-        case "presence":
-            guard let nick, let online, let ts else { return nil }
-            return .presence(Presence(nick: nick, online: online, ts: ts))
         default:
             return nil
         }

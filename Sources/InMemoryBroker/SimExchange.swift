@@ -17,6 +17,9 @@ final class SimExchange {
     let arguments: AMQPTable
     /// Every binding, in the order made.
     private(set) var bindings: [SimBinding] = []
+    /// The same bindings as a set: binding checks membership in constant time (a node binds one
+    /// queue per user; a linear check made N joins cost N² comparisons).
+    private var bindingSet: Set<SimBinding> = []
     private var directIndex: [String: [String]] = [:]
     private var topicPatterns: [(pattern: TopicPattern, queue: String)] = []
 
@@ -30,15 +33,15 @@ final class SimExchange {
 
     /// Adds a binding; binding twice is a no-op, as in AMQP.
     func bind(_ binding: SimBinding) {
-        guard !bindings.contains(binding) else { return }
+        guard bindingSet.insert(binding).inserted else { return }
         bindings.append(binding)
-        reindex()
+        index(binding)
     }
 
     /// Removes a binding; returns whether it existed.
     @discardableResult
     func unbind(_ binding: SimBinding) -> Bool {
-        guard let index = bindings.firstIndex(of: binding) else { return false }
+        guard bindingSet.remove(binding) != nil, let index = bindings.firstIndex(of: binding) else { return false }
         bindings.remove(at: index)
         reindex()
         return true
@@ -49,7 +52,10 @@ final class SimExchange {
     func unbindAll(queue: String) -> Int {
         let before = bindings.count
         bindings.removeAll { $0.queue == queue }
-        if bindings.count != before { reindex() }
+        if bindings.count != before {
+            bindingSet = Set(bindings)
+            reindex()
+        }
         return before - bindings.count
     }
 
@@ -73,17 +79,20 @@ final class SimExchange {
     private func reindex() {
         directIndex = [:]
         topicPatterns = []
-        for binding in bindings {
-            switch kind {
-            case .direct:
-                if !(directIndex[binding.key]?.contains(binding.queue) ?? false) {
-                    directIndex[binding.key, default: []].append(binding.queue)
-                }
-            case .topic:
-                topicPatterns.append((TopicPattern(binding.key), binding.queue))
-            case .fanout:
-                break
+        for binding in bindings { index(binding) }
+    }
+
+    /// Adds one binding to the routing index.
+    private func index(_ binding: SimBinding) {
+        switch kind {
+        case .direct:
+            if !(directIndex[binding.key]?.contains(binding.queue) ?? false) {
+                directIndex[binding.key, default: []].append(binding.queue)
             }
+        case .topic:
+            topicPatterns.append((TopicPattern(binding.key), binding.queue))
+        case .fanout:
+            break
         }
     }
 }

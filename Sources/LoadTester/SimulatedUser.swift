@@ -249,7 +249,7 @@ final class SimulatedUser {
                 counters.add(.refused)
             }
         case .presence(let presence):
-            notePresence([(presence.nick, presence.online)])
+            notePresence(presence.online.map { ($0, true) } + presence.offline.map { ($0, false) })
             counters.add(.otherFrames)
         case .history(let history) where recovery != nil && history.room == roomName:
             recovered(history.messages)

@@ -40,29 +40,69 @@ enum SockJSJSON {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
+    /// Escapes by runs: bytes that need no escape are copied in one write per run, so a large
+    /// frame (a welcome with a big roster) costs little more than a copy.
     private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
-        for scalar in text.unicodeScalars {
-            let v = scalar.value
-            switch v {
-            case 0x22: buffer.writeStaticString("\\\"")
-            case 0x5C: buffer.writeStaticString("\\\\")
-            case 0x0A: buffer.writeStaticString("\\n")
-            case 0x0D: buffer.writeStaticString("\\r")
-            case 0x09: buffer.writeStaticString("\\t")
-            case 0x08: buffer.writeStaticString("\\b")
-            case 0x0C: buffer.writeStaticString("\\f")
-            case 0x00..<0x20, 0x200C...0x200F, 0x2028...0x202F, 0x2060...0x206F, 0xFFF0...0xFFFF:
-                buffer.writeStaticString("\\u")
-                buffer.writeInteger(hex[Int((v >> 12) & 0xF)])
-                buffer.writeInteger(hex[Int((v >> 8) & 0xF)])
-                buffer.writeInteger(hex[Int((v >> 4) & 0xF)])
-                buffer.writeInteger(hex[Int(v & 0xF)])
-            case 0..<0x80:
-                buffer.writeInteger(UInt8(v))
-            default:
-                buffer.writeString(String(scalar))
+        var text = text
+        text.withUTF8 { bytes in
+            buffer.reserveCapacity(minimumWritableBytes: bytes.count + 16)
+            var runStart = 0
+            var index = 0
+            let count = bytes.count
+            func flushRun(upTo end: Int) {
+                if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart..<end]))) }
             }
+            while index < count {
+                let byte = bytes[index]
+                if byte >= 0x80 {
+                    // Multi-byte UTF-8 (the string is valid, so a lead byte has its continuation
+                    // bytes). Only three-byte sequences of E2 80/81 and EF BF hold code points
+                    // that SockJS escapes.
+                    let scalar: UInt32
+                    if (byte == 0xE2 || byte == 0xEF) && index + 2 < count {
+                        scalar = (UInt32(byte & 0x0F) << 12) | (UInt32(bytes[index + 1] & 0x3F) << 6) | UInt32(bytes[index + 2] & 0x3F)
+                    } else {
+                        scalar = 0
+                    }
+                    switch scalar {
+                    case 0x200C...0x200F, 0x2028...0x202F, 0x2060...0x206F, 0xFFF0...0xFFFF:
+                        flushRun(upTo: index)
+                        writeUnicodeEscape(scalar, to: &buffer)
+                        index += 3
+                        runStart = index
+                    default:
+                        index += 1
+                    }
+                    continue
+                }
+                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
+                    index += 1
+                    continue
+                }
+                flushRun(upTo: index)
+                switch byte {
+                case 0x22: buffer.writeStaticString("\\\"")
+                case 0x5C: buffer.writeStaticString("\\\\")
+                case 0x0A: buffer.writeStaticString("\\n")
+                case 0x0D: buffer.writeStaticString("\\r")
+                case 0x09: buffer.writeStaticString("\\t")
+                case 0x08: buffer.writeStaticString("\\b")
+                case 0x0C: buffer.writeStaticString("\\f")
+                default: writeUnicodeEscape(UInt32(byte), to: &buffer)
+                }
+                index += 1
+                runStart = index
+            }
+            flushRun(upTo: count)
         }
+    }
+
+    private static func writeUnicodeEscape(_ v: UInt32, to buffer: inout ByteBuffer) {
+        buffer.writeStaticString("\\u")
+        buffer.writeInteger(hex[Int((v >> 12) & 0xF)])
+        buffer.writeInteger(hex[Int((v >> 8) & 0xF)])
+        buffer.writeInteger(hex[Int((v >> 4) & 0xF)])
+        buffer.writeInteger(hex[Int(v & 0xF)])
     }
 
     /// Decodes a payload sent by a client: a JSON array of strings, or (websocket only) one string.

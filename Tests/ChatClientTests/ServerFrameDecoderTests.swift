@@ -30,7 +30,6 @@ import Testing
             .message(ChatMessage(msgId: "m2", from: "ann", to: "bob", text: "psst", ts: 1)),
             .sent(Sent(id: "7", msgId: "m1", ts: 3)),
             .delivered(Delivered(msgId: "m2", to: "bob", ts: 4)),
-            .presence(Presence(nick: "bob", online: false, ts: 5)),
         ]
         for frame in frames {
             let text = ChatFrameCodec.encode(frame)

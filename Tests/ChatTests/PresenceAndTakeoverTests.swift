@@ -7,7 +7,7 @@ import Testing
 struct PresenceAndTakeoverTests {
     static func presence(_ nick: String, online: Bool) -> (ServerFrame) -> Presence? {
         { frame in
-            if case .presence(let presence) = frame, presence.nick == nick, presence.online == online { return presence }
+            if case .presence(let presence) = frame, presence.status(of: nick) == online { return presence }
             return nil
         }
     }
@@ -63,7 +63,7 @@ struct PresenceAndTakeoverTests {
             try await Task.sleep(for: .milliseconds(300))
             clock.advance(by: .seconds(11))
             try await Task.sleep(for: .milliseconds(300))
-            #expect(!bob.received.contains { if case .presence(let p) = $0 { p.nick == "alice" && !p.online } else { false } })
+            #expect(!bob.received.contains { if case .presence(let p) = $0 { p.status(of: "alice") == false } else { false } })
             clock.advance(by: .seconds(4))
             try await bob.next("alice offline", timeout: .seconds(2), Self.presence("alice", online: false))
         }

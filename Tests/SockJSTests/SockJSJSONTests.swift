@@ -30,6 +30,20 @@ struct SockJSJSONTests {
         #expect(quoted(String(scalar)) == "\"\(escaped)\"")
     }
 
+    @Test("a long text mixing plain runs and escapes encodes as escaping each scalar alone would")
+    func longMixedText() {
+        let pieces = ["plain ", "\"", "\\", "\n", "\u{1}", "é", "\u{2028}", "✓", "\u{FFF5}", "😀", "\u{2061}", "\u{2000}", "\u{E000}", "tail"]
+        var text = ""
+        var expected = "\""
+        for n in 0..<400 {
+            let piece = pieces[n % pieces.count]
+            text += piece
+            expected += String(quoted(piece).dropFirst().dropLast())
+        }
+        expected += "\""
+        #expect(quoted(text) == expected)
+    }
+
     @Test("other non-ASCII text is sent verbatim as UTF-8")
     func verbatimUnicode() {
         #expect(quoted("ünï ✓ 😀 \u{2000}") == "\"ünï ✓ 😀 \u{2000}\"")

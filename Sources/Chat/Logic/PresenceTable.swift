@@ -43,6 +43,21 @@ public struct PresenceTable: Sendable, Hashable {
         return replace(old: old, new: nicks)
     }
 
+    /// Adds `nick` to or removes it from `node`'s roster, keeping the rest: what a node does for
+    /// its own sessions as they join and leave, in time independent of the roster's size (a full
+    /// ``apply(node:nicks:now:)`` per join would make a crowd of N joins cost N² work).
+    public mutating func update(node: String, nick: String, online: Bool, now: Int64) -> [Change] {
+        var entry = nodes[node] ?? NodeEntry(nicks: [], lastSeen: now)
+        entry.lastSeen = now
+        let changed = online ? entry.nicks.insert(nick).inserted : entry.nicks.remove(nick) != nil
+        if entry.nicks.isEmpty { nodes.removeValue(forKey: node) } else { nodes[node] = entry }
+        guard changed else { return [] }
+        return online ? replace(old: [], new: [nick]) : replace(old: [nick], new: [])
+    }
+
+    /// The nicks `node` lists (for a node's own roster announcement).
+    public func roster(of node: String) -> Set<String> { nodes[node]?.nicks ?? [] }
+
     /// Drops the nodes that have not announced within the expiry.
     public mutating func expire(now: Int64) -> [Change] {
         var changes: [Change] = []

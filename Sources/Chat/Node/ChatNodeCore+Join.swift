@@ -89,15 +89,13 @@ extension ChatNodeCore {
             addMember(sessionId, outlet: session.outlet, to: room)
             roomHistory[room] = history.messages(in: room, limit: configuration.limits.historyOnJoin)
         }
-        var online = presence.onlineNicks
-        online.insert(nick)
-        var claimed = Set(claimOwners.keys)
-        claimed.insert(nick)
-        let users = claimed.sorted().map { UserStatus(nick: $0, online: online.contains($0)) }
-        let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: users, rooms: history.roomNames,
+        // The roster as the sessions were last told; the changes since, this join's included,
+        // come to every session (this one too) in the next `presence` frame.
+        let roster = welcomeRoster()
+        let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: [], rooms: history.roomNames,
                               entered: Array(rooms), history: roomHistory)
-        session.send(.welcome(welcome))
-        announceRoster()
+        session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
+        localPresence(nick: nick, online: true)
         startInboxLoop(sessionId, inbox: inbox)
     }
 
@@ -212,7 +210,7 @@ extension ChatNodeCore {
         metrics.joinedSessions.record(sessions.count)
         if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
         for room in entry.rooms { removeMember(sessionId, from: room) }
-        if announce { announceRoster() }
+        if announce, nickOwner[entry.nick] == nil { localPresence(nick: entry.nick, online: false) }
         guard let inbox = entry.inbox else { return }
         if acksInFlight[sessionId, default: 0] > 0 {
             inboxesClosingAfterAcks[sessionId] = inbox

@@ -127,7 +127,10 @@ extension ChatNodeCore {
             metrics.publicDeliveries.increment(by: outlets.count)
         case .claim:
             guard let nick = record.nick, let marker = record.marker else { return }
-            if claimOwners[nick] == nil { claimOwners[nick] = marker }
+            if claimOwners[nick] == nil {
+                claimOwners[nick] = marker
+                claimsChanged()
+            }
             if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
         case .sync:
             guard record.marker == syncMarker, !caughtUp else { return }
@@ -146,8 +149,7 @@ extension ChatNodeCore {
         switch record.kind {
         case .roster:
             guard let node = record.node, node != nodeId else { return }
-            let changes = presence.apply(node: node, nicks: Set(record.nicks ?? []), now: now)
-            broadcastPresence(changes)
+            queuePresence(presence.apply(node: node, nicks: Set(record.nicks ?? []), now: now))
             if record.nicks?.isEmpty ?? true {
                 knownNodes.remove(node)
             } else if knownNodes.insert(node).inserted {
@@ -173,7 +175,7 @@ extension ChatNodeCore {
     /// Every interval: announce the local roster, expire silent nodes, forget idle dedup windows.
     func tick() {
         announceRoster()
-        broadcastPresence(presence.expire(now: now))
+        queuePresence(presence.expire(now: now))
         let horizon = now - configuration.limits.dedupWindow.milliseconds
         dedup = dedup.filter { ($0.value.newestTimestamp ?? .min) >= horizon }
     }

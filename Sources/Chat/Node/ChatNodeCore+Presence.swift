@@ -8,11 +8,70 @@ extension ChatNodeCore {
         OutgoingMessage(body: BrokerRecord(kind: .roster, node: nodeId, nicks: nicks.sorted()).body, properties: MessageProperties(type: "roster"))
     }
 
+    /// A local session joined (`online`), or the last local session of `nick` ended. The table
+    /// changes at once; the sessions and the other nodes hear of it at the next flush.
+    func localPresence(nick: String, online: Bool) {
+        queuePresence(presence.update(node: nodeId, nick: nick, online: online, now: now))
+        localRosterChanged = true
+        schedulePresenceFlush()
+    }
+
+    /// Queues changes for the next `presence` frame.
+    func queuePresence(_ changes: [PresenceTable.Change]) {
+        guard !changes.isEmpty else { return }
+        presenceBatch.add(changes)
+        rosterSnapshotStale = true
+        schedulePresenceFlush()
+    }
+
+    /// A nick was claimed: the welcome roster must list it from now on.
+    func claimsChanged() {
+        rosterSnapshotStale = true
+    }
+
+    /// Flushes after `presenceBatchInterval`, unless a flush is already due.
+    func schedulePresenceFlush() {
+        guard !presenceFlushScheduled else { return }
+        presenceFlushScheduled = true
+        let interval = configuration.presenceBatchInterval
+        Task { [weak self] in
+            try? await Task.sleep(for: interval)
+            await self?.flushPresence()
+        }
+    }
+
+    /// Sends the batched changes as one frame, the same bytes to every joined session; takes the
+    /// welcome roster snapshot of what they now know; announces the local roster if it changed.
+    func flushPresence() {
+        presenceFlushScheduled = false
+        if let frame = presenceBatch.take(ts: now), !sessions.isEmpty {
+            broadcaster.broadcast(ChatFrameCodec.encode(.presence(frame)), to: sessions.values.map(\.session.outlet))
+        }
+        if rosterSnapshotStale { rebuildRosterSnapshot() }
+        if localRosterChanged { announceRoster() }
+    }
+
+    /// The `users` of a welcome: the snapshot of the last flush while changes since then wait
+    /// in the batch (the new session gets them with everyone else in the next frame); a fresh
+    /// one when nothing waits (then only claims changed, and no frame would tell them).
+    func welcomeRoster() -> RosterSnapshot {
+        if let rosterSnapshot, !rosterSnapshotStale || !presenceBatch.isEmpty { return rosterSnapshot }
+        return rebuildRosterSnapshot()
+    }
+
+    @discardableResult
+    private func rebuildRosterSnapshot() -> RosterSnapshot {
+        let snapshot = RosterSnapshot(users: claimOwners.keys.sorted().map { UserStatus(nick: $0, online: presence.isOnline($0)) })
+        rosterSnapshot = snapshot
+        rosterSnapshotStale = false
+        return snapshot
+    }
+
     /// Applies the local roster at once and announces it to the other nodes; announcements
     /// never overlap, and a change during one is announced right after it.
     func announceRoster() {
-        let roster = localRoster
-        broadcastPresence(presence.apply(node: nodeId, nicks: roster, now: now))
+        localRosterChanged = false
+        queuePresence(presence.apply(node: nodeId, nicks: localRoster, now: now))
         guard !announcing else {
             rosterDirty = true
             return
@@ -34,15 +93,5 @@ extension ChatNodeCore {
                 return
             }
         } while rosterDirty
-    }
-
-    /// Tells every joined local session about nicks that came or went.
-    func broadcastPresence(_ changes: [PresenceTable.Change]) {
-        guard !changes.isEmpty, !sessions.isEmpty else { return }
-        let outlets = sessions.values.map(\.session.outlet)
-        let ts = now
-        for change in changes {
-            broadcaster.broadcast(ChatFrameCodec.encode(.presence(Presence(nick: change.nick, online: change.online, ts: ts))), to: outlets)
-        }
     }
 }

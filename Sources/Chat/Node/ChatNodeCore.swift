@@ -98,6 +98,14 @@ actor ChatNodeCore {
     var publishesInFlight = 0
     var announcing = false
     var rosterDirty = false
+    /// Presence changes not yet told to the sessions, and whether a flush is due.
+    var presenceBatch = PresenceBatch()
+    var presenceFlushScheduled = false
+    /// The local roster changed since it was last announced to the other nodes.
+    var localRosterChanged = false
+    /// The welcome roster as of the last flush, and whether anything changed since.
+    var rosterSnapshot: RosterSnapshot?
+    var rosterSnapshotStale = true
 
     init(configuration: ChatConfiguration, logger: Logger, broadcaster: any ChatBroadcaster) {
         self.configuration = configuration

@@ -1,6 +1,6 @@
 /// A JSON object whose values are all strings, integers, booleans or null, parsed by hand.
 ///
-/// Most frames a client receives (`message`, `presence`, `sent`, `delivered`) are such flat
+/// Most frames a client receives (`message`, `sent`, `delivered`) are such flat
 /// objects, and a load test decodes hundreds of thousands of them per second; `JSONDecoder`
 /// costs several microseconds each. Anything this parser does not take (nested values,
 /// fractions, exponents, invalid JSON) gives nil, and the caller falls back to `JSONDecoder`,

@@ -1,6 +1,6 @@
 extension ServerFrame {
-    /// The frame, when `object` is one of the flat frames (`message`, `presence`, `sent`,
-    /// `delivered`, `typing`, `left`) with every field of the right type; nil otherwise (the
+    /// The frame, when `object` is one of the flat frames (`message`, `sent`, `delivered`,
+    /// `typing`, `left`) with every field of the right type; nil otherwise (the
     /// caller then decodes with `JSONDecoder`, which says what is wrong).
     init?(flat object: FlatJSONObject) {
         /// An optional field: absent or null gives .some(nil); the wrong type gives nil.
@@ -18,9 +18,6 @@ extension ServerFrame {
                   let ts = object.integer("ts"), let room = optionalString("room"), let to = optionalString("to"),
                   let seq = optionalInteger("seq") else { return nil }
             self = .message(ChatMessage(msgId: msgId, from: from, room: room, to: to, text: text, ts: ts, seq: seq))
-        case "presence":
-            guard let nick = object.string("nick"), let online = object.bool("online"), let ts = object.integer("ts") else { return nil }
-            self = .presence(Presence(nick: nick, online: online, ts: ts))
         case "sent":
             guard let id = object.string("id"), let msgId = object.string("msgId"), let ts = object.integer("ts") else { return nil }
             self = .sent(Sent(id: id, msgId: msgId, ts: ts))

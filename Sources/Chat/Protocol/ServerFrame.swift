@@ -132,16 +132,33 @@ public struct Delivered: Sendable, Hashable, Codable {
     }
 }
 
-/// `presence`: a nick came online or went offline somewhere in the cluster.
+/// `presence`: nicks that came online or went offline anywhere in the cluster since the
+/// previous `presence` frame. A node batches changes for `ChatConfiguration.presenceBatchInterval`
+/// and sends one frame to every session, so a crowd joining costs each session one frame per
+/// interval instead of one per join.
 public struct Presence: Sendable, Hashable, Codable {
-    public var nick: String
-    public var online: Bool
+    /// Nicks now online, sorted.
+    public var online: [String]
+    /// Nicks now offline, sorted.
+    public var offline: [String]
     public var ts: Int64
 
-    public init(nick: String, online: Bool, ts: Int64) {
-        self.nick = nick
+    public init(online: [String] = [], offline: [String] = [], ts: Int64) {
         self.online = online
+        self.offline = offline
         self.ts = ts
+    }
+
+    /// One nick's change (a batch of one).
+    public init(nick: String, online: Bool, ts: Int64) {
+        self.init(online: online ? [nick] : [], offline: online ? [] : [nick], ts: ts)
+    }
+
+    /// Whether this frame says `nick` is online (true), offline (false), or says nothing of it.
+    public func status(of nick: String) -> Bool? {
+        if online.contains(nick) { return true }
+        if offline.contains(nick) { return false }
+        return nil
     }
 }
 

@@ -479,9 +479,13 @@
     if (node) setStatus(node, "delivered");
   }
 
+  // One frame carries every change since the previous one: nicks now online, nicks now offline.
   function onPresence(f) {
-    if (f.nick === state.me && !f.online && state.joined) return; // our own older session going away
-    state.users.set(f.nick, !!f.online);
+    for (const nick of f.online || []) state.users.set(nick, true);
+    for (const nick of f.offline || []) {
+      if (nick === state.me && state.joined) continue; // our own older session going away
+      state.users.set(nick, false);
+    }
     renderSidebar();
     renderHeader();
   }

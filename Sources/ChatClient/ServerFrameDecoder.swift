@@ -7,7 +7,7 @@ import Chat
 public enum ServerFrameDecoder {
     /// Decodes one server frame; throws what `ChatFrameCodec.decodeServerFrame` throws.
     public static func decode(_ text: String) throws -> ServerFrame {
-        if let frame = decodeFlat(text) { return frame }
+        if let frame = decodeFlat(text) ?? decodeNested(text) { return frame }
         return try ChatFrameCodec.decodeServerFrame(text)
     }
 

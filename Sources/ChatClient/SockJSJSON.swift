@@ -149,8 +149,9 @@ public enum SockJSJSON {
             var value = 0
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) {
                 let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
-                guard !overflow else { throw .unexpectedByte(offset: index) }
-                value = scaled + Int(bytes[index] - UInt8(ascii: "0"))
+                let (sum, carry) = scaled.addingReportingOverflow(Int(bytes[index] - UInt8(ascii: "0")))
+                guard !overflow, !carry else { throw .unexpectedByte(offset: index) }
+                value = sum
                 index += 1
             }
             guard index > start + (negative ? 1 : 0) else {
@@ -180,16 +181,17 @@ public enum SockJSJSON {
             out.reserveCapacity(bytes.count - start)
             out.append(contentsOf: bytes[start..<index])
             while index < bytes.count {
+                // Copy the run up to the next quote or backslash in one go.
+                let runStart = index
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
+                if index > runStart { out.append(contentsOf: bytes[runStart..<index]) }
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1
                     return String(decoding: out, as: UTF8.self)
                 }
                 index += 1
-                if byte != UInt8(ascii: "\\") {
-                    out.append(byte)
-                    continue
-                }
                 guard index < bytes.count else { throw .unexpectedEnd }
                 let escaped = bytes[index]
                 index += 1

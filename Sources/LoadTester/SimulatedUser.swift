@@ -287,6 +287,8 @@ final class SimulatedUser {
     var presenceConverged: Bool { onlineView.count == plan.clientCount }
 
     private func notePresence(_ entries: [(nick: String, online: Bool)]) {
+        // Only fault-tolerant runs check presence; tracking it costs every client O(clients).
+        guard recovery != nil else { return }
         for entry in entries {
             guard let client = plan.naming.clientIndex(ofNick: entry.nick), client < plan.clientCount else { continue }
             if entry.online { onlineView.insert(client) } else { onlineView.remove(client) }

@@ -40,69 +40,83 @@ enum SockJSJSON {
 
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
-    /// Escapes by runs: bytes that need no escape are copied in one write per run, so a large
-    /// frame (a welcome with a big roster) costs little more than a copy.
+    /// Escapes in two passes over the UTF-8 bytes: the first measures the output, the second
+    /// writes it straight into the buffer's memory. A large frame (a welcome with a big roster,
+    /// a quote every few bytes) then costs two scans and one copy, not a write call per run.
     private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
         var text = text
         text.withUTF8 { bytes in
-            buffer.reserveCapacity(minimumWritableBytes: bytes.count + 16)
-            var runStart = 0
+            var size = 0
             var index = 0
-            let count = bytes.count
-            func flushRun(upTo end: Int) {
-                if end > runStart { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[runStart..<end]))) }
+            while index < bytes.count {
+                let (width, consumed) = escapedWidth(bytes, at: index)
+                size += width
+                index += consumed
             }
-            while index < count {
-                let byte = bytes[index]
-                if byte >= 0x80 {
-                    // Multi-byte UTF-8 (the string is valid, so a lead byte has its continuation
-                    // bytes). Only three-byte sequences of E2 80/81 and EF BF hold code points
-                    // that SockJS escapes.
-                    let scalar: UInt32
-                    if (byte == 0xE2 || byte == 0xEF) && index + 2 < count {
-                        scalar = (UInt32(byte & 0x0F) << 12) | (UInt32(bytes[index + 1] & 0x3F) << 6) | UInt32(bytes[index + 2] & 0x3F)
+            buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { out in
+                var written = 0
+                var index = 0
+                while index < bytes.count {
+                    let byte = bytes[index]
+                    let (width, consumed) = escapedWidth(bytes, at: index)
+                    if width == consumed {
+                        // Verbatim (plain ASCII or any UTF-8 sequence that needs no escape).
+                        for offset in 0..<consumed { out[written + offset] = bytes[index + offset] }
+                    } else if width == 2 {
+                        out[written] = UInt8(ascii: "\\")
+                        switch byte {
+                        case 0x22: out[written + 1] = UInt8(ascii: "\"")
+                        case 0x5C: out[written + 1] = UInt8(ascii: "\\")
+                        case 0x0A: out[written + 1] = UInt8(ascii: "n")
+                        case 0x0D: out[written + 1] = UInt8(ascii: "r")
+                        case 0x09: out[written + 1] = UInt8(ascii: "t")
+                        case 0x08: out[written + 1] = UInt8(ascii: "b")
+                        default: out[written + 1] = UInt8(ascii: "f")
+                        }
                     } else {
-                        scalar = 0
+                        let v = consumed == 1 ? UInt32(byte) : scalar3(bytes, at: index)
+                        out[written] = UInt8(ascii: "\\")
+                        out[written + 1] = UInt8(ascii: "u")
+                        out[written + 2] = hex[Int((v >> 12) & 0xF)]
+                        out[written + 3] = hex[Int((v >> 8) & 0xF)]
+                        out[written + 4] = hex[Int((v >> 4) & 0xF)]
+                        out[written + 5] = hex[Int(v & 0xF)]
                     }
-                    switch scalar {
-                    case 0x200C...0x200F, 0x2028...0x202F, 0x2060...0x206F, 0xFFF0...0xFFFF:
-                        flushRun(upTo: index)
-                        writeUnicodeEscape(scalar, to: &buffer)
-                        index += 3
-                        runStart = index
-                    default:
-                        index += 1
-                    }
-                    continue
+                    written += width
+                    index += consumed
                 }
-                guard byte < 0x20 || byte == 0x22 || byte == 0x5C else {
-                    index += 1
-                    continue
-                }
-                flushRun(upTo: index)
-                switch byte {
-                case 0x22: buffer.writeStaticString("\\\"")
-                case 0x5C: buffer.writeStaticString("\\\\")
-                case 0x0A: buffer.writeStaticString("\\n")
-                case 0x0D: buffer.writeStaticString("\\r")
-                case 0x09: buffer.writeStaticString("\\t")
-                case 0x08: buffer.writeStaticString("\\b")
-                case 0x0C: buffer.writeStaticString("\\f")
-                default: writeUnicodeEscape(UInt32(byte), to: &buffer)
-                }
-                index += 1
-                runStart = index
+                return written
             }
-            flushRun(upTo: count)
         }
     }
 
-    private static func writeUnicodeEscape(_ v: UInt32, to buffer: inout ByteBuffer) {
-        buffer.writeStaticString("\\u")
-        buffer.writeInteger(hex[Int((v >> 12) & 0xF)])
-        buffer.writeInteger(hex[Int((v >> 8) & 0xF)])
-        buffer.writeInteger(hex[Int((v >> 4) & 0xF)])
-        buffer.writeInteger(hex[Int(v & 0xF)])
+    /// How many bytes the escaped form of the input at `index` takes, and how many input bytes
+    /// it stands for. Escaped: `"`, `\`, control characters, and the code points SockJS names
+    /// (U+200C–U+200F, U+2028–U+202F, U+2060–U+206F, U+FFF0–U+FFFF: three-byte sequences led
+    /// by E2 or EF). Everything else is copied verbatim.
+    @inline(__always)
+    private static func escapedWidth(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (width: Int, consumed: Int) {
+        let byte = bytes[index]
+        switch byte {
+        case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: return (2, 1)
+        case 0x00..<0x20: return (6, 1)
+        case 0x20..<0x80: return (1, 1)
+        case 0xE2, 0xEF:
+            guard index + 2 < bytes.count else { return (1, 1) }
+            switch scalar3(bytes, at: index) {
+            case 0x200C...0x200F, 0x2028...0x202F, 0x2060...0x206F, 0xFFF0...0xFFFF: return (6, 3)
+            default: return (3, 3)
+            }
+        default:
+            // Another lead byte or a continuation byte: copied as is.
+            return (1, 1)
+        }
+    }
+
+    /// The code point of the three-byte UTF-8 sequence at `index`.
+    @inline(__always)
+    private static func scalar3(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> UInt32 {
+        (UInt32(bytes[index] & 0x0F) << 12) | (UInt32(bytes[index + 1] & 0x3F) << 6) | UInt32(bytes[index + 2] & 0x3F)
     }
 
     /// Decodes a payload sent by a client: a JSON array of strings, or (websocket only) one string.

@@ -51,3 +51,51 @@ import Testing
         #expect(ServerFrameDecoder.decodeFlat(#"{"type":"message","msgId":"m","from":"a","text":"x","ts":1.5}"#) == nil)
     }
 }
+
+/// The one-pass reader of `welcome` and `presence` must give exactly what `Chat` decodes, and
+/// leave to `Chat` whatever it does not fully understand.
+@Suite("Server frame decoder: nested frames")
+struct ServerFrameDecoderNestedTests {
+    static let frames: [ServerFrame] = [
+        .presence(Presence(online: ["ann", "bob"], offline: ["cy"], ts: 1_700_000_000_000)),
+        .presence(Presence(online: [], offline: [], ts: 0)),
+        .welcome(Welcome(
+            nick: "ann", token: "t0k", users: (0..<50).map { UserStatus(nick: "u\($0)", online: $0 % 3 == 0) },
+            rooms: ["dev", "lobby"], entered: ["lobby", "dev"],
+            history: [
+                "lobby": [ChatMessage(msgId: "m1", from: "bob", room: "lobby", text: "hi \"there\" \\ 😀 \u{2028}", ts: 5, seq: 9)],
+                "dev": [],
+            ]
+        )),
+    ]
+
+    @Test(arguments: frames)
+    func aNestedFrameDecodesToWhatItWasEncodedFrom(_ frame: ServerFrame) throws {
+        let text = ChatFrameCodec.encode(frame)
+        #expect(ServerFrameDecoder.decodeNested(text) == frame)
+        #expect(try ServerFrameDecoder.decode(text) == ChatFrameCodec.decodeServerFrame(text))
+    }
+
+    @Test(arguments: [
+        #"{"type":"presence","online":["a"],"offline":[1],"ts":1}"#,
+        #"{"type":"presence","online":["a"],"offline":[],"ts":01}"#,
+        #"{"type":"presence","online":["a"],"offline":[],"ts":1.5}"#,
+        #"{"type":"presence","online":["a"],"ts":1}"#,
+        #"{"type":"presence","online":["a"],"offline":[],"ts":99999999999999999999}"#,
+        #"{"type":"welcome","nick":"a","token":"t","users":[{"nick":"a"}],"rooms":[],"entered":[],"history":{}}"#,
+        #"{"type":"welcome","nick":"a","token":"t","users":[],"rooms":[],"entered":[],"history":{"r":[{"msgId":"m"}]}}"#,
+        #"{"type":"presence","online":["a"],"offline":[],"ts":1} x"#,
+        #"[[[[[[[[[[[[]]]]]]]]]]]]"#,
+    ])
+    func whatItRefusesFailsOrDecodesExactlyAsChatDoes(_ text: String) {
+        #expect(ServerFrameDecoder.decodeNested(text) == nil)
+        let fast = try? ServerFrameDecoder.decode(text)
+        let slow = try? ChatFrameCodec.decodeServerFrame(text)
+        #expect(fast == slow)
+    }
+
+    @Test func unknownFieldsAndNullOptionalsAreReadAsChatReadsThem() throws {
+        let text = #"{"type":"welcome","extra":{"deep":[1,2]},"nick":"a","token":"t","users":[{"nick":"a","online":true,"x":null}],"rooms":["r"],"entered":["r"],"history":{"r":[{"msgId":"m","from":"b","room":"r","to":null,"text":"x","ts":-3,"seq":null}]}}"#
+        #expect(ServerFrameDecoder.decodeNested(text) == (try ChatFrameCodec.decodeServerFrame(text)))
+    }
+}

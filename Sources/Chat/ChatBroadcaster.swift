@@ -3,6 +3,17 @@
 /// default with one that prepares the transport bytes once (e.g. SockJS's prepared broadcast).
 public protocol ChatBroadcaster: Sendable {
     func broadcast(_ text: String, to outlets: [any ChatOutlet])
+
+    /// Hands several frames, in order, to many outlets. A server can send them as one transport
+    /// frame (SockJS `a[...]` with several messages, the same bytes to every outlet); the default
+    /// broadcasts them one by one.
+    func broadcast(batch texts: [String], to outlets: [any ChatOutlet])
+}
+
+extension ChatBroadcaster {
+    public func broadcast(batch texts: [String], to outlets: [any ChatOutlet]) {
+        for text in texts { broadcast(text, to: outlets) }
+    }
 }
 
 /// The default broadcaster: `send` to each outlet in turn.

@@ -12,6 +12,9 @@ public struct ChatConfiguration: Sendable {
     /// How long a node gathers presence changes before it tells its sessions, in one `presence`
     /// frame for all of them (and announces its changed roster to the other nodes).
     public var presenceBatchInterval: Duration
+    /// How long a node gathers a room's public messages before it hands them to the room's
+    /// sessions as one batch (one transport frame per session); zero sends each at once.
+    public var publicBatchInterval: Duration
     /// How long an announcement stays valid; a node silent for longer has its users shown
     /// offline. Must be at most 15 s to meet the presence guarantee.
     public var presenceExpiry: Duration
@@ -31,6 +34,7 @@ public struct ChatConfiguration: Sendable {
         presenceInterval: Duration = .seconds(5),
         presenceExpiry: Duration = .seconds(12),
         presenceBatchInterval: Duration = .milliseconds(250),
+        publicBatchInterval: Duration = .milliseconds(5),
         reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
         takeoverTimeout: Duration = .seconds(5),
         clock: any ChatClock = SystemChatClock(),
@@ -42,6 +46,7 @@ public struct ChatConfiguration: Sendable {
         self.presenceInterval = presenceInterval
         self.presenceExpiry = presenceExpiry
         self.presenceBatchInterval = presenceBatchInterval
+        self.publicBatchInterval = publicBatchInterval
         self.reconnectBackoff = reconnectBackoff
         self.takeoverTimeout = takeoverTimeout
         self.clock = clock

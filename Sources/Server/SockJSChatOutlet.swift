@@ -28,17 +28,23 @@ struct SockJSBroadcaster: ChatBroadcaster {
     let metrics: ServerMetrics
 
     func broadcast(_ text: String, to outlets: [any ChatOutlet]) {
+        broadcast(batch: [text], to: outlets)
+    }
+
+    /// Several frames as one SockJS frame `a["f1","f2",...]`: one write per session per batch.
+    func broadcast(batch texts: [String], to outlets: [any ChatOutlet]) {
+        guard !texts.isEmpty else { return }
         var sessions: [SockJSSession] = []
         sessions.reserveCapacity(outlets.count)
         for outlet in outlets {
             if let sockJS = outlet as? SockJSChatOutlet {
                 sessions.append(sockJS.session)
             } else {
-                outlet.send(text)
+                for text in texts { outlet.send(text) }
             }
         }
         guard !sessions.isEmpty else { return }
-        metrics.framesSent(kind: ServerMetrics.frameKind(text), count: sessions.count)
-        SockJSServer.broadcast(SockJSPreparedMessage(text), to: sessions)
+        for text in texts { metrics.framesSent(kind: ServerMetrics.frameKind(text), count: sessions.count) }
+        SockJSServer.broadcast(texts.count == 1 ? SockJSPreparedMessage(texts[0]) : SockJSPreparedMessage(batch: texts), to: sessions)
     }
 }

@@ -103,7 +103,7 @@ enum SockJSFrameFlavour: Hashable, Sendable {
             case .messages(let messages):
                 var buffer = allocator.buffer(capacity: 0)
                 for m in messages {
-                    WebSocketFrameEncoder.appendText(m.text, to: &buffer)
+                    for text in m.texts { WebSocketFrameEncoder.appendText(text, to: &buffer) }
                 }
                 return buffer
             case .close(let close):

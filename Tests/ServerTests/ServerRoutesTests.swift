@@ -40,7 +40,13 @@ struct ServerRoutesTests {
         try alice.send(["type": "say", "id": "m1", "text": "hello"])
         _ = try alice.waitFor { $0["type"] as? String == "sent" }
 
-        let metrics = try TestHTTP.request(port: port, path: "/metrics")
+        // The node hands a room's messages to its sessions in batches (every 5 ms): the message
+        // may go out just after `sent`.
+        var metrics = try TestHTTP.request(port: port, path: "/metrics")
+        for _ in 0..<40 where !metrics.text.contains(#"rabbitchat_messages_out_total{kind="message"} 1"#) {
+            try await Task.sleep(for: .milliseconds(50))
+            metrics = try TestHTTP.request(port: port, path: "/metrics")
+        }
         #expect(metrics.status == 200)
         #expect(metrics.headers["content-type"]?.hasPrefix("text/plain") == true)
         let text = metrics.text

@@ -123,7 +123,7 @@ extension ChatNodeCore {
             history.append(message, room: room)
             let outlets = outlets(inRoom: room)
             guard !outlets.isEmpty else { return }
-            broadcaster.broadcast(ChatFrameCodec.encode(.message(message)), to: outlets)
+            queuePublic(ChatFrameCodec.encode(.message(message)), room: room, outlets: outlets)
             metrics.publicDeliveries.increment(by: outlets.count)
         case .claim:
             guard let nick = record.nick, let marker = record.marker else { return }

@@ -97,8 +97,7 @@ extension ChatNodeCore {
         defer { publishesInFlight -= 1 }
         receiptsAwaitingConfirm[msgId] = []
         do {
-            let channel = try await publisher()
-            try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
+            try await publishChecked(request, msgId: msgId, awaitEcho: request.exchange == topology.publicExchange)
             result = .success(())
         } catch {
             result = .failure(error)
@@ -183,7 +182,7 @@ extension ChatNodeCore {
         }
         do {
             let channel = try await publisher()
-            let results = try await channel.publishBatch(receipts)
+            let results = try await withPublishDeadline(on: channel) { () async throws(BrokerError) in try await channel.publishBatch(receipts) }
             guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
                 throw BrokerError.nacked
             }

@@ -182,7 +182,8 @@ extension ChatNodeCore {
         }
         do {
             let channel = try await publisher()
-            let results = try await withPublishDeadline(on: channel) { () async throws(BrokerError) in try await channel.publishBatch(receipts) }
+            let batch = receipts
+            let results = try await withPublishDeadline(on: channel) { () async throws(BrokerError) in try await channel.publishBatch(batch) }
             guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
                 throw BrokerError.nacked
             }

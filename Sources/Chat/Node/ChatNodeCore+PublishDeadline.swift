@@ -1,4 +1,5 @@
 import Broker
+import Synchronization
 
 /// Publishes that cannot hang and confirms that are checked.
 ///
@@ -43,16 +44,30 @@ extension ChatNodeCore {
         }
     }
 
-    /// Runs `body` (a publish on `channel`); when it has not returned within the publish
-    /// timeout, closes `channel`, which fails the publish and every other one waiting on it.
-    func withPublishDeadline<T: Sendable>(on channel: any BrokerChannel, _ body: () async throws(BrokerError) -> T) async throws(BrokerError) -> T {
+    /// Runs `body` (a publish on `channel`) and returns its result, or throws
+    /// ``BrokerError/timeout(_:)`` once the publish timeout has passed without one; then it also
+    /// closes `channel`, which fails every other publish still waiting on it (and this one,
+    /// whose late result is dropped).
+    func withPublishDeadline<T: Sendable>(
+        on channel: any BrokerChannel,
+        _ body: @escaping @Sendable () async throws(BrokerError) -> T
+    ) async throws(BrokerError) -> T {
         let timeout = configuration.publishTimeout
-        let watchdog = Task { [weak self] in
-            guard (try? await Task.sleep(for: timeout)) != nil, let self else { return }
-            await self.publishTimedOut(on: channel)
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, BrokerError>, Never>) in
+            let outcome = FirstOutcome(continuation)
+            let timer = Task { [weak self] in
+                guard (try? await Task.sleep(for: timeout)) != nil,
+                      outcome.resume(.failure(.timeout("the broker did not confirm the publish in time."))) else { return }
+                await self?.publishTimedOut(on: channel)
+            }
+            Task {
+                let result: Result<T, BrokerError>
+                do throws(BrokerError) { result = .success(try await body()) } catch { result = .failure(error) }
+                timer.cancel()
+                _ = outcome.resume(result)
+            }
         }
-        defer { watchdog.cancel() }
-        return try await body()
+        return try result.get()
     }
 
     private func publishTimedOut(on channel: any BrokerChannel) async {
@@ -79,5 +94,22 @@ extension ChatNodeCore {
         case .seen?, nil:
             return
         }
+    }
+}
+
+/// Resumes a continuation with the first of several results and ignores the others: the
+/// publish and its deadline race for it.
+final class FirstOutcome<T: Sendable>: Sendable {
+    private let continuation: Mutex<CheckedContinuation<Result<T, BrokerError>, Never>?>
+
+    init(_ continuation: CheckedContinuation<Result<T, BrokerError>, Never>) {
+        self.continuation = Mutex(continuation)
+    }
+
+    /// Resumes with `result` if nothing did yet; true when this call did.
+    func resume(_ result: Result<T, BrokerError>) -> Bool {
+        guard let continuation = continuation.withLock({ value in defer { value = nil }; return value }) else { return false }
+        continuation.resume(returning: result)
+        return true
     }
 }

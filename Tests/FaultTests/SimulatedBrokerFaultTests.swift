@@ -111,6 +111,34 @@ struct SimulatedBrokerFaultTests {
     }
 }
 
+extension SimulatedBrokerFaultTests {
+    @Test("An ack whose receipt the broker refuses is answered unavailable, and the message comes again to be acked")
+    func anAckThatCannotBeRecordedBringsTheMessageAgain() async throws {
+        try await withSimulatedChat { chat in
+            try await chat.start("a")
+            try await chat.start("b")
+            let alice = chat.client(on: "a")
+            try await alice.join("alice")
+            let bob = chat.client(on: "b")
+            try await bob.join("bob")
+            alice.send(.tell(TellRequest(id: "1", to: "bob", text: "ack me twice")))
+            try await waitUntil("bob to get the message") { bob.messagesById.values.contains { $0.text == "ack me twice" } }
+            let msgId = try #require(alice.sent("1")).msgId
+            let copies = { bob.received.filter { if case .message(let m) = $0, m.msgId == msgId { true } else { false } }.count }
+            let ackRefusals = { bob.received.filter { if case .error(let e) = $0, e.code == .unavailable, e.id == nil { true } else { false } }.count }
+
+            chat.broker.failPublishes(.nack)
+            bob.send(.ack(AckRequest(msgIds: [msgId])))
+            try await waitUntil("bob's ack to be answered unavailable") { ackRefusals() == 1 }
+            chat.broker.clearPublishFault()
+            try await waitUntil("the message to come again") { copies() == 2 }
+            #expect(!alice.receipts.contains(msgId))
+            bob.send(.ack(AckRequest(msgIds: [msgId])))
+            try await waitUntil("alice to get delivered") { alice.receipts.contains(msgId) }
+        }
+    }
+}
+
 /// What alice sent and was answered: frames by client id, resent on `unavailable` (or
 /// `rate_limited`) with the same id until `sent`, at most 10 frames a second as a polite client.
 struct Ledger {

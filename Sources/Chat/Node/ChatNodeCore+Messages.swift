@@ -189,6 +189,7 @@ extension ChatNodeCore {
             }
         } catch {
             entry.session.send(ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame)
+            await redeliverInbox(sessionId)
             return
         }
         for delivery in acked {

@@ -57,14 +57,22 @@ public final class ChatSession: Sendable {
                     state.continuation = continuation
                     newStream = stream
                 }
-                if case .dropped = state.continuation!.yield(text) { return .busy }
+                // Counted before the yield, so the frame task never uncounts it first.
+                core.inboundFrames.add(1, ordering: .relaxed)
+                if case .dropped = state.continuation!.yield(text) {
+                    core.inboundFrames.subtract(1, ordering: .relaxed)
+                    return .busy
+                }
                 return .queued
             }
         }
         if let newStream {
             let core = core
             Task { [self] in
-                for await text in newStream { await core.process(text, from: self) }
+                for await text in newStream {
+                    await core.process(text, from: self)
+                    core.inboundFrames.subtract(1, ordering: .relaxed)
+                }
                 await core.sessionEnded(id)
             }
         }

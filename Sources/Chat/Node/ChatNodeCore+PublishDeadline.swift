@@ -1,5 +1,4 @@
 import Broker
-import Synchronization
 
 /// Publishes that cannot hang and confirms that are checked.
 ///
@@ -40,7 +39,7 @@ extension ChatNodeCore {
                            metadata: ["msgId": "\(msgId)"])
             metrics.publishTimeouts.increment()
             await replacePublisher(channel)
-            throw BrokerError.connectionClosed("the broker confirmed the message but it did not reach the history stream in time.")
+            throw BrokerError.timeout("the broker confirmed the message but it did not come back through the history stream in time.")
         }
     }
 
@@ -106,22 +105,5 @@ extension ChatNodeCore {
         case .seen?, nil:
             return
         }
-    }
-}
-
-/// Resumes a continuation with the first of several results and ignores the others: the
-/// publish and its deadline race for it.
-final class FirstOutcome<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<Result<T, BrokerError>, Never>?>
-
-    init(_ continuation: CheckedContinuation<Result<T, BrokerError>, Never>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    /// Resumes with `result` if nothing did yet; true when this call did.
-    func resume(_ result: Result<T, BrokerError>) -> Bool {
-        guard let continuation = continuation.withLock({ value in defer { value = nil }; return value }) else { return false }
-        continuation.resume(returning: result)
-        return true
     }
 }

@@ -69,6 +69,8 @@ actor ChatNodeCore {
     nonisolated let metrics = ChatMetrics()
     nonisolated let connected = Atomic<Bool>(false)
     nonisolated let sessionCount = Atomic<Int>(0)
+    /// Client frames accepted by sessions and not yet done with (for `/metrics`).
+    nonisolated let inboundFrames = Atomic<Int>(0)
 
     var link: Link?
     var generation = 0

@@ -70,7 +70,12 @@ public final class ChatSession: Sendable {
                     state.continuation = continuation
                     newStream = stream
                 }
-                if case .dropped = state.continuation!.yield(Inbound(text: text, admission: state.admitted + 1)) { return .busy }
+                // Counted before the yield, so the frame task never uncounts it first.
+                core.inboundFrames.add(1, ordering: .relaxed)
+                if case .dropped = state.continuation!.yield(Inbound(text: text, admission: state.admitted + 1)) {
+                    core.inboundFrames.subtract(1, ordering: .relaxed)
+                    return .busy
+                }
                 state.admitted += 1
                 return .queued
             }
@@ -78,7 +83,10 @@ public final class ChatSession: Sendable {
         if let newStream {
             let core = core
             Task { [self] in
-                for await inbound in newStream { await core.process(inbound.text, admission: inbound.admission, from: self) }
+                for await inbound in newStream {
+                    await core.process(inbound.text, admission: inbound.admission, from: self)
+                    core.inboundFrames.subtract(1, ordering: .relaxed)
+                }
                 await core.sessionEnded(id)
             }
         }

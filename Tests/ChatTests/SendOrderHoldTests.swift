@@ -62,6 +62,20 @@ struct SendOrderHoldTests {
         #expect(hold.held.first?.id == "first")
     }
 
+    @Test func aResendRefusedAgainStaysTheOneWaitedForAheadOfTheOthers() {
+        var hold = SendOrderHold()
+        hold.refusedWhenRun(id: "m1", admission: 1)
+        #expect(hold.check(id: "m2", admission: 2) == .refuse(waitingFor: "m1"))
+        // m1 comes again and fails again (the broker is still away): still first, m2 after it.
+        #expect(hold.check(id: "m1", admission: 3) == .proceed)
+        hold.refusedWhenRun(id: "m1", admission: 3)
+        #expect(hold.held.map(\.id) == ["m1", "m2"])
+        #expect(hold.check(id: "m2", admission: 4) == .refuse(waitingFor: "m1"))
+        #expect(hold.check(id: "m1", admission: 5) == .proceed)
+        #expect(hold.check(id: "m2", admission: 6) == .proceed)
+        #expect(hold.held.isEmpty)
+    }
+
     @Test func aResendThatFailsAgainHoldsAgain() {
         var hold = SendOrderHold()
         hold.refusedWhenRun(id: "m1", admission: 1)

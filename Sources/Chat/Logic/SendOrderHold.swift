@@ -25,6 +25,9 @@ struct SendOrderHold: Sendable, Hashable {
 
     /// The refused frames, oldest (by position) first.
     private(set) var held: [Held] = []
+    /// The refused frame whose resend the last ``check(id:admission:)`` let through: if that
+    /// resend is refused again, it goes back to the front, still the one waited for.
+    private var lifted: Held?
 
     /// What to do with a `say`/`tell` about to run.
     enum Verdict: Sendable, Hashable {
@@ -35,8 +38,14 @@ struct SendOrderHold: Sendable, Hashable {
 
     init() {}
 
-    /// The frame with admission number `admission` was refused when it ran.
+    /// The frame with admission number `admission` was refused when it ran (called before the
+    /// session's next frame is checked).
     mutating func refusedWhenRun(id: String, admission: UInt64) {
+        if let lifted, lifted.id == id {
+            self.lifted = nil
+            held.insert(lifted, at: 0)
+            return
+        }
         hold(Held(id: id, position: admission * 2))
     }
 
@@ -49,10 +58,11 @@ struct SendOrderHold: Sendable, Hashable {
     /// came before the oldest refused one always run; after it, only that one's resend, which
     /// makes the next refused one the one waited for.
     mutating func check(id: String, admission: UInt64) -> Verdict {
+        lifted = nil
         guard let oldest = held.first else { return .proceed }
         if admission * 2 <= oldest.position { return .proceed }
         if id == oldest.id {
-            held.removeFirst()
+            lifted = held.removeFirst()
             return .proceed
         }
         hold(Held(id: id, position: admission * 2))

@@ -83,7 +83,7 @@ public struct ChatLimits: Sendable, Hashable {
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,
         maxTextScalars: Int = 4000, maxFrameBytes: Int = 64 * 1024,
-        historyOnJoin: Int = 100, historyKept: Int = 1000, historyReadOnStart: Int = 100_000,
+        historyOnJoin: Int = 100, historyKept: Int = 1000, historyReadOnStart: Int = 20_000,
         dedupCapacity: Int = 10_000, dedupWindow: Duration = .seconds(600),
         inboxPrefetch: UInt16 = 100, sessionInboundQueue: Int = 256
     ) {

@@ -47,6 +47,8 @@ struct QueueDepthMetricsTests {
         #expect(waitingBytes > 0 && waitingBytes < 1_048_576)
         #expect(busy[#"rabbitchat_sockjs_outbound_queue_bytes{stat="max"}"#] == waitingBytes)
         #expect(busy["rabbitchat_sockjs_outbound_queue_cap_bytes"] == 1_048_576)
+        let lag = try #require(busy["rabbitchat_event_loop_lag_seconds"], "the event loops' backlog, as time")
+        #expect(lag >= 0)
 
         // Carol polls: her queue empties. Alice acks: her inbox has nothing unacked.
         let poll = try TestHTTP.request(port: port, method: "POST", path: carol + "/xhr")

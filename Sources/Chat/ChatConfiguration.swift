@@ -14,8 +14,13 @@ public struct ChatConfiguration: Sendable {
     public var presenceExpiry: Duration
     /// First and last delay between reconnect attempts (doubling, with jitter).
     public var reconnectBackoff: ClosedRange<Duration>
-    /// How long a join waits for the nick's inbox when another node still holds it.
+    /// How long a join waits for the nick's inbox when another node still holds it, and for
+    /// the node to catch up with the broker after it (re)connected.
     public var takeoverTimeout: Duration
+    /// How long a join of a new nick waits for its claim to come back through the claims
+    /// stream; after that it is answered `unavailable` (a retry with the same nonce gets the
+    /// nick if the claim won meanwhile).
+    public var claimTimeout: Duration
     /// The time source for timestamps, rate limits, dedup and presence expiry.
     public var clock: any ChatClock
     /// The names of the exchanges and queues; the default is the production topology.
@@ -29,6 +34,7 @@ public struct ChatConfiguration: Sendable {
         presenceExpiry: Duration = .seconds(12),
         reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
         takeoverTimeout: Duration = .seconds(5),
+        claimTimeout: Duration = .seconds(5),
         clock: any ChatClock = SystemChatClock(),
         topology: ChatTopology = ChatTopology()
     ) {
@@ -39,6 +45,7 @@ public struct ChatConfiguration: Sendable {
         self.presenceExpiry = presenceExpiry
         self.reconnectBackoff = reconnectBackoff
         self.takeoverTimeout = takeoverTimeout
+        self.claimTimeout = claimTimeout
         self.clock = clock
         self.topology = topology
     }

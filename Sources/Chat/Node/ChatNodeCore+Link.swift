@@ -127,7 +127,7 @@ extension ChatNodeCore {
             metrics.publicDeliveries.increment(by: outlets.count)
         case .claim:
             guard let nick = record.nick, let marker = record.marker else { return }
-            if claimOwners[nick] == nil { claimOwners[nick] = marker }
+            if claims[nick] == nil { claims[nick] = Claim(marker: marker, claimant: record.claimant) }
             if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
         case .sync:
             guard record.marker == syncMarker, !caughtUp else { return }

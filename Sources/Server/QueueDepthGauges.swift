@@ -41,11 +41,11 @@ struct QueueDepthGauges: Sendable {
         pendingReceiptConfirms = gauge("rabbitchat_pending", "confirms", confirmsHelp, [("kind", "receipt_batch")])
         inboxes = gauge("rabbitchat_inbox_consumers", "",
                         "User queues consumed by this node (one per joined session).")
-        let unackedHelp = "Private messages handed to clients and not acked yet (stat: sum over inboxes, or the most of one inbox; at most the prefetch per inbox)."
+        let unackedHelp = "Private messages and delivered receipts handed to clients and not acked yet (stat: sum over inboxes, or the most of one inbox; at most the prefetch per inbox)."
         inboxUnackedSum = gauge("rabbitchat_inbox_unacked", "messages", unackedHelp, [("stat", "sum")])
         inboxUnackedMax = gauge("rabbitchat_inbox_unacked", "messages", unackedHelp, [("stat", "max")])
         inboxPrefetch = gauge("rabbitchat_inbox_prefetch", "messages",
-                              "The AMQP prefetch of each user-queue consumer: the most unacked private messages one inbox may hold.")
+                              "The AMQP prefetch of each user-queue consumer: the most unacked deliveries one inbox may hold.")
         eventLoopLag = gauge("rabbitchat_event_loop_lag", "seconds",
                              "How long a task just queued on the busiest SockJS event loop waited to run: the backlog of broadcast deliveries and other work ahead of it, as time.")
         inboundFrames = gauge("rabbitchat_session_inbound_queue", "frames",

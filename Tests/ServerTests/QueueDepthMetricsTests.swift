@@ -57,7 +57,7 @@ struct QueueDepthMetricsTests {
         for msgId in msgIds {
             #expect(try bob.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == msgId } != nil)
         }
-        try bob.send(["type": "ack", "msgIds": msgIds])  // the receipts (a no-op where receipts need no ack)
+        try bob.send(["type": "ack", "msgIds": msgIds])  // the receipts, which clients ack too
         let idle = try await Self.scrape(port: port, until: {
             $0[#"rabbitchat_inbox_unacked_messages{stat="sum"}"#] == 0 && $0[#"rabbitchat_sockjs_outbound_queue_messages{stat="sum"}"#] == 0
         })

@@ -72,6 +72,10 @@ public struct ChatLimits: Sendable, Hashable {
     public var historyOnJoin: Int
     /// Messages per room that a node keeps in memory for `history` requests.
     public var historyKept: Int
+    /// How many of the newest records of the history stream a starting node reads before it
+    /// accepts joins: its start takes time in proportion to this, not to the stream's length.
+    /// Rooms silent for longer than that many public messages show no history until they speak.
+    public var historyReadOnStart: Int
     /// Ids per sender that the dedup window remembers.
     public var dedupCapacity: Int
     /// How long the dedup window remembers an id.
@@ -84,7 +88,7 @@ public struct ChatLimits: Sendable, Hashable {
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,
         maxTextScalars: Int = 4000, maxFrameBytes: Int = 64 * 1024,
-        historyOnJoin: Int = 100, historyKept: Int = 1000,
+        historyOnJoin: Int = 100, historyKept: Int = 1000, historyReadOnStart: Int = 20_000,
         dedupCapacity: Int = 10_000, dedupWindow: Duration = .seconds(600),
         inboxPrefetch: UInt16 = 100, sessionInboundQueue: Int = 256
     ) {
@@ -95,6 +99,7 @@ public struct ChatLimits: Sendable, Hashable {
         self.maxFrameBytes = maxFrameBytes
         self.historyOnJoin = historyOnJoin
         self.historyKept = historyKept
+        self.historyReadOnStart = historyReadOnStart
         self.dedupCapacity = dedupCapacity
         self.dedupWindow = dedupWindow
         self.inboxPrefetch = inboxPrefetch

@@ -147,6 +147,7 @@ final class SimulatedUser {
         counters.add(.sent)
         // While reconnecting it stays pending and goes out after the rejoin.
         guard phase == .joined else { return }
+        guard !queuedBehindRetries(payload.seq) else { return }
         connection?.say(id: String(payload.seq), text: payload.text(padding: padding), room: roomName)
     }
 
@@ -156,7 +157,16 @@ final class SimulatedUser {
         let payload = ledger.willSend(to: .user(addressee), at: Self.now())
         counters.add(.sent)
         guard phase == .joined else { return }
+        guard !queuedBehindRetries(payload.seq) else { return }
         connection?.tell(id: String(payload.seq), to: plan.nick(addressee), text: payload.text(padding: padding))
+    }
+
+    /// A new message waits behind messages still to be resent, so it never overtakes them
+    /// (Specs/chat-protocol.md: refused messages are resent oldest first, before newer ones).
+    private func queuedBehindRetries(_ seq: Int) -> Bool {
+        guard !retryQueue.isEmpty else { return false }
+        enqueueRetry([seq])
+        return true
     }
 
     // MARK: Events

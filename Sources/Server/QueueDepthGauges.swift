@@ -1,4 +1,5 @@
 import Chat
+import NIOCore
 import Prometheus
 import SockJS
 
@@ -19,6 +20,7 @@ struct QueueDepthGauges: Sendable {
     private let inboxUnackedMax: Gauge
     private let inboxPrefetch: Gauge
     private let inboundFrames: Gauge
+    private let eventLoopLag: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
         func gauge(_ name: String, _ unit: String, _ help: String, _ labels: [(String, String)] = []) -> Gauge {
@@ -39,19 +41,23 @@ struct QueueDepthGauges: Sendable {
         pendingReceiptConfirms = gauge("rabbitchat_pending", "confirms", confirmsHelp, [("kind", "receipt_batch")])
         inboxes = gauge("rabbitchat_inbox_consumers", "",
                         "User queues consumed by this node (one per joined session).")
-        let unackedHelp = "Private messages handed to clients and not acked yet (stat: sum over inboxes, or the most of one inbox; at most the prefetch per inbox)."
+        let unackedHelp = "Private messages and delivered receipts handed to clients and not acked yet (stat: sum over inboxes, or the most of one inbox; at most the prefetch per inbox)."
         inboxUnackedSum = gauge("rabbitchat_inbox_unacked", "messages", unackedHelp, [("stat", "sum")])
         inboxUnackedMax = gauge("rabbitchat_inbox_unacked", "messages", unackedHelp, [("stat", "max")])
         inboxPrefetch = gauge("rabbitchat_inbox_prefetch", "messages",
-                              "The AMQP prefetch of each user-queue consumer: the most unacked private messages one inbox may hold.")
+                              "The AMQP prefetch of each user-queue consumer: the most unacked deliveries one inbox may hold.")
+        eventLoopLag = gauge("rabbitchat_event_loop_lag", "seconds",
+                             "How long a task just queued on the busiest SockJS event loop waited to run: the backlog of broadcast deliveries and other work ahead of it, as time.")
         inboundFrames = gauge("rabbitchat_session_inbound_queue", "frames",
                               "Client frames accepted and not yet done with (waiting behind their session's earlier frames, or being processed), all sessions together.")
     }
 
     /// Reads both snapshots and sets every gauge.
     func update(node: ChatNode, http: SockJSServer, outboundCap: Int) async {
+        let lag = await Self.eventLoopLag(http.eventLoopGroup)
         let chat = await node.queueDepths()
         let sockJS = await http.outboundQueueDepths()
+        eventLoopLag.set(lag)
         outboundMessagesSum.set(Int64(sockJS.messages))
         outboundMessagesMax.set(Int64(sockJS.maxMessages))
         outboundBytesSum.set(Int64(sockJS.bytes))
@@ -65,5 +71,16 @@ struct QueueDepthGauges: Sendable {
         inboxUnackedMax.set(Int64(chat.maxUnackedPerInbox))
         inboxPrefetch.set(Int64(chat.inboxPrefetch))
         inboundFrames.set(Int64(chat.inboundFrames))
+    }
+
+    /// The longest wait, over the group's loops, between queuing a task and its start.
+    static func eventLoopLag(_ group: any EventLoopGroup) async -> Double {
+        var longest = Duration.zero
+        for loop in group.makeIterator() {
+            let queued = ContinuousClock.now
+            guard let started = try? await loop.submit({ ContinuousClock.now }).get() else { continue }
+            longest = max(longest, started - queued)
+        }
+        return Double(longest.components.seconds) + Double(longest.components.attoseconds) / 1e18
     }
 }

@@ -55,22 +55,33 @@ struct SenderOrderTests {
             let alice = cluster.client(on: "a")
             try await alice.join("alice")
             let simulator = try #require(cluster.testBroker.inMemory)
-            simulator.failPublishes(.nack, count: 1)
-            // Sent back to back: m2 and m3 are queued behind m1 when m1's publish is nacked.
+            // Every publish is nacked (presence announcements too, which is harmless).
+            simulator.failPublishes(.nack)
+            // Sent back to back: m2 and m3 are queued behind m1 when m1's publish is nacked,
+            // and refused without a publish: they wait for m1.
             for id in ["m1", "m2", "m3"] { Self.say(alice, id) }
-            #expect(try await alice.error(.unavailable).id == "m1")
-            #expect(try await alice.error(.unavailable).id == "m2")
-            #expect(try await alice.error(.unavailable).id == "m3")
+            let first = try await alice.error(.unavailable)
+            #expect(first.id == "m1")
+            #expect(!first.message.contains("m1"))
+            for id in ["m2", "m3"] {
+                let held = try await alice.error(.unavailable)
+                #expect(held.id == id)
+                #expect(held.message.contains("earlier message m1"))
+            }
+            simulator.clearPublishFault()
             for id in ["m1", "m2", "m3"] { Self.say(alice, id) }
             try await alice.sent("m3")
             try await bob.message("text of m3")
             #expect(Self.texts(bob, from: "alice") == ["m1", "m2", "m3"].map { "text of \($0)" })
             // A private message follows the same rule.
-            simulator.failPublishes(.nack, count: 1)
+            simulator.failPublishes(.nack)
             alice.send(.tell(TellRequest(id: "p1", to: "bob", text: "private 1")))
             Self.say(alice, "m4")
             #expect(try await alice.error(.unavailable).id == "p1")
-            #expect(try await alice.error(.unavailable).id == "m4")
+            let held = try await alice.error(.unavailable)
+            #expect(held.id == "m4")
+            #expect(held.message.contains("earlier message p1"))
+            simulator.clearPublishFault()
         }
     }
 
@@ -83,9 +94,10 @@ struct SenderOrderTests {
             let alice = cluster.client(on: "a")
             let welcome = try await alice.join("alice")
             let simulator = try #require(cluster.testBroker.inMemory)
-            simulator.failPublishes(.nack, count: 1)
+            simulator.failPublishes(.nack)
             Self.say(alice, "m1")
             try await alice.error(.unavailable)
+            simulator.clearPublishFault()
             alice.session.disconnected()
             let again = cluster.client(on: "a")
             try await again.join("alice", token: welcome.token)

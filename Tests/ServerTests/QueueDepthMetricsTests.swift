@@ -47,6 +47,8 @@ struct QueueDepthMetricsTests {
         #expect(waitingBytes > 0 && waitingBytes < 1_048_576)
         #expect(busy[#"rabbitchat_sockjs_outbound_queue_bytes{stat="max"}"#] == waitingBytes)
         #expect(busy["rabbitchat_sockjs_outbound_queue_cap_bytes"] == 1_048_576)
+        let lag = try #require(busy["rabbitchat_event_loop_lag_seconds"], "the event loops' backlog, as time")
+        #expect(lag >= 0)
 
         // Carol polls: her queue empties. Alice acks: her inbox has nothing unacked.
         let poll = try TestHTTP.request(port: port, method: "POST", path: carol + "/xhr")
@@ -55,7 +57,7 @@ struct QueueDepthMetricsTests {
         for msgId in msgIds {
             #expect(try bob.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == msgId } != nil)
         }
-        try bob.send(["type": "ack", "msgIds": msgIds])  // the receipts (a no-op where receipts need no ack)
+        try bob.send(["type": "ack", "msgIds": msgIds])  // the receipts, which clients ack too
         let idle = try await Self.scrape(port: port, until: {
             $0[#"rabbitchat_inbox_unacked_messages{stat="sum"}"#] == 0 && $0[#"rabbitchat_sockjs_outbound_queue_messages{stat="sum"}"#] == 0
         })

@@ -139,7 +139,7 @@ extension ChatNodeCore {
         let record = BrokerRecord(kind: .claim, nick: nick, marker: marker, claimant: claimant)
         guard let channel = try? await publisher() else { return }
         _ = try? await channel.publish(OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
-                                       exchange: "", routingKey: topology.historyStream, mandatory: false)
+                                       exchange: "", routingKey: topology.claimsStream, mandatory: false)
     }
 
     /// Starts the exclusive consumer of `user.<nick>`, retrying while another node still

@@ -74,9 +74,17 @@ actor ChatNodeCore {
 
     var link: Link?
     var generation = 0
-    var caughtUp = false
+    /// The claims stream was read up to this node's sync marker: every earlier claim is known.
+    var claimsCaughtUp = false
+    /// The history stream was read up to the offset it ended at when the node (re)connected.
+    var historyCaughtUp = false
     var syncMarker: String?
+    var historyTarget: Int64?
     var lastStreamOffset: Int64?
+    var lastClaimsOffset: Int64?
+    /// History records read since the node started (to show that a start reads a bounded part).
+    var historyRecordsRead = 0
+    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp }
     var history: RoomHistory
     /// The first claim record of every claimed nick, as read from the stream.
     var claims: [String: Claim] = [:]

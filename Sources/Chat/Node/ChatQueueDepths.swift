@@ -6,9 +6,10 @@ public struct ChatQueueDepths: Sendable, Hashable {
     public var pendingReceiptConfirms = 0
     /// Joined sessions that consume their user queue on this node.
     public var inboxes = 0
-    /// Private messages handed to clients and not acked by them yet, all inboxes together.
+    /// Private messages and `delivered` receipts handed to clients and not acked by them yet,
+    /// all inboxes together.
     public var unackedDeliveries = 0
-    /// The most unacked private messages of one inbox; the broker sends no more than
+    /// The most unacked deliveries of one inbox; the broker sends no more than
     /// ``inboxPrefetch`` to one inbox before acks.
     public var maxUnackedPerInbox = 0
     /// The prefetch of every inbox consumer (``ChatLimits/inboxPrefetch``).

@@ -26,6 +26,7 @@ final class ChatCluster: Sendable {
         self.limits = limits
         for exchange in ["chat.public", "chat.direct", "chat.presence"] { _ = testBroker.exchangeName(exchange) }
         _ = testBroker.queueName("chat.history")
+        _ = testBroker.queueName("chat.claims")
     }
 
     /// Starts a node and waits until it is connected to the broker.

@@ -61,7 +61,7 @@ extension ChatNodeCore {
 
     @discardableResult
     private func rebuildRosterSnapshot() -> RosterSnapshot {
-        let snapshot = RosterSnapshot(users: claimOwners.keys.sorted().map { UserStatus(nick: $0, online: presence.isOnline($0)) })
+        let snapshot = RosterSnapshot(users: claims.keys.sorted().map { UserStatus(nick: $0, online: presence.isOnline($0)) })
         rosterSnapshot = snapshot
         rosterSnapshotStale = false
         return snapshot

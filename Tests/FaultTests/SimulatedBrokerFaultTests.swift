@@ -236,7 +236,7 @@ extension SimulatedClient {
         for frame in received {
             switch frame {
             case .welcome(let welcome): state = welcome.users.first { $0.nick == nick }?.online ?? state
-            case .presence(let presence) where presence.nick == nick: state = presence.online
+            case .presence(let presence): state = presence.status(of: nick) ?? state
             default: break
             }
         }

@@ -90,18 +90,21 @@ final class XHRTransportDriver: SockJSTransportDriver {
         )
     }
 
+    /// Splits the body into lines, copying each run up to a newline in one go.
     private func consume(_ buffer: ByteBuffer) {
-        for byte in buffer.readableBytesView {
-            if byte == UInt8(ascii: "\n") {
-                deliverLine()
-                if stopped { return }
-            } else {
-                line.append(byte)
-                if line.count > maxLineSize {
-                    fail("The server at \(endpoint) sent a line longer than \(maxLineSize) bytes.")
-                    return
-                }
+        var rest = buffer.readableBytesView[...]
+        while !rest.isEmpty {
+            let newline = rest.firstIndex(of: UInt8(ascii: "\n"))
+            let run = rest[..<(newline ?? rest.endIndex)]
+            if line.count + run.count > maxLineSize {
+                fail("The server at \(endpoint) sent a line longer than \(maxLineSize) bytes.")
+                return
             }
+            line.append(contentsOf: run)
+            guard let newline else { return }
+            deliverLine()
+            if stopped { return }
+            rest = rest[rest.index(after: newline)...]
         }
     }
 

@@ -181,6 +181,16 @@ let package = Package(
             path: "Tests/BrokerTestSupport",
             swiftSettings: strict
         ),
+        .target(
+            name: "ServerTestSupport",
+            path: "Tests/ServerTestSupport",
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServerTestSupportTests",
+            dependencies: ["ServerTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BrokerContractTests",
             dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
@@ -204,13 +214,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["Server"],
+            dependencies: ["Server", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ChatClientTests",
             dependencies: [
-                "ChatClient", "Chat",
+                "ChatClient", "Chat", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -219,13 +229,13 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadTesterTests",
-            dependencies: ["LoadTester", "ChatClient", "Chat"],
+            dependencies: ["LoadTester", "ChatClient", "Chat", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "ChatClient", "Chat",
+                "ChatClient", "Chat", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -17,7 +17,10 @@ public final class TestSocket {
     /// `receiveBuffer` (bytes) shrinks the kernel's receive buffer, to make the server's
     /// writes block sooner.
     public init(port: Int, timeout: Duration = .seconds(10), receiveBuffer: Int32? = nil) throws {
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // The descriptor is set up in a local and stored only once connected: a throw after
+        // `self.fd` is set would run `deinit`, and a second `close` of the same number can
+        // close a descriptor that another part of the test process (SwiftNIO) opened meanwhile.
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw TestSocketError("socket() failed (errno \(errno))") }
         if var size = receiveBuffer {
             setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
@@ -34,6 +37,7 @@ public final class TestSocket {
             close(fd)
             throw TestSocketError("cannot connect to 127.0.0.1:\(port)")
         }
+        self.fd = fd
     }
 
     deinit { close(fd) }

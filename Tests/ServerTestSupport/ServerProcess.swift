@@ -15,18 +15,26 @@ import Glibc
 /// server on a port with `LiveServer.start`.
 public final class ServerProcess: Sendable {
     /// How the child ended.
-    public struct Exit: Sendable, Equatable, CustomStringConvertible {
-        /// The exit status, or the signal number when `bySignal`.
-        public var status: Int32
-        /// Whether a signal ended it (then `status` is the signal number).
-        public var bySignal: Bool
+    public enum Exit: Sendable, Equatable, CustomStringConvertible {
+        /// It exited with this status.
+        case exited(Int32)
+        /// This signal ended it.
+        case killed(signal: Int32)
 
-        public init(status: Int32, bySignal: Bool) {
-            self.status = status
-            self.bySignal = bySignal
+        /// The exit status, or the signal number when a signal ended it (as Foundation reports it).
+        public var status: Int32 {
+            switch self {
+            case .exited(let status): status
+            case .killed(let signal): signal
+            }
         }
 
-        public var description: String { bySignal ? "killed by signal \(status)" : "exited with status \(status)" }
+        public var description: String {
+            switch self {
+            case .exited(let status): "exited with status \(status)"
+            case .killed(let signal): "killed by signal \(signal)"
+            }
+        }
     }
 
     /// The child's process id: what `signal(_:)` and `stop()` address.
@@ -57,8 +65,9 @@ public final class ServerProcess: Sendable {
         process.standardError = Self.capture(.standardError, into: output)
         let exit = ExitRecord()
         process.terminationHandler = { ended in
-            let bySignal = ended.terminationReason == .uncaughtSignal
-            exit.value.withLock { $0 = Exit(status: ended.terminationStatus, bySignal: bySignal) }
+            let status = ended.terminationStatus
+            let reason: Exit = ended.terminationReason == .uncaughtSignal ? .killed(signal: status) : .exited(status)
+            exit.value.withLock { $0 = reason }
         }
         try Self.withSignalsUnblocked { try process.run() }
         self.process = process

@@ -13,7 +13,7 @@ import Glibc
         let process = try ServerProcess(executable: "/bin/sh", arguments: ["-c", "echo out; echo err >&2; exit 3"])
         let status = await process.waitForExit(timeout: .seconds(10))
         #expect(status == 3)
-        #expect(process.exitReason == ServerProcess.Exit(status: 3, bySignal: false))
+        #expect(process.exitReason == .exited(3))
         #expect(process.standardOutput == "out\n")
         #expect(process.standardError == "err\n")
         #expect(process.output.combined.contains("out\n") && process.output.combined.contains("err\n"))
@@ -37,7 +37,7 @@ import Glibc
         #expect(process.isRunning)
         let status = await process.stop(grace: .seconds(10))
         #expect(status == SIGTERM)
-        #expect(process.exitReason == ServerProcess.Exit(status: SIGTERM, bySignal: true))
+        #expect(process.exitReason == .killed(signal: SIGTERM))
     }
 
     @Test func stopKillsAChildThatIgnoresSIGTERMAfterTheGrace() async throws {
@@ -45,7 +45,7 @@ import Glibc
         try await process.waitUntil(timeout: .seconds(10), "its first line") { process.standardOutput == "ready\n" }
         let status = await process.stop(grace: .milliseconds(300))
         #expect(status == SIGKILL)
-        #expect(process.exitReason?.bySignal == true)
+        #expect(process.exitReason == .killed(signal: SIGKILL))
     }
 
     @Test func stopBlockingStopsTheChildToo() throws {

@@ -26,7 +26,7 @@ import Testing
     }
 
     @Test func aCleanRunOnEveryTransportPasses() async throws {
-        let server = try await LiveServer.start(timeout: .seconds(20))
+        let server = try await LiveServer.start()
         defer { server.stopBlocking() }
         let report = try await LoadRun(scenario: try scenario(url: server.url("/chat")), log: { _ in }).run()
         #expect(report.verdict.violations.first == [])
@@ -40,7 +40,7 @@ import Testing
     }
 
     @Test func aDeliveryLostOnTheWayFailsTheRunAndIsNamed() async throws {
-        let server = try await LiveServer.start(timeout: .seconds(20))
+        let server = try await LiveServer.start()
         defer { server.stopBlocking() }
         var scenario = try scenario(url: server.url("/chat"))
         // Client 4 (room 0, xhr-streaming) ignores the 3rd public message it gets.
@@ -74,7 +74,7 @@ import Testing
 
 extension LoadRunTests {
     @Test func somethingOtherThanAChatAtTheURLIsOneClearSentence() async throws {
-        let server = try await LiveServer.start(timeout: .seconds(20))
+        let server = try await LiveServer.start()
         defer { server.stopBlocking() }
         let url = "http://127.0.0.1:\(server.port)/nochat"
         do {

@@ -184,6 +184,7 @@ let package = Package(
         .target(
             name: "ServerTestSupport",
             path: "Tests/ServerTestSupport",
+            exclude: ["README.md"],
             swiftSettings: strict
         ),
         .testTarget(

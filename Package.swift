@@ -236,7 +236,8 @@ let package = Package(
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "ChatClient", "Chat", "ServerTestSupport",
+                "ChatClient", "Chat", "InMemoryBroker", "ServerTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

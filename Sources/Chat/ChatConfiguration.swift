@@ -25,6 +25,11 @@ public struct ChatConfiguration: Sendable {
     public var clock: any ChatClock
     /// The names of the exchanges and queues; the default is the production topology.
     public var topology: ChatTopology
+    /// How long a `say`, `tell` or receipt may wait for the broker's confirm (and a `say` for
+    /// its record to come back through the history stream) before it is answered `unavailable`
+    /// and the publish channel is replaced. A broker that loses a confirm, or confirms a
+    /// message it did not store, then costs one retry instead of a stuck session or a loss.
+    public var publishTimeout: Duration = .seconds(10)
 
     public init(
         nodeId: String,

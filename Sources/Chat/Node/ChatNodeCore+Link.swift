@@ -179,6 +179,7 @@ extension ChatNodeCore {
         case .say:
             guard let msgId = record.msgId, let from = record.from, let room = record.room, let text = record.text, let ts = record.ts,
                   ChatName.isValid(room) else { return }
+            noteEcho(msgId)
             let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
             history.append(message, room: room)
             let outlets = outlets(inRoom: room)

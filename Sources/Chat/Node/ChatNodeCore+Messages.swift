@@ -104,8 +104,7 @@ extension ChatNodeCore {
         defer { publishesInFlight -= 1 }
         receiptsAwaitingConfirm[msgId] = []
         do {
-            let channel = try await publisher()
-            try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
+            try await publishChecked(request, msgId: msgId, awaitEcho: request.exchange == topology.publicExchange)
             result = .success(())
         } catch {
             result = .failure(error)
@@ -196,13 +195,15 @@ extension ChatNodeCore {
         do {
             if !receipts.isEmpty {
                 let channel = try await publisher()
-                let results = try await channel.publishBatch(receipts)
+                let batch = receipts
+                let results = try await withPublishDeadline(on: channel) { () async throws(BrokerError) in try await channel.publishBatch(batch) }
                 guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
                     throw BrokerError.nacked
                 }
             }
         } catch {
             entry.session.send(ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame)
+            await redeliverInbox(sessionId)
             return
         }
         for delivery in acked {

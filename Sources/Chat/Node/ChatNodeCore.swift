@@ -115,6 +115,9 @@ actor ChatNodeCore {
     var claimWaiters: [String: UInt64] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
+    /// Public messages published by this node whose record it has not yet read back from the
+    /// history stream, by `msgId` (ChatNodeCore+PublishDeadline.swift); one per publish in flight.
+    var awaitingEcho: [String: EchoState] = [:]
     /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
     var publishesInFlight = 0
     var announcing = false

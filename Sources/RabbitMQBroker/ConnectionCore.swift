@@ -7,12 +7,26 @@ import Glibc
 import Darwin
 #endif
 
-/// One unit of work for a connection's thread. `run` executes on that thread with its
-/// ``ConnectionWorker``; `fail` answers the caller instead when the connection closed before
-/// the command could run. Exactly one of the two is called.
-struct ConnectionCommand: Sendable {
-    let run: @Sendable (ConnectionWorker) -> Void
-    let fail: @Sendable (BrokerError) -> Void
+/// One unit of work for a connection's thread. ``run(_:)`` executes it on that thread with
+/// its ``ConnectionWorker``; ``fail(_:)`` answers the caller instead when the connection
+/// closed before the command could run. Exactly one of the two is called.
+enum ConnectionCommand: Sendable {
+    /// Any work, with the answer to give when it cannot run.
+    case call(run: @Sendable (ConnectionWorker) -> Void, fail: @Sendable (BrokerError) -> Void)
+    /// `basic.ack`/`nack`/`reject`: AMQP answers nothing, so there is nothing to fail. A plain
+    /// value, so that the most frequent command allocates no closure.
+    case settle(ChannelShared, deliveryTag: UInt64, ConnectionWorker.Settle)
+
+    func run(_ worker: ConnectionWorker) {
+        switch self {
+        case .call(let run, _): run(worker)
+        case .settle(let channel, let deliveryTag, let how): worker.settle(channel, deliveryTag: deliveryTag, how)
+        }
+    }
+
+    func fail(_ error: BrokerError) {
+        if case .call(_, let fail) = self { fail(error) }
+    }
 }
 
 /// What callers on any thread share with a connection's own thread: the command queue, the
@@ -133,7 +147,7 @@ final class ConnectionCore: Sendable {
     /// Runs `body` on the connection thread and returns its result to the awaiting caller.
     func call<T: Sendable>(_ body: @escaping @Sendable (ConnectionWorker) -> Result<T, BrokerError>) async throws(BrokerError) -> T {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, BrokerError>, Never>) in
-            submit(ConnectionCommand(
+            submit(.call(
                 run: { worker in continuation.resume(returning: body(worker)) },
                 fail: { error in continuation.resume(returning: .failure(error)) }
             ))

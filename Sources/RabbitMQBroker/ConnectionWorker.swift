@@ -41,8 +41,14 @@ final class ConnectionWorker {
     /// Consumers cancelled with `basic.cancel-ok`, finished once the frames rabbitmq-c
     /// queued during the RPC (their last deliveries) are handled.
     var consumersToFinish: [(channel: UInt16, tag: String)] = []
-    /// Batched consumers holding deliveries read in this loop pass; flushed at its end.
-    private var unflushed: [ConsumerSink] = []
+    /// The consumer of the last delivery, found again without hashing its tag while
+    /// deliveries keep coming to it (the usual case). Forgotten whenever a consumer goes.
+    private var lastConsumer: (channel: UInt16, tag: String, handOver: DeliveryHandOver)?
+    /// Consumers holding deliveries read in this loop pass; flushed at its end.
+    private var unflushed: [DeliveryHandOver] = []
+    /// The most frames one loop pass reads before it hands deliveries over and looks at
+    /// the command queue again.
+    static let framesPerPass = 512
 
     private init(core: ConnectionCore, name: String, heartbeatSeconds: Int32) {
         self.core = core
@@ -159,8 +165,8 @@ final class ConnectionWorker {
                     break
                 }
             }
-            readFrames(limit: 512)
-            flushBatches()
+            readFrames(limit: Self.framesPerPass)
+            flushDeliveries()
             amqp_maybe_release_buffers(connection)
             if !consumersToFinish.isEmpty, fatal == nil, amqp_frames_enqueued(connection) == 0 {
                 finishCancelledConsumers()
@@ -263,8 +269,8 @@ final class ConnectionWorker {
             guard let (body, properties) = readContent(channelID) else { return }
             let delivery = Delivery(deliveryTag: deliveryTag, consumerTag: tag, redelivered: redelivered, exchange: exchange,
                                     routingKey: routingKey, body: body, properties: properties)
-            if let sink = channels[channelID]?.consumers[tag], sink.emit(delivery) {
-                unflushed.append(sink)
+            if let consumer = consumer(channelID, tag), consumer.emit(delivery) {
+                unflushed.append(consumer)
             }
         case Int(RABBITCHAT_BASIC_ACK):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
@@ -289,6 +295,7 @@ final class ConnectionWorker {
                 var ok = amqp_basic_cancel_ok_t(consumer_tag: cancel.consumer_tag)
                 _ = amqp_send_method(connection, channelID, amqp_method_number_t(RABBITCHAT_BASIC_CANCEL_OK), &ok)
             }
+            lastConsumer = nil
             channels[channelID]?.consumers.removeValue(forKey: tag)?.finish()
         case Int(RABBITCHAT_CHANNEL_CLOSE):
             let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
@@ -304,10 +311,19 @@ final class ConnectionWorker {
         }
     }
 
-    /// Hands every batched consumer the deliveries of this loop pass as one batch.
-    private func flushBatches() {
+    /// The consumer `tag` of channel `channelID`, if it still consumes.
+    private func consumer(_ channelID: UInt16, _ tag: String) -> DeliveryHandOver? {
+        if let last = lastConsumer, last.channel == channelID, last.tag == tag { return last.handOver }
+        guard let found = channels[channelID]?.consumers[tag] else { return nil }
+        lastConsumer = (channelID, tag, found)
+        return found
+    }
+
+    /// Hands every consumer the deliveries of this loop pass as one batch (see
+    /// ``DeliveryHandOver``).
+    private func flushDeliveries() {
         guard !unflushed.isEmpty else { return }
-        for sink in unflushed { sink.flush() }
+        for consumer in unflushed { consumer.flush() }
         unflushed.removeAll(keepingCapacity: true)
     }
 
@@ -382,6 +398,7 @@ final class ConnectionWorker {
     /// free again.
     func finishChannel(_ id: UInt16, _ reason: BrokerError) {
         guard let channel = channels.removeValue(forKey: id) else { return }
+        lastConsumer = nil
         channel.shared.markClosed(reason)
         complete(channel.confirms.failAll(reason))
         for consumer in channel.consumers.values { consumer.finish() }
@@ -391,6 +408,7 @@ final class ConnectionWorker {
     }
 
     private func finishCancelledConsumers() {
+        lastConsumer = nil
         for (channelID, tag) in consumersToFinish {
             channels[channelID]?.consumers.removeValue(forKey: tag)?.finish()
         }

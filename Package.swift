@@ -225,7 +225,8 @@ let package = Package(
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "ChatClient", "Chat",
+                "ChatClient", "Chat", "InMemoryBroker",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

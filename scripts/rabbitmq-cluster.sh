@@ -3,16 +3,19 @@
 #
 #   scripts/rabbitmq-cluster.sh start        start three nodes on 127.0.0.1 ports $CLUSTER_PORTS
 #                                            (default 5701 5702 5703) and join them into one cluster
-#   scripts/rabbitmq-cluster.sh stop         stop every node this script started
+#   scripts/rabbitmq-cluster.sh stop         stop every node this script started and remove the
+#                                            nodes' folders (KEEP_STATE=1 keeps them, e.g. for logs)
 #   scripts/rabbitmq-cluster.sh stop-node N  stop node N (1..3) only; start-node N starts it again
+#   scripts/rabbitmq-cluster.sh kill-node N  SIGKILL node N's Erlang VM (a crash, immediate)
 #   scripts/rabbitmq-cluster.sh urls         print the nodes' AMQP URLs, comma-separated
 #   scripts/rabbitmq-cluster.sh ctl N ARGS   rabbitmqctl against node N
 #
 # Each node is a scripts/rabbitmq.sh node (own HOME, node name rabbitchat<PORT>@localhost, data
 # and logs under /tmp/rabbitchat-rabbitmq-<PORT>, every listener on loopback, started with
 # setsid, waited for on its pid file, stopped with rabbitmqctl shutdown or by its PID). The
-# three share one Erlang cookie, written before the first start, so they can cluster. Nodes 2
-# and 3 join node 1 with stop_app / join_cluster / start_app (≈12 s from start to clustered).
+# three share one Erlang cookie, written before the first start, so they can cluster; each
+# node's rabbitmq.conf names the three for peer discovery, so nodes 2 and 3 join node 1 while
+# they boot.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -55,8 +58,26 @@ share_cookie() {
     done
 }
 
-clustered_with_1() { # clustered_with_1 N: node N lists node 1 among its running nodes
-    node "$1" ctl cluster_status --formatter json 2>/dev/null | grep -q "\"$(name_of 1)\""
+# Every node boots with classic-config peer discovery naming all three: a node whose data is
+# fresh joins the first of the others that runs, so the cluster forms while the nodes boot,
+# without the four slow rabbitmqctl calls (stop_app, reset, join_cluster, start_app) per node.
+write_config() {
+    local n state
+    for n in 1 2 3; do
+        state=$(state_of "$n")
+        mkdir -p "$state"
+        {
+            echo "cluster_formation.peer_discovery_backend = classic_config"
+            echo "cluster_formation.classic_config.nodes.1 = $(name_of 1)"
+            echo "cluster_formation.classic_config.nodes.2 = $(name_of 2)"
+            echo "cluster_formation.classic_config.nodes.3 = $(name_of 3)"
+        } > "$state/rabbitmq.conf"
+    done
+}
+
+running_nodes_of_1() { # how many nodes node 1 sees running
+    node 1 ctl cluster_status --formatter json 2>/dev/null \
+        | python3 -c 'import json, sys; print(len(json.load(sys.stdin).get("running_nodes", [])))' 2>/dev/null || echo 0
 }
 
 cmd_start() {
@@ -69,7 +90,9 @@ cmd_start() {
         fi
     done
     share_cookie
-    # Node 1 alone first: it starts epmd if none runs, so 2 and 3 never race for it.
+    write_config
+    # Node 1 alone first: it starts epmd if none runs (so 2 and 3 never race for it), and it is
+    # the running peer that 2 and 3 find and join.
     node 1 start || failed=1
     if (( ! failed )); then
         node 2 start & local p2=$!
@@ -83,17 +106,31 @@ cmd_start() {
         cmd_stop >/dev/null 2>&1 || true
         exit 1
     fi
-    for n in 2 3; do
-        if clustered_with_1 "$n" && node "$n" ctl cluster_status --formatter json 2>/dev/null | grep -q "running_nodes.*$(name_of 1)"; then
-            continue
-        fi
-        node "$n" ctl stop_app >/dev/null
-        node "$n" ctl reset >/dev/null
-        node "$n" ctl join_cluster "$(name_of 1)" >/dev/null
-        node "$n" ctl start_app >/dev/null
-    done
-    node 1 ctl await_online_nodes 3 --timeout 60 >/dev/null 2>&1 || true
+    local running
+    running=$(running_nodes_of_1)
+    if [[ "$running" != 3 ]]; then
+        echo "rabbitmq-cluster.sh: the nodes started but node 1 sees $running of 3 running; see $(state_of 2)/log and $(state_of 3)/log." >&2
+        cmd_stop >/dev/null 2>&1 || true
+        exit 1
+    fi
     echo "RabbitMQ cluster of $(name_of 1), $(name_of 2), $(name_of 3) is ready: $(cmd_urls)"
+}
+
+# kill-node N: the sudden death of node N (SIGKILL to its Erlang VM, found by its pid file):
+# what a crashed machine looks like to its clients and peers, at once and without rabbitmqctl.
+cmd_kill_node() {
+    local n=$1 pid_file pid
+    pid_file="$(state_of "$n")/rabbitmq.pid"
+    pid=$(cat "$pid_file" 2>/dev/null || true)
+    if [[ ! "$pid" =~ ^[0-9]+$ ]] || ! kill -0 "$pid" 2>/dev/null; then
+        echo "rabbitmq-cluster.sh: node $n does not run (no live PID in $pid_file)." >&2
+        exit 1
+    fi
+    kill -KILL "$pid"
+    local i
+    for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$(state_of "$n")/started-by-rabbitmq.sh" "$pid_file"
+    echo "RabbitMQ node $n ($(name_of "$n"), PID $pid) killed."
 }
 
 EPMD_PIDFILE=/tmp/rabbitchat-cluster-epmd.pid
@@ -111,15 +148,29 @@ adopt_epmd() {
     done
 }
 
+# stop: the three nodes in parallel (rabbitmqctl shutdown of each, or by PID), then the epmd
+# this script started when no other Erlang node uses it, then the nodes' data and logs.
 cmd_stop() {
-    local n
-    for n in 3 2 1; do node "$n" stop || true; done
+    local n pids=()
+    for n in 3 2 1; do
+        node "$n" stop >/dev/null 2>&1 &
+        pids+=($!)
+    done
+    local pid
+    for pid in "${pids[@]}"; do wait "$pid" || true; done
     adopt_epmd
     if [[ -f "$EPMD_PIDFILE" ]]; then
         # Only when no other Erlang node (someone else's RabbitMQ) still uses it.
         if ! /usr/bin/epmd -names 2>/dev/null | grep -q '^name '; then kill "$(cat "$EPMD_PIDFILE")" 2>/dev/null || true; fi
         rm -f "$EPMD_PIDFILE"
     fi
+    if [[ "${KEEP_STATE:-0}" != 1 ]]; then
+        for n in 1 2 3; do
+            # A node still answering was not ours to stop: its folder stays.
+            (exec 3<>"/dev/tcp/127.0.0.1/${PORTS[$((n - 1))]}") 2>/dev/null || rm -rf "$(state_of "$n")"
+        done
+    fi
+    echo "RabbitMQ cluster stopped."
 }
 
 cmd_urls() {
@@ -132,11 +183,12 @@ case "${1:-}" in
     start) cmd_start ;;
     stop) cmd_stop ;;
     stop-node) check_node "${2:-}"; node "$2" stop ;;
+    kill-node) check_node "${2:-}"; cmd_kill_node "$2" ;;
     start-node) check_node "${2:-}"; share_cookie; node "$2" start; adopt_epmd ;;
     urls) cmd_urls ;;
     ctl) check_node "${2:-}"; n=$2; shift 2; node "$n" ctl "$@" ;;
     *)
-        echo "usage: scripts/rabbitmq-cluster.sh start|stop|stop-node N|start-node N|urls|ctl N RABBITMQCTL-ARGS..." >&2
+        echo "usage: scripts/rabbitmq-cluster.sh start|stop|stop-node N|kill-node N|start-node N|urls|ctl N RABBITMQCTL-ARGS..." >&2
         exit 2
         ;;
 esac

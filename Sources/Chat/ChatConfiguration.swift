@@ -14,12 +14,22 @@ public struct ChatConfiguration: Sendable {
     public var presenceExpiry: Duration
     /// First and last delay between reconnect attempts (doubling, with jitter).
     public var reconnectBackoff: ClosedRange<Duration>
-    /// How long a join waits for the nick's inbox when another node still holds it.
+    /// How long a join waits for the nick's inbox when another node still holds it, and for
+    /// the node to catch up with the broker after it (re)connected.
     public var takeoverTimeout: Duration
+    /// How long a join of a new nick waits for its claim to come back through the claims
+    /// stream; after that it is answered `unavailable` (a retry with the same nonce gets the
+    /// nick if the claim won meanwhile).
+    public var claimTimeout: Duration
     /// The time source for timestamps, rate limits, dedup and presence expiry.
     public var clock: any ChatClock
     /// The names of the exchanges and queues; the default is the production topology.
     public var topology: ChatTopology
+    /// How long a `say`, `tell` or receipt may wait for the broker's confirm (and a `say` for
+    /// its record to come back through the history stream) before it is answered `unavailable`
+    /// and the publish channel is replaced. A broker that loses a confirm, or confirms a
+    /// message it did not store, then costs one retry instead of a stuck session or a loss.
+    public var publishTimeout: Duration = .seconds(10)
 
     public init(
         nodeId: String,
@@ -29,6 +39,7 @@ public struct ChatConfiguration: Sendable {
         presenceExpiry: Duration = .seconds(12),
         reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
         takeoverTimeout: Duration = .seconds(5),
+        claimTimeout: Duration = .seconds(5),
         clock: any ChatClock = SystemChatClock(),
         topology: ChatTopology = ChatTopology()
     ) {
@@ -39,6 +50,7 @@ public struct ChatConfiguration: Sendable {
         self.presenceExpiry = presenceExpiry
         self.reconnectBackoff = reconnectBackoff
         self.takeoverTimeout = takeoverTimeout
+        self.claimTimeout = claimTimeout
         self.clock = clock
         self.topology = topology
     }
@@ -60,6 +72,10 @@ public struct ChatLimits: Sendable, Hashable {
     public var historyOnJoin: Int
     /// Messages per room that a node keeps in memory for `history` requests.
     public var historyKept: Int
+    /// How many of the newest records of the history stream a starting node reads before it
+    /// accepts joins: its start takes time in proportion to this, not to the stream's length.
+    /// Rooms silent for longer than that many public messages show no history until they speak.
+    public var historyReadOnStart: Int
     /// Ids per sender that the dedup window remembers.
     public var dedupCapacity: Int
     /// How long the dedup window remembers an id.
@@ -72,7 +88,7 @@ public struct ChatLimits: Sendable, Hashable {
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,
         maxTextScalars: Int = 4000, maxFrameBytes: Int = 64 * 1024,
-        historyOnJoin: Int = 100, historyKept: Int = 1000,
+        historyOnJoin: Int = 100, historyKept: Int = 1000, historyReadOnStart: Int = 20_000,
         dedupCapacity: Int = 10_000, dedupWindow: Duration = .seconds(600),
         inboxPrefetch: UInt16 = 100, sessionInboundQueue: Int = 256
     ) {
@@ -83,6 +99,7 @@ public struct ChatLimits: Sendable, Hashable {
         self.maxFrameBytes = maxFrameBytes
         self.historyOnJoin = historyOnJoin
         self.historyKept = historyKept
+        self.historyReadOnStart = historyReadOnStart
         self.dedupCapacity = dedupCapacity
         self.dedupWindow = dedupWindow
         self.inboxPrefetch = inboxPrefetch

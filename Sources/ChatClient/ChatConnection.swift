@@ -11,6 +11,9 @@ public final class ChatConnection: Sendable {
     /// The SockJS session underneath.
     public let sockJS: SockJSClient
 
+    /// The nonce of this connection's tokenless joins unless the caller names one.
+    private let joinNonce = JoinRequest.makeNonce()
+
     /// The loop that owns this connection and runs `onEvent`.
     public var eventLoop: any EventLoop { sockJS.eventLoop }
 
@@ -50,9 +53,12 @@ public final class ChatConnection: Sendable {
     }
 
     /// `join`: must come first. A claimed nick needs its `token`; `rooms` defaults to the lobby.
+    /// Without a token the join carries `nonce` (by default one made for this connection), so
+    /// a retry of a join answered `unavailable` gets the nick if the first attempt's claim won;
+    /// a client that retries on another connection passes the same `nonce` again.
     @discardableResult
-    public func join(nick: String, token: String? = nil, rooms: [String]? = nil) -> Bool {
-        send(.join(JoinRequest(nick: nick, token: token, rooms: rooms)))
+    public func join(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil) -> Bool {
+        send(.join(JoinRequest(nick: nick, token: token, rooms: rooms, nonce: token == nil ? nonce ?? joinNonce : nil)))
     }
 
     /// `say`: a public message to a room the session is in. `id` makes retries idempotent.
@@ -67,8 +73,8 @@ public final class ChatConnection: Sendable {
         send(.tell(TellRequest(id: id, to: nick, text: text)))
     }
 
-    /// `ack`: the client has these messages (private ones then stop being redelivered and their
-    /// senders get `delivered`).
+    /// `ack`: the client has these private messages and `delivered` receipts (by `msgId`): they
+    /// then stop being redelivered, and the senders of the messages get `delivered`.
     @discardableResult
     public func ack(_ msgIds: [String]) -> Bool {
         send(.ack(AckRequest(msgIds: msgIds)))

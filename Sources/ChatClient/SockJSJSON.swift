@@ -1,3 +1,5 @@
+import Chat
+
 /// The little JSON that SockJS framing needs: an array of strings (`a[...]`, and what a client
 /// sends), and `[code,"reason"]` (`c[...]`).
 ///
@@ -190,38 +192,12 @@ public enum SockJSJSON {
                     out.append(byte)
                     continue
                 }
-                guard index < bytes.count else { throw .unexpectedEnd }
-                let escaped = bytes[index]
-                index += 1
-                switch escaped {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escaped)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    let escapeStart = index - 2
-                    let unit = try hex4(escapeStart: escapeStart)
-                    let scalar: Unicode.Scalar
-                    if (0xD800...0xDBFF).contains(unit) {
-                        // A high surrogate must be followed by an escaped low surrogate.
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                            bytes[index + 1] == UInt8(ascii: "u")
-                        else { throw .badEscape(offset: escapeStart) }
-                        index += 2
-                        let low = try hex4(escapeStart: escapeStart)
-                        guard (0xDC00...0xDFFF).contains(low),
-                            let combined = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))
-                        else { throw .badEscape(offset: escapeStart) }
-                        scalar = combined
-                    } else {
-                        // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
-                        scalar = Unicode.Scalar(unit) ?? "\u{FFFD}"
-                    }
-                    if let encoded = UTF8.encode(scalar) { out.append(contentsOf: encoded) }
-                default:
-                    throw .badEscape(offset: index - 2)
+                let escapeStart = index - 1
+                // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
+                switch JSONEscape.decode(bytes, at: &index, into: &out, loneLowSurrogate: "\u{FFFD}") {
+                case .decoded: continue
+                case .truncated: throw .unexpectedEnd
+                case .invalid: throw .badEscape(offset: escapeStart)
                 }
             }
             throw .unexpectedEnd
@@ -288,24 +264,6 @@ public enum SockJSJSON {
             }
             index += count
             return true
-        }
-
-        mutating func hex4(escapeStart: Int) throws(ParseError) -> UInt32 {
-            guard index + 4 <= bytes.count else { throw .unexpectedEnd }
-            var value: UInt32 = 0
-            for _ in 0..<4 {
-                let byte = bytes[index]
-                let digit: UInt32
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
-                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
-                default: throw .badEscape(offset: escapeStart)
-                }
-                value = value << 4 | digit
-                index += 1
-            }
-            return value
         }
     }
 }

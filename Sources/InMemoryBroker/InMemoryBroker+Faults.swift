@@ -13,6 +13,9 @@ extension InMemoryBroker {
         /// The publishing connection is dropped before the message is stored: the publish
         /// throws ``BrokerError/connectionClosed(_:)``, as after a network failure.
         case dropConnection
+        /// The broker confirms the publish but stores and routes nothing: what RabbitMQ 3.10
+        /// did, for seconds, to publishes to a stream whose leader's node had just died.
+        case confirmWithoutStoring
     }
 
     /// Closes the connections named `name` (every connection when nil) as a network failure

@@ -21,6 +21,9 @@ extension SimCore {
                 let reason = BrokerError.connectionClosed("the connection was dropped while publishing (fault injection); reconnect and retry.")
                 closeConnection(channel.connection, reason: reason)
                 throw reason
+            case .confirmWithoutStoring?:
+                results.append(.success(()))
+                continue
             case nil:
                 break
             }

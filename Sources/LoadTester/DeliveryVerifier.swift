@@ -17,8 +17,8 @@ enum DeliveryVerifier {
         /// Private messages confirmed, and those whose `delivered` came back.
         var privateConfirmed = 0
         var receipts = 0
-        /// Fault-tolerant runs: messages never confirmed (not `sent`, so nothing is owed), and
-        /// what the clients counted instead of recording violations.
+        /// Fault-tolerant runs: messages never confirmed (each also a violation: refusals are
+        /// retried until `sent`), and what the clients counted instead of recording violations.
         var unconfirmedTolerated = 0
         var tolerated = ToleratedFaults()
 
@@ -48,8 +48,13 @@ enum DeliveryVerifier {
                 let msgId: String
                 switch message.state {
                 case .pending where toleratesFaults:
-                    // Never `sent`: it may or may not have reached anyone (at least once).
+                    // Never `sent`, nor refused at the end: it may or may not have reached
+                    // anyone. Every `unavailable` is retried until `sent`, so a message still
+                    // pending after the drain means the server left it unanswered (a publish
+                    // that hung): a violation, even with faults.
                     result.unconfirmedTolerated += 1
+                    result.violations.record(.unconfirmed, "\(name) (to \(message.target)) never got sent, nor an error to retry after")
+                    markUncheckable(seq: seq, sender: s, target: message.target, plan: plan, ledgers: ledgers, into: &lossyStreams)
                     continue
                 case .pending:
                     result.violations.record(.unconfirmed, "\(name) (to \(message.target)) never got sent")

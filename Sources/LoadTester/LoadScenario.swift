@@ -35,8 +35,13 @@ struct LoadScenario: Sendable {
 
     var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
 
-    /// The endpoint of client `index`: round-robin over the nodes.
-    func endpoint(for index: Int) -> SockJSEndpoint { endpoints[index % endpoints.count] }
+    /// The endpoint of client `index`: the members of each room (clients `index % rooms`) go
+    /// round-robin over the nodes, so every room has members on every node and public messages
+    /// cross nodes (plain `index % nodes`, with 2 rooms and 2 nodes, put each room on one node).
+    func endpoint(for index: Int) -> SockJSEndpoint {
+        let rooms = max(1, rooms)
+        return endpoints[(index % rooms + index / rooms) % endpoints.count]
+    }
 
     /// How long to wait for every client to join.
     var joinTimeout: Double { Double(clients) / ramp + 30 }

@@ -4,7 +4,7 @@ import NIOCore
 
 /// One simulated chat user of a load run, confined to its event loop: it joins with its nick
 /// and room, sends public and private messages at the set rates when told to, acks the private
-/// messages it gets, and records everything in its `ClientLedger`.
+/// messages and `delivered` receipts it gets, and records everything in its `ClientLedger`.
 final class SimulatedUser {
     enum Phase: Equatable {
         case connecting
@@ -50,6 +50,9 @@ final class SimulatedUser {
     private var retryQueue: [Int] = []
     private var retryScheduled = false
     private var joinAttempts = 0
+    /// Repeated on every tokenless join of this user, so a retry gets the nick even when the
+    /// attempt answered `unavailable` did claim it.
+    private let joinNonce = JoinRequest.makeNonce()
     static let maxJoinAttempts = 20
 
     init(
@@ -98,7 +101,7 @@ final class SimulatedUser {
             handle.value.handle(event)
         }
         self.connection = connection
-        connection.join(nick: nick, token: token, rooms: [roomName])
+        connection.join(nick: nick, token: token, rooms: [roomName], nonce: joinNonce)
     }
 
     /// Sends at the given rates (messages per second; 0 for none) until `until` (uptime ns).
@@ -144,6 +147,7 @@ final class SimulatedUser {
         counters.add(.sent)
         // While reconnecting it stays pending and goes out after the rejoin.
         guard phase == .joined else { return }
+        guard !queuedBehindRetries(payload.seq) else { return }
         connection?.say(id: String(payload.seq), text: payload.text(padding: padding), room: roomName)
     }
 
@@ -153,7 +157,16 @@ final class SimulatedUser {
         let payload = ledger.willSend(to: .user(addressee), at: Self.now())
         counters.add(.sent)
         guard phase == .joined else { return }
+        guard !queuedBehindRetries(payload.seq) else { return }
         connection?.tell(id: String(payload.seq), to: plan.nick(addressee), text: payload.text(padding: padding))
+    }
+
+    /// A new message waits behind messages still to be resent, so it never overtakes them
+    /// (Specs/chat-protocol.md: refused messages are resent oldest first, before newer ones).
+    private func queuedBehindRetries(_ seq: Int) -> Bool {
+        guard !retryQueue.isEmpty else { return false }
+        enqueueRetry([seq])
+        return true
     }
 
     // MARK: Events
@@ -221,6 +234,9 @@ final class SimulatedUser {
         case .delivered(let delivered):
             ledger.receiptArrived(msgId: delivered.msgId, to: delivered.to)
             counters.add(.receipts)
+            // Receipts are acked like private messages, or they come again on the next join.
+            pendingAcks.append(delivered.msgId)
+            scheduleAckFlush()
         case .error(let error) where phase == .reconnecting:
             // The rejoin was refused (e.g. `unavailable` while the broker is away): try again.
             _ = error
@@ -233,7 +249,7 @@ final class SimulatedUser {
                 joinAttempts += 1
                 eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(500)) { [weak self] in
                     guard let self, self.phase == .connecting else { return }
-                    self.connection?.join(nick: self.nick, rooms: [self.roomName])
+                    self.connection?.join(nick: self.nick, rooms: [self.roomName], nonce: self.joinNonce)
                 }
             }
         case .error(let error) where recovery != nil && (error.code == .unavailable || error.code == .rateLimited):

@@ -16,6 +16,9 @@ struct ChatServer {
     /// How long the whole graceful shutdown may take before the rest is cancelled.
     static let shutdownBudget: Duration = .seconds(8)
 
+    /// How long the banner waits for the chat node's first broker connection.
+    static let readinessBudget: Duration = .seconds(15)
+
     func run() async throws {
         let level = configuration.logLevel.level
         LoggingSystem.bootstrap { label in
@@ -56,7 +59,7 @@ struct ChatServer {
         if configuration.sockJSTestServices {
             SockJSTestServices.mount(on: http, base: sockJSOptions)
         }
-        HTTPRoutes(site: site, metrics: metrics, node: node).install(on: http)
+        HTTPRoutes(site: site, metrics: metrics, node: node, outboundQueueCap: sockJSOptions.maxQueuedBytes).install(on: http)
         let port: Int
         do {
             port = try await http.start()
@@ -64,10 +67,23 @@ struct ChatServer {
             throw Self.listenError(error, host: configuration.host, port: configuration.port)
         }
 
-        // Unbuffered: whoever reads the pipe (a person, a script, a test) sees the URL at once.
         let banner = Banner(configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created,
                             networkAddresses: NetworkAddresses.ipv4())
-        FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
+        // The banner says "open this URL", so it waits until a join there can be welcomed: the
+        // node connects to its broker only once the group runs, and a join before that is
+        // answered `unavailable` (clients retry, but a person or a script following the banner
+        // should not meet that). A broker that does not come within `readinessBudget` gets the
+        // banner printed anyway, with a warning: the listener is up and /healthz says 503.
+        let announcer = Task {
+            guard await Self.waitUntilConnected(node, budget: Self.readinessBudget) else {
+                if Task.isCancelled { return }
+                logger.warning("The chat is not connected to its broker yet; joins are answered unavailable until it is.")
+                Self.printBanner(banner)
+                return
+            }
+            Self.printBanner(banner)
+        }
+        defer { announcer.cancel() }
 
         let group = ServiceGroup(configuration: {
             var group = ServiceGroupConfiguration(
@@ -84,6 +100,22 @@ struct ChatServer {
         }())
         try await group.run()
         logger.info("rabbitChat stopped")
+    }
+
+    /// Unbuffered: whoever reads the pipe (a person, a script, a test) sees the URL at once.
+    private static func printBanner(_ banner: Banner) {
+        FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
+    }
+
+    /// True once `node` has a broker connection; false after `budget` or when cancelled. Start-up
+    /// only: it looks at the node's connection flag every few milliseconds.
+    static func waitUntilConnected(_ node: ChatNode, budget: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + budget
+        while !node.isBrokerConnected {
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
     }
 
     /// The broker of `--broker`: the simulator, or RabbitMQ after one connection proves it answers.

@@ -8,6 +8,8 @@ struct HTTPRoutes {
     let site: StaticSite
     let metrics: ServerMetrics
     let node: ChatNode
+    /// The `/chat` sessions' outbound queue cap, reported next to their depths.
+    let outboundQueueCap: Int
 
     func install(on server: SockJSServer) {
         let site = self.site
@@ -26,8 +28,12 @@ struct HTTPRoutes {
                 : SockJSHTTPResponse(status: 503, text: "broker not connected\n", headers: [("Cache-Control", "no-store")])
         }
         let metrics = self.metrics
-        server.route("/metrics") { _ in
-            SockJSHTTPResponse(status: 200, headers: [
+        let outboundQueueCap = self.outboundQueueCap
+        server.route("/metrics") { [weak server] _ in
+            if let server {
+                await metrics.queueDepths.update(node: node, http: server, outboundCap: outboundQueueCap)
+            }
+            return SockJSHTTPResponse(status: 200, headers: [
                 ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store"),
             ], body: ByteBuffer(bytes: metrics.render()))
         }

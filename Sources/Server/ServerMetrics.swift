@@ -4,9 +4,11 @@ import Prometheus
 /// The process's metrics: swift-metrics bootstrapped onto a Prometheus registry, which
 /// `/metrics` renders as Prometheus text. The chat library records its own instruments
 /// (messages in by kind, deliveries, confirm latency, broker reconnects); the server adds the
-/// ones only it can see: sessions by transport and frames out by kind.
+/// ones only it can see: sessions by transport, frames out by kind, and the queue depths
+/// (``QueueDepthGauges``) set on each scrape.
 final class ServerMetrics: Sendable {
     let registry: PrometheusCollectorRegistry
+    let queueDepths: QueueDepthGauges
 
     private let sessionGauges: [String: Metrics.Meter]
     private let framesOut: [String: Metrics.Counter]
@@ -32,6 +34,7 @@ final class ServerMetrics: Sendable {
 
     private init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
+        queueDepths = QueueDepthGauges(registry: registry)
         var gauges: [String: Metrics.Meter] = [:]
         for transport in ["websocket", "xhr-streaming", "xhr-polling", "eventsource", "htmlfile", "jsonp-polling", "rawwebsocket"] {
             gauges[transport] = Metrics.Meter(label: "rabbitchat_sessions", dimensions: [("transport", transport)])

@@ -179,6 +179,9 @@ final class SockJSSessionRegistry: Sendable {
 
     var count: Int { state.withLock { $0.sessions.count } }
 
+    /// Every live session, at one moment.
+    var liveSessions: [SockJSSession] { state.withLock { Array($0.sessions.values) } }
+
     /// Live sessions grouped by transport.
     func countsByTransport() -> [SockJSTransport: Int] {
         state.withLock { s in

@@ -29,7 +29,7 @@ public final class SockJSServer: Sendable {
     /// The event loops connections and sessions run on.
     public let eventLoopGroup: any EventLoopGroup
     private let setup = Mutex(Setup())
-    private let registry: SockJSSessionRegistry
+    let registry: SockJSSessionRegistry
 
     /// A server that will listen as `configuration` says, on `eventLoopGroup`.
     public init(

@@ -222,6 +222,12 @@ public final class SockJSSession: @unchecked Sendable, Hashable, CustomStringCon
         }
     }
 
+    /// Messages and bytes waiting in the outbound queue for a receiver (for metrics).
+    var outboundBacklog: (messages: Int, bytes: Int) {
+        assertInLoop()
+        return (machine.queue.count, machine.queuedBytes)
+    }
+
     /// Whether the session still takes messages from the client.
     var isOpen: Bool {
         assertInLoop()

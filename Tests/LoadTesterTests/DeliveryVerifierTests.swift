@@ -203,3 +203,26 @@ extension DeliveryVerifierTests {
         #expect(result.violations.counts == [.unconfirmed: 1])
     }
 }
+
+extension DeliveryVerifierTests {
+    /// With faults, a refusal is retried until `sent`: a message answered `unavailable` and
+    /// then confirmed passes, but one still without `sent` after the drain (a publish the
+    /// server never answered) is a violation, not a tolerated fault.
+    @Test func withFaultsARetriedMessagePassesButOneNeverAnsweredIsUnconfirmed() {
+        var ledgers = ledgers()
+        for index in ledgers.indices { ledgers[index].toleratesFaults = true }
+        let retried = ledgers[0].willSend(to: .room(0), at: 1)
+        let toRetry = ledgers[0].refused(id: String(retried.seq), code: "unavailable", message: "The broker is down.")
+        #expect(toRetry)
+        ledgers[0].confirmed(id: String(retried.seq), msgId: "m0-0")
+        for member in plan.members[0] { deliver(&ledgers, retried, msgId: "m0-0", to: member) }
+        let passing = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        #expect(passing.passed)
+        #expect(passing.tolerated.unavailable == 1)
+
+        _ = ledgers[1].willSend(to: .room(0), at: 2)
+        let failing = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        #expect(failing.violations.counts == [.unconfirmed: 1])
+        #expect(failing.unconfirmedTolerated == 1)
+    }
+}

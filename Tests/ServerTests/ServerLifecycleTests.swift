@@ -25,9 +25,7 @@ struct ServerLifecycleTests {
         defer { folder.remove() }
         let (server, port) = try await Self.startServer(folder: folder)
         let client = try TestChatClient(port: port)
-        try client.send(["type": "join", "nick": "sig\(signal)user"])
-        let welcome = try client.waitFor { $0["type"] as? String == "welcome" }
-        #expect(welcome != nil)
+        try client.join("sig\(signal)user")
 
         let started = ContinuousClock.now
         server.signal(signal)
@@ -36,6 +34,20 @@ struct ServerLifecycleTests {
         let status = await server.waitForExit(timeout: .seconds(10))
         #expect(status == 0, "exit status; stderr: \(server.standardError)")
         #expect(ContinuousClock.now - started < .seconds(10))
+        await server.stop()
+    }
+
+    /// The banner says "open this URL": it comes only once the chat node has its broker, so a
+    /// join sent at once is welcomed, never answered `unavailable` (this raced on a loaded
+    /// machine when the banner came as soon as the port was bound).
+    @Test("A join sent as soon as the banner is out is welcomed", arguments: 1...5)
+    func joinRightAfterTheBanner(start: Int) async throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let (server, port) = try await Self.startServer(folder: folder)
+        let client = try TestChatClient(port: port)
+        let welcome = try client.join("early\(start)")
+        #expect(welcome["nick"] as? String == "early\(start)")
         await server.stop()
     }
 

@@ -18,8 +18,7 @@ struct SessionEndTests {
         defer { folder.remove() }
         let (server, port) = try await ServerLifecycleTests.startServer(folder: folder)
         let watcher = try TestChatClient(port: port)
-        try watcher.send(["type": "join", "nick": "watcher"])
-        #expect(try watcher.waitFor { $0["type"] as? String == "welcome" } != nil)
+        try watcher.join("watcher")
 
         let socket = try TestSocket(port: port)
         try socket.write("GET /chat/000/leaver01/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")

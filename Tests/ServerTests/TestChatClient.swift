@@ -68,6 +68,17 @@ final class TestChatClient {
         return nil
     }
 
+    /// Joins as `nick` and returns the welcome. A refused join throws with the server's error
+    /// frame, so a failure says why instead of waiting out the timeout.
+    @discardableResult
+    func join(_ nick: String, timeout: Duration = .seconds(30)) throws -> [String: Any] {
+        try send(["type": "join", "nick": nick])
+        let answer = try waitFor(timeout: timeout) { ["welcome", "error"].contains($0["type"] as? String) }
+        guard let answer else { throw TestSocketError("no welcome for \(nick) within \(timeout) (close frame: \(closeFrame ?? "none"))") }
+        guard answer["type"] as? String == "welcome" else { throw TestSocketError("the join of \(nick) was refused: \(answer)") }
+        return answer
+    }
+
     /// Reads until the session's close frame or the end of the response.
     func waitForClose(timeout: Duration = .seconds(10)) throws -> String? {
         let deadline = ContinuousClock.now + timeout

@@ -4,7 +4,7 @@ import FoundationEssentials
 /// The proof that a client owns a claimed nick: HMAC-SHA256 of the nick under the secret that
 /// every node shares, base64url without padding. Any node can check it; nothing is stored.
 public struct NickToken: Sendable {
-    private let key: SymmetricKey
+    let key: SymmetricKey
 
     public init(secret: [UInt8]) {
         key = SymmetricKey(data: secret)

@@ -33,9 +33,12 @@ struct BrokerRecord: Sendable, Hashable, Codable {
     var node: String?
     var marker: String?
     var nicks: [String]?
+    /// On a claim: ``NickToken/claimant(for:nonce:)`` of the join that made it, when it had a nonce.
+    var claimant: String?
 
     init(kind: Kind, msgId: String? = nil, from: String? = nil, to: String? = nil, room: String? = nil, text: String? = nil,
-         ts: Int64? = nil, nick: String? = nil, node: String? = nil, marker: String? = nil, nicks: [String]? = nil) {
+         ts: Int64? = nil, nick: String? = nil, node: String? = nil, marker: String? = nil, nicks: [String]? = nil,
+         claimant: String? = nil) {
         self.kind = kind
         self.msgId = msgId
         self.from = from
@@ -47,6 +50,7 @@ struct BrokerRecord: Sendable, Hashable, Codable {
         self.node = node
         self.marker = marker
         self.nicks = nicks
+        self.claimant = claimant
     }
 
     var body: [UInt8] { Array(ChatFrameCodec.encodeValue(self).utf8) }

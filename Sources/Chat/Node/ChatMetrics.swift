@@ -9,6 +9,7 @@ struct ChatMetrics: Sendable {
     let privateDeliveries: Counter
     let confirmSeconds: Timer
     let reconnects: Counter
+    let publishTimeouts: Counter
     let joinedSessions: Gauge
 
     init() {
@@ -22,6 +23,7 @@ struct ChatMetrics: Sendable {
         privateDeliveries = Counter(label: "rabbitchat_deliveries_total", dimensions: [("kind", "private")])
         confirmSeconds = Timer(label: "rabbitchat_confirm_seconds", preferredDisplayUnit: .seconds)
         reconnects = Counter(label: "rabbitchat_broker_reconnects_total")
+        publishTimeouts = Counter(label: "rabbitchat_publish_timeouts_total")
         joinedSessions = Gauge(label: "rabbitchat_chat_joined_sessions")
     }
 }

@@ -64,8 +64,10 @@ public final class ChatNode: Sendable {
                 do {
                     try await core.serve(connection)
                     delay = configuration.reconnectBackoff.lowerBound
-                } catch {
+                } catch where !Task.isCancelled {
                     logger.warning("Lost the broker connection", metadata: ["error": "\(error)"])
+                } catch {
+                    // A graceful stop closed the connection: nothing was lost.
                 }
             } onCancel: {
                 Task { await core.shutdown(connection) }

@@ -23,20 +23,22 @@ extension ChatNodeCore {
             return
         }
 
+        let claimant = request.nonce.map { tokens.claimant(for: nick, nonce: $0) }
         if let token = request.token {
             guard tokens.verify(token, for: nick) else {
                 session.send(ChatProtocolError(.authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick.").frame)
                 return
             }
-            if claimOwners[nick] == nil { await publishClaim(nick: nick, marker: "token/\(nodeId)") }
-        } else if let owner = claimOwners[nick] {
-            guard abandonedClaims[nick] == owner else {
+            if claims[nick] == nil { await publishClaim(nick: nick, marker: "token/\(nodeId)", claimant: nil) }
+        } else if let first = claims[nick] {
+            // Claimed already: by this very client when the first claim carries its nonce (its
+            // earlier attempt was answered `unavailable` but the claim still won).
+            guard let claimant, first.claimant == claimant else {
                 session.send(Self.nickTaken(nick))
                 return
             }
-            abandonedClaims.removeValue(forKey: nick)
         } else {
-            switch await claim(nick) {
+            switch await claim(nick, claimant: claimant) {
             case .won: break
             case .taken:
                 session.send(Self.nickTaken(nick))
@@ -91,7 +93,7 @@ extension ChatNodeCore {
         }
         var online = presence.onlineNicks
         online.insert(nick)
-        var claimed = Set(claimOwners.keys)
+        var claimed = Set(claims.keys)
         claimed.insert(nick)
         let users = claimed.sorted().map { UserStatus(nick: $0, online: online.contains($0)) }
         let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: users, rooms: history.roomNames,
@@ -101,38 +103,43 @@ extension ChatNodeCore {
         startInboxLoop(sessionId, inbox: inbox)
     }
 
-    /// Claims an unclaimed nick: the queue must not exist, and this node's claim record must
-    /// be the first one for the nick in the history stream, which every node reads in the
-    /// same order, so two nodes racing for a nick agree on the winner.
-    func claim(_ nick: String) async -> ClaimOutcome {
+    /// Claims a nick this node has no claim record of: its claim record must be the first one
+    /// for the nick in the claims stream, which every node reads in the same order, so two
+    /// nodes racing for a nick agree on the winner. A first record with the same `claimant`
+    /// (an earlier attempt of the same join, on any node) is a win too. When the user queue
+    /// exists already but no earlier record is in the stream (it aged out), the nick is taken.
+    func claim(_ nick: String, claimant: String?) async -> ClaimOutcome {
+        var queueExists = false
         do {
             try await withTemporaryChannel { channel throws(BrokerError) in
                 _ = try await channel.declareQueue(topology.userQueue(nick), options: QueueOptions(passive: true))
             }
-            return .taken
+            // Claimed; only the claim's own client (same nonce) goes on, to find its record.
+            guard claimant != nil else { return .taken }
+            queueExists = true
         } catch where error.code == BrokerError.notFound {
         } catch {
             return .unavailable
         }
         let marker = "\(nodeId)/claim/\(nextMarker)"
         nextMarker += 1
-        let seen = await wait(timeout: configuration.takeoverTimeout) { waiter in
+        let seen = await wait(timeout: configuration.claimTimeout) { waiter in
             claimWaiters[marker] = waiter
-            Task { await self.publishClaim(nick: nick, marker: marker) }
+            Task { await self.publishClaim(nick: nick, marker: marker, claimant: claimant) }
         }
         claimWaiters.removeValue(forKey: marker)
-        guard seen else {
-            abandonedClaims[nick] = marker
-            return .unavailable
-        }
-        return claimOwners[nick] == marker ? .won : .taken
+        guard seen else { return .unavailable }
+        guard let first = claims[nick] else { return .taken }
+        if first.marker == marker { return queueExists ? .taken : .won }
+        if let claimant, first.claimant == claimant { return .won }
+        return .taken
     }
 
-    func publishClaim(nick: String, marker: String) async {
-        let record = BrokerRecord(kind: .claim, nick: nick, marker: marker)
+    func publishClaim(nick: String, marker: String, claimant: String?) async {
+        let record = BrokerRecord(kind: .claim, nick: nick, marker: marker, claimant: claimant)
         guard let channel = try? await publisher() else { return }
         _ = try? await channel.publish(OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
-                                       exchange: "", routingKey: topology.historyStream, mandatory: false)
+                                       exchange: "", routingKey: topology.claimsStream, mandatory: false)
     }
 
     /// Starts the exclusive consumer of `user.<nick>`, retrying while another node still

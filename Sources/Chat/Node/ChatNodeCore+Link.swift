@@ -13,9 +13,20 @@ extension ChatNodeCore {
 
         let eventChannel = try await connection.openChannel()
         let events = try await eventChannel.consume(queue: nodeQueue, options: ConsumeOptions(prefetch: 0, noAck: true, exclusive: true))
+        // History: where the stream ends now, then from there back `historyReadOnStart`
+        // records (or on after the last one read, after a reconnect): a start costs that much,
+        // however long the stream is.
+        let end = try await historyEnd(connection, publishingOn: setup)
+        let start: StreamOffset = lastStreamOffset.map { .offset($0 + 1) }
+            ?? end.map { .offset(max(0, $0 - Int64(configuration.limits.historyReadOnStart))) } ?? .first
+        historyTarget = end
+        historyCaughtUp = end == nil || (lastStreamOffset ?? -1) >= end!
         let streamChannel = try await connection.openChannel()
-        let start: StreamOffset = lastStreamOffset.map { .offset($0 + 1) } ?? .first
         let stream = try await streamChannel.consume(queue: topology.historyStream, options: .stream(from: start, prefetch: 1000))
+        // Claims: the whole stream at start (it is small), then on after the last one read.
+        let claimsChannel = try await connection.openChannel()
+        let claimsStart: StreamOffset = lastClaimsOffset.map { .offset($0 + 1) } ?? .first
+        let claimRecords = try await claimsChannel.consume(queue: topology.claimsStream, options: .stream(from: claimsStart, prefetch: 1000))
 
         generation += 1
         let myGeneration = generation
@@ -28,7 +39,7 @@ extension ChatNodeCore {
         syncMarker = marker
         _ = try await setup.publish(
             OutgoingMessage(body: BrokerRecord(kind: .sync, node: nodeId, marker: marker).body, properties: MessageProperties(persistent: true, type: "sync")),
-            exchange: "", routingKey: topology.historyStream, mandatory: false)
+            exchange: "", routingKey: topology.claimsStream, mandatory: false)
 
         for sessionId in sessions.keys {
             Task { await self.reattachInbox(sessionId) }
@@ -45,6 +56,17 @@ extension ChatNodeCore {
                     if unacked >= 100 {
                         unacked = 0
                         try? await streamChannel.ack(deliveryTag: delivery.deliveryTag, multiple: true)
+                    }
+                }
+            }
+            group.addTask {
+                var unacked = 0
+                for await delivery in claimRecords.deliveries {
+                    await self.onClaimRecord(delivery)
+                    unacked += 1
+                    if unacked >= 100 {
+                        unacked = 0
+                        try? await claimsChannel.ack(deliveryTag: delivery.deliveryTag, multiple: true)
                     }
                 }
             }
@@ -75,6 +97,36 @@ extension ChatNodeCore {
         try await channel.declareExchange(topology.presenceExchange, kind: .fanout, options: ExchangeOptions())
         try await channel.declareQueue(topology.historyStream, options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
         try await channel.bindQueue(topology.historyStream, exchange: topology.publicExchange, routingKey: "room.#", arguments: [:])
+        try await channel.declareQueue(topology.claimsStream, options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
+    }
+
+    /// The offset where the history stream ends now: a `sync` record is published into it (so
+    /// it is not empty), then a consumer from `last` (the start of its last chunk) reports the
+    /// offset of its first delivery. Nil when that does not come within the takeover timeout
+    /// (then the node reads the stream from its first record).
+    func historyEnd(_ connection: any BrokerConnection, publishingOn channel: any BrokerChannel) async throws(BrokerError) -> Int64? {
+        let probe = BrokerRecord(kind: .sync, node: nodeId, marker: "\(nodeId)/end/\(nextMarker)")
+        nextMarker += 1
+        try await channel.publish(OutgoingMessage(body: probe.body, properties: MessageProperties(persistent: true, type: "sync")),
+                                  exchange: "", routingKey: topology.historyStream, mandatory: false)
+        let probeChannel = try await connection.openChannel()
+        let consumer = try await probeChannel.consume(queue: topology.historyStream, options: .stream(from: .last, prefetch: 1))
+        let timeout = configuration.takeoverTimeout
+        let end = await withTaskGroup(of: Int64?.self) { group in
+            group.addTask {
+                for await delivery in consumer.deliveries { return delivery.streamOffset }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        await probeChannel.close()
+        return end
     }
 
     /// The connection is gone: waiting joins fail, inboxes are void (the broker requeued
@@ -82,7 +134,8 @@ extension ChatNodeCore {
     func linkLost() {
         guard link != nil else { return }
         link = nil
-        caughtUp = false
+        claimsCaughtUp = false
+        historyCaughtUp = false
         connected.store(false, ordering: .relaxed)
         for id in caughtUpWaiters { resume(waiter: id, with: false) }
         caughtUpWaiters.removeAll()
@@ -110,7 +163,14 @@ extension ChatNodeCore {
     // MARK: History stream
 
     func onHistory(_ delivery: Delivery) {
-        if let offset = delivery.streamOffset { lastStreamOffset = offset }
+        historyRecordsRead += 1
+        if let offset = delivery.streamOffset {
+            lastStreamOffset = offset
+            if !historyCaughtUp, let target = historyTarget, offset >= target {
+                historyCaughtUp = true
+                resumeCaughtUpWaitersIfReady()
+            }
+        }
         guard let record = BrokerRecord.decode(delivery.body) else {
             logger.warning("Skipped an unreadable record in the history stream")
             return
@@ -119,24 +179,45 @@ extension ChatNodeCore {
         case .say:
             guard let msgId = record.msgId, let from = record.from, let room = record.room, let text = record.text, let ts = record.ts,
                   ChatName.isValid(room) else { return }
+            noteEcho(msgId)
             let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
             history.append(message, room: room)
             let outlets = outlets(inRoom: room)
             guard !outlets.isEmpty else { return }
             broadcaster.broadcast(ChatFrameCodec.encode(.message(message)), to: outlets)
             metrics.publicDeliveries.increment(by: outlets.count)
-        case .claim:
-            guard let nick = record.nick, let marker = record.marker else { return }
-            if claimOwners[nick] == nil { claimOwners[nick] = marker }
-            if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
-        case .sync:
-            guard record.marker == syncMarker, !caughtUp else { return }
-            caughtUp = true
-            for id in caughtUpWaiters { resume(waiter: id, with: true) }
-            caughtUpWaiters.removeAll()
         default:
             return
         }
+    }
+
+    // MARK: Claims stream
+
+    func onClaimRecord(_ delivery: Delivery) {
+        if let offset = delivery.streamOffset { lastClaimsOffset = offset }
+        guard let record = BrokerRecord.decode(delivery.body) else {
+            logger.warning("Skipped an unreadable record in the claims stream")
+            return
+        }
+        switch record.kind {
+        case .claim:
+            guard let nick = record.nick, let marker = record.marker else { return }
+            if claims[nick] == nil { claims[nick] = Claim(marker: marker, claimant: record.claimant) }
+            if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
+        case .sync:
+            guard record.marker == syncMarker, !claimsCaughtUp else { return }
+            claimsCaughtUp = true
+            resumeCaughtUpWaitersIfReady()
+        default:
+            return
+        }
+    }
+
+    /// Joins waiting for the node to catch up go on once both streams are read far enough.
+    func resumeCaughtUpWaitersIfReady() {
+        guard caughtUp else { return }
+        for id in caughtUpWaiters { resume(waiter: id, with: true) }
+        caughtUpWaiters.removeAll()
     }
 
     // MARK: Node events

@@ -1,8 +1,9 @@
 import Broker
 
 extension ChatNodeCore {
-    /// Runs one client frame (called in order for each session).
-    func process(_ text: String, from session: ChatSession) async {
+    /// Runs one client frame (called in order for each session); `admission` is its number in
+    /// the session's arrival order.
+    func process(_ text: String, admission: UInt64, from session: ChatSession) async {
         let frame: ClientFrame
         do {
             frame = try ChatFrameCodec.decodeClientFrame(text, limits: configuration.limits)
@@ -18,6 +19,11 @@ extension ChatNodeCore {
         }
         guard let entry = sessions[session.id] else {
             session.send(ChatProtocolError(.notJoined, "Join first: send a join frame with your nick.", id: frame.id).frame)
+            return
+        }
+        if let id = frame.id, case .refuse(let waitingFor) = session.checkOrder(id: id, admission: admission) {
+            refused()
+            session.send(ChatProtocolError(.unavailable, "Your earlier message \(waitingFor.prefix(ClientFrame.maxIdBytes)) was not accepted: send it again first, then this one.", id: id).frame)
             return
         }
         switch frame {
@@ -41,13 +47,13 @@ extension ChatNodeCore {
                 session.send(Self.notInRoom(room, id: request.id))
                 return
             }
-            await publishMessage(from: session.id, nick: entry.nick, clientId: request.id) { msgId, ts in
+            await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id) { msgId, ts in
                 let record = BrokerRecord(kind: .say, msgId: msgId, from: entry.nick, room: room, text: request.text, ts: ts)
                 return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "say")),
                                       exchange: topology.publicExchange, routingKey: ChatTopology.roomKey(room))
             }
         case .tell(let request):
-            await publishMessage(from: session.id, nick: entry.nick, clientId: request.id) { msgId, ts in
+            await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id) { msgId, ts in
                 let record = BrokerRecord(kind: .tell, msgId: msgId, from: entry.nick, to: request.to, text: request.text, ts: ts)
                 return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "tell")),
                                       exchange: topology.directExchange, routingKey: request.to, mandatory: true)
@@ -72,8 +78,9 @@ extension ChatNodeCore {
 
     /// Publishes a `say` or `tell` once per sender and client id: a retry inside the dedup
     /// window is answered from it (or waits for the first attempt's confirm) instead of being
-    /// published again. `sent` goes out only after the broker confirmed.
-    func publishMessage(from sessionId: UInt64, nick: String, clientId: String,
+    /// published again. `sent` goes out only after the broker confirmed; an `unavailable`
+    /// holds back the session's newer messages until this one is sent again.
+    func publishMessage(from sessionId: UInt64, admission: UInt64, nick: String, clientId: String,
                         request makeRequest: (_ msgId: String, _ ts: Int64) -> PublishRequest) async {
         let now = self.now
         let key = nick + "\u{0}" + clientId
@@ -83,7 +90,7 @@ extension ChatNodeCore {
             if entry.confirmed {
                 send(.sent(Sent(id: clientId, msgId: entry.msgId, ts: entry.ts)), to: sessionId)
             } else {
-                dedupWaiters[key, default: []].append((sessionId, clientId))
+                dedupWaiters[key, default: []].append(DedupWaiter(session: sessionId, admission: admission))
             }
             return
         }
@@ -97,13 +104,12 @@ extension ChatNodeCore {
         defer { publishesInFlight -= 1 }
         receiptsAwaitingConfirm[msgId] = []
         do {
-            let channel = try await publisher()
-            try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
+            try await publishChecked(request, msgId: msgId, awaitEcho: request.exchange == topology.publicExchange)
             result = .success(())
         } catch {
             result = .failure(error)
         }
-        let waiting = [(session: sessionId, id: clientId)] + (dedupWaiters.removeValue(forKey: key) ?? [])
+        let waiting = [DedupWaiter(session: sessionId, admission: admission)] + (dedupWaiters.removeValue(forKey: key) ?? [])
         let heldReceipts = receiptsAwaitingConfirm.removeValue(forKey: msgId) ?? []
         switch result {
         case .success:
@@ -118,6 +124,9 @@ extension ChatNodeCore {
             } else {
                 logger.debug("A publish failed", metadata: ["error": "\(error)"])
                 frame = Self.unavailable(id: clientId)
+                for waiter in waiting {
+                    sessions[waiter.session]?.session.refusedWhenRun(id: clientId, admission: waiter.admission)
+                }
             }
             for waiter in waiting { send(frame, to: waiter.session) }
         }
@@ -128,8 +137,9 @@ extension ChatNodeCore {
         }
     }
 
-    /// A private message or receipt from the user's queue: to the client; a message stays
-    /// unacknowledged at the broker until the client acks it, a receipt is acked at once.
+    /// A private message or receipt from the user's queue: to the client; either stays
+    /// unacknowledged at the broker until the client acks its `msgId`, so one in flight when
+    /// the session or the node goes away comes again on the next join.
     func onInbox(_ delivery: Delivery, session sessionId: UInt64, generation: Int) async {
         guard let entry = sessions[sessionId], let inbox = entry.inbox, inbox.generation == generation else { return }
         guard let record = BrokerRecord.decode(delivery.body), let msgId = record.msgId, let ts = record.ts else {
@@ -147,15 +157,16 @@ extension ChatNodeCore {
                 receiptsAwaitingConfirm[msgId]?.append(HeldReceipt(delivery: delivery, session: sessionId, generation: generation))
                 return
             }
+            sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: nil, inboxGeneration: generation))
             entry.session.send(.delivered(Delivered(msgId: msgId, to: record.to ?? "", ts: ts)))
-            try? await inbox.channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
         default:
             try? await inbox.channel.reject(deliveryTag: delivery.deliveryTag, requeue: false)
         }
     }
 
-    /// The client acked private messages: each sender gets a `delivered` receipt through its
-    /// queue (confirmed first), then the message is acked at the broker and leaves the queue.
+    /// The client acked private messages and receipts: the sender of each message gets a
+    /// `delivered` receipt through its queue (confirmed first), then everything acked is acked
+    /// at the broker and leaves the queue.
     func acknowledge(_ msgIds: [String], session sessionId: UInt64) async {
         guard let entry = sessions[sessionId], let inbox = entry.inbox else { return }
         var acked: [PendingDelivery] = []
@@ -164,13 +175,13 @@ extension ChatNodeCore {
         for msgId in msgIds {
             guard let deliveries = sessions[sessionId]?.pending.removeValue(forKey: msgId) else { continue }
             let current = deliveries.filter { $0.inboxGeneration == inbox.generation }
-            guard let first = current.first else { continue }
             acked += current
+            guard let sender = current.lazy.compactMap(\.from).first else { continue }
             let receipt = BrokerRecord(kind: .delivered, msgId: msgId, to: entry.nick, ts: ts)
             receipts.append(PublishRequest(message: OutgoingMessage(body: receipt.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "delivered")),
-                                           exchange: topology.directExchange, routingKey: first.from))
+                                           exchange: topology.directExchange, routingKey: sender))
         }
-        guard !receipts.isEmpty else { return }
+        guard !acked.isEmpty else { return }
         acksInFlight[sessionId, default: 0] += 1
         defer {
             acksInFlight[sessionId, default: 1] -= 1
@@ -182,13 +193,17 @@ extension ChatNodeCore {
             }
         }
         do {
-            let channel = try await publisher()
-            let results = try await channel.publishBatch(receipts)
-            guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
-                throw BrokerError.nacked
+            if !receipts.isEmpty {
+                let channel = try await publisher()
+                let batch = receipts
+                let results = try await withPublishDeadline(on: channel) { () async throws(BrokerError) in try await channel.publishBatch(batch) }
+                guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
+                    throw BrokerError.nacked
+                }
             }
         } catch {
             entry.session.send(ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame)
+            await redeliverInbox(sessionId)
             return
         }
         for delivery in acked {

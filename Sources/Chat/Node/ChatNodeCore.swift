@@ -25,7 +25,8 @@ actor ChatNodeCore {
     /// A private message or receipt handed to the client and not yet acked by it.
     struct PendingDelivery: Sendable {
         var deliveryTag: UInt64
-        var from: String
+        /// The sender of a private message (its receipt goes to them); nil for a receipt.
+        var from: String?
         var inboxGeneration: Int
     }
 
@@ -34,6 +35,19 @@ actor ChatNodeCore {
         var delivery: Delivery
         var session: UInt64
         var generation: Int
+    }
+
+    /// A `say`/`tell` answered when an earlier attempt with the same id is confirmed or fails.
+    struct DedupWaiter: Sendable {
+        var session: UInt64
+        var admission: UInt64
+    }
+
+    /// A nick's first claim record: every node reads the same one, so it decides the claim.
+    struct Claim: Sendable, Hashable {
+        var marker: String
+        /// ``NickToken/claimant(for:nonce:)`` of the join that made it, when it had a nonce.
+        var claimant: String?
     }
 
     /// A joined session.
@@ -55,14 +69,25 @@ actor ChatNodeCore {
     nonisolated let metrics = ChatMetrics()
     nonisolated let connected = Atomic<Bool>(false)
     nonisolated let sessionCount = Atomic<Int>(0)
+    /// Client frames accepted by sessions and not yet done with (for `/metrics`).
+    nonisolated let inboundFrames = Atomic<Int>(0)
 
     var link: Link?
     var generation = 0
-    var caughtUp = false
+    /// The claims stream was read up to this node's sync marker: every earlier claim is known.
+    var claimsCaughtUp = false
+    /// The history stream was read up to the offset it ended at when the node (re)connected.
+    var historyCaughtUp = false
     var syncMarker: String?
+    var historyTarget: Int64?
     var lastStreamOffset: Int64?
+    var lastClaimsOffset: Int64?
+    /// History records read since the node started (to show that a start reads a bounded part).
+    var historyRecordsRead = 0
+    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp }
     var history: RoomHistory
-    var claimOwners: [String: String] = [:]
+    /// The first claim record of every claimed nick, as read from the stream.
+    var claims: [String: Claim] = [:]
     var presence: PresenceTable
     /// Nodes this node has heard from; a new one makes it announce at once, so a starting
     /// node learns every roster without waiting for the next interval.
@@ -77,7 +102,8 @@ actor ChatNodeCore {
     /// that was answered with `delivered` is never undone by a requeue.
     var acksInFlight: [UInt64: Int] = [:]
     var inboxesClosingAfterAcks: [UInt64: Inbox] = [:]
-    var dedupWaiters: [String: [(session: UInt64, id: String)]] = [:]
+    /// Frames that retried an id whose first attempt still awaits its confirm, by sender and id.
+    var dedupWaiters: [String: [DedupWaiter]] = [:]
     /// `delivered` receipts for messages whose publish this node has not seen confirmed yet,
     /// by `msgId`. A receipt can overtake the confirm (the addressee's client may ack before the
     /// broker confirms to the sender); it is held here and handled right after the `sent`, so a
@@ -87,13 +113,11 @@ actor ChatNodeCore {
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
-    /// Claims of this node whose join gave up waiting (answered `unavailable`) before the claim
-    /// came back through the history stream, by nick. When it does come back as the winner,
-    /// nobody got the nick's token, so the next tokenless join of that nick here takes it
-    /// instead of being told the nick is taken. One entry per such nick, removed when used.
-    var abandonedClaims: [String: String] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
+    /// Public messages published by this node whose record it has not yet read back from the
+    /// history stream, by `msgId` (ChatNodeCore+PublishDeadline.swift); one per publish in flight.
+    var awaitingEcho: [String: EchoState] = [:]
     /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
     var publishesInFlight = 0
     var announcing = false

@@ -25,8 +25,11 @@ public struct ChatTopology: Sendable, Hashable {
     public var directExchange: String { prefix + "chat.direct" }
     /// Fanout exchange for roster announcements and takeovers.
     public var presenceExchange: String { prefix + "chat.presence" }
-    /// The stream of public messages and nick claims: room history and `seq`.
+    /// The stream of public messages: room history and `seq`.
     public var historyStream: String { prefix + "chat.history" }
+    /// The stream of nick claims and the nodes' sync markers: small, so every node reads it
+    /// whole at start (the roster and the first claim of each nick) without reading history.
+    public var claimsStream: String { prefix + "chat.claims" }
 
     /// A user's durable inbox; its existence is the nick's claim.
     public func userQueue(_ nick: String) -> String { prefix + "user." + nick }
@@ -44,6 +47,11 @@ public struct ChatTopology: Sendable, Hashable {
     public static let historyStreamArguments: AMQPTable = [
         "x-queue-type": "stream",
         "x-max-length-bytes": .int(1 << 30),
+    ]
+    /// Arguments of the claims stream: a few records per nick, bounded on disk all the same.
+    public static let claimsStreamArguments: AMQPTable = [
+        "x-queue-type": "stream",
+        "x-max-length-bytes": .int(1 << 28),
     ]
     /// Arguments of a node queue: at most this many waiting events, the oldest dropped.
     public static let nodeQueueArguments: AMQPTable = [

@@ -3,6 +3,8 @@ extension ClientFrame {
     public static let maxIdBytes = 128
     /// The most msgIds in one `ack`.
     public static let maxAckIds = 1000
+    /// The fewest and most bytes of a join's `nonce`.
+    public static let nonceBytes = 16...128
     /// The most rooms in one `join`.
     public static let maxJoinRooms = 100
     /// The most messages one `history` request returns.
@@ -20,6 +22,11 @@ extension ClientFrame {
             }
             if let token = join.token, token.utf8.count > 256 {
                 throw ChatProtocolError(.authFailed, "This token is not valid for this nick: join with the token you got in your first welcome.")
+            }
+            if let nonce = join.nonce {
+                guard Self.nonceBytes.contains(nonce.utf8.count), nonce.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                    throw ChatProtocolError(.badRequest, "'nonce' must be \(Self.nonceBytes.lowerBound) to \(Self.nonceBytes.upperBound) printable ASCII characters, random, the same on every retry of this join.")
+                }
             }
             if let rooms = join.rooms {
                 guard rooms.count <= Self.maxJoinRooms else {

@@ -39,11 +39,33 @@ public struct JoinRequest: Sendable, Hashable, Codable {
     public var nick: String
     public var token: String?
     public var rooms: [String]?
+    /// A random string the client picks once for a nick it does not have a token for yet, and
+    /// repeats on every retry of that join. It goes (as an HMAC) into the claim, so when a join
+    /// was answered `unavailable` but its claim still won, a retry on any node gets the token
+    /// instead of `auth_failed`; nobody without the nonce can take the nick.
+    public var nonce: String?
 
-    public init(nick: String, token: String? = nil, rooms: [String]? = nil) {
+    public init(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil) {
         self.nick = nick
         self.token = token
         self.rooms = rooms
+        self.nonce = nonce
+    }
+
+    /// A fresh nonce for ``nonce``: 128 random bits in hex.
+    public static func makeNonce() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let digits = Array("0123456789abcdef")
+        var text = ""
+        text.reserveCapacity(32)
+        for _ in 0..<2 {
+            var word = generator.next() as UInt64
+            for _ in 0..<16 {
+                text.append(digits[Int(word & 0xF)])
+                word >>= 4
+            }
+        }
+        return text
     }
 }
 
@@ -81,8 +103,9 @@ public struct TellRequest: Sendable, Hashable, Codable {
     }
 }
 
-/// `ack`: the client has received these private messages; the server then releases them
-/// from the user's queue and tells each sender `delivered`.
+/// `ack`: the client has received these private messages and `delivered` receipts (both by
+/// `msgId`); the server then releases them from the user's queue and tells the sender of each
+/// private message `delivered`. What is not acked comes again on the next join.
 public struct AckRequest: Sendable, Hashable, Codable {
     public var msgIds: [String]
 

@@ -167,32 +167,7 @@ struct FlatJSONObject {
                 return String(decoding: out, as: UTF8.self)
             case UInt8(ascii: "\\"):
                 i += 1
-                guard i < n else { return nil }
-                let escape = bytes[i]
-                i += 1
-                switch escape {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(escape)
-                case UInt8(ascii: "b"): out.append(0x08)
-                case UInt8(ascii: "f"): out.append(0x0C)
-                case UInt8(ascii: "n"): out.append(0x0A)
-                case UInt8(ascii: "r"): out.append(0x0D)
-                case UInt8(ascii: "t"): out.append(0x09)
-                case UInt8(ascii: "u"):
-                    guard let unit = hex4(bytes, &i) else { return nil }
-                    var scalarValue = UInt32(unit)
-                    if (0xD800..<0xDC00).contains(unit) {
-                        guard i + 1 < n, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else { return nil }
-                        i += 2
-                        guard let low = hex4(bytes, &i), (0xDC00..<0xE000).contains(low) else { return nil }
-                        scalarValue = 0x10000 + ((UInt32(unit) - 0xD800) << 10) + (UInt32(low) - 0xDC00)
-                    } else if (0xDC00..<0xE000).contains(unit) {
-                        return nil
-                    }
-                    guard let scalar = Unicode.Scalar(scalarValue) else { return nil }
-                    out.append(contentsOf: UTF8.encode(scalar)!)
-                default:
-                    return nil
-                }
+                guard JSONEscape.decode(bytes, at: &i, into: &out, loneLowSurrogate: nil) == .decoded else { return nil }
             default:
                 guard byte >= 0x20 else { return nil }
                 out.append(byte)
@@ -200,23 +175,5 @@ struct FlatJSONObject {
             }
         }
         return nil
-    }
-
-    private static func hex4(_ bytes: UnsafeBufferPointer<UInt8>, _ i: inout Int) -> UInt16? {
-        guard i + 4 <= bytes.count else { return nil }
-        var value: UInt16 = 0
-        for _ in 0..<4 {
-            let c = bytes[i]
-            let digit: UInt8
-            switch c {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = c - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = c - UInt8(ascii: "a") + 10
-            case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = c - UInt8(ascii: "A") + 10
-            default: return nil
-            }
-            value = value << 4 | UInt16(digit)
-            i += 1
-        }
-        return value
     }
 }

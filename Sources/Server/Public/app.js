@@ -143,6 +143,18 @@
   function tokens() { return store.get("tokens", {}); }
   function saveToken(nick, token) { const t = tokens(); t[nick] = token; store.set("tokens", t); }
   function forgetToken(nick) { const t = tokens(); delete t[nick]; store.set("tokens", t); }
+  // The nonce of our tokenless joins of a nick, the same on every retry (and after a reload), so a
+  // join answered `unavailable` whose claim still won is answered with the token next time.
+  function joinNonce(nick) {
+    const all = store.get("nonces", {});
+    if (!all[nick]) {
+      const r = new Uint8Array(16);
+      crypto.getRandomValues(r);
+      all[nick] = Array.from(r, (b) => b.toString(16).padStart(2, "0")).join("");
+      store.set("nonces", all);
+    }
+    return all[nick];
+  }
   function saveOutbox() { store.set("outbox." + state.me, state.outbox); }
   function saveRooms() { store.set("rooms." + state.me, state.entered); }
   function dmArchive() { return store.get("dms." + state.me, {}); }
@@ -247,6 +259,7 @@
     const frame = { type: "join", nick: state.me };
     const token = tokens()[state.me];
     if (token) frame.token = token;
+    else frame.nonce = joinNonce(state.me);
     const rooms = store.get("rooms." + state.me, ["lobby"]);
     frame.rooms = rooms.length ? rooms : ["lobby"];
     send(frame);
@@ -473,6 +486,8 @@
   }
 
   function onDelivered(f) {
+    // Receipts are acked like private messages; one not acked comes again on the next join.
+    queueAck(f.msgId);
     const msgId = String(f.msgId);
     updateArchivedStatus(msgId, "delivered");
     const node = findMessageElement(msgId);

@@ -26,16 +26,17 @@ final class ChatCluster: Sendable {
         self.limits = limits
         for exchange in ["chat.public", "chat.direct", "chat.presence"] { _ = testBroker.exchangeName(exchange) }
         _ = testBroker.queueName("chat.history")
+        _ = testBroker.queueName("chat.claims")
     }
 
     /// Starts a node and waits until it is connected to the broker.
     @discardableResult
-    func start(_ nodeId: String, clock: any ChatClock = SystemChatClock()) async throws -> ChatNode {
+    func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10)) async throws -> ChatNode {
         let configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret, limits: limits,
             presenceInterval: .milliseconds(100), presenceExpiry: .seconds(12),
             reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(10),
-            clock: clock, topology: topology)
+            claimTimeout: claimTimeout, clock: clock, topology: topology)
         var logger = Logger(label: "chat-test-\(nodeId)")
         logger.logLevel = .warning
         let broker = SwitchableBroker(testBroker.broker)

@@ -17,6 +17,7 @@ struct RawRabbitMQBench {
     }
 
     func run() throws -> BenchRow {
+        try RabbitMQBroker.loadLibrary()
         guard let connection = amqp_new_connection() else { throw Failure(description: "amqp_new_connection failed") }
         defer { amqp_destroy_connection(connection) }
         guard let socket = amqp_tcp_socket_new(connection),

@@ -38,11 +38,9 @@ let package = Package(
     ],
     targets: [
         // MARK: AMQP
-        .systemLibrary(
-            name: "CRabbitMQ",
-            pkgConfig: "librabbitmq",
-            providers: [.apt(["librabbitmq-dev"])]
-        ),
+        // rabbitmq-c, compiled against the librabbitmq-dev headers but loaded with dlopen at
+        // the first RabbitMQ connect: without librabbitmq the in-process broker still runs.
+        .target(name: "CRabbitMQ"),
         .target(name: "Broker", swiftSettings: strict),
         .target(
             name: "RabbitMQBroker",

@@ -38,11 +38,9 @@ let package = Package(
     ],
     targets: [
         // MARK: AMQP
-        .systemLibrary(
-            name: "CRabbitMQ",
-            pkgConfig: "librabbitmq",
-            providers: [.apt(["librabbitmq-dev"])]
-        ),
+        // rabbitmq-c, compiled against the librabbitmq-dev headers but loaded with dlopen at
+        // the first RabbitMQ connect: without librabbitmq the in-process broker still runs.
+        .target(name: "CRabbitMQ"),
         .target(name: "Broker", swiftSettings: strict),
         .target(
             name: "RabbitMQBroker",
@@ -181,6 +179,17 @@ let package = Package(
             path: "Tests/BrokerTestSupport",
             swiftSettings: strict
         ),
+        .target(
+            name: "ServerTestSupport",
+            path: "Tests/ServerTestSupport",
+            exclude: ["README.md"],
+            swiftSettings: strict
+        ),
+        .testTarget(
+            name: "ServerTestSupportTests",
+            dependencies: ["ServerTestSupport"],
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "BrokerContractTests",
             dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
@@ -204,13 +213,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ServerTests",
-            dependencies: ["Server"],
+            dependencies: ["Server", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "ChatClientTests",
             dependencies: [
-                "ChatClient", "Chat",
+                "ChatClient", "Chat", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -219,13 +228,13 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadTesterTests",
-            dependencies: ["LoadTester", "ChatClient", "Chat"],
+            dependencies: ["LoadTester", "ChatClient", "Chat", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FaultTests",
             dependencies: [
-                "ChatClient", "Chat", "InMemoryBroker",
+                "ChatClient", "Chat", "InMemoryBroker", "ServerTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

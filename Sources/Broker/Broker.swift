@@ -137,12 +137,12 @@ public struct PublishRequest: Sendable, Hashable {
 
 /// A running consumer: its tag and the stream of its deliveries. The stream finishes when
 /// the consumer is cancelled (by us or by the broker, e.g. queue deleted) or its channel or
-/// connection closes.
+/// connection closes. Buffering as in ``BrokerBatchConsumer``.
 public struct BrokerConsumer: Sendable {
     public let tag: String
-    public let deliveries: AsyncStream<Delivery>
+    public let deliveries: DeliveryStream
 
-    public init(tag: String, deliveries: AsyncStream<Delivery>) {
+    public init(tag: String, deliveries: DeliveryStream) {
         self.tag = tag
         self.deliveries = deliveries
     }

@@ -22,13 +22,18 @@ struct BenchRow {
         "publish→deliver→ack", "batch publish→batch deliver→ack multiple",
     ]
 
-    enum Column: Int {
-        case publishEach, publishBatch, consumeAck, consumeMultipleAck, consumeBatchAck, roundTrip, roundTripBatch
+    /// The measurements, in table order; the raw values name them on the command line.
+    enum Column: String, CaseIterable, Hashable {
+        case publishEach = "publish-each", publishBatch = "publish-batch", consumeAck = "consume-ack",
+             consumeMultipleAck = "consume-multiple", consumeBatchAck = "consume-batches", roundTrip = "round-trip",
+             roundTripBatch = "round-trip-batch"
+
+        var index: Int { Self.allCases.firstIndex(of: self)! }
     }
 
     subscript(column: Column) -> Figure? {
-        get { figures[column.rawValue] }
-        set { figures[column.rawValue] = newValue }
+        get { figures[column.index] }
+        set { figures[column.index] = newValue }
     }
 
     /// Each column's median rate and median CPU time over several runs of one backend.

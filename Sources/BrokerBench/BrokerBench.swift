@@ -40,6 +40,10 @@ struct BrokerBench: AsyncParsableCommand {
     @Flag(help: "Measure only the batched columns (consume batches, batched round trip), e.g. to profile them.")
     var batchedOnly = false
 
+    @Option(parsing: .upToNextOption,
+            help: "Measure only these columns, e.g. to profile one: \(BenchRow.Column.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var only: [BenchRow.Column] = []
+
     @Flag(help: "Also measure raw rabbitmq-c (one thread, no Swift concurrency) as the baseline.")
     var raw = false
 
@@ -51,6 +55,13 @@ struct BrokerBench: AsyncParsableCommand {
 
     func run() async throws {
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
+        let columns: Set<BenchRow.Column> = if !only.isEmpty {
+            Set(only)
+        } else if batchedOnly {
+            [.consumeBatchAck, .roundTripBatch]
+        } else {
+            Set(BenchRow.Column.allCases)
+        }
         let useRabbitMQ = backend == .rabbitmq || backend == .all
         var raw: RawRabbitMQBench?
         var bridge: BrokerBenchRun?
@@ -64,13 +75,13 @@ struct BrokerBench: AsyncParsableCommand {
             } catch {
                 throw ValidationError(error.description)
             }
-            if self.raw { raw = RawRabbitMQBench(url: parsed, body: body, messages: messages, window: window) }
+            if self.raw { raw = RawRabbitMQBench(url: parsed, body: body, messages: messages, window: window, columns: columns) }
             bridge = BrokerBenchRun(label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window,
-                                    batchedOnly: batchedOnly)
+                                    columns: columns)
         }
         if backend == .inmemory || backend == .all {
             simulator = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages,
-                                       window: window, batchedOnly: batchedOnly)
+                                       window: window, columns: columns)
         }
         // Runs are interleaved, so that a busy moment of the machine hits every backend alike.
         var runs: [String: [BenchRow]] = [:]
@@ -97,3 +108,5 @@ struct BrokerBench: AsyncParsableCommand {
         print(BenchRow.table(order.map { BenchRow.median(runs[$0] ?? []) }, size: size, window: window))
     }
 }
+
+extension BenchRow.Column: ExpressibleByArgument {}

@@ -8,8 +8,8 @@ struct BrokerBenchRun {
     let body: [UInt8]
     let messages: Int
     let window: Int
-    /// Only the batched columns.
-    var batchedOnly = false
+    /// The columns to measure.
+    var columns = Set(BenchRow.Column.allCases)
 
     private var persistent: OutgoingMessage { OutgoingMessage(body: body, properties: MessageProperties(persistent: true)) }
 
@@ -18,47 +18,41 @@ struct BrokerBenchRun {
         defer { Task { await connection.close() } }
         let channel = try await connection.openChannel()
         var row = BenchRow(label: label)
-        if !batchedOnly { try await measureSingles(connection, channel, &row) }
-        row[.consumeBatchAck] = try await withQueue(channel, "consume-batches") { queue in
-            try await publishAll(channel, queue)
-            return try await measure(messages) { try await consumeBatchesAll(channel, queue) }
-        }
-        row[.roundTripBatch] = try await withQueue(channel, "round-trip-batches") { queue in
-            let consumerChannel = try await connection.openChannel()
-            return try await measure(messages) {
-                async let consumed: Void = consumeBatchesAll(consumerChannel, queue)
-                try await publishAll(channel, queue)
-                try await consumed
-            }
+        for column in BenchRow.Column.allCases where columns.contains(column) {
+            row[column] = try await figure(for: column, connection, channel)
         }
         return row
     }
 
-    /// The columns that publish one message at a time or consume one delivery at a time.
-    private func measureSingles(_ connection: any BrokerConnection, _ channel: any BrokerChannel, _ row: inout BenchRow) async throws {
-        let single = max(200, messages / 20)
-        row[.publishEach] = try await withQueue(channel, "publish-each") { queue in
-            try await measure(single) {
-                for _ in 0..<single { try await channel.publish(persistent, exchange: "", routingKey: queue, mandatory: false) }
-            }
-        }
-        row[.publishBatch] = try await withQueue(channel, "publish-batch") { queue in
-            try await measure(messages) { try await publishAll(channel, queue) }
-        }
-        row[.consumeAck] = try await withQueue(channel, "consume-ack") { queue in
-            try await publishAll(channel, queue)
-            return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 1) }
-        }
-        row[.consumeMultipleAck] = try await withQueue(channel, "consume-multi") { queue in
-            try await publishAll(channel, queue)
-            return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
-        }
-        row[.roundTrip] = try await withQueue(channel, "round-trip") { queue in
-            let consumerChannel = try await connection.openChannel()
-            return try await measure(messages) {
-                async let consumed: Void = consumeAll(consumerChannel, queue, ackEvery: 1)
+    private func figure(for column: BenchRow.Column, _ connection: any BrokerConnection, _ channel: any BrokerChannel) async throws -> Figure {
+        try await withQueue(channel, column.rawValue) { queue in
+            switch column {
+            case .publishEach:
+                let single = max(200, messages / 20)
+                return try await measure(single) {
+                    for _ in 0..<single { try await channel.publish(persistent, exchange: "", routingKey: queue, mandatory: false) }
+                }
+            case .publishBatch:
+                return try await measure(messages) { try await publishAll(channel, queue) }
+            case .consumeAck:
                 try await publishAll(channel, queue)
-                try await consumed
+                return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 1) }
+            case .consumeMultipleAck:
+                try await publishAll(channel, queue)
+                return try await measure(messages) { try await consumeAll(channel, queue, ackEvery: 100) }
+            case .consumeBatchAck:
+                try await publishAll(channel, queue)
+                return try await measure(messages) { try await consumeBatchesAll(channel, queue) }
+            case .roundTrip, .roundTripBatch:
+                let consumerChannel = try await connection.openChannel()
+                defer { Task { await consumerChannel.close() } }
+                return try await measure(messages) {
+                    async let consumed: Void = column == .roundTrip
+                        ? consumeAll(consumerChannel, queue, ackEvery: 1)
+                        : consumeBatchesAll(consumerChannel, queue)
+                    try await publishAll(channel, queue)
+                    try await consumed
+                }
             }
         }
     }

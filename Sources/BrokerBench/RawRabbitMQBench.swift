@@ -9,12 +9,15 @@ struct RawRabbitMQBench {
     let body: [UInt8]
     let messages: Int
     let window: Int
+    /// The columns to measure (the raw baseline has no unbatched round trip).
+    var columns = Set(BenchRow.Column.allCases)
 
     struct Failure: Error, CustomStringConvertible {
         let description: String
     }
 
     func run() throws -> BenchRow {
+        try RabbitMQBroker.loadLibrary()
         guard let connection = amqp_new_connection() else { throw Failure(description: "amqp_new_connection failed") }
         defer { amqp_destroy_connection(connection) }
         guard let socket = amqp_tcp_socket_new(connection),
@@ -29,27 +32,24 @@ struct RawRabbitMQBench {
         let raw = RawChannel(connection: connection, body: body)
 
         var row = BenchRow(label: "raw rabbitmq-c")
-        let single = max(200, messages / 20)
-        row[.publishEach] = try raw.withQueue { queue in
-            try measureSync(single) { for _ in 0..<single { try raw.publishAndConfirm(queue, count: 1) } }
-        }
-        row[.publishBatch] = try raw.withQueue { queue in
-            try measureSync(messages) { try publishAll(raw, queue) }
-        }
-        row[.consumeAck] = try raw.withQueue { queue in
-            try publishAll(raw, queue)
-            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 1) }
-        }
-        row[.consumeMultipleAck] = try raw.withQueue { queue in
-            try publishAll(raw, queue)
-            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 100) }
-        }
-        row[.roundTripBatch] = try raw.withQueue { queue in
-            try measureSync(messages) { try raw.roundTrip(queue, count: messages, window: window) }
-        }
-        row[.consumeBatchAck] = try raw.withQueue { queue in
-            try publishAll(raw, queue)
-            return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: UInt16(min(window, 65_535)), ackEvery: 0) }
+        let prefetch = UInt16(min(window, 65_535))
+        for column in BenchRow.Column.allCases where columns.contains(column) && column != .roundTrip {
+            row[column] = try raw.withQueue { queue in
+                switch column {
+                case .publishEach:
+                    let single = max(200, messages / 20)
+                    return try measureSync(single) { for _ in 0..<single { try raw.publishAndConfirm(queue, count: 1) } }
+                case .publishBatch:
+                    return try measureSync(messages) { try publishAll(raw, queue) }
+                case .consumeAck, .consumeMultipleAck, .consumeBatchAck:
+                    // ackEvery 0: one `multiple` ack whenever everything received is read.
+                    let ackEvery = column == .consumeAck ? 1 : column == .consumeMultipleAck ? 100 : 0
+                    try publishAll(raw, queue)
+                    return try measureSync(messages) { try raw.consume(queue, count: messages, prefetch: prefetch, ackEvery: ackEvery) }
+                case .roundTrip, .roundTripBatch:
+                    return try measureSync(messages) { try raw.roundTrip(queue, count: messages, window: window) }
+                }
+            }
         }
         _ = amqp_connection_close(connection, Int32(AMQP_REPLY_SUCCESS))
         return row

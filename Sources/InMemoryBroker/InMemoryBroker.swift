@@ -49,7 +49,7 @@ public final class InMemoryBroker: Broker {
     /// operation made deliverable: one stream element per consumer and operation.
     func withCore<T: Sendable, E: Error>(_ body: (inout SimCore) throws(E) -> T) throws(E) -> T {
         try core.withLock { core throws(E) -> T in
-            defer { core.flushBatches() }
+            defer { core.flushDeliveries() }
             return try body(&core)
         }
     }

@@ -4,9 +4,9 @@ extension SimCore {
     // MARK: Consumers
 
     mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
-        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
+        let (stream, continuation) = DeliveryStream.makeStream()
         do {
-            let tag = try startConsumer(channel, queue: name, options: options, output: .single(continuation))
+            let tag = try startConsumer(channel, queue: name, options: options, output: continuation)
             return BrokerConsumer(tag: tag, deliveries: stream)
         } catch {
             continuation.finish()
@@ -18,7 +18,7 @@ extension SimCore {
     mutating func consumeBatches(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerBatchConsumer {
         let (stream, continuation) = AsyncStream.makeStream(of: [Delivery].self, bufferingPolicy: .unbounded)
         do {
-            let tag = try startConsumer(channel, queue: name, options: options, output: .batches(continuation))
+            let tag = try startConsumer(channel, queue: name, options: options, output: continuation)
             return BrokerBatchConsumer(tag: tag, batches: stream)
         } catch {
             continuation.finish()
@@ -28,7 +28,7 @@ extension SimCore {
 
     /// Checks and registers a consumer, delivers what is ready and returns its tag.
     private mutating func startConsumer(_ channel: SimChannel, queue name: String, options: ConsumeOptions,
-                                        output: SimConsumerOutput) throws(BrokerError) -> String {
+                                        output: AsyncStream<[Delivery]>.Continuation) throws(BrokerError) -> String {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
@@ -112,7 +112,7 @@ extension SimCore {
         let queue = consumer.queue
         queue.consumers.removeAll { $0 === consumer }
         if let index = queue.active.firstIndex(where: { $0 === consumer }) { queue.active.remove(at: index) }
-        consumer.finish()
+        consumer.handOver.finish()
     }
 
     mutating func get(_ channel: SimChannel, queue name: String, autoAck: Bool) throws(BrokerError) -> Delivery? {
@@ -224,7 +224,7 @@ extension SimCore {
             consumer.unacked += 1
             channel.unacked.append(SimUnacked(tag: tag, queue: consumer.queue, message: message, consumer: consumer))
         }
-        if consumer.emit(Self.delivery(tag, consumer.tag, message.redelivered, message.payload, message.payload.properties)) {
+        if consumer.handOver.emit(Self.delivery(tag, consumer.tag, message.redelivered, message.payload, message.payload.properties)) {
             unflushed.append(consumer)
         }
     }
@@ -244,18 +244,19 @@ extension SimCore {
                 channel.unacked.append(SimUnacked(tag: tag, queue: queue, message: message, consumer: consumer))
                 var properties = entry.payload.properties
                 properties.headers["x-stream-offset"] = .int(entry.offset)
-                if consumer.emit(Self.delivery(tag, consumer.tag, false, entry.payload, properties)) {
+                if consumer.handOver.emit(Self.delivery(tag, consumer.tag, false, entry.payload, properties)) {
                     unflushed.append(consumer)
                 }
             }
         }
     }
 
-    /// Hands every batched consumer the deliveries the current operation made for it, as
-    /// one batch. Runs at the end of every locked operation (``InMemoryBroker/withCore(_:)``).
-    mutating func flushBatches() {
+    /// Hands every consumer the deliveries the current operation made for it (a batched
+    /// consumer as one batch). Runs at the end of every locked operation
+    /// (``InMemoryBroker/withCore(_:)``).
+    mutating func flushDeliveries() {
         guard !unflushed.isEmpty else { return }
-        for consumer in unflushed { consumer.flush() }
+        for consumer in unflushed { consumer.handOver.flush() }
         unflushed.removeAll(keepingCapacity: true)
     }
 

@@ -128,7 +128,7 @@ extension SimCore {
             consumer.isCancelled = true
             consumer.isActive = false
             channels[consumer.channel]?.consumers[consumer.tag] = nil
-            consumer.finish()
+            consumer.handOver.finish()
         }
         queue.consumers = []
         queue.active = []

@@ -120,20 +120,21 @@ extension CArena {
 }
 
 extension MessageProperties {
-    /// Decodes the properties of a received message.
+    /// Decodes the properties of a received message: one initializer call, and only the
+    /// fields the flags say are present are read (this runs once per delivery).
     init(_ c: amqp_basic_properties_t) {
-        self.init()
         let flags = c._flags
-        func has(_ flag: Int32) -> Bool { flags & UInt32(flag) != 0 }
-        if has(AMQP_BASIC_CONTENT_TYPE_FLAG) { contentType = swiftString(c.content_type) }
-        if has(AMQP_BASIC_HEADERS_FLAG) { headers = AMQPTable(c.headers) }
-        if has(AMQP_BASIC_DELIVERY_MODE_FLAG) { persistent = c.delivery_mode == 2 }
-        if has(AMQP_BASIC_CORRELATION_ID_FLAG) { correlationId = swiftString(c.correlation_id) }
-        if has(AMQP_BASIC_REPLY_TO_FLAG) { replyTo = swiftString(c.reply_to) }
-        if has(AMQP_BASIC_EXPIRATION_FLAG) { expiration = swiftString(c.expiration) }
-        if has(AMQP_BASIC_MESSAGE_ID_FLAG) { messageId = swiftString(c.message_id) }
-        if has(AMQP_BASIC_TIMESTAMP_FLAG) { timestamp = Int64(bitPattern: c.timestamp) }
-        if has(AMQP_BASIC_TYPE_FLAG) { type = swiftString(c.type) }
-        if has(AMQP_BASIC_APP_ID_FLAG) { appId = swiftString(c.app_id) }
+        @inline(__always) func has(_ flag: Int32) -> Bool { flags & UInt32(flag) != 0 }
+        @inline(__always) func text(_ flag: Int32, _ bytes: amqp_bytes_t) -> String? { has(flag) ? swiftString(bytes) : nil }
+        self.init(contentType: text(AMQP_BASIC_CONTENT_TYPE_FLAG, c.content_type),
+                  persistent: has(AMQP_BASIC_DELIVERY_MODE_FLAG) && c.delivery_mode == 2,
+                  messageId: text(AMQP_BASIC_MESSAGE_ID_FLAG, c.message_id),
+                  correlationId: text(AMQP_BASIC_CORRELATION_ID_FLAG, c.correlation_id),
+                  replyTo: text(AMQP_BASIC_REPLY_TO_FLAG, c.reply_to),
+                  type: text(AMQP_BASIC_TYPE_FLAG, c.type),
+                  appId: text(AMQP_BASIC_APP_ID_FLAG, c.app_id),
+                  timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? Int64(bitPattern: c.timestamp) : nil,
+                  expiration: text(AMQP_BASIC_EXPIRATION_FLAG, c.expiration),
+                  headers: has(AMQP_BASIC_HEADERS_FLAG) ? AMQPTable(c.headers) : AMQPTable())
     }
 }

@@ -48,7 +48,7 @@ enum PublishWaiter {
 final class ChannelState {
     let shared: ChannelShared
     var confirms = ConfirmTracker<PublishWaiter>()
-    var consumers: [String: ConsumerSink] = [:]
+    var consumers: [String: DeliveryHandOver] = [:]
     /// The per-consumer prefetch the broker applies to the next `basic.consume`.
     var prefetch: UInt16 = 0
 

@@ -165,7 +165,7 @@ extension ConnectionWorker {
     // MARK: Consuming
 
     func consume(_ handle: ChannelShared, queue: String, options: ConsumeOptions,
-                 output: ConsumerOutput) -> Result<String, BrokerError> {
+                 output: AsyncStream<[Delivery]>.Continuation) -> Result<String, BrokerError> {
         if case .success(let channel) = channel(handle), channel.prefetch != options.prefetch {
             let qos: Result<Void, BrokerError> = rpc(handle) { connection, channel in
                 amqp_basic_qos(connection, channel.id, 0, options.prefetch, 0) == nil ? nil : ()
@@ -179,7 +179,12 @@ extension ConnectionWorker {
                                    options.noAck ? 1 : 0, options.exclusive ? 1 : 0, arena.table(options.arguments))
                     .map { swiftString($0.pointee.consumer_tag) }
             }
-            if let tag { channel.consumers[tag] = ConsumerSink(output: output) }
+            if let tag {
+                // A pass reads at most `framesPerPass` frames; with manual ack the prefetch
+                // window bounds a batch further.
+                let window = options.noAck || options.prefetch == 0 ? Self.framesPerPass : min(Int(options.prefetch), Self.framesPerPass)
+                channel.consumers[tag] = DeliveryHandOver(output, expectedBatch: window)
+            }
             return tag
         }
     }

@@ -41,8 +41,16 @@ final class ConnectionWorker {
     /// Consumers cancelled with `basic.cancel-ok`, finished once the frames rabbitmq-c
     /// queued during the RPC (their last deliveries) are handled.
     var consumersToFinish: [(channel: UInt16, tag: String)] = []
-    /// Batched consumers holding deliveries read in this loop pass; flushed at its end.
-    private var unflushed: [ConsumerSink] = []
+    /// The consumer of the last delivery, found again without hashing its tag while
+    /// deliveries keep coming to it (the usual case). Forgotten whenever a consumer goes.
+    private var lastConsumer: (channel: UInt16, tag: String, handOver: DeliveryHandOver)?
+    /// The commands of this loop pass (kept to reuse its buffer).
+    private var commands: [ConnectionCommand] = []
+    /// Consumers holding deliveries read in this loop pass; flushed at its end.
+    private var unflushed: [DeliveryHandOver] = []
+    /// The most frames one loop pass reads before it hands deliveries over and looks at
+    /// the command queue again.
+    static let framesPerPass = 512
 
     private init(core: ConnectionCore, name: String, heartbeatSeconds: Int32) {
         self.core = core
@@ -147,9 +155,14 @@ final class ConnectionWorker {
             pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0),
             pollfd(fd: core.wakeReadFD, events: Int16(POLLIN), revents: 0),
         ]
+        let clock = ContinuousClock()
+        var lastRead = clock.now
+        let heartbeatCheck = Duration.milliseconds(pollTimeout)
         while fatal == nil, !closeRequested {
             runCommands()
             if fatal != nil || closeRequested { break }
+            finishCancelledConsumersIfDone()
+            var read = true
             if amqp_frames_enqueued(connection) == 0, amqp_data_in_buffer(connection) == 0 {
                 descriptors[0].revents = 0
                 descriptors[1].revents = 0
@@ -158,19 +171,24 @@ final class ConnectionWorker {
                     lose("poll() failed on the socket (errno \(errno))")
                     break
                 }
+                if descriptors[1].revents & Int16(POLLIN) != 0 { core.drainWakePipe() }
+                // Woken for commands only: reading would find nothing (a `recv` and a `poll`
+                // for naught), unless rabbitmq-c is due to look at heartbeats.
+                read = ready == 0 || descriptors[0].revents != 0 || clock.now - lastRead >= heartbeatCheck
             }
-            readFrames(limit: 512)
-            flushBatches()
+            guard read else { continue }
+            lastRead = clock.now
+            readFrames(limit: Self.framesPerPass)
+            flushDeliveries()
             amqp_maybe_release_buffers(connection)
-            if !consumersToFinish.isEmpty, fatal == nil, amqp_frames_enqueued(connection) == 0 {
-                finishCancelledConsumers()
-            }
+            finishCancelledConsumersIfDone()
         }
         shutDown()
     }
 
     private func runCommands() {
-        let commands = core.takeCommands()
+        core.takeCommands(into: &commands)
+        defer { commands.removeAll(keepingCapacity: true) }
         // Several commands (a burst of acks, publishes) go out in as few TCP segments as
         // possible: cork the socket while they are written, uncork to flush.
         let cork = commands.count > 1
@@ -213,7 +231,10 @@ final class ConnectionWorker {
     }
 
     /// Handles the frames that are ready, without blocking (a zero timeout also lets
-    /// rabbitmq-c send a due heartbeat and detect a missed one).
+    /// rabbitmq-c send a due heartbeat and detect a missed one: the first call of a pass
+    /// always gets that far). The pass ends as soon as rabbitmq-c holds nothing more:
+    /// asking it again would cost a `recv` and a `poll` that the loop's own `poll` does
+    /// anyway, and would usually find nothing.
     private func readFrames(limit: Int) {
         guard let connection else { return }
         var frame = amqp_frame_t()
@@ -227,6 +248,7 @@ final class ConnectionWorker {
             }
             handle(frame)
             if fatal != nil { return }
+            if amqp_frames_enqueued(connection) == 0, amqp_data_in_buffer(connection) == 0 { return }
         }
     }
 
@@ -263,8 +285,8 @@ final class ConnectionWorker {
             guard let (body, properties) = readContent(channelID) else { return }
             let delivery = Delivery(deliveryTag: deliveryTag, consumerTag: tag, redelivered: redelivered, exchange: exchange,
                                     routingKey: routingKey, body: body, properties: properties)
-            if let sink = channels[channelID]?.consumers[tag], sink.emit(delivery) {
-                unflushed.append(sink)
+            if let consumer = consumer(channelID, tag), consumer.emit(delivery) {
+                unflushed.append(consumer)
             }
         case Int(RABBITCHAT_BASIC_ACK):
             let ack = decoded.assumingMemoryBound(to: amqp_basic_ack_t.self).pointee
@@ -289,6 +311,7 @@ final class ConnectionWorker {
                 var ok = amqp_basic_cancel_ok_t(consumer_tag: cancel.consumer_tag)
                 _ = amqp_send_method(connection, channelID, amqp_method_number_t(RABBITCHAT_BASIC_CANCEL_OK), &ok)
             }
+            lastConsumer = nil
             channels[channelID]?.consumers.removeValue(forKey: tag)?.finish()
         case Int(RABBITCHAT_CHANNEL_CLOSE):
             let close = decoded.assumingMemoryBound(to: amqp_channel_close_t.self).pointee
@@ -304,10 +327,19 @@ final class ConnectionWorker {
         }
     }
 
-    /// Hands every batched consumer the deliveries of this loop pass as one batch.
-    private func flushBatches() {
+    /// The consumer `tag` of channel `channelID`, if it still consumes.
+    private func consumer(_ channelID: UInt16, _ tag: String) -> DeliveryHandOver? {
+        if let last = lastConsumer, last.channel == channelID, last.tag == tag { return last.handOver }
+        guard let found = channels[channelID]?.consumers[tag] else { return nil }
+        lastConsumer = (channelID, tag, found)
+        return found
+    }
+
+    /// Hands every consumer the deliveries of this loop pass as one batch (see
+    /// ``DeliveryHandOver``).
+    private func flushDeliveries() {
         guard !unflushed.isEmpty else { return }
-        for sink in unflushed { sink.flush() }
+        for consumer in unflushed { consumer.flush() }
         unflushed.removeAll(keepingCapacity: true)
     }
 
@@ -382,6 +414,7 @@ final class ConnectionWorker {
     /// free again.
     func finishChannel(_ id: UInt16, _ reason: BrokerError) {
         guard let channel = channels.removeValue(forKey: id) else { return }
+        lastConsumer = nil
         channel.shared.markClosed(reason)
         complete(channel.confirms.failAll(reason))
         for consumer in channel.consumers.values { consumer.finish() }
@@ -390,7 +423,11 @@ final class ConnectionWorker {
         freeChannelIDs.append(id)
     }
 
-    private func finishCancelledConsumers() {
+    /// Finishes the cancelled consumers once every frame rabbitmq-c queued during their
+    /// cancel (their last deliveries) has been handled.
+    private func finishCancelledConsumersIfDone() {
+        guard !consumersToFinish.isEmpty, fatal == nil, let connection, amqp_frames_enqueued(connection) == 0 else { return }
+        lastConsumer = nil
         for (channelID, tag) in consumersToFinish {
             channels[channelID]?.consumers.removeValue(forKey: tag)?.finish()
         }

@@ -1,4 +1,5 @@
 import Broker
+import CRabbitMQ
 
 /// The `Broker` backend for RabbitMQ (AMQP 0-9-1), on rabbitmq-c.
 ///
@@ -32,6 +33,16 @@ public struct RabbitMQBroker: Broker {
         self.heartbeat = heartbeat
     }
 
+    /// Loads rabbitmq-c (`librabbitmq.so.4`) unless it is loaded already; ``connect(name:)``
+    /// does so first. The library is not linked at start-up, so a program that uses only
+    /// the in-process broker runs without it; this says in one sentence what to install when
+    /// it is missing. Thread-safe; the library is loaded once per process.
+    public static func loadLibrary() throws(BrokerError) {
+        if let failure = rabbitchat_librabbitmq_load() {
+            throw .connectionFailed(String(cString: failure))
+        }
+    }
+
     public var displayName: String {
         urls.map(\.description).joined(separator: ", ")
     }
@@ -39,6 +50,7 @@ public struct RabbitMQBroker: Broker {
     /// Opens a connection named `name` (its `connection_name`, shown by
     /// `rabbitmqctl list_connections client_properties` and the management UI).
     public func connect(name: String) async throws(BrokerError) -> any BrokerConnection {
+        try Self.loadLibrary()
         let core = try ConnectionCore()
         let urls = self.urls
         let heartbeat = self.heartbeat

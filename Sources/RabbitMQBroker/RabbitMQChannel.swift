@@ -59,7 +59,7 @@ final class RabbitMQChannel: BrokerChannel {
         let shared = self.shared
         let request = PublishRequest(message: message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, BrokerError>, Never>) in
-            core.submit(ConnectionCommand(
+            core.submit(.call(
                 run: { worker in worker.publish(shared, [request], waiter: .single(continuation)) },
                 fail: { error in continuation.resume(returning: .failure(error)) }
             ))
@@ -72,7 +72,7 @@ final class RabbitMQChannel: BrokerChannel {
         if shared.closeReason != nil { throw shared.closedError }
         let shared = self.shared
         let results = await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, BrokerError>], Never>) in
-            core.submit(ConnectionCommand(
+            core.submit(.call(
                 run: { worker in worker.publish(shared, batch, waiter: .batch(continuation)) },
                 fail: { error in continuation.resume(returning: Array(repeating: .failure(error), count: batch.count)) }
             ))
@@ -91,8 +91,8 @@ final class RabbitMQChannel: BrokerChannel {
         // consumer must keep up; the broker's own flow control then slows the queue.
         // Dropping the stream does not cancel the consumer (as on the simulator): its
         // deliveries are then discarded unacknowledged until `cancel` or a close.
-        let (stream, continuation) = AsyncStream.makeStream(of: Delivery.self, bufferingPolicy: .unbounded)
-        let tag = try await startConsumer(queue: queue, options: options, output: .single(continuation))
+        let (stream, continuation) = DeliveryStream.makeStream()
+        let tag = try await startConsumer(queue: queue, options: options, output: continuation)
         return BrokerConsumer(tag: tag, deliveries: stream)
     }
 
@@ -101,12 +101,12 @@ final class RabbitMQChannel: BrokerChannel {
     /// as in ``consume(queue:options:)``.
     func consumeBatches(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerBatchConsumer {
         let (stream, continuation) = AsyncStream.makeStream(of: [Delivery].self, bufferingPolicy: .unbounded)
-        let tag = try await startConsumer(queue: queue, options: options, output: .batches(continuation))
+        let tag = try await startConsumer(queue: queue, options: options, output: continuation)
         return BrokerBatchConsumer(tag: tag, batches: stream)
     }
 
     /// Sends `basic.consume`; on failure finishes the consumer's stream.
-    private func startConsumer(queue: String, options: ConsumeOptions, output: ConsumerOutput) async throws(BrokerError) -> String {
+    private func startConsumer(queue: String, options: ConsumeOptions, output: AsyncStream<[Delivery]>.Continuation) async throws(BrokerError) -> String {
         do {
             return try await call { worker, shared -> Result<String, BrokerError> in
                 let result = worker.consume(shared, queue: queue, options: options, output: output)
@@ -138,8 +138,7 @@ final class RabbitMQChannel: BrokerChannel {
 
     private func settle(_ deliveryTag: UInt64, _ how: ConnectionWorker.Settle) throws(BrokerError) {
         if shared.closeReason != nil { throw shared.closedError }
-        let shared = self.shared
-        core.submit(ConnectionCommand(run: { worker in worker.settle(shared, deliveryTag: deliveryTag, how) }, fail: { _ in }))
+        core.submit(.settle(shared, deliveryTag: deliveryTag, how))
     }
 
     func get(queue: String, autoAck: Bool) async throws(BrokerError) -> Delivery? {

@@ -18,7 +18,7 @@ final class RabbitMQConnection: BrokerConnection {
     }
 
     func close() async {
-        core.submit(ConnectionCommand(run: { worker in worker.requestClose() }, fail: { _ in }))
+        core.submit(.call(run: { worker in worker.requestClose() }, fail: { _ in }))
         _ = await core.waitUntilClosed()
     }
 

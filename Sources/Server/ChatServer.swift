@@ -124,6 +124,13 @@ struct ChatServer {
         case .embedded:
             return InMemoryBroker()
         case .rabbitMQ(let urls):
+            // rabbitmq-c is loaded only now (the built-in broker runs without it); when it is
+            // missing, what to install is the whole message, not a reason RabbitMQ is unreachable.
+            do {
+                try RabbitMQBroker.loadLibrary()
+            } catch {
+                throw StartupError(Self.oneLine(Self.reason(error)) + ".")
+            }
             let broker: RabbitMQBroker
             do {
                 broker = try RabbitMQBroker(urls: urls)

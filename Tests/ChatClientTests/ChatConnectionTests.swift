@@ -1,6 +1,7 @@
 import Chat
 import NIOCore
 import NIOPosix
+import ServerTestSupport
 import Testing
 
 @testable import ChatClient
@@ -41,8 +42,8 @@ import Testing
 
     @Test(arguments: SockJSTransportKind.allCases)
     func joinsSaysTellsAcksAndReadsHistory(transport: SockJSTransportKind) async throws {
-        let server = try await TestServer(.rabbitChat)
-        defer { server.stop() }
+        let server = try await TestServer.rabbitChat.start()
+        defer { server.stopBlocking() }
         let endpoint = try SockJSEndpoint(url: server.url("/chat"))
         let (alice, aliceEvents) = ChatConnection.streaming(endpoint: endpoint, transport: transport, eventLoop: Self.group.next())
         let (bob, bobEvents) = ChatConnection.streaming(endpoint: endpoint, transport: transport, eventLoop: Self.group.next())
@@ -89,8 +90,8 @@ import Testing
     }
 
     @Test func serverErrorsArriveAsFrames() async throws {
-        let server = try await TestServer(.rabbitChat)
-        defer { server.stop() }
+        let server = try await TestServer.rabbitChat.start()
+        defer { server.stopBlocking() }
         let (connection, events) = ChatConnection.streaming(
             endpoint: try SockJSEndpoint(url: server.url("/chat")),
             transport: .websocket,

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import ServerTestSupport
 import Testing
 
 @testable import ChatClient
@@ -33,10 +34,10 @@ import Testing
         return false
     }
 
-    @Test(arguments: TestServer.Kind.echoServers, SockJSTransportKind.allCases)
-    func echoesMessagesInOrderAndClosesCleanly(server kind: TestServer.Kind, transport: SockJSTransportKind) async throws {
-        let server = try await TestServer(kind)
-        defer { server.stop() }
+    @Test(arguments: TestServer.echoServers, SockJSTransportKind.allCases)
+    func echoesMessagesInOrderAndClosesCleanly(server kind: TestServer, transport: SockJSTransportKind) async throws {
+        let server = try await kind.start()
+        defer { server.stopBlocking() }
         let recorder = EventRecorder()
         let client = try connect(server.url("/echo"), transport, recorder: recorder)
         let sent = ["hello", "żółw 🐢 \u{2028}", #"{"type":"say","text":"a \"quote\""}"#] + (0..<200).map { "n\($0)" }
@@ -53,10 +54,10 @@ import Testing
         #expect(closed.filter { if case .closed = $0 { true } else { false } }.count == 1)
     }
 
-    @Test(arguments: TestServer.Kind.echoServers, SockJSTransportKind.allCases)
-    func reportsTheServersCloseFrame(server kind: TestServer.Kind, transport: SockJSTransportKind) async throws {
-        let server = try await TestServer(kind)
-        defer { server.stop() }
+    @Test(arguments: TestServer.echoServers, SockJSTransportKind.allCases)
+    func reportsTheServersCloseFrame(server kind: TestServer, transport: SockJSTransportKind) async throws {
+        let server = try await kind.start()
+        defer { server.stopBlocking() }
         let recorder = EventRecorder()
         _ = try connect(server.url("/close"), transport, recorder: recorder)
         let events = try await recorder.wait { $0.count >= 2 }
@@ -67,8 +68,8 @@ import Testing
     func heartbeatsKeepAQuietSessionOpen(transport: SockJSTransportKind) async throws {
         // Heartbeats every 0.2 s; the client gives up after 1 s of silence. 2 s without a
         // message: only heartbeats keep the session alive.
-        let server = try await TestServer(.project, heartbeat: 0.2)
-        defer { server.stop() }
+        let server = try await TestServer.project.start(heartbeat: 0.2)
+        defer { server.stopBlocking() }
         let recorder = EventRecorder()
         let configuration = SockJSClient.Configuration(
             session: .init(silenceTimeout: .seconds(1)),
@@ -85,8 +86,8 @@ import Testing
 
     @Test func aSilentServerEndsTheSession() async throws {
         // The reference server's heartbeat is 25 s: with 0.5 s of tolerance the client gives up.
-        let server = try await TestServer(.reference)
-        defer { server.stop() }
+        let server = try await TestServer.reference.start()
+        defer { server.stopBlocking() }
         let recorder = EventRecorder()
         let configuration = SockJSClient.Configuration(
             session: .init(silenceTimeout: .milliseconds(500)),
@@ -99,7 +100,7 @@ import Testing
 
     @Test(arguments: SockJSTransportKind.allCases)
     func saysClearlyWhenNothingListens(transport: SockJSTransportKind) async throws {
-        let port = try await TestServer.freePort()
+        let port = try FreePort.next()
         let recorder = EventRecorder()
         _ = try connect("http://127.0.0.1:\(port)/chat", transport, recorder: recorder)
         let events = try await recorder.wait { !$0.isEmpty }
@@ -111,10 +112,10 @@ import Testing
         ])
     }
 
-    @Test(arguments: TestServer.Kind.echoServers)
-    func manyClientsShareTwoEventLoops(server kind: TestServer.Kind) async throws {
-        let server = try await TestServer(kind)
-        defer { server.stop() }
+    @Test(arguments: TestServer.echoServers)
+    func manyClientsShareTwoEventLoops(server kind: TestServer) async throws {
+        let server = try await kind.start()
+        defer { server.stopBlocking() }
         let transports = SockJSTransportKind.allCases
         let recorders = (0..<60).map { _ in EventRecorder() }
         let clients = try recorders.enumerated().map { index, recorder in

@@ -1,122 +1,55 @@
 import Foundation
-import NIOCore
-import NIOPosix
+import ServerTestSupport
 import Synchronization
 
 @testable import ChatClient
 
-/// A real server started on a free loopback port for one test and stopped by its PID: a SockJS
-/// server with the standard test services (`/echo`, `/close`), either sockjs-node (Debian's
-/// node-sockjs, an independent implementation) or the project's own `sockjs-echo-server`; or
-/// the chat server `rabbitChat` (in-process broker). The project's binaries are the ones
-/// `swift build` put next to the tests.
-final class TestServer: Sendable {
-    enum Kind: String, CaseIterable, Sendable, CustomStringConvertible {
-        case reference = "sockjs-node"
-        case project = "sockjs-echo-server"
-        case rabbitChat
+/// The real servers the client tests run against, each started on a free loopback port for one
+/// test by `start` and stopped by its PID: a SockJS server with the standard test services
+/// (`/echo`, `/close`), either sockjs-node (Debian's node-sockjs, an independent implementation)
+/// or the project's own `sockjs-echo-server`; or the chat server `rabbitChat` (in-process broker).
+/// The project's binaries are the ones `swift build` put next to the tests.
+enum TestServer: String, CaseIterable, Sendable, CustomStringConvertible {
+    case reference = "sockjs-node"
+    case project = "sockjs-echo-server"
+    case rabbitChat
 
-        /// The two SockJS echo servers.
-        static let echoServers: [Kind] = [.reference, .project]
+    /// The two SockJS echo servers.
+    static let echoServers: [TestServer] = [.reference, .project]
 
-        var description: String { rawValue }
-    }
-
-    let port: Int
-    private let process: Process
+    var description: String { rawValue }
 
     /// The sockjs-node script beside this file.
     static var script: String {
         URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("sockjs-node-echo.js").path
     }
 
-    /// A product of this package, next to the test binary (or in a folder above it).
-    static func builtBinary(_ name: String) -> String {
-        let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        var directory = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: directory.appendingPathComponent(name).path),
-            directory.path != "/"
-        {
-            directory.deleteLastPathComponent()
-        }
-        return directory.appendingPathComponent(name).path
-    }
-
-    /// Starts a server; `heartbeat` (seconds) only applies to `sockjs-echo-server`.
-    init(_ kind: Kind = .reference, heartbeat: Double? = nil) async throws {
-        let port = try await Self.freePort()
-        let process = Process()
-        switch kind {
+    /// Starts the server and returns once it accepts connections (`rabbitChat`: once
+    /// `/healthz` says its broker is connected); `heartbeat` (seconds) only applies to
+    /// `sockjs-echo-server`.
+    func start(heartbeat: Double? = nil) async throws -> LiveServer {
+        let timeout = Duration.seconds(20)
+        switch self {
+        case .rabbitChat:
+            return try await LiveServer.start(readiness: .healthy, timeout: timeout)
         case .reference:
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["node", Self.script, String(port)]
-            var environment = ProcessInfo.processInfo.environment
-            environment["NODE_PATH"] = "/usr/share/nodejs"
-            process.environment = environment
-        case .project, .rabbitChat:
-            let binary = Self.builtBinary(kind == .project ? "sockjs-echo-server" : "rabbitChat")
-            guard FileManager.default.isExecutableFile(atPath: binary) else {
-                throw ServerDidNotStart(reason: "there is no \(binary): run `swift build` first")
-            }
-            process.executableURL = URL(fileURLWithPath: binary)
-            if kind == .project {
-                process.arguments = ["--port", String(port)] + (heartbeat.map { ["--heartbeat", String($0)] } ?? [])
-            } else {
-                let secret = FileManager.default.temporaryDirectory.appendingPathComponent("chatclient-test-secret-\(port)").path
-                process.arguments = ["--port", String(port), "--secret-file", secret, "--log-level", "warning"]
-            }
+            let port = try FreePort.next()
+            return try await LiveServer.start(
+                executable: "/usr/bin/env",
+                arguments: ["node", Self.script, String(port)],
+                environment: ["NODE_PATH": "/usr/share/nodejs"],
+                port: port,
+                timeout: timeout
+            )
+        case .project:
+            let port = try FreePort.next()
+            return try await LiveServer.start(
+                executable: BuiltProduct.path(of: "sockjs-echo-server"),
+                arguments: ["--port", String(port)] + (heartbeat.map { ["--heartbeat", String($0)] } ?? []),
+                port: port,
+                timeout: timeout
+            )
         }
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        self.port = port
-        self.process = process
-        try await waitUntilReady(kind)
-    }
-
-    /// Stops the server by its PID and waits for it to exit.
-    func stop() {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            let deadline = Date().addingTimeInterval(10)
-            while process.isRunning, Date() < deadline { usleep(20_000) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-    }
-
-    func url(_ prefix: String) -> String { "http://127.0.0.1:\(port)\(prefix)" }
-
-    /// Until it accepts connections, and for rabbitChat until `/healthz` says its broker is connected.
-    private func waitUntilReady(_ kind: Kind) async throws {
-        let endpoint = SockJSEndpoint(host: "127.0.0.1", port: port, prefix: "/")
-        for _ in 0..<400 {
-            if !process.isRunning { throw ServerDidNotStart(reason: "it exited with \(process.terminationStatus)") }
-            if kind == .rabbitChat {
-                let outcome = try await HTTPStatusProbe.get("/healthz", at: endpoint, on: MultiThreadedEventLoopGroup.singleton.next()).get()
-                if outcome == .status(200) { return }
-            } else if (try? await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connect(host: "127.0.0.1", port: port).get().close()) != nil
-            {
-                return
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        stop()
-        throw ServerDidNotStart(reason: "nothing listened on port \(port) after 20 s")
-    }
-
-    /// A port that was free a moment ago (bind to 0, read it, close).
-    static func freePort() async throws -> Int {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = channel.localAddress!.port!
-        try await channel.close()
-        return port
-    }
-
-    struct ServerDidNotStart: Error, CustomStringConvertible {
-        var reason: String
-        var description: String { "The test server did not start: \(reason)." }
     }
 }
 

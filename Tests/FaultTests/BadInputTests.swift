@@ -1,6 +1,7 @@
 import Chat
 import ChatClient
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// DESIGN.md, "What bad input gets": each hostile or broken input against a live `rabbitChat`
@@ -95,17 +96,17 @@ struct BadInputTests {
         let server = try await LiveServer.start()
         let bystanders = try await Bystanders.join(port: server.port)
         let session = "/chat/000/" + ChatPeer.freshNick("s")
-        let open = try RawHTTP.request(port: server.port, "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        #expect(open.body.hasPrefix("o"))
+        let open = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        #expect(open.text.hasPrefix("o"))
         let body: [UInt8] = Array(#"["{\"type\":\"join\",\"nick\":\"a"#.utf8) + [0xFF, 0xFE, 0xC0] + Array(#"\"}"]"#.utf8)
         let head = "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
-        let sent = try RawHTTP.request(port: server.port, Array(head.utf8) + body)
+        let sent = try TestHTTP.request(port: server.port, raw: Array(head.utf8) + body)
         if sent.status == 204 || sent.status == 200 {
             // Accepted by SockJS (decoded with replacement characters): the chat must refuse the nick.
-            let poll = try RawHTTP.request(port: server.port, "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            #expect(poll.body.contains("invalid_nick") || poll.body.contains("bad_json"), "poll: \(poll.body)")
+            let poll = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            #expect(poll.text.contains("invalid_nick") || poll.text.contains("bad_json"), "poll: \(poll.text)")
         } else {
-            #expect(sent.status == 500, "xhr_send answered \(sent.status): \(sent.body)")
+            #expect(sent.status == 500, "xhr_send answered \(sent.status): \(sent.text)")
         }
         #expect(await bystanders.exchange())
         await server.stop()
@@ -176,15 +177,15 @@ struct BadInputTests {
     func slowloris() async throws {
         let server = try await LiveServer.start()
         let bystanders = try await Bystanders.join(port: server.port)
-        let socket = try RawSocket(port: server.port, receiveTimeout: .milliseconds(900))
-        socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        let socket = try TestSocket(port: server.port, timeout: .milliseconds(900))
+        try socket.write("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         var answer: [UInt8] = []
         var writes = 0
         // One header byte a second: the head never ends; the request timeout (10 s) ends it.
         while writes < 30 {
-            let got = socket.read()
+            let got = (try? socket.read()) ?? []
             if !got.isEmpty { answer += got; break }
-            if !socket.write("X") { break }
+            if (try? socket.write("X")) == nil { break }
             writes += 1
             if writes == 3 { #expect(await bystanders.exchange()) }
         }
@@ -200,11 +201,11 @@ struct BadInputTests {
     func hugePost() async throws {
         let server = try await LiveServer.start()
         let bystanders = try await Bystanders.join(port: server.port)
-        let socket = try RawSocket(port: server.port)
-        socket.write("POST /chat/000/abcdef/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 104857600\r\n\r\n")
+        let socket = try TestSocket(port: server.port)
+        try socket.write("POST /chat/000/abcdef/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: 104857600\r\n\r\n")
         var written = 0
         let chunk = [UInt8](repeating: UInt8(ascii: "a"), count: 65_536)
-        while written < 4 << 20, socket.write(chunk) { written += chunk.count }
+        while written < 4 << 20, (try? socket.write(chunk)) != nil { written += chunk.count }
         let (bytes, _) = socket.readUntilClosed()
         #expect(String(decoding: bytes, as: UTF8.self).hasPrefix("HTTP/1.1 413"))
         #expect(written < 100 << 20)
@@ -220,11 +221,11 @@ struct BadInputTests {
         // 2000 sessions opened with one xhr poll and never polled again; 300 of them also join.
         for index in 0..<2000 {
             let session = "/chat/000/ab\(index)x" + ChatPeer.freshNick("")
-            let open = try RawHTTP.request(port: server.port, "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-            #expect(open.body.hasPrefix("o"))
+            let open = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            #expect(open.text.hasPrefix("o"))
             if index % 7 == 0 {
                 let join = #"["{\"type\":\"join\",\"nick\":\"\#(ChatPeer.freshNick("ab"))\"}"]"#
-                _ = try RawHTTP.request(port: server.port, "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\nConnection: close\r\n\r\n\(join)")
+                _ = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\nConnection: close\r\n\r\n\(join)")
             }
         }
         // 100 websocket sessions that join and drop their TCP connection without a close.

@@ -1,4 +1,5 @@
 import ChatClient
+import ServerTestSupport
 import Testing
 
 @testable import LoadTester
@@ -25,9 +26,9 @@ import Testing
     }
 
     @Test func aCleanRunOnEveryTransportPasses() async throws {
-        let server = try await ChatServerProcess()
-        defer { server.stop() }
-        let report = try await LoadRun(scenario: try scenario(url: server.url), log: { _ in }).run()
+        let server = try await LiveServer.start()
+        defer { server.stopBlocking() }
+        let report = try await LoadRun(scenario: try scenario(url: server.url("/chat")), log: { _ in }).run()
         #expect(report.verdict.violations.first == [])
         #expect(report.passed)
         #expect(report.verdict.confirmed == report.verdict.sent)
@@ -39,9 +40,9 @@ import Testing
     }
 
     @Test func aDeliveryLostOnTheWayFailsTheRunAndIsNamed() async throws {
-        let server = try await ChatServerProcess()
-        defer { server.stop() }
-        var scenario = try scenario(url: server.url)
+        let server = try await LiveServer.start()
+        defer { server.stopBlocking() }
+        var scenario = try scenario(url: server.url("/chat"))
         // Client 4 (room 0, xhr-streaming) ignores the 3rd public message it gets.
         scenario.faults.ignorePublicDelivery = [4: 2]
         let report = try await LoadRun(scenario: scenario, log: { _ in }).run()
@@ -55,7 +56,7 @@ import Testing
     }
 
     @Test func nothingListeningIsOneClearSentence() async throws {
-        let port = try await ChatServerProcess.freePort()
+        let port = try FreePort.next()
         let url = "http://127.0.0.1:\(port)/chat"
         await #expect(throws: LoadRun.Failure.self) {
             try await LoadRun(scenario: try scenario(url: url), log: { _ in }).run()
@@ -73,8 +74,8 @@ import Testing
 
 extension LoadRunTests {
     @Test func somethingOtherThanAChatAtTheURLIsOneClearSentence() async throws {
-        let server = try await ChatServerProcess()
-        defer { server.stop() }
+        let server = try await LiveServer.start()
+        defer { server.stopBlocking() }
         let url = "http://127.0.0.1:\(server.port)/nochat"
         do {
             _ = try await LoadRun(scenario: try scenario(url: url), log: { _ in }).run()

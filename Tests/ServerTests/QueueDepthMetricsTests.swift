@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// `/metrics` reports the depths of the queues the server knows (Specs/server.md, "Queue

@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -70,7 +71,7 @@ struct ServerLifecycleTests {
     func unreachableBroker() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let closedPort = try Self.closedPort()
+        let closedPort = try FreePort.next()
         let server = try ServerProcess([
             "--port", "0", "--secret-file", folder.path + "/secret",
             "--broker", "amqp://guest:guest@127.0.0.1:\(closedPort)/",
@@ -88,7 +89,7 @@ struct ServerLifecycleTests {
     func brokerFromEnvironment() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let closedPort = try Self.closedPort()
+        let closedPort = try FreePort.next()
         let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret"],
                                        environment: ["RABBITCHAT_BROKER": "amqp://guest:guest@127.0.0.1:\(closedPort)/"])
         let status = await server.waitForExit(timeout: .seconds(30))
@@ -161,23 +162,5 @@ struct ServerLifecycleTests {
         #expect(await again.waitForPort() != nil)
         #expect(try String(contentsOfFile: secret, encoding: .utf8) == first)
         await again.stop()
-    }
-
-    /// A port on 127.0.0.1 that nothing listens on (bound, then released).
-    static func closedPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw TestSocketError("cannot find a free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// The HTTP routes next to `/chat`, on a running `rabbitChat` with its built-in broker.

@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 import Testing
 
 /// A browser that goes away ends its chat session: the others see it offline and the session
@@ -25,13 +26,13 @@ struct SessionEndTests {
         var received: [UInt8] = []
         while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { received += try socket.read() }
         #expect(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 101"))
-        try socket.writeBytes(Self.maskedText(#"["{\"type\":\"join\",\"nick\":\"leaver\"}"]"#))
+        try socket.write(Self.maskedText(#"["{\"type\":\"join\",\"nick\":\"leaver\"}"]"#))
         let online = try watcher.waitFor { $0["type"] as? String == "presence" && ($0["online"] as? [String])?.contains("leaver") == true }
         #expect(online != nil, "the others see the leaver come online")
 
         switch ending {
         case .closeFrame:
-            try socket.writeBytes([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2])  // close 1000, masked
+            try socket.write([0x88, 0x82, 1, 2, 3, 4, 0x03 ^ 1, 0xE8 ^ 2])  // close 1000, masked
         case .droppedConnection:
             socket.closeNow()
         }

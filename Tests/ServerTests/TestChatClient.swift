@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 
 /// A SockJS client on the xhr-streaming transport (receiving) and xhr_send (sending), speaking
 /// the chat protocol's JSON frames. Blocking and bounded: every wait has a deadline.

@@ -1,4 +1,5 @@
 import Foundation
+import ServerTestSupport
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -93,31 +93,50 @@ public final class ServerProcess: Sendable {
         }
     }
 
-    /// Runs `body` (which spawns the child) with no signal blocked on the calling thread, then
-    /// restores the thread's mask. A child starts with the signal mask of the thread that
-    /// spawned it, and Dispatch's worker threads, which run test tasks, block SIGTERM and most
-    /// other signals: without this, a child that does not reset its mask would never see the
-    /// SIGTERM of `stop()` and would only end by SIGKILL.
+    /// Runs `body` (which spawns the child) with SIGTERM and SIGINT unblocked on the calling
+    /// thread, then restores the thread's mask. A child starts with the signal mask of the
+    /// thread that spawned it, and Dispatch's worker threads, which run test tasks, block
+    /// SIGTERM and most other signals: without this, a child that does not reset its mask
+    /// would never see the SIGTERM of `stop()` and would only end by SIGKILL. Only the two
+    /// signals that `stop()` and tests send are unblocked (nobody sends them to the test
+    /// process itself); every other signal stays as Dispatch set it up.
     private static func withSignalsUnblocked<T>(_ body: () throws -> T) rethrows -> T {
-        var none = sigset_t()
+        var stopSignals = sigset_t()
         var saved = sigset_t()
-        sigemptyset(&none)
-        pthread_sigmask(SIG_SETMASK, &none, &saved)
+        sigemptyset(&stopSignals)
+        sigaddset(&stopSignals, SIGTERM)
+        sigaddset(&stopSignals, SIGINT)
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, &saved)
         defer { pthread_sigmask(SIG_SETMASK, &saved, nil) }
         return try body()
     }
 
+    /// A pipe whose read end a dedicated thread drains with blocking reads until end of file.
+    /// Not `FileHandle.readabilityHandler`: on Linux its Dispatch read source can outlive the
+    /// descriptor it watches and crash Dispatch's event loop (seen as
+    /// `_dispatch_event_loop_drain` faults in full test runs that start many children).
     private static func capture(_ stream: CapturedOutput.Stream, into output: CapturedOutput) -> Pipe {
         let pipe = Pipe()
-        pipe.fileHandleForReading.readabilityHandler = { handle in
-            let data = handle.availableData
-            if data.isEmpty {
-                handle.readabilityHandler = nil
-                output.finish(stream)
-            } else {
-                output.append(data, from: stream)
+        let reader = pipe.fileHandleForReading
+        let thread = Thread {
+            let fd = reader.fileDescriptor
+            var chunk = [UInt8](repeating: 0, count: 64 << 10)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    output.append(Data(chunk[0..<count]), from: stream)
+                } else if count < 0 && errno == EINTR {
+                    continue
+                } else {
+                    break
+                }
             }
+            output.finish(stream)
+            // The read end stays open until the pipe object goes: `reader` is captured here.
+            _ = reader
         }
+        thread.name = "capture"
+        thread.start()
         return pipe
     }
 

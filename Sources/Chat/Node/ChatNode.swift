@@ -72,6 +72,8 @@ public final class ChatNode: Sendable {
             } onCancel: {
                 Task { await core.shutdown(connection) }
             }
+            // A stop lets the publishes awaiting confirms finish before the link goes.
+            if Task.isCancelled { await core.shutdown(connection) }
             await core.linkLost()
             await connection.close()
             if Task.isCancelled { break }

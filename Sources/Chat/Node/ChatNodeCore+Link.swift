@@ -148,8 +148,29 @@ extension ChatNodeCore {
     }
 
     /// Graceful stop: let publishes awaiting a confirm finish (for up to 2 s), tell the cluster
-    /// this node's users left, then close the connection.
+    /// this node's users left, then close the connection. Idempotent: a second call (the
+    /// cancellation handler and the run loop both call it) waits for the first to finish.
     func shutdown(_ connection: any BrokerConnection) async {
+        if let running = shutdownRun {
+            await running.value
+            return
+        }
+        let run = Task { await self.performShutdown(connection) }
+        shutdownRun = run
+        await run.value
+    }
+
+    private func performShutdown(_ connection: any BrokerConnection) async {
+        // The stream readers end with the node's task, so a confirmed public message can no
+        // longer come back through the history stream: on a stopping node the confirm is
+        // what says `sent` (the read-back guards against a failing cluster, not a stop).
+        stopping = true
+        for (msgId, state) in awaitingEcho {
+            if case .waiting(let id) = state {
+                awaitingEcho[msgId] = .seen
+                resume(waiter: id, with: true)
+            }
+        }
         let deadline = ContinuousClock.now + .seconds(2)
         while publishesInFlight > 0, ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(10))

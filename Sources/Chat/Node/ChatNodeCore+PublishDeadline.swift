@@ -31,7 +31,7 @@ extension ChatNodeCore {
         try await withPublishDeadline(on: channel) { () async throws(BrokerError) in
             try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
         }
-        guard awaitEcho else { return }
+        guard awaitEcho, !stopping else { return }
         if case .seen? = awaitingEcho[msgId] { return }
         let seen = await wait(timeout: deadline - ContinuousClock.now) { id in awaitingEcho[msgId] = .waiting(id) }
         guard seen else {

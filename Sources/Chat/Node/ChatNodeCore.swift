@@ -120,6 +120,10 @@ actor ChatNodeCore {
     var awaitingEcho: [String: EchoState] = [:]
     /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
     var publishesInFlight = 0
+    /// Set once a graceful stop began (``shutdown(_:)``): confirms alone answer `sent`.
+    var stopping = false
+    /// The graceful stop in progress, if one began.
+    var shutdownRun: Task<Void, Never>?
     var announcing = false
     var rosterDirty = false
     /// Presence changes not yet told to the sessions, and whether a flush is due.

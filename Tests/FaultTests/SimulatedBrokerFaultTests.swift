@@ -72,12 +72,7 @@ struct SimulatedBrokerFaultTests {
     @Test("A confirm that never comes is answered unavailable at the publish timeout; the retry is sent")
     func aLostConfirmIsUnavailableAndTheRetryIsSent() async throws {
         try await withSimulatedChat(publishTimeout: .milliseconds(500)) { chat in
-            try await chat.start("a")
-            try await chat.start("b")
-            let alice = chat.client(on: "a")
-            try await alice.join("alice")
-            let bob = chat.client(on: "b")
-            try await bob.join("bob")
+            let (alice, bob) = try await chat.aliceOnAAndBobOnB()
             var ledger = Ledger()
             chat.broker.stallConfirms()
             ledger.send(alice, count: 4, to: "bob")
@@ -93,12 +88,7 @@ struct SimulatedBrokerFaultTests {
     @Test("A public message confirmed but never stored is answered unavailable, and its retry reaches the room")
     func aConfirmedButLostPublicMessageIsRetried() async throws {
         try await withSimulatedChat(publishTimeout: .milliseconds(500)) { chat in
-            try await chat.start("a")
-            try await chat.start("b")
-            let alice = chat.client(on: "a")
-            try await alice.join("alice")
-            let bob = chat.client(on: "b")
-            try await bob.join("bob")
+            let (alice, bob) = try await chat.aliceOnAAndBobOnB()
             var ledger = Ledger()
             chat.broker.failPublishes(.confirmWithoutStoring)
             ledger.sendPublic(alice, count: 3)
@@ -115,12 +105,7 @@ extension SimulatedBrokerFaultTests {
     @Test("An ack whose receipt the broker refuses is answered unavailable, and the message comes again to be acked")
     func anAckThatCannotBeRecordedBringsTheMessageAgain() async throws {
         try await withSimulatedChat { chat in
-            try await chat.start("a")
-            try await chat.start("b")
-            let alice = chat.client(on: "a")
-            try await alice.join("alice")
-            let bob = chat.client(on: "b")
-            try await bob.join("bob")
+            let (alice, bob) = try await chat.aliceOnAAndBobOnB()
             alice.send(.tell(TellRequest(id: "1", to: "bob", text: "ack me twice")))
             try await waitUntil("bob to get the message") { bob.messagesById.values.contains { $0.text == "ack me twice" } }
             let msgId = try #require(alice.sent("1")).msgId

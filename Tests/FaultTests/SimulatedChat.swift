@@ -144,3 +144,17 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(20), _ condition: ()
     }
     throw WaitTimeout(description: "Timed out after \(timeout) waiting for \(what).")
 }
+
+extension SimulatedChat {
+    /// Starts nodes `a` and `b` and joins `alice` on `a` and `bob` on `b`: the two-node set-up
+    /// most fault tests start from.
+    func aliceOnAAndBobOnB() async throws -> (alice: SimulatedClient, bob: SimulatedClient) {
+        try await start("a")
+        try await start("b")
+        let alice = client(on: "a")
+        try await alice.join("alice")
+        let bob = client(on: "b")
+        try await bob.join("bob")
+        return (alice, bob)
+    }
+}

@@ -81,13 +81,7 @@ struct FaultTests {
 
     @Test func aReceiptThatOvertakesTheConfirmReachesTheSenderAfterSent() async throws {
         try await withCluster(.inMemory) { cluster in
-            cluster.uses("alice", "bob")
-            try await cluster.start("a")
-            try await cluster.start("b")
-            let alice = cluster.client(on: "a")
-            let bob = cluster.client(on: "b")
-            try await alice.join("alice")
-            try await bob.join("bob")
+            let (alice, bob) = try await cluster.aliceOnAAndBobOnB()
             let simulator = cluster.testBroker.inMemory!
             // The message is routed and delivered, but alice's confirm is held back: bob's ack
             // (and its receipt, also routed at once) overtakes it.

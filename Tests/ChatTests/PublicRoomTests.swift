@@ -78,13 +78,7 @@ struct PublicRoomTests {
     @Test(arguments: BackendKind.allCases)
     func aRetriedIdGetsTheSameMsgIdAndIsNotPublishedAgain(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in
-            cluster.uses("alice", "bob")
-            try await cluster.start("a")
-            try await cluster.start("b")
-            let alice = cluster.client(on: "a")
-            let bob = cluster.client(on: "b")
-            try await alice.join("alice")
-            try await bob.join("bob")
+            let (alice, bob) = try await cluster.aliceOnAAndBobOnB()
             alice.send(.say(SayRequest(id: "same", text: "once")))
             alice.send(.say(SayRequest(id: "same", text: "once")))
             alice.send(.tell(TellRequest(id: "same-private", to: "bob", text: "private once")))

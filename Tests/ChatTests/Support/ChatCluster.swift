@@ -118,3 +118,18 @@ final class Flag: Sendable {
     func set() { value.store(true, ordering: .relaxed) }
     var isSet: Bool { value.load(ordering: .relaxed) }
 }
+
+extension ChatCluster {
+    /// Starts nodes `a` and `b` and joins `alice` on `a` and `bob` on `b`: the two-node set-up
+    /// many tests start from.
+    func aliceOnAAndBobOnB() async throws -> (alice: TestClient, bob: TestClient) {
+        uses("alice", "bob")
+        try await start("a")
+        try await start("b")
+        let alice = client(on: "a")
+        let bob = client(on: "b")
+        try await alice.join("alice")
+        try await bob.join("bob")
+        return (alice, bob)
+    }
+}

@@ -30,6 +30,22 @@ extension InMemoryBroker {
         }
     }
 
+    /// Closes, with a channel error, every channel that has a consumer on `queue`, as a
+    /// PRECONDITION_FAILED (406) would: their unacknowledged deliveries are requeued
+    /// (redelivered), their consumers' streams finish, their connections go on. Returns how
+    /// many channels were closed.
+    @discardableResult
+    public func failChannels(consuming queue: String) -> Int {
+        withCore { core in
+            let doomed = core.channels.values.filter { $0.consumers.values.contains { $0.queue.name == queue } }
+            for channel in doomed.sorted(by: { $0.id < $1.id }) {
+                core.closeChannel(channel, reason: .amqp(code: BrokerError.preconditionFailed,
+                                                         text: "PRECONDITION_FAILED - channel closed by fault injection"))
+            }
+            return doomed.count
+        }
+    }
+
     /// Makes the next `count` publishes (every publish when nil) fail with `fault`, until
     /// ``clearPublishFault()``. A batch uses one count per message.
     public func failPublishes(_ fault: PublishFault, count: Int? = nil) {

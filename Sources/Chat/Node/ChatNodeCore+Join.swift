@@ -76,14 +76,13 @@ extension ChatNodeCore {
             return
         }
         guard nickOwner[nick] == sessionId, !session.isClosed, sessions[sessionId] == nil else {
-            await inbox.channel.close()
+            await releaseInbox(inbox, pending: [:], startLoop: true)
             return
         }
 
         let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
         var entry = SessionEntry(session: session, nick: nick, rooms: rooms)
         entry.inbox = inbox
-        entry.inboxGeneration = inbox.generation
         sessions[sessionId] = entry
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
@@ -140,56 +139,6 @@ extension ChatNodeCore {
                                        exchange: "", routingKey: topology.claimsStream, mandatory: false)
     }
 
-    /// Starts the exclusive consumer of `user.<nick>`, retrying while another node still
-    /// holds it (it lets go when it sees the takeover), for at most the takeover timeout.
-    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
-        let deadline = ContinuousClock.now + configuration.takeoverTimeout
-        while ContinuousClock.now < deadline {
-            guard let link, nickOwner[nick] == sessionId else { return nil }
-            do {
-                let channel = try await link.connection.openChannel()
-                do {
-                    let consumer = try await channel.consume(
-                        queue: topology.userQueue(nick),
-                        options: ConsumeOptions(prefetch: configuration.limits.inboxPrefetch, exclusive: true))
-                    return Inbox(channel: channel, consumer: consumer, generation: link.generation)
-                } catch {
-                    await channel.close()
-                    guard error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked else { return nil }
-                }
-            } catch {
-                return nil
-            }
-            try? await Task.sleep(for: .milliseconds(25))
-        }
-        return nil
-    }
-
-    /// After a reconnect: takes a joined session's inbox again.
-    func reattachInbox(_ sessionId: UInt64) async {
-        guard let entry = sessions[sessionId], entry.inbox == nil else { return }
-        guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
-            logger.warning("Could not take a user's inbox again after a reconnect", metadata: ["nick": "\(entry.nick)"])
-            return
-        }
-        guard sessions[sessionId] != nil, sessions[sessionId]?.inbox == nil else {
-            await inbox.channel.close()
-            return
-        }
-        sessions[sessionId]?.inbox = inbox
-        sessions[sessionId]?.inboxGeneration = inbox.generation
-        sessions[sessionId]?.pending.removeAll()
-        startInboxLoop(sessionId, inbox: inbox)
-    }
-
-    func startInboxLoop(_ sessionId: UInt64, inbox: Inbox) {
-        Task {
-            for await delivery in inbox.consumer.deliveries {
-                await self.onInbox(delivery, session: sessionId, generation: inbox.generation)
-            }
-        }
-    }
-
     /// Another session took the nick: this one gets `replaced` and is closed (4001).
     func replace(_ sessionId: UInt64, announce: Bool = true) async {
         guard let entry = sessions[sessionId] else {
@@ -204,8 +153,8 @@ extension ChatNodeCore {
         await endSession(sessionId, announce: announce)
     }
 
-    /// The client went away or was replaced: leave rooms, release the inbox (the broker
-    /// requeues what the client did not ack), update presence.
+    /// The client went away or was replaced: leave rooms, release the inbox (what the client
+    /// did not ack goes back to the queue), update presence.
     func sessionEnded(_ sessionId: UInt64) async {
         await endSession(sessionId)
     }
@@ -219,11 +168,7 @@ extension ChatNodeCore {
         for room in entry.rooms { removeMember(sessionId, from: room) }
         if announce, nickOwner[entry.nick] == nil { localPresence(nick: entry.nick, online: false) }
         guard let inbox = entry.inbox else { return }
-        if acksInFlight[sessionId, default: 0] > 0 {
-            inboxesClosingAfterAcks[sessionId] = inbox
-        } else {
-            await inbox.channel.close()
-        }
+        await releaseInbox(inbox, pending: entry.pending, startLoop: false)
     }
 
     static func unavailable(id: String? = nil) -> ServerFrame {

@@ -133,31 +133,38 @@ extension ChatNodeCore {
         // A receipt that overtook the confirm: now after `sent` (or the error, when the broker
         // delivered a message whose confirm was lost).
         for held in heldReceipts {
-            await onInbox(held.delivery, session: held.session, generation: held.generation)
+            await onInbox(held.delivery, session: held.session, inbox: held.inbox)
         }
     }
 
     /// A private message or receipt from the user's queue: to the client; either stays
     /// unacknowledged at the broker until the client acks its `msgId`, so one in flight when
-    /// the session or the node goes away comes again on the next join.
-    func onInbox(_ delivery: Delivery, session sessionId: UInt64, generation: Int) async {
-        guard let entry = sessions[sessionId], let inbox = entry.inbox, inbox.generation == generation else { return }
+    /// the session or the node goes away comes again on the next join. One that comes on an
+    /// inbox the session no longer holds goes back to the queue.
+    func onInbox(_ delivery: Delivery, session sessionId: UInt64, inbox: Inbox) async {
+        guard let entry = sessions[sessionId], entry.inbox?.serial == inbox.serial else {
+            await returnDelivery(delivery, of: inbox)
+            return
+        }
         guard let record = BrokerRecord.decode(delivery.body), let msgId = record.msgId, let ts = record.ts else {
             try? await inbox.channel.reject(deliveryTag: delivery.deliveryTag, requeue: false)
             return
         }
         switch record.kind {
         case .tell:
-            guard let from = record.from, let text = record.text else { return }
-            sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: from, inboxGeneration: generation))
+            guard let from = record.from, let text = record.text else {
+                try? await inbox.channel.reject(deliveryTag: delivery.deliveryTag, requeue: false)
+                return
+            }
+            sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: from, inbox: inbox.serial))
             entry.session.send(.message(ChatMessage(msgId: msgId, from: from, to: record.to ?? entry.nick, text: text, ts: ts)))
             metrics.privateDeliveries.increment()
         case .delivered:
             if receiptsAwaitingConfirm[msgId] != nil {
-                receiptsAwaitingConfirm[msgId]?.append(HeldReceipt(delivery: delivery, session: sessionId, generation: generation))
+                receiptsAwaitingConfirm[msgId]?.append(HeldReceipt(delivery: delivery, session: sessionId, inbox: inbox))
                 return
             }
-            sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: nil, inboxGeneration: generation))
+            sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: nil, inbox: inbox.serial))
             entry.session.send(.delivered(Delivered(msgId: msgId, to: record.to ?? "", ts: ts)))
         default:
             try? await inbox.channel.reject(deliveryTag: delivery.deliveryTag, requeue: false)
@@ -166,7 +173,9 @@ extension ChatNodeCore {
 
     /// The client acked private messages and receipts: the sender of each message gets a
     /// `delivered` receipt through its queue (confirmed first), then everything acked is acked
-    /// at the broker and leaves the queue.
+    /// at the broker, one tag at a time (the inbox channel is shared), and leaves the queue.
+    /// The acked deliveries stop being pending at once, so a session that ends meanwhile does
+    /// not requeue them; when the receipts cannot be published they come again instead.
     func acknowledge(_ msgIds: [String], session sessionId: UInt64) async {
         guard let entry = sessions[sessionId], let inbox = entry.inbox else { return }
         var acked: [PendingDelivery] = []
@@ -174,7 +183,7 @@ extension ChatNodeCore {
         let ts = now
         for msgId in msgIds {
             guard let deliveries = sessions[sessionId]?.pending.removeValue(forKey: msgId) else { continue }
-            let current = deliveries.filter { $0.inboxGeneration == inbox.generation }
+            let current = deliveries.filter { $0.inbox == inbox.serial }
             acked += current
             guard let sender = current.lazy.compactMap(\.from).first else { continue }
             let receipt = BrokerRecord(kind: .delivered, msgId: msgId, to: entry.nick, ts: ts)
@@ -182,15 +191,10 @@ extension ChatNodeCore {
                                            exchange: topology.directExchange, routingKey: sender))
         }
         guard !acked.isEmpty else { return }
-        acksInFlight[sessionId, default: 0] += 1
+        acksInFlight[inbox.serial, default: 0] += 1
         defer {
-            acksInFlight[sessionId, default: 1] -= 1
-            if acksInFlight[sessionId] == 0 {
-                acksInFlight.removeValue(forKey: sessionId)
-                if let closing = inboxesClosingAfterAcks.removeValue(forKey: sessionId) {
-                    Task { await closing.channel.close() }
-                }
-            }
+            acksInFlight[inbox.serial, default: 1] -= 1
+            if acksInFlight[inbox.serial] == 0 { acksInFlight.removeValue(forKey: inbox.serial) }
         }
         do {
             if !receipts.isEmpty {
@@ -203,7 +207,7 @@ extension ChatNodeCore {
             }
         } catch {
             entry.session.send(ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame)
-            await redeliverInbox(sessionId)
+            await redeliverInbox(sessionId, inbox: inbox, tags: acked.map(\.deliveryTag))
             return
         }
         for delivery in acked {

@@ -82,18 +82,6 @@ extension ChatNodeCore {
         await channel.close()
     }
 
-    /// Makes the unacknowledged messages of a session's inbox come again, as an `unavailable`
-    /// answer to an ack promises: the inbox channel is closed (the broker requeues what it had
-    /// delivered on it) and a new consumer is started. While the broker connection is down
-    /// there is nothing to do: the inbox is taken again after the reconnect anyway.
-    func redeliverInbox(_ sessionId: UInt64) async {
-        guard let inbox = sessions[sessionId]?.inbox else { return }
-        sessions[sessionId]?.inbox = nil
-        sessions[sessionId]?.pending.removeAll()
-        await inbox.channel.close()
-        await reattachInbox(sessionId)
-    }
-
     /// The history stream delivered the record of public message `msgId`.
     func noteEcho(_ msgId: String) {
         switch awaitingEcho[msgId] {

@@ -14,12 +14,34 @@ actor ChatNodeCore {
         var generation: Int
     }
 
-    /// A user's inbox consumer: its own channel, so closing it requeues exactly this user's
-    /// unacknowledged messages.
+    /// A user's inbox consumer, on the node's shared inbox channel (``InboxChannel``).
+    ///
+    /// Every user's consumer shares one channel, so a node is not capped by the broker's
+    /// `channel_max` (RabbitMQ's default 2047). Ending an inbox is therefore not a channel
+    /// close: the consumer is cancelled and exactly its own unacknowledged deliveries are
+    /// nacked back to the queue (``ChatNodeCore/releaseInbox(_:pending:startLoop:)``).
     struct Inbox: Sendable {
         var channel: any BrokerChannel
         var consumer: BrokerConsumer
+        /// Unique per consumer on this node: deliveries are matched to the inbox they came on.
+        var serial: Int
+        /// The broker link it was started on.
         var generation: Int
+    }
+
+    /// The channel that carries every inbox consumer of the node, for one broker link;
+    /// reopened (and every inbox taken again) after a channel error.
+    struct InboxChannel: Sendable {
+        var channel: any BrokerChannel
+        var generation: Int
+    }
+
+    /// An inbox being released: its consumer is cancelled, and the delivery tags to nack back
+    /// once its last delivery was read (those the client did not ack, and any the broker
+    /// sent between the cancel and its cancel-ok), in tag order.
+    struct ClosingInbox: Sendable {
+        var inbox: Inbox
+        var tags: [UInt64]
     }
 
     /// A private message or receipt handed to the client and not yet acked by it.
@@ -27,14 +49,15 @@ actor ChatNodeCore {
         var deliveryTag: UInt64
         /// The sender of a private message (its receipt goes to them); nil for a receipt.
         var from: String?
-        var inboxGeneration: Int
+        /// ``Inbox/serial`` of the inbox it came on.
+        var inbox: Int
     }
 
     /// A `delivered` receipt from a user's inbox, held until its message's publish is confirmed.
     struct HeldReceipt: Sendable {
         var delivery: Delivery
         var session: UInt64
-        var generation: Int
+        var inbox: Inbox
     }
 
     /// A `say`/`tell` answered when an earlier attempt with the same id is confirmed or fails.
@@ -56,7 +79,6 @@ actor ChatNodeCore {
         var nick: String
         var rooms: OrderedSet<String>
         var inbox: Inbox?
-        var inboxGeneration = 0
         var pending: [String: [PendingDelivery]] = [:]
     }
 
@@ -98,10 +120,18 @@ actor ChatNodeCore {
     var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
     var roomOutlets: [String: [any ChatOutlet]] = [:]
     var dedup: [String: DedupWindow] = [:]
-    /// Acks under way per session; an ended session's inbox closes only after them, so an ack
-    /// that was answered with `delivered` is never undone by a requeue.
-    var acksInFlight: [UInt64: Int] = [:]
-    var inboxesClosingAfterAcks: [UInt64: Inbox] = [:]
+    /// The shared channel of every inbox consumer (for the current link, once one was needed).
+    var inboxChannel: InboxChannel?
+    var nextInboxSerial = 1
+    /// Inboxes being released, by serial (see ``ClosingInbox``); one per ended session at most
+    /// until its consumer's stream has finished.
+    var closingInboxes: [Int: ClosingInbox] = [:]
+    /// Sessions waiting for an inbox release to finish, by inbox serial.
+    var inboxReleaseWaiters: [Int: [UInt64]] = [:]
+    /// Acks under way per inbox serial (their `delivered` receipts await the broker's
+    /// confirm). Their delivery tags are no longer pending, so releasing the inbox never
+    /// requeues a message whose ack was answered with `delivered`.
+    var acksInFlight: [Int: Int] = [:]
     /// Frames that retried an id whose first attempt still awaits its confirm, by sender and id.
     var dedupWaiters: [String: [DedupWaiter]] = [:]
     /// `delivered` receipts for messages whose publish this node has not seen confirmed yet,

@@ -1,3 +1,4 @@
+import DequeModule
 import Synchronization
 
 /// One client connection as the chat sees it. The server calls ``receive(_:)`` with each
@@ -5,10 +6,11 @@ import Synchronization
 /// the ``ChatOutlet`` given to ``ChatNode/attach(_:)``.
 ///
 /// Frames are checked against the rate limit as they arrive (refused ones never queue), then
-/// run one after another on a task of their own: a frame that waits for the broker holds back
-/// the session's later frames, which is what keeps each sender's messages in order. A `say` or
-/// `tell` refused as not accepted holds back the newer ones until it is sent again
-/// (``SendOrderHold``), so a resend cannot be overtaken either.
+/// run one after another by a task that exists only while frames wait: a frame that waits for
+/// the broker holds back the session's later frames, which is what keeps each sender's
+/// messages in order. An idle session holds no task and no stream (10,000 idle sessions are
+/// the common case). A `say` or `tell` refused as not accepted holds back the newer ones until
+/// it is sent again (``SendOrderHold``), so a resend cannot be overtaken either.
 public final class ChatSession: Sendable {
     /// Unique within its node.
     public let id: UInt64
@@ -26,11 +28,26 @@ public final class ChatSession: Sendable {
 
     private struct InputState: ~Copyable {
         var limiter: RateLimiter
-        var continuation: AsyncStream<Inbound>.Continuation?
+        /// Admitted frames not yet taken by the drain task; at most `sessionInboundQueue`.
+        var queue = Deque<Inbound>()
+        /// A task is running the queued frames (there is never more than one).
+        var draining = false
+        /// A frame was admitted once: the chat knows the session.
+        var started = false
+        /// ``ChatNodeCore/sessionEnded(_:)`` was called or is about to be.
+        var endScheduled = false
         var admitted: UInt64 = 0
         var orderHold = SendOrderHold()
         var closed = false
         var detached = false
+
+        /// Whether the session's end is due now (closed, no frame left to run, a frame was
+        /// ever queued or the client left); true once at most.
+        mutating func takeEnd() -> Bool {
+            guard closed, !draining, !endScheduled, started || detached else { return false }
+            endScheduled = true
+            return true
+        }
     }
 
     init(id: UInt64, outlet: any ChatOutlet, core: ChatNodeCore, limits: ChatLimits, clock: any ChatClock) {
@@ -52,7 +69,8 @@ public final class ChatSession: Sendable {
     public func receive(_ text: String) {
         enum Outcome { case queued, refused, flooding, busy, closed }
         let now = clock.nowMilliseconds()
-        var newStream: AsyncStream<Inbound>?
+        var startDrain = false
+        var endNow = false
         var lastAdmitted: UInt64 = 0
         let outcome: Outcome = state.withLock { state in
             guard !state.closed else { return .closed }
@@ -62,34 +80,25 @@ public final class ChatSession: Sendable {
                 return .refused
             case .close:
                 state.closed = true
-                state.continuation?.finish()
+                endNow = state.takeEnd()
                 return .flooding
             case .accept:
-                if state.continuation == nil {
-                    let (stream, continuation) = AsyncStream.makeStream(of: Inbound.self, bufferingPolicy: .bufferingOldest(limits.sessionInboundQueue))
-                    state.continuation = continuation
-                    newStream = stream
-                }
-                // Counted before the yield, so the frame task never uncounts it first.
+                guard state.queue.count < limits.sessionInboundQueue else { return .busy }
                 core.inboundFrames.add(1, ordering: .relaxed)
-                if case .dropped = state.continuation!.yield(Inbound(text: text, admission: state.admitted + 1)) {
-                    core.inboundFrames.subtract(1, ordering: .relaxed)
-                    return .busy
-                }
                 state.admitted += 1
+                state.queue.append(Inbound(text: text, admission: state.admitted))
+                state.started = true
+                if !state.draining {
+                    state.draining = true
+                    startDrain = true
+                }
                 return .queued
             }
         }
-        if let newStream {
-            let core = core
-            Task { [self] in
-                for await inbound in newStream {
-                    await core.process(inbound.text, admission: inbound.admission, from: self)
-                    core.inboundFrames.subtract(1, ordering: .relaxed)
-                }
-                await core.sessionEnded(id)
-            }
+        if startDrain {
+            Task { await drain() }
         }
+        if endNow { endSession() }
         switch outcome {
         case .queued, .closed:
             return
@@ -108,32 +117,53 @@ public final class ChatSession: Sendable {
         }
     }
 
+    /// Runs the queued frames in order until none is left; then, if the session is closed,
+    /// ends it (so an ack queued before the disconnect reaches the broker before the inbox
+    /// is released).
+    private func drain() async {
+        while true {
+            var endNow = false
+            let next: Inbound? = state.withLock { state in
+                if let next = state.queue.popFirst() { return next }
+                state.draining = false
+                endNow = state.takeEnd()
+                return nil
+            }
+            guard let next else {
+                if endNow { await core.sessionEnded(id) }
+                return
+            }
+            await core.process(next.text, admission: next.admission, from: self)
+            core.inboundFrames.subtract(1, ordering: .relaxed)
+        }
+    }
+
+    private func endSession() {
+        Task { [core, id] in await core.sessionEnded(id) }
+    }
+
     /// The client's connection is gone. Its unacknowledged private messages go back to its
     /// queue; its nick shows offline once no other session holds it.
     public func disconnected() {
-        let (wasAttached, hasTask) = state.withLock { state in
-            defer {
-                state.closed = true
-                state.detached = true
-                state.continuation?.finish()
-            }
-            return (!state.detached, state.continuation != nil)
+        let (wasAttached, endNow) = state.withLock { state in
+            let wasAttached = !state.detached
+            state.closed = true
+            state.detached = true
+            return (wasAttached, state.takeEnd())
         }
         guard wasAttached else { return }
         core.sessionCount.subtract(1, ordering: .relaxed)
-        // With a frame task, it ends the session itself once the frames before this point
-        // are done (an ack in flight reaches the broker before the inbox is released).
-        if !hasTask {
-            Task { [core, id] in await core.sessionEnded(id) }
-        }
+        // While frames wait, the drain task ends the session itself once they are done.
+        if endNow { endSession() }
     }
 
     /// Marks the session closed by the chat (replaced), so later frames are ignored.
     func markClosed() {
-        state.withLock { state in
+        let endNow = state.withLock { state in
             state.closed = true
-            state.continuation?.finish()
+            return state.takeEnd()
         }
+        if endNow { endSession() }
     }
 
     /// A `say`/`tell` refused on arrival holds back the newer ones; returns its `id`, if any.

@@ -1,0 +1,172 @@
+import Broker
+
+/// User inboxes: one exclusive consumer of `user.<nick>` per joined user, every one of them on
+/// the node's single inbox channel, each with its own prefetch window (AMQP `basic.qos` with
+/// `global=false` is per consumer).
+///
+/// Why one channel: a channel per user capped a node at the broker's `channel_max` (2047 on
+/// RabbitMQ) online users, and each channel cost memory on both sides. What a channel close
+/// did for free, ending an inbox now does by hand: cancel the consumer, read its stream to the
+/// end (deliveries sent between the cancel and its cancel-ok come there too), then nack with
+/// requeue exactly the tags of that consumer that the client did not ack, in tag order.
+/// Never an ack or nack with `multiple` on this channel: it would settle other users' tags.
+extension ChatNodeCore {
+    /// The node's inbox channel for the current link, opened (again) when there is none or a
+    /// channel error closed it; every consumer of a closed one is taken again by its loop.
+    func sharedInboxChannel() async throws(BrokerError) -> InboxChannel {
+        guard let link else { throw BrokerError.connectionClosed("The node is not connected to the broker.") }
+        if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
+            return current
+        }
+        let channel = try await link.connection.openChannel()
+        // Another join may have opened one while this one waited: keep the first.
+        if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
+            await channel.close()
+            return current
+        }
+        guard self.link?.generation == link.generation else {
+            await channel.close()
+            throw BrokerError.connectionClosed("The node lost its broker connection.")
+        }
+        let opened = InboxChannel(channel: channel, generation: link.generation)
+        inboxChannel = opened
+        return opened
+    }
+
+    /// Starts the exclusive consumer of `user.<nick>` on the inbox channel, retrying while
+    /// another session (on any node) still consumes it (it lets go when it sees the takeover),
+    /// for at most the takeover timeout.
+    ///
+    /// The queue is checked for consumers first (a declare on the publish channel reports
+    /// them): a refused exclusive consume is a channel error, and on the shared channel it
+    /// would requeue every user's unacked messages. Two nodes can still race between the
+    /// check and the consume; the loser's inbox channel then closes and every inbox on it is
+    /// taken again (at least once: the clients see redelivered messages with their `msgId`).
+    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
+        let deadline = ContinuousClock.now + configuration.takeoverTimeout
+        let queue = topology.userQueue(nick)
+        while ContinuousClock.now < deadline {
+            guard link != nil, nickOwner[nick] == sessionId else { return nil }
+            do {
+                let info = try await publisher().declareQueue(queue, options: topology.userQueueOptions)
+                if info.consumerCount == 0 {
+                    let shared = try await sharedInboxChannel()
+                    do {
+                        let consumer = try await shared.channel.consume(
+                            queue: queue, options: ConsumeOptions(prefetch: configuration.limits.inboxPrefetch, exclusive: true))
+                        let serial = nextInboxSerial
+                        nextInboxSerial += 1
+                        return Inbox(channel: shared.channel, consumer: consumer, serial: serial, generation: shared.generation)
+                    } catch where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
+                        // Lost a race for the queue; the next attempt reopens the channel.
+                    }
+                }
+            } catch {
+                return nil
+            }
+            try? await Task.sleep(for: .milliseconds(25))
+        }
+        return nil
+    }
+
+    /// After a reconnect or a lost inbox channel: takes a joined session's inbox again.
+    func reattachInbox(_ sessionId: UInt64) async {
+        guard let entry = sessions[sessionId], entry.inbox == nil else { return }
+        guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
+            logger.warning("Could not take a user's inbox again after a reconnect", metadata: ["nick": "\(entry.nick)"])
+            return
+        }
+        guard sessions[sessionId] != nil, sessions[sessionId]?.inbox == nil else {
+            await releaseInbox(inbox, pending: [:], startLoop: true)
+            return
+        }
+        sessions[sessionId]?.inbox = inbox
+        sessions[sessionId]?.pending.removeAll()
+        startInboxLoop(sessionId, inbox: inbox)
+    }
+
+    /// Reads an inbox's deliveries until its consumer ends.
+    func startInboxLoop(_ sessionId: UInt64, inbox: Inbox) {
+        Task {
+            for await delivery in inbox.consumer.deliveries {
+                await self.onInbox(delivery, session: sessionId, inbox: inbox)
+            }
+            await self.inboxLoopEnded(inbox, session: sessionId)
+        }
+    }
+
+    /// An inbox's consumer ended. A released one gets its remaining tags nacked back; one the
+    /// session still holds was ended by the broker (a channel error on the inbox channel, the
+    /// queue deleted), so it is taken again while the link lasts.
+    func inboxLoopEnded(_ inbox: Inbox, session sessionId: UInt64) async {
+        if let closing = closingInboxes.removeValue(forKey: inbox.serial) {
+            await requeue(closing.tags, on: inbox)
+            for waiter in inboxReleaseWaiters.removeValue(forKey: inbox.serial) ?? [] { resume(waiter: waiter, with: true) }
+            return
+        }
+        guard sessions[sessionId]?.inbox?.serial == inbox.serial else { return }
+        let pending = sessions[sessionId]?.pending ?? [:]
+        sessions[sessionId]?.inbox = nil
+        sessions[sessionId]?.pending.removeAll()
+        await requeue(Self.tags(of: inbox, in: pending), on: inbox)
+        guard link?.generation == inbox.generation else { return }
+        Task { await self.reattachInbox(sessionId) }
+    }
+
+    /// Ends an inbox: cancels its consumer and, once its stream has finished, puts back what
+    /// the client did not ack (`pending`, plus deliveries that come before the cancel-ok).
+    /// Returns when that is done (or after the takeover timeout), so a new consumer of the
+    /// same queue started afterwards gets the messages in queue order.
+    /// - Parameter startLoop: true for an inbox whose loop was never started.
+    func releaseInbox(_ inbox: Inbox, pending: [String: [PendingDelivery]], startLoop: Bool) async {
+        closingInboxes[inbox.serial] = ClosingInbox(inbox: inbox, tags: Self.tags(of: inbox, in: pending))
+        if startLoop { startInboxLoop(0, inbox: inbox) }
+        if inbox.channel.closeReason == nil {
+            try? await inbox.channel.cancel(consumerTag: inbox.consumer.tag)
+        }
+        guard closingInboxes[inbox.serial] != nil else { return }
+        _ = await wait(timeout: configuration.takeoverTimeout) { inboxReleaseWaiters[inbox.serial, default: []].append($0) }
+    }
+
+    /// Makes the unacknowledged messages of a session's inbox come again, as an `unavailable`
+    /// answer to an ack promises: the inbox is released with `tags` (the ack's deliveries)
+    /// put back too, and a new consumer is started. When the inbox is no longer the
+    /// session's, the tags just go back to the queue.
+    func redeliverInbox(_ sessionId: UInt64, inbox: Inbox, tags: [UInt64]) async {
+        if sessions[sessionId]?.inbox?.serial == inbox.serial {
+            var pending = sessions[sessionId]?.pending ?? [:]
+            pending[""] = tags.map { PendingDelivery(deliveryTag: $0, from: nil, inbox: inbox.serial) }
+            sessions[sessionId]?.inbox = nil
+            sessions[sessionId]?.pending.removeAll()
+            await releaseInbox(inbox, pending: pending, startLoop: false)
+            await reattachInbox(sessionId)
+        } else if closingInboxes[inbox.serial] != nil {
+            closingInboxes[inbox.serial]?.tags += tags
+        } else {
+            await requeue(tags, on: inbox)
+        }
+    }
+
+    /// A delivery that came on an inbox its session no longer holds: kept for the release
+    /// in progress, else put back at once.
+    func returnDelivery(_ delivery: Delivery, of inbox: Inbox) async {
+        if closingInboxes[inbox.serial] != nil {
+            closingInboxes[inbox.serial]?.tags.append(delivery.deliveryTag)
+        } else {
+            await requeue([delivery.deliveryTag], on: inbox)
+        }
+    }
+
+    /// Nacks `tags` with requeue, one by one in tag order (so each message goes back to its
+    /// place); nothing when the channel is closed (the broker requeued them already).
+    func requeue(_ tags: [UInt64], on inbox: Inbox) async {
+        guard !tags.isEmpty, inbox.channel.closeReason == nil else { return }
+        for tag in tags.sorted() {
+            try? await inbox.channel.nack(deliveryTag: tag, multiple: false, requeue: true)
+        }
+    }
+
+    static func tags(of inbox: Inbox, in pending: [String: [PendingDelivery]]) -> [UInt64] {
+        pending.values.flatMap { $0 }.filter { $0.inbox == inbox.serial }.map(\.deliveryTag)
+    }
+}

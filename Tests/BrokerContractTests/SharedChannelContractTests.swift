@@ -1,0 +1,71 @@
+import Broker
+import BrokerTestSupport
+import Testing
+
+/// Many consumers on one channel, as the chat's inbox channel holds one per user: the
+/// prefetch is per consumer, and one consumer can be ended, its unacknowledged deliveries
+/// put back, without touching the others'.
+@Suite("Contract: many consumers on one channel")
+struct SharedChannelContractTests {
+    @Test(arguments: BackendKind.allCases)
+    func prefetchIsPerConsumerOnAChannelWithSeveralConsumers(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let first = t.queueName("q1")
+            let second = t.queueName("q2")
+            for queue in [first, second] {
+                try await channel.declareQueue(queue, options: QueueOptions())
+                try await channel.sendAll(["1", "2", "3", "4", "5"], key: queue)
+            }
+            let one = try await channel.collect(first, prefetch: 2, exclusive: true)
+            let two = try await channel.collect(second, prefetch: 2, exclusive: true)
+            await one.wait(for: 2)
+            await two.wait(for: 2)
+            #expect(await one.settle(quietPeriod(kind)).map(\.text) == ["1", "2"])
+            #expect(two.texts == ["1", "2"])
+            // An ack of one consumer's delivery lets only that consumer take one more.
+            try await channel.ack(deliveryTag: one.deliveries[0].deliveryTag, multiple: false)
+            await one.wait(for: 3)
+            #expect(await one.settle(quietPeriod(kind)).map(\.text) == ["1", "2", "3"])
+            #expect(two.texts == ["1", "2"])
+        }
+    }
+
+    /// What ending a user's inbox does on the shared channel: cancel the consumer, read its
+    /// stream to the end (deliveries sent before the cancel-ok come there), nack every
+    /// delivery it got with requeue. Exactly its messages are back, in order, redelivered;
+    /// the other consumer on the channel keeps its own unacknowledged ones.
+    @Test(arguments: BackendKind.allCases)
+    func cancellingOneConsumerAndNackingWhatItGotRequeuesExactlyItsMessages(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let mine = t.queueName("mine")
+            let theirs = t.queueName("theirs")
+            let texts = (1...40).map(String.init)
+            for queue in [mine, theirs] {
+                try await channel.declareQueue(queue, options: QueueOptions())
+                try await channel.sendAll(texts, key: queue)
+            }
+            let other = try await channel.collect(theirs, prefetch: 10, exclusive: true)
+            let consumer = try await channel.collect(mine, prefetch: 100, exclusive: true)
+            await consumer.wait(for: 1)
+            await other.wait(for: 10)
+            try await channel.cancel(consumerTag: consumer.tag)
+            #expect(await consumer.waitFinished())
+            let got = consumer.deliveries
+            #expect(got.map(\.text) == Array(texts.prefix(got.count)))
+            for delivery in got {
+                try await channel.nack(deliveryTag: delivery.deliveryTag, multiple: false, requeue: true)
+            }
+
+            let again = try await channel.collect(mine, prefetch: 100, exclusive: true)
+            #expect(await again.wait(for: 40).map(\.text) == texts)
+            let redelivered = again.deliveries.map(\.redelivered)
+            #expect(redelivered == Array(repeating: true, count: got.count) + Array(repeating: false, count: 40 - got.count))
+            // The other consumer still holds its ten, and got nothing twice.
+            #expect(await other.settle(quietPeriod(kind)).map(\.text) == Array(texts.prefix(10)))
+            let check = try await t.channel("check")
+            #expect(try await check.declareQueue(theirs, options: QueueOptions(passive: true)).messageCount == 30)
+        }
+    }
+}

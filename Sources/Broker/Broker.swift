@@ -95,6 +95,14 @@ public protocol BrokerChannel: Sendable {
     /// the connection thread.
     func consumeBatches(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerBatchConsumer
 
+    /// Starts a consumer whose deliveries go to `sink`, which other consumers (of this or
+    /// other channels) may share: the way to run thousands of consumers without a stream and
+    /// a reading task each. Same semantics as ``consume(queue:options:)`` (prefetch per
+    /// consumer, `redelivered`, exclusive, cancel, what a channel close does); where that
+    /// consumer's stream would finish, the sink gets ``DeliverySink/Event/ended(consumerTag:)``.
+    /// Returns the consumer tag. A consume that fails leaves the sink as it is.
+    func consume(queue: String, options: ConsumeOptions, into sink: DeliverySink) async throws(BrokerError) -> String
+
     /// Cancels a consumer: its stream finishes; its unacknowledged deliveries stay
     /// unacknowledged until acked, nacked or the channel closes.
     func cancel(consumerTag: String) async throws(BrokerError)

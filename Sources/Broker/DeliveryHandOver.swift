@@ -19,7 +19,9 @@
 /// bounds what a simulator operation dispatches); the stream behind it buffers as
 /// ``BrokerBatchConsumer`` says.
 public final class DeliveryHandOver {
-    private let continuation: AsyncStream<[Delivery]>.Continuation
+    private let output: DeliveryOutput
+    /// The consumer's tag, for ``DeliverySink/Event/ended(consumerTag:)``.
+    private let consumerTag: String
     /// Deliveries of the current unit, not yet handed over.
     private var pending: [Delivery] = []
     /// The capacity a batch starts with: the most a unit is expected to hold.
@@ -30,8 +32,17 @@ public final class DeliveryHandOver {
     ///     `AsyncStream<[Delivery]>` of a batched consumer).
     ///   - expectedBatch: how many deliveries a unit usually holds at most (e.g. the
     ///     prefetch window), so that a batch is allocated once at its final size.
-    public init(_ continuation: AsyncStream<[Delivery]>.Continuation, expectedBatch: Int = 64) {
-        self.continuation = continuation
+    public convenience init(_ continuation: AsyncStream<[Delivery]>.Continuation, expectedBatch: Int = 64) {
+        self.init(.stream(continuation), consumerTag: "", expectedBatch: expectedBatch)
+    }
+
+    /// - Parameters:
+    ///   - output: the consumer's own stream or a shared ``DeliverySink``.
+    ///   - consumerTag: the consumer's tag (a sink's `ended` event names it).
+    ///   - expectedBatch: as above.
+    public init(_ output: DeliveryOutput, consumerTag: String, expectedBatch: Int = 64) {
+        self.output = output
+        self.consumerTag = consumerTag
         self.expectedBatch = max(1, expectedBatch)
     }
 
@@ -48,12 +59,19 @@ public final class DeliveryHandOver {
         guard !pending.isEmpty else { return }
         let batch = pending
         pending = []
-        continuation.yield(batch)
+        switch output {
+        case .stream(let continuation): continuation.yield(batch)
+        case .sink(let sink): sink.yield(.deliveries(batch))
+        }
     }
 
-    /// Hands over what is left, then finishes the stream.
+    /// Hands over what is left, then ends the consumer: its own stream finishes, a sink gets
+    /// its `ended` event.
     public func finish() {
         flush()
-        continuation.finish()
+        switch output {
+        case .stream(let continuation): continuation.finish()
+        case .sink(let sink): sink.yield(.ended(consumerTag: consumerTag))
+        }
     }
 }

@@ -91,6 +91,13 @@ public final class InMemoryChannel: BrokerChannel {
         try withChannel { core, channel throws(BrokerError) in try core.consumeBatches(channel, queue: queue, options: options) }
     }
 
+    /// Starts a consumer whose deliveries go to a shared sink (see
+    /// ``BrokerChannel/consume(queue:options:into:)``); its `ended` event comes where a
+    /// ``consume(queue:options:)`` consumer's stream would finish.
+    public func consume(queue: String, options: ConsumeOptions, into sink: DeliverySink) async throws(BrokerError) -> String {
+        try withChannel { core, channel throws(BrokerError) in try core.consume(channel, queue: queue, options: options, into: sink) }
+    }
+
     public func cancel(consumerTag: String) async throws(BrokerError) {
         try withChannel { core, channel throws(BrokerError) in core.cancel(channel, tag: consumerTag) }
     }

@@ -23,7 +23,7 @@ final class SimConsumer {
     var isCancelled = false
 
     init(tag: String, channel: SimChannel, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
-         output: AsyncStream<[Delivery]>.Continuation) {
+         output: DeliveryOutput) {
         self.tag = tag
         self.owner = channel
         self.queue = queue
@@ -31,7 +31,7 @@ final class SimConsumer {
         self.noAck = noAck
         self.exclusive = exclusive
         // One operation dispatches at most the prefetch window (everything, without one).
-        handOver = DeliveryHandOver(output, expectedBatch: prefetch == 0 || noAck ? 64 : min(Int(prefetch), 1024))
+        handOver = DeliveryHandOver(output, consumerTag: tag, expectedBatch: prefetch == 0 || noAck ? 64 : min(Int(prefetch), 1024))
     }
 
     /// Whether the consumer may take one more delivery now.

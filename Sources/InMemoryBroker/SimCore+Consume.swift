@@ -6,7 +6,7 @@ extension SimCore {
     mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
         let (stream, continuation) = DeliveryStream.makeStream()
         do {
-            let tag = try startConsumer(channel, queue: name, options: options, output: continuation)
+            let tag = try startConsumer(channel, queue: name, options: options, output: .stream(continuation))
             return BrokerConsumer(tag: tag, deliveries: stream)
         } catch {
             continuation.finish()
@@ -18,7 +18,7 @@ extension SimCore {
     mutating func consumeBatches(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerBatchConsumer {
         let (stream, continuation) = AsyncStream.makeStream(of: [Delivery].self, bufferingPolicy: .unbounded)
         do {
-            let tag = try startConsumer(channel, queue: name, options: options, output: continuation)
+            let tag = try startConsumer(channel, queue: name, options: options, output: .stream(continuation))
             return BrokerBatchConsumer(tag: tag, batches: stream)
         } catch {
             continuation.finish()
@@ -26,9 +26,14 @@ extension SimCore {
         }
     }
 
+    /// Starts a consumer whose deliveries go to a shared sink, one batch per broker operation.
+    mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions, into sink: DeliverySink) throws(BrokerError) -> String {
+        try startConsumer(channel, queue: name, options: options, output: .sink(sink))
+    }
+
     /// Checks and registers a consumer, delivers what is ready and returns its tag.
     private mutating func startConsumer(_ channel: SimChannel, queue name: String, options: ConsumeOptions,
-                                        output: AsyncStream<[Delivery]>.Continuation) throws(BrokerError) -> String {
+                                        output: DeliveryOutput) throws(BrokerError) -> String {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {

@@ -165,7 +165,7 @@ extension ConnectionWorker {
     // MARK: Consuming
 
     func consume(_ handle: ChannelShared, queue: String, options: ConsumeOptions,
-                 output: AsyncStream<[Delivery]>.Continuation) -> Result<String, BrokerError> {
+                 output: DeliveryOutput) -> Result<String, BrokerError> {
         if case .success(let channel) = channel(handle), channel.prefetch != options.prefetch {
             let qos: Result<Void, BrokerError> = rpc(handle) { connection, channel in
                 amqp_basic_qos(connection, channel.id, 0, options.prefetch, 0) == nil ? nil : ()
@@ -183,7 +183,7 @@ extension ConnectionWorker {
                 // A pass reads at most `framesPerPass` frames; with manual ack the prefetch
                 // window bounds a batch further.
                 let window = options.noAck || options.prefetch == 0 ? Self.framesPerPass : min(Int(options.prefetch), Self.framesPerPass)
-                channel.consumers[tag] = DeliveryHandOver(output, expectedBatch: window)
+                channel.consumers[tag] = DeliveryHandOver(output, consumerTag: tag, expectedBatch: window)
             }
             return tag
         }

@@ -92,7 +92,7 @@ final class RabbitMQChannel: BrokerChannel {
         // Dropping the stream does not cancel the consumer (as on the simulator): its
         // deliveries are then discarded unacknowledged until `cancel` or a close.
         let (stream, continuation) = DeliveryStream.makeStream()
-        let tag = try await startConsumer(queue: queue, options: options, output: continuation)
+        let tag = try await startConsumer(queue: queue, options: options, output: .stream(continuation))
         return BrokerConsumer(tag: tag, deliveries: stream)
     }
 
@@ -101,21 +101,26 @@ final class RabbitMQChannel: BrokerChannel {
     /// as in ``consume(queue:options:)``.
     func consumeBatches(queue: String, options: ConsumeOptions) async throws(BrokerError) -> BrokerBatchConsumer {
         let (stream, continuation) = AsyncStream.makeStream(of: [Delivery].self, bufferingPolicy: .unbounded)
-        let tag = try await startConsumer(queue: queue, options: options, output: continuation)
+        let tag = try await startConsumer(queue: queue, options: options, output: .stream(continuation))
         return BrokerBatchConsumer(tag: tag, batches: stream)
     }
 
-    /// Sends `basic.consume`; on failure finishes the consumer's stream.
-    private func startConsumer(queue: String, options: ConsumeOptions, output: AsyncStream<[Delivery]>.Continuation) async throws(BrokerError) -> String {
+    /// Deliveries go to `sink` in the same batches (one pass of the connection thread).
+    func consume(queue: String, options: ConsumeOptions, into sink: DeliverySink) async throws(BrokerError) -> String {
+        try await startConsumer(queue: queue, options: options, output: .sink(sink))
+    }
+
+    /// Sends `basic.consume`; on failure finishes the consumer's own stream.
+    private func startConsumer(queue: String, options: ConsumeOptions, output: DeliveryOutput) async throws(BrokerError) -> String {
         do {
             return try await call { worker, shared -> Result<String, BrokerError> in
                 let result = worker.consume(shared, queue: queue, options: options, output: output)
-                if case .failure = result { output.finish() }
+                if case .failure = result { output.abandon() }
                 return result
             }
         } catch {
             // Failed before reaching the thread (closed channel or connection).
-            output.finish()
+            output.abandon()
             throw error
         }
     }

@@ -2,22 +2,25 @@ import Broker
 
 /// User inboxes: one exclusive consumer of `user.<nick>` per joined user, every one of them on
 /// the node's single inbox channel, each with its own prefetch window (AMQP `basic.qos` with
-/// `global=false` is per consumer).
+/// `global=false` is per consumer), all delivering into one ``DeliverySink`` read by one task.
 ///
 /// Why one channel: a channel per user capped a node at the broker's `channel_max` (2047 on
-/// RabbitMQ) online users, and each channel cost memory on both sides. What a channel close
-/// did for free, ending an inbox now does by hand: cancel the consumer, read its stream to the
-/// end (deliveries sent between the cancel and its cancel-ok come there too), then nack with
-/// requeue exactly the tags of that consumer that the client did not ack, in tag order.
-/// Never an ack or nack with `multiple` on this channel: it would settle other users' tags.
+/// RabbitMQ) online users, and a channel, a delivery stream and a reading task per user cost
+/// memory on both sides. What a channel close did for free, ending an inbox now does by hand:
+/// cancel the consumer, take its deliveries up to its `ended` event (those sent between the
+/// cancel and its cancel-ok come before it), then nack with requeue exactly the tags of that
+/// consumer that the client did not ack, in tag order. Never an ack or nack with `multiple` on
+/// this channel: it would settle other users' tags.
 extension ChatNodeCore {
     /// The node's inbox channel for the current link, opened (again) when there is none or a
-    /// channel error closed it; every consumer of a closed one is taken again by its loop.
+    /// channel error closed it; every consumer of a closed one is taken again when its
+    /// `ended` event comes.
     func sharedInboxChannel() async throws(BrokerError) -> InboxChannel {
         guard let link else { throw BrokerError.connectionClosed("The node is not connected to the broker.") }
         if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
             return current
         }
+        retireClosedInboxChannels()
         let channel = try await link.connection.openChannel()
         // Another join may have opened one while this one waited: keep the first.
         if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
@@ -28,14 +31,34 @@ extension ChatNodeCore {
             await channel.close()
             throw BrokerError.connectionClosed("The node lost its broker connection.")
         }
-        let opened = InboxChannel(channel: channel, generation: link.generation)
+        let (events, sink) = DeliverySink.makeStream()
+        let opened = InboxChannel(channel: channel, sink: sink, serial: nextInboxSerial, generation: link.generation)
+        nextInboxSerial += 1
         inboxChannel = opened
+        inboxChannels[opened.serial] = (opened, 0)
+        Task {
+            for await event in events {
+                switch event {
+                case .deliveries(let batch): await self.onInboxDeliveries(batch, channel: opened.serial)
+                case .ended(let tag): await self.onInboxEnded(InboxKey(channel: opened.serial, tag: tag))
+                }
+            }
+        }
         return opened
+    }
+
+    /// Finishes the sinks of closed inbox channels that no consumer uses any more (their
+    /// reading tasks then end).
+    func retireClosedInboxChannels() {
+        for (serial, entry) in inboxChannels where entry.consumers == 0 && entry.channel.channel.closeReason != nil {
+            inboxChannels.removeValue(forKey: serial)
+            entry.channel.sink.finish()
+        }
     }
 
     /// Starts the exclusive consumer of `user.<nick>` on the inbox channel, retrying while
     /// another session (on any node) still consumes it (it lets go when it sees the takeover),
-    /// for at most the takeover timeout.
+    /// for at most the takeover timeout. Its deliveries are held until ``startInbox(_:)``.
     ///
     /// The queue is checked for consumers first (a declare on the publish channel reports
     /// them): a refused exclusive consume is a channel error, and on the shared channel it
@@ -52,11 +75,14 @@ extension ChatNodeCore {
                 if info.consumerCount == 0 {
                     let shared = try await sharedInboxChannel()
                     do {
-                        let consumer = try await shared.channel.consume(
-                            queue: queue, options: ConsumeOptions(prefetch: configuration.limits.inboxPrefetch, exclusive: true))
-                        let serial = nextInboxSerial
+                        let tag = try await shared.channel.consume(
+                            queue: queue, options: ConsumeOptions(prefetch: configuration.limits.inboxPrefetch, exclusive: true),
+                            into: shared.sink)
+                        let inbox = Inbox(channel: shared.channel, channelSerial: shared.serial, consumerTag: tag,
+                                          serial: nextInboxSerial, generation: shared.generation)
                         nextInboxSerial += 1
-                        return Inbox(channel: shared.channel, consumer: consumer, serial: serial, generation: shared.generation)
+                        await register(inbox, session: sessionId)
+                        return inbox
                     } catch where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
                         // Lost a race for the queue; the next attempt reopens the channel.
                     }
@@ -69,6 +95,16 @@ extension ChatNodeCore {
         return nil
     }
 
+    /// Records a new consumer's route, with whatever its sink brought before `consume` returned.
+    private func register(_ inbox: Inbox, session sessionId: UInt64) async {
+        var route = InboxRoute(session: sessionId, inbox: inbox)
+        let early = unclaimedInboxEvents.removeValue(forKey: inbox.key)
+        route.held = early?.deliveries ?? []
+        inboxRoutes[inbox.key] = route
+        inboxChannels[inbox.channelSerial]?.consumers += 1
+        if early?.ended == true { await onInboxEnded(inbox.key) }
+    }
+
     /// After a reconnect or a lost inbox channel: takes a joined session's inbox again.
     func reattachInbox(_ sessionId: UInt64) async {
         guard let entry = sessions[sessionId], entry.inbox == nil else { return }
@@ -77,22 +113,52 @@ extension ChatNodeCore {
             return
         }
         guard sessions[sessionId] != nil, sessions[sessionId]?.inbox == nil else {
-            await releaseInbox(inbox, pending: [:], startLoop: true)
+            await releaseInbox(inbox, pending: [:], startDelivering: true)
             return
         }
         sessions[sessionId]?.inbox = inbox
         sessions[sessionId]?.pending.removeAll()
-        startInboxLoop(sessionId, inbox: inbox)
+        await startInbox(inbox)
     }
 
-    /// Reads an inbox's deliveries until its consumer ends.
-    func startInboxLoop(_ sessionId: UInt64, inbox: Inbox) {
-        Task {
-            for await delivery in inbox.consumer.deliveries {
-                await self.onInbox(delivery, session: sessionId, inbox: inbox)
+    /// Lets an inbox's deliveries through to its session: first those held since its consume.
+    func startInbox(_ inbox: Inbox) async {
+        while let route = inboxRoutes[inbox.key], !route.started {
+            guard let first = route.held.first else {
+                inboxRoutes[inbox.key]?.started = true
+                return
             }
-            await self.inboxLoopEnded(inbox, session: sessionId)
+            inboxRoutes[inbox.key]?.held.removeFirst()
+            await onInbox(first, session: route.session, inbox: inbox)
         }
+    }
+
+    /// A batch from the inbox sink: one consumer's deliveries, in queue order.
+    func onInboxDeliveries(_ batch: [Delivery], channel: Int) async {
+        for delivery in batch {
+            let key = InboxKey(channel: channel, tag: delivery.consumerTag ?? "")
+            guard let route = inboxRoutes[key] else {
+                unclaimedInboxEvents[key, default: ([], false)].deliveries.append(delivery)
+                continue
+            }
+            if route.started {
+                await onInbox(delivery, session: route.session, inbox: route.inbox)
+            } else {
+                inboxRoutes[key]?.held.append(delivery)
+            }
+        }
+    }
+
+    /// A consumer of the inbox sink ended: what it held and never handed over goes back.
+    func onInboxEnded(_ key: InboxKey) async {
+        guard let route = inboxRoutes.removeValue(forKey: key) else {
+            unclaimedInboxEvents[key, default: ([], false)].ended = true
+            return
+        }
+        inboxChannels[key.channel]?.consumers -= 1
+        for delivery in route.held { await returnDelivery(delivery, of: route.inbox) }
+        await inboxLoopEnded(route.inbox, session: route.session)
+        retireClosedInboxChannels()
     }
 
     /// An inbox's consumer ended. A released one gets its remaining tags nacked back; one the
@@ -113,16 +179,17 @@ extension ChatNodeCore {
         Task { await self.reattachInbox(sessionId) }
     }
 
-    /// Ends an inbox: cancels its consumer and, once its stream has finished, puts back what
+    /// Ends an inbox: cancels its consumer and, once its `ended` event came, puts back what
     /// the client did not ack (`pending`, plus deliveries that come before the cancel-ok).
     /// Returns when that is done (or after the takeover timeout), so a new consumer of the
     /// same queue started afterwards gets the messages in queue order.
-    /// - Parameter startLoop: true for an inbox whose loop was never started.
-    func releaseInbox(_ inbox: Inbox, pending: [String: [PendingDelivery]], startLoop: Bool) async {
+    /// - Parameter startDelivering: true for an inbox never started (its held deliveries
+    ///   then go back too).
+    func releaseInbox(_ inbox: Inbox, pending: [String: [PendingDelivery]], startDelivering: Bool) async {
         closingInboxes[inbox.serial] = ClosingInbox(inbox: inbox, tags: Self.tags(of: inbox, in: pending))
-        if startLoop { startInboxLoop(0, inbox: inbox) }
+        if startDelivering { await startInbox(inbox) }
         if inbox.channel.closeReason == nil {
-            try? await inbox.channel.cancel(consumerTag: inbox.consumer.tag)
+            try? await inbox.channel.cancel(consumerTag: inbox.consumerTag)
         }
         guard closingInboxes[inbox.serial] != nil else { return }
         _ = await wait(timeout: configuration.takeoverTimeout) { inboxReleaseWaiters[inbox.serial, default: []].append($0) }
@@ -138,7 +205,7 @@ extension ChatNodeCore {
             pending[""] = tags.map { PendingDelivery(deliveryTag: $0, from: nil, inbox: inbox.serial) }
             sessions[sessionId]?.inbox = nil
             sessions[sessionId]?.pending.removeAll()
-            await releaseInbox(inbox, pending: pending, startLoop: false)
+            await releaseInbox(inbox, pending: pending, startDelivering: false)
             await reattachInbox(sessionId)
         } else if closingInboxes[inbox.serial] != nil {
             closingInboxes[inbox.serial]?.tags += tags

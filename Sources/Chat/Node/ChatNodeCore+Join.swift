@@ -76,7 +76,7 @@ extension ChatNodeCore {
             return
         }
         guard nickOwner[nick] == sessionId, !session.isClosed, sessions[sessionId] == nil else {
-            await releaseInbox(inbox, pending: [:], startLoop: true)
+            await releaseInbox(inbox, pending: [:], startDelivering: true)
             return
         }
 
@@ -97,7 +97,7 @@ extension ChatNodeCore {
                               entered: Array(rooms), history: roomHistory)
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)
-        startInboxLoop(sessionId, inbox: inbox)
+        await startInbox(inbox)
     }
 
     /// Claims a nick this node has no claim record of: its claim record must be the first one
@@ -168,7 +168,7 @@ extension ChatNodeCore {
         for room in entry.rooms { removeMember(sessionId, from: room) }
         if announce, nickOwner[entry.nick] == nil { localPresence(nick: entry.nick, online: false) }
         guard let inbox = entry.inbox else { return }
-        await releaseInbox(inbox, pending: entry.pending, startLoop: false)
+        await releaseInbox(inbox, pending: entry.pending, startDelivering: false)
     }
 
     static func unavailable(id: String? = nil) -> ServerFrame {

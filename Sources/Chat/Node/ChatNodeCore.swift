@@ -17,23 +17,46 @@ actor ChatNodeCore {
     /// A user's inbox consumer, on the node's shared inbox channel (``InboxChannel``).
     ///
     /// Every user's consumer shares one channel, so a node is not capped by the broker's
-    /// `channel_max` (RabbitMQ's default 2047). Ending an inbox is therefore not a channel
-    /// close: the consumer is cancelled and exactly its own unacknowledged deliveries are
-    /// nacked back to the queue (``ChatNodeCore/releaseInbox(_:pending:startLoop:)``).
+    /// `channel_max` (RabbitMQ's default 2047), and one sink, read by one task, so an idle
+    /// user costs no stream and no task. Ending an inbox is therefore not a channel close:
+    /// the consumer is cancelled and exactly its own unacknowledged deliveries are nacked back
+    /// to the queue (``ChatNodeCore/releaseInbox(_:pending:startDelivering:)``).
     struct Inbox: Sendable {
         var channel: any BrokerChannel
-        var consumer: BrokerConsumer
+        /// ``InboxChannel/serial`` of the channel it consumes on.
+        var channelSerial: Int
+        var consumerTag: String
         /// Unique per consumer on this node: deliveries are matched to the inbox they came on.
         var serial: Int
         /// The broker link it was started on.
         var generation: Int
+
+        var key: InboxKey { InboxKey(channel: channelSerial, tag: consumerTag) }
     }
 
-    /// The channel that carries every inbox consumer of the node, for one broker link;
-    /// reopened (and every inbox taken again) after a channel error.
+    /// The channel that carries every inbox consumer of the node, and the sink all their
+    /// deliveries come to; reopened (and every inbox taken again) after a channel error or a
+    /// reconnect.
     struct InboxChannel: Sendable {
         var channel: any BrokerChannel
+        var sink: DeliverySink
+        var serial: Int
         var generation: Int
+    }
+
+    /// An inbox consumer as its channel's sink names it.
+    struct InboxKey: Hashable, Sendable {
+        var channel: Int
+        var tag: String
+    }
+
+    /// Where a consumer's deliveries go. Until the session was welcomed (``started``) they
+    /// are held (at most `inboxPrefetch`), so private messages follow the welcome.
+    struct InboxRoute: Sendable {
+        var session: UInt64
+        var inbox: Inbox
+        var started = false
+        var held: [Delivery] = []
     }
 
     /// An inbox being released: its consumer is cancelled, and the delivery tags to nack back
@@ -120,8 +143,16 @@ actor ChatNodeCore {
     var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
     var roomOutlets: [String: [any ChatOutlet]] = [:]
     var dedup: [String: DedupWindow] = [:]
-    /// The shared channel of every inbox consumer (for the current link, once one was needed).
+    /// The channel of every inbox consumer for the current link, once one was needed.
     var inboxChannel: InboxChannel?
+    /// Every inbox channel whose sink is still read (the current one, and closed ones until
+    /// their last consumer's `ended`), by serial, with how many consumers it has.
+    var inboxChannels: [Int: (channel: InboxChannel, consumers: Int)] = [:]
+    /// Every inbox consumer that has not ended, by channel and tag.
+    var inboxRoutes: [InboxKey: InboxRoute] = [:]
+    /// Sink events of consumers whose `consume` call has not returned yet (the sink's reader
+    /// can run first); taken over when it returns.
+    var unclaimedInboxEvents: [InboxKey: (deliveries: [Delivery], ended: Bool)] = [:]
     var nextInboxSerial = 1
     /// Inboxes being released, by serial (see ``ClosingInbox``); one per ended session at most
     /// until its consumer's stream has finished.

@@ -1,5 +1,6 @@
 import Broker
 import BrokerTestSupport
+import Synchronization
 import Testing
 
 /// Many consumers on one channel, as the chat's inbox channel holds one per user: the
@@ -66,6 +67,97 @@ struct SharedChannelContractTests {
             #expect(await other.settle(quietPeriod(kind)).map(\.text) == Array(texts.prefix(10)))
             let check = try await t.channel("check")
             #expect(try await check.declareQueue(theirs, options: QueueOptions(passive: true)).messageCount == 30)
+        }
+    }
+
+    /// `consume(queue:options:into:)`: two consumers share one sink; each one's deliveries
+    /// come in queue order with its tag, its `ended` after its last delivery, on a cancel and
+    /// on a channel close alike; the sink itself goes on until its owner finishes it.
+    @Test(arguments: BackendKind.allCases)
+    func consumersSharingASinkGetTheirDeliveriesInOrderAndAnEndedEventAfterTheLast(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let first = t.queueName("q1")
+            let second = t.queueName("q2")
+            let texts = (1...20).map(String.init)
+            for queue in [first, second] {
+                try await channel.declareQueue(queue, options: QueueOptions())
+                try await channel.sendAll(texts, key: queue)
+            }
+            let (events, sink) = DeliverySink.makeStream()
+            let recorder = SinkRecorder(events)
+            let one = try await channel.consume(queue: first, options: ConsumeOptions(prefetch: 50), into: sink)
+            let two = try await channel.consume(queue: second, options: ConsumeOptions(prefetch: 50), into: sink)
+            await recorder.wait { $0.texts(of: one).count == 20 && $0.texts(of: two).count == 20 }
+            try await channel.cancel(consumerTag: one)
+            await recorder.wait { $0.ended.contains(one) }
+            await channel.close()
+            await recorder.wait { $0.ended.contains(two) }
+            let log = recorder.log
+            #expect(log.texts(of: one) == texts)
+            #expect(log.texts(of: two) == texts)
+            #expect(log.ended == [one, two])
+            #expect(log.eventsAfterEnd == 0)
+            #expect(!recorder.finished)
+            sink.finish()
+            let deadline = ContinuousClock.now + .seconds(5)
+            while !recorder.finished, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(2)) }
+            #expect(recorder.finished)
+        }
+    }
+}
+
+/// Reads a ``DeliverySink``'s events in the background.
+final class SinkRecorder: Sendable {
+    struct Log: Sendable {
+        var deliveries: [Delivery] = []
+        var ended: [String] = []
+        /// Deliveries that came for a consumer after its `ended`.
+        var eventsAfterEnd = 0
+
+        func texts(of tag: String) -> [String] { deliveries.filter { $0.consumerTag == tag }.map(\.text) }
+    }
+
+    private struct State {
+        var log = Log()
+        var finished = false
+    }
+
+    /// Shared with the reading task.
+    private final class Storage: Sendable {
+        let mutex = Mutex(State())
+    }
+
+    private let storage = Storage()
+    private let task: Task<Void, Never>
+
+    init(_ events: AsyncStream<DeliverySink.Event>) {
+        let storage = self.storage
+        task = Task {
+            for await event in events {
+                storage.mutex.withLock { state in
+                    switch event {
+                    case .deliveries(let batch):
+                        state.log.eventsAfterEnd += batch.filter { state.log.ended.contains($0.consumerTag ?? "") }.count
+                        state.log.deliveries += batch
+                    case .ended(let tag):
+                        state.log.ended.append(tag)
+                    }
+                }
+            }
+            storage.mutex.withLock { $0.finished = true }
+        }
+    }
+
+    deinit { task.cancel() }
+
+    var log: Log { storage.mutex.withLock { $0.log } }
+    var finished: Bool { storage.mutex.withLock { $0.finished } }
+
+    func wait(timeout: Duration = .seconds(5), _ condition: (Log) -> Bool) async {
+        let deadline = ContinuousClock.now + timeout
+        while !condition(log), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(2))
         }
     }
 }

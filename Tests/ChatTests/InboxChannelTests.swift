@@ -9,8 +9,9 @@ import Testing
 /// unacked messages.
 @Suite struct InboxChannelTests {
     /// RabbitMQ's default `channel_max` is 2047: with a channel per user a node stopped
-    /// taking users there.
-    @Test(arguments: BackendKind.allCases)
+    /// taking users there. (RabbitMQ only: the simulator has no channel limit, and 2,100
+    /// joins on it saturate the test process's two cooperative threads for seconds.)
+    @Test(arguments: [BackendKind.rabbitMQ])
     func aNodeHoldsMoreJoinedUsersThanTheBrokersChannelMax(_ kind: BackendKind) async throws {
         let users = 2_100
         try await withCluster(kind) { cluster in
@@ -18,7 +19,7 @@ import Testing
             for nick in nicks { cluster.uses(nick) }
             cluster.uses("sender")
             let node = try await cluster.start("a")
-            let sessions = try await joinQuietly(nicks, on: node, concurrently: 64)
+            let sessions = try await joinQuietly(nicks, on: node, concurrently: 32)
             let depths = await node.queueDepths()
             #expect(depths.inboxes == users)
 

@@ -15,18 +15,30 @@ extension ChatNodeCore {
     /// The node's inbox channel for the current link, opened (again) when there is none or a
     /// channel error closed it; every consumer of a closed one is taken again when its
     /// `ended` event comes.
+    ///
+    /// One caller opens it; the others (every inbox being taken again after a channel error
+    /// or a reconnect) wait for that one, so thousands of them open one channel, not
+    /// thousands (which would run into `channel_max` again).
     func sharedInboxChannel() async throws(BrokerError) -> InboxChannel {
         guard let link else { throw BrokerError.connectionClosed("The node is not connected to the broker.") }
         if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
             return current
         }
-        retireClosedInboxChannels()
-        let channel = try await link.connection.openChannel()
-        // Another join may have opened one while this one waited: keep the first.
-        if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
-            await channel.close()
+        if inboxChannelOpening {
+            _ = await wait(timeout: configuration.takeoverTimeout) { inboxChannelWaiters.append($0) }
+            guard let current = inboxChannel, current.generation == self.link?.generation, current.channel.closeReason == nil else {
+                throw BrokerError.channelClosed("the node's inbox channel could not be opened; join again in a moment.")
+            }
             return current
         }
+        inboxChannelOpening = true
+        defer {
+            inboxChannelOpening = false
+            for waiter in inboxChannelWaiters { resume(waiter: waiter, with: true) }
+            inboxChannelWaiters.removeAll()
+        }
+        retireClosedInboxChannels()
+        let channel = try await link.connection.openChannel()
         guard self.link?.generation == link.generation else {
             await channel.close()
             throw BrokerError.connectionClosed("The node lost its broker connection.")
@@ -82,7 +94,8 @@ extension ChatNodeCore {
                                           serial: nextInboxSerial, generation: shared.generation)
                         nextInboxSerial += 1
                         await register(inbox, session: sessionId)
-                        return inbox
+                        // Its consumer may have ended already (a channel error): then try again.
+                        if inboxRoutes[inbox.key] != nil { return inbox }
                     } catch where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
                         // Lost a race for the queue; the next attempt reopens the channel.
                     }

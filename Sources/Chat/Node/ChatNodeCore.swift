@@ -154,6 +154,9 @@ actor ChatNodeCore {
     /// can run first); taken over when it returns.
     var unclaimedInboxEvents: [InboxKey: (deliveries: [Delivery], ended: Bool)] = [:]
     var nextInboxSerial = 1
+    /// A call of ``sharedInboxChannel()`` is opening the inbox channel; others wait for it.
+    var inboxChannelOpening = false
+    var inboxChannelWaiters: [UInt64] = []
     /// Inboxes being released, by serial (see ``ClosingInbox``); one per ended session at most
     /// until its consumer's stream has finished.
     var closingInboxes: [Int: ClosingInbox] = [:]

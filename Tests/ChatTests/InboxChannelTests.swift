@@ -19,7 +19,7 @@ import Testing
             for nick in nicks { cluster.uses(nick) }
             cluster.uses("sender")
             let node = try await cluster.start("a")
-            let sessions = try await joinQuietly(nicks, on: node, concurrently: 32)
+            let sessions = try await joinQuietly(nicks, on: node, concurrently: 8)
             let depths = await node.queueDepths()
             #expect(depths.inboxes == users)
 

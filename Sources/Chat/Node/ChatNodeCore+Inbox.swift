@@ -170,14 +170,14 @@ extension ChatNodeCore {
         }
         inboxChannels[key.channel]?.consumers -= 1
         for delivery in route.held { await returnDelivery(delivery, of: route.inbox) }
-        await inboxLoopEnded(route.inbox, session: route.session)
+        await inboxEnded(route.inbox, session: route.session)
         retireClosedInboxChannels()
     }
 
     /// An inbox's consumer ended. A released one gets its remaining tags nacked back; one the
     /// session still holds was ended by the broker (a channel error on the inbox channel, the
     /// queue deleted), so it is taken again while the link lasts.
-    func inboxLoopEnded(_ inbox: Inbox, session sessionId: UInt64) async {
+    func inboxEnded(_ inbox: Inbox, session sessionId: UInt64) async {
         if let closing = closingInboxes.removeValue(forKey: inbox.serial) {
             await requeue(closing.tags, on: inbox)
             for waiter in inboxReleaseWaiters.removeValue(forKey: inbox.serial) ?? [] { resume(waiter: waiter, with: true) }

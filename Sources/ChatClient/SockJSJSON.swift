@@ -165,44 +165,69 @@ public enum SockJSJSON {
 
         mutating func string() throws(ParseError) -> String {
             try expect(UInt8(ascii: "\""))
-            // Fast path: find the closing quote; if no escape comes first, decode the slice.
+            // Every message a load client receives passes through here (a chat frame inside a
+            // SockJS string is full of escaped quotes), so the scan runs over raw memory: runs
+            // between escapes are copied whole and the common escapes are decoded inline.
             let start = index
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let text = String(decoding: bytes[start..<index], as: UTF8.self)
-                    index += 1
-                    return text
+            var failure: ParseError?
+            var after = start
+            let text: String? = bytes.withUnsafeBufferPointer { buffer in
+                var at = start
+                let end = buffer.count
+                while at < end {
+                    let byte = buffer[at]
+                    if byte == UInt8(ascii: "\"") {
+                        after = at + 1
+                        return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<at]), as: UTF8.self)
+                    }
+                    if byte == UInt8(ascii: "\\") { break }
+                    at += 1
                 }
-                if byte == UInt8(ascii: "\\") { break }
-                index += 1
+                guard at < end else {
+                    failure = .unexpectedEnd
+                    return nil
+                }
+                var out: [UInt8] = []
+                out.reserveCapacity(end - start)
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<at]))
+                while at < end {
+                    let runStart = at
+                    while at < end, buffer[at] != UInt8(ascii: "\""), buffer[at] != UInt8(ascii: "\\") { at += 1 }
+                    if at > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<at])) }
+                    guard at < end else { break }
+                    if buffer[at] == UInt8(ascii: "\"") {
+                        after = at + 1
+                        return String(decoding: out, as: UTF8.self)
+                    }
+                    let escapeStart = at
+                    at += 1
+                    guard at < end else { break }
+                    switch buffer[at] {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"):
+                        out.append(buffer[at])
+                        at += 1
+                        continue
+                    default:
+                        break
+                    }
+                    // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
+                    switch JSONEscape.decode(buffer, at: &at, into: &out, loneLowSurrogate: "\u{FFFD}") {
+                    case .decoded:
+                        continue
+                    case .truncated:
+                        failure = .unexpectedEnd
+                        return nil
+                    case .invalid:
+                        failure = .badEscape(offset: escapeStart)
+                        return nil
+                    }
+                }
+                failure = .unexpectedEnd
+                return nil
             }
-            guard index < bytes.count else { throw .unexpectedEnd }
-            // Slow path: decode escapes into UTF-8 bytes, make one String at the end.
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count - start)
-            out.append(contentsOf: bytes[start..<index])
-            while index < bytes.count {
-                // Copy the run up to the next quote or backslash in one go.
-                let runStart = index
-                while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
-                if index > runStart { out.append(contentsOf: bytes[runStart..<index]) }
-                guard index < bytes.count else { break }
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    index += 1
-                    return String(decoding: out, as: UTF8.self)
-                }
-                index += 1
-                let escapeStart = index - 1
-                // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
-                switch JSONEscape.decode(bytes, at: &index, into: &out, loneLowSurrogate: "\u{FFFD}") {
-                case .decoded: continue
-                case .truncated: throw .unexpectedEnd
-                case .invalid: throw .badEscape(offset: escapeStart)
-                }
-            }
-            throw .unexpectedEnd
+            guard let text else { throw failure ?? .unexpectedEnd }
+            index = after
+            return text
         }
 
         /// A JSON value that a flat object may hold.

@@ -34,7 +34,8 @@ public struct CoalescedDeliveries: AsyncSequence, Sendable {
         public typealias Element = [Delivery]
         public typealias Failure = Never
 
-        private let mailbox: DeliveryMailbox
+        /// Where the pump puts deliveries down (internal for tests).
+        let mailbox: DeliveryMailbox
 
         init(batches: AsyncStream<[Delivery]>) {
             let mailbox = DeliveryMailbox()
@@ -106,6 +107,11 @@ final class DeliveryMailbox: Sendable {
         }
         pump?.cancel()
         waiter?.resume(returning: nil)
+    }
+
+    /// How many deliveries wait and whether the stream underneath finished (for tests).
+    var snapshot: (waiting: Int, finished: Bool) {
+        state.withLock { ($0.buffer.count, $0.finished) }
     }
 
     func take() async -> [Delivery]? {

@@ -166,68 +166,87 @@ public enum SockJSJSON {
         mutating func string() throws(ParseError) -> String {
             try expect(UInt8(ascii: "\""))
             // Every message a load client receives passes through here (a chat frame inside a
-            // SockJS string is full of escaped quotes), so the scan runs over raw memory: runs
-            // between escapes are copied whole and the common escapes are decoded inline.
+            // SockJS string is full of escaped quotes), so it works on raw memory: one scan finds
+            // the closing quote (and whether anything is escaped), then the common escapes are
+            // decoded straight into the new string's storage; `\u` escapes take the general path.
             let start = index
-            var failure: ParseError?
-            var after = start
-            let text: String? = bytes.withUnsafeBufferPointer { buffer in
+            let scan: (close: Int, escaped: Bool)? = bytes.withUnsafeBufferPointer { buffer in
                 var at = start
-                let end = buffer.count
-                while at < end {
-                    let byte = buffer[at]
-                    if byte == UInt8(ascii: "\"") {
-                        after = at + 1
-                        return String(decoding: UnsafeBufferPointer(rebasing: buffer[start..<at]), as: UTF8.self)
-                    }
-                    if byte == UInt8(ascii: "\\") { break }
-                    at += 1
-                }
-                guard at < end else {
-                    failure = .unexpectedEnd
-                    return nil
-                }
-                var out: [UInt8] = []
-                out.reserveCapacity(end - start)
-                out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[start..<at]))
-                while at < end {
-                    let runStart = at
-                    while at < end, buffer[at] != UInt8(ascii: "\""), buffer[at] != UInt8(ascii: "\\") { at += 1 }
-                    if at > runStart { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[runStart..<at])) }
-                    guard at < end else { break }
-                    if buffer[at] == UInt8(ascii: "\"") {
-                        after = at + 1
-                        return String(decoding: out, as: UTF8.self)
-                    }
-                    let escapeStart = at
-                    at += 1
-                    guard at < end else { break }
+                var escaped = false
+                while at < buffer.count {
                     switch buffer[at] {
-                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"):
-                        out.append(buffer[at])
-                        at += 1
-                        continue
-                    default:
-                        break
-                    }
-                    // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
-                    switch JSONEscape.decode(buffer, at: &at, into: &out, loneLowSurrogate: "\u{FFFD}") {
-                    case .decoded:
-                        continue
-                    case .truncated:
-                        failure = .unexpectedEnd
-                        return nil
-                    case .invalid:
-                        failure = .badEscape(offset: escapeStart)
-                        return nil
+                    case UInt8(ascii: "\""): return (at, escaped)
+                    case UInt8(ascii: "\\"):
+                        escaped = true
+                        at += 2
+                    default: at += 1
                     }
                 }
-                failure = .unexpectedEnd
                 return nil
             }
-            guard let text else { throw failure ?? .unexpectedEnd }
-            index = after
-            return text
+            guard let scan else { throw .unexpectedEnd }
+            if !scan.escaped {
+                index = scan.close + 1
+                return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<scan.close]), as: UTF8.self) }
+            }
+            var simple = true
+            let decoded = bytes.withUnsafeBufferPointer { buffer in
+                String(unsafeUninitializedCapacity: scan.close - start) { out in
+                    var count = 0
+                    var at = start
+                    while at < scan.close {
+                        var byte = buffer[at]
+                        if byte == UInt8(ascii: "\\") {
+                            at += 1
+                            switch buffer[at] {
+                            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): byte = buffer[at]
+                            case UInt8(ascii: "n"): byte = 0x0A
+                            case UInt8(ascii: "t"): byte = 0x09
+                            case UInt8(ascii: "r"): byte = 0x0D
+                            case UInt8(ascii: "b"): byte = 0x08
+                            case UInt8(ascii: "f"): byte = 0x0C
+                            default:
+                                simple = false
+                                return 0
+                            }
+                        }
+                        out[count] = byte
+                        count += 1
+                        at += 1
+                    }
+                    return count
+                }
+            }
+            if simple {
+                index = scan.close + 1
+                return decoded
+            }
+            return try escapedString(from: start)
+        }
+
+        /// The general path for a string with `\u` escapes, from just after its opening quote.
+        private mutating func escapedString(from start: Int) throws(ParseError) -> String {
+            index = start
+            var out: [UInt8] = []
+            while index < bytes.count {
+                let runStart = index
+                while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
+                if index > runStart { out.append(contentsOf: bytes[runStart..<index]) }
+                guard index < bytes.count else { break }
+                if bytes[index] == UInt8(ascii: "\"") {
+                    index += 1
+                    return String(decoding: out, as: UTF8.self)
+                }
+                index += 1
+                let escapeStart = index - 1
+                // A lone low surrogate cannot be represented in a Swift String: U+FFFD.
+                switch JSONEscape.decode(bytes, at: &index, into: &out, loneLowSurrogate: "\u{FFFD}") {
+                case .decoded: continue
+                case .truncated: throw .unexpectedEnd
+                case .invalid: throw .badEscape(offset: escapeStart)
+                }
+            }
+            throw .unexpectedEnd
         }
 
         /// A JSON value that a flat object may hold.

@@ -20,23 +20,36 @@ struct ClientLedger: Sendable {
     /// What arrived from one sender on one stream (a room, or privately).
     struct Incoming: Sendable, Equatable {
         var last = -1
-        var seen: [UInt64] = []
+        /// Seqs 0..<64 seen, one bit each, kept inline (a load run's senders rarely send more):
+        /// a delivery touches this struct only, not a second allocation.
+        var firstSeen: UInt64 = 0
+        /// Seqs from 64 on, 64 per word.
+        var moreSeen: [UInt64] = []
         var count = 0
         /// Order-independent digest of (seq, msgId) pairs, compared with the sender's side.
         var digest: UInt64 = 0
 
+        /// Nothing arrived on this stream.
+        var isEmpty: Bool { firstSeen == 0 && moreSeen.allSatisfy { $0 == 0 } }
+
         func contains(_ seq: Int) -> Bool {
-            let word = seq >> 6
-            return word < seen.count && seen[word] & (1 << UInt64(seq & 63)) != 0
+            guard seq >= 64 else { return firstSeen & (1 << UInt64(seq)) != 0 }
+            let word = (seq >> 6) - 1
+            return word < moreSeen.count && moreSeen[word] & (1 << UInt64(seq & 63)) != 0
         }
 
         /// Marks `seq` seen; false when it already was.
         mutating func insert(_ seq: Int) -> Bool {
-            let word = seq >> 6
-            if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
             let bit: UInt64 = 1 << UInt64(seq & 63)
-            guard seen[word] & bit == 0 else { return false }
-            seen[word] |= bit
+            guard seq >= 64 else {
+                guard firstSeen & bit == 0 else { return false }
+                firstSeen |= bit
+                return true
+            }
+            let word = (seq >> 6) - 1
+            if word >= moreSeen.count { moreSeen.append(contentsOf: repeatElement(0, count: word - moreSeen.count + 1)) }
+            guard moreSeen[word] & bit == 0 else { return false }
+            moreSeen[word] |= bit
             return true
         }
 
@@ -55,7 +68,7 @@ struct ClientLedger: Sendable {
         /// The sequence numbers seen, ascending.
         var seqs: [Int] {
             var result: [Int] = []
-            for (word, bits) in seen.enumerated() where bits != 0 {
+            for (word, bits) in ([firstSeen] + moreSeen).enumerated() where bits != 0 {
                 for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { result.append(word << 6 | bit) }
             }
             return result
@@ -265,14 +278,14 @@ struct ClientLedger: Sendable {
         if key.room == -1 { return privateIncoming[key.sender] }
         guard key.room == Int32(myRoom), plan.roomOf[sender] == myRoom, !roomIncoming.isEmpty else { return nil }
         let stream = roomIncoming[plan.slotInRoom[sender]]
-        return stream.seen.isEmpty ? nil : stream
+        return stream.isEmpty ? nil : stream
     }
 
     /// Every stream on which something arrived.
     var incomingStreams: [(key: StreamKey, stream: Incoming)] {
         var result: [(key: StreamKey, stream: Incoming)] = []
         if !roomIncoming.isEmpty {
-            for (slot, sender) in plan.members[myRoom].enumerated() where !roomIncoming[slot].seen.isEmpty {
+            for (slot, sender) in plan.members[myRoom].enumerated() where !roomIncoming[slot].isEmpty {
                 result.append((StreamKey(sender: Int32(sender), room: Int32(myRoom)), roomIncoming[slot]))
             }
         }

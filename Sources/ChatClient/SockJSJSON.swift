@@ -269,7 +269,7 @@ public enum SockJSJSON {
                     return true
                 }
                 while true {
-                    let key = try string()
+                    let key = try knownKey() ?? string()
                     try expect(UInt8(ascii: ":"))
                     let value: FlatValue
                     switch try peek() {
@@ -299,6 +299,32 @@ public enum SockJSJSON {
             } catch {
                 return false
             }
+        }
+
+        /// The keys of the chat frames a client receives most, as shared constants: a key that
+        /// is one of them (unescaped) is read without making a new string.
+        private static let knownKeys: [(utf8: [UInt8], key: String)] =
+            ["type", "msgId", "from", "room", "to", "text", "id", "ts", "seq"].map { (Array($0.utf8), $0) }
+
+        /// Consumes a string that is exactly one of ``knownKeys`` and returns it; nil (and
+        /// nothing consumed) for anything else.
+        mutating func knownKey() throws(ParseError) -> String? {
+            guard try peek() == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            for (utf8, key) in Self.knownKeys {
+                let end = start + utf8.count
+                guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), bytes[start] == utf8[0] else { continue }
+                var same = true
+                for offset in 1..<max(1, utf8.count) where bytes[start + offset] != utf8[offset] {
+                    same = false
+                    break
+                }
+                if same {
+                    index = end + 1
+                    return key
+                }
+            }
+            return nil
         }
 
         /// Consumes `word` (true, false, null); returns true.

@@ -207,7 +207,7 @@ extension ChatNodeCore {
         guard !fanOut.isEmpty else { return }
         for send in fanOut.sends() {
             let outlets = outlets(inRoom: send.room)
-            queuePublic(send.frames, room: send.room, outlets: outlets)
+            sendPublic(send.frames, to: outlets)
             metrics.publicDeliveries.increment(by: outlets.count * send.frames.count)
         }
     }

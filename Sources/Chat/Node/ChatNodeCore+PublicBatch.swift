@@ -6,7 +6,7 @@ extension ChatNodeCore {
     /// No timer and no state: the messages go out in the actor turn that read them, so a
     /// session entering or leaving the room (another actor turn) gets a batch entirely or not
     /// at all, and its `entered`/welcome history holds exactly what it did not get live.
-    func queuePublic(_ frames: [String], room: String, outlets: [any ChatOutlet]) {
+    func sendPublic(_ frames: [String], to outlets: [any ChatOutlet]) {
         guard !outlets.isEmpty, !frames.isEmpty else { return }
         if frames.count == 1 {
             broadcaster.broadcast(frames[0], to: outlets)

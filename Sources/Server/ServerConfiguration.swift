@@ -21,6 +21,14 @@ struct ServerConfiguration: Sendable {
     var sockJSTestServices: Bool
     /// User inboxes as quorum queues (`--replicated-queues`), for a RabbitMQ cluster.
     var replicatedQueues = false
+    /// With the built-in broker: the most message bytes each of its streams (the public
+    /// history, the claims) keeps in memory (`--embedded-history-mib`). RabbitMQ keeps them on
+    /// disk up to 1 GiB; in the process that would be memory growing for hours.
+    var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
+
+    /// The default of `--embedded-history-mib`: about 80,000 public messages of 200 bytes, four
+    /// times what a starting node reads back (`historyReadOnStart`), and about 40 MiB of RSS.
+    static let defaultEmbeddedHistoryMiB = 16
 
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.
     static func brokerChoice(_ value: String?) throws(StartupError) -> BrokerChoice {

@@ -9,7 +9,7 @@
 #                                      180); RSS and open file descriptors sampled every 10 s,
 #                                      fds must come back to their level before the run;
 #                                      FAULTS_SOAK_BROKER=rabbitmq runs it on RabbitMQ; the
-#                                      summary (RSS at 0/5/10/15 min, end, the slope over the last
+#                                      summary (RSS at 0/5/10 min, end, the slope over the last
 #                                      5 minutes) goes to test-output/faults/soak/summary.txt
 #
 # Scenarios (each a fresh pair of nodes, a fresh run tag, its own report), each fault 3 s into
@@ -394,20 +394,20 @@ scenario_cluster() {
 
 # soak_summary FILE T0 SECONDS: from RSS samples ("epoch rssKiB fds"; the load sends from epoch
 # T0 for SECONDS, then drains; the last sample is taken idle after it), the RSS at the start of
-# the load, at 5, 10 and 15 minutes, at the end of sending, and its slope over the last 5 minutes
+# the load, at 5 and 10 minutes, at the end of sending, and its slope over the last 5 minutes
 # of sending (least squares, MiB/min).
 soak_summary() {
     awk -v t0="$2" -v seconds="$3" '
         { t[NR] = $1; r[NR] = $2 / 1024; n = NR }
-        function at(sec,   i) { for (i = 2; i < n; i++) if (t[i] - t0 >= sec) return sprintf("%.1f", r[i]); return "-" }
+        function at(sec,   i) { for (i = 2; i <= last; i++) if (t[i] - t0 >= sec) return sprintf("%.1f", r[i]); return "-" }
         END {
             last = 1                          # the last sample while sending
             for (i = 2; i < n; i++) if (t[i] - t0 <= seconds) last = i
             from = t[last] - 300
             for (i = 2; i <= last; i++) if (t[i] >= from) { k++; sx += t[i]; sy += r[i]; sxx += t[i] * t[i]; sxy += t[i] * r[i] }
             slope = (k > 2 && k * sxx - sx * sx != 0) ? (k * sxy - sx * sy) / (k * sxx - sx * sx) * 60 : 0
-            printf "RSS MiB: idle before %.1f, start of load %s, 5 min %s, 10 min %s, 15 min %s, end of sending (%d s) %.1f, idle after %.1f; slope over the last 5 min of load %+.2f MiB/min (%d samples)\n",
-                r[1], at(10), at(300), at(600), at(900), t[last] - t0, r[last], r[n], slope, k
+            printf "RSS MiB: idle before %.1f, start of load %s, 5 min %s, 10 min %s, end of sending (%d s) %.1f, idle after %.1f; slope over the last 5 min of sending %+.2f MiB/min (%d samples)\n",
+                r[1], at(10), at(300), at(600), t[last] - t0, r[last], r[n], slope, k
         }' "$1"
 }
 
@@ -417,7 +417,7 @@ soak() {
     SCENARIO_OUT="$OUT/soak${FAULTS_SOAK_NAME:+-$FAULTS_SOAK_NAME}"
     rm -rf "$SCENARIO_OUT"; mkdir -p "$SCENARIO_OUT"
     # With the in-process broker the server's RSS also holds the broker: its history stream keeps
-    # up to --embedded-history-mib (16 MiB of messages by default) in memory.
+    # up to --embedded-history-mib (8 MiB of messages by default) in memory.
     # FAULTS_SOAK_BROKER=rabbitmq (own RabbitMQ on $FAULTS_AMQP_PORT; FAULTS_AMQP_URL for another
     # vhost) leaves only the server's own memory in it.
     local broker_args=() broker_name="in-process broker"

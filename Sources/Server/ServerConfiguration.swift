@@ -26,9 +26,10 @@ struct ServerConfiguration: Sendable {
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
     var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
 
-    /// The default of `--embedded-history-mib`: about 80,000 public messages of 200 bytes, four
-    /// times what a starting node reads back (`historyReadOnStart`), and about 40 MiB of RSS.
-    static let defaultEmbeddedHistoryMiB = 16
+    /// The default of `--embedded-history-mib`: about 35,000 public messages of 250 bytes. A
+    /// single node does not read its own stream back (its rooms' history is in `RoomHistory`);
+    /// another node in the same process reads the last `historyReadOnStart` (20,000) records.
+    static let defaultEmbeddedHistoryMiB = 8
 
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.
     static func brokerChoice(_ value: String?) throws(StartupError) -> BrokerChoice {

@@ -82,6 +82,9 @@ actor ChatNodeCore {
     var historyTarget: Int64?
     var lastStreamOffset: Int64?
     var lastClaimsOffset: Int64?
+    /// The claims stream began at offset 0 when this node first read it (nothing had aged out),
+    /// so a nick without a claim record has no user queue either (`claim` skips its check).
+    var claimsStreamComplete = false
     /// History records read since the node started (to show that a start reads a bounded part).
     var historyRecordsRead = 0
     var caughtUp: Bool { claimsCaughtUp && historyCaughtUp }

@@ -22,6 +22,9 @@ extension ChatNodeCore {
             session.send(Self.unavailable())
             return
         }
+        // The broker calls below queue on the node's one connection: joins take turns.
+        await enterJoinGate()
+        defer { leaveJoinGate() }
 
         let claimant = request.nonce.map { tokens.claimant(for: nick, nonce: $0) }
         if let token = request.token {

@@ -116,6 +116,9 @@ actor ChatNodeCore {
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
+    /// Joins making their broker calls, and those waiting for their turn (ChatNodeCore+JoinGate.swift).
+    var joinGate: JoinGate
+    var joinGateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
     /// Public messages published by this node whose record it has not yet read back from the
@@ -150,6 +153,7 @@ actor ChatNodeCore {
         messageIds = MessageIDs(secret: configuration.secret)
         history = RoomHistory(capacity: configuration.limits.historyKept)
         presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
+        joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
     }
 
     var now: Int64 { configuration.clock.nowMilliseconds() }

@@ -34,8 +34,9 @@ public final class InMemoryBroker: Broker {
     /// - Parameters:
     ///   - clock: seconds since the epoch, used to stamp stream entries for
     ///     `x-stream-offset` timestamps; inject one to make timestamp reads deterministic.
-    ///   - maxStreamBytes: the most message-body bytes any stream queue keeps, lower than its
-    ///     own `x-max-length-bytes` when that is larger or absent. RabbitMQ keeps a stream on
+    ///   - maxStreamBytes: the most memory each stream queue's log may take, counted as its
+    ///     message bodies plus about 400 bytes of bookkeeping per message; applies besides the
+    ///     stream's own `x-max-length-bytes` (which counts bodies). RabbitMQ keeps a stream on
     ///     disk; the simulator keeps it in the process's memory, where a 1 GiB history would
     ///     be a leak in all but name. The oldest entries go first; readers behind them go on
     ///     from the oldest entry kept. nil: only each stream's own limit applies.

@@ -75,8 +75,9 @@ struct SimCore: ~Copyable {
     /// Batched consumers holding deliveries that the current operation made.
     var unflushed: [SimConsumer] = []
     let clock: @Sendable () -> Int64
-    /// The most body bytes any stream keeps, whatever its `x-max-length-bytes` says (nil: only
-    /// the queue's own limit): the simulator keeps streams in memory, not on disk.
+    /// The most memory any stream's log takes (bodies and bookkeeping), whatever its
+    /// `x-max-length-bytes` says (nil: only the queue's own limit): the simulator keeps streams
+    /// in memory, not on disk.
     let maxStreamBytes: Int?
 
     init(clock: @escaping @Sendable () -> Int64, maxStreamBytes: Int? = nil) {
@@ -84,15 +85,6 @@ struct SimCore: ~Copyable {
         self.maxStreamBytes = maxStreamBytes
         for (name, kind) in [("amq.direct", ExchangeKind.direct), ("amq.fanout", .fanout), ("amq.topic", .topic)] {
             exchanges[name] = SimExchange(name: name, kind: kind, durable: true, autoDelete: false, arguments: [:])
-        }
-    }
-
-    /// The byte limit of a stream's log: the lower of its `x-max-length-bytes` and
-    /// ``maxStreamBytes``.
-    func streamRetention(_ queue: SimQueue) -> Int? {
-        switch (queue.limits.maxLengthBytes, maxStreamBytes) {
-        case let (own?, broker?): min(own, broker)
-        case let (own, broker): own ?? broker
         }
     }
 

@@ -50,16 +50,19 @@ final class SimQueue {
     /// The next offset a stream appends at.
     var streamEnd: Int64 { nextOffset }
 
-    /// Appends one entry to a stream's log, then drops the oldest entries while the bodies in
-    /// the log add up to more than `maxBytes` (the newest entry always stays). RabbitMQ drops
-    /// whole segment files instead, so it keeps a little more than its limit; the bound is the
-    /// same.
-    func appendToLog(_ payload: SimPayload, timestamp: Int64, maxBytes: Int?) {
+    /// Appends one entry to a stream's log, then drops the oldest entries (the newest always
+    /// stays) while the bodies in the log add up to more than `maxBodyBytes` (the stream's
+    /// `x-max-length-bytes`; RabbitMQ drops whole segment files instead, so it keeps a little
+    /// more than its limit; the bound is the same), or while the log's memory, counted as
+    /// bodies plus ``SimStreamEntry/bookkeepingBytes`` per entry, is over `maxMemoryBytes`.
+    func appendToLog(_ payload: SimPayload, timestamp: Int64, maxBodyBytes: Int?, maxMemoryBytes: Int?) {
         log.append(SimStreamEntry(offset: nextOffset, timestamp: timestamp, payload: payload))
         nextOffset += 1
         logBytes += payload.body.count
-        guard let maxBytes else { return }
-        while logBytes > maxBytes, log.count > 1, let dropped = log.popFirst() {
+        let maxBody = maxBodyBytes ?? .max
+        let maxMemory = maxMemoryBytes ?? .max
+        while log.count > 1, logBytes > maxBody || logBytes + log.count * SimStreamEntry.bookkeepingBytes > maxMemory,
+              let dropped = log.popFirst() {
             logBytes -= dropped.payload.body.count
         }
     }

@@ -26,9 +26,10 @@ struct ServerConfiguration: Sendable {
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
     var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
 
-    /// The default of `--embedded-history-mib`: about 35,000 public messages of 250 bytes. A
-    /// single node does not read its own stream back (its rooms' history is in `RoomHistory`);
-    /// another node in the same process reads the last `historyReadOnStart` (20,000) records.
+    /// The default of `--embedded-history-mib`: about 14,000 public messages of 170 bytes (each
+    /// counted with 400 bytes of bookkeeping, about what it costs in RSS). A single node does not
+    /// read its own stream back (its rooms' history is in `RoomHistory`); another node in the
+    /// same process reads up to `historyReadOnStart` (20,000) records, as many as are kept.
     static let defaultEmbeddedHistoryMiB = 8
 
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.

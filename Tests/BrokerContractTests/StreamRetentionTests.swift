@@ -35,8 +35,9 @@ struct StreamRetentionTests {
         }
     }
 
+    /// The cap counts each entry as its body plus 400 bytes: 100-byte entries cost 500.
     @Test func theSimulatorsBrokerWideCapBoundsAStreamWithoutALimitOfItsOwn() async throws {
-        let broker = InMemoryBroker(maxStreamBytes: 2_000)
+        let broker = InMemoryBroker(maxStreamBytes: 10_000)
         let channel = try await broker.connect(name: "c").openChannel()
         try await channel.declareQueue("s", options: .stream())
         try await channel.sendAll(Self.entries, key: "s")
@@ -46,19 +47,23 @@ struct StreamRetentionTests {
         #expect(reader.deliveries.first?.streamOffset == 80)
     }
 
-    @Test func theLowerOfTheStreamsOwnLimitAndTheBrokerCapApplies() async throws {
-        let broker = InMemoryBroker(maxStreamBytes: 2_000)
+    @Test func theStricterOfTheStreamsOwnLimitAndTheBrokerCapApplies() async throws {
+        let broker = InMemoryBroker(maxStreamBytes: 10_000)
         let channel = try await broker.connect(name: "c").openChannel()
-        try await channel.declareQueue("s", options: .stream(arguments: ["x-max-length-bytes": .int(500)]))
-        try await channel.sendAll(Self.entries, key: "s")
-        let reader = try await channel.collect("s", arguments: ["x-stream-offset": "first"])
-        #expect(await reader.settle(.milliseconds(50)).map(\.text) == Array(Self.entries.suffix(5)))
+        try await channel.declareQueue("own", options: .stream(arguments: ["x-max-length-bytes": .int(500)]))
+        try await channel.declareQueue("cap", options: .stream(arguments: ["x-max-length-bytes": .int(5_000)]))
+        try await channel.sendAll(Self.entries, key: "own")
+        try await channel.sendAll(Self.entries, key: "cap")
+        let own = try await channel.collect("own", arguments: ["x-stream-offset": "first"])
+        #expect(await own.settle(.milliseconds(50)).map(\.text) == Array(Self.entries.suffix(5)))
+        let cap = try await channel.collect("cap", arguments: ["x-stream-offset": "first"])
+        #expect(await cap.settle(.milliseconds(50)).map(\.text) == Array(Self.entries.suffix(20)))
     }
 
     /// A reader that has not acked while retention dropped the entries after its position gets,
     /// once it acks, the oldest entry still kept: it skips what is gone, never stalls or repeats.
     @Test func aReaderBehindRetentionGoesOnFromTheOldestEntryKept() async throws {
-        let broker = InMemoryBroker(maxStreamBytes: 1_000)
+        let broker = InMemoryBroker(maxStreamBytes: 5_000)
         let channel = try await broker.connect(name: "c").openChannel()
         try await channel.declareQueue("s", options: .stream())
         try await channel.sendAll(Array(Self.entries.prefix(10)), key: "s")

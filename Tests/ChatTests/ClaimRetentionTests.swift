@@ -8,7 +8,8 @@ import Testing
 @Suite("Claims when the claims stream lost its oldest records", .timeLimit(.minutes(1)))
 struct ClaimRetentionTests {
     @Test func aNickWhoseClaimRecordAgedOutIsStillTakenOnANodeThatNeverReadTheRecord() async throws {
-        // About a dozen claim records fit in 2,000 bytes: thirty later joins push alice's out.
+        // Three claim records fit in 2,000 bytes (each counted as its body and 400 bytes): thirty
+        // later joins push alice's out.
         let cluster = try ChatCluster(.inMemory, simulatorStreamBytes: 2_000)
         do {
             let nodeA = try await cluster.start("a")

@@ -28,8 +28,8 @@ final class SimQueue {
     /// Auto-delete applies only once a queue has had a consumer.
     var hadConsumer = false
     /// The log of a stream queue, oldest first. Retention drops entries from the front
-    /// (``appendToLog(_:timestamp:maxBodyBytes:maxMemoryBytes:)``), so offsets are not indices: the entry at
-    /// offset `o` is `log[o - log.first!.offset]`.
+    /// (``appendToLog(_:timestamp:maxBodyBytes:maxMemoryBytes:)``), so offsets are not
+    /// indices: the entry at offset `o` is `log[o - log.first!.offset]`.
     var log: Deque<SimStreamEntry> = []
     /// Body bytes of the entries in `log`: what retention counts.
     var logBytes = 0

@@ -12,11 +12,6 @@ public struct ChatConfiguration: Sendable {
     /// How long a node gathers presence changes before it tells its sessions, in one `presence`
     /// frame for all of them (and announces its changed roster to the other nodes).
     public var presenceBatchInterval: Duration
-    /// How long a node gathers a room's public messages before it hands them to the room's
-    /// sessions as one batch (one transport frame per session); zero sends each at once.
-    /// Zero by default until 5 ms is shown to keep every test green on a loaded machine
-    /// (README, "Performance").
-    public var publicBatchInterval: Duration
     /// How long an announcement stays valid; a node silent for longer has its users shown
     /// offline. Must be at most 15 s to meet the presence guarantee.
     public var presenceExpiry: Duration
@@ -46,7 +41,6 @@ public struct ChatConfiguration: Sendable {
         presenceInterval: Duration = .seconds(5),
         presenceExpiry: Duration = .seconds(12),
         presenceBatchInterval: Duration = .milliseconds(250),
-        publicBatchInterval: Duration = .zero,
         reconnectBackoff: ClosedRange<Duration> = .milliseconds(100) ... .seconds(5),
         takeoverTimeout: Duration = .seconds(5),
         claimTimeout: Duration = .seconds(5),
@@ -59,7 +53,6 @@ public struct ChatConfiguration: Sendable {
         self.presenceInterval = presenceInterval
         self.presenceExpiry = presenceExpiry
         self.presenceBatchInterval = presenceBatchInterval
-        self.publicBatchInterval = publicBatchInterval
         self.reconnectBackoff = reconnectBackoff
         self.takeoverTimeout = takeoverTimeout
         self.claimTimeout = claimTimeout

@@ -165,31 +165,75 @@ public enum SockJSJSON {
 
         mutating func string() throws(ParseError) -> String {
             try expect(UInt8(ascii: "\""))
-            // Fast path: find the closing quote; if no escape comes first, decode the slice.
+            // Every message a load client receives passes through here (a chat frame inside a
+            // SockJS string is full of escaped quotes), so it works on raw memory: one scan finds
+            // the closing quote (and whether anything is escaped), then the common escapes are
+            // decoded straight into the new string's storage; `\u` escapes take the general path.
             let start = index
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
-                    let text = String(decoding: bytes[start..<index], as: UTF8.self)
-                    index += 1
-                    return text
+            let scan: (close: Int, escaped: Bool)? = bytes.withUnsafeBufferPointer { buffer in
+                var at = start
+                var escaped = false
+                while at < buffer.count {
+                    switch buffer[at] {
+                    case UInt8(ascii: "\""): return (at, escaped)
+                    case UInt8(ascii: "\\"):
+                        escaped = true
+                        at += 2
+                    default: at += 1
+                    }
                 }
-                if byte == UInt8(ascii: "\\") { break }
-                index += 1
+                return nil
             }
-            guard index < bytes.count else { throw .unexpectedEnd }
-            // Slow path: decode escapes into UTF-8 bytes, make one String at the end.
+            guard let scan else { throw .unexpectedEnd }
+            if !scan.escaped {
+                index = scan.close + 1
+                return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[start..<scan.close]), as: UTF8.self) }
+            }
+            var simple = true
+            let decoded = bytes.withUnsafeBufferPointer { buffer in
+                String(unsafeUninitializedCapacity: scan.close - start) { out in
+                    var count = 0
+                    var at = start
+                    while at < scan.close {
+                        var byte = buffer[at]
+                        if byte == UInt8(ascii: "\\") {
+                            at += 1
+                            switch buffer[at] {
+                            case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): byte = buffer[at]
+                            case UInt8(ascii: "n"): byte = 0x0A
+                            case UInt8(ascii: "t"): byte = 0x09
+                            case UInt8(ascii: "r"): byte = 0x0D
+                            case UInt8(ascii: "b"): byte = 0x08
+                            case UInt8(ascii: "f"): byte = 0x0C
+                            default:
+                                simple = false
+                                return 0
+                            }
+                        }
+                        out[count] = byte
+                        count += 1
+                        at += 1
+                    }
+                    return count
+                }
+            }
+            if simple {
+                index = scan.close + 1
+                return decoded
+            }
+            return try escapedString(from: start)
+        }
+
+        /// The general path for a string with `\u` escapes, from just after its opening quote.
+        private mutating func escapedString(from start: Int) throws(ParseError) -> String {
+            index = start
             var out: [UInt8] = []
-            out.reserveCapacity(bytes.count - start)
-            out.append(contentsOf: bytes[start..<index])
             while index < bytes.count {
-                // Copy the run up to the next quote or backslash in one go.
                 let runStart = index
                 while index < bytes.count, bytes[index] != UInt8(ascii: "\""), bytes[index] != UInt8(ascii: "\\") { index += 1 }
                 if index > runStart { out.append(contentsOf: bytes[runStart..<index]) }
                 guard index < bytes.count else { break }
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") {
+                if bytes[index] == UInt8(ascii: "\"") {
                     index += 1
                     return String(decoding: out, as: UTF8.self)
                 }
@@ -225,7 +269,7 @@ public enum SockJSJSON {
                     return true
                 }
                 while true {
-                    let key = try string()
+                    let key = try knownKey() ?? string()
                     try expect(UInt8(ascii: ":"))
                     let value: FlatValue
                     switch try peek() {
@@ -255,6 +299,32 @@ public enum SockJSJSON {
             } catch {
                 return false
             }
+        }
+
+        /// The keys of the chat frames a client receives most, as shared constants: a key that
+        /// is one of them (unescaped) is read without making a new string.
+        private static let knownKeys: [(utf8: [UInt8], key: String)] =
+            ["type", "msgId", "from", "room", "to", "text", "id", "ts", "seq"].map { (Array($0.utf8), $0) }
+
+        /// Consumes a string that is exactly one of ``knownKeys`` and returns it; nil (and
+        /// nothing consumed) for anything else.
+        mutating func knownKey() throws(ParseError) -> String? {
+            guard try peek() == UInt8(ascii: "\"") else { return nil }
+            let start = index + 1
+            for (utf8, key) in Self.knownKeys {
+                let end = start + utf8.count
+                guard end < bytes.count, bytes[end] == UInt8(ascii: "\""), bytes[start] == utf8[0] else { continue }
+                var same = true
+                for offset in 1..<max(1, utf8.count) where bytes[start + offset] != utf8[offset] {
+                    same = false
+                    break
+                }
+                if same {
+                    index = end + 1
+                    return key
+                }
+            }
+            return nil
         }
 
         /// Consumes `word` (true, false, null); returns true.

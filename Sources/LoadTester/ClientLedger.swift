@@ -20,30 +20,55 @@ struct ClientLedger: Sendable {
     /// What arrived from one sender on one stream (a room, or privately).
     struct Incoming: Sendable, Equatable {
         var last = -1
-        var seen: [UInt64] = []
+        /// Seqs 0..<64 seen, one bit each, kept inline (a load run's senders rarely send more):
+        /// a delivery touches this struct only, not a second allocation.
+        var firstSeen: UInt64 = 0
+        /// Seqs from 64 on, 64 per word.
+        var moreSeen: [UInt64] = []
         var count = 0
         /// Order-independent digest of (seq, msgId) pairs, compared with the sender's side.
         var digest: UInt64 = 0
 
+        /// Nothing arrived on this stream.
+        var isEmpty: Bool { firstSeen == 0 && moreSeen.allSatisfy { $0 == 0 } }
+
         func contains(_ seq: Int) -> Bool {
-            let word = seq >> 6
-            return word < seen.count && seen[word] & (1 << UInt64(seq & 63)) != 0
+            guard seq >= 64 else { return firstSeen & (1 << UInt64(seq)) != 0 }
+            let word = (seq >> 6) - 1
+            return word < moreSeen.count && moreSeen[word] & (1 << UInt64(seq & 63)) != 0
         }
 
         /// Marks `seq` seen; false when it already was.
         mutating func insert(_ seq: Int) -> Bool {
-            let word = seq >> 6
-            if word >= seen.count { seen.append(contentsOf: repeatElement(0, count: word - seen.count + 1)) }
             let bit: UInt64 = 1 << UInt64(seq & 63)
-            guard seen[word] & bit == 0 else { return false }
-            seen[word] |= bit
+            guard seq >= 64 else {
+                guard firstSeen & bit == 0 else { return false }
+                firstSeen |= bit
+                return true
+            }
+            let word = (seq >> 6) - 1
+            if word >= moreSeen.count { moreSeen.append(contentsOf: repeatElement(0, count: word - moreSeen.count + 1)) }
+            guard moreSeen[word] & bit == 0 else { return false }
+            moreSeen[word] |= bit
             return true
+        }
+
+        /// Records an arrival of `seq` with `msgId`: returns false for a duplicate, and, for a
+        /// new one, whether it came after a later one of the same stream (`misordered`, with
+        /// that later seq). In place: no copy of the stream per delivery.
+        mutating func record(_ seq: Int, msgId: String) -> (new: Bool, after: Int?) {
+            guard insert(seq) else { return (false, nil) }
+            let after = seq < last ? last : nil
+            last = max(last, seq)
+            count += 1
+            digest ^= ClientLedger.mix(seq: seq, msgId: msgId)
+            return (true, after)
         }
 
         /// The sequence numbers seen, ascending.
         var seqs: [Int] {
             var result: [Int] = []
-            for (word, bits) in seen.enumerated() where bits != 0 {
+            for (word, bits) in ([firstSeen] + moreSeen).enumerated() where bits != 0 {
                 for bit in 0..<64 where bits & (1 << UInt64(bit)) != 0 { result.append(word << 6 | bit) }
             }
             return result
@@ -68,7 +93,11 @@ struct ClientLedger: Sendable {
     let plan: LoadPlan
     private(set) var outgoing: [Outgoing] = []
     private(set) var privateSeqByMsgId: [String: Int] = [:]
-    private(set) var incoming: [StreamKey: Incoming] = [:]
+    /// What arrived from each member of this client's room, by the sender's place in the room
+    /// (``LoadPlan/slotInRoom``): a flat array, allocated on the first public arrival.
+    private var roomIncoming: [Incoming] = []
+    /// What arrived privately, by sender.
+    private var privateIncoming: [Int32: Incoming] = [:]
     private(set) var violations = ViolationLog()
     private(set) var received = 0
     private(set) var receipts = 0
@@ -185,64 +214,94 @@ struct ClientLedger: Sendable {
             violations.record(.unexpected, "u\(me) got a message from \(from) that no client of this run sent: \(text.prefix(60))")
             return .foreign
         }
-        let name = "u\(payload.sender)#\(payload.seq)"
-        guard from == plan.nick(payload.sender) else {
-            violations.record(.wrongFrom, "u\(me) got \(name) with from \(from)")
+        let sender = payload.sender
+        /// The message's name in a violation (made only then).
+        func name() -> String { "u\(sender)#\(payload.seq)" }
+        guard from == plan.nick(sender) else {
+            violations.record(.wrongFrom, "u\(me) got \(name()) with from \(from)")
             return .foreign
         }
         let key: StreamKey
+        let outcome: (new: Bool, after: Int?)
         switch payload.target {
         case .room(let target):
             guard room == plan.room(target), to == nil else {
-                violations.record(.leak, "u\(me) got \(name), sent to room \(target), as room \(room ?? "none") to \(to ?? "none")")
+                violations.record(.leak, "u\(me) got \(name()), sent to room \(target), as room \(room ?? "none") to \(to ?? "none")")
                 return .foreign
             }
             guard target == myRoom else {
-                violations.record(.leak, "u\(me) (room \(myRoom)) got \(name), sent to room \(target)")
+                violations.record(.leak, "u\(me) (room \(myRoom)) got \(name()), sent to room \(target)")
                 return .foreign
             }
-            key = StreamKey(sender: Int32(payload.sender), room: Int32(target))
+            guard plan.roomOf[sender] == myRoom else {
+                violations.record(.unexpected, "u\(me) got \(name()) in room \(target), which u\(sender) is not in")
+                return .foreign
+            }
+            key = StreamKey(sender: Int32(sender), room: Int32(target))
+            if roomIncoming.isEmpty { roomIncoming = Array(repeating: Incoming(), count: plan.members[myRoom].count) }
+            outcome = roomIncoming[plan.slotInRoom[sender]].record(payload.seq, msgId: msgId)
         case .user(let addressee):
             guard addressee == me else {
-                violations.record(.leak, "u\(me) got \(name), a private message for u\(addressee)")
+                violations.record(.leak, "u\(me) got \(name()), a private message for u\(addressee)")
                 return .foreign
             }
             guard to == plan.nick(me), room == nil else {
-                violations.record(.leak, "u\(me) got \(name) addressed to \(to ?? "none") in room \(room ?? "none")")
+                violations.record(.leak, "u\(me) got \(name()) addressed to \(to ?? "none") in room \(room ?? "none")")
                 return .foreign
             }
-            key = StreamKey(sender: Int32(payload.sender), room: -1)
+            key = StreamKey(sender: Int32(sender), room: -1)
+            outcome = privateIncoming[key.sender, default: Incoming()].record(payload.seq, msgId: msgId)
         }
         received += 1
-        var stream = incoming[key, default: Incoming()]
-        if !stream.insert(payload.seq) {
+        if !outcome.new {
             if toleratesFaults {
                 tolerated.duplicatesDropped += 1
             } else {
-                violations.record(.duplicate, "u\(me) got \(name) again")
+                violations.record(.duplicate, "u\(me) got \(name()) again")
             }
-        } else {
-            if payload.seq < stream.last, toleratesFaults {
+        } else if let last = outcome.after {
+            if toleratesFaults {
                 tolerated.reordered += 1
-            } else if payload.seq < stream.last {
-                let last = stream.last
-                violations.record(.misorder, "u\(me) got \(name) after u\(payload.sender)#\(last)")
+            } else {
+                violations.record(.misorder, "u\(me) got \(name()) after u\(sender)#\(last)")
             }
-            stream.last = max(stream.last, payload.seq)
-            stream.count += 1
-            stream.digest ^= Self.mix(seq: payload.seq, msgId: msgId)
         }
-        incoming[key] = stream
         if case .user = payload.target { return .load(sentAt: payload.sentAt, privateMsgId: msgId) }
         return .load(sentAt: payload.sentAt, privateMsgId: nil)
+    }
+
+    /// What arrived on one stream (a sender's messages to a room, or its private ones), nil
+    /// when nothing did.
+    func incoming(_ key: StreamKey) -> Incoming? {
+        let sender = Int(key.sender)
+        guard plan.roomOf.indices.contains(sender) else { return nil }
+        if key.room == -1 { return privateIncoming[key.sender] }
+        guard key.room == Int32(myRoom), plan.roomOf[sender] == myRoom, !roomIncoming.isEmpty else { return nil }
+        let stream = roomIncoming[plan.slotInRoom[sender]]
+        return stream.isEmpty ? nil : stream
+    }
+
+    /// Every stream on which something arrived.
+    var incomingStreams: [(key: StreamKey, stream: Incoming)] {
+        var result: [(key: StreamKey, stream: Incoming)] = []
+        if !roomIncoming.isEmpty {
+            for (slot, sender) in plan.members[myRoom].enumerated() where !roomIncoming[slot].isEmpty {
+                result.append((StreamKey(sender: Int32(sender), room: Int32(myRoom)), roomIncoming[slot]))
+            }
+        }
+        for (sender, stream) in privateIncoming { result.append((StreamKey(sender: sender, room: -1), stream)) }
+        return result
     }
 
     /// FNV-1a over the msgId, mixed with the seq: the digest's element.
     static func mix(seq: Int, msgId: String) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325 ^ UInt64(truncatingIfNeeded: seq) &* 0x9E37_79B9_7F4A_7C15
-        for byte in msgId.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x0000_0100_0000_01B3
+        var msgId = msgId
+        msgId.withUTF8 { bytes in
+            for byte in bytes {
+                hash ^= UInt64(byte)
+                hash = hash &* 0x0000_0100_0000_01B3
+            }
         }
         return hash
     }

@@ -88,7 +88,7 @@ enum DeliveryVerifier {
                 let element = ClientLedger.mix(seq: seq, msgId: msgId)
                 for recipient in recipients {
                     result.expectedDeliveries += 1
-                    if ledgers[recipient].incoming[key]?.contains(seq) != true {
+                    if ledgers[recipient].incoming(key)?.contains(seq) != true {
                         result.violations.record(.loss, "u\(recipient) never got \(name) (to \(message.target))")
                         lossyStreams.insert([Int32(recipient), key.sender, key.room])
                     }
@@ -99,7 +99,7 @@ enum DeliveryVerifier {
 
         // What arrived but was never sent, and msgIds that differ from the sender's.
         for receiver in ledgers {
-            for (key, stream) in receiver.incoming {
+            for (key, stream) in receiver.incomingStreams {
                 let sender = ledgers[Int(key.sender)]
                 if let last = stream.seqs.last, last >= sender.outgoing.count {
                     result.violations.record(.unexpected, "u\(receiver.me) got u\(key.sender)#\(last), which u\(key.sender) never sent")
@@ -140,7 +140,7 @@ enum DeliveryVerifier {
             recipients = [addressee]
         }
         let key = ClientLedger.StreamKey(sender: Int32(sender), room: room)
-        for recipient in recipients where ledgers[recipient].incoming[key]?.contains(seq) == true {
+        for recipient in recipients where ledgers[recipient].incoming(key)?.contains(seq) == true {
             streams.insert([Int32(recipient), key.sender, key.room])
         }
     }
@@ -165,7 +165,7 @@ enum DeliveryVerifier {
             key = .init(sender: Int32(sender), room: -1)
             recipients = [addressee]
         }
-        for recipient in recipients where ledgers[recipient].incoming[key]?.contains(seq) == true {
+        for recipient in recipients where ledgers[recipient].incoming(key)?.contains(seq) == true {
             result.violations.record(.unexpected, "u\(recipient) got \(name), which its sender was never told was sent")
             return
         }

@@ -7,6 +7,8 @@ struct LoadPlan: Sendable, Equatable {
     let roomOf: [Int]
     /// Room index → client indexes, ascending.
     let members: [[Int]]
+    /// Client index → its place in its room's `members` (a receiver's ledger is indexed by it).
+    let slotInRoom: [Int]
     /// Client index → nick, room index → room name (made once: every delivery compares them).
     let nicks: [String]
     let roomNames: [String]
@@ -18,6 +20,9 @@ struct LoadPlan: Sendable, Equatable {
         var members = [[Int]](repeating: [], count: roomCount)
         for (client, room) in roomOf.enumerated() { members[room].append(client) }
         self.members = members
+        var slotInRoom = [Int](repeating: 0, count: roomOf.count)
+        for room in members { for (slot, client) in room.enumerated() { slotInRoom[client] = slot } }
+        self.slotInRoom = slotInRoom
         self.nicks = roomOf.indices.map(naming.nick)
         self.roomNames = (0..<roomCount).map(naming.room)
     }

@@ -94,6 +94,21 @@ struct ServerFrameDecoderNestedTests {
         #expect(fast == slow)
     }
 
+    @Test(arguments: [
+        #"{"type":"message","msgId":"m","from":"a","room":"r","text":"x","ts":1,"seq":2}"#,
+        #"{"ty\u0070e":"message","msgId":"m","from":"a","room":"r","text":"x","ts":1}"#,
+        #"{"types":"message","type":"sent","id":"1","msgId":"m","ts":1}"#,
+        #"{"t":"x","type":"delivered","msgId":"m","to":"b","ts":1}"#,
+        #"{"type":"message","msgId":"m","from":"a","room":"r","text":"x","ts":1,"seqs":2}"#,
+        #"{"type":"message","msgId":"m","from":"a","ro":"r","text":"x","ts":1}"#,
+        #"{"type":"message","msgId":"m","from":"a","room":"r","text":"x","ts":1,"to"#,
+    ])
+    func keysThatLookLikeTheFrequentOnesAreReadExactlyAsChatReadsThem(_ text: String) {
+        let fast = try? ServerFrameDecoder.decode(text)
+        let slow = try? ChatFrameCodec.decodeServerFrame(text)
+        #expect(fast == slow)
+    }
+
     @Test func unknownFieldsAndNullOptionalsAreReadAsChatReadsThem() throws {
         let text = #"{"type":"welcome","extra":{"deep":[1,2]},"nick":"a","token":"t","users":[{"nick":"a","online":true,"x":null}],"rooms":["r"],"entered":["r"],"history":{"r":[{"msgId":"m","from":"b","room":"r","to":null,"text":"x","ts":-3,"seq":null}]}}"#
         #expect(ServerFrameDecoder.decodeNested(text) == (try ChatFrameCodec.decodeServerFrame(text)))

@@ -186,6 +186,49 @@ import Testing
         #expect(LoadPayload(parsing: "lt ab3 1 2 3 x4") == nil)
     }
 
+    @Test func payloadFieldsThatAreNotPlainDecimalNumbersDoNotParse() {
+        #expect(LoadPayload(parsing: "lt ab3 1 2 3 r4")?.target == .room(4))
+        #expect(LoadPayload(parsing: "lt ab3 1 2 3 u4 ~~~")?.target == .user(4))
+        for text in ["lt ab3 -1 2 3 r4", "lt ab3 1 2 3 r", "lt ab3 1 2 3", "lt  1 2 3 r4", "lt ab3 1 2x 3 r4",
+                     "lt ab3 1 2 99999999999999999999 r4", "xt ab3 1 2 3 r4", "lt ab3 1 2 3 r4x", ""] {
+            #expect(LoadPayload(parsing: text) == nil, "\(text)")
+        }
+    }
+
+    @Test func aPublicMessageClaimingASenderOutsideTheRoomIsUnexpected() {
+        var ledgers = ledgers()
+        // Client 3 is in room 1; a message to room 0 naming it as sender cannot be real.
+        let forged = LoadPayload(run: naming.run, sender: 3, seq: 0, sentAt: 1, target: .room(0))
+        deliver(&ledgers, forged, msgId: "forged", to: 0)
+        let result = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        #expect(result.violations.first == [Violation(kind: .unexpected, detail: "u0 got u3#0 in room 0, which u3 is not in")])
+    }
+
+    @Test func everyMemberOfABusyRoomIsCheckedOnItsOwnStream() {
+        // Ten senders, each with several messages, delivered in an interleaved order: each
+        // sender's stream is separate, so the run passes; dropping one delivery is a loss.
+        let plan = LoadPlan(naming: naming, clients: 10, rooms: 1)
+        var ledgers = (0..<10).map { ClientLedger(me: $0, plan: plan) }
+        var sent: [(LoadPayload, String)] = []
+        for round in 0..<5 {
+            for sender in 0..<10 {
+                let payload = ledgers[sender].willSend(to: .room(0), at: UInt64(round))
+                let msgId = "m\(sender)-\(payload.seq)"
+                ledgers[sender].confirmed(id: String(payload.seq), msgId: msgId)
+                sent.append((payload, msgId))
+            }
+        }
+        for (index, (payload, msgId)) in sent.enumerated() {
+            for receiver in 0..<10 where !(receiver == 7 && index == 23) {
+                _ = ledgers[receiver].messageArrived(from: naming.nick(payload.sender), room: naming.room(0), to: nil,
+                                                     msgId: msgId, text: payload.text())
+            }
+        }
+        let result = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
+        #expect(result.deliveries == 50 * 10 - 1)
+        #expect(result.violations.first == [Violation(kind: .loss, detail: "u7 never got u3#2 (to room 0)")])
+    }
+
     @Test func namesMapBackToIndexesOnlyForTheirRun() {
         #expect(naming.clientIndex(ofNick: naming.nick(42)) == 42)
         #expect(naming.roomIndex(ofRoom: naming.room(3)) == 3)

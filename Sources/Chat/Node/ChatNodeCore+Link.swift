@@ -22,7 +22,10 @@ extension ChatNodeCore {
         historyTarget = end
         historyCaughtUp = end == nil || (lastStreamOffset ?? -1) >= end!
         let streamChannel = try await connection.openChannel()
-        let stream = try await streamChannel.consume(queue: topology.historyStream, options: .stream(from: start, prefetch: 1000))
+        // In batches (one per unit of broker work, and all units that arrived while the node
+        // was busy): the node hops onto its actor once per batch and sends each room's messages
+        // of a batch as one frame (PublicFanOut).
+        let stream = try await streamChannel.consumeBatches(queue: topology.historyStream, options: .stream(from: start, prefetch: 1000))
         // Claims: the whole stream at start (it is small), then on after the last one read.
         let claimsChannel = try await connection.openChannel()
         let claimsStart: StreamOffset = lastClaimsOffset.map { .offset($0 + 1) } ?? .first
@@ -50,12 +53,13 @@ extension ChatNodeCore {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var unacked = 0
-                for await delivery in stream.deliveries {
-                    await self.onHistory(delivery)
-                    unacked += 1
-                    if unacked >= 100 {
+                // Everything that arrived while the last batch was read, at once (no timer).
+                for await batch in CoalescedDeliveries(stream.batches) {
+                    await self.onHistory(batch)
+                    unacked += batch.count
+                    if unacked >= 100, let last = batch.last {
                         unacked = 0
-                        try? await streamChannel.ack(deliveryTag: delivery.deliveryTag, multiple: true)
+                        try? await streamChannel.ack(deliveryTag: last.deliveryTag, multiple: true)
                     }
                 }
             }
@@ -183,7 +187,33 @@ extension ChatNodeCore {
 
     // MARK: History stream
 
-    func onHistory(_ delivery: Delivery) {
+    /// Reads one batch of history records in one actor turn: every record is indexed (history,
+    /// read-back of this node's own publishes, catch-up), and each room's public messages of the
+    /// batch go to the room's local sessions as one frame, so membership is the same for the
+    /// whole batch and a session entering or leaving sees a batch entirely before or after.
+    func onHistory(_ batch: [Delivery]) {
+        var fanOut = PublicFanOut()
+        /// Whether a room has local sessions, looked up once per room and batch.
+        var hasMembers: [String: Bool] = [:]
+        for delivery in batch {
+            guard let message = readHistoryRecord(delivery), let room = message.room else { continue }
+            let local = hasMembers[room] ?? {
+                let found = roomMembers[room].map { !$0.isEmpty } ?? false
+                hasMembers[room] = found
+                return found
+            }()
+            if local { fanOut.append(ChatFrameCodec.encode(.message(message)), room: room) }
+        }
+        guard !fanOut.isEmpty else { return }
+        for send in fanOut.sends() {
+            let outlets = outlets(inRoom: send.room)
+            sendPublic(send.frames, to: outlets)
+            metrics.publicDeliveries.increment(by: outlets.count * send.frames.count)
+        }
+    }
+
+    /// Indexes one history record: returns the public message it carries, if any.
+    private func readHistoryRecord(_ delivery: Delivery) -> ChatMessage? {
         historyRecordsRead += 1
         if let offset = delivery.streamOffset {
             lastStreamOffset = offset
@@ -194,22 +224,14 @@ extension ChatNodeCore {
         }
         guard let record = BrokerRecord.decode(delivery.body) else {
             logger.warning("Skipped an unreadable record in the history stream")
-            return
+            return nil
         }
-        switch record.kind {
-        case .say:
-            guard let msgId = record.msgId, let from = record.from, let room = record.room, let text = record.text, let ts = record.ts,
-                  ChatName.isValid(room) else { return }
-            noteEcho(msgId)
-            let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
-            history.append(message, room: room)
-            let outlets = outlets(inRoom: room)
-            guard !outlets.isEmpty else { return }
-            queuePublic(ChatFrameCodec.encode(.message(message)), room: room, outlets: outlets)
-            metrics.publicDeliveries.increment(by: outlets.count)
-        default:
-            return
-        }
+        guard record.kind == .say, let msgId = record.msgId, let from = record.from, let room = record.room,
+              let text = record.text, let ts = record.ts, ChatName.isValid(room) else { return nil }
+        noteEcho(msgId)
+        let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
+        history.append(message, room: room)
+        return message
     }
 
     // MARK: Claims stream

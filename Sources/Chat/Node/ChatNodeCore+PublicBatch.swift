@@ -1,56 +1,17 @@
 extension ChatNodeCore {
-    /// A room's public messages not yet handed to its sessions, with the sessions that were in
-    /// the room when the first of them came: exactly those get the batch (a session entering
-    /// later has the messages in its `entered`/welcome history; one leaving flushes first).
-    struct PublicBatch {
-        var frames: [String]
-        let outlets: [any ChatOutlet]
-    }
-
-    /// The most messages one batch holds; a room that fills one sends it at once, so a batch
-    /// is bounded whatever the rate.
-    static let publicBatchLimit = 64
-
-    /// Queues a public message for its room's sessions: the node gathers a room's messages for
-    /// `publicBatchInterval` and sends them as one frame, so a busy room costs each session one
-    /// write per interval instead of one per message.
-    func queuePublic(_ frame: String, room: String, outlets: [any ChatOutlet]) {
-        guard configuration.publicBatchInterval > .zero else {
-            broadcaster.broadcast(frame, to: outlets)
-            return
-        }
-        publicBatches[room, default: PublicBatch(frames: [], outlets: outlets)].frames.append(frame)
-        if publicBatches[room]?.frames.count ?? 0 >= Self.publicBatchLimit {
-            flushPublic(room: room)
-        } else if !publicFlushScheduled {
-            publicFlushScheduled = true
-            let interval = configuration.publicBatchInterval
-            Task { [weak self] in
-                try? await Task.sleep(for: interval)
-                await self?.flushPublic()
-            }
-        }
-    }
-
-    /// Sends every room's waiting messages.
-    func flushPublic() {
-        publicFlushScheduled = false
-        let batches = publicBatches
-        publicBatches.removeAll(keepingCapacity: true)
-        for batch in batches.values { send(batch) }
-    }
-
-    /// Sends one room's waiting messages now (before its membership changes).
-    func flushPublic(room: String) {
-        guard let batch = publicBatches.removeValue(forKey: room) else { return }
-        send(batch)
-    }
-
-    private func send(_ batch: PublicBatch) {
-        if batch.frames.count == 1 {
-            broadcaster.broadcast(batch.frames[0], to: batch.outlets)
+    /// Sends one room's messages of a history batch (a run of at most
+    /// ``PublicFanOut/defaultFrameLimit``, in stream order) to the room's local sessions: one
+    /// transport frame, encoded once, the same bytes for every session.
+    ///
+    /// No timer and no state: the messages go out in the actor turn that read them, so a
+    /// session entering or leaving the room (another actor turn) gets a batch entirely or not
+    /// at all, and its `entered`/welcome history holds exactly what it did not get live.
+    func sendPublic(_ frames: [String], to outlets: [any ChatOutlet]) {
+        guard !outlets.isEmpty, !frames.isEmpty else { return }
+        if frames.count == 1 {
+            broadcaster.broadcast(frames[0], to: outlets)
         } else {
-            broadcaster.broadcast(batch: batch.frames, to: batch.outlets)
+            broadcaster.broadcast(batch: frames, to: outlets)
         }
     }
 }

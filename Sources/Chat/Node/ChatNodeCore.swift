@@ -137,9 +137,6 @@ actor ChatNodeCore {
     var presenceFlushScheduled = false
     /// The local roster changed since it was last announced to the other nodes.
     var localRosterChanged = false
-    /// Public messages per room waiting for the next public flush, and whether one is due.
-    var publicBatches: [String: PublicBatch] = [:]
-    var publicFlushScheduled = false
     /// The welcome roster as of the last flush, and whether anything changed since.
     var rosterSnapshot: RosterSnapshot?
     var rosterSnapshotStale = true
@@ -240,8 +237,6 @@ actor ChatNodeCore {
     }
 
     func removeMember(_ sessionId: UInt64, from room: String) {
-        // What the room's members were sent while this session was one of them goes out first.
-        flushPublic(room: room)
         roomMembers[room]?.removeValue(forKey: sessionId)
         if roomMembers[room]?.isEmpty == true { roomMembers.removeValue(forKey: room) }
         roomOutlets.removeValue(forKey: room)

@@ -31,7 +31,8 @@ final class ChatCluster: Sendable {
 
     /// Starts a node and waits until it is connected to the broker.
     @discardableResult
-    func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10)) async throws -> ChatNode {
+    func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
+               broadcaster: any ChatBroadcaster = LoopingBroadcaster()) async throws -> ChatNode {
         let configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret, limits: limits,
             presenceInterval: .milliseconds(100), presenceExpiry: .seconds(12),
@@ -40,7 +41,7 @@ final class ChatCluster: Sendable {
         var logger = Logger(label: "chat-test-\(nodeId)")
         logger.logLevel = .warning
         let broker = SwitchableBroker(testBroker.broker)
-        let node = ChatNode(broker: broker, configuration: configuration, logger: logger)
+        let node = ChatNode(broker: broker, configuration: configuration, logger: logger, broadcaster: broadcaster)
         let task = Task { try await node.run() }
         nodes.withLock { $0[nodeId] = RunningNode(node: node, broker: broker, task: task) }
         try await eventually("node \(nodeId) to connect") { node.isBrokerConnected }

@@ -8,7 +8,9 @@
 #   scripts/faults.sh soak [SECONDS]   the soak: one node, steady traffic for SECONDS (default
 #                                      180); RSS and open file descriptors sampled every 10 s,
 #                                      fds must come back to their level before the run;
-#                                      FAULTS_SOAK_BROKER=rabbitmq runs it on RabbitMQ
+#                                      FAULTS_SOAK_BROKER=rabbitmq runs it on RabbitMQ; the
+#                                      summary (RSS at 0/5/10 min, end, the slope over the last
+#                                      5 minutes) goes to test-output/faults/soak/summary.txt
 #
 # Scenarios (each a fresh pair of nodes, a fresh run tag, its own report), each fault 3 s into
 # 30 s of sending by 40 clients (public 1/s, private 0.5/s; websocket, xhr-streaming, xhr-polling):
@@ -39,7 +41,9 @@
 #
 # Knobs: FAULTS_CONFIG (debug|release, default debug), FAULTS_CLIENTS (default 40),
 # FAULTS_DURATION (seconds of sending, default 30), FAULTS_PORTS (two HTTP ports, default
-# "19301 19302"), FAULTS_BIN (a folder with prebuilt rabbitChat and LoadTester: no build).
+# "19301 19302"), FAULTS_BIN (a folder with prebuilt rabbitChat and LoadTester: no build),
+# FAULTS_NODE_ID (node id prefix, default faults), FAULTS_AMQP_URL (e.g. another vhost of the
+# same RabbitMQ), FAULTS_SOAK_NAME (the soak's output folder is soak-NAME).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,7 +54,7 @@ CLIENTS="${FAULTS_CLIENTS:-40}"
 DURATION="${FAULTS_DURATION:-30}"
 read -r -a HTTP_PORTS <<< "${FAULTS_PORTS:-19301 19302}"
 AMQP_PORT="${FAULTS_AMQP_PORT:-5692}"
-AMQP_URL="amqp://guest:guest@127.0.0.1:$AMQP_PORT/"
+AMQP_URL="${FAULTS_AMQP_URL:-amqp://guest:guest@127.0.0.1:$AMQP_PORT/}"
 SECRET="$OUT/secret"
 
 NODE_PIDS=("" "")
@@ -69,7 +73,7 @@ log() { echo "faults: $*" >&2; }
 start_node() {
     local n=$1; shift
     local port=${HTTP_PORTS[$n]}
-    "$BIN/rabbitChat" --port "$port" --node-id "faults-$n" --secret-file "$SECRET" --log-level warning "$@" \
+    "$BIN/rabbitChat" --port "$port" --node-id "${FAULTS_NODE_ID:-faults}-$n" --secret-file "$SECRET" --log-level warning "$@" \
         >>"$SCENARIO_OUT/node$n.log" 2>&1 &
     NODE_PIDS[$n]=$!
     local i
@@ -388,13 +392,34 @@ scenario_cluster() {
 
 # MARK: soak
 
+# soak_summary FILE T0 SECONDS: from RSS samples ("epoch rssKiB fds"; the load sends from epoch
+# T0 for SECONDS, then drains; the last sample is taken idle after it), the RSS at the start of
+# the load, at 5 and 10 minutes, at the end of sending, and its slope over the last 5 minutes
+# of sending (least squares, MiB/min).
+soak_summary() {
+    awk -v t0="$2" -v seconds="$3" '
+        { t[NR] = $1; r[NR] = $2 / 1024; n = NR }
+        function at(sec,   i) { for (i = 2; i <= last; i++) if (t[i] - t0 >= sec) return sprintf("%.1f", r[i]); return "-" }
+        END {
+            last = 1                          # the last sample while sending
+            for (i = 2; i < n; i++) if (t[i] - t0 <= seconds) last = i
+            from = t[last] - 300
+            for (i = 2; i <= last; i++) if (t[i] >= from) { k++; sx += t[i]; sy += r[i]; sxx += t[i] * t[i]; sxy += t[i] * r[i] }
+            slope = (k > 2 && k * sxx - sx * sx != 0) ? (k * sxy - sx * sy) / (k * sxx - sx * sx) * 60 : 0
+            printf "RSS MiB: idle before %.1f, start of load %s, 5 min %s, 10 min %s, end of sending (%d s) %.1f, idle after %.1f; slope over the last 5 min of sending %+.2f MiB/min (%d samples)\n",
+                r[1], at(10), at(300), at(600), t[last] - t0, r[last], r[n], slope, k
+        }' "$1"
+}
+
 soak() {
     local seconds=${1:-180}
-    SCENARIO_OUT="$OUT/soak"
+    # FAULTS_SOAK_NAME keeps two soaks (e.g. before and after a change) apart.
+    SCENARIO_OUT="$OUT/soak${FAULTS_SOAK_NAME:+-$FAULTS_SOAK_NAME}"
     rm -rf "$SCENARIO_OUT"; mkdir -p "$SCENARIO_OUT"
-    # With the in-process broker the server's RSS also holds the broker (the history stream
-    # grows with every message, up to its 1 GiB cap); FAULTS_SOAK_BROKER=rabbitmq (own RabbitMQ on
-    # $FAULTS_AMQP_PORT) leaves only the server's own memory in it.
+    # With the in-process broker the server's RSS also holds the broker: its history stream keeps
+    # up to --embedded-history-mib (8 MiB of messages by default) in memory.
+    # FAULTS_SOAK_BROKER=rabbitmq (own RabbitMQ on $FAULTS_AMQP_PORT; FAULTS_AMQP_URL for another
+    # vhost) leaves only the server's own memory in it.
     local broker_args=() broker_name="in-process broker"
     if [ "${FAULTS_SOAK_BROKER:-in-process}" = rabbitmq ]; then
         ensure_rabbitmq || return 1
@@ -408,25 +433,26 @@ soak() {
     local before
     before=$(sample)
     echo "$before" > "$SCENARIO_OUT/samples.txt"
+    local t0
+    t0=$(date +%s)
     ( while :; do sleep 10; sample; done ) >>"$SCENARIO_OUT/samples.txt" 2>/dev/null &
     WATCH_PIDS+=($!)
     "$BIN/LoadTester" --url "http://127.0.0.1:${HTTP_PORTS[0]}/chat" --clients "$CLIENTS" --rooms 2 --rate 2 --private-rate 1 \
         --duration "$seconds" --drain 30 --transports websocket=2,xhr-streaming=1,xhr-polling=1 --progress 30 \
         --report "$SCENARIO_OUT/report.json" >"$SCENARIO_OUT/loadtester.log" 2>&1
     local rc=$?
+    stop_watchers
     sleep 12 # sessions closed by clients and the SockJS disconnect delay (5 s) past
     local after
     after=$(sample)
-    stop_watchers
     echo "$after" >> "$SCENARIO_OUT/samples.txt"
-    local rss0 fd0 rss1 fd1 first
-    read -r _ rss0 fd0 <<< "$before"
-    read -r _ rss1 fd1 <<< "$after"
-    # RSS once traffic has settled (the first sample after warm-up) against the last one under load.
-    first=$(sed -n 3p "$SCENARIO_OUT/samples.txt" | cut -d' ' -f2)
-    local last_loaded
-    last_loaded=$(tail -2 "$SCENARIO_OUT/samples.txt" | head -1 | cut -d' ' -f2)
-    local line="soak $seconds s ($broker_name): LoadTester exit $rc; RSS $((rss0 / 1024)) MiB idle before, $((first / 1024)) MiB after 20 s of load, $((last_loaded / 1024)) MiB at the end of the load, $((rss1 / 1024)) MiB idle after; fds $fd0 before, $fd1 after."
+    local fd0 fd1
+    read -r _ _ fd0 <<< "$before"
+    read -r _ _ fd1 <<< "$after"
+    local summary
+    summary=$(soak_summary "$SCENARIO_OUT/samples.txt" "$t0" "$seconds")
+    echo "$summary" > "$SCENARIO_OUT/summary.txt"
+    local line="soak $seconds s ($broker_name): LoadTester exit $rc; $summary; fds $fd0 before, $fd1 after."
     log "$line"
     grep -E "^messages|^deliveries|^latency|^verdict" "$SCENARIO_OUT/loadtester.log" | sed 's/^/  /' >&2
     stop_nodes

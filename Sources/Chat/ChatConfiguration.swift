@@ -89,13 +89,17 @@ public struct ChatLimits: Sendable, Hashable {
     public var inboxPrefetch: UInt16
     /// Client frames queued for one session while earlier ones wait for the broker.
     public var sessionInboundQueue: Int
+    /// Joins of one node making their broker calls at once; later ones wait in arrival order
+    /// (``JoinGate``), so that joins arriving together finish one after another instead of all
+    /// at the end.
+    public var joinsInFlight: Int
 
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,
         maxTextScalars: Int = 4000, maxFrameBytes: Int = 64 * 1024,
         historyOnJoin: Int = 100, historyKept: Int = 1000, historyReadOnStart: Int = 20_000,
         dedupCapacity: Int = 10_000, dedupWindow: Duration = .seconds(600),
-        inboxPrefetch: UInt16 = 100, sessionInboundQueue: Int = 256
+        inboxPrefetch: UInt16 = 100, sessionInboundQueue: Int = 256, joinsInFlight: Int = 8
     ) {
         self.ratePerSecond = ratePerSecond
         self.burst = burst
@@ -109,5 +113,6 @@ public struct ChatLimits: Sendable, Hashable {
         self.dedupWindow = dedupWindow
         self.inboxPrefetch = inboxPrefetch
         self.sessionInboundQueue = sessionInboundQueue
+        self.joinsInFlight = joinsInFlight
     }
 }

@@ -31,10 +31,18 @@ public final class InMemoryBroker: Broker {
 
     /// Creates an empty broker with `amq.direct`, `amq.fanout` and `amq.topic`.
     ///
-    /// - Parameter clock: seconds since the epoch, used to stamp stream entries for
-    ///   `x-stream-offset` timestamps; inject one to make timestamp reads deterministic.
-    public init(clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }) {
-        core = Mutex(SimCore(clock: clock))
+    /// - Parameters:
+    ///   - clock: seconds since the epoch, used to stamp stream entries for
+    ///     `x-stream-offset` timestamps; inject one to make timestamp reads deterministic.
+    ///   - maxStreamBytes: the most memory each stream queue's log may take, counted as its
+    ///     message bodies plus about 400 bytes of bookkeeping per message; applies besides the
+    ///     stream's own `x-max-length-bytes` (which counts bodies). RabbitMQ keeps a stream on
+    ///     disk; the simulator keeps it in the process's memory, where a 1 GiB history would
+    ///     be a leak in all but name. The oldest entries go first; readers behind them go on
+    ///     from the oldest entry kept. nil: only each stream's own limit applies.
+    public init(clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil) {
+        precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
+        core = Mutex(SimCore(clock: clock, maxStreamBytes: maxStreamBytes))
     }
 
     /// Closes whatever is still open when the last handle goes: consumers' streams finish,

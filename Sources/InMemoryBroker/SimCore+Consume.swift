@@ -239,6 +239,10 @@ extension SimCore {
         guard let first = queue.log.first?.offset else { return }
         for consumer in queue.consumers where consumer.hasCapacity && consumer.streamCursor < queue.streamEnd {
             guard let channel = channels[consumer.channel] else { continue }
+            // A reader that fell behind retention goes on from the oldest entry kept: it skips
+            // what is gone, never stalls. (RabbitMQ may still read a dropped segment file it has
+            // open; the chat does not rely on either.)
+            if consumer.streamCursor < first { consumer.streamCursor = first }
             while consumer.hasCapacity, consumer.streamCursor < queue.streamEnd {
                 let entry = queue.log[Int(consumer.streamCursor - first)]
                 consumer.streamCursor += 1

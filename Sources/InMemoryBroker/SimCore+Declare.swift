@@ -138,6 +138,7 @@ extension SimCore {
         let count = UInt32(queue.ready.count)
         _ = queue.purge()
         queue.log = []
+        queue.logBytes = 0
         return count
     }
 

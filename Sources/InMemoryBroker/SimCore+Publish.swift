@@ -78,7 +78,7 @@ extension SimCore {
     /// false when the queue refused it (`x-overflow=reject-publish` at its limit).
     mutating func enqueue(_ payload: SimPayload, into queue: SimQueue) -> Bool {
         if queue.isStream {
-            queue.log.append(SimStreamEntry(offset: queue.streamEnd, timestamp: clock(), payload: payload))
+            queue.appendToLog(payload, timestamp: clock(), maxBodyBytes: queue.limits.maxLengthBytes, maxMemoryBytes: maxStreamBytes)
             dispatchStream(queue)
             return true
         }

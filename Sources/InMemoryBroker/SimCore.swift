@@ -75,9 +75,14 @@ struct SimCore: ~Copyable {
     /// Batched consumers holding deliveries that the current operation made.
     var unflushed: [SimConsumer] = []
     let clock: @Sendable () -> Int64
+    /// The most memory any stream's log takes (bodies and bookkeeping), whatever its
+    /// `x-max-length-bytes` says (nil: only the queue's own limit): the simulator keeps streams
+    /// in memory, not on disk.
+    let maxStreamBytes: Int?
 
-    init(clock: @escaping @Sendable () -> Int64) {
+    init(clock: @escaping @Sendable () -> Int64, maxStreamBytes: Int? = nil) {
         self.clock = clock
+        self.maxStreamBytes = maxStreamBytes
         for (name, kind) in [("amq.direct", ExchangeKind.direct), ("amq.fanout", .fanout), ("amq.topic", .topic)] {
             exchanges[name] = SimExchange(name: name, kind: kind, durable: true, autoDelete: false, arguments: [:])
         }

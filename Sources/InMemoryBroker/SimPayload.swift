@@ -26,6 +26,12 @@ struct SimQueuedMessage {
 
 /// One entry of a stream queue's append-only log.
 struct SimStreamEntry {
+    /// What an entry costs in memory besides its body, as the broker-wide stream cap counts it:
+    /// the entry, its shared payload object with its properties, and the allocator's share.
+    /// Measured in a soak of the server on the built-in broker: RSS grew by about 600 bytes per
+    /// public message of about 170 bytes once everything else had levelled off.
+    static let bookkeepingBytes = 400
+
     let offset: Int64
     /// Seconds since the epoch, from the broker's injected clock.
     let timestamp: Int64

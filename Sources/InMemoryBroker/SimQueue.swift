@@ -27,8 +27,14 @@ final class SimQueue {
     var active: Deque<SimConsumer> = []
     /// Auto-delete applies only once a queue has had a consumer.
     var hadConsumer = false
-    /// The log of a stream queue.
-    var log: [SimStreamEntry] = []
+    /// The log of a stream queue, oldest first. Retention drops entries from the front
+    /// (``appendToLog(_:timestamp:maxBodyBytes:maxMemoryBytes:)``), so offsets are not
+    /// indices: the entry at offset `o` is `log[o - log.first!.offset]`.
+    var log: Deque<SimStreamEntry> = []
+    /// Body bytes of the entries in `log`: what retention counts.
+    var logBytes = 0
+    /// The offset the next appended entry gets; it keeps counting when old entries are dropped.
+    var nextOffset: Int64 = 0
 
     var isStream: Bool { limits.kind == .stream }
 
@@ -42,7 +48,24 @@ final class SimQueue {
     }
 
     /// The next offset a stream appends at.
-    var streamEnd: Int64 { (log.last?.offset ?? -1) + 1 }
+    var streamEnd: Int64 { nextOffset }
+
+    /// Appends one entry to a stream's log, then drops the oldest entries (the newest always
+    /// stays) while the bodies in the log add up to more than `maxBodyBytes` (the stream's
+    /// `x-max-length-bytes`; RabbitMQ drops whole segment files instead, so it keeps a little
+    /// more than its limit; the bound is the same), or while the log's memory, counted as
+    /// bodies plus ``SimStreamEntry/bookkeepingBytes`` per entry, is over `maxMemoryBytes`.
+    func appendToLog(_ payload: SimPayload, timestamp: Int64, maxBodyBytes: Int?, maxMemoryBytes: Int?) {
+        log.append(SimStreamEntry(offset: nextOffset, timestamp: timestamp, payload: payload))
+        nextOffset += 1
+        logBytes += payload.body.count
+        let maxBody = maxBodyBytes ?? .max
+        let maxMemory = maxMemoryBytes ?? .max
+        while log.count > 1, logBytes > maxBody || logBytes + log.count * SimStreamEntry.bookkeepingBytes > maxMemory,
+              let dropped = log.popFirst() {
+            logBytes -= dropped.payload.body.count
+        }
+    }
 
     /// Ready count as `queue.declare-ok` reports it (0 for streams, like RabbitMQ).
     var messageCount: UInt32 { isStream ? 0 : UInt32(ready.count) }

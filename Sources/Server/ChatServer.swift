@@ -122,7 +122,7 @@ struct ChatServer {
     private func makeBroker(logger: Logger) async throws(StartupError) -> any Broker {
         switch configuration.broker {
         case .embedded:
-            return InMemoryBroker()
+            return InMemoryBroker(maxStreamBytes: configuration.embeddedStreamBytes)
         case .rabbitMQ(let urls):
             // rabbitmq-c is loaded only now (the built-in broker runs without it); when it is
             // missing, what to install is the whole message, not a reason RabbitMQ is unreachable.

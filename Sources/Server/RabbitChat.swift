@@ -51,6 +51,11 @@ struct RabbitChat: AsyncParsableCommand {
     @Flag(help: "With a RabbitMQ cluster: keep user inboxes in quorum queues, replicated over the cluster's nodes. Every node of one chat must use the same choice; a single broker is lighter without it.")
     var replicatedQueues = false
 
+    @Option(help: ArgumentHelp(
+        "With the built-in broker: the most MiB of messages its public history keeps in memory; the oldest go first. Ignored with --broker (RabbitMQ keeps up to 1 GiB on disk).",
+        valueName: "MiB"))
+    var embeddedHistoryMib: Int = ServerConfiguration.defaultEmbeddedHistoryMiB
+
     @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
     var sockjsTestServices = false
 
@@ -104,6 +109,9 @@ struct RabbitChat: AsyncParsableCommand {
         if let nodeId, !ServerConfiguration.isValidNodeId(nodeId) {
             throw ValidationError("--node-id must be 1 to 64 letters, digits, '-', '_' or '.'.")
         }
+        guard (1...65_536).contains(embeddedHistoryMib) else {
+            throw ValidationError("--embedded-history-mib must be between 1 and 65536 (MiB); \(ServerConfiguration.defaultEmbeddedHistoryMiB) is the default.")
+        }
         if let secretFile, secretFile.isEmpty {
             throw ValidationError("--secret-file must name a file.")
         }
@@ -132,7 +140,8 @@ struct RabbitChat: AsyncParsableCommand {
             sockJSClient: sockjsClient,
             logLevel: logLevel,
             sockJSTestServices: sockjsTestServices,
-            replicatedQueues: replicatedQueues
+            replicatedQueues: replicatedQueues,
+            embeddedStreamBytes: embeddedHistoryMib << 20
         )
     }
 

@@ -21,6 +21,16 @@ struct ServerConfiguration: Sendable {
     var sockJSTestServices: Bool
     /// User inboxes as quorum queues (`--replicated-queues`), for a RabbitMQ cluster.
     var replicatedQueues = false
+    /// With the built-in broker: the most message bytes each of its streams (the public
+    /// history, the claims) keeps in memory (`--embedded-history-mib`). RabbitMQ keeps them on
+    /// disk up to 1 GiB; in the process that would be memory growing for hours.
+    var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
+
+    /// The default of `--embedded-history-mib`: about 14,000 public messages of 170 bytes (each
+    /// counted with 400 bytes of bookkeeping, about what it costs in RSS). A single node does not
+    /// read its own stream back (its rooms' history is in `RoomHistory`); another node in the
+    /// same process reads up to `historyReadOnStart` (20,000) records, as many as are kept.
+    static let defaultEmbeddedHistoryMiB = 8
 
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.
     static func brokerChoice(_ value: String?) throws(StartupError) -> BrokerChoice {

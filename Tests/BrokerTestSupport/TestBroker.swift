@@ -43,13 +43,14 @@ public final class TestBroker: Sendable {
     private let tracked = Mutex(Tracked())
 
     /// Makes the broker for `kind`, or cancels the current test case when it is RabbitMQ and
-    /// RabbitMQ is neither reachable nor required.
-    public init(_ kind: BackendKind) throws {
+    /// RabbitMQ is neither reachable nor required. `simulatorStreamBytes` caps the simulator's
+    /// streams (``InMemoryBroker/init(clock:maxStreamBytes:)``).
+    public init(_ kind: BackendKind, simulatorStreamBytes: Int? = nil) throws {
         self.kind = kind
         prefix = "t\(Self.runID)-\(Self.counter.add(1, ordering: .relaxed).newValue)-"
         switch kind {
         case .inMemory:
-            let simulator = InMemoryBroker()
+            let simulator = InMemoryBroker(maxStreamBytes: simulatorStreamBytes)
             inMemory = simulator
             broker = simulator
         case .rabbitMQ:

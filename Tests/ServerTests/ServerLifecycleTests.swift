@@ -114,7 +114,7 @@ struct ServerLifecycleTests {
 
     @Test("A bad option names the problem and exits non-zero", arguments: [
         ["--port", "70000"], ["--frobnicate"], ["--port", "many"], ["--log-level", "loud"], ["--node-id", "a b"],
-        ["--broker", "http://example"],
+        ["--broker", "http://example"], ["--embedded-history-mib", "0"],
     ])
     func badOption(arguments: [String]) async throws {
         let folder = TemporaryFolder()
@@ -133,7 +133,7 @@ struct ServerLifecycleTests {
         let status = await server.waitForExit(timeout: .seconds(20))
         #expect(status == 0)
         for option in ["--port", "--host", "--broker", "RABBITCHAT_BROKER", "--node-id", "--secret-file",
-                       "--sockjs-client", "--log-level", "--sockjs-test-services", "--help"] {
+                       "--sockjs-client", "--log-level", "--sockjs-test-services", "--embedded-history-mib", "--help"] {
             #expect(server.standardOutput.contains(option), "\(option) in --help")
         }
     }

@@ -2,17 +2,18 @@ import OrderedCollections
 
 /// The client ids one sender used recently and what became of them, so that a retried
 /// `say`/`tell` is not published again. Bounded both ways: at most `capacity` ids and none
-/// older than `window`; the oldest go first.
+/// older than `window`; the oldest go first. An entry holds no `msgId`: that is derived from
+/// the sender and the id (``MessageIDs``), and a full window holds tens of thousands of
+/// entries, so each is kept small.
 public struct DedupWindow: Sendable, Hashable {
     /// What the node did with an id.
     public struct Entry: Sendable, Hashable {
-        public var msgId: String
+        /// When the first attempt was accepted: the `ts` of its message.
         public var ts: Int64
         /// True once the broker confirmed; until then a retry waits for the first attempt.
         public var confirmed: Bool
 
-        public init(msgId: String, ts: Int64, confirmed: Bool) {
-            self.msgId = msgId
+        public init(ts: Int64, confirmed: Bool) {
             self.ts = ts
             self.confirmed = confirmed
         }

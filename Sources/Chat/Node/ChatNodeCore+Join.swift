@@ -22,6 +22,9 @@ extension ChatNodeCore {
             session.send(Self.unavailable())
             return
         }
+        // The broker calls below queue on the node's one connection: joins take turns.
+        await enterJoinGate()
+        defer { leaveJoinGate() }
 
         let claimant = request.nonce.map { tokens.claimant(for: nick, nonce: $0) }
         if let token = request.token {
@@ -105,18 +108,22 @@ extension ChatNodeCore {
     /// nodes racing for a nick agree on the winner. A first record with the same `claimant`
     /// (an earlier attempt of the same join, on any node) is a win too. When the user queue
     /// exists already but no earlier record is in the stream (it aged out), the nick is taken.
+    /// That check (a passive declare on a channel of its own: two broker round trips on the
+    /// node's one connection, which every join's calls queue on) is skipped while the claims
+    /// stream still begins at offset 0: then every claim ever made has its record in it.
     func claim(_ nick: String, claimant: String?) async -> ClaimOutcome {
         var queueExists = false
-        do {
-            try await withTemporaryChannel { channel throws(BrokerError) in
-                _ = try await channel.declareQueue(topology.userQueue(nick), options: QueueOptions(passive: true))
+        if !claimsStreamComplete {
+            switch await userQueueExists(nick) {
+            case true?:
+                // Claimed; only the claim's own client (same nonce) goes on, to find its record.
+                guard claimant != nil else { return .taken }
+                queueExists = true
+            case false?:
+                break
+            case nil:
+                return .unavailable
             }
-            // Claimed; only the claim's own client (same nonce) goes on, to find its record.
-            guard claimant != nil else { return .taken }
-            queueExists = true
-        } catch where error.code == BrokerError.notFound {
-        } catch {
-            return .unavailable
         }
         let marker = "\(nodeId)/claim/\(nextMarker)"
         nextMarker += 1
@@ -130,6 +137,21 @@ extension ChatNodeCore {
         if first.marker == marker { return queueExists ? .taken : .won }
         if let claimant, first.claimant == claimant { return .won }
         return .taken
+    }
+
+    /// Whether `user.<nick>` exists: a passive declare, on a channel of its own because a
+    /// missing queue closes the channel. Nil when the broker could not say.
+    func userQueueExists(_ nick: String) async -> Bool? {
+        do {
+            try await withTemporaryChannel { channel throws(BrokerError) in
+                _ = try await channel.declareQueue(topology.userQueue(nick), options: QueueOptions(passive: true))
+            }
+            return true
+        } catch where error.code == BrokerError.notFound {
+            return false
+        } catch {
+            return nil
+        }
     }
 
     func publishClaim(nick: String, marker: String, claimant: String?) async {

@@ -237,7 +237,10 @@ extension ChatNodeCore {
     // MARK: Claims stream
 
     func onClaimRecord(_ delivery: Delivery) {
-        if let offset = delivery.streamOffset { lastClaimsOffset = offset }
+        if let offset = delivery.streamOffset {
+            if lastClaimsOffset == nil { claimsStreamComplete = offset == 0 }
+            lastClaimsOffset = offset
+        }
         guard let record = BrokerRecord.decode(delivery.body) else {
             logger.warning("Skipped an unreadable record in the claims stream")
             return

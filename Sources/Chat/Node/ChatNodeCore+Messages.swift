@@ -76,6 +76,19 @@ extension ChatNodeCore {
         }
     }
 
+    /// What `nick`'s dedup window holds for `clientId`: the entry of an earlier attempt, or nil
+    /// for a new id (then remembered, unconfirmed). Synchronous on purpose: the window is taken
+    /// out of `dedup` and changed in place, and no copy of it outlives the call (a copy kept
+    /// across the publish's `await` made every confirm copy the whole window: thousands of ids).
+    func admitToDedup(nick: String, clientId: String, now: Int64) -> DedupWindow.Entry? {
+        var window = dedup.removeValue(forKey: nick)
+            ?? DedupWindow(capacity: configuration.limits.dedupCapacity, windowMilliseconds: configuration.limits.dedupWindow.milliseconds)
+        defer { dedup[nick] = window }
+        if let entry = window.lookup(clientId, now: now) { return entry }
+        window.insert(clientId, DedupWindow.Entry(ts: now, confirmed: false), now: now)
+        return nil
+    }
+
     /// Publishes a `say` or `tell` once per sender and client id: a retry inside the dedup
     /// window is answered from it (or waits for the first attempt's confirm) instead of being
     /// published again. `sent` goes out only after the broker confirmed; an `unavailable`
@@ -84,19 +97,15 @@ extension ChatNodeCore {
                         request makeRequest: (_ msgId: String, _ ts: Int64) -> PublishRequest) async {
         let now = self.now
         let key = nick + "\u{0}" + clientId
-        var window = dedup[nick] ?? DedupWindow(capacity: configuration.limits.dedupCapacity, windowMilliseconds: configuration.limits.dedupWindow.milliseconds)
-        if let entry = window.lookup(clientId, now: now) {
-            dedup[nick] = window
+        if let entry = admitToDedup(nick: nick, clientId: clientId, now: now) {
             if entry.confirmed {
-                send(.sent(Sent(id: clientId, msgId: entry.msgId, ts: entry.ts)), to: sessionId)
+                send(.sent(Sent(id: clientId, msgId: messageIds.messageId(sender: nick, clientId: clientId), ts: entry.ts)), to: sessionId)
             } else {
                 dedupWaiters[key, default: []].append(DedupWaiter(session: sessionId, admission: admission))
             }
             return
         }
         let msgId = messageIds.messageId(sender: nick, clientId: clientId)
-        window.insert(clientId, DedupWindow.Entry(msgId: msgId, ts: now, confirmed: false), now: now)
-        dedup[nick] = window
         let request = makeRequest(msgId, now)
         let started = ContinuousClock.now
         let result: Result<Void, BrokerError>

@@ -127,6 +127,9 @@ actor ChatNodeCore {
     var historyTarget: Int64?
     var lastStreamOffset: Int64?
     var lastClaimsOffset: Int64?
+    /// The claims stream began at offset 0 when this node first read it (nothing had aged out),
+    /// so a nick without a claim record has no user queue either (`claim` skips its check).
+    var claimsStreamComplete = false
     /// History records read since the node started (to show that a start reads a bounded part).
     var historyRecordsRead = 0
     var caughtUp: Bool { claimsCaughtUp && historyCaughtUp }
@@ -177,6 +180,9 @@ actor ChatNodeCore {
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
+    /// Joins making their broker calls, and those waiting for their turn (ChatNodeCore+JoinGate.swift).
+    var joinGate: JoinGate
+    var joinGateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
     /// Public messages published by this node whose record it has not yet read back from the
@@ -208,6 +214,7 @@ actor ChatNodeCore {
         messageIds = MessageIDs(secret: configuration.secret)
         history = RoomHistory(capacity: configuration.limits.historyKept)
         presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
+        joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
     }
 
     var now: Int64 { configuration.clock.nowMilliseconds() }

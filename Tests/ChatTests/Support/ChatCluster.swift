@@ -20,8 +20,8 @@ final class ChatCluster: Sendable {
         var task: Task<Void, any Error>
     }
 
-    init(_ kind: BackendKind, limits: ChatLimits = ChatLimits()) throws {
-        testBroker = try TestBroker(kind)
+    init(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), simulatorStreamBytes: Int? = nil) throws {
+        testBroker = try TestBroker(kind, simulatorStreamBytes: simulatorStreamBytes)
         topology = ChatTopology(prefix: testBroker.prefix)
         self.limits = limits
         for exchange in ["chat.public", "chat.direct", "chat.presence"] { _ = testBroker.exchangeName(exchange) }

@@ -65,26 +65,36 @@ struct SecretFile {
         return key
     }
 
+    /// Writes the key to a temporary file beside `path`, then links it to `path`: `link` never
+    /// replaces an existing file and makes the whole file appear at once, so a node starting at
+    /// the same moment reads either no file or the complete key (never half of one). When
+    /// another node linked first, its key stays.
     private func create(contents: String) throws(StartupError) {
         let directory = Self.directory(of: path)
         if !directory.isEmpty { try Self.makeDirectories(directory) }
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        let temporary = "\(path).\(getpid()).\(UInt64.random(in: 0 ... .max)).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         if fd < 0 {
-            if errno == EEXIST { return }
             throw StartupError("Cannot create the secret file \(path) (\(Self.errnoText())); choose a writable place with --secret-file.")
         }
-        defer { close(fd) }
-        let bytes = Array(contents.utf8)
-        var written = 0
-        while written < bytes.count {
-            let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StartupError("Cannot write the secret file \(path) (\(Self.errnoText())); choose a writable place with --secret-file.")
+        defer { unlink(temporary) }
+        do {
+            defer { close(fd) }
+            let bytes = Array(contents.utf8)
+            var written = 0
+            while written < bytes.count {
+                let n = bytes[written...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    throw StartupError("Cannot write the secret file \(path) (\(Self.errnoText())); choose a writable place with --secret-file.")
+                }
+                written += n
             }
-            written += n
+            fsync(fd)
         }
-        fsync(fd)
+        if link(temporary, path) != 0 && errno != EEXIST {
+            throw StartupError("Cannot create the secret file \(path) (\(Self.errnoText())); choose a writable place with --secret-file.")
+        }
     }
 
     private static func makeDirectories(_ directory: String) throws(StartupError) {

@@ -1,5 +1,6 @@
 import Foundation
 import ServerTestSupport
+import Synchronization
 import Testing
 @testable import Server
 
@@ -48,6 +49,26 @@ struct ServerPartsTests {
         #expect(again == key)
         let other = try SecretFile(path: folder.path + "/other").loadOrCreate().key
         #expect(other != key)
+    }
+
+    @Test("Nodes creating the same secret file at the same moment all read one complete key")
+    func secretFileCreatedConcurrently() throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        for round in 0..<20 {
+            let path = folder.path + "/secret-\(round)"
+            let keys = Mutex<[Result<[UInt8], StartupError>]>([])
+            DispatchQueue.concurrentPerform(iterations: 8) { _ in
+                let result = Result { () throws(StartupError) in try SecretFile(path: path).loadOrCreate().key }
+                keys.withLock { $0.append(result) }
+            }
+            let read = try keys.withLock { try $0.map { try $0.get() } }
+            #expect(read.count == 8)
+            #expect(Set(read).count == 1, "round \(round): the nodes read different keys")
+            #expect(read.first?.count == 32)
+        }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".tmp") }
+        #expect(leftovers.isEmpty)
     }
 
     @Test("A secret file written by hand: hex is decoded, other text is used as bytes, too short is refused")

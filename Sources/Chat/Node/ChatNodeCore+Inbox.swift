@@ -84,7 +84,9 @@ extension ChatNodeCore {
             guard link != nil, nickOwner[nick] == sessionId else { return nil }
             do {
                 let info = try await publisher().declareQueue(queue, options: topology.userQueueOptions)
-                if info.consumerCount == 0 {
+                var free = info.consumerCount == 0
+                if !free { free = await queueIsFree(queue) }
+                if free {
                     let shared = try await sharedInboxChannel()
                     do {
                         let tag = try await shared.channel.consume(
@@ -108,6 +110,21 @@ extension ChatNodeCore {
         return nil
     }
 
+    /// Whether no one holds `queue` exclusively: `consumerCount` alone can say no for a while
+    /// after a broker node died (a quorum queue keeps counting the consumers of connections to
+    /// the dead node), so an exclusive consume is tried on a throwaway channel, where a refusal
+    /// harms no one, and closed at once (anything it was sent goes back to the queue, in place).
+    func queueIsFree(_ queue: String) async -> Bool {
+        do {
+            return try await withTemporaryChannel { channel throws(BrokerError) in
+                _ = try await channel.consume(queue: queue, options: ConsumeOptions(prefetch: 1, exclusive: true))
+                return true
+            }
+        } catch {
+            return false
+        }
+    }
+
     /// Records a new consumer's route, with whatever its sink brought before `consume` returned.
     private func register(_ inbox: Inbox, session sessionId: UInt64) async {
         var route = InboxRoute(session: sessionId, inbox: inbox)
@@ -119,12 +136,22 @@ extension ChatNodeCore {
     }
 
     /// After a reconnect or a lost inbox channel: takes a joined session's inbox again.
+    /// Keeps trying (every second) while the session lives on the same broker connection: a
+    /// session left without its inbox would silently get no private messages.
     func reattachInbox(_ sessionId: UInt64) async {
-        guard let entry = sessions[sessionId], entry.inbox == nil else { return }
-        guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
-            logger.warning("Could not take a user's inbox again after a reconnect", metadata: ["nick": "\(entry.nick)"])
-            return
+        guard let entry = sessions[sessionId], entry.inbox == nil, let generation = link?.generation else { return }
+        var inbox = await acquireInbox(nick: entry.nick, owner: sessionId)
+        var warned = false
+        while inbox == nil {
+            if !warned {
+                logger.warning("Could not take a user's inbox again after a reconnect yet; trying again every second", metadata: ["nick": "\(entry.nick)"])
+                warned = true
+            }
+            try? await Task.sleep(for: .seconds(1))
+            guard link?.generation == generation, let current = sessions[sessionId], current.inbox == nil, current.nick == entry.nick else { return }
+            inbox = await acquireInbox(nick: entry.nick, owner: sessionId)
         }
+        guard let inbox else { return }
         guard sessions[sessionId] != nil, sessions[sessionId]?.inbox == nil else {
             await releaseInbox(inbox, pending: [:], startDelivering: true)
             return

@@ -48,6 +48,14 @@ extension BrokerChannel {
         for result in results { try result.get() }
     }
 
+    /// Declares each queue (plain options) and fills it with `texts`, confirmed.
+    func declareFilled(_ queues: [String], with texts: [String]) async throws(BrokerError) {
+        for queue in queues {
+            try await declareQueue(queue, options: QueueOptions())
+            try await sendAll(texts, key: queue)
+        }
+    }
+
     /// Drains a queue with `basic.get` (auto-ack) and returns the texts in order.
     func drain(_ queue: String) async throws(BrokerError) -> [String] {
         var texts: [String] = []

@@ -14,10 +14,7 @@ struct SharedChannelContractTests {
             let channel = try await t.channel("c")
             let first = t.queueName("q1")
             let second = t.queueName("q2")
-            for queue in [first, second] {
-                try await channel.declareQueue(queue, options: QueueOptions())
-                try await channel.sendAll(["1", "2", "3", "4", "5"], key: queue)
-            }
+            try await channel.declareFilled([first, second], with: ["1", "2", "3", "4", "5"])
             let one = try await channel.collect(first, prefetch: 2, exclusive: true)
             let two = try await channel.collect(second, prefetch: 2, exclusive: true)
             await one.wait(for: 2)
@@ -43,10 +40,7 @@ struct SharedChannelContractTests {
             let mine = t.queueName("mine")
             let theirs = t.queueName("theirs")
             let texts = (1...40).map(String.init)
-            for queue in [mine, theirs] {
-                try await channel.declareQueue(queue, options: QueueOptions())
-                try await channel.sendAll(texts, key: queue)
-            }
+            try await channel.declareFilled([mine, theirs], with: texts)
             let other = try await channel.collect(theirs, prefetch: 10, exclusive: true)
             let consumer = try await channel.collect(mine, prefetch: 100, exclusive: true)
             await consumer.wait(for: 1)
@@ -80,10 +74,7 @@ struct SharedChannelContractTests {
             let first = t.queueName("q1")
             let second = t.queueName("q2")
             let texts = (1...20).map(String.init)
-            for queue in [first, second] {
-                try await channel.declareQueue(queue, options: QueueOptions())
-                try await channel.sendAll(texts, key: queue)
-            }
+            try await channel.declareFilled([first, second], with: texts)
             let (events, sink) = DeliverySink.makeStream()
             let recorder = SinkRecorder(events)
             let one = try await channel.consume(queue: first, options: ConsumeOptions(prefetch: 50), into: sink)

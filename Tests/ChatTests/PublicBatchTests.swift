@@ -94,11 +94,7 @@ struct PublicBatchTests {
     @Test(arguments: BackendKind.allCases)
     func aSessionEnteringOrLeavingBetweenBatchesGetsEachMessageOnceLiveOrInHistory(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in
-            cluster.uses("alice", "bob", "carol")
-            try await cluster.start("a")
-            let alice = cluster.client(on: "a")
-            let bob = cluster.client(on: "a")
-            let carol = cluster.client(on: "a")
+            let (alice, bob, carol) = try await cluster.aliceBobAndCarol(on: ("a", "a", "a"))
             try await alice.join("alice", rooms: ["dev"])
             try await bob.join("bob", rooms: ["dev"])
             try await carol.join("carol", rooms: ["lobby"])

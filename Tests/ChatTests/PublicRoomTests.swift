@@ -173,12 +173,7 @@ struct PublicRoomTests {
     @Test(arguments: BackendKind.allCases)
     func typingReachesTheRoomsOtherMembersOrTheAddresseeOnly(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in
-            cluster.uses("alice", "bob", "carol")
-            try await cluster.start("a")
-            try await cluster.start("b")
-            let alice = cluster.client(on: "a")
-            let bob = cluster.client(on: "b")
-            let carol = cluster.client(on: "b")
+            let (alice, bob, carol) = try await cluster.aliceBobAndCarol(on: ("a", "b", "b"))
             try await alice.join("alice")
             try await bob.join("bob")
             try await carol.join("carol", rooms: ["elsewhere"])

@@ -113,11 +113,7 @@ struct SecurityTests {
     @Test(arguments: BackendKind.allCases)
     func ackingAnotherUsersMsgIdReleasesNothing(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in
-            cluster.uses("alice", "bob", "carol")
-            try await cluster.start("a")
-            let alice = cluster.client(on: "a")
-            let bob = cluster.client(on: "a")
-            let carol = cluster.client(on: "a")
+            let (alice, bob, carol) = try await cluster.aliceBobAndCarol(on: ("a", "a", "a"))
             try await alice.join("alice")
             let bobWelcome = try await bob.join("bob")
             try await carol.join("carol")

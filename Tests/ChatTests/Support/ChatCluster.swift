@@ -133,4 +133,16 @@ extension ChatCluster {
         try await bob.join("bob")
         return (alice, bob)
     }
+
+    /// Clients for alice, bob and carol (not joined yet: tests join them their own way), on
+    /// the nodes named, each node started once.
+    func aliceBobAndCarol(on nodes: (alice: String, bob: String, carol: String)) async throws -> (alice: TestClient, bob: TestClient, carol: TestClient) {
+        uses("alice", "bob", "carol")
+        var started: [String] = []
+        for node in [nodes.alice, nodes.bob, nodes.carol] where !started.contains(node) {
+            try await start(node)
+            started.append(node)
+        }
+        return (client(on: nodes.alice), client(on: nodes.bob), client(on: nodes.carol))
+    }
 }

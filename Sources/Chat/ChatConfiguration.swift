@@ -33,6 +33,10 @@ public struct ChatConfiguration: Sendable {
     /// and the publish channel is replaced. A broker that loses a confirm, or confirms a
     /// message it did not store, then costs one retry instead of a stuck session or a loss.
     public var publishTimeout: Duration = .seconds(10)
+    /// How long a starting node listens for the running nodes' answers to its `hello` before
+    /// it concludes that they share its secret (Specs/amqp-topology.md, "Every node uses the
+    /// same secret"). Joins wait for it once per process start, not per reconnect.
+    public var secretCheckWindow: Duration = .seconds(1)
 
     public init(
         nodeId: String,

@@ -76,7 +76,7 @@ struct ChatServer {
         // banner printed anyway, with a warning: the listener is up and /healthz says 503.
         let announcer = Task {
             guard await Self.waitUntilConnected(node, budget: Self.readinessBudget) else {
-                if Task.isCancelled { return }
+                if Task.isCancelled || node.refusal != nil { return }
                 logger.warning("The chat is not connected to its broker yet; joins are answered unavailable until it is.")
                 Self.printBanner(banner)
                 return
@@ -98,7 +98,14 @@ struct ChatServer {
             group.maximumCancellationDuration = .seconds(2)
             return group
         }())
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // A node whose secret differs from the chat's stops the process with its sentence.
+            if let refusal = node.refusal { throw StartupError(refusal) }
+            throw error
+        }
+        if let refusal = node.refusal { throw StartupError(refusal) }
         logger.info("rabbitChat stopped")
     }
 
@@ -107,12 +114,13 @@ struct ChatServer {
         FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
     }
 
-    /// True once `node` has a broker connection; false after `budget` or when cancelled. Start-up
-    /// only: it looks at the node's connection flag every few milliseconds.
+    /// True once `node` has a broker connection and knows its secret is the chat's; false after
+    /// `budget`, when cancelled, or when the node refused to start. Start-up only: it looks at
+    /// the node's flags every few milliseconds.
     static func waitUntilConnected(_ node: ChatNode, budget: Duration) async -> Bool {
         let deadline = ContinuousClock.now + budget
-        while !node.isBrokerConnected {
-            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+        while !node.isReady {
+            guard ContinuousClock.now < deadline, !Task.isCancelled, node.refusal == nil else { return false }
             try? await Task.sleep(for: .milliseconds(5))
         }
         return true
@@ -135,7 +143,8 @@ struct ChatServer {
             do {
                 broker = try RabbitMQBroker(urls: urls)
             } catch {
-                throw StartupError.badBrokerURL(urls.map(ServerConfiguration.redacted).joined(separator: ","))
+                // The parser's sentence quotes the URL redacted and names what is wrong with it.
+                throw StartupError(Self.oneLine(Self.reason(error)) + "; write each URL as amqp://user:password@host:port/vhost (amqps:// for TLS).")
             }
             do {
                 let probe = try await broker.connect(name: "rabbitChat start-up check")

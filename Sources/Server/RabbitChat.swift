@@ -30,9 +30,14 @@ struct RabbitChat: AsyncParsableCommand {
     var host: String = "127.0.0.1"
 
     @Option(help: ArgumentHelp(
-        "RabbitMQ to use, as amqp://user:password@host:port/vhost (several, comma-separated, for a cluster). Also read from RABBITCHAT_BROKER. Without it the built-in broker is used.",
+        "RabbitMQ to use, as amqp://user:password@host:port/vhost or amqps://…?cacertfile=FILE for TLS (several, comma-separated, for a cluster). Without it (and without --broker-file or RABBITCHAT_BROKER) the built-in broker is used. A URL here is visible to every user in `ps`: prefer --broker-file or RABBITCHAT_BROKER when it holds a password.",
         valueName: "url"))
     var broker: String?
+
+    @Option(help: ArgumentHelp(
+        "File holding the broker URL(s) of --broker, one or more per line (lines starting with # are skipped); it must be readable by its owner only (chmod 600).",
+        valueName: "path"))
+    var brokerFile: String?
 
     @Option(help: ArgumentHelp("Name of this node, unique among the processes of one chat (default: host name and port).", valueName: "id"))
     var nodeId: String?
@@ -115,6 +120,9 @@ struct RabbitChat: AsyncParsableCommand {
         if let secretFile, secretFile.isEmpty {
             throw ValidationError("--secret-file must name a file.")
         }
+        if broker != nil, brokerFile != nil {
+            throw ValidationError("Give the broker either with --broker or with --broker-file, not both.")
+        }
     }
 
     func run() async throws {
@@ -129,12 +137,17 @@ struct RabbitChat: AsyncParsableCommand {
 
     private func makeConfiguration() throws(StartupError) -> ServerConfiguration {
         let environment = ProcessInfo.processInfo.environment
-        let brokerValue = broker ?? environment["RABBITCHAT_BROKER"]
+        let brokerChoice: BrokerChoice
+        if let brokerFile {
+            brokerChoice = try ServerConfiguration.brokerChoice(urls: ServerConfiguration.brokerURLs(fromFile: brokerFile))
+        } else {
+            brokerChoice = try ServerConfiguration.brokerChoice(broker ?? environment["RABBITCHAT_BROKER"])
+        }
         let secretPath = secretFile ?? Self.defaultSecretFile(home: environment["HOME"])
         return ServerConfiguration(
             host: host,
             port: port,
-            broker: try ServerConfiguration.brokerChoice(brokerValue),
+            broker: brokerChoice,
             nodeId: nodeId,
             secretFile: secretPath,
             sockJSClient: sockjsClient,

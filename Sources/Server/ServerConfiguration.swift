@@ -1,4 +1,5 @@
 import Foundation
+import RabbitMQBroker
 
 /// Which broker the node talks to.
 enum BrokerChoice: Sendable, Equatable {
@@ -35,21 +36,63 @@ struct ServerConfiguration: Sendable {
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.
     static func brokerChoice(_ value: String?) throws(StartupError) -> BrokerChoice {
         guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return .embedded }
-        let urls = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for url in urls where !(url.hasPrefix("amqp://") || url.hasPrefix("amqps://")) || url.count <= "amqp://".count {
-            throw StartupError.badBrokerURL(url)
+        return try brokerChoice(urls: splitBrokerList(value))
+    }
+
+    static func brokerChoice(urls: [String]) throws(StartupError) -> BrokerChoice {
+        guard !urls.isEmpty else { return .embedded }
+        for url in urls {
+            let lowered = url.lowercased()
+            guard lowered.hasPrefix("amqp://") && lowered.count > 7 || lowered.hasPrefix("amqps://") && lowered.count > 8 else {
+                throw StartupError.badBrokerURL(redacted(url))
+            }
         }
         return .rabbitMQ(urls: urls)
     }
 
-    /// A broker URL with its password replaced by `***`, for banners and logs.
-    static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex) else {
-            return url
+    /// Splits a list of broker URLs at each comma that starts a new URL (a comma followed,
+    /// after optional spaces, by `amqp://` or `amqps://`). A comma anywhere else, such as
+    /// one in a password, stays in its URL: the list is never cut inside a password.
+    static func splitBrokerList(_ value: String) -> [String] {
+        var urls: [String] = []
+        var current = Substring(value)[...]
+        var searchFrom = current.startIndex
+        while let comma = current[searchFrom...].firstIndex(of: ",") {
+            let next = current[current.index(after: comma)...].drop(while: { $0 == " " || $0 == "\t" })
+            let lowered = next.prefix(8).lowercased()
+            if lowered.hasPrefix("amqp://") || lowered.hasPrefix("amqps://") {
+                urls.append(String(current[..<comma]))
+                current = next
+                searchFrom = current.startIndex
+            } else {
+                searchFrom = current.index(after: comma)
+            }
         }
-        let userInfo = url[scheme.upperBound..<at.lowerBound]
-        guard let colon = userInfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
+        urls.append(String(current))
+        return urls.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// A broker URL without anything of its password, for banners, logs and errors: the
+    /// parser's own split decides what the password is (``AMQPURL/redacted(_:)``).
+    static func redacted(_ url: String) -> String {
+        AMQPURL.redacted(url)
+    }
+
+    /// The broker URLs in `--broker-file`: one or more per line (several on a line separated
+    /// by commas, as in `--broker`); blank lines and lines starting with `#` are skipped. The
+    /// file holds passwords, so like the secret file it must not be readable by group or others.
+    static func brokerURLs(fromFile path: String) throws(StartupError) -> [String] {
+        let text = try PrivateFile.read(path, what: "broker file", option: "--broker-file", limit: 65_536)
+        var urls: [String] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            urls.append(contentsOf: splitBrokerList(trimmed))
+        }
+        guard !urls.isEmpty else {
+            throw StartupError("The broker file \(path) holds no URL; write one such as amqp://user:password@host:5672/ on a line of its own.")
+        }
+        return urls
     }
 
     /// The default node id: this machine's name and the port, so two processes on one machine

@@ -132,7 +132,18 @@ actor ChatNodeCore {
     var claimsStreamComplete = false
     /// History records read since the node started (to show that a start reads a bounded part).
     var historyRecordsRead = 0
-    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp }
+    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp && secretChecked }
+    /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
+    nonisolated let fingerprint: String
+    /// The secret check is over and found no node with another secret (Specs/amqp-topology.md,
+    /// "Every node uses the same secret"); joins wait for it. Stays true across reconnects.
+    var secretChecked = false
+    /// The same, readable from any thread (for the banner and `isReady`).
+    nonisolated let secretConfirmed = Atomic<Bool>(false)
+    /// A node heard during the check whose fingerprint differs from this node's.
+    var secretMismatch: (node: String, fingerprint: String)?
+    /// The sentence saying why the node refused to start; set once, then the node stops.
+    nonisolated let refusal = Mutex<String?>(nil)
     var history: RoomHistory
     /// The first claim record of every claimed nick, as read from the stream.
     var claims: [String: Claim] = [:]
@@ -211,6 +222,7 @@ actor ChatNodeCore {
         self.logger = logger
         self.broadcaster = broadcaster
         tokens = NickToken(secret: configuration.secret)
+        fingerprint = SecretFingerprint.of(configuration.secret)
         messageIds = MessageIDs(secret: configuration.secret)
         history = RoomHistory(capacity: configuration.limits.historyKept)
         presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)

@@ -47,7 +47,8 @@ corpus_of() {
 max_len_of() {
     case $1 in
         FuzzSockJSConnection) echo 8192 ;;
-        FuzzChatFrames | FuzzHTTPHead | FuzzHTTPRequests | FuzzClientFrames) echo 4096 ;;
+        FuzzChatFrames | FuzzHTTPHead | FuzzClientFrames) echo 4096 ;;
+        FuzzHTTPRequests) echo 1536 ;;
         *) echo 2048 ;;
     esac
 }

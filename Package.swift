@@ -159,7 +159,7 @@ let package = Package(
         .target(
             name: "FuzzChecks",
             dependencies: [
-                "Chat", "SockJS", "FuzzEngine",
+                "Chat", "ChatClient", "SockJS", "FuzzEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -171,6 +171,8 @@ let package = Package(
         .executableTarget(name: "FuzzWebSocketFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
         .executableTarget(name: "FuzzHTTPHead", dependencies: ["FuzzChecks"], swiftSettings: strict),
         .executableTarget(name: "FuzzSockJSConnection", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTPRequests", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzClientFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
 
         // MARK: Tests
         .target(

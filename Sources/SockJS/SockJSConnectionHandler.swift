@@ -365,15 +365,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     /// Answers a request that could not be parsed and closes.
     private func refuse(_ error: HTTPRequestParser.ParseError) {
-        let message: String
-        switch error {
-        case .headTooLarge: message = "The request head is larger than this server accepts; send fewer or shorter headers.\n"
-        case .bodyTooLarge: message = "The request body is larger than this server accepts; send less data per request.\n"
-        case .malformed: message = "The request is not valid HTTP/1.x.\n"
-        case .unsupportedTransferEncoding: message = "Only the chunked transfer coding is supported.\n"
-        }
         logger.info("SockJS request refused", metadata: ["status": "\(error.status)", "remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
-        writeRaw(status: error.status, body: message)
+        writeRaw(status: error.status, body: error.message)
     }
 
     /// A plain-text error response, then close.

@@ -140,14 +140,21 @@ struct RabbitMQSecretsTests {
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// Runs `scripts/rabbitmq.sh ctl ARGS` against the test node.
+    /// Runs rabbitmqctl ARGS against the test node: `RABBITCHAT_TEST_RABBITMQCTL` when set (as the
+    /// RabbitMQ backend tests do), else `scripts/rabbitmq.sh ctl`.
     @discardableResult
     static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/rabbitmq.sh").path
+        var command: [String]
+        if let given = ProcessInfo.processInfo.environment["RABBITCHAT_TEST_RABBITMQCTL"], !given.trimmingCharacters(in: .whitespaces).isEmpty {
+            command = given.split(separator: " ").map(String.init)
+        } else {
+            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+                .appendingPathComponent("scripts/rabbitmq.sh").path
+            command = ["/bin/bash", script, "ctl"]
+        }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = [script, "ctl"] + arguments
+        process.executableURL = URL(fileURLWithPath: command.removeFirst())
+        process.arguments = command + arguments
         var environment = ProcessInfo.processInfo.environment
         if let port = RabbitMQEnvironment.url.firstMatch(of: /:(\d+)\/?[^:]*$/).map({ String($0.1) }) { environment["RABBITMQ_PORT"] = port }
         process.environment = environment

@@ -83,6 +83,29 @@ struct AMQPSTests {
         #expect(listing.split(separator: "\n").contains { $0.hasPrefix("true") && $0.contains("amqps-test") }, "\(listing)")
     }
 
+    /// The connection's thread sleeps in poll() on the socket: were decrypted bytes left inside
+    /// OpenSSL where poll() cannot see them, each of these would wait for the poll timeout
+    /// (a quarter of the 10 s heartbeat), 40 of them at least 100 s.
+    @Test func oneMessageAtATimeIsNotHeldBackByTLS() async throws {
+        let broker = try RabbitMQBroker(url: try LiveAMQPS.requireURL())
+        let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("amqps-ping"))
+        defer { Task { await connection.close() } }
+        let channel = try await connection.openChannel()
+        let queue = try await channel.declareQueue("", options: .exclusive).name
+        let consumer = try await channel.consume(queue: queue, options: ConsumeOptions(noAck: true))
+        var iterator = consumer.deliveries.makeAsyncIterator()
+        let started = ContinuousClock.now
+        var slowest = Duration.zero
+        for index in 0..<40 {
+            let sent = ContinuousClock.now
+            try await channel.publish(OutgoingMessage(body: Array("ping \(index)".utf8)), exchange: "", routingKey: queue, mandatory: true)
+            let delivery = try #require(await iterator.next())
+            #expect(delivery.body == Array("ping \(index)".utf8))
+            slowest = max(slowest, ContinuousClock.now - sent)
+        }
+        #expect(ContinuousClock.now - started < .seconds(20), "40 round trips; the slowest took \(slowest)")
+    }
+
     @Test func aBrokerCertificateFromAnotherCAIsRefusedWithAClearSentence() async throws {
         let url = try LiveAMQPS.requireURL()
         let folder = NSTemporaryDirectory() + "amqps-\(UUID().uuidString)"

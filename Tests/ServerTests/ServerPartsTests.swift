@@ -59,6 +59,12 @@ struct ServerPartsTests {
         try "# nothing\n".write(toFile: path, atomically: false, encoding: .utf8)
         chmod(path, 0o600)
         #expect(throws: StartupError.self) { try ServerConfiguration.brokerURLs(fromFile: path) }
+        try String(repeating: "# padding\n", count: 7_000).write(toFile: path, atomically: false, encoding: .utf8)
+        #expect {
+            try ServerConfiguration.brokerURLs(fromFile: path)
+        } throws: { error in
+            "\(error)".contains("larger than 65536 bytes")
+        }
     }
 
     @Test("A secret file that group or others may read, or with less than 32 bytes of key, is refused with what to do",

@@ -40,6 +40,13 @@ struct ServerPartsTests {
         }
     }
 
+    @Test("A command-line error that quotes a URL quotes it redacted")
+    func commandLineErrorsAreRedacted() {
+        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unexpected argument 'amqp://alice:pw@h/'") == "Unexpected argument 'amqp://alice@h:5672/'")
+        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unexpected argument 'alice:p@w@h'") == "Unexpected argument '***@h'")
+        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unknown option '--brokr'. Did you mean '--broker'?") == "Unknown option '--brokr'. Did you mean '--broker'?")
+    }
+
     @Test("--broker-file: URLs one or more per line, comments skipped; refused when others may read it")
     func brokerFile() throws {
         let folder = TemporaryFolder()

@@ -2,9 +2,9 @@
 # Starts, stops and drives a hermetic RabbitMQ node for rabbitChat's tests and benchmarks.
 #
 #   scripts/rabbitmq.sh start    start RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (default 5672), with a
-#                                TLS listener on 127.0.0.1:$RABBITMQ_TLS_PORT (default the port
-#                                below, 5671), unless something already answers there (then it
-#                                does nothing)
+#                                TLS listener on 127.0.0.1:$RABBITMQ_TLS_PORT (default 5671 for
+#                                5672, else RABBITMQ_PORT+10000), unless something already
+#                                answers there (then it does nothing)
 #   scripts/rabbitmq.sh stop     stop the node this script started (and the epmd it started)
 #   scripts/rabbitmq.sh status   say whether RabbitMQ answers on the port, and who started it
 #   scripts/rabbitmq.sh ctl ...  run rabbitmqctl against that node (e.g. `ctl list_connections`)
@@ -34,7 +34,10 @@ else
     NODENAME="${RABBITCHAT_NODENAME:-rabbitchat$PORT@localhost}"
 fi
 DIST_PORT="${RABBITMQ_DIST_PORT:-$((PORT + 20000))}"
-TLS_PORT="${RABBITMQ_TLS_PORT:-$((PORT - 1))}"
+# 5671 beside 5672 (RabbitMQ's usual pair); other ports get theirs 10000 higher, so that nodes on
+# neighbouring ports (scripts/rabbitmq-cluster.sh: 5701 5702 5703) never collide.
+if [[ "$PORT" == 5672 ]]; then DEFAULT_TLS_PORT=5671; else DEFAULT_TLS_PORT=$((PORT + 10000)); fi
+TLS_PORT="${RABBITMQ_TLS_PORT:-$DEFAULT_TLS_PORT}"
 if [[ ! "$TLS_PORT" =~ ^[0-9]+$ ]] || (( TLS_PORT < 1 || TLS_PORT > 65535 || TLS_PORT == PORT )); then
     echo "rabbitmq.sh: RABBITMQ_TLS_PORT must be a port number other than RABBITMQ_PORT, not '$TLS_PORT'." >&2
     exit 2

@@ -92,11 +92,11 @@ struct BrokerBench: AsyncParsableCommand {
         }
         for round in 1...repeats {
             if let raw {
-                print("round \(round)/\(repeats): raw rabbitmq-c at \(url) ...")
+                print("round \(round)/\(repeats): raw rabbitmq-c at \(AMQPURL.redacted(url)) ...")
                 record(try raw.run())
             }
             if let bridge {
-                print("round \(round)/\(repeats): RabbitMQBroker at \(url) ...")
+                print("round \(round)/\(repeats): RabbitMQBroker at \(AMQPURL.redacted(url)) ...")
                 record(try await bridge.run())
             }
             if let simulator {

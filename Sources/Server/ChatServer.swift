@@ -38,10 +38,13 @@ struct ChatServer {
         let broker = try await makeBroker(logger: logger)
 
         let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
+        var chatConfiguration = ChatConfiguration(
+            nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues))
+        // The built-in broker lives in this process: no other node can answer the secret check.
+        if configuration.broker == .embedded { chatConfiguration.secretCheckWindow = .zero }
         let node = ChatNode(
             broker: broker,
-            configuration: ChatConfiguration(
-                nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues)),
+            configuration: chatConfiguration,
             logger: Logger(label: "rabbitChat.chat"),
             broadcaster: SockJSBroadcaster(metrics: metrics)
         )

@@ -73,7 +73,7 @@ struct RabbitChat: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help and friends
-            let sentence = Self.oneLine(Self.message(for: error))
+            let sentence = ServerConfiguration.redactingQuotedURLs(in: Self.oneLine(Self.message(for: error)))
             FileHandle.standardError.write(Data("rabbitChat: \(sentence); see `rabbitChat --help` for every option.\n".utf8))
             Foundation.exit(code.rawValue)
         }

@@ -78,6 +78,21 @@ struct ServerConfiguration: Sendable {
         AMQPURL.redacted(url)
     }
 
+    /// `text` (a command-line error that quotes what was typed, e.g. "Unexpected argument
+    /// 'amqp://u:pw@h/'") with every quoted part that could be a URL with a password (it holds
+    /// `@` or `://`) redacted like a broker URL.
+    static func redactingQuotedURLs(in text: String) -> String {
+        let parts = text.split(separator: "'", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return text }
+        var out = ""
+        for (index, part) in parts.enumerated() {
+            if index > 0 { out += "'" }
+            let quoted = index % 2 == 1 && index < parts.count - 1
+            out += quoted && (part.contains("@") || part.contains("://")) ? redacted(String(part)) : String(part)
+        }
+        return out
+    }
+
     /// The broker URLs in `--broker-file`: one or more per line (several on a line separated
     /// by commas, as in `--broker`); blank lines and lines starting with `#` are skipped. The
     /// file holds passwords, so like the secret file it must not be readable by group or others.

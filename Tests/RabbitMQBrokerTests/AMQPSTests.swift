@@ -36,6 +36,26 @@ enum LiveAMQPS {
         return base + "?" + query
     }
 
+    /// Runs openssl with `arguments`; throws when it fails.
+    static func openssl(_ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw LiveRabbitMQ.CtlError(message: "openssl \(arguments.first ?? "") failed") }
+    }
+
+    /// A self-signed client certificate and its key, named `name` in `folder`.
+    static func clientCertificate(_ name: String, in folder: String) throws -> (certificate: String, key: String) {
+        let certificate = folder + "/\(name).pem", key = folder + "/\(name).key"
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                     "-subj", "/CN=\(name)", "-keyout", key, "-out", certificate])
+        return (certificate, key)
+    }
+
     /// Makes a CA certificate of its own (it signed nothing the broker has) in `folder`.
     static func foreignCA(in folder: String) throws -> String {
         let process = Process()
@@ -83,6 +103,29 @@ struct AMQPSTests {
         #expect(listing.split(separator: "\n").contains { $0.hasPrefix("true") && $0.contains("amqps-test") }, "\(listing)")
     }
 
+    /// The connection's thread sleeps in poll() on the socket: were decrypted bytes left inside
+    /// OpenSSL where poll() cannot see them, each of these would wait for the poll timeout
+    /// (a quarter of the 10 s heartbeat), 40 of them at least 100 s.
+    @Test func oneMessageAtATimeIsNotHeldBackByTLS() async throws {
+        let broker = try RabbitMQBroker(url: try LiveAMQPS.requireURL())
+        let connection = try await broker.connect(name: LiveRabbitMQ.uniqueName("amqps-ping"))
+        defer { Task { await connection.close() } }
+        let channel = try await connection.openChannel()
+        let queue = try await channel.declareQueue("", options: .exclusive).name
+        let consumer = try await channel.consume(queue: queue, options: ConsumeOptions(noAck: true))
+        var iterator = consumer.deliveries.makeAsyncIterator()
+        let started = ContinuousClock.now
+        var slowest = Duration.zero
+        for index in 0..<40 {
+            let sent = ContinuousClock.now
+            try await channel.publish(OutgoingMessage(body: Array("ping \(index)".utf8)), exchange: "", routingKey: queue, mandatory: true)
+            let delivery = try #require(await iterator.next())
+            #expect(delivery.body == Array("ping \(index)".utf8))
+            slowest = max(slowest, ContinuousClock.now - sent)
+        }
+        #expect(ContinuousClock.now - started < .seconds(20), "40 round trips; the slowest took \(slowest)")
+    }
+
     @Test func aBrokerCertificateFromAnotherCAIsRefusedWithAClearSentence() async throws {
         let url = try LiveAMQPS.requireURL()
         let folder = NSTemporaryDirectory() + "amqps-\(UUID().uuidString)"
@@ -100,6 +143,29 @@ struct AMQPSTests {
         let unverified = try RabbitMQBroker(url: LiveAMQPS.with(query: "cacertfile=\(foreign)&verify=verify_none", url))
         let connection = try await unverified.connect(name: LiveRabbitMQ.uniqueName("amqps-unverified"))
         await connection.close()
+    }
+
+    /// The test broker asks for no client certificate (verify_none on its side), so this shows
+    /// the certificate and key are loaded and offered, and a pair that does not match is named.
+    @Test func aClientCertificateIsLoadedAndAMismatchedKeyIsNamed() async throws {
+        let url = try LiveAMQPS.requireURL()
+        let folder = NSTemporaryDirectory() + "amqps-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let one = try LiveAMQPS.clientCertificate("client-one", in: folder)
+        let two = try LiveAMQPS.clientCertificate("client-two", in: folder)
+        let more = url.contains("?") ? "&" : "?"
+        let good = try RabbitMQBroker(url: url + more + "certfile=\(one.certificate)&keyfile=\(one.key)")
+        #expect(good.urls.first?.tls?.certificateFile == one.certificate)
+        let connection = try await good.connect(name: LiveRabbitMQ.uniqueName("amqps-client-cert"))
+        await connection.close()
+
+        let mismatched = try RabbitMQBroker(url: url + more + "certfile=\(one.certificate)&keyfile=\(two.key)")
+        await #expect {
+            _ = try await mismatched.connect(name: LiveRabbitMQ.uniqueName("amqps-mismatched"))
+        } throws: { error in
+            "\(error)".contains("the client certificate \(one.certificate) or its key \(two.key)")
+        }
     }
 
     @Test func aMissingCAFileIsNamed() async throws {

@@ -40,6 +40,13 @@ struct ServerPartsTests {
         }
     }
 
+    @Test("A command-line error that quotes a URL quotes it redacted")
+    func commandLineErrorsAreRedacted() {
+        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unexpected argument 'amqp://alice:pw@h/'") == "Unexpected argument 'amqp://alice@h:5672/'")
+        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unexpected argument 'alice:p@w@h'") == "Unexpected argument '***@h'")
+        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unknown option '--brokr'. Did you mean '--broker'?") == "Unknown option '--brokr'. Did you mean '--broker'?")
+    }
+
     @Test("--broker-file: URLs one or more per line, comments skipped; refused when others may read it")
     func brokerFile() throws {
         let folder = TemporaryFolder()
@@ -59,6 +66,12 @@ struct ServerPartsTests {
         try "# nothing\n".write(toFile: path, atomically: false, encoding: .utf8)
         chmod(path, 0o600)
         #expect(throws: StartupError.self) { try ServerConfiguration.brokerURLs(fromFile: path) }
+        try String(repeating: "# padding\n", count: 7_000).write(toFile: path, atomically: false, encoding: .utf8)
+        #expect {
+            try ServerConfiguration.brokerURLs(fromFile: path)
+        } throws: { error in
+            "\(error)".contains("larger than 65536 bytes")
+        }
     }
 
     @Test("A secret file that group or others may read, or with less than 32 bytes of key, is refused with what to do",

@@ -28,6 +28,9 @@ struct ChatServer {
         }
         let logger = Logger(label: "rabbitChat")
         let metrics = ServerMetrics.bootstrap()
+        if let files = OpenFileLimit.raiseToHardLimit() {
+            logger.debug("Open-file limit raised to the hard limit", metadata: ["limit": "\(files)"])
+        }
 
         // Everything that can be wrong on the command line or the machine, before anything listens.
         guard let publicDirectory = Bundle.module.url(forResource: "Public", withExtension: nil) else {

@@ -135,6 +135,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             session.receiverWritabilityChanged(context.channel.isWritable)
         }
         context.fireChannelWritabilityChanged()
+        if context.channel.isWritable, case .idle = state, inbound.readableBytes > 0 { process() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -170,6 +171,10 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         while true {
             switch state {
             case .idle:
+                // Pipelined requests wait while the client does not read its responses (the
+                // socket is not writable); `BackPressureHandler` stops reading meanwhile, and
+                // writability coming back resumes here (Specs/bounds.md).
+                if inbound.readableBytes > 0, let context, !context.channel.isWritable { return }
                 let request: (head: HTTPRequestHead, body: ByteBuffer)?
                 do {
                     request = try parser.next(from: &inbound)

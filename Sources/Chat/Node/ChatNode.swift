@@ -42,7 +42,16 @@ public final class ChatNode: Sendable {
     public func attach(_ outlet: any ChatOutlet) -> ChatSession {
         let id = nextSessionId.wrappingAdd(1, ordering: .relaxed).oldValue
         core.sessionCount.add(1, ordering: .relaxed)
-        return ChatSession(id: id, outlet: outlet, core: core, limits: configuration.limits, clock: configuration.clock)
+        let session = ChatSession(id: id, outlet: outlet, core: core, limits: configuration.limits, clock: configuration.clock)
+        // A connection that has not joined within the join timeout is closed (4004): an idle
+        // stranger holds no session for long. A join still under way counts as joined.
+        let timeout = configuration.joinTimeout
+        Task { [weak session, core] in
+            try? await Task.sleep(for: timeout)
+            guard let session, !session.isClosed, await !core.hasJoinedOrIsJoining(id) else { return }
+            session.outlet.close(code: ChatCloseCode.joinTimeout, reason: "Join timeout")
+        }
+        return session
     }
 
     /// Runs the node until its task is cancelled: connects, declares the topology, consumes,

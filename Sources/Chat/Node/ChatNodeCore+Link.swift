@@ -250,7 +250,7 @@ extension ChatNodeCore {
         case .claim:
             guard let nick = record.nick, let marker = record.marker else { return }
             if claims[nick] == nil {
-                claims[nick] = Claim(marker: marker, claimant: record.claimant)
+                claims[nick] = Claim(marker: marker, claimant: record.claimant, seen: nextSeen())
                 claimsChanged()
             }
             if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }

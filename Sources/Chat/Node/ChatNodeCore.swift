@@ -94,6 +94,9 @@ actor ChatNodeCore {
         var marker: String
         /// ``NickToken/claimant(for:nonce:)`` of the join that made it, when it had a nonce.
         var claimant: String?
+        /// When this node last saw the nick claimed, come online or go offline, in
+        /// ``ChatNodeCore/seenCounter`` ticks: the welcome lists the most recent ones.
+        var seen: UInt64 = 0
     }
 
     /// A joined session.
@@ -103,6 +106,8 @@ actor ChatNodeCore {
         var rooms: OrderedSet<String>
         var inbox: Inbox?
         var pending: [String: [PendingDelivery]] = [:]
+        /// `typing` frames over it are dropped silently.
+        var typingLimiter: RateLimiter
     }
 
     nonisolated let configuration: ChatConfiguration
@@ -215,6 +220,13 @@ actor ChatNodeCore {
     /// The welcome roster as of the last flush, and whether anything changed since.
     var rosterSnapshot: RosterSnapshot?
     var rosterSnapshotStale = true
+    /// Nicks whose inbox was declared without this node's caps (ChatNodeCore+InboxCaps.swift),
+    /// oldest first; at most `legacyInboxMemory`.
+    var legacyInboxes: OrderedSet<String> = []
+    /// Ticks of ``Claim/seen``.
+    var seenCounter: UInt64 = 0
+    /// Every claimed nick, sorted, for `users` requests; nil after claims changed.
+    var sortedNicksCache: [String]?
 
     init(configuration: ChatConfiguration, logger: Logger, broadcaster: any ChatBroadcaster) {
         self.configuration = configuration
@@ -224,7 +236,8 @@ actor ChatNodeCore {
         tokens = NickToken(secret: configuration.secret)
         fingerprint = SecretFingerprint.of(configuration.secret)
         messageIds = MessageIDs(secret: configuration.secret)
-        history = RoomHistory(capacity: configuration.limits.historyKept)
+        history = RoomHistory(capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
+                              maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
         presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
         joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
     }

@@ -237,6 +237,8 @@
       clearTimeout(state.ackTimer); state.ackTimer = null;
       if (state.me && !$("app").hidden) renderSidebar(); // our own dot goes grey while away
       if (e.code === 4001) { onReplaced(); return; }
+      // Closed for not joining in time (4004): connect again when someone signs in.
+      if (e.code === 4004 && !state.me) { setConn("offline", "Idle: sign in to connect"); return; }
       if (state.stopped) { setConn("offline", "Signed out"); return; }
       scheduleReconnect(e.code === 3000 ? "The server is restarting" : null);
     };
@@ -311,6 +313,7 @@
       case "typing": onTyping(f); break;
       case "history": onHistory(f); break;
       case "error": onError(f); break;
+      case "users": onUsers(f); break;
       default: break; // unknown frames are ignored, as the protocol allows
     }
   }
@@ -1014,8 +1017,32 @@
     connect();
   }
 
+  // ---------------------------------------------------------------- find someone (`users`)
+  // The welcome lists the online and most recently seen nicks only (at most 500); this field
+  // asks the server for the others by prefix, and the answer joins the sidebar's list.
+  function wireUserSearch() {
+    const list = $("user-list");
+    if (!list || $("user-search")) return;
+    const input = el("input", { id: "user-search", type: "search", className: "user-search",
+      placeholder: "Find someone…", maxlength: 32, autocomplete: "off", "aria-label": "Find someone by nick" });
+    let timer = null;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const prefix = input.value.trim();
+        if (prefix && /^[A-Za-z0-9_.-]{1,32}$/.test(prefix)) send({ type: "users", prefix, limit: 20 });
+      }, 250);
+    });
+    list.before(input);
+  }
+  function onUsers(f) {
+    for (const u of f.users || []) if (!state.users.has(u.nick)) state.users.set(u.nick, !!u.online);
+    renderSidebar();
+  }
+
   // ---------------------------------------------------------------- wiring
   function wire() {
+    wireUserSearch();
     $("login-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const nick = $("nick-input").value.trim();

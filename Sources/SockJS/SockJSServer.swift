@@ -74,6 +74,7 @@ public final class SockJSServer: Sendable {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try config.connectionSetup?(channel)
                     try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(core: core))
                 }
             }

@@ -3,6 +3,7 @@ import Chat
 import Foundation
 import InMemoryBroker
 import Logging
+import NIOCore
 import RabbitMQBroker
 import ServiceLifecycle
 import SockJS
@@ -38,6 +39,10 @@ struct ChatServer {
         }
         let site = try StaticSite.load(publicDirectory: publicDirectory, sockJSClient: configuration.sockJSClient)
         let secret = try SecretFile(path: configuration.secretFile).loadOrCreate()
+        var tlsSetup: (@Sendable (any Channel) throws -> Void)?
+        if let certificate = configuration.tlsCertificate, let key = configuration.tlsKey {
+            tlsSetup = ServerTLS.connectionSetup(try ServerTLS.context(certificate: certificate, key: key))
+        }
         let broker = try await makeBroker(logger: logger)
 
         let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
@@ -58,11 +63,19 @@ struct ChatServer {
             $0.host = configuration.host
             $0.port = configuration.port
             $0.logger = Logger(label: "rabbitChat.sockjs")
+            $0.hostPolicy = HostPolicy(names: ServerConfiguration.machineHostNames() + configuration.allowedHosts, allowOption: "--allow-host")
+            if let tlsSetup {
+                $0.secure = true
+                $0.connectionSetup = tlsSetup
+            }
         })
         let chatService = ChatSockJSService(node: node, metrics: metrics)
         let sockJSOptions = SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath }
-        http.mount("/chat", options: sockJSOptions, service: chatService)
+        var chatOptions = sockJSOptions
+        chatOptions.originPolicy = OriginPolicy(allowedOrigins: configuration.allowedOrigins.compactMap(WebOrigin.init), allowOption: "--allow-origin")
+        http.mount("/chat", options: chatOptions, service: chatService)
         if configuration.sockJSTestServices {
+            // The protocol suite's services answer any origin, as the suite expects.
             SockJSTestServices.mount(on: http, base: sockJSOptions)
         }
         HTTPRoutes(site: site, metrics: metrics, node: node, outboundQueueCap: sockJSOptions.maxQueuedBytes).install(on: http)

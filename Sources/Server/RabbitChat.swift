@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SockJS
 
 /// `rabbitChat`: the chat server people run. Parses the command line, checks everything a user
 /// can get wrong before anything listens, then runs the server until Ctrl+C or SIGTERM.
@@ -60,6 +61,23 @@ struct RabbitChat: AsyncParsableCommand {
         "With the built-in broker: the most MiB of messages its public history keeps in memory; the oldest go first. Ignored with --broker (RabbitMQ keeps up to 1 GiB on disk).",
         valueName: "MiB"))
     var embeddedHistoryMib: Int = ServerConfiguration.defaultEmbeddedHistoryMiB
+
+    // MARK: Browsers and TLS
+    @Option(help: ArgumentHelp(
+        "Another origin whose pages may use /chat, as scheme://host[:port] (repeatable). The server's own origin is always allowed; pages from anywhere else get 403.",
+        valueName: "origin"))
+    var allowOrigin: [String] = []
+
+    @Option(help: ArgumentHelp(
+        "A host name the server answers under besides its IP addresses, localhost and this machine's name (repeatable), e.g. the DNS name people type. Other names get 403 (this stops DNS rebinding).",
+        valueName: "name"))
+    var allowHost: [String] = []
+
+    @Option(help: ArgumentHelp("PEM certificate (chain) to serve https:// and wss:// with; needs --tls-key.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
+    var tlsKey: String?
 
     @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
     var sockjsTestServices = false
@@ -123,6 +141,22 @@ struct RabbitChat: AsyncParsableCommand {
         if broker != nil, brokerFile != nil {
             throw ValidationError("Give the broker either with --broker or with --broker-file, not both.")
         }
+        for origin in allowOrigin {
+            if origin.trimmingCharacters(in: .whitespaces).lowercased() == "null" {
+                throw ValidationError("--allow-origin null would let any sandboxed frame or local file use the chat; name the page's real origin, such as https://intranet.example.com.")
+            }
+            guard WebOrigin(origin) != nil else {
+                throw ValidationError("--allow-origin \(origin) is not an origin; write scheme, host and port only, such as https://intranet.example.com or http://10.0.0.5:8080.")
+            }
+        }
+        for name in allowHost {
+            guard let parsed = HostPolicy.splitHostAndPort(Substring(name)), parsed.port == nil, !name.hasPrefix("[") else {
+                throw ValidationError("--allow-host \(name) is not a host name; write the name alone, such as chat.example.com (IP addresses are always allowed).")
+            }
+        }
+        if (tlsCert == nil) != (tlsKey == nil) {
+            throw ValidationError("--tls-cert and --tls-key go together; give both PEM files, or neither for plain http.")
+        }
     }
 
     func run() async throws {
@@ -144,7 +178,7 @@ struct RabbitChat: AsyncParsableCommand {
             brokerChoice = try ServerConfiguration.brokerChoice(broker ?? environment["RABBITCHAT_BROKER"])
         }
         let secretPath = secretFile ?? Self.defaultSecretFile(home: environment["HOME"])
-        return ServerConfiguration(
+        var configuration = ServerConfiguration(
             host: host,
             port: port,
             broker: brokerChoice,
@@ -156,6 +190,11 @@ struct RabbitChat: AsyncParsableCommand {
             replicatedQueues: replicatedQueues,
             embeddedStreamBytes: embeddedHistoryMib << 20
         )
+        configuration.allowedOrigins = allowOrigin
+        configuration.allowedHosts = allowHost
+        configuration.tlsCertificate = tlsCert
+        configuration.tlsKey = tlsKey
+        return configuration
     }
 
     static func defaultSecretFile(home: String?) -> String {

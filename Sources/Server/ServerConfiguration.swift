@@ -27,6 +27,35 @@ struct ServerConfiguration: Sendable {
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
     var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
 
+    // MARK: Browsers and TLS (`--allow-origin`, `--allow-host`, `--tls-cert`, `--tls-key`)
+    /// Origins besides the server's own whose pages may use `/chat` (`--allow-origin`), each
+    /// already checked to be `http(s)://host[:port]`.
+    var allowedOrigins: [String] = []
+    /// Host names the server answers under besides IP literals, `localhost` and this machine's
+    /// names (`--allow-host`).
+    var allowedHosts: [String] = []
+    /// The PEM certificate chain and key (`--tls-cert`, `--tls-key`): both or neither.
+    var tlsCertificate: String?
+    var tlsKey: String?
+
+    /// Whether the server speaks TLS.
+    var usesTLS: Bool { tlsCertificate != nil && tlsKey != nil }
+
+    /// Whether `host` (a `--host` value) is reachable only from this machine.
+    static func isLoopback(_ host: String) -> Bool {
+        let h = host.lowercased()
+        return h == "localhost" || h == "::1" || h == "[::1]" || h.hasPrefix("127.")
+    }
+
+    /// This machine's names for the Host check: the host name and, when it has dots, its first label.
+    static func machineHostNames() -> [String] {
+        let name = ProcessInfo.processInfo.hostName.lowercased()
+        guard !name.isEmpty else { return [] }
+        var names = [name]
+        if let dot = name.firstIndex(of: "."), dot != name.startIndex { names.append(String(name[..<dot])) }
+        return names
+    }
+
     /// The default of `--embedded-history-mib`: about 14,000 public messages of 170 bytes (each
     /// counted with 400 bytes of bookkeeping, about what it costs in RSS). A single node does not
     /// read its own stream back (its rooms' history is in `RoomHistory`); another node in the

@@ -76,19 +76,24 @@ struct StaticSite: Sendable {
             ("Content-Type", asset.contentType),
             ("ETag", asset.etag),
             ("Cache-Control", asset.cacheControl),
-            ("X-Content-Type-Options", "nosniff"),
         ]
+        // `X-Content-Type-Options: nosniff` is on every response the server writes.
         if key == "/" {
-            // The page loads nothing from elsewhere; say so, so an injected script could not either.
-            headers.append(("Content-Security-Policy",
-                            "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; frame-src 'self'; base-uri 'none'; form-action 'none'"))
-            headers.append(("Referrer-Policy", "no-referrer"))
+            headers.append(("Content-Security-Policy", Self.pageCSP))
+            headers.append(("Referrer-Policy", "same-origin"))
         }
         if let ifNoneMatch, ifNoneMatch.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == asset.etag }) {
             return StaticResponse(status: 304, headers: headers.filter { $0.0 != "Content-Type" }, body: [])
         }
         return StaticResponse(status: 200, headers: headers, body: method == "HEAD" ? [] : asset.body)
     }
+
+    /// The page's `Content-Security-Policy`. It loads nothing from elsewhere, so an injected
+    /// script could not either; it talks only to this server (`'self'` covers `ws:`/`wss:` to the
+    /// same host and port in CSP 3 browsers); only this server may frame it (clickjacking);
+    /// forms post only here (the `jsonp-polling` transport sends with a form into a hidden iframe).
+    static let pageCSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; "
+        + "frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
     static func asset(_ body: [UInt8], name: String, cacheControl: String) -> StaticAsset {
         StaticAsset(contentType: contentType(for: name), body: body, etag: etag(body), cacheControl: cacheControl)

@@ -6,12 +6,21 @@ extension SockJSConnectionHandler {
 
     /// Dispatches one complete request.
     func handle(_ head: HTTPRequestHead, body: ByteBuffer) {
+        if let hosts = core.configuration.hostPolicy, case .refused(let reason) = hosts.decide(hosts: head.headerValues("Host")) {
+            forbidden(head, reason: reason)
+            return
+        }
         if let route = core.routes[head.path] {
             runRoute(route, head: head, body: body)
             return
         }
         guard let (endpoint, rest) = core.endpoint(for: head.path[...]) else {
             notFound(head)
+            return
+        }
+        if let policy = endpoint.options.originPolicy,
+           case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: core.configuration.secure) {
+            forbidden(head, reason: reason)
             return
         }
         switch SockJSRoute.route(rest) {
@@ -41,15 +50,27 @@ extension SockJSConnectionHandler {
                 body: ByteBuffer(staticString: "Not found: nothing is served at this path.\n"), closeAfter: isUnhandledUpgrade(head))
     }
 
+    /// `403` with a one-line reason (the Host or Origin policy refused the request). Not logged
+    /// above debug: anyone can send these, as often as they like.
+    func forbidden(_ head: HTTPRequestHead, reason: String) {
+        logger.debug("SockJS request refused", metadata: ["status": "403", "reason": "\(reason)", "remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
+        respond(head, status: 403, headers: [("Content-Type", "text/plain; charset=UTF-8"), Self.noCache],
+                body: ByteBuffer(string: reason + "\n"), closeAfter: isUnhandledUpgrade(head))
+    }
+
     func methodNotAllowed(_ head: HTTPRequestHead, allow: String) {
         respond(head, status: 405, headers: [("Allow", allow)], body: nil, closeAfter: isUnhandledUpgrade(head))
     }
 
     func corsHeaders(_ head: HTTPRequestHead) -> [(String, String)] {
         var headers: [(String, String)] = []
+        // An endpoint with an origin policy has refused any other origin before this point: what
+        // is named here is the server's own origin or an allowed one. Without a policy (the
+        // protocol suite's test services) any origin is reflected, as the suite expects.
         if let origin = head.header("Origin"), !origin.isEmpty {
             headers.append(("Access-Control-Allow-Origin", origin))
             headers.append(("Access-Control-Allow-Credentials", "true"))
+            headers.append(("Vary", "Origin"))
         } else {
             headers.append(("Access-Control-Allow-Origin", "*"))
         }
@@ -113,6 +134,7 @@ extension SockJSConnectionHandler {
         var headers: [(String, String)] = [("Content-Type", "text/html; charset=UTF-8")]
         headers += cacheForeverHeaders()
         headers.append(("ETag", endpoint.iframeETag))
+        headers.append(("Content-Security-Policy", endpoint.iframeCSP))
         respond(head, status: 200, headers: headers, body: endpoint.iframeBody)
     }
 
@@ -236,6 +258,7 @@ extension SockJSConnectionHandler {
         var headers: [(String, String)] = [("Content-Type", contentType), Self.noCache]
         headers += corsHeaders(head)
         headers += cookieHeader(head, endpoint: endpoint)
+        if case .htmlfile = flavour { headers.append(("Content-Security-Policy", endpoint.htmlfileCSP)) }
         let polling = kind == .polling
         let receiver = HTTPReceiver(flavour: flavour, polling: polling, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
         state = .receiving(receiver, session)

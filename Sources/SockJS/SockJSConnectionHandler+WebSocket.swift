@@ -43,7 +43,7 @@ extension SockJSConnectionHandler {
         }
         let accept = Self.webSocketAccept(key: key)
         var out = ByteBuffer()
-        out.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
+        out.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nX-Content-Type-Options: nosniff\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
         out.writeString(accept)
         out.writeStaticString("\r\n\r\n")
         write(out, flush: false)
@@ -60,7 +60,7 @@ extension SockJSConnectionHandler {
         var out = ByteBuffer()
         out.writeStaticString("HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n")
         out.writeString("Sec-WebSocket-Origin: \(head.header("Origin") ?? "null")\r\n")
-        out.writeString("Sec-WebSocket-Location: ws://\(head.header("Host") ?? "localhost")\(head.uri)\r\n\r\n")
+        out.writeString("Sec-WebSocket-Location: \(core.configuration.secure ? "wss" : "ws")://\(head.header("Host") ?? "localhost")\(head.uri)\r\n\r\n")
         // HAProxy forwards the nonce only after it saw the 101: send the head first.
         write(out, flush: true)
         webSocketIsHixie = true

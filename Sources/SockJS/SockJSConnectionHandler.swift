@@ -267,7 +267,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         out.writeString(String(status))
         out.writeInteger(UInt8(ascii: " "))
         out.writeString(HTTPStatus.reason(status))
-        out.writeStaticString("\r\n")
+        out.writeStaticString("\r\nX-Content-Type-Options: nosniff\r\n")
         for (name, value) in headers {
             out.writeString(name)
             out.writeStaticString(": ")
@@ -296,7 +296,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         chunked = head.version.minor >= 1
         keepAlive = chunked && head.isKeepAlive && !shuttingDown
         var out = context.channel.allocator.buffer(capacity: 256)
-        out.writeStaticString("HTTP/1.1 200 OK\r\n")
+        out.writeStaticString("HTTP/1.1 200 OK\r\nX-Content-Type-Options: nosniff\r\n")
         for (name, value) in headers {
             out.writeString(name)
             out.writeStaticString(": ")

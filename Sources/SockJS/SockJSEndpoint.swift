@@ -13,6 +13,12 @@ final class SockJSEndpoint: Sendable {
     let service: any SockJSService
     let iframeBody: ByteBuffer
     let iframeETag: String
+    /// `Content-Security-Policy` of `iframe.html`: scripts from `sockjsURL` and its one inline
+    /// script (by hash), connections to this server, framed only by this server and the allowed origins.
+    let iframeCSP: String
+    /// `Content-Security-Policy` of an `htmlfile` stream: inline scripts only (each frame is one),
+    /// nothing loaded, framed only by this server and the allowed origins.
+    let htmlfileCSP: String
     private let sessions = Mutex<[String: SockJSSession]>([:])
     private let registry: SockJSSessionRegistry
 
@@ -25,6 +31,34 @@ final class SockJSEndpoint: Sendable {
         self.iframeBody = ByteBuffer(string: page)
         let digest = Insecure.MD5.hash(data: Array(page.utf8))
         self.iframeETag = "\"" + digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() + "\""
+        let ancestors = options.originPolicy?.frameAncestors ?? "*"
+        self.iframeCSP = "default-src 'none'; script-src \(Self.scriptSource(sockjsURL: options.sockjsURL)) '\(Self.inlineScriptHash(page))'; "
+            + "connect-src 'self'; frame-src 'self'; frame-ancestors \(ancestors); base-uri 'none'; form-action 'self'"
+        self.htmlfileCSP = "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors \(ancestors); base-uri 'none'; form-action 'none'"
+    }
+
+    /// The CSP source of the script `sockjsURL` names: `'self'` for a path on this server, else
+    /// its origin (`https://cdn.example`, or `cdn.example` for a scheme-relative URL).
+    static func scriptSource(sockjsURL: String) -> String {
+        if sockjsURL.hasPrefix("/") && !sockjsURL.hasPrefix("//") { return "'self'" }
+        var rest = Substring(sockjsURL)
+        var scheme = ""
+        if let separator = rest.firstRange(of: "//") {
+            scheme = String(rest[..<separator.lowerBound])
+            rest = rest[separator.upperBound...]
+        }
+        let authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" && $0 != " " && $0 != ";" && $0 != "'" }
+        guard !authority.isEmpty else { return "'self'" }
+        return scheme + (scheme.isEmpty ? "" : "//") + authority
+    }
+
+    /// `sha256-<base64>` of the text of the page's first inline `<script>` (one without `src`).
+    static func inlineScriptHash(_ page: String) -> String {
+        guard let open = page.firstRange(of: "<script>"), let close = page[open.upperBound...].firstRange(of: "</script>") else {
+            return "sha256-"
+        }
+        let script = page[open.upperBound..<close.lowerBound]
+        return "sha256-" + Base64.encode(SHA256.hash(data: Array(script.utf8)))
     }
 
     /// The session called `id`, if it exists.

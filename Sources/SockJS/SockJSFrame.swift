@@ -72,9 +72,10 @@ enum SockJSFrameFlavour: Hashable, Sendable {
     case newline
     /// `data: ` + frame text + `\r\n\r\n` (`eventsource`).
     case eventSource
-    /// A `<script>` block calling `p("...")` (`htmlfile`).
+    /// A `<script>` block calling `p("...")` (`htmlfile`); the frame is quoted with `<`, `>`, `&`
+    /// escaped too, so it cannot end the block.
     case htmlfile
-    /// `/**/callback("...");\r\n` (`jsonp`).
+    /// `/**/callback("...");\r\n` (`jsonp`), quoted as for `htmlfile`.
     case jsonp(callback: String)
     /// Raw websocket (`/websocket` at the service root): each message is one text frame, no SockJS framing.
     case rawWebSocket
@@ -144,7 +145,7 @@ enum SockJSFrameFlavour: Hashable, Sendable {
         case .htmlfile:
             var buffer = allocator.buffer(capacity: n + 40)
             buffer.writeStaticString("<script>\np(")
-            SockJSJSON.appendQuoted(bytes: payload, to: &buffer)
+            SockJSJSON.appendScriptQuoted(bytes: payload, to: &buffer)
             buffer.writeStaticString(");\n</script>\r\n")
             return buffer
         case .jsonp(let callback):
@@ -152,7 +153,7 @@ enum SockJSFrameFlavour: Hashable, Sendable {
             buffer.writeStaticString("/**/")
             buffer.writeString(callback)
             buffer.writeInteger(UInt8(ascii: "("))
-            SockJSJSON.appendQuoted(bytes: payload, to: &buffer)
+            SockJSJSON.appendScriptQuoted(bytes: payload, to: &buffer)
             buffer.writeStaticString(");\r\n")
             return buffer
         case .rawWebSocket:

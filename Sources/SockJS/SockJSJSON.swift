@@ -38,18 +38,31 @@ enum SockJSJSON {
         appendQuoted(String(buffer: raw), to: &buffer)
     }
 
+    /// Appends the bytes of `raw` as a quoted string that is safe inside an HTML `<script>`
+    /// block and in a script a page includes (`htmlfile`, `jsonp`): besides what
+    /// ``appendQuoted(_:to:)`` escapes, `<`, `>` and `&` become `\u003c`, `\u003e`, `\u0026`, so
+    /// no frame can close the script (`</script>`), open a comment (`<!--`) or end one (`-->`).
+    /// U+2028 and U+2029 (line terminators to older JavaScript) are escaped as always.
+    /// The script reads the same string either way.
+    static func appendScriptQuoted(bytes raw: ByteBuffer, to buffer: inout ByteBuffer) {
+        let text = String(buffer: raw)
+        buffer.writeInteger(UInt8(ascii: "\""))
+        appendEscaped(text, to: &buffer, forScript: true)
+        buffer.writeInteger(UInt8(ascii: "\""))
+    }
+
     private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// Escapes in two passes over the UTF-8 bytes: the first measures the output, the second
     /// writes it straight into the buffer's memory. A large frame (a welcome with a big roster,
     /// a quote every few bytes) then costs two scans and one copy, not a write call per run.
-    private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer) {
+    private static func appendEscaped(_ text: String, to buffer: inout ByteBuffer, forScript: Bool = false) {
         var text = text
         text.withUTF8 { bytes in
             var size = 0
             var index = 0
             while index < bytes.count {
-                let (width, consumed) = escapedWidth(bytes, at: index)
+                let (width, consumed) = escapedWidth(bytes, at: index, forScript: forScript)
                 size += width
                 index += consumed
             }
@@ -58,7 +71,7 @@ enum SockJSJSON {
                 var index = 0
                 while index < bytes.count {
                     let byte = bytes[index]
-                    let (width, consumed) = escapedWidth(bytes, at: index)
+                    let (width, consumed) = escapedWidth(bytes, at: index, forScript: forScript)
                     if width == consumed {
                         // Verbatim (plain ASCII or any UTF-8 sequence that needs no escape).
                         for offset in 0..<consumed { out[written + offset] = bytes[index + offset] }
@@ -91,15 +104,16 @@ enum SockJSJSON {
     }
 
     /// How many bytes the escaped form of the input at `index` takes, and how many input bytes
-    /// it stands for. Escaped: `"`, `\`, control characters, and the code points SockJS names
+    /// it stands for. Escaped: `"`, `\`, control characters, `<` `>` `&` `forScript`, and the code points SockJS names
     /// (U+200C–U+200F, U+2028–U+202F, U+2060–U+206F, U+FFF0–U+FFFF: three-byte sequences led
     /// by E2 or EF). Everything else is copied verbatim.
     @inline(__always)
-    private static func escapedWidth(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> (width: Int, consumed: Int) {
+    private static func escapedWidth(_ bytes: UnsafeBufferPointer<UInt8>, at index: Int, forScript: Bool) -> (width: Int, consumed: Int) {
         let byte = bytes[index]
         switch byte {
         case 0x22, 0x5C, 0x0A, 0x0D, 0x09, 0x08, 0x0C: return (2, 1)
         case 0x00..<0x20: return (6, 1)
+        case 0x3C, 0x3E, 0x26: return forScript ? (6, 1) : (1, 1)
         case 0x20..<0x80: return (1, 1)
         case 0xE2, 0xEF:
             guard index + 2 < bytes.count else { return (1, 1) }

@@ -33,6 +33,10 @@ public struct SockJSOptions: Sendable {
     /// Outbound bytes a session may have queued while its client is not reading. Past it the
     /// session is closed with `4002 "too slow"` and a log line; other sessions are unaffected.
     public var maxQueuedBytes: Int = 1024 * 1024
+    /// Which browser pages may use this service (`Origin`), on every transport and `/info`;
+    /// a refused request gets `403` and a one-line reason. nil serves any origin and reflects it
+    /// in CORS answers with credentials, as the SockJS protocol suite expects of its test services.
+    public var originPolicy: OriginPolicy?
 
     public init() {}
 

@@ -82,6 +82,7 @@ public final class SockJSServer: Sendable {
             )
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try config.connectionSetup?(channel)
                     // No reading while the client does not read what it was sent (HTTP
                     // pipelining, websocket pings): outbound bytes stay bounded.
                     try channel.pipeline.syncOperations.addHandler(BackPressureHandler())

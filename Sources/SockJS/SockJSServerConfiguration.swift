@@ -31,6 +31,16 @@ public struct SockJSServerConfiguration: Sendable {
     public var shutdownGracePeriod: TimeAmount = .seconds(2)
     /// Where the server logs (overflow closes, refused requests, errors).
     public var logger: Logger = Logger(label: "sockjs")
+    /// The names the server answers under, checked on every request's `Host` before anything
+    /// else (routes included); a refused request gets `403` and a one-line reason. nil answers
+    /// any `Host` (the library's default, for the protocol suite).
+    public var hostPolicy: HostPolicy?
+    /// Whether connections are TLS (`connectionSetup` adds the TLS handler): the server's own
+    /// origin is then `https://` and hixie-76 names `wss://`.
+    public var secure: Bool = false
+    /// Runs on every accepted connection before the SockJS handler is added, on its event loop:
+    /// e.g. adds a TLS handler, which then hands the SockJS handler plain bytes.
+    public var connectionSetup: (@Sendable (any Channel) throws -> Void)?
 
     public init() {}
 

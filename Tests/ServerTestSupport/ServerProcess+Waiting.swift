@@ -50,12 +50,12 @@ extension ServerProcess {
         return exitReason?.status
     }
 
-    /// The port in the URL of the startup banner (`http://<address>:<port>/`), once standard
+    /// The port in the URL of the startup banner (`http://` or `https://<address>:<port>/`), once standard
     /// output shows it; nil if the child ended first or `timeout` passed.
     public func waitForPort(timeout: Duration = .seconds(30)) async -> Int? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            if let match = standardOutput.firstMatch(of: /http:\/\/[0-9.]+:(\d+)\//), let port = Int(match.1) {
+            if let match = standardOutput.firstMatch(of: /https?:\/\/[0-9.]+:(\d+)\//), let port = Int(match.1) {
                 return port
             }
             if !isRunning { return nil }

@@ -25,6 +25,9 @@ struct ServerConfiguration: Sendable {
     /// history, the claims) keeps in memory (`--embedded-history-mib`). RabbitMQ keeps them on
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
     var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
+    /// The built-in broker's data directory (`--data-dir`); nil: in memory (`--in-memory`) or
+    /// RabbitMQ.
+    var dataDirectory: String?
 
     /// The default of `--embedded-history-mib`: about 14,000 public messages of 170 bytes (each
     /// counted with 400 bytes of bookkeeping, about what it costs in RSS). A single node does not

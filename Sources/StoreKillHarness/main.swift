@@ -11,6 +11,7 @@ import Darwin
 // Writes through a durable in-process broker until it is killed, and reports on standard
 // output what the store has made durable, one line each:
 //   C <n>   messages up to index n are confirmed (in the queue `work` and the stream `log`)
+//   G <n>   an ack of `work`'s messages up to index n is about to be sent (they may be gone)
 //   A <n>   the acks of `work`'s messages up to index n are recorded (printed after a later
 //           confirm, which the store commits after them)
 // Messages are numbered from FIRST_INDEX; bodies are the decimal index. The kill test
@@ -64,6 +65,7 @@ do {
                 last = delivery
             }
             if let last {
+                say("G \(last.text)")
                 try await channel.ack(deliveryTag: last.deliveryTag, multiple: true)
                 ackedNotReported = Int(last.text)
             }

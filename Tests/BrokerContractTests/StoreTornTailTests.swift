@@ -36,17 +36,32 @@ import Glibc
         // Intact: everything is there and nothing is said.
         #expect(try await Self.reopen(database, wal) == (all, []))
 
+        // Cut exactly at the start of the newest transaction: a crash before it wrote a byte.
+        // Nothing is torn, nothing is said.
+        #expect(try await Self.reopen(database, Array(wal[..<walBefore])) == (earlier, []))
+
+        // Every byte, through the scan that finds the torn tail (what SQLite's recovery drops).
+        var scanFailures: [String] = []
+        for cut in walBefore..<wal.count {
+            for damage in [Damage.truncate, .corrupt] where !(damage == .truncate && cut == walBefore) {
+                let scan = WALScan.scan(Self.damaged(wal, damage, at: cut))
+                if scan.validBytes != walBefore || scan.tornBytes == 0 { scanFailures.append("\(damage) at \(cut): \(scan)") }
+            }
+        }
+        #expect(scanFailures.isEmpty, "the scan misjudged \(scanFailures.count) damaged logs, first: \(scanFailures.prefix(3))")
+
+        // Opening the store: at every byte with RABBITCHAT_TORN_EVERY_BYTE=1 (about 4 minutes in a
+        // debug build), else at every byte of the frame header and a stride through the page.
+        let everyByte = TestEnvironment.environment("RABBITCHAT_TORN_EVERY_BYTE") == "1"
+        let header = (walBefore + 1)..<(walBefore + 32)
+        let offsets = everyByte ? Array((walBefore + 1)..<wal.count)
+            : Array(header) + Array(stride(from: walBefore + 32, to: wal.count, by: 97)) + [wal.count - 1]
         let target = try TemporaryDirectory.make(prefix: "rabbitchat-torn")
         defer { TemporaryDirectory.remove(target) }
         var failures = 0
-        for cut in walBefore..<wal.count {
+        for cut in offsets {
             for damage in [Damage.truncate, .corrupt] {
-                var torn = wal
-                switch damage {
-                case .truncate: torn.removeSubrange(cut...)
-                case .corrupt: torn[cut] ^= 0xFF
-                }
-                let (texts, lines) = try await Self.reopen(database, torn, in: target)
+                let (texts, lines) = try await Self.reopen(database, Self.damaged(wal, damage, at: cut), in: target)
                 let tornLines = lines.filter { $0.contains("torn tail") }
                 if texts != earlier || tornLines.count != 1 || lines.count != 1 {
                     failures += 1
@@ -56,7 +71,16 @@ import Glibc
                 }
             }
         }
-        #expect(failures == 0, "\(failures) damaged logs did not recover to the confirmed state with one log line")
+        #expect(failures == 0, "\(failures) of \(offsets.count * 2) damaged logs did not recover to the confirmed state with one log line")
+    }
+
+    static func damaged(_ wal: [UInt8], _ damage: Damage, at cut: Int) -> [UInt8] {
+        var torn = wal
+        switch damage {
+        case .truncate: torn.removeSubrange(cut...)
+        case .corrupt: torn[cut] ^= 0xFF
+        }
+        return torn
     }
 
     enum Damage: CustomStringConvertible {

@@ -10,16 +10,16 @@ import Darwin
 /// those bytes (it checks the same salts and checksums); this scan only lets the store
 /// *say* that it dropped them. The format is SQLite's (https://sqlite.org/fileformat.html,
 /// "WAL file format"); `Specs/storage.md` has the recovery rule.
-struct WALScan: Equatable {
+public struct WALScan: Equatable, Sendable {
     /// Bytes up to the end of the last valid commit frame (0: no valid transaction).
-    var validBytes: Int
+    public var validBytes: Int
     /// The size of the file.
-    var fileBytes: Int
+    public var fileBytes: Int
     /// Complete transactions found.
-    var transactions: Int
+    public var transactions: Int
 
     /// Bytes after the last complete transaction, which recovery drops.
-    var tornBytes: Int { fileBytes - validBytes }
+    public var tornBytes: Int { fileBytes - validBytes }
 
     static let headerSize = 32
     static let frameHeaderSize = 24
@@ -30,7 +30,7 @@ struct WALScan: Equatable {
         return scan(bytes)
     }
 
-    static func scan(_ bytes: [UInt8]) -> WALScan {
+    public static func scan(_ bytes: [UInt8]) -> WALScan {
         var result = WALScan(validBytes: 0, fileBytes: bytes.count, transactions: 0)
         guard bytes.count >= headerSize else { return result }
         let magic = bigEndian(bytes, 0)

@@ -31,9 +31,16 @@ struct DurableChatTests {
         let bobToken = try #require(try bob.join("bob")["token"] as? String)
 
         try alice.send(["type": "say", "id": "s1", "room": "lobby", "text": "hello before the crash"])
-        #expect(try alice.waitFor { $0["type"] as? String == "sent" && $0["id"] as? String == "s1" } != nil)
-        let said = try #require(try alice.waitFor { $0["type"] as? String == "message" && $0["text"] as? String == "hello before the crash" })
-        let seq = try #require(said["seq"] as? Int)
+        // `sent` and the room's copy of the message come in either order.
+        var confirmed = false
+        var said: [String: Any]?
+        _ = try alice.waitFor { frame in
+            if frame["type"] as? String == "sent" && frame["id"] as? String == "s1" { confirmed = true }
+            if frame["type"] as? String == "message" && frame["text"] as? String == "hello before the crash" { said = frame }
+            return confirmed && said != nil
+        }
+        #expect(confirmed)
+        let seq = try #require(said?["seq"] as? Int)
 
         // t1: delivered and acked by bob, so alice's queue holds its receipt (she does not ack it).
         try alice.send(["type": "tell", "id": "t1", "to": "bob", "text": "first"])

@@ -149,7 +149,16 @@ struct ChatServer {
     private func makeBroker(logger: Logger) async throws(StartupError) -> any Broker {
         switch configuration.broker {
         case .embedded:
-            return InMemoryBroker(maxStreamBytes: configuration.embeddedStreamBytes)
+            guard let directory = configuration.dataDirectory else {
+                return InMemoryBroker(maxStreamBytes: configuration.embeddedStreamBytes)
+            }
+            do throws(StoreError) {
+                let storeLogger = Logger(label: "rabbitChat.store")
+                return try InMemoryBroker(dataDirectory: directory, maxStreamBytes: configuration.embeddedStreamBytes,
+                                          log: { storeLogger.warning("\($0)") })
+            } catch {
+                throw StartupError(error.message)
+            }
         case .rabbitMQ(let urls):
             // rabbitmq-c is loaded only now (the built-in broker runs without it); when it is
             // missing, what to install is the whole message, not a reason RabbitMQ is unreachable.

@@ -3,7 +3,8 @@ import RabbitMQBroker
 
 /// Which broker the node talks to.
 enum BrokerChoice: Sendable, Equatable {
-    /// The simulator inside this process: nothing to install, nothing survives a restart.
+    /// The simulator inside this process: nothing to install; durable in its data directory
+    /// unless `--in-memory`.
     case embedded
     /// RabbitMQ at these URLs (several for a cluster: tried in turn on reconnect).
     case rabbitMQ(urls: [String])
@@ -26,6 +27,9 @@ struct ServerConfiguration: Sendable {
     /// history, the claims) keeps in memory (`--embedded-history-mib`). RabbitMQ keeps them on
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
     var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
+    /// The built-in broker's data directory (`--data-dir`); nil: in memory (`--in-memory`) or
+    /// RabbitMQ.
+    var dataDirectory: String?
 
     // MARK: Browsers and TLS (`--allow-origin`, `--allow-host`, `--tls-cert`, `--tls-key`)
     /// Origins besides the server's own whose pages may use `/chat` (`--allow-origin`), each

@@ -26,7 +26,8 @@ struct SecretFingerprintTests {
             #expect(a.isReady)
 
             let other = Array("another secret, not this chat's one".utf8)
-            let b = try await cluster.start("b", secret: other)
+            // A window long enough for node a's answer on a loaded machine.
+            let b = try await cluster.start("b", secret: other, secretCheckWindow: .seconds(2))
             try await eventually("node b to refuse to start") { b.refusal != nil }
             let sentence = b.refusal ?? ""
             #expect(sentence.contains("secret file") && sentence.contains(cluster.testBroker.prefix + "a"), "\(sentence)")

@@ -572,6 +572,7 @@ def test_every_transport_works_under_the_origin_policy_and_markup_stays_text(bro
 
 
 FOREIGN_PAGE = """<!doctype html><meta charset=utf-8><pre id=out></pre>
+<iframe id=framed src="BASE/?transport=websocket"></iframe>
 <script src="BASE/sockjs.min.js"></script>
 <script>
 const out = document.getElementById("out");
@@ -620,6 +621,9 @@ def test_a_foreign_page_cannot_use_the_chat_on_any_transport(browser):
         lines = page.locator("#out").inner_text().splitlines()
         assert not [l for l in lines if l.endswith(" open")], lines
         assert "xhr refused" in lines and "websocket closed 1006" in lines, lines
+        # frame-ancestors 'self': the chat page does not render inside the foreign page (clickjacking).
+        framed = [f.url for f in page.frames if f != page.main_frame]
+        assert framed and not [u for u in framed if u.startswith(BASE_URL)], framed
         # The same requests from the chat's own page are served: the refusals above are the policy's.
         own = User(browser, nick("own", "websocket"), "websocket")
         try:

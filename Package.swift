@@ -42,6 +42,8 @@ let package = Package(
         // rabbitmq-c, compiled against the librabbitmq-dev headers but loaded with dlopen at
         // the first RabbitMQ connect: without librabbitmq the in-process broker still runs.
         .target(name: "CRabbitMQ"),
+        // SQLite from Debian's libsqlite3-dev: the built-in broker's store (`--data-dir`).
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "Broker", swiftSettings: strict),
         .target(
             name: "RabbitMQBroker",
@@ -51,7 +53,7 @@ let package = Package(
         .target(
             name: "InMemoryBroker",
             dependencies: [
-                "Broker",
+                "Broker", "CSQLite",
                 .product(name: "DequeModule", package: "swift-collections"),
             ],
             swiftSettings: strict
@@ -64,6 +66,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+
+        // Writes through a durable in-process broker and reports its confirms on stdout, for
+        // the kill test (Tests/BrokerContractTests/StoreKillTests.swift), which SIGKILLs it.
+        .executableTarget(name: "StoreKillHarness", dependencies: ["Broker", "InMemoryBroker"], swiftSettings: strict),
 
         // MARK: SockJS
         .target(
@@ -161,7 +167,7 @@ let package = Package(
         .target(
             name: "FuzzChecks",
             dependencies: [
-                "Chat", "SockJS", "FuzzEngine",
+                "Chat", "ChatClient", "SockJS", "FuzzEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -173,6 +179,8 @@ let package = Package(
         .executableTarget(name: "FuzzWebSocketFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
         .executableTarget(name: "FuzzHTTPHead", dependencies: ["FuzzChecks"], swiftSettings: strict),
         .executableTarget(name: "FuzzSockJSConnection", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzHTTPRequests", dependencies: ["FuzzChecks"], swiftSettings: strict),
+        .executableTarget(name: "FuzzClientFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
 
         // MARK: Tests
         .target(
@@ -194,7 +202,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BrokerContractTests",
-            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
 # Builds every coverage-guided fuzzer (libFuzzer, -sanitize=fuzzer,address) in its own scratch
-# path (.build-fuzz, so ordinary builds stay uninstrumented) and runs each for a share of
-# SECONDS (default 60 in all) on a temporary copy of its committed seeds in Fuzz/corpus/.
+# path (.build-fuzz, so ordinary builds stay uninstrumented) and runs each, with its dictionary
+# (Fuzz/dict/<corpus>.dict), on a copy of its committed seeds in Fuzz/corpus/.
 # Prints executions, coverage and crashes per fuzzer; exits 1 if any fuzzer found a crash,
 # a leak, a timeout or an out-of-memory input (saved under test-output/fuzz/ with the command
 # to reproduce it), 2 if the build failed.
 #
-#   scripts/fuzz.sh [SECONDS] [FUZZER...]      e.g. scripts/fuzz.sh 600 FuzzChatFrames
+#   scripts/fuzz.sh [SECONDS] [FUZZER...]   CI mode: SECONDS (default 60) shared by the fuzzers,
+#                                           on a temporary copy of the seeds.
+#                                           e.g. scripts/fuzz.sh 600 FuzzChatFrames
+#   scripts/fuzz.sh --long [FUZZER...]      long mode: each fuzzer runs FUZZ_LONG_SECONDS
+#                                           (default 1800) in turn, one at a time, and its
+#                                           corpus grows in test-output/fuzz-corpus/<corpus>/
+#                                           across runs (new inputs worth keeping are copied
+#                                           into Fuzz/corpus/ by hand).
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 export PATH="/opt/swift/usr/bin:$PATH"
 
-TOTAL=${1:-60}
-shift || true
-ALL=(FuzzChatFrames FuzzSockJSFrames FuzzWebSocketFrames FuzzHTTPHead FuzzSockJSConnection)
+LONG=0
+if [ "${1:-}" = "--long" ]; then
+    LONG=1
+    shift
+    TOTAL=0
+else
+    TOTAL=${1:-60}
+    shift || true
+fi
+ALL=(FuzzChatFrames FuzzSockJSFrames FuzzWebSocketFrames FuzzHTTPHead FuzzSockJSConnection FuzzHTTPRequests FuzzClientFrames)
 FUZZERS=("$@")
 [ ${#FUZZERS[@]} -gt 0 ] || FUZZERS=("${ALL[@]}")
 
@@ -25,13 +39,16 @@ corpus_of() {
         FuzzWebSocketFrames) echo websocket-frames ;;
         FuzzHTTPHead) echo http-head ;;
         FuzzSockJSConnection) echo sockjs-connection ;;
+        FuzzHTTPRequests) echo http-requests ;;
+        FuzzClientFrames) echo client-frames ;;
         *) return 1 ;;
     esac
 }
 max_len_of() {
     case $1 in
         FuzzSockJSConnection) echo 8192 ;;
-        FuzzChatFrames | FuzzHTTPHead) echo 4096 ;;
+        FuzzChatFrames | FuzzHTTPHead | FuzzClientFrames) echo 4096 ;;
+        FuzzHTTPRequests) echo 1536 ;;
         *) echo 2048 ;;
     esac
 }
@@ -55,7 +72,11 @@ for f in "${FUZZERS[@]}"; do
 done
 BIN=$(swift build "${FLAGS[@]}" --show-bin-path)
 
-PER=$(( TOTAL / ${#FUZZERS[@]} ))
+if [ "$LONG" = 1 ]; then
+    PER=${FUZZ_LONG_SECONDS:-1800}
+else
+    PER=$(( TOTAL / ${#FUZZERS[@]} ))
+fi
 [ "$PER" -ge 1 ] || PER=1
 WORK=$(mktemp -d /tmp/rabbitchat-fuzz.XXXXXX)
 ARTIFACTS="$ROOT/test-output/fuzz"
@@ -70,10 +91,18 @@ summary=()
 for f in "${FUZZERS[@]}"; do
     name=$(corpus_of "$f")
     mkdir -p "$WORK/$f/corpus"
-    cp "$ROOT/Fuzz/corpus/$name/"* "$WORK/$f/corpus/" 2>/dev/null || true
+    corpus="$WORK/$f/corpus"
+    if [ "$LONG" = 1 ]; then
+        corpus="$ROOT/test-output/fuzz-corpus/$name"
+        mkdir -p "$corpus"
+    fi
+    cp "$ROOT/Fuzz/corpus/$name/"* "$corpus/" 2>/dev/null || true
+    dict=()
+    [ -f "$ROOT/Fuzz/dict/$name.dict" ] && dict=(-dict="$ROOT/Fuzz/dict/$name.dict")
     log="$WORK/$f/log"
     start=$SECONDS
-    "$BIN/$f" "$WORK/$f/corpus" \
+    [ "$LONG" = 1 ] && echo "== $f: $PER s (started $(date -u +%H:%M:%S) UTC; corpus test-output/fuzz-corpus/$name)"
+    "$BIN/$f" "$corpus" "${dict[@]}" \
         -max_total_time="$PER" -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=10 \
         -max_len="$(max_len_of "$f")" -print_final_stats=1 -artifact_prefix="$WORK/$f/" > "$log" 2>&1
     rc=$?
@@ -89,6 +118,7 @@ for f in "${FUZZERS[@]}"; do
         cp "$log" "$ARTIFACTS/$f.log"
         for a in $found; do cp "$a" "$ARTIFACTS/$f-$(basename "$a")"; done
     fi
+    [ "$LONG" = 1 ] && cp "$log" "$ARTIFACTS/$f-long.log"
     printf '%-22s %8s %10s %8s %8s %8s  %s\n' "$f" "$((SECONDS - start))" "${execs:-?}" "${rate:-?}" "${cov:-?}" "${corp:-?}" "$result"
     summary+=("$f")
     if [ "$result" != ok ]; then

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Starts, stops and drives a hermetic RabbitMQ node for rabbitChat's tests and benchmarks.
 #
-#   scripts/rabbitmq.sh start    start RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (default 5672), unless
-#                                something already answers there (then it does nothing)
+#   scripts/rabbitmq.sh start    start RabbitMQ on 127.0.0.1:$RABBITMQ_PORT (default 5672), with a
+#                                TLS listener on 127.0.0.1:$RABBITMQ_TLS_PORT (default 5671 for
+#                                5672, else RABBITMQ_PORT+10000), unless something already
+#                                answers there (then it does nothing)
 #   scripts/rabbitmq.sh stop     stop the node this script started (and the epmd it started)
 #   scripts/rabbitmq.sh status   say whether RabbitMQ answers on the port, and who started it
 #   scripts/rabbitmq.sh ctl ...  run rabbitmqctl against that node (e.g. `ctl list_connections`)
@@ -11,6 +13,12 @@
 # log and pid folders under $RABBITCHAT_STATE (default /tmp/rabbitchat-rabbitmq, or
 # /tmp/rabbitchat-rabbitmq-PORT for another port), and every listener (AMQP, distribution,
 # epmd) on 127.0.0.1. See ../shared/ENVIRONMENT.md for why each setting is there.
+#
+# TLS: each start makes a throwaway CA and a server certificate for localhost / 127.0.0.1 in
+# $STATE/tls (ca.pem, server.pem, server.key) and writes the URL that reaches the TLS listener,
+# trusting that CA, to $STATE/tls/amqps-url
+# (amqps://guest:guest@127.0.0.1:5671/?cacertfile=$STATE/tls/ca.pem); tests read it from there
+# unless RABBITCHAT_TEST_AMQPS_URL is set.
 set -euo pipefail
 
 PORT="${RABBITMQ_PORT:-5672}"
@@ -26,6 +34,15 @@ else
     NODENAME="${RABBITCHAT_NODENAME:-rabbitchat$PORT@localhost}"
 fi
 DIST_PORT="${RABBITMQ_DIST_PORT:-$((PORT + 20000))}"
+# 5671 beside 5672 (RabbitMQ's usual pair); other ports get theirs 10000 higher, so that nodes on
+# neighbouring ports (scripts/rabbitmq-cluster.sh: 5701 5702 5703) never collide.
+if [[ "$PORT" == 5672 ]]; then DEFAULT_TLS_PORT=5671; else DEFAULT_TLS_PORT=$((PORT + 10000)); fi
+TLS_PORT="${RABBITMQ_TLS_PORT:-$DEFAULT_TLS_PORT}"
+if [[ ! "$TLS_PORT" =~ ^[0-9]+$ ]] || (( TLS_PORT < 1 || TLS_PORT > 65535 || TLS_PORT == PORT )); then
+    echo "rabbitmq.sh: RABBITMQ_TLS_PORT must be a port number other than RABBITMQ_PORT, not '$TLS_PORT'." >&2
+    exit 2
+fi
+TLS_DIR="$STATE/tls"
 EPMD_PORT="${ERL_EPMD_PORT:-4369}"
 RABBIT_BIN=/usr/lib/rabbitmq/bin
 MARKER="$STATE/started-by-rabbitmq.sh"
@@ -67,6 +84,46 @@ prepare_state() {
     chmod 400 "$HOME/.erlang.cookie"
     echo "[]." > "$RABBITMQ_ENABLED_PLUGINS_FILE"
     : > "$RABBITMQ_CONF_ENV_FILE"
+    make_certificates
+    # The AMQP listener comes from RABBITMQ_NODE_IP_ADDRESS/PORT; this adds the TLS one. Clients
+    # need no certificate of their own (verify_none on the broker's side); they check the broker's.
+    cat > "$STATE/rabbitmq.conf" <<CONF
+listeners.ssl.default = 127.0.0.1:$TLS_PORT
+ssl_options.cacertfile = $TLS_DIR/ca.pem
+ssl_options.certfile = $TLS_DIR/server.pem
+ssl_options.keyfile = $TLS_DIR/server.key
+ssl_options.verify = verify_none
+ssl_options.fail_if_no_peer_cert = false
+CONF
+}
+
+# A throwaway CA and a server certificate it signs, for localhost and 127.0.0.1 (the IP also as a
+# DNS name: rabbitmq-c 0.11 matches the host only against DNS names). Valid 30 days; made anew
+# at each start, so nothing outlives the node's state folder.
+make_certificates() {
+    if ! command -v openssl >/dev/null; then
+        echo "rabbitmq.sh: openssl is needed for the TLS listener's certificates; install it with: apt-get install -y openssl" >&2
+        exit 1
+    fi
+    rm -rf "$TLS_DIR"
+    mkdir -p "$TLS_DIR"
+    chmod 700 "$TLS_DIR"
+    local log="$TLS_DIR/openssl.log"
+    if ! {
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+            -subj "/CN=rabbitChat test CA $PORT" -keyout "$TLS_DIR/ca.key" -out "$TLS_DIR/ca.pem" \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj "/CN=localhost" -keyout "$TLS_DIR/server.key" -out "$TLS_DIR/server.csr" &&
+        printf 'subjectAltName=DNS:localhost,DNS:127.0.0.1,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' > "$TLS_DIR/server.ext" &&
+        openssl x509 -req -in "$TLS_DIR/server.csr" -CA "$TLS_DIR/ca.pem" -CAkey "$TLS_DIR/ca.key" \
+            -CAcreateserial -days 30 -extfile "$TLS_DIR/server.ext" -out "$TLS_DIR/server.pem"
+    } >"$log" 2>&1; then
+        echo "rabbitmq.sh: could not make the TLS certificates; see $log." >&2
+        exit 1
+    fi
+    chmod 600 "$TLS_DIR/ca.key" "$TLS_DIR/server.key"
+    echo "amqps://guest:guest@127.0.0.1:$TLS_PORT/?cacertfile=$TLS_DIR/ca.pem" > "$TLS_DIR/amqps-url"
 }
 
 start_epmd() {
@@ -108,7 +165,15 @@ cmd_start() {
         echo "rabbitmq.sh: RabbitMQ started but does not answer on 127.0.0.1:$PORT; see $RABBITMQ_LOG_BASE/startup.log." >&2
         exit 1
     fi
-    echo "RabbitMQ $NODENAME is ready on amqp://guest:guest@127.0.0.1:$PORT/ (state in $STATE)."
+    for _ in $(seq 1 50); do
+        answers "$TLS_PORT" && break
+        sleep 0.1
+    done
+    if ! answers "$TLS_PORT"; then
+        echo "rabbitmq.sh: RabbitMQ started but its TLS listener does not answer on 127.0.0.1:$TLS_PORT; see $RABBITMQ_LOG_BASE." >&2
+        exit 1
+    fi
+    echo "RabbitMQ $NODENAME is ready on amqp://guest:guest@127.0.0.1:$PORT/ and $(cat "$TLS_DIR/amqps-url") (state in $STATE)."
 }
 
 cmd_stop() {

@@ -7,7 +7,7 @@
 #   scripts/setup.sh --test     # plus what the test suite needs
 set -euo pipefail
 
-packages=(librabbitmq-dev pkg-config node-sockjs-client)
+packages=(librabbitmq-dev libsqlite3-dev pkg-config node-sockjs-client)
 if [ "${1:-}" = "--test" ]; then
     packages+=(rabbitmq-server node-sockjs chromium python3-venv curl)
 fi

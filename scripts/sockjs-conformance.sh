@@ -11,8 +11,14 @@ CONFIG="${SOCKJS_BUILD_CONFIG:-debug}"
 EXPECTED="68 passed, 0 failed, 0 errors"
 
 if [ ! -x "$SUITE" ]; then
-    echo "error: the SockJS protocol suite is not at $SUITE; put the shared/ folder beside the clone or set SOCKJS_PROTOCOL_RUN." >&2
-    exit 2
+    # A fresh clone without ../shared skips this check; CI (CI=true or
+    # RABBITCHAT_REQUIRE_RABBITMQ=1) must run it, so there the missing suite is a failure.
+    if [ "${CI:-}" = true ] || [ "${RABBITCHAT_REQUIRE_RABBITMQ:-}" = 1 ]; then
+        echo "error: the SockJS protocol suite is not at $SUITE; put the shared/ folder beside the clone or set SOCKJS_PROTOCOL_RUN." >&2
+        exit 2
+    fi
+    echo "skipped: the SockJS protocol suite is not at $SUITE (put the shared/ folder beside the clone or set SOCKJS_PROTOCOL_RUN to run it)."
+    exit 0
 fi
 
 cd "$ROOT"

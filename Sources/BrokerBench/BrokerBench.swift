@@ -13,11 +13,20 @@ struct BrokerBench: AsyncParsableCommand {
         abstract: "Confirmed-publish and consume+ack throughput of the broker backends, printed as one table.")
 
     enum Backend: String, ExpressibleByArgument, CaseIterable {
-        case inmemory, rabbitmq, all
+        case inmemory, rabbitmq, store, all
     }
 
-    @Option(help: "Which backends to measure: inmemory, rabbitmq or all.")
+    @Option(help: "Which backends to measure: inmemory, rabbitmq, store (the built-in broker with a data directory) or all.")
     var backend: Backend = .all
+
+    @Option(help: "The data directory of the store backend (must not exist yet; default: a new one under /tmp, removed afterwards).")
+    var dataDir: String?
+
+    @Option(help: "Instead of the table: fill a data directory with this many history (stream) records and --restart-inbox waiting private messages, then time its reopen.")
+    var restartHistory: Int?
+
+    @Option(help: "Waiting private messages for --restart-history (persistent, in 1,000 durable queues).")
+    var restartInbox = 100_000
 
     @Option(help: "The RabbitMQ to measure against (start one with scripts/rabbitmq.sh start).")
     var url = "amqp://guest:guest@127.0.0.1:5672/"
@@ -54,6 +63,10 @@ struct BrokerBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let restartHistory {
+            try await RestartBench(history: restartHistory, inbox: restartInbox, size: size, dataDir: dataDir).run()
+            return
+        }
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
         let columns: Set<BenchRow.Column> = if !only.isEmpty {
             Set(only)
@@ -83,6 +96,21 @@ struct BrokerBench: AsyncParsableCommand {
             simulator = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages,
                                        window: window, columns: columns)
         }
+        var store: BrokerBenchRun?
+        var storeDirectory: String?
+        if backend == .store || backend == .all {
+            let directory = dataDir ?? RestartBench.temporaryDirectory("brokerbench-store")
+            storeDirectory = dataDir == nil ? directory : nil
+            let broker: InMemoryBroker
+            do {
+                broker = try InMemoryBroker(dataDirectory: directory)
+            } catch {
+                throw ValidationError(error.message)
+            }
+            store = BrokerBenchRun(label: "InMemoryBroker+store", broker: broker, body: body, messages: messages, window: window,
+                                   columns: columns)
+        }
+        defer { if let storeDirectory { RestartBench.remove(storeDirectory) } }
         // Runs are interleaved, so that a busy moment of the machine hits every backend alike.
         var runs: [String: [BenchRow]] = [:]
         var order: [String] = []
@@ -92,16 +120,20 @@ struct BrokerBench: AsyncParsableCommand {
         }
         for round in 1...repeats {
             if let raw {
-                print("round \(round)/\(repeats): raw rabbitmq-c at \(url) ...")
+                print("round \(round)/\(repeats): raw rabbitmq-c at \(AMQPURL.redacted(url)) ...")
                 record(try raw.run())
             }
             if let bridge {
-                print("round \(round)/\(repeats): RabbitMQBroker at \(url) ...")
+                print("round \(round)/\(repeats): RabbitMQBroker at \(AMQPURL.redacted(url)) ...")
                 record(try await bridge.run())
             }
             if let simulator {
                 print("round \(round)/\(repeats): InMemoryBroker ...")
                 record(try await simulator.run())
+            }
+            if let store {
+                print("round \(round)/\(repeats): InMemoryBroker with a data directory ...")
+                record(try await store.run())
             }
         }
         print("")

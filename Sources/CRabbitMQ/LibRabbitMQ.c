@@ -25,6 +25,11 @@
     F(amqp_basic_qos_ok_t *, amqp_basic_qos, (amqp_connection_state_t state, amqp_channel_t channel, uint32_t prefetch_size, uint16_t prefetch_count, amqp_boolean_t global), (state, channel, prefetch_size, prefetch_count, global)) \
     F(amqp_basic_consume_ok_t *, amqp_basic_consume, (amqp_connection_state_t state, amqp_channel_t channel, amqp_bytes_t queue, amqp_bytes_t consumer_tag, amqp_boolean_t no_local, amqp_boolean_t no_ack, amqp_boolean_t exclusive, amqp_table_t arguments), (state, channel, queue, consumer_tag, no_local, no_ack, exclusive, arguments)) \
     F(amqp_socket_t *, amqp_tcp_socket_new, (amqp_connection_state_t state), (state)) \
+    F(amqp_socket_t *, amqp_ssl_socket_new, (amqp_connection_state_t state), (state)) \
+    F(int, amqp_ssl_socket_set_cacert, (amqp_socket_t *self, const char *cacert), (self, cacert)) \
+    F(int, amqp_ssl_socket_set_key, (amqp_socket_t *self, const char *cert, const char *key), (self, cert, key)) \
+    V(amqp_ssl_socket_set_verify_peer, (amqp_socket_t *self, amqp_boolean_t verify), (self, verify)) \
+    V(amqp_ssl_socket_set_verify_hostname, (amqp_socket_t *self, amqp_boolean_t verify), (self, verify)) \
     F(amqp_rpc_reply_t, amqp_read_message, (amqp_connection_state_t state, amqp_channel_t channel, amqp_message_t *message, int flags), (state, channel, message, flags)) \
     F(amqp_queue_delete_ok_t *, amqp_queue_delete, (amqp_connection_state_t state, amqp_channel_t channel, amqp_bytes_t queue, amqp_boolean_t if_unused, amqp_boolean_t if_empty), (state, channel, queue, if_unused, if_empty)) \
     F(amqp_queue_declare_ok_t *, amqp_queue_declare, (amqp_connection_state_t state, amqp_channel_t channel, amqp_bytes_t queue, amqp_boolean_t passive, amqp_boolean_t durable, amqp_boolean_t exclusive, amqp_boolean_t auto_delete, amqp_table_t arguments), (state, channel, queue, passive, durable, exclusive, auto_delete, arguments)) \

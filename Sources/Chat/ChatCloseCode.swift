@@ -6,4 +6,6 @@ public enum ChatCloseCode {
     public static let tooSlow = 4002
     /// Still over the rate limit after warnings.
     public static let flooding = 4003
+    /// No successful join within ``ChatConfiguration/joinTimeout`` of connecting.
+    public static let joinTimeout = 4004
 }

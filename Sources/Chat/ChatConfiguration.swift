@@ -28,11 +28,17 @@ public struct ChatConfiguration: Sendable {
     public var clock: any ChatClock
     /// The names of the exchanges and queues; the default is the production topology.
     public var topology: ChatTopology
+    /// How long a connection may stay without a successful `join`; then it is closed (4004).
+    public var joinTimeout: Duration = .seconds(30)
     /// How long a `say`, `tell` or receipt may wait for the broker's confirm (and a `say` for
     /// its record to come back through the history stream) before it is answered `unavailable`
     /// and the publish channel is replaced. A broker that loses a confirm, or confirms a
     /// message it did not store, then costs one retry instead of a stuck session or a loss.
     public var publishTimeout: Duration = .seconds(10)
+    /// How long a starting node listens for the running nodes' answers to its `hello` before
+    /// it concludes that they share its secret (Specs/amqp-topology.md, "Every node uses the
+    /// same secret"). Joins wait for it once per process start, not per reconnect.
+    public var secretCheckWindow: Duration = .seconds(1)
 
     public init(
         nodeId: String,
@@ -93,6 +99,29 @@ public struct ChatLimits: Sendable, Hashable {
     /// (``JoinGate``), so that joins arriving together finish one after another instead of all
     /// at the end.
     public var joinsInFlight: Int
+    /// Messages a user's queue may hold waiting (`x-max-length`); over it a `tell` is
+    /// `inbox_full` (Specs/amqp-topology.md, "Inbox caps").
+    public var inboxMaxMessages: Int = 1000
+    /// Bytes of message bodies a user's queue may hold waiting (`x-max-length-bytes`).
+    public var inboxMaxBytes: Int = 4 * 1024 * 1024
+    /// Entries of a welcome's `users`: every online nick, then the most recently seen others.
+    public var welcomeRoster: Int = 500
+    /// Rooms in a welcome's `rooms`: those with the most recent public message.
+    public var welcomeRooms: Int = 200
+    /// Rooms one session may be in at once; an `enter` beyond is `too_many_rooms`.
+    public var roomsPerSession: Int = 100
+    /// Bytes of messages a node keeps in memory per room for `history` (besides `historyKept`).
+    public var historyKeptBytes: Int = 1024 * 1024
+    /// Bytes of messages a node keeps in memory for all rooms together; past it the least
+    /// recently active room loses its oldest messages first.
+    public var historyTotalBytes: Int = 32 * 1024 * 1024
+    /// Rooms whose history a node keeps in memory; past it the least recently active room's
+    /// history is forgotten (it stays in the stream).
+    public var historyRooms: Int = 1000
+    /// `typing` frames a session may send per second on average, and in a burst; the excess
+    /// is dropped silently.
+    public var typingPerSecond: Double = 2
+    public var typingBurst: Double = 5
 
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,

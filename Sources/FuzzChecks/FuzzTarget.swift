@@ -14,6 +14,10 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     case httpHead = "http-head"
     /// Whole connections to a SockJS server on a virtual clock: requests, sessions, websockets.
     case sockJSConnection = "sockjs-connection"
+    /// Whole HTTP/1.1 request streams: chunked and `Content-Length` bodies, pipelined, split at every byte.
+    case httpRequests = "http-requests"
+    /// What a chat client reads from a server: streamed lines, SockJS frames, chat server frames.
+    case clientFrames = "client-frames"
 
     /// The executable that fuzzes this target.
     public var executableName: String {
@@ -23,6 +27,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .webSocketFrames: "FuzzWebSocketFrames"
         case .httpHead: "FuzzHTTPHead"
         case .sockJSConnection: "FuzzSockJSConnection"
+        case .httpRequests: "FuzzHTTPRequests"
+        case .clientFrames: "FuzzClientFrames"
         }
     }
 
@@ -32,7 +38,7 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         #if DEBUG
         return true
         #else
-        return self == .chatFrames
+        return self == .chatFrames || self == .clientFrames
         #endif
     }
 
@@ -41,6 +47,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         switch self {
         case .chatFrames:
             return ChatFrameChecks.check(bytes)
+        case .clientFrames:
+            return ClientFrameChecks.check(bytes)
         #if DEBUG
         case .sockJSFrames:
             return SockJSFrameChecks.check(bytes)
@@ -50,6 +58,8 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
             return HTTPHeadChecks.check(bytes)
         case .sockJSConnection:
             return SockJSConnectionChecks.check(bytes)
+        case .httpRequests:
+            return HTTPRequestChecks.check(bytes)
         #else
         default:
             return ["\(executableName) checks internal SockJS parsers and needs a debug build: run scripts/fuzz.sh."]

@@ -28,6 +28,9 @@ import Darwin
 /// Fault injection (for recovery tests) is in `InMemoryBroker+Faults.swift`.
 public final class InMemoryBroker: Broker {
     let core: Mutex<SimCore>
+    /// The store under the simulator when it was opened with a data directory; nil in memory.
+    let store: DurableStore?
+    private let log: @Sendable (String) -> Void
 
     /// Creates an empty broker with `amq.direct`, `amq.fanout` and `amq.topic`.
     ///
@@ -43,7 +46,74 @@ public final class InMemoryBroker: Broker {
     public init(clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil) {
         precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
         core = Mutex(SimCore(clock: clock, maxStreamBytes: maxStreamBytes))
+        store = nil
+        log = { _ in }
     }
+
+    /// Opens the broker on the store in `dataDirectory` (made with mode 0700 when absent):
+    /// durable exchanges, durable queues with their bindings and persistent messages, and
+    /// streams come back exactly as they were confirmed (`Specs/storage.md`). From then on a
+    /// publisher confirm (and a declare's reply) comes only once the change is on disk;
+    /// acknowledgements are written in the same order, so a crash may redeliver but never
+    /// loses. Non-durable and exclusive queues, and non-persistent messages of classic queues,
+    /// stay in memory only.
+    ///
+    /// Throws one sentence saying what to do when the directory is locked by another process,
+    /// not readable or writable, or holds a store this version cannot read.
+    ///
+    /// - Parameter log: receives the store's notes, such as the one line that says a torn
+    ///   write at the end of the log was dropped after a crash.
+    public init(dataDirectory: String, clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil,
+                log: @escaping @Sendable (String) -> Void = InMemoryBroker.standardErrorLog) throws(StoreError) {
+        precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
+        let store = try DurableStore(directory: dataDirectory, log: log)
+        let snapshot = try store.load()
+        var core = SimCore(clock: clock, maxStreamBytes: maxStreamBytes)
+        core.load(snapshot)
+        if !core.journal.isEmpty {
+            _ = store.submit(core.journal)
+            core.journal = []
+        }
+        self.core = Mutex(core)
+        self.store = store
+        self.log = log
+    }
+
+    /// Writes a line to standard error (the default log of a broker with a data directory).
+    public static let standardErrorLog: @Sendable (String) -> Void = { line in
+        let bytes = Array((line + "\n").utf8)
+        _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+
+    /// The data directory, or nil for a broker that keeps everything in memory.
+    public var dataDirectory: String? { store?.directory }
+
+    /// Closes every connection, writes what is pending, and closes the store (releasing the
+    /// data directory for another process). The broker must not be used afterwards; without a
+    /// data directory it only closes the connections.
+    public func close() {
+        withCore { core in
+            _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was closed."))
+        }
+        store?.close()
+    }
+
+    /// Makes a consistent copy of the store in `dataDirectory` (and its secret file, when
+    /// there is one) in `destination`, while a server may be running on it. Restoring is
+    /// starting the server with `--data-dir` pointing at the copy.
+    public static func backup(dataDirectory: String, to destination: String) throws(StoreError) {
+        try DurableStore.backup(directory: dataDirectory, to: destination)
+    }
+
+    /// How many messages and stream entries are on disk now (after what is pending is
+    /// written); 0 without a data directory.
+    public func storedMessageCount() throws(StoreError) -> Int {
+        try store?.storedMessageCount() ?? 0
+    }
+
+    /// How many store transactions (each one fsync) have been committed: with group commit
+    /// far fewer than the publishes they covered. 0 without a data directory.
+    public var storeCommits: UInt64 { store?.commitCount ?? 0 }
 
     /// Closes whatever is still open when the last handle goes: consumers' streams finish,
     /// waiters wake, and the core's internal references (channel ↔ consumer) are released.
@@ -57,9 +127,47 @@ public final class InMemoryBroker: Broker {
     /// operation made deliverable: one stream element per consumer and operation.
     func withCore<T: Sendable, E: Error>(_ body: (inout SimCore) throws(E) -> T) throws(E) -> T {
         try core.withLock { core throws(E) -> T in
-            defer { core.flushDeliveries() }
+            defer {
+                core.flushDeliveries()
+                submitJournal(&core)
+            }
             return try body(&core)
         }
+    }
+
+    /// Hands what the operation changed in durable state to the store (under the lock, so
+    /// that the store writes changes in the order they were made); returns the ticket to wait
+    /// on, nil when nothing durable changed.
+    @discardableResult
+    private func submitJournal(_ core: inout SimCore) -> UInt64? {
+        guard !core.journal.isEmpty, let store else { return nil }
+        defer { core.journal.removeAll(keepingCapacity: true) }
+        return store.submit(core.journal)
+    }
+
+    /// ``withCore(_:)`` for an operation whose reply must wait until its changes are on disk
+    /// (publishes, declares, binds, deletes). With a data directory it returns only once the
+    /// store has committed them; when the store cannot write, it throws.
+    func withCoreDurably<T: Sendable>(_ body: (inout SimCore) throws(BrokerError) -> T) async throws(BrokerError) -> T {
+        let (value, ticket) = try core.withLock { core throws(BrokerError) -> (T, UInt64?) in
+            defer { core.flushDeliveries() }
+            let value: T
+            do throws(BrokerError) {
+                value = try body(&core)
+            } catch {
+                submitJournal(&core)
+                throw error
+            }
+            return (value, submitJournal(&core))
+        }
+        if let ticket, let store {
+            do {
+                try await store.waitDurable(ticket)
+            } catch {
+                throw .connectionClosed("the broker could not write its data directory: \(error)")
+            }
+        }
+        return value
     }
 
     public var displayName: String { "in-process broker" }
@@ -80,8 +188,28 @@ public final class InMemoryBroker: Broker {
     /// ``BrokerError/connectionClosed(_:)``; non-durable queues and exchanges vanish; a
     /// durable classic queue keeps only its persistent messages; streams keep everything.
     /// New connections are accepted at once.
+    ///
+    /// With a data directory this is a real reopen: after the connections close and what is
+    /// pending is written, the simulator is rebuilt from the store alone.
     public func restart() {
-        withCore { $0.restart() }
+        guard let store else {
+            withCore { $0.restart() }
+            return
+        }
+        withCore { core in
+            _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker restarted (CONNECTION_FORCED); reconnect."))
+            submitJournal(&core)
+            let redelivered = core.redeliveredMessages()
+            do throws(StoreError) {
+                try store.flushSync()
+                let snapshot = try store.load()
+                core.load(snapshot)
+                core.markRedelivered(redelivered)
+            } catch {
+                log("the in-process broker could not reload its data directory on restart: \(error)")
+                core.restart()
+            }
+        }
     }
 
     /// The names of the open connections, oldest first (for tests and diagnostics).

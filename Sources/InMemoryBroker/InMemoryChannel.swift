@@ -14,6 +14,17 @@ public final class InMemoryChannel: BrokerChannel {
         self.closeState = closeState
     }
 
+    /// Runs `body` on the open channel under the broker's lock and returns once what it
+    /// changed in durable state is on disk (at once without a data directory).
+    private func withChannelDurably<T: Sendable>(_ body: (inout SimCore, SimChannel) throws(BrokerError) -> T) async throws(BrokerError) -> T {
+        let closeState = self.closeState
+        let id = self.id
+        return try await broker.withCoreDurably { core throws(BrokerError) -> T in
+            let channel = try core.channel(id, closeState)
+            return try body(&core, channel)
+        }
+    }
+
     /// Runs `body` on the open channel under the broker's lock.
     private func withChannel<T: Sendable>(_ body: (inout SimCore, SimChannel) throws(BrokerError) -> T) throws(BrokerError) -> T {
         let closeState = self.closeState
@@ -25,36 +36,36 @@ public final class InMemoryChannel: BrokerChannel {
     }
 
     public func declareExchange(_ name: String, kind: ExchangeKind, options: ExchangeOptions) async throws(BrokerError) {
-        try withChannel { core, channel throws(BrokerError) in try core.declareExchange(channel, name, kind: kind, options: options) }
+        try await withChannelDurably { core, channel throws(BrokerError) in try core.declareExchange(channel, name, kind: kind, options: options) }
     }
 
     public func deleteExchange(_ name: String) async throws(BrokerError) {
-        try withChannel { core, channel throws(BrokerError) in try core.deleteExchange(channel, name) }
+        try await withChannelDurably { core, channel throws(BrokerError) in try core.deleteExchange(channel, name) }
     }
 
     @discardableResult
     public func declareQueue(_ name: String, options: QueueOptions) async throws(BrokerError) -> QueueInfo {
-        try withChannel { core, channel throws(BrokerError) in try core.declareQueue(channel, name, options: options) }
+        try await withChannelDurably { core, channel throws(BrokerError) in try core.declareQueue(channel, name, options: options) }
     }
 
     @discardableResult
     public func deleteQueue(_ name: String, ifUnused: Bool, ifEmpty: Bool) async throws(BrokerError) -> UInt32 {
-        try withChannel { core, channel throws(BrokerError) in try core.deleteQueue(channel, name, ifUnused: ifUnused, ifEmpty: ifEmpty) }
+        try await withChannelDurably { core, channel throws(BrokerError) in try core.deleteQueue(channel, name, ifUnused: ifUnused, ifEmpty: ifEmpty) }
     }
 
     @discardableResult
     public func purgeQueue(_ name: String) async throws(BrokerError) -> UInt32 {
-        try withChannel { core, channel throws(BrokerError) in try core.purgeQueue(channel, name) }
+        try await withChannelDurably { core, channel throws(BrokerError) in try core.purgeQueue(channel, name) }
     }
 
     public func bindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable) async throws(BrokerError) {
-        try withChannel { core, channel throws(BrokerError) in
+        try await withChannelDurably { core, channel throws(BrokerError) in
             try core.bind(channel, queue: queue, exchange: exchange, key: routingKey, arguments: arguments, add: true)
         }
     }
 
     public func unbindQueue(_ queue: String, exchange: String, routingKey: String, arguments: AMQPTable) async throws(BrokerError) {
-        try withChannel { core, channel throws(BrokerError) in
+        try await withChannelDurably { core, channel throws(BrokerError) in
             try core.bind(channel, queue: queue, exchange: exchange, key: routingKey, arguments: arguments, add: false)
         }
     }
@@ -65,7 +76,7 @@ public final class InMemoryChannel: BrokerChannel {
     }
 
     public func publishBatch(_ batch: [PublishRequest]) async throws(BrokerError) -> [Result<Void, BrokerError>] {
-        let outcome = try withChannel { core, channel throws(BrokerError) in try core.publish(channel, batch) }
+        let outcome = try await withChannelDurably { core, channel throws(BrokerError) in try core.publish(channel, batch) }
         switch outcome {
         case .done(let results):
             return results

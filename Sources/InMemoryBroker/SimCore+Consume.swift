@@ -130,6 +130,8 @@ extension SimCore {
         channel.nextTag += 1
         if !autoAck {
             channel.unacked.append(SimUnacked(tag: tag, queue: queue, message: message, consumer: nil))
+        } else {
+            recordRemoved(message, from: queue)
         }
         return Self.delivery(tag, nil, message.redelivered, message.payload, message.payload.properties)
     }
@@ -162,7 +164,7 @@ extension SimCore {
                     entry.queue.active.append(consumer)
                 }
             }
-            if requeue { self.requeue(entry) }
+            if requeue { self.requeue(entry) } else { recordRemoved(entry.message, from: entry.queue) }
             if touched.last !== entry.queue && !touched.contains(where: { $0 === entry.queue }) {
                 touched.append(entry.queue)
             }
@@ -200,7 +202,7 @@ extension SimCore {
         // A requeue may take the queue over `x-max-length`: with drop-head RabbitMQ then drops
         // from the head (possibly the requeued message itself); reject-publish only refuses
         // publishes, so the queue stays over its limit until consumed.
-        if queue.limits.overflow == .dropHead { queue.dropHeadOverLimits() }
+        if queue.limits.overflow == .dropHead { recordRemoved(queue.dropHeadOverLimits(), from: queue) }
         return true
     }
 
@@ -228,6 +230,8 @@ extension SimCore {
         if !consumer.noAck {
             consumer.unacked += 1
             channel.unacked.append(SimUnacked(tag: tag, queue: consumer.queue, message: message, consumer: consumer))
+        } else {
+            recordRemoved(message, from: consumer.queue)
         }
         if consumer.handOver.emit(Self.delivery(tag, consumer.tag, message.redelivered, message.payload, message.payload.properties)) {
             unflushed.append(consumer)

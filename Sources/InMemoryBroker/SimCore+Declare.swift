@@ -27,14 +27,16 @@ extension SimCore {
         if name.hasPrefix("amq.") {
             throw channelError(channel, BrokerError.accessRefused, "ACCESS_REFUSED - exchange name '\(name)' contains reserved prefix 'amq.*'")
         }
-        exchanges[name] = SimExchange(name: name, kind: kind, durable: options.durable, autoDelete: options.autoDelete, arguments: options.arguments)
+        let exchange = SimExchange(name: name, kind: kind, durable: options.durable, autoDelete: options.autoDelete, arguments: options.arguments)
+        exchanges[name] = exchange
+        recordExchange(exchange)
     }
 
     mutating func deleteExchange(_ channel: SimChannel, _ name: String) throws(BrokerError) {
         if name.isEmpty || name.hasPrefix("amq.") {
             throw channelError(channel, BrokerError.accessRefused, "ACCESS_REFUSED - operation not permitted on the exchange '\(name)'")
         }
-        exchanges[name] = nil
+        recordExchangeDeleted(exchanges.removeValue(forKey: name))
     }
 
     private static func inequivalent(_ field: String, exchange name: String, _ received: String, _ current: String) -> String {
@@ -91,8 +93,10 @@ extension SimCore {
                 throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'auto-delete' for queue '\(name)' in vhost '/'")
             }
         }
-        queues[name] = SimQueue(name: name, durable: options.durable, exclusiveOwner: owner, autoDelete: options.autoDelete,
-                                arguments: options.arguments, limits: limits)
+        let queue = SimQueue(name: name, durable: options.durable, exclusiveOwner: owner, autoDelete: options.autoDelete,
+                             arguments: options.arguments, limits: limits)
+        queues[name] = queue
+        recordQueue(queue)
         return QueueInfo(name: name, messageCount: 0, consumerCount: 0)
     }
 
@@ -123,6 +127,7 @@ extension SimCore {
     mutating func deleteQueue(_ queue: SimQueue) -> UInt32 {
         guard queues[queue.name] === queue else { return 0 }
         queues[queue.name] = nil
+        recordQueueDeleted(queue)
         queue.isDeleted = true
         for consumer in queue.consumers {
             consumer.isCancelled = true
@@ -133,7 +138,7 @@ extension SimCore {
         queue.consumers = []
         queue.active = []
         for exchange in exchanges.values.sorted(by: { $0.name < $1.name }) where exchange.unbindAll(queue: queue.name) > 0 {
-            if exchange.autoDelete && exchange.bindings.isEmpty { exchanges[exchange.name] = nil }
+            if exchange.autoDelete && exchange.bindings.isEmpty { recordExchangeDeleted(exchanges.removeValue(forKey: exchange.name)) }
         }
         let count = UInt32(queue.ready.count)
         _ = queue.purge()
@@ -150,7 +155,9 @@ extension SimCore {
     }
 
     mutating func purgeQueue(_ channel: SimChannel, _ name: String) throws(BrokerError) -> UInt32 {
-        try queue(name, for: channel).purge()
+        let queue = try queue(name, for: channel)
+        recordRemoved(Array(queue.ready), from: queue)
+        return queue.purge()
     }
 
     // MARK: Bindings
@@ -168,9 +175,11 @@ extension SimCore {
         let queue = try queue(name, for: channel)
         let binding = SimBinding(queue: queue.name, key: key, arguments: arguments)
         if add {
+            if !exchange.bindings.contains(binding) { recordBinding(exchange, queue, binding, added: true) }
             exchange.bind(binding)
-        } else if exchange.unbind(binding), exchange.autoDelete, exchange.bindings.isEmpty {
-            exchanges[exchange.name] = nil
+        } else if exchange.unbind(binding) {
+            recordBinding(exchange, queue, binding, added: false)
+            if exchange.autoDelete, exchange.bindings.isEmpty { recordExchangeDeleted(exchanges.removeValue(forKey: exchange.name)) }
         }
     }
 }

@@ -78,7 +78,9 @@ extension SimCore {
     /// false when the queue refused it (`x-overflow=reject-publish` at its limit).
     mutating func enqueue(_ payload: SimPayload, into queue: SimQueue) -> Bool {
         if queue.isStream {
+            let firstBefore = queue.log.first?.offset
             queue.appendToLog(payload, timestamp: clock(), maxBodyBytes: queue.limits.maxLengthBytes, maxMemoryBytes: maxStreamBytes)
+            if storing { recordStreamAppend(queue, firstBefore: firstBefore) }
             dispatchStream(queue)
             return true
         }
@@ -88,7 +90,9 @@ extension SimCore {
         let message = SimQueuedMessage(seq: queue.nextSeq, payload: payload, redelivered: false)
         queue.nextSeq += 1
         queue.appendReady(message)
-        queue.dropHeadOverLimits()
+        recordEnqueued(message, in: queue)
+        let dropped = queue.dropHeadOverLimits()
+        if !dropped.isEmpty { recordRemoved(dropped, from: queue) }
         dispatch(queue)
         return true
     }

@@ -79,6 +79,13 @@ struct SimCore: ~Copyable {
     /// `x-max-length-bytes` says (nil: only the queue's own limit): the simulator keeps streams
     /// in memory, not on disk.
     let maxStreamBytes: Int?
+    /// Whether durable state is kept in a store (``InMemoryBroker/init(dataDirectory:clock:maxStreamBytes:log:)``):
+    /// then every change to it is also appended to `journal`, which the broker hands to the
+    /// store at the end of the operation.
+    var storing = false
+    var journal: [StoreOp] = []
+    /// The store id the next durable queue gets.
+    var nextStoreQueueID: Int64 = 1
 
     init(clock: @escaping @Sendable () -> Int64, maxStreamBytes: Int? = nil) {
         self.clock = clock

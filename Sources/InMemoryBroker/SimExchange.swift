@@ -47,6 +47,13 @@ final class SimExchange {
         return true
     }
 
+    /// Removes every binding (the broker is rebuilt from its store).
+    func removeAllBindings() {
+        bindings = []
+        bindingSet = []
+        reindex()
+    }
+
     /// Removes every binding of a queue (the queue was deleted); returns how many went.
     @discardableResult
     func unbindAll(queue: String) -> Int {

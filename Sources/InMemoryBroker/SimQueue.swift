@@ -14,6 +14,8 @@ final class SimQueue {
     /// Set when the queue is deleted, so that late acks and requeues of its messages are
     /// recognised and dropped.
     var isDeleted = false
+    /// The queue's id in the store: set for a durable queue of a broker with a data directory.
+    var storeID: Int64?
 
     /// Ready messages, ordered by `seq`.
     var ready: Deque<SimQueuedMessage> = []
@@ -114,9 +116,13 @@ final class SimQueue {
         return false
     }
 
-    /// Drops ready messages from the head until the limits hold (`x-overflow=drop-head`).
-    func dropHeadOverLimits() {
-        while let max = limits.maxLength, ready.count > max, popReady() != nil {}
-        while let max = limits.maxLengthBytes, readyBytes > max, popReady() != nil {}
+    /// Drops ready messages from the head until the limits hold (`x-overflow=drop-head`);
+    /// returns them.
+    @discardableResult
+    func dropHeadOverLimits() -> [SimQueuedMessage] {
+        var dropped: [SimQueuedMessage] = []
+        while let max = limits.maxLength, ready.count > max, let message = popReady() { dropped.append(message) }
+        while let max = limits.maxLengthBytes, readyBytes > max, let message = popReady() { dropped.append(message) }
+        return dropped
     }
 }

@@ -93,14 +93,21 @@ final class ConnectionWorker {
     private func open(_ url: AMQPURL) -> Result<Void, OpenFailure> {
         endpoint = url.endpoint
         guard let state = amqp_new_connection() else { return .failure(OpenFailure(why: "out of memory connecting to \(endpoint)")) }
-        guard let socket = amqp_tcp_socket_new(state) else {
+        let socket: OpaquePointer
+        switch Self.makeSocket(state, url: url) {
+        case .success(let made):
+            socket = made
+        case .failure(let failure):
             amqp_destroy_connection(state)
-            return .failure(OpenFailure(why: "could not create a socket for \(endpoint)"))
+            return .failure(failure)
         }
         var connectTimeout = timeval(tv_sec: 5, tv_usec: 0)
         let status = amqp_socket_open_noblock(socket, url.host, Int32(url.port), &connectTimeout)
         if status != AMQP_STATUS_OK.rawValue {
             amqp_destroy_connection(state)
+            if url.tls != nil, let why = Self.tlsFailure(status: status, url: url) {
+                return .failure(OpenFailure(why: why))
+            }
             let cause = status == AMQP_STATUS_SOCKET_ERROR.rawValue || status == AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue
                 ? connectFailureReason(host: url.host, port: url.port)
                 : String(cString: amqp_error_string2(status))
@@ -143,6 +150,47 @@ final class ConnectionWorker {
         if negotiated > 0 { maxChannels = UInt16(clamping: negotiated) }
         connection = state
         return .success(())
+    }
+
+    /// A plain TCP socket for `amqp://`, a TLS one for `amqps://` with the URL's CA, client
+    /// certificate and verification settings (rabbitmq-c checks the peer and the host name
+    /// during `amqp_socket_open`). The socket belongs to `state`.
+    private static func makeSocket(_ state: amqp_connection_state_t, url: AMQPURL) -> Result<OpaquePointer, OpenFailure> {
+        guard let tls = url.tls else {
+            guard let socket = amqp_tcp_socket_new(state) else {
+                return .failure(OpenFailure(why: "could not create a socket for \(url.endpoint)"))
+            }
+            return .success(socket)
+        }
+        guard let socket = amqp_ssl_socket_new(state) else {
+            return .failure(OpenFailure(why: "could not create a TLS socket for \(url.endpoint) (rabbitmq-c's OpenSSL did not initialise)"))
+        }
+        if let file = tls.caCertificateFile, amqp_ssl_socket_set_cacert(socket, file) != AMQP_STATUS_OK.rawValue {
+            return .failure(OpenFailure(why: "the CA file \(file) (cacertfile in the amqps:// URL for \(url.endpoint)) could not be read as PEM certificates; check the path and its permissions"))
+        }
+        if let certificate = tls.certificateFile, let key = tls.keyFile,
+           amqp_ssl_socket_set_key(socket, certificate, key) != AMQP_STATUS_OK.rawValue {
+            return .failure(OpenFailure(why: "the client certificate \(certificate) or its key \(key) (certfile, keyfile in the amqps:// URL for \(url.endpoint)) could not be read, or they do not match"))
+        }
+        let verify: amqp_boolean_t = tls.verifyPeer ? 1 : 0
+        amqp_ssl_socket_set_verify_peer(socket, verify)
+        amqp_ssl_socket_set_verify_hostname(socket, verify)
+        return .success(socket)
+    }
+
+    /// One sentence for a TLS handshake that failed, or nil when the failure is not TLS's.
+    static func tlsFailure(status: Int32, url: AMQPURL) -> String? {
+        let trust = url.tls?.caCertificateFile.map { "the CA in \($0)" } ?? "the system's CAs"
+        switch status {
+        case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
+            return "the TLS certificate of \(url.endpoint) is not signed by \(trust); give the CA that signed the broker's certificate with ?cacertfile=FILE in the amqps:// URL"
+        case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
+            return "the TLS certificate of \(url.endpoint) does not name the host '\(url.host)'; connect with a host name the certificate holds, or give the broker a certificate for this name"
+        case AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue, AMQP_STATUS_SSL_ERROR.rawValue:
+            return "the TLS handshake with \(url.endpoint) failed (is it a TLS listener? RabbitMQ's is usually port 5671; the broker may also have refused the certificate or the TLS version)"
+        default:
+            return nil
+        }
     }
 
     // MARK: The loop

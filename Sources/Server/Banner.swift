@@ -31,7 +31,11 @@ struct Banner {
     var brokerLine: String {
         switch configuration.broker {
         case .embedded:
-            "built-in (inside this process; the chat lasts as long as the process)"
+            if let directory = configuration.dataDirectory {
+                "built-in, durable: data in \(directory)"
+            } else {
+                "built-in, in memory: everything is lost when it stops"
+            }
         case .rabbitMQ(let urls):
             "RabbitMQ at " + urls.map(ServerConfiguration.redacted).joined(separator: ", ")
         }

@@ -29,6 +29,9 @@ struct ChatServer {
         }
         let logger = Logger(label: "rabbitChat")
         let metrics = ServerMetrics.bootstrap()
+        if let files = OpenFileLimit.raiseToHardLimit() {
+            logger.debug("Open-file limit raised to the hard limit", metadata: ["limit": "\(files)"])
+        }
 
         // Everything that can be wrong on the command line or the machine, before anything listens.
         guard let publicDirectory = Bundle.module.url(forResource: "Public", withExtension: nil) else {
@@ -43,10 +46,13 @@ struct ChatServer {
         let broker = try await makeBroker(logger: logger)
 
         let nodeId = configuration.nodeId ?? ServerConfiguration.defaultNodeId(port: configuration.port)
+        var chatConfiguration = ChatConfiguration(
+            nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues))
+        // The built-in broker lives in this process: no other node can answer the secret check.
+        if configuration.broker == .embedded { chatConfiguration.secretCheckWindow = .zero }
         let node = ChatNode(
             broker: broker,
-            configuration: ChatConfiguration(
-                nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues)),
+            configuration: chatConfiguration,
             logger: Logger(label: "rabbitChat.chat"),
             broadcaster: SockJSBroadcaster(metrics: metrics)
         )
@@ -89,7 +95,7 @@ struct ChatServer {
         // banner printed anyway, with a warning: the listener is up and /healthz says 503.
         let announcer = Task {
             guard await Self.waitUntilConnected(node, budget: Self.readinessBudget) else {
-                if Task.isCancelled { return }
+                if Task.isCancelled || node.refusal != nil { return }
                 logger.warning("The chat is not connected to its broker yet; joins are answered unavailable until it is.")
                 Self.printBanner(banner)
                 return
@@ -111,7 +117,14 @@ struct ChatServer {
             group.maximumCancellationDuration = .seconds(2)
             return group
         }())
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            // A node whose secret differs from the chat's stops the process with its sentence.
+            if let refusal = node.refusal { throw StartupError(refusal) }
+            throw error
+        }
+        if let refusal = node.refusal { throw StartupError(refusal) }
         logger.info("rabbitChat stopped")
     }
 
@@ -120,12 +133,13 @@ struct ChatServer {
         FileHandle.standardOutput.write(Data((banner.text + "\n").utf8))
     }
 
-    /// True once `node` has a broker connection; false after `budget` or when cancelled. Start-up
-    /// only: it looks at the node's connection flag every few milliseconds.
+    /// True once `node` has a broker connection and knows its secret is the chat's; false after
+    /// `budget`, when cancelled, or when the node refused to start. Start-up only: it looks at
+    /// the node's flags every few milliseconds.
     static func waitUntilConnected(_ node: ChatNode, budget: Duration) async -> Bool {
         let deadline = ContinuousClock.now + budget
-        while !node.isBrokerConnected {
-            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+        while !node.isReady {
+            guard ContinuousClock.now < deadline, !Task.isCancelled, node.refusal == nil else { return false }
             try? await Task.sleep(for: .milliseconds(5))
         }
         return true
@@ -135,7 +149,16 @@ struct ChatServer {
     private func makeBroker(logger: Logger) async throws(StartupError) -> any Broker {
         switch configuration.broker {
         case .embedded:
-            return InMemoryBroker(maxStreamBytes: configuration.embeddedStreamBytes)
+            guard let directory = configuration.dataDirectory else {
+                return InMemoryBroker(maxStreamBytes: configuration.embeddedStreamBytes)
+            }
+            do throws(StoreError) {
+                let storeLogger = Logger(label: "rabbitChat.store")
+                return try InMemoryBroker(dataDirectory: directory, maxStreamBytes: configuration.embeddedStreamBytes,
+                                          log: { storeLogger.warning("\($0)") })
+            } catch {
+                throw StartupError(error.message)
+            }
         case .rabbitMQ(let urls):
             // rabbitmq-c is loaded only now (the built-in broker runs without it); when it is
             // missing, what to install is the whole message, not a reason RabbitMQ is unreachable.
@@ -148,7 +171,8 @@ struct ChatServer {
             do {
                 broker = try RabbitMQBroker(urls: urls)
             } catch {
-                throw StartupError.badBrokerURL(urls.map(ServerConfiguration.redacted).joined(separator: ","))
+                // The parser's sentence quotes the URL redacted and names what is wrong with it.
+                throw StartupError(Self.oneLine(Self.reason(error)) + "; write each URL as amqp://user:password@host:port/vhost (amqps:// for TLS).")
             }
             do {
                 let probe = try await broker.connect(name: "rabbitChat start-up check")

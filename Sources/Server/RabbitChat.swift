@@ -12,16 +12,21 @@ struct RabbitChat: AsyncParsableCommand {
         abstract: "A chat server: browsers connect over SockJS, server nodes share rooms through a message broker.",
         discussion: """
             Started alone, rabbitChat serves http://127.0.0.1:9191/ with a broker inside the process: \
-            nothing else to install, but the chat lives only as long as the process. With --broker it \
-            uses RabbitMQ: messages survive restarts, and several rabbitChat processes (each with its \
-            own --node-id, all with the same --secret-file) form one chat.
+            nothing else to install. It keeps the chat (nick claims, room history, waiting private \
+            messages and receipts) in --data-dir (default ~/.local/share/rabbitChat), so a restart or \
+            a crash loses nothing that was confirmed; back it up while it runs with \
+            `rabbitChat backup --data-dir DIR OUT`, start over by deleting the directory. With \
+            --in-memory everything is lost when the process stops. With --broker it uses RabbitMQ: \
+            messages survive restarts, and several rabbitChat processes (each with its own \
+            --node-id, all with the same --secret-file) form one chat.
 
             Stop it with Ctrl+C or SIGTERM: open sessions are told the server is going away, \
             messages in flight are confirmed, and the process exits with status 0.
 
             Routes: / (the page), /chat (SockJS), /sockjs.min.js, /healthz (200 when the broker is \
             connected, 503 otherwise), /metrics (Prometheus text).
-            """
+            """,
+        subcommands: [Backup.self]
     )
 
     @Option(help: ArgumentHelp("TCP port to serve on; 0 picks a free one (the banner shows which).", valueName: "port"))
@@ -31,15 +36,20 @@ struct RabbitChat: AsyncParsableCommand {
     var host: String = "127.0.0.1"
 
     @Option(help: ArgumentHelp(
-        "RabbitMQ to use, as amqp://user:password@host:port/vhost (several, comma-separated, for a cluster). Also read from RABBITCHAT_BROKER. Without it the built-in broker is used.",
+        "RabbitMQ to use, as amqp://user:password@host:port/vhost or amqps://…?cacertfile=FILE for TLS (several, comma-separated, for a cluster). Without it (and without --broker-file or RABBITCHAT_BROKER) the built-in broker is used. A URL here is visible to every user in `ps`: prefer --broker-file or RABBITCHAT_BROKER when it holds a password.",
         valueName: "url"))
     var broker: String?
+
+    @Option(help: ArgumentHelp(
+        "File holding the broker URL(s) of --broker, one or more per line (lines starting with # are skipped); it must be readable by its owner only (chmod 600).",
+        valueName: "path"))
+    var brokerFile: String?
 
     @Option(help: ArgumentHelp("Name of this node, unique among the processes of one chat (default: host name and port).", valueName: "id"))
     var nodeId: String?
 
     @Option(help: ArgumentHelp(
-        "File with the key that signs nick tokens; created with a random key when absent. Every node of one chat must use the same file (default: ~/.rabbitchat/secret).",
+        "File with the key that signs nick tokens; created with a random key when absent. Every node of one chat must use the same file (default: ~/.rabbitchat/secret when it exists, else the data directory's `secret` with the built-in broker).",
         valueName: "path"))
     var secretFile: String?
 
@@ -74,6 +84,16 @@ struct RabbitChat: AsyncParsableCommand {
     @Option(help: ArgumentHelp("PEM private key of --tls-cert.", valueName: "file"))
     var tlsKey: String?
 
+    // MARK: The built-in broker's data directory (issue 14)
+
+    @Option(help: ArgumentHelp(
+        "With the built-in broker: the directory that keeps the chat across restarts (made with mode 0700; default: $XDG_DATA_HOME/rabbitChat, else ~/.local/share/rabbitChat). Ignored with --broker.",
+        valueName: "dir"))
+    var dataDir: String?
+
+    @Flag(help: "With the built-in broker: keep everything in memory only; it is all lost when the process stops (for tests and demos).")
+    var inMemory = false
+
     @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
     var sockjsTestServices = false
 
@@ -86,7 +106,7 @@ struct RabbitChat: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }  // --help and friends
-            let sentence = Self.oneLine(Self.message(for: error))
+            let sentence = ServerConfiguration.redactingQuotedURLs(in: Self.oneLine(Self.message(for: error)))
             FileHandle.standardError.write(Data("rabbitChat: \(sentence); see `rabbitChat --help` for every option.\n".utf8))
             Foundation.exit(code.rawValue)
         }
@@ -133,6 +153,9 @@ struct RabbitChat: AsyncParsableCommand {
         if let secretFile, secretFile.isEmpty {
             throw ValidationError("--secret-file must name a file.")
         }
+        if broker != nil, brokerFile != nil {
+            throw ValidationError("Give the broker either with --broker or with --broker-file, not both.")
+        }
         for origin in allowOrigin {
             if origin.trimmingCharacters(in: .whitespaces).lowercased() == "null" {
                 throw ValidationError("--allow-origin null would let any sandboxed frame or local file use the chat; name the page's real origin, such as https://intranet.example.com.")
@@ -149,6 +172,12 @@ struct RabbitChat: AsyncParsableCommand {
         if (tlsCert == nil) != (tlsKey == nil) {
             throw ValidationError("--tls-cert and --tls-key go together; give both PEM files, or neither for plain http.")
         }
+        if let dataDir, dataDir.isEmpty {
+            throw ValidationError("--data-dir must name a directory.")
+        }
+        if inMemory && dataDir != nil {
+            throw ValidationError("--in-memory and --data-dir exclude each other: choose one.")
+        }
     }
 
     func run() async throws {
@@ -163,12 +192,18 @@ struct RabbitChat: AsyncParsableCommand {
 
     private func makeConfiguration() throws(StartupError) -> ServerConfiguration {
         let environment = ProcessInfo.processInfo.environment
-        let brokerValue = broker ?? environment["RABBITCHAT_BROKER"]
-        let secretPath = secretFile ?? Self.defaultSecretFile(home: environment["HOME"])
+        let brokerChoice: BrokerChoice
+        if let brokerFile {
+            brokerChoice = try ServerConfiguration.brokerChoice(urls: ServerConfiguration.brokerURLs(fromFile: brokerFile))
+        } else {
+            brokerChoice = try ServerConfiguration.brokerChoice(broker ?? environment["RABBITCHAT_BROKER"])
+        }
+        let dataDirectory = Self.dataDirectory(dataDir, inMemory: inMemory, broker: brokerChoice, environment: environment)
+        let secretPath = secretFile ?? Self.defaultSecretFile(home: environment["HOME"], dataDirectory: dataDirectory)
         var configuration = ServerConfiguration(
             host: host,
             port: port,
-            broker: try ServerConfiguration.brokerChoice(brokerValue),
+            broker: brokerChoice,
             nodeId: nodeId,
             secretFile: secretPath,
             sockJSClient: sockjsClient,
@@ -181,7 +216,31 @@ struct RabbitChat: AsyncParsableCommand {
         configuration.allowedHosts = allowHost
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
+        configuration.dataDirectory = dataDirectory
         return configuration
+    }
+
+    /// The built-in broker's data directory: `--data-dir`, else the default; nil with
+    /// `--in-memory` or a RabbitMQ broker.
+    static func dataDirectory(_ option: String?, inMemory: Bool, broker: BrokerChoice, environment: [String: String]) -> String? {
+        guard !inMemory, broker == .embedded else { return nil }
+        if let option { return option }
+        return defaultDataDirectory(environment: environment)
+    }
+
+    /// `$XDG_DATA_HOME/rabbitChat`, else `~/.local/share/rabbitChat` (else `.rabbitChat-data`).
+    static func defaultDataDirectory(environment: [String: String]) -> String {
+        if let xdg = environment["XDG_DATA_HOME"], xdg.hasPrefix("/") { return xdg + "/rabbitChat" }
+        guard let home = environment["HOME"], !home.isEmpty else { return ".rabbitChat-data" }
+        return home + "/.local/share/rabbitChat"
+    }
+
+    /// An existing `~/.rabbitchat/secret` is still read; otherwise the secret lives in the
+    /// data directory (with the built-in broker and one), else in `~/.rabbitchat/secret`.
+    static func defaultSecretFile(home: String?, dataDirectory: String?) -> String {
+        let legacy = defaultSecretFile(home: home)
+        if let dataDirectory, !FileManager.default.fileExists(atPath: legacy) { return dataDirectory + "/secret" }
+        return legacy
     }
 
     static func defaultSecretFile(home: String?) -> String {

@@ -14,8 +14,9 @@ struct SecretFile {
     /// Where the key lives.
     let path: String
 
-    /// The smallest key that is accepted from a file someone wrote by hand.
-    static let minimumKeyBytes = 16
+    /// The smallest key that is accepted from a file someone wrote by hand: 32 bytes, as many
+    /// as a generated key (HMAC-SHA256's block of security).
+    static let minimumKeyBytes = 32
 
     /// Reads the key, creating the file with a random key first when it is absent.
     /// - Returns: the key bytes and whether the file was created now.
@@ -33,24 +34,11 @@ struct SecretFile {
         return (stored, stored == key)
     }
 
-    /// The key in the file, or nil when there is no file.
+    /// The key in the file, or nil when there is no file. A file that group or others may
+    /// read (or write) is refused: anyone who reads it can sign tokens for every nick.
     func readKey() throws(StartupError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw StartupError("Cannot read the secret file \(path) (\(Self.errnoText())); fix its permissions or choose another with --secret-file.")
-        }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while bytes.count <= 65_536 {
-            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw StartupError("Cannot read the secret file \(path) (\(Self.errnoText())); fix its permissions or choose another with --secret-file.")
-            }
-            if n == 0 { break }
-            bytes.append(contentsOf: buffer[0..<n])
+        guard let bytes = try PrivateFile.readBytes(path, what: "secret file", option: "--secret-file", limit: 65_536) else {
+            return nil
         }
         return try Self.key(from: bytes, path: path)
     }
@@ -60,7 +48,7 @@ struct SecretFile {
         let trimmed = Array(bytes.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
         let key = unhex(trimmed) ?? trimmed
         guard key.count >= minimumKeyBytes else {
-            throw StartupError("The secret file \(path) holds fewer than \(minimumKeyBytes) bytes of key; delete it to have a new one generated, or copy the file of the other nodes.")
+            throw StartupError("The secret file \(path) holds \(key.count) bytes of key, fewer than the \(minimumKeyBytes) needed; delete it to have a new one generated (then copy it to every node), or copy the file of the other nodes.")
         }
         return key
     }
@@ -151,5 +139,59 @@ struct SecretFile {
 
     static func errnoText() -> String {
         String(cString: strerror(errno))
+    }
+}
+
+/// A file that holds a secret (the token key, broker passwords): read only when no one but its
+/// owner may read or write it, and only up to a size limit.
+enum PrivateFile {
+    /// The file's bytes; nil when it does not exist. Refuses, with one sentence saying what to
+    /// do, a file whose mode lets group or others in, one that is not a regular file, and one
+    /// larger than `limit` bytes. The mode is checked on the opened descriptor, so a file
+    /// swapped in between the check and the read is not read.
+    static func readBytes(_ path: String, what: String, option: String, limit: Int) throws(StartupError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw StartupError("Cannot read the \(what) \(path) (\(SecretFile.errnoText())); fix its permissions or choose another with \(option).")
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            throw StartupError("Cannot read the \(what) \(path) (\(SecretFile.errnoText())); fix its permissions or choose another with \(option).")
+        }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw StartupError("The \(what) \(path) is not a regular file; point \(option) at a file.")
+        }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw StartupError("The \(what) \(path) can be read or written by other users (mode \(String(mode, radix: 8))); run `chmod 600 \(path)` and start again.")
+        }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw StartupError("Cannot read the \(what) \(path) (\(SecretFile.errnoText())); fix its permissions or choose another with \(option).")
+            }
+            if n == 0 { break }
+            guard bytes.count + n <= limit else {
+                throw StartupError("The \(what) \(path) is larger than \(limit) bytes; point \(option) at the right file.")
+            }
+            bytes.append(contentsOf: buffer[0..<n])
+        }
+        return bytes
+    }
+
+    /// The file's text (UTF-8); a missing file is an error here.
+    static func read(_ path: String, what: String, option: String, limit: Int) throws(StartupError) -> String {
+        guard let bytes = try readBytes(path, what: what, option: option, limit: limit) else {
+            throw StartupError("The \(what) \(path) does not exist; check the path given to \(option).")
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else {
+            throw StartupError("The \(what) \(path) is not UTF-8 text; point \(option) at the right file.")
+        }
+        return text
     }
 }

@@ -1,8 +1,10 @@
 import Foundation
+import RabbitMQBroker
 
 /// Which broker the node talks to.
 enum BrokerChoice: Sendable, Equatable {
-    /// The simulator inside this process: nothing to install, nothing survives a restart.
+    /// The simulator inside this process: nothing to install; durable in its data directory
+    /// unless `--in-memory`.
     case embedded
     /// RabbitMQ at these URLs (several for a cluster: tried in turn on reconnect).
     case rabbitMQ(urls: [String])
@@ -25,6 +27,9 @@ struct ServerConfiguration: Sendable {
     /// history, the claims) keeps in memory (`--embedded-history-mib`). RabbitMQ keeps them on
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
     var embeddedStreamBytes = ServerConfiguration.defaultEmbeddedHistoryMiB << 20
+    /// The built-in broker's data directory (`--data-dir`); nil: in memory (`--in-memory`) or
+    /// RabbitMQ.
+    var dataDirectory: String?
 
     // MARK: Browsers and TLS (`--allow-origin`, `--allow-host`, `--tls-cert`, `--tls-key`)
     /// Origins besides the server's own whose pages may use `/chat` (`--allow-origin`), each
@@ -64,21 +69,78 @@ struct ServerConfiguration: Sendable {
     /// Splits a `--broker` value (one URL, or several separated by commas) into URLs.
     static func brokerChoice(_ value: String?) throws(StartupError) -> BrokerChoice {
         guard let value, !value.trimmingCharacters(in: .whitespaces).isEmpty else { return .embedded }
-        let urls = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        for url in urls where !(url.hasPrefix("amqp://") || url.hasPrefix("amqps://")) || url.count <= "amqp://".count {
-            throw StartupError.badBrokerURL(url)
+        return try brokerChoice(urls: splitBrokerList(value))
+    }
+
+    static func brokerChoice(urls: [String]) throws(StartupError) -> BrokerChoice {
+        guard !urls.isEmpty else { return .embedded }
+        for url in urls {
+            let lowered = url.lowercased()
+            guard lowered.hasPrefix("amqp://") && lowered.count > 7 || lowered.hasPrefix("amqps://") && lowered.count > 8 else {
+                throw StartupError.badBrokerURL(redacted(url))
+            }
         }
         return .rabbitMQ(urls: urls)
     }
 
-    /// A broker URL with its password replaced by `***`, for banners and logs.
-    static func redacted(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url.range(of: "@", range: scheme.upperBound..<url.endIndex) else {
-            return url
+    /// Splits a list of broker URLs at each comma that starts a new URL (a comma followed,
+    /// after optional spaces, by `amqp://` or `amqps://`). A comma anywhere else, such as
+    /// one in a password, stays in its URL: the list is never cut inside a password.
+    static func splitBrokerList(_ value: String) -> [String] {
+        var urls: [String] = []
+        var current = Substring(value)[...]
+        var searchFrom = current.startIndex
+        while let comma = current[searchFrom...].firstIndex(of: ",") {
+            let next = current[current.index(after: comma)...].drop(while: { $0 == " " || $0 == "\t" })
+            let lowered = next.prefix(8).lowercased()
+            if lowered.hasPrefix("amqp://") || lowered.hasPrefix("amqps://") {
+                urls.append(String(current[..<comma]))
+                current = next
+                searchFrom = current.startIndex
+            } else {
+                searchFrom = current.index(after: comma)
+            }
         }
-        let userInfo = url[scheme.upperBound..<at.lowerBound]
-        guard let colon = userInfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + ":***" + String(url[at.lowerBound...])
+        urls.append(String(current))
+        return urls.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// A broker URL without anything of its password, for banners, logs and errors: the
+    /// parser's own split decides what the password is (``AMQPURL/redacted(_:)``).
+    static func redacted(_ url: String) -> String {
+        AMQPURL.redacted(url)
+    }
+
+    /// `text` (a command-line error that quotes what was typed, e.g. "Unexpected argument
+    /// 'amqp://u:pw@h/'") with every quoted part that could be a URL with a password (it holds
+    /// `@` or `://`) redacted like a broker URL.
+    static func redactingQuotedURLs(in text: String) -> String {
+        let parts = text.split(separator: "'", omittingEmptySubsequences: false)
+        guard parts.count >= 3 else { return text }
+        var out = ""
+        for (index, part) in parts.enumerated() {
+            if index > 0 { out += "'" }
+            let quoted = index % 2 == 1 && index < parts.count - 1
+            out += quoted && (part.contains("@") || part.contains("://")) ? redacted(String(part)) : String(part)
+        }
+        return out
+    }
+
+    /// The broker URLs in `--broker-file`: one or more per line (several on a line separated
+    /// by commas, as in `--broker`); blank lines and lines starting with `#` are skipped. The
+    /// file holds passwords, so like the secret file it must not be readable by group or others.
+    static func brokerURLs(fromFile path: String) throws(StartupError) -> [String] {
+        let text = try PrivateFile.read(path, what: "broker file", option: "--broker-file", limit: 65_536)
+        var urls: [String] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.isEmpty || trimmed.hasPrefix("#") { continue }
+            urls.append(contentsOf: splitBrokerList(trimmed))
+        }
+        guard !urls.isEmpty else {
+            throw StartupError("The broker file \(path) holds no URL; write one such as amqp://user:password@host:5672/ on a line of its own.")
+        }
+        return urls
     }
 
     /// The default node id: this machine's name and the port, so two processes on one machine

@@ -47,6 +47,8 @@ struct ChatNodeService: Service {
         if !finished.isSet {
             logger.warning("The chat node did not stop within \(budget); exiting without it.")
         }
+        // A node that refused to start (its secret is not the chat's) stops the whole process.
+        if let refusal = node.refusal { throw ChatNodeRefused(refusal) }
     }
 }
 

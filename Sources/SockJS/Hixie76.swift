@@ -48,26 +48,41 @@ enum Hixie76 {
     }
 
     /// Reads the next complete hixie frame from `buffer`, or nil if it is not complete.
-    static func nextFrame(from buffer: inout ByteBuffer, maxFrameSize: Int) throws(ParseError) -> Frame? {
+    ///
+    /// `scanned` carries how many payload bytes of the incomplete frame at the front were already
+    /// searched for the end byte (0 for a fresh search); it is reset when a frame is read. Only
+    /// `maxFrameSize + 1` bytes are ever searched, so a frame past the limit is refused at once.
+    static func nextFrame(from buffer: inout ByteBuffer, maxFrameSize: Int, scanned: inout Int) throws(ParseError) -> Frame? {
         guard let first: UInt8 = buffer.getInteger(at: buffer.readerIndex) else { return nil }
         switch first {
         case 0x00:
-            let view = buffer.readableBytesView.dropFirst()
-            guard let end = view.firstIndex(of: 0xFF) else {
-                if buffer.readableBytes > maxFrameSize + 1 { throw .frameTooLarge }
+            let payload = buffer.readableBytesView.dropFirst()
+            let window = payload.prefix(maxFrameSize + 1)
+            let from = min(max(0, scanned), window.count)
+            guard let end = window.dropFirst(from).firstIndex(of: 0xFF) else {
+                if window.count > maxFrameSize { throw .frameTooLarge }
+                scanned = window.count
                 return nil
             }
-            let length = end - view.startIndex
+            scanned = 0
+            let length = end - payload.startIndex
             guard length <= maxFrameSize else { throw .frameTooLarge }
             let text = buffer.getSlice(at: buffer.readerIndex + 1, length: length)!
             buffer.moveReaderIndex(forwardBy: length + 2)
             return .text(text)
         case 0xFF:
             guard buffer.readableBytes >= 2 else { return nil }
+            scanned = 0
             buffer.moveReaderIndex(forwardBy: 2)
             return .close
         default:
             throw .protocolError
         }
+    }
+
+    /// ``nextFrame(from:maxFrameSize:scanned:)`` searching from the frame's start.
+    static func nextFrame(from buffer: inout ByteBuffer, maxFrameSize: Int) throws(ParseError) -> Frame? {
+        var scanned = 0
+        return try nextFrame(from: &buffer, maxFrameSize: maxFrameSize, scanned: &scanned)
     }
 }

@@ -295,7 +295,7 @@ extension SockJSConnectionHandler {
         var headers: [(String, String)] = [("Content-Type", "text/plain; charset=UTF-8"), Self.noCache]
         headers += corsHeaders(head)
         headers += cookieHeader(head, endpoint: endpoint)
-        guard body.readableBytes <= endpoint.options.maxMessageBytes * 2 + 64 else {
+        guard body.readableBytes <= endpoint.options.maxMessageBytes else {
             respond(head, status: 413, headers: headers, body: ByteBuffer(staticString: "Message too large."), closeAfter: true)
             return
         }

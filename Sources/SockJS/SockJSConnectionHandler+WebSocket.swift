@@ -82,7 +82,7 @@ extension SockJSConnectionHandler {
         timer?.cancel()
         timer = nil
         webSocketFramed = framed
-        webSocketParser = WebSocketFrameParser(maxFrameSize: endpoint.options.maxMessageBytes + 16)
+        webSocketParser = WebSocketFrameParser(maxFrameSize: endpoint.options.maxMessageBytes)
         let flavour: SockJSFrameFlavour = webSocketIsHixie ? .hixie76 : (framed ? .websocket : .rawWebSocket)
         guard let session = endpoint.webSocketSession(
             id: sessionID, transport: framed ? .websocket : .rawWebSocket, request: head,
@@ -112,7 +112,7 @@ extension SockJSConnectionHandler {
             while case .webSocket = state {
                 let frame: Hixie76.Frame?
                 do {
-                    frame = try Hixie76.nextFrame(from: &inbound, maxFrameSize: webSocketParser.maxFrameSize)
+                    frame = try webSocketParser.nextHixieFrame(from: &inbound)
                 } catch {
                     failWebSocket(session)
                     return

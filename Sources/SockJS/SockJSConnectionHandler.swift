@@ -135,6 +135,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             session.receiverWritabilityChanged(context.channel.isWritable)
         }
         context.fireChannelWritabilityChanged()
+        if context.channel.isWritable, case .idle = state, inbound.readableBytes > 0 { process() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -170,6 +171,10 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         while true {
             switch state {
             case .idle:
+                // Pipelined requests wait while the client does not read its responses (the
+                // socket is not writable); `BackPressureHandler` stops reading meanwhile, and
+                // writability coming back resumes here (Specs/bounds.md).
+                if inbound.readableBytes > 0, let context, !context.channel.isWritable { return }
                 let request: (head: HTTPRequestHead, body: ByteBuffer)?
                 do {
                     request = try parser.next(from: &inbound)
@@ -365,15 +370,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     /// Answers a request that could not be parsed and closes.
     private func refuse(_ error: HTTPRequestParser.ParseError) {
-        let message: String
-        switch error {
-        case .headTooLarge: message = "The request head is larger than this server accepts; send fewer or shorter headers.\n"
-        case .bodyTooLarge: message = "The request body is larger than this server accepts; send less data per request.\n"
-        case .malformed: message = "The request is not valid HTTP/1.x.\n"
-        case .unsupportedTransferEncoding: message = "Only the chunked transfer coding is supported.\n"
-        }
         logger.info("SockJS request refused", metadata: ["status": "\(error.status)", "remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
-        writeRaw(status: error.status, body: message)
+        writeRaw(status: error.status, body: error.message)
     }
 
     /// A plain-text error response, then close.

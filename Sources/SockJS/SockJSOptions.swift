@@ -22,9 +22,14 @@ public struct SockJSOptions: Sendable {
     /// The sockjs-client script that `iframe.html` loads. Point it at a URL the server itself serves
     /// so the iframe transports work offline.
     public var sockjsURL: String = "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js"
-    /// Longest inbound message payload (a websocket message or an `xhr_send` body), in bytes.
-    /// A longer websocket message closes the connection with 1009; a longer POST gets 413.
-    public var maxMessageBytes: Int = 64 * 1024
+    /// The transport's cap on one inbound payload, in bytes, as it arrives: a websocket message
+    /// (unmasked, its fragments joined; a hixie-76 frame) or an `xhr_send`/`jsonp_send` request
+    /// body (as sent, before JSON or form decoding). Past it a websocket is closed with 1009
+    /// (which ends its session) and a POST is answered 413 and its connection closed (the
+    /// session goes on). It sits well above an application's own cap on one message (the chat's
+    /// 64 KiB frame, which JSON quoting inside the SockJS array can nearly double), so an
+    /// application sees an oversize message and answers it itself; see Specs/bounds.md.
+    public var maxMessageBytes: Int = 256 * 1024
     /// Outbound bytes a session may have queued while its client is not reading. Past it the
     /// session is closed with `4002 "too slow"` and a log line; other sessions are unaffected.
     public var maxQueuedBytes: Int = 1024 * 1024

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import NIOCore
 import NIOPosix
@@ -66,6 +69,11 @@ public final class SockJSServer: Sendable {
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: core.logger))
+                }
+            }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.socketOption(.so_keepalive), value: 1)
             .childChannelOption(
@@ -75,6 +83,9 @@ public final class SockJSServer: Sendable {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try config.connectionSetup?(channel)
+                    // No reading while the client does not read what it was sent (HTTP
+                    // pipelining, websocket pings): outbound bytes stay bounded.
+                    try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
                     try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(core: core))
                 }
             }
@@ -140,5 +151,49 @@ public enum SockJSServerError: Error, CustomStringConvertible {
         case let .bindFailed(host, port, underlying):
             return "Cannot listen on \(host):\(port) (\(underlying)); choose another port with --port or stop the program using it."
         }
+    }
+}
+
+/// Out of file descriptors (EMFILE, ENFILE), `accept` fails at once while the listening socket
+/// stays readable, and NIO 2.101 keeps the channel's read pending, so its event loop would call
+/// `accept` again in a busy loop (measured: 26,000 calls in 3 s; NIO's `AcceptBackoffHandler`
+/// delays only the next `read()`, which never comes). This handler pauses accepting instead
+/// (auto-read off, which takes the socket out of the poll set) and resumes after `pause`; the
+/// connections the server has keep being served meanwhile. It logs the first failure and then
+/// at most one line a minute.
+final class AcceptPauseHandler: ChannelInboundHandler {
+    typealias InboundIn = any Channel
+    private let logger: Logger
+    private let pause: TimeAmount
+    private var lastLogged: NIODeadline?
+    private var resume: Scheduled<Void>?
+
+    init(logger: Logger, pause: TimeAmount = .seconds(1)) {
+        self.logger = logger
+        self.pause = pause
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard let ioError = error as? IOError, [EMFILE, ENFILE, ENOBUFS, ENOMEM].contains(ioError.errnoCode) else {
+            context.fireErrorCaught(error)
+            return
+        }
+        let now = NIODeadline.now()
+        if lastLogged.map({ now - $0 > .seconds(60) }) ?? true {
+            lastLogged = now
+            logger.error("Cannot accept connections: \(error). Existing connections are still served; accepting again every second (raise the open-file limit: ulimit -n).")
+        }
+        guard resume == nil, let options = context.channel.syncOptions else { return }
+        try? options.setOption(.autoRead, value: false)
+        let loop = context.eventLoop.assumeIsolated()
+        resume = loop.scheduleTask(in: pause) { [weak self] in
+            self?.resume = nil
+            try? options.setOption(.autoRead, value: true)
+        }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        resume?.cancel()
+        resume = nil
     }
 }

@@ -195,6 +195,11 @@ struct SockJSSessionStateMachine {
     /// The application sends one message (`size` counts against the queue cap).
     mutating func send(_ message: SockJSPreparedMessage, now: NIODeadline) -> SendDecision {
         guard phase == .open else { return .dropped }
+        // A single frame over the cap counts against it too, even with nothing queued: it
+        // would sit in the connection's write buffer instead (Specs/bounds.md).
+        if message.queuedSize > configuration.maxQueuedBytes {
+            return .overflow(close(.tooSlow, reason: .tooSlow, now: now))
+        }
         if let kind = receiver, receiverWritable, queue.isEmpty {
             if kind == .polling {
                 detach(now: now)

@@ -28,9 +28,18 @@ struct WebSocketFrameParser {
     }
 
     let maxFrameSize: Int
+    /// Bytes of an incomplete hixie-76 text frame already searched for its end (see
+    /// ``nextHixieFrame(from:)``).
+    private var hixieScanned = 0
 
     init(maxFrameSize: Int) {
         self.maxFrameSize = maxFrameSize
+    }
+
+    /// Reads the next hixie-76 frame, resuming the search for its end byte where the last call
+    /// stopped: a frame that arrives a byte at a time is scanned once, not once per byte.
+    mutating func nextHixieFrame(from buffer: inout ByteBuffer) throws(Hixie76.ParseError) -> Hixie76.Frame? {
+        try Hixie76.nextFrame(from: &buffer, maxFrameSize: maxFrameSize, scanned: &hixieScanned)
     }
 
     /// Reads the next complete frame from `buffer`, or returns nil (leaving the bytes) if the frame
@@ -59,6 +68,9 @@ struct WebSocketFrameParser {
             offset = 4
         } else if length == 127 {
             guard let l: UInt64 = buffer.getInteger(at: start + 2) else { return nil }
+            // RFC 6455 5.2: the most significant bit of a 64-bit length must be 0.
+            guard l & (1 << 63) == 0 else { throw .protocolError }
+            // Compared as UInt64 before any conversion: 2^63-1 never reaches Int arithmetic.
             guard l <= UInt64(maxFrameSize) else { throw .frameTooLarge }
             length = Int(l)
             offset = 10

@@ -75,7 +75,7 @@ extension BrokerChannel {
 
 /// How long a test waits to be sure that nothing more arrives.
 func quietPeriod(_ kind: BackendKind) -> Duration {
-    kind == .inMemory ? .milliseconds(20) : .milliseconds(300)
+    kind.isSimulator ? .milliseconds(20) : .milliseconds(300)
 }
 
 import BrokerTestSupport

@@ -22,6 +22,9 @@ enum DifferentialOperation: CustomStringConvertible {
     /// Settles the channel's unacknowledged delivery with this body from this queue (with
     /// `multiple`, and every earlier one of the channel).
     case settle(channel: Int, body: String, queue: Int, kind: SettleKind)
+    /// A broker restart (simulators only: `InMemoryBroker.restart()`, with a data directory a
+    /// real reopen of the store).
+    case restart
 
     enum SettleKind: CustomStringConvertible {
         case ack(multiple: Bool)
@@ -56,6 +59,7 @@ enum DifferentialOperation: CustomStringConvertible {
         case .cancel(let slot): "cancel k\(slot)"
         case .get(let ch, let q, let autoAck): "ch\(ch) get q\(q)\(autoAck ? " autoAck" : "")"
         case .settle(let ch, let body, let q, let kind): "ch\(ch) \(kind) \(body) from q\(q)"
+        case .restart: "restart the broker"
         }
     }
 }

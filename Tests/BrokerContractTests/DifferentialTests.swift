@@ -184,3 +184,44 @@ struct DifferentialTests {
         }
     }
 }
+
+/// The durability layer against the model: the same seeded operations, with restarts among
+/// them, on the simulator alone (whose `restart()` keeps exactly the durable state in memory)
+/// and on the simulator with a data directory (whose `restart()` closes and rebuilds
+/// everything from the store). Both must observe the same after every step. The simulator's
+/// restart itself is held to RabbitMQ by `RestartContractTests` and `InMemoryFaultTests`.
+extension DifferentialTests {
+    @Test(arguments: seeds)
+    func withRestartsTheStoreRebuildsExactlyWhatTheSimulatorKeeps(seed: UInt64) async throws {
+        try await withTestBroker(.inMemory) { model in
+            try await withTestBroker(.dataDir) { stored in
+                let expected = DifferentialWorld(model, durableExchanges: true)
+                let actual = DifferentialWorld(stored, durableExchanges: true)
+                try await expected.setUp()
+                try await actual.setUp()
+                var generator = SeededGenerator(seed: seed &+ 1_000)
+                var log: [String] = []
+                var nextBody = 0
+                var nextSlot = 0
+                var restarts = 0
+                for step in 0..<Self.steps {
+                    let operation: DifferentialOperation = Int.random(in: 0..<20, using: &generator) == 0
+                        ? .restart : Self.next(&generator, expected, &nextBody, &nextSlot)
+                    if case .restart = operation { restarts += 1 }
+                    let a = await expected.run(operation)
+                    let b = await actual.run(operation)
+                    log.append("\(step): \(operation) -> \(a)")
+                    if a != b {
+                        Self.fail(seed, log, "step \(step) \(operation): in memory said '\(a)', with a data directory '\(b)'")
+                        return
+                    }
+                    if let difference = await Self.converge(expected, actual, quiet: false) {
+                        Self.fail(seed, log, difference)
+                        return
+                    }
+                }
+                #expect(restarts > 0)
+            }
+        }
+    }
+}

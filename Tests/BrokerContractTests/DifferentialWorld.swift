@@ -30,7 +30,13 @@ final class DifferentialWorld {
         var absorbed = 0
     }
 
-    init(_ t: TestBroker) { self.t = t }
+    /// Whether the exchanges are declared durable (so that they outlive a restart).
+    let durableExchanges: Bool
+
+    init(_ t: TestBroker, durableExchanges: Bool = false) {
+        self.t = t
+        self.durableExchanges = durableExchanges
+    }
 
     func queue(_ q: Int) -> String { t.prefix + "q\(q)" }
     func exchange(_ x: Int) -> String { t.prefix + "x\(x)" }
@@ -54,7 +60,7 @@ final class DifferentialWorld {
         for q in 0..<Self.queueCount { _ = t.queueName("q\(q)") }
         let channel = try await t.channel("setup")
         for (x, kind) in Self.exchangeKinds.enumerated() {
-            try await channel.declareExchange(t.exchangeName("x\(x)"), kind: kind, options: ExchangeOptions(durable: false))
+            try await channel.declareExchange(t.exchangeName("x\(x)"), kind: kind, options: ExchangeOptions(durable: durableExchanges))
         }
         observer = try await t.channel("observer")
         for c in 0..<Self.connectionSlots { _ = await run(.connect(connection: c)) }
@@ -93,6 +99,12 @@ final class DifferentialWorld {
         switch operation {
         case .connect(let c):
             connections[c] = try await t.connect("c\(c)")
+            return "ok"
+        case .restart:
+            guard let simulator = t.inMemory else { return "no restart on RabbitMQ" }
+            simulator.restart()
+            exclusiveOwner = nil
+            observer = try await t.channel("observer")
             return "ok"
         case .closeConnection(let c):
             await connections[c]?.close()

@@ -211,6 +211,32 @@ struct QueueContractTests {
         }
     }
 
+    /// The inbox cap of issue 13 (Specs/amqp-topology.md, "Inbox caps"): `x-max-length-bytes`
+    /// with `reject-publish` nacks a publish that would pass the byte limit, keeps what it
+    /// holds, and takes publishes again once a consumer took some.
+    @Test(arguments: BackendKind.allCases)
+    func rejectPublishRefusesOverTheByteLimitAndAcceptsAgainOnceDrained(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let channel = try await t.channel("c")
+            let queue = t.queueName("q")
+            try await channel.declareQueue(queue, options: QueueOptions(durable: true, arguments: [
+                "x-max-length": 100, "x-max-length-bytes": 10, "x-overflow": "reject-publish",
+            ]))
+            let results = try await channel.publishBatch(["aaaa", "bbbb", "cc", "d"].map {
+                PublishRequest(message: OutgoingMessage($0), exchange: "", routingKey: queue)
+            })
+            #expect(results.map { (try? $0.get()) != nil } == [true, true, true, false])
+            #expect(try await channel.declareQueue(queue, options: QueueOptions(passive: true)).messageCount == 3)
+            let taken = try #require(try await channel.get(queue: queue, autoAck: false))
+            #expect(String(decoding: taken.body, as: UTF8.self) == "aaaa")
+            // Unacked messages do not count against the limit: 6 bytes ready, 4 more fit.
+            try await channel.send("eeee", key: queue)
+            #expect(await brokerError { try await channel.send("f", key: queue) } == .nacked)
+            try await channel.ack(deliveryTag: taken.deliveryTag, multiple: false)
+            #expect(try await channel.drain(queue) == ["bbbb", "cc", "eeee"])
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func aRequeueOverMaxLengthDropsFromTheHead(_ kind: BackendKind) async throws {
         try await withTestBroker(kind) { t in

@@ -33,6 +33,8 @@ public final class TestBroker: Sendable {
     public let inMemory: InMemoryBroker?
     /// Prefix shared by every name this test makes: `t<run>-<test>-`.
     public let prefix: String
+    /// The temporary data directory of a `.dataDir` broker, removed by ``cleanUp()``.
+    public let dataDirectory: String?
 
     private struct Tracked {
         var queues: [String] = []
@@ -53,10 +55,18 @@ public final class TestBroker: Sendable {
             let simulator = InMemoryBroker(maxStreamBytes: simulatorStreamBytes)
             inMemory = simulator
             broker = simulator
+            dataDirectory = nil
         case .rabbitMQ:
             try Self.cancelUnlessRabbitMQEnabled()
             inMemory = nil
             broker = try Self.makeRabbitMQ()
+            dataDirectory = nil
+        case .dataDir:
+            let directory = try TemporaryDirectory.make(prefix: "rabbitchat-store")
+            let simulator = try InMemoryBroker(dataDirectory: directory, maxStreamBytes: simulatorStreamBytes)
+            inMemory = simulator
+            broker = simulator
+            dataDirectory = directory
         }
     }
 
@@ -94,6 +104,12 @@ public final class TestBroker: Sendable {
             return state
         }
         for connection in tracked.connections { await connection.close() }
+        if let dataDirectory, let simulator = inMemory {
+            // Nothing outlives the test in a private directory: close the store and remove it.
+            simulator.close()
+            TemporaryDirectory.remove(dataDirectory)
+            return
+        }
         guard !tracked.queues.isEmpty || !tracked.exchanges.isEmpty,
               let connection = try? await broker.connect(name: prefix + "cleanup") else { return }
         var channel = try? await connection.openChannel()

@@ -39,7 +39,7 @@ public enum TestEnvironment {
 
     /// Whether tests of `kind` run in this process.
     public static func isEnabled(_ kind: BackendKind) -> Bool {
-        kind == .inMemory || rabbitMQEnabled
+        kind.isSimulator || rabbitMQEnabled
     }
 
     /// The value of an environment variable, nil when unset or empty.

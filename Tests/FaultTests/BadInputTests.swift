@@ -73,7 +73,7 @@ struct BadInputTests {
         await server.stop()
     }
 
-    @Test("A text over 4000 characters is too_large; a message over the 64 KiB limit closes only that session")
+    @Test("A text over 4000 characters is too_large; so is a frame over 64 KiB, and the session goes on")
     func oversize() async throws {
         let server = try await LiveServer.start()
         let bystanders = try await Bystanders.join(port: server.port)
@@ -85,8 +85,11 @@ struct BadInputTests {
         attacker.connection.say(id: "ok", text: String(repeating: "é", count: 4000))
         #expect(await attacker.saw { if case .frame(.sent(let s)) = $0 { s.id == "ok" } else { false } })
 
+        // Over the chat's 64 KiB but under the transport's 256 KiB: the chat answers it (issue 13;
+        // past the transport cap see OversizeAndFramingTests.pastTheTransportCap).
         attacker.sendRaw(#"{"type":"say","id":"huge","text":""# + String(repeating: "x", count: 100_000) + #""}"#)
-        #expect(await attacker.closed() != nil)
+        #expect(await attacker.nextError()?.code == .tooLarge)
+        #expect(!attacker.isClosed)
         #expect(await bystanders.exchange())
         await server.stop()
     }

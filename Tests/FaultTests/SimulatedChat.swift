@@ -24,6 +24,7 @@ final class SimulatedChat: Sendable {
             nodeId: nodeId, secret: secret, presenceInterval: .milliseconds(100), presenceExpiry: .seconds(2),
             reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(5))
         configuration.publishTimeout = publishTimeout
+        configuration.secretCheckWindow = .milliseconds(100)
         var logger = Logger(label: "fault-test-\(nodeId)")
         logger.logLevel = .critical
         let node = ChatNode(broker: broker, configuration: configuration, logger: logger)

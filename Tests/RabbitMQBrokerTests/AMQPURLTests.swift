@@ -43,7 +43,7 @@ struct AMQPURLTests {
     }
 
     @Test(arguments: [
-        ("http://guest:guest@127.0.0.1:5672/", "only the amqp:// scheme"),
+        ("http://guest:guest@127.0.0.1:5672/", "only the amqp:// and amqps:// schemes"),
         ("127.0.0.1:5672", "does not start with amqp://"),
         ("amqp://h:99999/", "between 1 and 65535"),
         ("amqp://h:abc/", "between 1 and 65535"),
@@ -71,7 +71,66 @@ struct AMQPURLTests {
             try AMQPURL(parsing: "amqp://alice:secret@h:notaport/")
         } throws: { error in
             let text = (error as? BrokerError)?.description ?? ""
-            return !text.contains("secret") && text.contains("alice:***@h:notaport")
+            return !text.contains("secret") && !text.contains("alice") && text.contains("amqp://***@h:notaport/")
+        }
+    }
+
+    /// Redaction uses the parser's own split (authority to the first `/`, user information to
+    /// the last `@`), so whatever the parser takes as the password is what disappears; a URL
+    /// that does not parse shows nothing before its last `@`. Each case's password holds "pw".
+    @Test(arguments: [
+        ("amqp://alice:pw@h:1/", "amqp://alice@h:1/"),
+        ("amqp://alice:pw@x@h:1/v", "amqp://alice@h:1/v"),               // raw '@' in the password: the last '@' ends it
+        ("amqp://alice:pw%40x@h:1/", "amqp://alice@h:1/"),
+        ("amqp://alice:pw,x@h:1/", "amqp://alice@h:1/"),                 // raw ','
+        ("amqp://alice:pw%2Cx@h:1/", "amqp://alice@h:1/"),
+        ("amqp://alice:pw?x@h/", "amqp://alice@h:5672/"),                // raw '?' before the '@'
+        ("amqps://alice:pw@h/?cacertfile=/etc/ca.pem", "amqps://alice@h:5671/?cacertfile=/etc/ca.pem"),
+        ("amqp://alice:pw@h:notaport/", "amqp://***@h:notaport/"),       // does not parse
+        ("amqp://alice:pw@x@h:99999/", "amqp://***@h:99999/"),
+        ("amqp://alice:pw/x@h:1/", "amqp://***@h:1/"),                   // raw '/' in the password: does not parse
+        ("amqp://alice:pw%zz@h:1/", "amqp://***@h:1/"),                  // bad escape
+        ("rabbit://alice:pw@h/", "rabbit://***@h/"),                      // wrong scheme
+        ("alice:pw@h:5672", "***@h:5672"),                                // no scheme
+        ("amqp://alice:pw/vhost", "amqp://***/vhost"),                    // no '@': 'pw' would be the port
+        ("amqp://alice:pw", "amqp://***"),
+        ("amqp://h:5672/v?heartbeat=pw", "amqp://h:5672/v?heartbeat=pw"), // no user information at all
+    ])
+    func redactionTable(url: String, redacted: String) {
+        #expect(AMQPURL.redacted(url) == redacted)
+        if url.contains("@") || url.hasPrefix("amqp://alice") {
+            #expect(!AMQPURL.redacted(url).contains("pw"))
+        }
+        // The parser's own error never quotes the password either.
+        do {
+            _ = try AMQPURL(parsing: url)
+        } catch {
+            if url.contains("alice") { #expect(!error.description.contains("pw"), "\(error)") }
+        }
+    }
+
+    @Test func amqpsTakesRabbitMQsTLSQueryParameters() throws {
+        let url = try AMQPURL(parsing: "amqps://u:p@rabbit.lan/chat?cacertfile=/etc/ca%20dir/ca.pem&certfile=/c.pem&keyfile=/k.pem")
+        #expect(url.port == 5671)
+        #expect(url.vhost == "chat")
+        #expect(url.tls == AMQPURL.TLS(caCertificateFile: "/etc/ca dir/ca.pem", certificateFile: "/c.pem", keyFile: "/k.pem", verifyPeer: true))
+        #expect(try AMQPURL(parsing: "amqps://h:5681?verify=verify_none").tls == AMQPURL.TLS(verifyPeer: false))
+        #expect(try AMQPURL(parsing: "amqps://h").tls == AMQPURL.TLS())
+        #expect(try AMQPURL(parsing: "amqp://h").tls == nil)
+    }
+
+    @Test(arguments: [
+        ("amqp://h/?cacertfile=/ca.pem", "use it with an amqps:// URL"),
+        ("amqps://h/?certfile=/c.pem", "certfile and keyfile go together"),
+        ("amqps://h/?verify=maybe", "verify_peer or verify_none"),
+        ("amqps://h/?heartbeat=5", "'heartbeat' is not supported"),
+        ("amqps://h/?cacertfile=", "needs a value"),
+    ])
+    func badTLSParametersAreRefusedWithAReason(text: String, reason: String) {
+        #expect {
+            try AMQPURL(parsing: text)
+        } throws: { error in
+            (error as? BrokerError)?.description.contains(reason) ?? false
         }
     }
 

@@ -45,6 +45,8 @@ public final class ServerProcess: Sendable {
     public let output: CapturedOutput
     private let process: Process
     private let exit: ExitRecord
+    /// A folder removed when this object goes (the private data home of a `rabbitChat`).
+    private let ownedFolder = Mutex<TemporaryFolder?>(nil)
 
     /// Runs `executable` with `arguments`. The child inherits this process's environment with
     /// `environment` applied on top: a value sets a variable, `nil` removes it. Standard input
@@ -79,11 +81,26 @@ public final class ServerProcess: Sendable {
 
     /// Runs the built `rabbitChat` (`BuiltProduct.rabbitChat`) with `arguments`.
     /// `RABBITCHAT_BROKER` is removed from the inherited environment, so the server uses the
-    /// in-process broker unless `arguments` or `environment` name one.
+    /// in-process broker unless `arguments` or `environment` name one. Unless `environment`
+    /// sets `XDG_DATA_HOME`, it points at a fresh temporary folder (removed with this object),
+    /// so the built-in broker's default data directory is private to this process: tests stay
+    /// hermetic while running the durable default.
     public convenience init(_ arguments: [String], environment: [String: String?] = [:]) throws {
         var overrides: [String: String?] = ["RABBITCHAT_BROKER": nil]
+        var folder: TemporaryFolder?
+        if environment["XDG_DATA_HOME"] == nil {
+            let made = TemporaryFolder(prefix: "rabbitchat-data-")
+            overrides["XDG_DATA_HOME"] = made.path
+            folder = made
+        }
         for (name, value) in environment { overrides[name] = value }
-        try self.init(executable: BuiltProduct.rabbitChat, arguments: arguments, environment: overrides)
+        do {
+            try self.init(executable: BuiltProduct.rabbitChat, arguments: arguments, environment: overrides)
+        } catch {
+            folder?.remove()
+            throw error
+        }
+        ownedFolder.withLock { $0 = folder }
     }
 
     deinit {
@@ -91,6 +108,7 @@ public final class ServerProcess: Sendable {
             kill(pid, SIGKILL)
             process.waitUntilExit()
         }
+        ownedFolder.withLock { $0?.remove() }
     }
 
     /// Runs `body` (which spawns the child) with SIGTERM and SIGINT unblocked on the calling

@@ -23,6 +23,14 @@ enum RabbitMQEnvironment {
 
     /// Runs the test when RabbitMQ answers, or when CI requires it (then an absent broker fails).
     static var shouldRun: Bool { required || reachable }
+
+    /// Writes the one secret every test chat on the shared RabbitMQ uses (mode 600) to `path`:
+    /// a node refuses to start while a running node of the same chat has another secret, and
+    /// suites run in parallel on the same broker names.
+    static func writeSharedSecret(to path: String) throws {
+        try (String(repeating: "5ec7e7", count: 10) + "abcd\n").write(toFile: path, atomically: false, encoding: .utf8)
+        chmod(path, 0o600)
+    }
 }
 
 @Suite("rabbitChat on RabbitMQ", .serialized)
@@ -34,6 +42,7 @@ struct MultiNodeTests {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let secret = folder.path + "/secret"
+        try RabbitMQEnvironment.writeSharedSecret(to: secret)
         let run = UUID().uuidString.prefix(6).lowercased()
         let a = try ServerProcess(["--port", "0", "--secret-file", secret, "--node-id", "test-a-\(run)", "--broker", RabbitMQEnvironment.url])
         let b = try ServerProcess(["--port", "0", "--secret-file", secret, "--node-id", "test-b-\(run)", "--broker", RabbitMQEnvironment.url])
@@ -89,6 +98,7 @@ struct BrokerLossTests {
         let match = try #require(url.firstMatch(of: /^(amqps?:\/\/[^@\/]*@?)([0-9A-Za-z.\-]+):(\d+)(.*)$/))
         let proxy = try TestTCPProxy(to: try #require(Int(match.3)))
         let viaProxy = "\(match.1)127.0.0.1:\(proxy.port)\(match.4)"
+        try RabbitMQEnvironment.writeSharedSecret(to: folder.path + "/secret")
         let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret", "--broker", viaProxy])
         let port = try #require(await server.waitForPort(), "stderr: \(server.standardError)")
         #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))

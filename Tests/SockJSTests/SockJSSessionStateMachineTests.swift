@@ -183,6 +183,17 @@ struct SockJSSessionStateMachineTests {
         #expect(m.queuedBytes == 0)
     }
 
+    @Test("one frame larger than the cap closes the session with 4002, even with nothing queued")
+    func aSingleFrameOverTheCapClosesTheSession() {
+        var m = machine()
+        _ = m.attachReceiver(.persistent, now: t0)
+        let fits = SockJSPreparedMessage(String(repeating: "x", count: 40))
+        #expect(m.send(fits, now: t0) == .writeNow(end: false))
+        let huge = SockJSPreparedMessage(String(repeating: "x", count: 200))
+        #expect(m.send(huge, now: t0) == .overflow([.sendClose(.tooSlow), .notifyClosed(.tooSlow), .remove]))
+        #expect(m.phase == .closed(.tooSlow))
+    }
+
     @Test("broken input on a websocket ends the session as a protocol error")
     func protocolError() {
         var m = machine()

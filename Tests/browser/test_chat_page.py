@@ -536,6 +536,81 @@ def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_i
         context.close()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_nicks_named_like_object_properties_work_and_sign_out_forgets_the_nick(browser, transport, tmp_path):
+    # A server of its own: these exact nicks can be claimed once per chat.
+    server = OwnServer(tmp_path)
+    url = f"{server.url}/?transport={transport}"
+    proto = User(browser, "__proto__", transport)
+    senders = [User(browser, "constructor", transport), User(browser, "toString", transport)]
+    everyone = [proto, *senders]
+
+    def join(user: User) -> None:
+        user.page.goto(url)
+        user.page.fill("#nick-input", user.nick)
+        user.page.click("#join-button")
+        user.wait_joined()
+
+    def stored(user: User, key: str):
+        return user.page.evaluate("(k) => JSON.parse(localStorage.getItem('rabbitChat.' + k))", key)
+
+    def stored_keys(user: User, key: str):
+        # Own properties only: a plain object's prototype must not answer for a nick.
+        return user.page.evaluate(
+            "(k) => { const v = JSON.parse(localStorage.getItem('rabbitChat.' + k)); return v ? Object.keys(v) : null; }", key)
+
+    try:
+        for user in everyone:
+            join(user)
+        assert stored_keys(proto, "tokens") == ["__proto__"]
+        for user in senders:
+            expect(user.roster_entry("__proto__")).to_have_class(re.compile(r"\bonline\b"))
+        expect(proto.roster_entry("constructor")).to_have_class(re.compile(r"\bonline\b"))
+        expect(proto.roster_entry("toString")).to_have_class(re.compile(r"\bonline\b"))
+
+        # Private messages from `constructor` (two) and `toString` (one): unread counts per peer.
+        texts = {}
+        for user, count in zip(senders, [2, 1]):
+            user.open_dm("__proto__")
+            texts[user.nick] = [f"from {user.nick} {i} {secrets.token_hex(3)}" for i in range(count)]
+            for text in texts[user.nick]:
+                user.say(text)
+                expect(user.message(text)).to_have_attribute("data-status", re.compile("sent|delivered"))
+        expect(proto.roster_entry("constructor").locator(".badge")).to_have_text("2")
+        expect(proto.roster_entry("toString").locator(".badge")).to_have_text("1")
+        proto.open_dm("constructor")
+        for text in texts["constructor"]:
+            expect(proto.message(text)).to_have_count(1)
+        expect(proto.roster_entry("constructor").locator(".badge")).to_have_count(0)
+        expect(proto.roster_entry("toString").locator(".badge")).to_have_text("1")
+        # The archive is keyed by the peer's nick, as an own key.
+        assert sorted(stored_keys(proto, "dms.__proto__")) == ["constructor", "toString"]
+
+        # A reload joins again with the stored token (no nick to type) and keeps the archive.
+        proto.page.reload()
+        proto.wait_joined()
+        proto.open_dm("constructor")
+        expect(proto.message(texts["constructor"][0])).to_have_count(1)
+
+        # Sign-out forgets that nick's token and private messages in this browser, nothing else.
+        proto.page.evaluate("localStorage.setItem('rabbitChat.dms.someone-else', '{\"x\":[]}')")
+        proto.page.click("#logout-button")
+        expect(proto.page.locator("#login")).to_be_visible()
+        assert "__proto__" not in (stored_keys(proto, "tokens") or [])
+        assert stored(proto, "dms.__proto__") is None
+        assert stored(proto, "outbox.__proto__") is None
+        assert stored(proto, "dms.someone-else") == {"x": []}
+        # The senders still have their own tokens.
+        assert stored_keys(senders[0], "tokens") == ["constructor"]
+        for user in everyone:
+            assert user.errors == [], user.errors
+            assert user.dialogs == []
+    finally:
+        for user in everyone:
+            user.close()
+        server.stop()
+
+
 # Every transport sockjs-client 1.6 offers Chromium, the iframe-based ones included.
 ALL_TRANSPORTS = ["websocket", "xhr-streaming", "eventsource", "iframe-eventsource", "htmlfile", "iframe-htmlfile",
                   "xhr-polling", "iframe-xhr-polling", "jsonp-polling"]

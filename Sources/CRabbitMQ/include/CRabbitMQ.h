@@ -12,6 +12,7 @@
 #include <amqp.h>
 #include <amqp_framing.h>
 #include <amqp_tcp_socket.h>
+#include <amqp_ssl_socket.h>
 
 /* Loads librabbitmq.so.4 and resolves every function the project uses, once per process
    (thread-safe). Returns NULL when the library is ready, else one sentence saying what to

@@ -20,6 +20,10 @@ struct BrokerRecord: Sendable, Hashable, Codable {
         case takeover
         /// Someone is typing, on the public exchange.
         case typing
+        /// A starting node's secret fingerprint, on the presence exchange: running nodes answer.
+        case hello
+        /// A running node's answer to a `hello` (`to` is the starting node), on the presence exchange.
+        case fingerprint
     }
 
     var kind: Kind
@@ -35,10 +39,12 @@ struct BrokerRecord: Sendable, Hashable, Codable {
     var nicks: [String]?
     /// On a claim: ``NickToken/claimant(for:nonce:)`` of the join that made it, when it had a nonce.
     var claimant: String?
+    /// On a `hello` or a `fingerprint`: the publishing node's ``SecretFingerprint``.
+    var fingerprint: String?
 
     init(kind: Kind, msgId: String? = nil, from: String? = nil, to: String? = nil, room: String? = nil, text: String? = nil,
          ts: Int64? = nil, nick: String? = nil, node: String? = nil, marker: String? = nil, nicks: [String]? = nil,
-         claimant: String? = nil) {
+         claimant: String? = nil, fingerprint: String? = nil) {
         self.kind = kind
         self.msgId = msgId
         self.from = from
@@ -51,6 +57,7 @@ struct BrokerRecord: Sendable, Hashable, Codable {
         self.marker = marker
         self.nicks = nicks
         self.claimant = claimant
+        self.fingerprint = fingerprint
     }
 
     var body: [UInt8] { Array(ChatFrameCodec.encodeValue(self).utf8) }

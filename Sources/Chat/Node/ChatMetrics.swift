@@ -5,6 +5,9 @@ import Metrics
 struct ChatMetrics: Sendable {
     let framesIn: [String: Counter]
     let framesRefused: Counter
+    /// `tell`s answered `inbox_full`, and receipts deferred by a full inbox.
+    let inboxFull: Counter
+    let receiptsDeferred: Counter
     let publicDeliveries: Counter
     let privateDeliveries: Counter
     let confirmSeconds: Timer
@@ -19,6 +22,8 @@ struct ChatMetrics: Sendable {
         }
         self.framesIn = framesIn
         framesRefused = Counter(label: "rabbitchat_frames_refused_total")
+        inboxFull = Counter(label: "rabbitchat_inbox_full_total")
+        receiptsDeferred = Counter(label: "rabbitchat_receipts_deferred_total")
         publicDeliveries = Counter(label: "rabbitchat_deliveries_total", dimensions: [("kind", "public")])
         privateDeliveries = Counter(label: "rabbitchat_deliveries_total", dimensions: [("kind", "private")])
         confirmSeconds = Timer(label: "rabbitchat_confirm_seconds", preferredDisplayUnit: .seconds)

@@ -28,6 +28,13 @@ public final class ChatNode: Sendable {
     /// True while the node has a working broker connection (for `/healthz`). Cheap.
     public var isBrokerConnected: Bool { core.connected.load(ordering: .relaxed) }
 
+    /// True once the node is connected and has found that its secret is the chat's (it read its
+    /// own `sync` record back from the claims stream): joins can be served.
+    public var isReady: Bool { isBrokerConnected && core.secretConfirmed.load(ordering: .relaxed) }
+
+    /// Why the node refused to start (its secret differs from the chat's), else nil.
+    public var refusal: String? { core.refusal.withLock { $0 } }
+
     /// Sessions attached and not yet ended (joined or not).
     public var sessionCount: Int { core.sessionCount.load(ordering: .relaxed) }
 
@@ -35,13 +42,23 @@ public final class ChatNode: Sendable {
     public func attach(_ outlet: any ChatOutlet) -> ChatSession {
         let id = nextSessionId.wrappingAdd(1, ordering: .relaxed).oldValue
         core.sessionCount.add(1, ordering: .relaxed)
-        return ChatSession(id: id, outlet: outlet, core: core, limits: configuration.limits, clock: configuration.clock)
+        let session = ChatSession(id: id, outlet: outlet, core: core, limits: configuration.limits, clock: configuration.clock)
+        // A connection that has not joined within the join timeout is closed (4004): an idle
+        // stranger holds no session for long. A join still under way counts as joined.
+        let timeout = configuration.joinTimeout
+        Task { [weak session, core] in
+            try? await Task.sleep(for: timeout)
+            guard let session, !session.isClosed, await !core.hasJoinedOrIsJoining(id) else { return }
+            session.outlet.close(code: ChatCloseCode.joinTimeout, reason: "Join timeout")
+        }
+        return session
     }
 
     /// Runs the node until its task is cancelled: connects, declares the topology, consumes,
     /// announces presence, and reconnects with backoff whenever the connection is lost. On
     /// cancellation it announces that its users left, closes the broker connection (consumers
-    /// end, unacknowledged private messages go back to their queues) and returns.
+    /// end, unacknowledged private messages go back to their queues) and returns. Throws
+    /// ``ChatNodeRefused`` when its secret differs from the chat's (then it never served a join).
     public func run() async throws {
         var delay = configuration.reconnectBackoff.lowerBound
         var everConnected = false
@@ -64,7 +81,7 @@ public final class ChatNode: Sendable {
                 do {
                     try await core.serve(connection)
                     delay = configuration.reconnectBackoff.lowerBound
-                } catch where !Task.isCancelled {
+                } catch where !Task.isCancelled && core.refusal.withLock({ $0 }) == nil {
                     logger.warning("Lost the broker connection", metadata: ["error": "\(error)"])
                 } catch {
                     // A graceful stop closed the connection: nothing was lost.
@@ -76,6 +93,7 @@ public final class ChatNode: Sendable {
             if Task.isCancelled { await core.shutdown(connection) }
             await core.linkLost()
             await connection.close()
+            if let refusal = self.refusal { throw ChatNodeRefused(refusal) }
             if Task.isCancelled { break }
             try? await Task.sleep(for: Self.jittered(delay))
             delay = min(delay * 2, configuration.reconnectBackoff.upperBound)

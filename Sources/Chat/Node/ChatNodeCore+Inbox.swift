@@ -83,7 +83,7 @@ extension ChatNodeCore {
         while ContinuousClock.now < deadline {
             guard link != nil, nickOwner[nick] == sessionId else { return nil }
             do {
-                let info = try await publisher().declareQueue(queue, options: topology.userQueueOptions)
+                let info = try await publisher().declareQueue(queue, options: userQueueRedeclareOptions(nick))
                 var free = info.consumerCount == 0
                 if !free { free = await queueIsFree(queue) }
                 if free {

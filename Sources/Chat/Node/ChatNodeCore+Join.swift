@@ -53,10 +53,10 @@ extension ChatNodeCore {
         }
 
         do {
-            // On the shared channel: this declare cannot meet a channel error, every node
-            // declares user queues with the same options (and a closed channel is reopened).
+            // With the inbox caps, on a channel of its own (a queue declared without them
+            // refuses: ChatNodeCore+InboxCaps.swift); the binding on the shared channel.
+            try await declareUserQueue(nick)
             let channel = try await publisher()
-            try await channel.declareQueue(topology.userQueue(nick), options: topology.userQueueOptions)
             try await channel.bindQueue(topology.userQueue(nick), exchange: topology.directExchange, routingKey: nick, arguments: [:])
         } catch {
             logger.warning("Could not declare a user queue", metadata: ["nick": "\(nick)", "error": "\(error)"])
@@ -84,7 +84,9 @@ extension ChatNodeCore {
         }
 
         let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
-        var entry = SessionEntry(session: session, nick: nick, rooms: rooms)
+        let limits = configuration.limits
+        var entry = SessionEntry(session: session, nick: nick, rooms: rooms,
+                                 typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
         entry.inbox = inbox
         sessions[sessionId] = entry
         metrics.joinedSessions.record(sessions.count)
@@ -96,7 +98,7 @@ extension ChatNodeCore {
         // The roster as the sessions were last told; the changes since, this join's included,
         // come to every session (this one too) in the next `presence` frame.
         let roster = welcomeRoster()
-        let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: [], rooms: history.roomNames,
+        let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
                               entered: Array(rooms), history: roomHistory)
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)

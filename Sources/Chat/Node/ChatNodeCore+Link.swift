@@ -48,6 +48,7 @@ extension ChatNodeCore {
             Task { await self.reattachInbox(sessionId) }
         }
         announceRoster()
+        startSecretCheck(generation: myGeneration, publishingOn: setup)
 
         let interval = configuration.presenceInterval
         await withTaskGroup(of: Void.self) { group in
@@ -249,7 +250,7 @@ extension ChatNodeCore {
         case .claim:
             guard let nick = record.nick, let marker = record.marker else { return }
             if claims[nick] == nil {
-                claims[nick] = Claim(marker: marker, claimant: record.claimant)
+                claims[nick] = Claim(marker: marker, claimant: record.claimant, seen: nextSeen())
                 claimsChanged()
             }
             if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
@@ -285,6 +286,8 @@ extension ChatNodeCore {
         case .takeover:
             guard let node = record.node, node != nodeId, let nick = record.nick, let sessionId = nickOwner[nick] else { return }
             await replace(sessionId)
+        case .hello, .fingerprint:
+            await onSecretRecord(record)
         case .typing:
             guard let from = record.from else { return }
             let frame = ChatFrameCodec.encode(.typing(Typing(from: from, room: record.room, to: record.to)))

@@ -30,6 +30,10 @@ extension ChatNodeCore {
         case .join:
             return
         case .enter(let request):
+            if !entry.rooms.contains(request.room), entry.rooms.count >= configuration.limits.roomsPerSession {
+                session.send(ChatProtocolError(.tooManyRooms, "You are in \(entry.rooms.count) rooms, the most at once: leave one before you enter \(request.room).").frame)
+                return
+            }
             if !entry.rooms.contains(request.room) {
                 sessions[session.id]?.rooms.append(request.room)
                 addMember(session.id, outlet: session.outlet, to: request.room)
@@ -63,11 +67,15 @@ extension ChatNodeCore {
         case .history(let request):
             let limit = request.limit ?? ClientFrame.defaultHistoryLimit
             session.send(.history(History(room: request.room, messages: history.messages(in: request.room, before: request.before, limit: limit))))
+        case .users(let request):
+            session.send(.users(findUsers(prefix: request.prefix ?? "", limit: request.limit ?? ClientFrame.defaultUsersLimit)))
         case .typing(let request):
             if let room = request.room, !entry.rooms.contains(room) {
                 session.send(Self.notInRoom(room, id: nil))
                 return
             }
+            // Throttled: the excess is dropped without a word (Specs/bounds.md).
+            guard sessions[session.id]?.typingLimiter.admit(now: now) == .accept else { return }
             let record = BrokerRecord(kind: .typing, from: entry.nick, to: request.to, room: request.room)
             let key = request.room.map(ChatTopology.typingRoomKey) ?? ChatTopology.typingUserKey(request.to ?? "")
             guard let channel = try? await publisher() else { return }
@@ -130,6 +138,12 @@ extension ChatNodeCore {
             let frame: ServerFrame
             if case .unroutable(_, let to) = error {
                 frame = ChatProtocolError(.unknownUser, "Nobody has the nick \(to): check the name.", id: clientId).frame
+            } else if case .nacked = error, request.exchange == topology.directExchange,
+                      await inboxCouldBeFull(request.routingKey, adding: request.message.body.count) {
+                // Refused by the addressee's cap: final for this attempt, and it holds back
+                // nothing (the inbox may stay full for long).
+                metrics.inboxFull.increment()
+                frame = Self.inboxFull(request.routingKey, id: clientId)
             } else {
                 logger.debug("A publish failed", metadata: ["error": "\(error)"])
                 frame = Self.unavailable(id: clientId)
@@ -189,11 +203,13 @@ extension ChatNodeCore {
         guard let entry = sessions[sessionId], let inbox = entry.inbox else { return }
         var acked: [PendingDelivery] = []
         var receipts: [PublishRequest] = []
+        var ackedByMsgId: [String: [PendingDelivery]] = [:]
         let ts = now
         for msgId in msgIds {
             guard let deliveries = sessions[sessionId]?.pending.removeValue(forKey: msgId) else { continue }
             let current = deliveries.filter { $0.inbox == inbox.serial }
             acked += current
+            ackedByMsgId[msgId] = current
             guard let sender = current.lazy.compactMap(\.from).first else { continue }
             let receipt = BrokerRecord(kind: .delivered, msgId: msgId, to: entry.nick, ts: ts)
             receipts.append(PublishRequest(message: OutgoingMessage(body: receipt.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "delivered")),
@@ -210,8 +226,26 @@ extension ChatNodeCore {
                 let channel = try await publisher()
                 let batch = receipts
                 let results = try await withPublishDeadline(on: channel) { () async throws(BrokerError) in try await channel.publishBatch(batch) }
-                guard results.allSatisfy({ if case .success = $0 { true } else { false } }) else {
-                    throw BrokerError.nacked
+                var deferred: Set<String> = []
+                for (receipt, result) in zip(batch, results) {
+                    guard case .failure(let error) = result else { continue }
+                    // A receipt refused by the sender's full inbox: its message stays
+                    // pending here, unacked (Specs/chat-protocol.md, "Private messages").
+                    guard case .nacked = error, let msgId = receipt.message.properties.messageId,
+                          await inboxCouldBeFull(receipt.routingKey, adding: receipt.message.body.count) else {
+                        throw BrokerError.nacked
+                    }
+                    deferred.insert(msgId)
+                }
+                if !deferred.isEmpty {
+                    metrics.receiptsDeferred.increment(by: deferred.count)
+                    logger.info("Receipts wait: their senders' inboxes are full; the messages stay unacked and come again on the addressee's next join",
+                                metadata: ["count": "\(deferred.count)"])
+                    let tags = Set(deferred.flatMap { ackedByMsgId[$0] ?? [] }.map(\.deliveryTag))
+                    acked.removeAll { tags.contains($0.deliveryTag) }
+                    for msgId in deferred {
+                        sessions[sessionId]?.pending[msgId, default: []] += ackedByMsgId[msgId] ?? []
+                    }
                 }
             }
         } catch {
@@ -222,6 +256,10 @@ extension ChatNodeCore {
         for delivery in acked {
             try? await inbox.channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
         }
+    }
+
+    static func inboxFull(_ nick: String, id: String?) -> ServerFrame {
+        ChatProtocolError(.inboxFull, "The inbox of \(nick) is full: send this again later, once \(nick) has read their messages.", id: id).frame
     }
 
     static func notInRoom(_ room: String, id: String?) -> ServerFrame {

@@ -19,6 +19,7 @@ extension ChatNodeCore {
     /// Queues changes for the next `presence` frame.
     func queuePresence(_ changes: [PresenceTable.Change]) {
         guard !changes.isEmpty else { return }
+        for change in changes where claims[change.nick] != nil { claims[change.nick]?.seen = nextSeen() }
         presenceBatch.add(changes)
         rosterSnapshotStale = true
         schedulePresenceFlush()
@@ -27,6 +28,7 @@ extension ChatNodeCore {
     /// A nick was claimed: the welcome roster must list it from now on.
     func claimsChanged() {
         rosterSnapshotStale = true
+        sortedNicksCache = nil
     }
 
     /// Flushes after `presenceBatchInterval`, unless a flush is already due.
@@ -61,7 +63,7 @@ extension ChatNodeCore {
 
     @discardableResult
     private func rebuildRosterSnapshot() -> RosterSnapshot {
-        let snapshot = RosterSnapshot(users: claims.keys.sorted().map { UserStatus(nick: $0, online: presence.isOnline($0)) })
+        let snapshot = RosterSnapshot(users: welcomeRosterUsers())
         rosterSnapshot = snapshot
         rosterSnapshotStale = false
         return snapshot

@@ -94,6 +94,9 @@ actor ChatNodeCore {
         var marker: String
         /// ``NickToken/claimant(for:nonce:)`` of the join that made it, when it had a nonce.
         var claimant: String?
+        /// When this node last saw the nick claimed, come online or go offline, in
+        /// ``ChatNodeCore/seenCounter`` ticks: the welcome lists the most recent ones.
+        var seen: UInt64 = 0
     }
 
     /// A joined session.
@@ -103,6 +106,8 @@ actor ChatNodeCore {
         var rooms: OrderedSet<String>
         var inbox: Inbox?
         var pending: [String: [PendingDelivery]] = [:]
+        /// `typing` frames over it are dropped silently.
+        var typingLimiter: RateLimiter
     }
 
     nonisolated let configuration: ChatConfiguration
@@ -132,7 +137,18 @@ actor ChatNodeCore {
     var claimsStreamComplete = false
     /// History records read since the node started (to show that a start reads a bounded part).
     var historyRecordsRead = 0
-    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp }
+    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp && secretChecked }
+    /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
+    nonisolated let fingerprint: String
+    /// The secret check is over and found no node with another secret (Specs/amqp-topology.md,
+    /// "Every node uses the same secret"); joins wait for it. Stays true across reconnects.
+    var secretChecked = false
+    /// The same, readable from any thread (for the banner and `isReady`).
+    nonisolated let secretConfirmed = Atomic<Bool>(false)
+    /// A node heard during the check whose fingerprint differs from this node's.
+    var secretMismatch: (node: String, fingerprint: String)?
+    /// The sentence saying why the node refused to start; set once, then the node stops.
+    nonisolated let refusal = Mutex<String?>(nil)
     var history: RoomHistory
     /// The first claim record of every claimed nick, as read from the stream.
     var claims: [String: Claim] = [:]
@@ -204,6 +220,13 @@ actor ChatNodeCore {
     /// The welcome roster as of the last flush, and whether anything changed since.
     var rosterSnapshot: RosterSnapshot?
     var rosterSnapshotStale = true
+    /// Nicks whose inbox was declared without this node's caps (ChatNodeCore+InboxCaps.swift),
+    /// oldest first; at most `legacyInboxMemory`.
+    var legacyInboxes: OrderedSet<String> = []
+    /// Ticks of ``Claim/seen``.
+    var seenCounter: UInt64 = 0
+    /// Every claimed nick, sorted, for `users` requests; nil after claims changed.
+    var sortedNicksCache: [String]?
 
     init(configuration: ChatConfiguration, logger: Logger, broadcaster: any ChatBroadcaster) {
         self.configuration = configuration
@@ -211,8 +234,10 @@ actor ChatNodeCore {
         self.logger = logger
         self.broadcaster = broadcaster
         tokens = NickToken(secret: configuration.secret)
+        fingerprint = SecretFingerprint.of(configuration.secret)
         messageIds = MessageIDs(secret: configuration.secret)
-        history = RoomHistory(capacity: configuration.limits.historyKept)
+        history = RoomHistory(capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
+                              maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
         presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
         joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
     }

@@ -187,8 +187,14 @@ public final class ChatSession: Sendable {
         outlet.send(ChatFrameCodec.encode(frame))
     }
 
+    /// The refused frame's `id` by a lexical scan, not a decode: a flood refused for rate costs
+    /// one pass over its bytes. Only an `id` or `type` with escapes takes the decoder.
     private static func probeId(_ text: String) -> String? {
         guard text.utf8.count <= 64 * 1024 else { return nil }
-        return (try? ChatFrameCodec.decodeClientFrame(text, limits: ChatLimits()))?.id
+        switch FrameIdProbe.probe(text) {
+        case .id(let id): return id
+        case .none: return nil
+        case .undecided: return (try? ChatFrameCodec.decodeClientFrame(text, limits: ChatLimits()))?.id
+        }
     }
 }

@@ -19,6 +19,17 @@ public struct ChatTopology: Sendable, Hashable {
         replicatedInboxes ? QueueOptions(durable: true, arguments: ["x-queue-type": "quorum"]) : .durable
     }
 
+    /// How a user's inbox is declared with its caps (Specs/amqp-topology.md, "Inbox caps"):
+    /// `userQueueOptions` plus `x-max-length`, `x-max-length-bytes` and
+    /// `x-overflow=reject-publish`, so a publish over either is nacked (`inbox_full`).
+    public func userQueueOptions(maxMessages: Int, maxBytes: Int) -> QueueOptions {
+        var options = userQueueOptions
+        options.arguments["x-max-length"] = .int(Int64(maxMessages))
+        options.arguments["x-max-length-bytes"] = .int(Int64(maxBytes))
+        options.arguments["x-overflow"] = .string("reject-publish")
+        return options
+    }
+
     /// Topic exchange for public messages (`room.<name>`) and typing (`typing.<...>`).
     public var publicExchange: String { prefix + "chat.public" }
     /// Direct exchange for private messages and receipts, routing key = the addressee's nick.

@@ -24,4 +24,8 @@ public enum ChatErrorCode: String, Sendable, Hashable, Codable, CaseIterable {
     case unavailable
     /// The same nick joined elsewhere; this session is closed.
     case replaced
+    /// `tell` to a nick whose queue is at its cap; not stored, send it again later.
+    case inboxFull = "inbox_full"
+    /// `enter` when the session is in as many rooms as it may be.
+    case tooManyRooms = "too_many_rooms"
 }

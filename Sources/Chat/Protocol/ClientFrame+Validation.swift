@@ -9,6 +9,9 @@ extension ClientFrame {
     public static let maxJoinRooms = 100
     /// The most messages one `history` request returns.
     public static let maxHistoryLimit = 100
+    /// The most nicks one `users` answer lists, and how many without `limit`.
+    public static let maxUsersLimit = 100
+    public static let defaultUsersLimit = 50
     /// What `history` returns without `limit`.
     public static let defaultHistoryLimit = 50
 
@@ -57,6 +60,13 @@ extension ClientFrame {
             try Self.checkRoom(request.room)
             if let limit = request.limit, !(1...Self.maxHistoryLimit).contains(limit) {
                 throw ChatProtocolError(.badRequest, "'limit' must be between 1 and \(Self.maxHistoryLimit).")
+            }
+        case .users(let request):
+            if let prefix = request.prefix, !prefix.isEmpty, !ChatName.isValid(prefix) {
+                throw ChatProtocolError(.badRequest, "'prefix' must be the start of a nick: up to 32 letters, digits, '_', '.' or '-'.")
+            }
+            if let limit = request.limit, !(1...Self.maxUsersLimit).contains(limit) {
+                throw ChatProtocolError(.badRequest, "'limit' must be between 1 and \(Self.maxUsersLimit).")
             }
         case .typing(let request):
             switch (request.room, request.to) {

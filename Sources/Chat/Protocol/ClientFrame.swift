@@ -9,6 +9,7 @@ public enum ClientFrame: Sendable, Hashable {
     case ack(AckRequest)
     case history(HistoryRequest)
     case typing(TypingRequest)
+    case users(UsersRequest)
 
     /// The `type` field's value.
     public var type: String {
@@ -21,6 +22,7 @@ public enum ClientFrame: Sendable, Hashable {
         case .ack: "ack"
         case .history: "history"
         case .typing: "typing"
+        case .users: "users"
         }
     }
 
@@ -138,6 +140,20 @@ public struct TypingRequest: Sendable, Hashable, Codable {
     }
 }
 
+/// `users`: the claimed nicks that start with `prefix`, sorted (the welcome lists at most
+/// `ChatLimits.welcomeRoster` of them).
+public struct UsersRequest: Sendable, Hashable, Codable {
+    /// Empty or absent: every nick.
+    public var prefix: String?
+    /// How many; 50 when absent, at most 100.
+    public var limit: Int?
+
+    public init(prefix: String? = nil, limit: Int? = nil) {
+        self.prefix = prefix
+        self.limit = limit
+    }
+}
+
 extension ClientFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -153,6 +169,7 @@ extension ClientFrame: Codable {
         case "ack": self = .ack(try AckRequest(from: decoder))
         case "history": self = .history(try HistoryRequest(from: decoder))
         case "typing": self = .typing(try TypingRequest(from: decoder))
+        case "users": self = .users(try UsersRequest(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -168,6 +185,7 @@ extension ClientFrame: Codable {
         case .ack(let payload): try payload.encode(to: encoder)
         case .history(let payload): try payload.encode(to: encoder)
         case .typing(let payload): try payload.encode(to: encoder)
+        case .users(let payload): try payload.encode(to: encoder)
         }
     }
 }

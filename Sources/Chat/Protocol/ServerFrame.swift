@@ -10,6 +10,7 @@ public enum ServerFrame: Sendable, Hashable {
     case typing(Typing)
     case history(History)
     case error(ErrorFrame)
+    case users(UsersList)
 
     /// The `type` field's value.
     public var type: String {
@@ -24,6 +25,7 @@ public enum ServerFrame: Sendable, Hashable {
         case .typing: "typing"
         case .history: "history"
         case .error: "error"
+        case .users: "users"
         }
     }
 }
@@ -186,6 +188,21 @@ public struct History: Sendable, Hashable, Codable {
     }
 }
 
+/// `users`: the answer to a `users` request.
+public struct UsersList: Sendable, Hashable, Codable {
+    public var prefix: String
+    /// The matching nicks, sorted, at most the request's `limit`.
+    public var users: [UserStatus]
+    /// More nicks match than are listed: a longer prefix narrows them down.
+    public var more: Bool
+
+    public init(prefix: String, users: [UserStatus], more: Bool) {
+        self.prefix = prefix
+        self.users = users
+        self.more = more
+    }
+}
+
 /// `error`: a refused frame or a session-level problem, with one sentence for people.
 public struct ErrorFrame: Sendable, Hashable, Codable {
     public var code: ChatErrorCode
@@ -217,6 +234,7 @@ extension ServerFrame: Codable {
         case "typing": self = .typing(try Typing(from: decoder))
         case "history": self = .history(try History(from: decoder))
         case "error": self = .error(try ErrorFrame(from: decoder))
+        case "users": self = .users(try UsersList(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -235,6 +253,7 @@ extension ServerFrame: Codable {
         case .typing(let payload): try payload.encode(to: encoder)
         case .history(let payload): try payload.encode(to: encoder)
         case .error(let payload): try payload.encode(to: encoder)
+        case .users(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -140,37 +140,54 @@
   }
 
   // ---------------------------------------------------------------- persistence per nick
-  function tokens() { return store.get("tokens", {}); }
-  function saveToken(nick, token) { const t = tokens(); t[nick] = token; store.set("tokens", t); }
-  function forgetToken(nick) { const t = tokens(); delete t[nick]; store.set("tokens", t); }
+  // Every table keyed by a nick or a room is a Map: a nick such as `__proto__` or `constructor`
+  // is then a key like any other (on a plain object it would reach Object.prototype). Stored as
+  // JSON objects (own properties only, made by Object.fromEntries and read by Object.entries).
+  function loadMap(key) {
+    const v = store.get(key, null);
+    return new Map(v && typeof v === "object" && !Array.isArray(v) ? Object.entries(v) : []);
+  }
+  function saveMap(key, map) { store.set(key, Object.fromEntries(map)); }
+  function tokens() { return loadMap("tokens"); }
+  function saveToken(nick, token) { const t = tokens(); t.set(nick, token); saveMap("tokens", t); }
+  function forgetToken(nick) { const t = tokens(); t.delete(nick); saveMap("tokens", t); }
+  // Sign-out: this browser forgets everything it kept for `nick` (its token, join nonce, private
+  // messages, unsent messages, rooms); another nick's data stays.
+  function forgetNick(nick) {
+    forgetToken(nick);
+    const nonces = loadMap("nonces");
+    nonces.delete(nick);
+    saveMap("nonces", nonces);
+    for (const key of ["dms.", "outbox.", "rooms.", "active."]) store.remove(key + nick);
+  }
   // The nonce of our tokenless joins of a nick, the same on every retry (and after a reload), so a
   // join answered `unavailable` whose claim still won is answered with the token next time.
   function joinNonce(nick) {
-    const all = store.get("nonces", {});
-    if (!all[nick]) {
+    const all = loadMap("nonces");
+    if (!all.has(nick)) {
       const r = new Uint8Array(16);
       crypto.getRandomValues(r);
-      all[nick] = Array.from(r, (b) => b.toString(16).padStart(2, "0")).join("");
-      store.set("nonces", all);
+      all.set(nick, Array.from(r, (b) => b.toString(16).padStart(2, "0")).join(""));
+      saveMap("nonces", all);
     }
-    return all[nick];
+    return all.get(nick);
   }
   function saveOutbox() { store.set("outbox." + state.me, state.outbox); }
   function saveRooms() { store.set("rooms." + state.me, state.entered); }
-  function dmArchive() { return store.get("dms." + state.me, {}); }
+  function dmArchive() { return loadMap("dms." + state.me); }
   function archiveDM(peer, msg) {
     const all = dmArchive();
-    const list = all[peer] || [];
+    const list = all.get(peer) || [];
     const i = list.findIndex((m) => m.msgId === msg.msgId);
     if (i >= 0) list[i] = Object.assign(list[i], msg); else list.push(msg);
     if (list.length > DM_KEEP) list.splice(0, list.length - DM_KEEP);
-    all[peer] = list;
-    store.set("dms." + state.me, all);
+    all.set(peer, list);
+    saveMap("dms." + state.me, all);
   }
   function updateArchivedStatus(msgId, status) {
     const all = dmArchive();
-    for (const list of Object.values(all)) {
-      for (const m of list) if (m.msgId === msgId) { m.status = status; store.set("dms." + state.me, all); return; }
+    for (const list of all.values()) {
+      for (const m of list) if (m.msgId === msgId) { m.status = status; saveMap("dms." + state.me, all); return; }
     }
   }
 
@@ -220,6 +237,8 @@
       clearTimeout(state.ackTimer); state.ackTimer = null;
       if (state.me && !$("app").hidden) renderSidebar(); // our own dot goes grey while away
       if (e.code === 4001) { onReplaced(); return; }
+      // Closed for not joining in time (4004): connect again when someone signs in.
+      if (e.code === 4004 && !state.me) { setConn("offline", "Idle: sign in to connect"); return; }
       if (state.stopped) { setConn("offline", "Signed out"); return; }
       scheduleReconnect(e.code === 3000 ? "The server is restarting" : null);
     };
@@ -257,7 +276,7 @@
 
   function sendJoin() {
     const frame = { type: "join", nick: state.me };
-    const token = tokens()[state.me];
+    const token = tokens().get(state.me);
     if (token) frame.token = token;
     else frame.nonce = joinNonce(state.me);
     const rooms = store.get("rooms." + state.me, ["lobby"]);
@@ -294,6 +313,7 @@
       case "typing": onTyping(f); break;
       case "history": onHistory(f); break;
       case "error": onError(f); break;
+      case "users": onUsers(f); break;
       default: break; // unknown frames are ignored, as the protocol allows
     }
   }
@@ -315,10 +335,10 @@
     saveRooms();
     showApp();
     if (firstTime) restoreArchive();
-    const history = f.history || {};
+    const history = new Map(Object.entries(f.history || {}));
     for (const room of state.entered) {
       const c = getConv(convKey("room", room));
-      addHistory(c, history[room] || [], false);
+      addHistory(c, history.get(room) || [], false);
     }
     if (!state.active || !state.convs.has(state.active) ||
         (state.active[0] === "#" && !state.entered.includes(state.active.slice(1)))) {
@@ -799,7 +819,7 @@
 
   function restoreArchive() {
     const all = dmArchive();
-    for (const [peer, list] of Object.entries(all)) {
+    for (const [peer, list] of all) {
       const c = getConv(convKey("dm", peer));
       for (const m of list) {
         if (c.seen.has(m.msgId)) continue;
@@ -978,7 +998,8 @@
     input.select();
   }
 
-  function signOut(message) {
+  function signOut(message, forget) {
+    if (forget && state.me) forgetNick(state.me);
     store.remove("nick");
     state.me = null;
     state.joined = false;
@@ -996,8 +1017,32 @@
     connect();
   }
 
+  // ---------------------------------------------------------------- find someone (`users`)
+  // The welcome lists the online and most recently seen nicks only (at most 500); this field
+  // asks the server for the others by prefix, and the answer joins the sidebar's list.
+  function wireUserSearch() {
+    const list = $("user-list");
+    if (!list || $("user-search")) return;
+    const input = el("input", { id: "user-search", type: "search", className: "user-search",
+      placeholder: "Find someone…", maxlength: 32, autocomplete: "off", "aria-label": "Find someone by nick" });
+    let timer = null;
+    input.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        const prefix = input.value.trim();
+        if (prefix && /^[A-Za-z0-9_.-]{1,32}$/.test(prefix)) send({ type: "users", prefix, limit: 20 });
+      }, 250);
+    });
+    list.before(input);
+  }
+  function onUsers(f) {
+    for (const u of f.users || []) if (!state.users.has(u.nick)) state.users.set(u.nick, !!u.online);
+    renderSidebar();
+  }
+
   // ---------------------------------------------------------------- wiring
   function wire() {
+    wireUserSearch();
     $("login-form").addEventListener("submit", (e) => {
       e.preventDefault();
       const nick = $("nick-input").value.trim();
@@ -1055,7 +1100,7 @@
       if (s.scrollTop < 60) loadOlder(state.convs.get(state.active));
     });
     $("retry-button").addEventListener("click", reconnectNow);
-    $("logout-button").addEventListener("click", () => signOut(null));
+    $("logout-button").addEventListener("click", () => signOut(null, true));
     $("menu-button").addEventListener("click", () => {
       if ($("app").classList.contains("menu-open")) closeMenu(); else openMenu();
     });

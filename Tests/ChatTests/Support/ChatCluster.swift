@@ -32,12 +32,15 @@ final class ChatCluster: Sendable {
     /// Starts a node and waits until it is connected to the broker.
     @discardableResult
     func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
-               broadcaster: any ChatBroadcaster = LoopingBroadcaster()) async throws -> ChatNode {
-        let configuration = ChatConfiguration(
-            nodeId: testBroker.prefix + nodeId, secret: secret, limits: limits,
+               broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
+               secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30)) async throws -> ChatNode {
+        var configuration = ChatConfiguration(
+            nodeId: testBroker.prefix + nodeId, secret: secret ?? self.secret, limits: limits,
             presenceInterval: .milliseconds(100), presenceExpiry: .seconds(12),
             reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(10),
             claimTimeout: claimTimeout, clock: clock, topology: topology)
+        configuration.secretCheckWindow = secretCheckWindow
+        configuration.joinTimeout = joinTimeout
         var logger = Logger(label: "chat-test-\(nodeId)")
         logger.logLevel = .warning
         let broker = SwitchableBroker(testBroker.broker)

@@ -12,9 +12,10 @@ final class ChatRoom: Sendable {
     init(limits: ChatLimits = ChatLimits()) async throws {
         var logger = Logger(label: "bad-input")
         logger.logLevel = .critical
-        let configuration = ChatConfiguration(
+        var configuration = ChatConfiguration(
             nodeId: "bad-input", secret: Array("a secret for bad input tests".utf8), limits: limits,
             presenceInterval: .milliseconds(200), reconnectBackoff: .milliseconds(20) ... .milliseconds(200))
+        configuration.secretCheckWindow = .milliseconds(100)
         node = ChatNode(broker: InMemoryBroker(), configuration: configuration, logger: logger)
         let node = node
         task = Task { try await node.run() }

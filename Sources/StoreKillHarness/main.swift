@@ -1,0 +1,76 @@
+import Broker
+import InMemoryBroker
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+// StoreKillHarness DATA_DIR FIRST_INDEX
+//
+// Writes through a durable in-process broker until it is killed, and reports on standard
+// output what the store has made durable, one line each:
+//   C <n>   messages up to index n are confirmed (in the queue `work` and the stream `log`)
+//   G <n>   an ack of `work`'s messages up to index n is about to be sent (they may be gone)
+//   A <n>   the acks of `work`'s messages up to index n are recorded (printed after a later
+//           confirm, which the store commits after them)
+// Messages are numbered from FIRST_INDEX; bodies are the decimal index. The kill test
+// (Tests/BrokerContractTests/StoreKillTests.swift) SIGKILLs it at random points and checks
+// the reopened store against these lines.
+
+func say(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+}
+
+func fail(_ text: String) -> Never {
+    let bytes = Array("StoreKillHarness: \(text)\n".utf8)
+    _ = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    exit(1)
+}
+
+let arguments = CommandLine.arguments
+guard arguments.count == 3, let first = Int(arguments[2]) else { fail("usage: StoreKillHarness DATA_DIR FIRST_INDEX") }
+
+do {
+    let broker = try InMemoryBroker(dataDirectory: arguments[1])
+    let channel = try await broker.connect(name: "harness").openChannel()
+    try await channel.declareQueue("work", options: .durable)
+    try await channel.declareQueue("log", options: .stream())
+    say("R")
+    var generator = SystemRandomNumberGenerator()
+    var next = first
+    var ackedNotReported: Int?
+    while true {
+        let count = Int.random(in: 1...20, using: &generator)
+        let indices = next..<(next + count)
+        next += count
+        var batch: [PublishRequest] = []
+        for index in indices {
+            let message = OutgoingMessage(String(index), properties: MessageProperties(persistent: true))
+            batch.append(PublishRequest(message: message, exchange: "", routingKey: "work"))
+            batch.append(PublishRequest(message: message, exchange: "", routingKey: "log"))
+        }
+        for result in try await channel.publishBatch(batch) { try result.get() }
+        if let acked = ackedNotReported {
+            say("A \(acked)")
+            ackedNotReported = nil
+        }
+        say("C \(indices.upperBound - 1)")
+        // Now and then take a few from the head of `work` and ack them.
+        if Bool.random(using: &generator) {
+            var last: Delivery?
+            for _ in 0..<Int.random(in: 1...8, using: &generator) {
+                guard let delivery = try await channel.get(queue: "work", autoAck: false) else { break }
+                last = delivery
+            }
+            if let last {
+                say("G \(last.text)")
+                try await channel.ack(deliveryTag: last.deliveryTag, multiple: true)
+                ackedNotReported = Int(last.text)
+            }
+        }
+    }
+} catch {
+    fail("\(error)")
+}

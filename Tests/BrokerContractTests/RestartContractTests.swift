@@ -1,0 +1,130 @@
+import Broker
+import BrokerTestSupport
+import InMemoryBroker
+import Testing
+
+/// The restart contract (`Specs/broker-contract.md`, "Restarts"; `Specs/storage.md`): after
+/// a broker restart, what was confirmed as durable is there exactly, and nothing else.
+/// On the simulator with a data directory the restart is a real close and reopen of the store.
+@Suite struct RestartContractTests {
+    /// What one scenario leaves behind; compared after the restart.
+    struct Confirmed: Equatable {
+        var durableQueue: [String]
+        var routedAfter: [String]
+        var stream: [String]
+    }
+
+    static func fill(_ channel: any BrokerChannel, names: (String) -> String) async throws {
+        let durable = names("durable"), transient = names("transient"), history = names("history")
+        let direct = names("direct"), scratch = names("scratch")
+        try await channel.declareQueue(durable, options: .durable)
+        try await channel.declareQueue(transient, options: QueueOptions(durable: false))
+        try await channel.declareQueue(history, options: .stream())
+        try await channel.declareExchange(direct, kind: .direct, options: ExchangeOptions(durable: true))
+        try await channel.declareExchange(scratch, kind: .fanout, options: ExchangeOptions(durable: false))
+        try await channel.bindQueue(durable, exchange: direct, routingKey: "k", arguments: [:])
+        for index in 1...5 {
+            try await channel.send("p\(index)", to: direct, key: "k", persistent: true)
+            try await channel.send("t\(index)", to: direct, key: "k", persistent: false)
+        }
+        try await channel.send("in transient queue", key: transient, persistent: true)
+        // Take two (p1 and the transient t1) and ack them: acked messages stay gone.
+        for _ in 0..<2 {
+            let delivery = try #require(try await channel.get(queue: durable, autoAck: false))
+            try await channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
+        }
+        for index in 1...3 { try await channel.send("s\(index)", key: history, persistent: index % 2 == 0) }
+    }
+
+    static func check(_ connection: any BrokerConnection, names: (String) -> String) async throws -> Confirmed {
+        let durable = names("durable"), history = names("history"), direct = names("direct"), scratch = names("scratch")
+        let channel = try await connection.openChannel()
+        await expectCode(BrokerError.notFound) {
+            try await channel.declareQueue(names("transient"), options: QueueOptions(passive: true))
+        }
+        let after = try await connection.openChannel()
+        await expectCode(BrokerError.notFound) {
+            try await after.declareExchange(scratch, kind: .fanout, options: ExchangeOptions(passive: true))
+        }
+        let fresh = try await connection.openChannel()
+        let kept = try await fresh.drain(durable)
+        try await fresh.send("routed after restart", to: direct, key: "k", persistent: true)
+        let routed = try await fresh.drain(durable)
+        let reader = try await fresh.collect(history, arguments: ["x-stream-offset": "first"])
+        let stream = await reader.wait(for: 3).map(\.text)
+        return Confirmed(durableQueue: kept, routedAfter: routed, stream: stream)
+    }
+
+    static let expected = Confirmed(durableQueue: ["p2", "p3", "p4", "p5"], routedAfter: ["routed after restart"], stream: ["s1", "s2", "s3"])
+
+    @Test func theSimulatorWithADataDirectoryComesBackToWhatWasConfirmedAfterCloseAndReopen() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "rabbitchat-restart")
+        defer { TemporaryDirectory.remove(directory) }
+        let names: (String) -> String = { "r-\($0)" }
+        let first = try InMemoryBroker(dataDirectory: directory)
+        try await Self.fill(try await first.connect(name: "before").openChannel(), names: names)
+        first.close()
+        let second = try InMemoryBroker(dataDirectory: directory)
+        #expect(second.queueNames == [names("durable"), names("history")])
+        let got = try await Self.check(try await second.connect(name: "after"), names: names)
+        #expect(got == Self.expected)
+        second.close()
+        // And once more, with what the check itself changed.
+        let third = try InMemoryBroker(dataDirectory: directory)
+        let channel = try await third.connect(name: "third").openChannel()
+        #expect(try await channel.drain(names("durable")) == [])
+        third.close()
+    }
+
+    @Test(arguments: [BackendKind.inMemory, .dataDir])
+    func restartKeepsDurableThingsAndPersistentMessagesOnly(_ kind: BackendKind) async throws {
+        try await withTestBroker(kind) { t in
+            let simulator = try #require(t.inMemory)
+            let names: (String) -> String = { t.prefix + $0 }
+            let channel = try await simulator.connect(name: t.prefix + "before").openChannel()
+            try await Self.fill(channel, names: names)
+            simulator.restart()
+            #expect(channel.closeReason?.isConnectionLoss == true)
+            let got = try await Self.check(try await simulator.connect(name: t.prefix + "after"), names: names)
+            #expect(got == Self.expected)
+        }
+    }
+
+    @Test func aSecondBrokerOnTheSameDataDirectoryIsRefusedWithAClearError() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "rabbitchat-locked")
+        defer { TemporaryDirectory.remove(directory) }
+        let first = try InMemoryBroker(dataDirectory: directory)
+        #expect(throws: StoreError.self) { _ = try InMemoryBroker(dataDirectory: directory) }
+        do throws(StoreError) {
+            _ = try InMemoryBroker(dataDirectory: directory)
+        } catch {
+            #expect(error.message.contains("is in use by process"))
+            #expect(error.message.contains("--data-dir"))
+        }
+        first.close()
+        let again = try InMemoryBroker(dataDirectory: directory)
+        again.close()
+    }
+
+    @Test func aBackupTakenWhileTheBrokerRunsRestoresItsConfirmedContents() async throws {
+        let directory = try TemporaryDirectory.make(prefix: "rabbitchat-live")
+        let backup = try TemporaryDirectory.make(prefix: "rabbitchat-backup")
+        defer {
+            TemporaryDirectory.remove(directory)
+            TemporaryDirectory.remove(backup)
+        }
+        let names: (String) -> String = { "b-\($0)" }
+        let live = try InMemoryBroker(dataDirectory: directory)
+        try await Self.fill(try await live.connect(name: "live").openChannel(), names: names)
+        try InMemoryBroker.backup(dataDirectory: directory, to: backup + "/copy")
+        // The live broker goes on; the copy is what was confirmed at the backup.
+        let channel = try await live.connect(name: "later").openChannel()
+        try await channel.send("after the backup", key: names("durable"), persistent: true)
+        #expect(throws: StoreError.self) { try InMemoryBroker.backup(dataDirectory: directory, to: backup + "/copy") }
+        let restored = try InMemoryBroker(dataDirectory: backup + "/copy")
+        let got = try await Self.check(try await restored.connect(name: "restored"), names: names)
+        #expect(got == Self.expected)
+        restored.close()
+        live.close()
+    }
+}

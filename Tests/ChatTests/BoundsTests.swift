@@ -1,0 +1,260 @@
+import Broker
+import BrokerTestSupport
+@testable import Chat
+import Foundation
+import Testing
+
+/// Issue 13, point 4: no one client exhausts what everyone shares (Specs/bounds.md).
+@Suite("Bounds on what clients share", .timeLimit(.minutes(3)))
+struct BoundsTests {
+    static func delivered(_ client: TestClient) async throws -> Delivered {
+        try await client.next("delivered") { frame -> Delivered? in if case .delivered(let d) = frame { d } else { nil } }
+    }
+
+    static func acked(_ client: TestClient, _ texts: [String]) async throws {
+        var ids: [String] = []
+        for text in texts { ids.append(try await client.message(text).msgId) }
+        client.send(.ack(AckRequest(msgIds: ids)))
+    }
+
+    /// Over the cap a `tell` is `inbox_full` and not stored; what was accepted all arrives; once
+    /// the addressee read their queue the same `id` goes through. A receipt to a full inbox
+    /// waits: its message comes again on the addressee's next join, and the receipt then.
+    @Test(arguments: BackendKind.allCases)
+    func aTellOverTheInboxCapIsInboxFullAndNothingIsLost(_ kind: BackendKind) async throws {
+        var limits = ChatLimits()
+        limits.inboxMaxMessages = 3
+        try await withCluster(kind, limits: limits) { cluster in
+            cluster.uses("alice", "bob", "carol")
+            try await cluster.start("a")
+            let bob = cluster.client(on: "a")
+            let bobWelcome = try await bob.join("bob")
+            let alice = cluster.client(on: "a")
+            let aliceWelcome = try await alice.join("alice")
+            let carol = cluster.client(on: "a")
+            try await carol.join("carol")
+
+            // Bob goes away; alice fills his queue.
+            bob.session.disconnected()
+            for index in 1...3 {
+                alice.send(.tell(TellRequest(id: "t\(index)", to: "bob", text: "note \(index)")))
+                try await alice.sent("t\(index)")
+            }
+            alice.send(.tell(TellRequest(id: "t4", to: "bob", text: "note 4")))
+            let full = try await alice.error(.inboxFull)
+            #expect(full.id == "t4")
+            #expect(full.message.contains("bob"))
+            // inbox_full holds nothing back: a tell to someone else goes through at once.
+            alice.send(.tell(TellRequest(id: "c1", to: "carol", text: "for carol")))
+            try await alice.sent("c1")
+
+            // Alice's own queue fills while she is away: bob's receipts to her must wait.
+            alice.session.disconnected()
+            for index in 1...3 {
+                carol.send(.tell(TellRequest(id: "a\(index)", to: "alice", text: "to alice \(index)")))
+                try await carol.sent("a\(index)")
+            }
+            let bobAgain = cluster.client(on: "a")
+            try await bobAgain.join("bob", token: bobWelcome.token)
+            try await Self.acked(bobAgain, ["note 1", "note 2", "note 3"])
+            // The acks' receipts could not be stored: no error for bob, the messages stay his.
+            // (A barrier: a session's frames run in order, so the answer to `history` comes
+            // once the ack was handled.)
+            bobAgain.send(.history(HistoryRequest(room: "lobby")))
+            try await bobAgain.next("history") { frame -> Bool? in if case .history = frame { true } else { nil } }
+            #expect(!bobAgain.received.contains { if case .error = $0 { true } else { false } })
+
+            // The retry of t4 now fits (bob's three are delivered, unacked: not counted).
+            alice.session.disconnected()
+            let aliceBack = cluster.client(on: "a")
+            try await aliceBack.join("alice", token: aliceWelcome.token)
+            try await Self.acked(aliceBack, ["to alice 1", "to alice 2", "to alice 3"])
+            aliceBack.send(.tell(TellRequest(id: "t4", to: "bob", text: "note 4")))
+            try await aliceBack.sent("t4")
+            try await bobAgain.message("note 4")
+
+            // Bob's next join brings the three again; their acks now publish the receipts.
+            bobAgain.session.disconnected()
+            let bobThird = cluster.client(on: "a")
+            try await bobThird.join("bob", token: bobWelcome.token)
+            try await Self.acked(bobThird, ["note 1", "note 2", "note 3", "note 4"])
+            var receipts: Set<String> = []
+            while receipts.count < 4 { receipts.insert(try await Self.delivered(aliceBack).msgId) }
+        }
+    }
+
+    /// A user queue declared before the caps (no arguments) still works: the node declares it
+    /// passively instead of failing the join, and private messages flow.
+    @Test(arguments: BackendKind.allCases)
+    func aLegacyInboxDeclaredWithoutCapsStillWorks(_ kind: BackendKind) async throws {
+        try await withCluster(kind) { cluster in
+            cluster.uses("legacy", "alice")
+            let channel = try await cluster.testBroker.channel("old-node")
+            try await channel.declareQueue(cluster.topology.userQueue("legacy"), options: cluster.topology.userQueueOptions)
+            try await cluster.start("a")
+            let legacy = cluster.client(on: "a")
+            let welcome = try await legacy.join("legacy")
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            alice.send(.tell(TellRequest(id: "l1", to: "legacy", text: "still works")))
+            try await alice.sent("l1")
+            try await legacy.message("still works")
+            // A second join declares it passively at once.
+            legacy.session.disconnected()
+            let again = cluster.client(on: "a")
+            try await again.join("legacy", token: welcome.token)
+            try await again.message("still works")
+        }
+    }
+
+    /// 100,000 claimed nicks: a newcomer's welcome lists the online ones and the most recently
+    /// seen, at most `welcomeRoster`, and stays under 64 KiB.
+    @Test func aNewcomersWelcomeStaysSmallWithAHundredThousandClaimedNicks() async throws {
+        let cluster = try ChatCluster(.inMemory, simulatorStreamBytes: 256 << 20)
+        do {
+            let channel = try await cluster.testBroker.channel("filler")
+            try await channel.declareQueue(cluster.topology.claimsStream,
+                                           options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
+            let count = 100_000
+            var made = 0
+            while made < count {
+                let batch = (made..<min(count, made + 1000)).map { index in
+                    let record = BrokerRecord(kind: .claim, nick: "user\(index)", marker: "old/\(index)")
+                    return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
+                                          exchange: "", routingKey: cluster.topology.claimsStream)
+                }
+                _ = try await channel.publishBatch(batch)
+                made += batch.count
+            }
+            try await cluster.start("a")
+            let early = cluster.client(on: "a")
+            try await early.join("early")
+            let newcomer = cluster.client(on: "a")
+            let welcome = try await newcomer.join("newcomer")
+            let text = try #require(newcomer.outlet.frames.first)
+            print("BoundsTests: welcome with \(count) claimed nicks: \(text.utf8.count) bytes")
+            #expect(text.utf8.count < 64 * 1024)
+            #expect(welcome.users.count <= ChatLimits().welcomeRoster + 1)
+            #expect(welcome.users.contains { $0.nick == "early" })
+            #expect(welcome.users.contains { $0.nick == "newcomer" && $0.online })
+            // The most recently claimed come first among the offline ones.
+            #expect(welcome.users.contains { $0.nick == "user99999" })
+            #expect(!welcome.users.contains { $0.nick == "user0" })
+            newcomer.send(.users(UsersRequest(prefix: "user0")))
+            let found = try await newcomer.next("users") { frame -> UsersList? in if case .users(let u) = frame { u } else { nil } }
+            #expect(found.users.map(\.nick) == ["user0"])
+            #expect(!found.more)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
+    /// `users` finds nicks the bounded welcome does not list, by prefix, sorted, with `more`.
+    @Test func usersFindsNicksTheWelcomeDoesNotList() async throws {
+        var limits = ChatLimits()
+        limits.welcomeRoster = 4
+        try await withCluster(.inMemory, limits: limits) { cluster in
+            try await cluster.start("a")
+            let watcher = cluster.client(on: "a")
+            try await watcher.join("watcher")
+            for nick in ["amy", "anna", "ann", "bert", "carl"] {
+                let client = cluster.client(on: "a")
+                try await client.join(nick)
+                client.session.disconnected()
+            }
+            // The welcome's roster is the one of the last `presence` frame: wait for it.
+            try await watcher.next("carl offline") { frame -> Bool? in
+                if case .presence(let p) = frame, p.offline.contains("carl") { true } else { nil }
+            }
+            let newcomer = cluster.client(on: "a")
+            let welcome = try await newcomer.join("zoe")
+            // Online first (watcher, zoe), then the most recently seen (carl, then bert).
+            #expect(welcome.users.map(\.nick) == ["bert", "carl", "watcher", "zoe"])
+            newcomer.send(.users(UsersRequest(prefix: "an", limit: 1)))
+            let first = try await newcomer.next("users") { frame -> UsersList? in if case .users(let u) = frame { u } else { nil } }
+            #expect(first == UsersList(prefix: "an", users: [UserStatus(nick: "ann", online: false)], more: true))
+            newcomer.send(.users(UsersRequest(prefix: "an")))
+            let all = try await newcomer.next("users") { frame -> UsersList? in if case .users(let u) = frame { u } else { nil } }
+            #expect(all.users.map(\.nick) == ["ann", "anna"])
+            #expect(!all.more)
+            newcomer.send(.users(UsersRequest()))
+            let everyone = try await newcomer.next("users") { frame -> UsersList? in if case .users(let u) = frame { u } else { nil } }
+            #expect(everyone.users.map(\.nick) == ["amy", "ann", "anna", "bert", "carl", "watcher", "zoe"])
+        }
+    }
+
+    @Test func enteringMoreRoomsThanTheCapIsTooManyRooms() async throws {
+        var limits = ChatLimits()
+        limits.roomsPerSession = 2
+        try await withCluster(.inMemory, limits: limits) { cluster in
+            try await cluster.start("a")
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            alice.send(.enter(RoomRequest(room: "dev")))
+            try await alice.next("entered dev") { frame -> Bool? in if case .entered(let e) = frame, e.room == "dev" { true } else { nil } }
+            alice.send(.enter(RoomRequest(room: "ops")))
+            let refused = try await alice.error(.tooManyRooms)
+            #expect(refused.message.contains("leave"))
+            // Entering a room it is in already is fine; after a leave there is room again.
+            alice.send(.enter(RoomRequest(room: "dev")))
+            try await alice.next("entered dev again") { frame -> Bool? in if case .entered(let e) = frame, e.room == "dev" { true } else { nil } }
+            alice.send(.leave(RoomRequest(room: "lobby")))
+            alice.send(.enter(RoomRequest(room: "ops")))
+            try await alice.next("entered ops") { frame -> Bool? in if case .entered(let e) = frame, e.room == "ops" { true } else { nil } }
+        }
+    }
+
+    /// Typing beyond its own rate (2/s, bursts of 5) is dropped without an error; what is
+    /// dropped never reaches anyone.
+    @Test func typingOverItsRateIsDroppedSilently() async throws {
+        try await withCluster(.inMemory) { cluster in
+            try await cluster.start("a")
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            let bob = cluster.client(on: "a")
+            try await bob.join("bob")
+            for _ in 0..<30 { alice.send(.typing(TypingRequest(room: "lobby"))) }
+            // A barrier through the same path (node queue, in order): a typing to bob once a
+            // token has come back (0.5 s at 2/s).
+            try await Task.sleep(for: .milliseconds(600))
+            alice.send(.typing(TypingRequest(to: "bob")))
+            try await bob.next("typing to bob") { frame -> Bool? in if case .typing(let t) = frame, t.to == "bob" { true } else { nil } }
+            let inRoom = bob.received.filter { if case .typing(let t) = $0, t.room == "lobby" { true } else { false } }.count
+            #expect(inRoom >= 1 && inRoom <= 6, "bob got \(inRoom) of 30 typing frames")
+            #expect(!alice.received.contains { if case .error = $0 { true } else { false } })
+        }
+    }
+
+    /// A connection that does not join within the join timeout is closed with 4004; one that
+    /// joined stays.
+    @Test func aSessionThatDoesNotJoinIsClosed() async throws {
+        try await withCluster(.inMemory) { cluster in
+            try await cluster.start("a", joinTimeout: .milliseconds(300))
+            let joined = cluster.client(on: "a")
+            let idle = cluster.client(on: "a")
+            try await joined.join("alice")
+            try await eventually("the idle session to be closed") { idle.closeCode != nil }
+            #expect(idle.closeCode == ChatCloseCode.joinTimeout)
+            // The joined session's timer fired first (it was attached first).
+            #expect(joined.closeCode == nil)
+            joined.send(.say(SayRequest(id: "s1", text: "still here")))
+            try await joined.sent("s1")
+        }
+    }
+
+    /// A frame refused for rate is only scanned for its `type` and `id`, never decoded.
+    @Test func theIdProbeFindsTheIdWithoutDecoding() {
+        #expect(FrameIdProbe.probe(#"{"type":"say","id":"c1","text":"hi"}"#) == .id("c1"))
+        #expect(FrameIdProbe.probe(#"{"text":"\"id\":\"x\"","id" : "c2","type":"tell","to":"bob"}"#) == .id("c2"))
+        #expect(FrameIdProbe.probe(#"{"type":"say","nested":{"id":"inner"},"text":"x"}"#) == .none)
+        #expect(FrameIdProbe.probe(#"{"type":"enter","id":"c3","room":"dev"}"#) == .none)
+        #expect(FrameIdProbe.probe(#"{"type":"say","id":7}"#) == .none)
+        #expect(FrameIdProbe.probe(#"{"type":"say","id":"c\u0031"}"#) == .undecided)
+        #expect(FrameIdProbe.probe("not json") == .none)
+        #expect(FrameIdProbe.probe(#"{"type":"say","id":""#) == .none)
+        let huge = #"{"type":"say","id":"big","text":""# + String(repeating: "a", count: 60_000) + #""}"#
+        #expect(FrameIdProbe.probe(huge) == .id("big"))
+    }
+}

@@ -1,0 +1,86 @@
+import Foundation
+import ServerTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `rabbitChat` alone on its built-in broker with a data directory keeps what it confirmed
+/// across a SIGKILL (issue 14, `Specs/storage.md`): nick claims, each room's history with the
+/// same `seq`, every waiting private message and every waiting receipt.
+@Suite("rabbitChat with a data directory", .serialized)
+struct DurableChatTests {
+    static func start(_ folder: TemporaryFolder) async throws -> (ServerProcess, Int) {
+        let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/data",
+                                        "--log-level", "warning"])
+        let port = try #require(await server.waitForPort(), "stderr: \(server.standardError)")
+        #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))
+        return (server, port)
+    }
+
+    @Test("SIGKILLed right after confirmed traffic: claims, history (same seq), waiting private messages and receipts survive")
+    func everythingConfirmedSurvivesSIGKILL() async throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let (first, port) = try await Self.start(folder)
+        #expect(first.standardOutput.contains("durable: data in \(folder.path)/data"))
+
+        let alice = try TestChatClient(port: port)
+        let aliceToken = try #require(try alice.join("alice")["token"] as? String)
+        let bob = try TestChatClient(port: port)
+        let bobToken = try #require(try bob.join("bob")["token"] as? String)
+
+        try alice.send(["type": "say", "id": "s1", "room": "lobby", "text": "hello before the crash"])
+        // `sent` and the room's copy of the message come in either order.
+        var confirmed = false
+        var said: [String: Any]?
+        _ = try alice.waitFor { frame in
+            if frame["type"] as? String == "sent" && frame["id"] as? String == "s1" { confirmed = true }
+            if frame["type"] as? String == "message" && frame["text"] as? String == "hello before the crash" { said = frame }
+            return confirmed && said != nil
+        }
+        #expect(confirmed)
+        let seq = try #require(said?["seq"] as? Int)
+
+        // t1: delivered and acked by bob, so alice's queue holds its receipt (she does not ack it).
+        try alice.send(["type": "tell", "id": "t1", "to": "bob", "text": "first"])
+        let sent1 = try #require(try alice.waitFor { $0["type"] as? String == "sent" && $0["id"] as? String == "t1" })
+        let id1 = try #require(sent1["msgId"] as? String)
+        #expect(try bob.waitFor { $0["type"] as? String == "message" && $0["msgId"] as? String == id1 } != nil)
+        try bob.send(["type": "ack", "msgIds": [id1]])
+        #expect(try alice.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == id1 } != nil)
+        // t2: confirmed into bob's queue, not acked.
+        try alice.send(["type": "tell", "id": "t2", "to": "bob", "text": "second"])
+        let sent2 = try #require(try alice.waitFor { $0["type"] as? String == "sent" && $0["id"] as? String == "t2" })
+        let id2 = try #require(sent2["msgId"] as? String)
+
+        first.signal(SIGKILL)
+        #expect(await first.waitForExit(timeout: .seconds(10)) == SIGKILL)
+
+        let (second, port2) = try await Self.start(folder)
+        defer { second.signal(SIGKILL) }
+        // The claim survived: a tokenless join of alice is refused.
+        let stranger = try TestChatClient(port: port2)
+        try stranger.send(["type": "join", "nick": "alice"])
+        let refusal = try stranger.waitFor { ["welcome", "error"].contains($0["type"] as? String) }
+        #expect(refusal?["type"] as? String == "error")
+        #expect(refusal?["code"] as? String == "auth_failed", "got \(String(describing: refusal))")
+
+        let alice2 = try TestChatClient(port: port2)
+        try alice2.send(["type": "join", "nick": "alice", "token": aliceToken])
+        let welcome = try #require(try alice2.waitFor { $0["type"] as? String == "welcome" })
+        let history = (welcome["history"] as? [String: Any])?["lobby"] as? [[String: Any]] ?? []
+        let kept = history.first { $0["text"] as? String == "hello before the crash" }
+        #expect(kept?["seq"] as? Int == seq, "history after the restart: \(history)")
+        #expect(try alice2.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == id1 } != nil,
+                "the receipt alice had not acked is there")
+
+        let bob2 = try TestChatClient(port: port2)
+        try bob2.send(["type": "join", "nick": "bob", "token": bobToken])
+        #expect(try bob2.waitFor { $0["type"] as? String == "welcome" } != nil)
+        let waiting = try bob2.waitFor { $0["type"] as? String == "message" && $0["msgId"] != nil }
+        #expect(waiting?["msgId"] as? String == id2, "bob's first waiting message is t2 (t1 was acked): \(String(describing: waiting))")
+        #expect(waiting?["text"] as? String == "second")
+        await second.stop()
+    }
+}

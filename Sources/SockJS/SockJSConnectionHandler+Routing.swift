@@ -177,6 +177,14 @@ extension SockJSConnectionHandler {
                     kind: .streaming(limit: endpoint.options.responseLimit),
                     flavour: .eventSource, contentType: "text/event-stream", prelude: ByteBuffer(staticString: "\r\n"))
         case .htmlfile:
+            // An htmlfile page runs its callback path in this origin: under an origin policy it is
+            // served only into a frame (browsers that say where a response goes), not as a page
+            // another site opens in a window, where `parent.<callback>` could reach its opener.
+            if endpoint.options.originPolicy != nil, let destination = head.header("Sec-Fetch-Dest"),
+               destination != "iframe", destination != "frame" {
+                forbidden(head, reason: "htmlfile is served only inside a frame, not as \(OriginPolicy.quoted(destination)).")
+                return
+            }
             guard let callback = callbackParameter(head) else { return }
             receive(head, endpoint: endpoint, sessionID: sessionID, transport: .htmlfile,
                     kind: .streaming(limit: endpoint.options.responseLimit),

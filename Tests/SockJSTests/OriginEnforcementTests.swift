@@ -115,6 +115,22 @@ struct OriginEnforcementTests {
         #expect(Self.status(try c.text()) == 403, "paths outside the endpoints too")
     }
 
+    @Test("under a policy, htmlfile is served into a frame, not as a window another site opens")
+    func htmlfileOnlyFramed() throws {
+        let server = Self.server()
+        for (destination, status) in [("document", 403), ("script", 403), ("iframe", 200), ("frame", 200), (nil, 200)] as [(String?, Int)] {
+            let c = try server.connect()
+            let dest = destination.map { "Sec-Fetch-Dest: \($0)\r\n" } ?? ""
+            try c.send("GET /echo/000/d\(destination ?? "none")/htmlfile?c=opener.x HTTP/1.1\r\nHost: 127.0.0.1\r\n\(dest)\r\n")
+            let response = try c.text()
+            #expect(Self.status(response) == status, "\(destination ?? "none")")
+        }
+        let open = Self.server(policy: false)
+        let c = try open.connect()
+        try c.send("GET /echo/000/d/htmlfile?c=x HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Dest: document\r\n\r\n")
+        #expect(Self.status(try c.text()) == 200, "the protocol suite's services keep serving it")
+    }
+
     @Test("without a policy (the protocol suite's test services) any origin is reflected with credentials")
     func openEndpointReflects() throws {
         let server = Self.server(policy: false)

@@ -53,7 +53,7 @@ trap stop_server EXIT
 trap 'exit 130' INT TERM
 
 # Port 0: the server picks a free port and its banner says which.
-"$BIN" --port 0 --secret-file "$STATE/secret" "$@" >"$STATE/stdout" 2>"$OUT/browser-server.log" &
+XDG_DATA_HOME="$STATE" "$BIN" --port 0 --secret-file "$STATE/secret" "$@" >"$STATE/stdout" 2>"$OUT/browser-server.log" &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do

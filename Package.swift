@@ -207,7 +207,7 @@ let package = Package(
         ),
         .testTarget(
             name: "RabbitMQBrokerTests",
-            dependencies: ["Broker", "RabbitMQBroker"],
+            dependencies: ["Broker", "RabbitMQBroker", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -99,7 +99,7 @@ struct AMQPSTests {
         #expect(last.body == large)
 
         // The broker saw a TLS connection.
-        let listing = try LiveRabbitMQ.rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "ssl", "client_properties"])
+        let listing = try await LiveRabbitMQ.rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "ssl", "client_properties"])
         #expect(listing.split(separator: "\n").contains { $0.hasPrefix("true") && $0.contains("amqps-test") }, "\(listing)")
     }
 

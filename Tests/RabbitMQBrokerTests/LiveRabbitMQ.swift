@@ -1,6 +1,7 @@
 import Broker
 import Foundation
 import RabbitMQBroker
+import ServerTestSupport
 
 /// Where the RabbitMQ-dependent tests find a broker, and whether they run.
 ///
@@ -48,56 +49,10 @@ enum LiveRabbitMQ {
         "\(prefix)-\(UInt32.random(in: .min ... .max))"
     }
 
-    /// The command that controls the RabbitMQ at `url`: `RABBITCHAT_TEST_RABBITMQCTL` when set
-    /// (words split on spaces, e.g. `/usr/lib/rabbitmq/bin/rabbitmqctl -n rabbit@myhost`), else
-    /// this project's `scripts/rabbitmq.sh ctl`, which drives only the node that script starts
-    /// for the URL's port.
-    static let controlCommand: [String] = {
-        if let given = ProcessInfo.processInfo.environment["RABBITCHAT_TEST_RABBITMQCTL"],
-           !given.trimmingCharacters(in: .whitespaces).isEmpty {
-            return given.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        }
-        let script = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("scripts/rabbitmq.sh")
-        return ["/bin/bash", script.path, "ctl"]
-    }()
-
-    /// Said with every control failure: which tool was used, and how to point it elsewhere.
-    static var controlHint: String {
-        if ProcessInfo.processInfo.environment["RABBITCHAT_TEST_RABBITMQCTL"] != nil {
-            return "(the control tool is RABBITCHAT_TEST_RABBITMQCTL=\(controlCommand.joined(separator: " ")); it must control the RabbitMQ at \(url))"
-        }
-        return "(the control tool is scripts/rabbitmq.sh ctl, which drives only the node that script started for this port; if RABBITCHAT_TEST_AMQP_URL=\(url) is another RabbitMQ, set RABBITCHAT_TEST_RABBITMQCTL to the rabbitmqctl command that controls it)"
-    }
-
-    /// Runs the control command with ARGS (rabbitmqctl against the test node) and returns its
-    /// standard output; throws with its error output and `controlHint` when it fails.
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: controlCommand[0])
-        process.arguments = Array(controlCommand.dropFirst()) + arguments
-        if let port = try? AMQPURL(parsing: url).port {
-            var environment = ProcessInfo.processInfo.environment
-            environment["RABBITMQ_PORT"] = String(port)
-            process.environment = environment
-        }
-        let output = Pipe()
-        let errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        do {
-            try process.run()
-        } catch {
-            throw CtlError(message: "could not run \(controlCommand[0]): \(error) \(controlHint)")
-        }
-        let outData = output.fileHandleForReading.readDataToEndOfFile()
-        let errData = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw CtlError(message: "rabbitmqctl \(arguments.joined(separator: " ")) failed: " + String(decoding: errData + outData, as: UTF8.self) + " " + controlHint)
-        }
-        return String(decoding: outData, as: UTF8.self)
+    /// Runs rabbitmqctl ARGS against the test node (`RabbitMQControl`) and returns its output.
+    @discardableResult
+    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        try await RabbitMQControl.run(arguments, url: url)
     }
 
     struct CtlError: Error, CustomStringConvertible {
@@ -109,14 +64,14 @@ enum LiveRabbitMQ {
     static func closeConnection(named name: String) async throws {
         // The broker lists a new connection a moment after the login: retry briefly.
         for _ in 0..<50 {
-            let listing = try rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
+            let listing = try await rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
             for line in listing.split(separator: "\n") where line.contains("\"\(name)\"") {
                 let pid = String(line.split(separator: "\t").first ?? "")
-                _ = try rabbitmqctl(["close_connection", pid, "closed by the test"])
+                _ = try await rabbitmqctl(["close_connection", pid, "closed by the test"])
                 return
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw CtlError(message: "no connection named \(name) is listed by rabbitmqctl list_connections: the control tool may drive another RabbitMQ than the one at \(url) \(controlHint)")
+        throw CtlError(message: "no connection named \(name) is listed by rabbitmqctl list_connections: the control tool may drive another RabbitMQ than the one the tests use \(RabbitMQControl.hint(for: url))")
     }
 }

@@ -163,33 +163,10 @@ struct RabbitMQSecretsTests {
         return url
     }
 
-    /// Runs rabbitmqctl ARGS against the test node: `RABBITCHAT_TEST_RABBITMQCTL` when set (as the
-    /// RabbitMQ backend tests do), else `scripts/rabbitmq.sh ctl`.
+    /// Runs rabbitmqctl ARGS against the test node (`RabbitMQControl`).
     @discardableResult
-    static func rabbitmqctl(_ arguments: [String]) throws -> String {
-        var command: [String]
-        if let given = ProcessInfo.processInfo.environment["RABBITCHAT_TEST_RABBITMQCTL"], !given.trimmingCharacters(in: .whitespaces).isEmpty {
-            command = given.split(separator: " ").map(String.init)
-        } else {
-            let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-                .appendingPathComponent("scripts/rabbitmq.sh").path
-            command = ["/bin/bash", script, "ctl"]
-        }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command.removeFirst())
-        process.arguments = command + arguments
-        var environment = ProcessInfo.processInfo.environment
-        if let port = RabbitMQEnvironment.url.firstMatch(of: /:(\d+)\/?[^:]*$/).map({ String($0.1) }) { environment["RABBITMQ_PORT"] = port }
-        process.environment = environment
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else { throw TestSocketError("rabbitmqctl \(arguments.joined(separator: " ")) failed: \(text)") }
-        return text
+    static func rabbitmqctl(_ arguments: [String]) async throws -> String {
+        try await RabbitMQControl.run(arguments, url: RabbitMQEnvironment.url)
     }
 
     @Test("The server runs a chat over amqps:// (URL from --broker-file), and RabbitMQ sees a TLS connection",
@@ -218,7 +195,7 @@ struct RabbitMQSecretsTests {
         try bob.send(["type": "tell", "id": "t1", "to": "alice-tls-\(run)", "text": "private over TLS"])
         #expect(try alice.waitFor { $0["type"] as? String == "message" && $0["text"] as? String == "private over TLS" } != nil)
 
-        let listing = try Self.rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "ssl", "client_properties"])
+        let listing = try await Self.rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "ssl", "client_properties"])
         #expect(listing.split(separator: "\n").contains { $0.hasPrefix("true") && $0.contains("rabbitChat node tls-\(run)") }, "\(listing)")
         await server.stop()
         #expect(await server.waitForExit(timeout: .seconds(1)) == 0)
@@ -229,9 +206,18 @@ struct RabbitMQSecretsTests {
         // A vhost of its own: nodes of other suites on the same broker never hear these ones.
         let run = UUID().uuidString.prefix(6).lowercased()
         let vhost = "secret-test-\(run)"
-        try Self.rabbitmqctl(["add_vhost", vhost])
-        defer { _ = try? Self.rabbitmqctl(["delete_vhost", vhost]) }
-        try Self.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+        try await Self.rabbitmqctl(["add_vhost", vhost])
+        do {
+            try await Self.rabbitmqctl(["set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"])
+            try await refusedWithAnotherSecret(run: run, vhost: vhost)
+        } catch {
+            _ = try? await Self.rabbitmqctl(["delete_vhost", vhost])
+            throw error
+        }
+        _ = try? await Self.rabbitmqctl(["delete_vhost", vhost])
+    }
+
+    private func refusedWithAnotherSecret(run: String, vhost: String) async throws {
         let base = RabbitMQEnvironment.url.hasSuffix("/") ? RabbitMQEnvironment.url : RabbitMQEnvironment.url + "/"
         let url = base + vhost
 

@@ -47,7 +47,9 @@ final class ChatCluster: Sendable {
         let node = ChatNode(broker: broker, configuration: configuration, logger: logger, broadcaster: broadcaster)
         let task = Task { try await node.run() }
         nodes.withLock { $0[nodeId] = RunningNode(node: node, broker: broker, task: task) }
-        try await eventually("node \(nodeId) to connect") { node.isBrokerConnected }
+        // 30 s: a node connects in milliseconds, but the whole suite shares two cores and a
+        // cooperative pool of two threads with CPU-heavy property and store tests.
+        try await eventually("node \(nodeId) to connect", timeout: .seconds(30)) { node.isBrokerConnected }
         return node
     }
 

@@ -98,7 +98,7 @@ struct BoundsLiveTests {
         let server = try await LiveServer.start(
             executable: "/usr/bin/prlimit",
             arguments: ["--nofile=64:64", BuiltProduct.rabbitChat, "--port", "\(port)", "--secret-file", folder.path + "/secret",
-                        "--log-level", "warning"],
+                        "--log-level", "warning", "--in-memory"],
             environment: ["RABBITCHAT_BROKER": nil], port: port)
         defer { _ = server.stopBlocking() }
         #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))

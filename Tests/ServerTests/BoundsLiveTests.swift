@@ -65,20 +65,23 @@ struct BoundsLiveTests {
         ping += (0..<125).map { UInt8($0 & 0x7F) ^ [1, 2, 3, 4][$0 % 4] }
         let batch = Array([[UInt8]](repeating: ping, count: 500).joined())
         var sockets: [TestSocket] = []
+        // Every handshake first: a flooded connection's event loop answers pings one by one
+        // for a while, which would delay a handshake on the same loop (not what this measures).
         for _ in 0..<3 {
-            let socket = try TestSocket(port: server.port, timeout: .seconds(5), receiveBuffer: 4096)
+            let socket = try TestSocket(port: server.port, timeout: .seconds(10), receiveBuffer: 4096)
             try socket.write("GET /chat/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
             let head = String(decoding: try socket.read(), as: UTF8.self)
             #expect(head.hasPrefix("HTTP/1.1 101"))
+            sockets.append(socket)
+        }
+        for socket in sockets {
             // 20,000 pings (2.6 MB of pongs) each, or until the server stops taking them.
             for _ in 0..<40 {
                 do { try socket.write(batch) } catch { break }
             }
-            sockets.append(socket)
         }
-        let info = try TestHTTP.request(port: server.port, path: "/chat/info")
-        #expect(info.status == 200)
+        #expect(await TestHTTP.waitForStatus(200, port: server.port, path: "/chat/info"))
         let after = Self.rssKiB(server.pid)
         print("BoundsLiveTests: websocket pings without reading: RSS \(before) KiB -> \(after) KiB")
         #expect(after - before < 64 * 1024, "RSS grew by \((after - before) / 1024) MiB")
@@ -95,7 +98,7 @@ struct BoundsLiveTests {
         let server = try await LiveServer.start(
             executable: "/usr/bin/prlimit",
             arguments: ["--nofile=64:64", BuiltProduct.rabbitChat, "--port", "\(port)", "--secret-file", folder.path + "/secret",
-                        "--log-level", "warning"],
+                        "--log-level", "warning", "--in-memory"],
             environment: ["RABBITCHAT_BROKER": nil], port: port)
         defer { _ = server.stopBlocking() }
         #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))

@@ -53,9 +53,7 @@ trap stop_server EXIT
 trap 'exit 130' INT TERM
 
 # Port 0: the server picks a free port and its banner says which.
-# Its own data directory: the durable built-in broker locks it, and the tests' own servers
-# (OwnServer) each use another, so nothing touches ~/.local/share/rabbitChat.
-"$BIN" --port 0 --secret-file "$STATE/secret" --data-dir "$STATE/data" "$@" >"$STATE/stdout" 2>"$OUT/browser-server.log" &
+XDG_DATA_HOME="$STATE" "$BIN" --port 0 --secret-file "$STATE/secret" "$@" >"$STATE/stdout" 2>"$OUT/browser-server.log" &
 SERVER_PID=$!
 URL=""
 for _ in $(seq 1 300); do

@@ -73,6 +73,8 @@ log() { echo "faults: $*" >&2; }
 start_node() {
     local n=$1; shift
     local port=${HTTP_PORTS[$n]}
+    # The built-in broker's default data directory stays in the scenario's folder (hermetic).
+    XDG_DATA_HOME="$SCENARIO_OUT/data-node$n" \
     "$BIN/rabbitChat" --port "$port" --node-id "${FAULTS_NODE_ID:-faults}-$n" --secret-file "$SECRET" --log-level warning "$@" \
         >>"$SCENARIO_OUT/node$n.log" 2>&1 &
     NODE_PIDS[$n]=$!

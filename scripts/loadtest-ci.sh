@@ -37,7 +37,9 @@ lt_build() {
 lt_start_server() {
     local name=$1; shift
     local log="$LT_OUT/$name.log"
-    "$LT_BIN/rabbitChat" --port 0 --log-level warning "$@" >"$log" 2>&1 &
+    # The built-in broker's default data directory goes under the output folder (hermetic).
+    rm -rf "$LT_OUT/$name.data"
+    XDG_DATA_HOME="$LT_OUT/$name.data" "$LT_BIN/rabbitChat" --port 0 --log-level warning "$@" >"$log" 2>&1 &
     LT_PID=$!
     LT_STARTED_PIDS+=("$LT_PID")
     LT_PORT=""

@@ -118,10 +118,17 @@ extension SimCore {
             exchange.bind(SimBinding(queue: binding.queue, key: binding.key, arguments: binding.arguments))
         }
         var streamFirst: [Int64: Int64] = [:]
+        // Messages come grouped by queue: look a queue up once per group.
+        var currentID: Int64 = -1
+        var current: SimQueue?
         for message in snapshot.messages {
-            guard let queue = byID[message.queue] else { continue }
+            if message.queue != currentID {
+                currentID = message.queue
+                current = byID[currentID]
+                if let queue = current, queue.isStream { streamFirst[currentID] = message.seq }
+            }
+            guard let queue = current else { continue }
             if queue.isStream {
-                if streamFirst[message.queue] == nil { streamFirst[message.queue] = message.seq }
                 queue.nextOffset = message.seq
                 queue.appendToLog(message.payload, timestamp: message.timestamp, maxBodyBytes: queue.limits.maxLengthBytes,
                                   maxMemoryBytes: maxStreamBytes)

@@ -6,6 +6,7 @@ import InMemoryBroker
 /// directory, taken while a server may be running on it (`Specs/storage.md`, "Backup").
 struct Backup: ParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "rabbitChat backup",
         abstract: "Copy the built-in broker's data directory consistently, also while the server runs.",
         discussion: "Restore by starting rabbitChat with --data-dir OUT (with the server on the old directory stopped)."
     )

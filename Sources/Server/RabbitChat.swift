@@ -25,8 +25,7 @@ struct RabbitChat: AsyncParsableCommand {
 
             Routes: / (the page), /chat (SockJS), /sockjs.min.js, /healthz (200 when the broker is \
             connected, 503 otherwise), /metrics (Prometheus text).
-            """,
-        subcommands: [Backup.self]
+            """
     )
 
     @Option(help: ArgumentHelp("TCP port to serve on; 0 picks a free one (the banner shows which).", valueName: "port"))
@@ -63,7 +62,7 @@ struct RabbitChat: AsyncParsableCommand {
     var replicatedQueues = false
 
     @Option(help: ArgumentHelp(
-        "With the built-in broker: the most MiB of messages its public history keeps in memory; the oldest go first. Ignored with --broker (RabbitMQ keeps up to 1 GiB on disk).",
+        "With the built-in broker: the most MiB of messages its public history keeps in memory (and in --data-dir); the oldest go first. Ignored with --broker (RabbitMQ keeps up to 1 GiB on disk).",
         valueName: "MiB"))
     var embeddedHistoryMib: Int = ServerConfiguration.defaultEmbeddedHistoryMiB
 
@@ -100,6 +99,12 @@ struct RabbitChat: AsyncParsableCommand {
     /// Parses and runs like ArgumentParser's own `main()`, except that a command-line mistake is
     /// one line on stderr (what is wrong and where to look) instead of the usage block.
     static func main() async {
+        // `rabbitChat backup ...` is its own command (not an ArgumentParser subcommand: the
+        // server's own --data-dir would take the option away from it).
+        if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "backup" {
+            Backup.main(Array(CommandLine.arguments.dropFirst(2)))
+            Foundation.exit(0)
+        }
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()

@@ -1,6 +1,8 @@
 import Broker
 import BrokerTestSupport
 import InMemoryBroker
+import RabbitMQBroker
+import ServerTestSupport
 import Testing
 
 /// The restart contract (`Specs/broker-contract.md`, "Restarts"; `Specs/storage.md`): after
@@ -126,5 +128,48 @@ import Testing
         #expect(got == Self.expected)
         restored.close()
         live.close()
+    }
+}
+
+/// The same restart contract on RabbitMQ: the app of a *private* node is stopped and started
+/// (`scripts/rabbitmq.sh ctl stop_app` / `start_app`), which closes every connection, as a
+/// restart does. It never touches the shared RabbitMQ of the other tests: it runs when
+/// `RABBITCHAT_RESTART_RABBITMQ_PORT` names a node started for it, e.g.
+/// `RABBITMQ_PORT=5692 scripts/rabbitmq.sh start`, and is skipped (saying so) otherwise.
+@Suite struct RabbitMQRestartContractTests {
+    static let port = TestEnvironment.environment("RABBITCHAT_RESTART_RABBITMQ_PORT")
+
+    @Test(.enabled(if: port != nil, "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5692 scripts/rabbitmq.sh start) to run the restart contract on RabbitMQ"))
+    func rabbitMQComesBackToWhatWasConfirmedAfterItsAppRestarts() async throws {
+        let port = try #require(Self.port)
+        let broker = try RabbitMQBroker(url: "amqp://guest:guest@127.0.0.1:\(port)/")
+        let run = String(UInt32.random(in: 0 ... .max), radix: 36)
+        let names: (String) -> String = { "restart-\(run)-\($0)" }
+        let before = try await broker.connect(name: "before")
+        try await RestartContractTests.fill(try await before.openChannel(), names: names)
+        try await Self.ctl(port, "stop_app")
+        try await Self.ctl(port, "start_app")
+        #expect(before.closeReason != nil)
+        var after: (any BrokerConnection)?
+        let deadline = ContinuousClock.now + .seconds(30)
+        while after == nil, ContinuousClock.now < deadline {
+            after = try? await broker.connect(name: "after")
+            if after == nil { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        let connection = try #require(after, "RabbitMQ on port \(port) did not accept a connection within 30 s of start_app")
+        let got = try await RestartContractTests.check(connection, names: names)
+        #expect(got == RestartContractTests.expected)
+        let cleanup = try await connection.openChannel()
+        for queue in ["durable", "history"] { _ = try? await cleanup.deleteQueue(names(queue), ifUnused: false, ifEmpty: false) }
+        try? await cleanup.deleteExchange(names("direct"))
+        await connection.close()
+    }
+
+    /// Runs `scripts/rabbitmq.sh ctl COMMAND` against the node on `port` and waits for it.
+    static func ctl(_ port: String, _ command: String) async throws {
+        let script = String(#filePath.dropLast("Tests/BrokerContractTests/RestartContractTests.swift".count)) + "scripts/rabbitmq.sh"
+        let process = try ServerProcess(executable: "/bin/bash", arguments: [script, "ctl", command], environment: ["RABBITMQ_PORT": port])
+        let status = await process.waitForExit(timeout: .seconds(60))
+        #expect(status == 0, "rabbitmq.sh ctl \(command) ended with \(String(describing: status)): \(process.output.combined.suffix(500))")
     }
 }

@@ -83,4 +83,36 @@ struct DurableChatTests {
         #expect(waiting?["text"] as? String == "second")
         await second.stop()
     }
+
+    @Test("`rabbitChat backup` copies a running server's data directory; a server on the copy has its claims and history")
+    func backupOfARunningServerRestores() async throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let (server, port) = try await Self.start(folder)
+        let alice = try TestChatClient(port: port)
+        try alice.join("alice")
+        try alice.send(["type": "say", "id": "s1", "room": "lobby", "text": "kept in the backup"])
+        #expect(try alice.waitFor { $0["type"] as? String == "sent" && $0["id"] as? String == "s1" } != nil)
+
+        let backup = try ServerProcess(executable: BuiltProduct.rabbitChat,
+                                       arguments: ["backup", "--data-dir", folder.path + "/data", folder.path + "/copy"])
+        #expect(await backup.waitForExit(timeout: .seconds(30)) == 0, "backup: \(backup.output.combined)")
+        #expect(backup.standardOutput.contains("copied"))
+        await server.stop()
+
+        let restored = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/copy",
+                                          "--log-level", "warning"])
+        defer { restored.signal(SIGKILL) }
+        let port2 = try #require(await restored.waitForPort(), "stderr: \(restored.standardError)")
+        #expect(await TestHTTP.waitForStatus(200, port: port2, path: "/healthz"))
+        let stranger = try TestChatClient(port: port2)
+        try stranger.send(["type": "join", "nick": "alice"])
+        let refusal = try stranger.waitFor { ["welcome", "error"].contains($0["type"] as? String) }
+        #expect(refusal?["code"] as? String == "auth_failed", "the claim is in the copy: \(String(describing: refusal))")
+        let bob = try TestChatClient(port: port2)
+        let welcome = try bob.join("bob")
+        let history = (welcome["history"] as? [String: Any])?["lobby"] as? [[String: Any]] ?? []
+        #expect(history.contains { $0["text"] as? String == "kept in the backup" }, "history in the copy: \(history)")
+        await restored.stop()
+    }
 }

@@ -25,7 +25,7 @@ struct MissingLibRabbitMQTests {
     func builtInBrokerNeedsNoLibrary() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let server = try Self.startWithoutLibrary(["--port", "0", "--secret-file", folder.path + "/secret"])
+        let server = try Self.startWithoutLibrary(["--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/data"])
         let port = try #require(await server.waitForPort(), "stdout: \(server.standardOutput) stderr: \(server.standardError)")
         let client = try TestChatClient(port: port)
         try client.join("nolib")

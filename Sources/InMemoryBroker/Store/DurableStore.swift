@@ -230,23 +230,22 @@ final class DurableStore: @unchecked Sendable {
                                            arguments: try StoreCodec.decodeTable(bindings.blob(3))))
         }
         let messages = try db.prepare("SELECT id, ts, exchange, routing_key, properties, body FROM messages ORDER BY id")
-        // Consecutive messages usually share exchange and routing key: share the strings too.
-        var lastExchange = ""
-        var lastKey = ""
-        var lastPropertiesBytes: [UInt8] = []
-        var lastProperties = MessageProperties()
+        // Consecutive messages usually share exchange, routing key and properties: compare the
+        // raw bytes and make a new String or properties value only when they change (a restart
+        // reads up to millions of rows).
+        var exchange = RawColumnCache()
+        var key = RawColumnCache()
+        var propertiesBytes = RawColumnCache()
+        var properties = MessageProperties()
+        snapshot.messages.reserveCapacity(Int(try db.integer("SELECT COUNT(*) FROM messages")))
         while try messages.step() {
             let id = messages.int64(0)
-            let exchange = messages.text(2)
-            let key = messages.text(3)
-            if exchange != lastExchange { lastExchange = exchange }
-            if key != lastKey { lastKey = key }
-            let propertiesBytes = messages.blob(4)
-            if propertiesBytes != lastPropertiesBytes {
-                lastProperties = try StoreCodec.decodeProperties(propertiesBytes)
-                lastPropertiesBytes = propertiesBytes
+            exchange.update(messages, 2)
+            key.update(messages, 3)
+            if propertiesBytes.update(messages, 4) {
+                properties = try StoreCodec.decodeProperties(propertiesBytes.bytes)
             }
-            let payload = SimPayload(exchange: lastExchange, routingKey: lastKey, body: messages.blob(5), properties: lastProperties)
+            let payload = SimPayload(exchange: exchange.text, routingKey: key.text, body: messages.blob(5), properties: properties)
             snapshot.messages.append(.init(queue: id >> seqBits, seq: id & maxSeq, timestamp: messages.int64(1), payload: payload))
         }
         return snapshot
@@ -484,4 +483,25 @@ private func closeDescriptor(_ fd: Int32) {
 
 private func writeDescriptor(_ fd: Int32, _ pointer: UnsafeRawPointer?, _ count: Int) -> Int {
     write(fd, pointer, count)
+}
+
+/// The last value read from one column, kept as bytes and as text, so that a scan makes a new
+/// String only when the column's value changes.
+private struct RawColumnCache {
+    var bytes: [UInt8] = []
+    var text = ""
+
+    /// Reads the column; returns whether it differs from the previous row's.
+    @discardableResult
+    mutating func update(_ statement: SQLiteStatement, _ column: Int32) -> Bool {
+        let count = Int(sqlite3_column_bytes(statement.handle, column))
+        let pointer = sqlite3_column_blob(statement.handle, column)
+        if count == bytes.count {
+            if count == 0 { return false }
+            if let pointer, bytes.withUnsafeBytes({ memcmp($0.baseAddress!, pointer, count) == 0 }) { return false }
+        }
+        bytes = pointer.map { Array(UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
+        text = String(decoding: bytes, as: UTF8.self)
+        return true
+    }
 }

@@ -279,7 +279,7 @@ class OwnServer:
             raise RuntimeError("RABBITCHAT_BINARY must name the rabbitChat binary (scripts/browser-tests.sh sets it)")
         self.log = open(folder / "server.log", "ab")
         self.process = subprocess.Popen(
-            [binary, "--port", str(port), "--secret-file", str(folder / "secret"), *extra],
+            [binary, "--port", str(port), "--secret-file", str(folder / "secret"), "--data-dir", str(folder / "data"), *extra],
             stdout=subprocess.PIPE, stderr=self.log, stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 30

@@ -122,6 +122,14 @@ public struct ChatLimits: Sendable, Hashable {
     /// is dropped silently.
     public var typingPerSecond: Double = 2
     public var typingBurst: Double = 5
+    /// Bytes of history (as `RoomHistory.cost(of:)` counts them) in one `entered` or
+    /// `history` answer: fewer, newest first, than `limit` when the messages are large; the
+    /// client pages on with `before`. Far below the session's 1 MiB outbound cap, so that
+    /// large messages in a room never make its answers close the session with 4002.
+    public var historyBytesPerReply: Int = 256 * 1024
+    /// Bytes of history in a welcome, shared evenly by its entered rooms (a room whose share
+    /// is smaller than its newest message starts empty and is paged with `history`).
+    public var welcomeHistoryBytes: Int = 384 * 1024
 
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,

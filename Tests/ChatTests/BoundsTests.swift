@@ -153,6 +153,35 @@ struct BoundsTests {
         await cluster.shutdown()
     }
 
+    /// A room full of the largest messages never makes a welcome, `entered` or `history`
+    /// answer larger than the session's outbound cap: each is cut to its byte budget (newest
+    /// first), the session stays open, and `before` pages through the rest.
+    @Test func historyAnswersOfLargeMessagesStayWithinTheirByteBudget() async throws {
+        try await withCluster(.inMemory) { cluster in
+            try await cluster.start("a")
+            let alice = cluster.client(on: "a")
+            _ = try await alice.join("alice")
+            let big = String(repeating: "\u{1F407}", count: 4000)  // 4000 scalars, 16,000 bytes
+            for n in 1...40 {  // within the rate limiter's burst of 50
+                alice.send(.say(SayRequest(id: "b\(n)", text: big)))
+                _ = try await alice.sent("b\(n)")
+            }
+            let limits = ChatLimits()
+            let bob = cluster.client(on: "a")
+            let welcome = try await bob.join("bob")
+            let kept = try #require(welcome.history["lobby"])
+            #expect(!kept.isEmpty && kept.count < 40)
+            #expect(kept.map { RoomHistory.cost(of: $0) }.reduce(0, +) <= limits.welcomeHistoryBytes)
+            #expect(try #require(bob.outlet.frames.first).utf8.count < 1024 * 1024)
+            bob.send(.history(HistoryRequest(room: "lobby", before: kept.first?.seq, limit: 100)))
+            let older = try await bob.next("history") { frame -> History? in if case .history(let h) = frame { h } else { nil } }
+            #expect(!older.messages.isEmpty)
+            #expect(older.messages.map { RoomHistory.cost(of: $0) }.reduce(0, +) <= limits.historyBytesPerReply)
+            #expect(older.messages.last.flatMap(\.seq).map { $0 < (kept.first?.seq ?? 0) } == true)
+            #expect(bob.outlet.closeCode == nil)
+        }
+    }
+
     /// `users` finds nicks the bounded welcome does not list, by prefix, sorted, with `more`.
     @Test func usersFindsNicksTheWelcomeDoesNotList() async throws {
         var limits = ChatLimits()

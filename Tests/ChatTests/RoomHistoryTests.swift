@@ -23,6 +23,18 @@ struct RoomHistoryTests {
         #expect(history.messages(in: "r", before: 2, limit: 10).isEmpty)
     }
 
+    @Test func aByteBudgetGivesFewerNewestMessagesAndNeverCutsOne() {
+        var history = RoomHistory(capacity: 100)
+        let big = String(repeating: "x", count: 16_000)
+        for seq in 1...10 { history.append(ChatMessage(msgId: "m\(seq + 10)", from: "a", room: "r", text: big, ts: Int64(seq), seq: Int64(seq)), room: "r") }
+        let one = RoomHistory.cost(of: history.messages(in: "r", limit: 1)[0])
+        #expect(history.messages(in: "r", limit: 100, maxBytes: 3 * one).map(\.seq) == [8, 9, 10])
+        #expect(history.messages(in: "r", limit: 100, maxBytes: 3 * one - 1).map(\.seq) == [9, 10])
+        #expect(history.messages(in: "r", before: 9, limit: 100, maxBytes: 2 * one).map(\.seq) == [7, 8])
+        #expect(history.messages(in: "r", limit: 100, maxBytes: one - 1).isEmpty)
+        #expect(history.messages(in: "r", limit: 2, maxBytes: .max).map(\.seq) == [9, 10])
+    }
+
     @Test func roomNamesAreSorted() {
         var history = RoomHistory(capacity: 1)
         history.append(message(1), room: "zeta")

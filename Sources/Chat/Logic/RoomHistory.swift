@@ -83,14 +83,23 @@ public struct RoomHistory: Sendable, Hashable {
         recency.remove(room)
     }
 
-    /// The newest `limit` messages of `room` with `seq` below `before` (all when nil), oldest first.
-    public func messages(in room: String, before: Int64? = nil, limit: Int) -> [ChatMessage] {
-        guard let messages = rooms[room]?.messages, limit > 0 else { return [] }
+    /// The newest `limit` messages of `room` with `seq` below `before` (all when nil), oldest
+    /// first, and no more of them than fit in `maxBytes` (each counted as `cost(of:)`, about its
+    /// size in a frame).
+    public func messages(in room: String, before: Int64? = nil, limit: Int, maxBytes: Int = .max) -> [ChatMessage] {
+        guard let messages = rooms[room]?.messages, limit > 0, maxBytes > 0 else { return [] }
         var end = messages.endIndex
         if let before {
             while end > messages.startIndex, let seq = messages[end - 1].seq, seq >= before { end -= 1 }
         }
-        let start = max(messages.startIndex, end - limit)
+        var start = end
+        var bytes = 0
+        while start > messages.startIndex, end - start < limit {
+            let size = Self.cost(of: messages[start - 1])
+            guard size <= maxBytes - bytes else { break }
+            bytes += size
+            start -= 1
+        }
         return Array(messages[start..<end])
     }
 }

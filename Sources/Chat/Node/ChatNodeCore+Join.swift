@@ -91,9 +91,10 @@ extension ChatNodeCore {
         sessions[sessionId] = entry
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
+        let historyShare = limits.welcomeHistoryBytes / max(1, rooms.count)
         for room in rooms {
             addMember(sessionId, outlet: session.outlet, to: room)
-            roomHistory[room] = history.messages(in: room, limit: configuration.limits.historyOnJoin)
+            roomHistory[room] = history.messages(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
         }
         // The roster as the sessions were last told; the changes since, this join's included,
         // come to every session (this one too) in the next `presence` frame.

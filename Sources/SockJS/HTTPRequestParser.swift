@@ -255,7 +255,7 @@ struct HTTPRequestParser {
 
     private static func isDigit(_ c: UInt8) -> Bool { c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") }
 
-    private static func hexValue(_ c: UInt8) -> UInt8? { HTTPRequestHead.hexValue(c) }
+    private static func hexValue(_ c: UInt8) -> UInt8? { HTTPForm.hexValue(c) }
 
     /// Reads one line ending in LF (an optional CR before it is dropped) whose text is at most
     /// `limit` bytes; only that many bytes are searched, so a longer line is an error at once,

@@ -134,6 +134,17 @@ extension SockJSConnectionHandler {
             }
             return
         }
+        // RFC 6455 5.5.3: of several pings read together only the newest needs its pong. One
+        // pong per read, however many pings it held, so a ping flood costs one write per read
+        // instead of one per ping (Specs/bounds.md).
+        var newestPing: ByteBuffer?
+        defer {
+            if let newestPing, case .webSocket = state, !webSocketClosing {
+                var pong = ByteBuffer()
+                WebSocketFrameEncoder.appendControl(opcode: WebSocketFrame.pong, payload: newestPing, to: &pong)
+                write(pong, flush: true)
+            }
+        }
         while case .webSocket = state {
             let frame: WebSocketFrame?
             do {
@@ -178,9 +189,7 @@ extension SockJSConnectionHandler {
                     }
                 }
             case WebSocketFrame.ping:
-                var pong = ByteBuffer()
-                WebSocketFrameEncoder.appendControl(opcode: WebSocketFrame.pong, payload: frame.payload, to: &pong)
-                write(pong, flush: true)
+                newestPing = frame.payload
             case WebSocketFrame.pong:
                 break
             case WebSocketFrame.close:

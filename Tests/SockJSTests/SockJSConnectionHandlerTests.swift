@@ -122,6 +122,28 @@ struct SockJSConnectionHandlerTests {
         #expect(try c.output() == [0x8A, 0x02, 7, 7])
     }
 
+    @Test("pings read together get one pong, for the newest; a ping before a close gets none after it")
+    func webSocketPingsCoalesce() throws {
+        let server = EmbeddedServer()
+        let c = try server.connect()
+        try c.send("GET /echo/000/wp/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        _ = try c.output()
+        var flood = ByteBuffer()
+        for n in 0..<1000 {
+            var frame = clientFrame(opcode: 9, payload: [UInt8(n % 256), UInt8(n / 256)])
+            flood.writeBuffer(&frame)
+        }
+        try c.send(flood)
+        #expect(try c.output() == [0x8A, 0x02, UInt8(999 % 256), UInt8(999 / 256)])
+        var pingThenClose = clientFrame(opcode: 9, payload: [1])
+        var close = clientFrame(opcode: 8, payload: [0x03, 0xE8])
+        pingThenClose.writeBuffer(&close)
+        try c.send(pingThenClose)
+        let bye = try c.output()
+        #expect(bye.first == 0x88, "the close answer, and no pong after it: \(bye)")
+        #expect(!bye.contains(0x8A))
+    }
+
     @Test("a websocket client that does not read is closed with 4002; another session is unaffected")
     func slowReaderOverflow() throws {
         var options = SockJSOptions()

@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "BrokerBench",
             dependencies: [
-                "Broker", "InMemoryBroker", "RabbitMQBroker", "CRabbitMQ",
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "CRabbitMQ", "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict

@@ -8,6 +8,9 @@
 #   scripts/faults.sh soak [SECONDS]   the soak: one node, steady traffic for SECONDS (default
 #                                      180); RSS and open file descriptors sampled every 10 s,
 #                                      fds must come back to their level before the run;
+#                                      the in-process broker keeps a --data-dir whose size is
+#                                      sampled too (FAULTS_SOAK_HISTORY_MIB: its retention;
+#                                      FAULTS_SOAK_BROKER=in-memory: --in-memory instead);
 #                                      FAULTS_SOAK_BROKER=rabbitmq runs it on RabbitMQ; the
 #                                      summary (RSS at 0/5/10 min, end, the slope over the last
 #                                      5 minutes) goes to test-output/faults/soak/summary.txt
@@ -413,6 +416,22 @@ soak_summary() {
         }' "$1"
 }
 
+# soak_disk_summary FILE T0 SECONDS: the same for the data directory's size (column 4, bytes).
+soak_disk_summary() {
+    awk -v t0="$2" -v seconds="$3" '
+        { t[NR] = $1; r[NR] = $4 / 1048576; n = NR; if (r[NR] > max) max = r[NR] }
+        function at(sec,   i) { for (i = 2; i <= last; i++) if (t[i] - t0 >= sec) return sprintf("%.1f", r[i]); return "-" }
+        END {
+            last = 1
+            for (i = 2; i < n; i++) if (t[i] - t0 <= seconds) last = i
+            from = t[last] - 300
+            for (i = 2; i <= last; i++) if (t[i] >= from) { k++; sx += t[i]; sy += r[i]; sxx += t[i] * t[i]; sxy += t[i] * r[i] }
+            slope = (k > 2 && k * sxx - sx * sx != 0) ? (k * sxy - sx * sy) / (k * sxx - sx * sx) * 60 : 0
+            printf "data dir MiB: start of load %s, 5 min %s, 10 min %s, end of sending %.1f, idle after %.1f, largest %.1f; slope over the last 5 min of sending %+.2f MiB/min",
+                at(10), at(300), at(600), r[last], r[n], max, slope
+        }' "$1"
+}
+
 soak() {
     local seconds=${1:-180}
     # FAULTS_SOAK_NAME keeps two soaks (e.g. before and after a change) apart.
@@ -422,8 +441,20 @@ soak() {
     # up to --embedded-history-mib (8 MiB of messages by default) in memory.
     # FAULTS_SOAK_BROKER=rabbitmq (own RabbitMQ on $FAULTS_AMQP_PORT; FAULTS_AMQP_URL for another
     # vhost) leaves only the server's own memory in it.
-    local broker_args=() broker_name="in-process broker"
-    if [ "${FAULTS_SOAK_BROKER:-in-process}" = rabbitmq ]; then
+    # The in-process broker keeps its store in $SCENARIO_OUT/data (--data-dir), whose size
+    # (store.sqlite + its WAL) is sampled next to the RSS; FAULTS_SOAK_HISTORY_MIB sets its
+    # --embedded-history-mib (the history's retention, in memory and on disk), so that a soak
+    # reaches retention early. FAULTS_SOAK_BROKER=in-memory runs it with --in-memory.
+    local data="$SCENARIO_OUT/data"
+    local broker_args=(--data-dir "$data") broker_name="in-process broker, --data-dir"
+    if [ -n "${FAULTS_SOAK_HISTORY_MIB:-}" ]; then
+        broker_args+=(--embedded-history-mib "$FAULTS_SOAK_HISTORY_MIB")
+        broker_name+=", --embedded-history-mib $FAULTS_SOAK_HISTORY_MIB"
+    fi
+    if [ "${FAULTS_SOAK_BROKER:-in-process}" = in-memory ]; then
+        broker_args=(--in-memory)
+        broker_name="in-process broker, --in-memory"
+    elif [ "${FAULTS_SOAK_BROKER:-in-process}" = rabbitmq ]; then
         ensure_rabbitmq || return 1
         broker_args=(--broker "$AMQP_URL")
         broker_name="RabbitMQ on port $AMQP_PORT"
@@ -431,7 +462,12 @@ soak() {
     log "== soak: one node ($broker_name), $CLIENTS clients for $seconds s"
     start_node 0 "${broker_args[@]}" || return 1
     local pid=${NODE_PIDS[0]}
-    sample() { echo "$(( $(date +%s) )) $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") $(ls "/proc/$pid/fd" | wc -l)"; }
+    # "epoch rssKiB fds dataDirBytes sqliteBytes walBytes" (the sizes 0 without a data dir).
+    size_of() { stat -c %s "$1" 2>/dev/null || echo 0; }
+    sample() {
+        echo "$(( $(date +%s) )) $(awk '/VmRSS/ {print $2}' "/proc/$pid/status") $(ls "/proc/$pid/fd" | wc -l)" \
+            "$(du -sb "$data" 2>/dev/null | cut -f1 || echo 0) $(size_of "$data/store.sqlite") $(size_of "$data/store.sqlite-wal")"
+    }
     local before
     before=$(sample)
     echo "$before" > "$SCENARIO_OUT/samples.txt"
@@ -449,10 +485,11 @@ soak() {
     after=$(sample)
     echo "$after" >> "$SCENARIO_OUT/samples.txt"
     local fd0 fd1
-    read -r _ _ fd0 <<< "$before"
-    read -r _ _ fd1 <<< "$after"
+    read -r _ _ fd0 _ <<< "$before"
+    read -r _ _ fd1 _ <<< "$after"
     local summary
     summary=$(soak_summary "$SCENARIO_OUT/samples.txt" "$t0" "$seconds")
+    if [ -d "$data" ]; then summary+="; $(soak_disk_summary "$SCENARIO_OUT/samples.txt" "$t0" "$seconds")"; fi
     echo "$summary" > "$SCENARIO_OUT/summary.txt"
     local line="soak $seconds s ($broker_name): LoadTester exit $rc; $summary; fds $fd0 before, $fd1 after."
     log "$line"

@@ -25,6 +25,9 @@ struct BrokerBench: AsyncParsableCommand {
     @Option(help: "Instead of the table: fill a data directory with this many history (stream) records and --restart-inbox waiting private messages, then time its reopen.")
     var restartHistory: Int?
 
+    @Flag(help: "Instead of the table: the storage choice by measurement, the SQLite store's group commit against a minimal segmented log with a CRC32 per record (bench-only), --messages records of --size bytes batched by --window, a twentieth awaited one at a time, and from 16 publishers.")
+    var storageChoice = false
+
     @Option(help: "Waiting private messages for --restart-history (persistent, in 1,000 durable queues).")
     var restartInbox = 100_000
 
@@ -65,6 +68,10 @@ struct BrokerBench: AsyncParsableCommand {
     func run() async throws {
         if let restartHistory {
             try await RestartBench(history: restartHistory, inbox: restartInbox, size: size, dataDir: dataDir).run()
+            return
+        }
+        if storageChoice {
+            try await StorageChoiceBench(messages: messages, window: window, size: size, repeats: repeats, dataDir: dataDir).run()
             return
         }
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)

@@ -135,13 +135,15 @@ import Testing
 /// (`scripts/rabbitmq.sh ctl stop_app` / `start_app`), which closes every connection, as a
 /// restart does. It never touches the shared RabbitMQ of the other tests: it runs when
 /// `RABBITCHAT_RESTART_RABBITMQ_PORT` names a node started for it, e.g.
-/// `RABBITMQ_PORT=5692 scripts/rabbitmq.sh start`, and is skipped (saying so) otherwise.
+/// `RABBITMQ_PORT=5694 scripts/rabbitmq.sh start` (scripts/test starts that node and sets the
+/// variable). Without the variable it is skipped (saying so), and under
+/// `RABBITCHAT_REQUIRE_RABBITMQ=1` it fails instead, as every RabbitMQ case does.
 @Suite struct RabbitMQRestartContractTests {
     static let port = TestEnvironment.environment("RABBITCHAT_RESTART_RABBITMQ_PORT")
 
-    @Test(.enabled(if: port != nil, "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5692 scripts/rabbitmq.sh start) to run the restart contract on RabbitMQ"))
+    @Test(.enabled(if: port != nil || TestEnvironment.requireRabbitMQ, "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the restart contract on RabbitMQ"))
     func rabbitMQComesBackToWhatWasConfirmedAfterItsAppRestarts() async throws {
-        let port = try #require(Self.port)
+        let port = try #require(Self.port, "RABBITCHAT_RESTART_RABBITMQ_PORT is not set under RABBITCHAT_REQUIRE_RABBITMQ=1: start a private node (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) and set the variable to its port, as scripts/test does.")
         let broker = try RabbitMQBroker(url: "amqp://guest:guest@127.0.0.1:\(port)/")
         let run = String(UInt32.random(in: 0 ... .max), radix: 36)
         let names: (String) -> String = { "restart-\(run)-\($0)" }

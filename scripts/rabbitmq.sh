@@ -87,7 +87,13 @@ prepare_state() {
     make_certificates
     # The AMQP listener comes from RABBITMQ_NODE_IP_ADDRESS/PORT; this adds the TLS one. Clients
     # need no certificate of their own (verify_none on the broker's side); they check the broker's.
-    cat > "$STATE/rabbitmq.conf" <<CONF
+    # Lines another script wrote (rabbitmq-cluster.sh: peer discovery) are kept; only the TLS
+    # lines are written anew.
+    local conf="$STATE/rabbitmq.conf" kept=""
+    if [[ -f "$conf" ]]; then kept=$(grep -vE '^(listeners\.ssl\.|ssl_options\.)' "$conf" || true); fi
+    {
+        if [[ -n "$kept" ]]; then printf '%s\n' "$kept"; fi
+        cat <<CONF
 listeners.ssl.default = 127.0.0.1:$TLS_PORT
 ssl_options.cacertfile = $TLS_DIR/ca.pem
 ssl_options.certfile = $TLS_DIR/server.pem
@@ -95,6 +101,8 @@ ssl_options.keyfile = $TLS_DIR/server.key
 ssl_options.verify = verify_none
 ssl_options.fail_if_no_peer_cert = false
 CONF
+    } > "$conf.new"
+    mv "$conf.new" "$conf"
 }
 
 # A throwaway CA and a server certificate it signs, for localhost and 127.0.0.1 (the IP also as a

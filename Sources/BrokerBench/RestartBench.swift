@@ -62,6 +62,7 @@ struct RestartBench {
     }
 
     static func temporaryDirectory(_ prefix: String) -> String {
+        // mkdtemp(3) replaces the six X of its template with a unique suffix.
         var template = Array("/tmp/\(prefix)-XXXXXX".utf8CString)
         guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
             fatalError("cannot make a directory in /tmp")

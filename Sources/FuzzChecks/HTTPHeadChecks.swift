@@ -12,49 +12,19 @@ import NIOCore
 /// - Routing any parsed path, reading its headers and query parameters never crashes, and a
 ///   session route names a server and a session id without dots.
 enum HTTPHeadChecks {
-    static let limits = HTTPRequestParser.Limits(maxHeadBytes: 512, maxBodyBytes: 1024)
-
-    enum Outcome: Equatable {
-        case request(HTTPRequestHead, [UInt8])
-        case failed(HTTPRequestParser.ParseError)
-    }
+    static var limits: HTTPRequestParser.Limits { HTTPRequestChecks.limits }
 
     static func check(_ bytes: [UInt8]) -> [String] {
         var v = Violations()
-        let whole = read(pieces: [bytes[...]], &v)
-        let pieces = read(pieces: WebSocketFrameChecks.split(bytes), &v)
+        // The same reader as the request-stream fuzzer (every request must consume bytes).
+        let whole = HTTPRequestChecks.read([bytes[...]], &v)
+        let pieces = HTTPRequestChecks.read(WebSocketFrameChecks.split(bytes), &v)
         v.expect(whole == pieces, "requests of \(preview(bytes)) differ when read in pieces: \(whole.count) at once, \(pieces.count) in pieces")
         for case .request(let head, let body) in whole {
             checkRoundTrip(head, body, &v)
             checkRouting(head, &v)
         }
         return v.list
-    }
-
-    static func read(pieces: [ArraySlice<UInt8>], _ v: inout Violations) -> [Outcome] {
-        var parser = HTTPRequestParser(limits: limits)
-        var buffer = ByteBuffer()
-        var out: [Outcome] = []
-        for piece in pieces {
-            buffer.writeBytes(piece)
-            while true {
-                let before = buffer.readableBytes
-                do {
-                    guard let (head, body) = try parser.next(from: &buffer) else { break }
-                    v.expect(buffer.readableBytes < before || out.count < 1_000, "requests are read without consuming bytes")
-                    v.expect(body.readableBytes <= limits.maxBodyBytes, "a body of \(body.readableBytes) bytes passed the limit")
-                    out.append(.request(head, Array(body.readableBytesView)))
-                    if out.count > 10_000 {
-                        v.fail("more than 10,000 requests from \(pieces.count) pieces: the parser does not progress")
-                        return out
-                    }
-                } catch {
-                    out.append(.failed(error))
-                    return out
-                }
-            }
-        }
-        return out
     }
 
     /// Writes the request as a client would and checks it parses to the same thing.

@@ -264,7 +264,7 @@ let package = Package(
         .testTarget(
             name: "FuzzRegressionTests",
             dependencies: [
-                "FuzzChecks", "Chat", "SockJS", "Broker", "InMemoryBroker",
+                "FuzzChecks", "Chat", "ChatClient", "SockJS", "Broker", "InMemoryBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

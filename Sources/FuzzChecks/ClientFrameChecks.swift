@@ -12,7 +12,9 @@ import FoundationEssentials
 /// - Never a crash, whatever the bytes (close codes that overflow, broken escapes, lone
 ///   surrogates, huge or negative numbers in chat frames).
 /// - The hand-written array parser agrees with `JSONDecoder` on every array of strings that
-///   `JSONDecoder` reads, and re-encoding what it read gives the same strings back.
+///   `JSONDecoder` reads (but for its leniency about trailing commas: `a["x",]` is not JSON,
+///   and the browser's `JSON.parse` refuses it too), and re-encoding what it read gives the same
+///   strings back.
 /// - A close frame's code round-trips; a chat frame a client decodes re-encodes to the same frame.
 enum ClientFrameChecks {
     static func check(_ bytes: [UInt8]) -> [String] {
@@ -28,7 +30,9 @@ enum ClientFrameChecks {
         do {
             frame = try SockJSFrame.parse(utf8: line)
         } catch {
-            if line.first == UInt8(ascii: "a"), let strings = try? JSONDecoder().decode([String].self, from: Data(line.dropFirst())),
+            let body = Array(line.dropFirst())
+            if line.first == UInt8(ascii: "a"), !SockJSFrameChecks.hasTrailingComma(body),
+               let strings = try? JSONDecoder().decode([String].self, from: Data(body)),
                !strings.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) {
                 v.fail("the client refused \(preview(line)), an array of strings that JSONDecoder reads: \(error)")
             }

@@ -127,10 +127,10 @@ struct BoundsTests {
                 made += batch.count
             }
             try await cluster.start("a")
-            // The node reads 100,000 claim records before its first welcome: give it time.
+            // The node reads 100,000 claim records before its first welcome, and answers joins
+            // `unavailable` meanwhile (after its catch-up wait): retry as a client does.
             let early = cluster.client(on: "a")
-            early.send(.join(JoinRequest(nick: "early")))
-            try await early.welcome(timeout: .seconds(90))
+            try await early.joinRetryingWhileUnavailable("early", timeout: .seconds(120))
             let newcomer = cluster.client(on: "a")
             let welcome = try await newcomer.join("newcomer")
             let text = try #require(newcomer.outlet.frames.first)

@@ -1,4 +1,5 @@
 import Chat
+import ChatClient
 import Testing
 
 @testable import FuzzChecks
@@ -50,3 +51,17 @@ extension FuzzFindingsTests {
         }
     }
 }
+
+extension FuzzFindingsTests {
+    /// FuzzClientFrames, in the CI run of ed78d51: `a["…",]` from a server. Foundation's
+    /// JSONDecoder reads it; it is not JSON, sockjs-client's `JSON.parse` refuses it, and so does
+    /// the Swift client. The check had used JSONDecoder as its reference without that exception.
+    @Test func aServerFrameWithATrailingCommaIsRefusedByTheClient() throws {
+        let input = Array(#"o\#nh\#na["{\"type\":\"message\",\"msgId\":\"m1\",\"from\":\"bob\",\"room\":\"lobby\",\"text\":\"hi\",\"ts\":1700000000000,\"seq\":5}",]\#n"#.utf8)
+        #expect(FuzzTarget.clientFrames.check(input) == [])
+        #expect(throws: (any Error).self) {
+            _ = try ChatClient.SockJSFrame.parse(#"a["x",]"#)
+        }
+    }
+}
+

@@ -45,12 +45,29 @@ final class TestClient: Sendable {
         throw Timeout(description: "Timed out waiting for \(what); got \(outlet.frames.suffix(8))")
     }
 
+    /// Waits for the join's answer: its welcome, or the error that refused it (thrown).
     @discardableResult
     func welcome(timeout: Duration = .seconds(10)) async throws -> Welcome {
-        try await next("welcome", timeout: timeout) { frame -> Welcome? in
-            if case .error(let error) = frame { Issue.record("join refused: \(error.code) \(error.message)") }
-            if case .welcome(let welcome) = frame { return welcome }
+        let answer = try await next("welcome", timeout: timeout) { frame -> Result<Welcome, JoinRefused>? in
+            if case .error(let error) = frame, error.id == nil { return .failure(JoinRefused(error: error)) }
+            if case .welcome(let welcome) = frame { return .success(welcome) }
             return nil
+        }
+        return try answer.get()
+    }
+
+    /// Joins the way a client does while a node is still starting: an `unavailable` answer is
+    /// retried every half second until `timeout`; any other refusal is thrown.
+    @discardableResult
+    func joinRetryingWhileUnavailable(_ nick: String, timeout: Duration) async throws -> Welcome {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            send(.join(JoinRequest(nick: nick)))
+            do {
+                return try await welcome(timeout: deadline - ContinuousClock.now)
+            } catch let refused as JoinRefused where refused.error.code == .unavailable && ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(500))
+            }
         }
     }
 

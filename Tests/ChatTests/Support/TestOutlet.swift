@@ -27,6 +27,12 @@ struct Timeout: Error, CustomStringConvertible {
     var description: String
 }
 
+/// A join answered with an error frame instead of a welcome.
+struct JoinRefused: Error, CustomStringConvertible {
+    var error: ErrorFrame
+    var description: String { "join refused: \(error.code) \(error.message)" }
+}
+
 /// Polls `condition` every few milliseconds until it holds or `timeout` passes.
 func eventually(_ what: String, timeout: Duration = .seconds(10), _ condition: () async -> Bool) async throws {
     let deadline = ContinuousClock.now + timeout

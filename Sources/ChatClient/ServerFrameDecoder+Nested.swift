@@ -66,7 +66,12 @@ extension ServerFrameDecoder {
                 }
                 history[room] = list
             }
-            return .welcome(Welcome(nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history))
+            var moreHistory: [String] = []
+            if let value = fields["moreHistory"] {
+                guard let rooms = value.strings else { return nil }
+                moreHistory = rooms
+            }
+            return .welcome(Welcome(nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history, moreHistory: moreHistory))
         default:
             return nil
         }

@@ -178,7 +178,63 @@ struct BoundsTests {
             #expect(!older.messages.isEmpty)
             #expect(older.messages.map { RoomHistory.cost(of: $0) }.reduce(0, +) <= limits.historyBytesPerReply)
             #expect(older.messages.last.flatMap(\.seq).map { $0 < (kept.first?.seq ?? 0) } == true)
+            // Paging on while `more` holds reaches every one of the 40 messages, the last answer
+            // saying there are no more.
+            var seen = kept + older.messages
+            var last = older
+            var pages = 0
+            while last.more, pages < 10 {
+                pages += 1
+                bob.send(.history(HistoryRequest(room: "lobby", before: seen.compactMap(\.seq).min(), limit: 100)))
+                last = try await bob.next("history") { frame -> History? in if case .history(let h) = frame { h } else { nil } }
+                seen.append(contentsOf: last.messages)
+            }
+            #expect(!last.more)
+            #expect(Set(seen.map(\.msgId)).count == 40)
             #expect(bob.outlet.closeCode == nil)
+        }
+    }
+
+    /// An answer cut by its byte budget says `more` (a welcome by `moreHistory`, `entered` and
+    /// `history` by `more`), so a client does not take a short answer for the room's beginning;
+    /// paging on while it holds reaches the oldest kept message, and then `more` is false.
+    @Test func anAnswerCutByBytesSaysThereIsMoreUntilTheBeginning() async throws {
+        let text = String(repeating: "x", count: 1000)
+        let one = RoomHistory.cost(of: ChatMessage(msgId: String(repeating: "0", count: 32), from: "alice", room: "lobby", text: text, ts: 1_700_000_000_000, seq: 1_000_000))
+        var limits = ChatLimits()
+        limits.welcomeHistoryBytes = 2 * one
+        limits.historyBytesPerReply = 3 * one
+        try await withCluster(.inMemory, limits: limits) { cluster in
+            try await cluster.start("a")
+            let alice = cluster.client(on: "a")
+            _ = try await alice.join("alice")
+            for n in 1...10 {
+                alice.send(.say(SayRequest(id: "t\(n)", text: text)))
+                _ = try await alice.sent("t\(n)")
+            }
+            let bob = cluster.client(on: "a")
+            let welcome = try await bob.join("bob")
+            let first = try #require(welcome.history["lobby"])
+            #expect(first.count == 2)
+            #expect(welcome.moreHistory == ["lobby"])
+            // A room with nothing older: no `moreHistory`; entering the lobby then: `more`.
+            let carol = cluster.client(on: "a")
+            let quiet = try await carol.join("carol", rooms: ["quiet"])
+            #expect(quiet.moreHistory.isEmpty)
+            carol.send(.enter(RoomRequest(room: "lobby")))
+            let entered = try await carol.next("entered") { frame -> Entered? in if case .entered(let e) = frame { e } else { nil } }
+            #expect(entered.history.count == 3 && entered.more)
+            var seen = first
+            var answers: [History] = []
+            while answers.last?.more ?? true, answers.count < 10 {
+                bob.send(.history(HistoryRequest(room: "lobby", before: seen.compactMap(\.seq).min(), limit: 100)))
+                let answer = try await bob.next("history") { frame -> History? in if case .history(let h) = frame { h } else { nil } }
+                answers.append(answer)
+                seen.append(contentsOf: answer.messages)
+            }
+            #expect(answers.map(\.messages.count) == [3, 3, 2])
+            #expect(answers.map(\.more) == [true, true, false])
+            #expect(Set(seen.map(\.msgId)).count == 10)
         }
     }
 

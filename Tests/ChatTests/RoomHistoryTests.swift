@@ -33,6 +33,13 @@ struct RoomHistoryTests {
         #expect(history.messages(in: "r", before: 9, limit: 100, maxBytes: 2 * one).map(\.seq) == [7, 8])
         #expect(history.messages(in: "r", limit: 100, maxBytes: one - 1).isEmpty)
         #expect(history.messages(in: "r", limit: 2, maxBytes: .max).map(\.seq) == [9, 10])
+        // `more`: older messages are kept than the oldest given, whether `limit` or bytes cut.
+        #expect(history.page(in: "r", limit: 100, maxBytes: 3 * one).more)
+        #expect(history.page(in: "r", limit: 2).more)
+        #expect(!history.page(in: "r", limit: 10).more)
+        #expect(!history.page(in: "r", before: 3, limit: 2).more)
+        #expect(history.page(in: "r", before: 3, limit: 1).more)
+        #expect(history.page(in: "nowhere", limit: 10) == ([], false))
     }
 
     @Test func roomNamesAreSorted() {

@@ -90,15 +90,16 @@ enum Generators {
             switch kind {
             case 0:
                 return .welcome(Welcome(nick: name, token: text, users: [UserStatus(nick: name, online: flag)], rooms: [name],
-                                        entered: flag ? [name] : [], history: flag ? [name: messages] : [:]))
-            case 1: return .entered(Entered(room: name, history: messages))
+                                        entered: flag ? [name] : [], history: flag ? [name: messages] : [:],
+                                        moreHistory: flag && ts % 2 == 0 ? [name] : []))
+            case 1: return .entered(Entered(room: name, history: messages, more: ts % 2 == 0))
             case 2: return .left(Left(room: name))
             case 3: return .message(messages.first ?? ChatMessage(msgId: text, from: name, to: name, text: text, ts: ts))
             case 4: return .sent(Sent(id: text, msgId: name, ts: ts))
             case 5: return .delivered(Delivered(msgId: text, to: name, ts: ts))
             case 6: return .presence(Presence(nick: name, online: flag, ts: ts))
             case 7: return .typing(flag ? Typing(from: name, room: name) : Typing(from: name, to: name))
-            case 8: return .history(History(room: name, messages: messages))
+            case 8: return .history(History(room: name, messages: messages, more: ts % 2 == 1))
             default: return .error(ErrorFrame(code: ChatErrorCode.allCases[Int(ts % Int64(ChatErrorCode.allCases.count))], message: text, id: flag ? name : nil))
             }
         }

@@ -87,7 +87,13 @@ public struct RoomHistory: Sendable, Hashable {
     /// first, and no more of them than fit in `maxBytes` (each counted as `cost(of:)`, about its
     /// size in a frame).
     public func messages(in room: String, before: Int64? = nil, limit: Int, maxBytes: Int = .max) -> [ChatMessage] {
-        guard let messages = rooms[room]?.messages, limit > 0, maxBytes > 0 else { return [] }
+        page(in: room, before: before, limit: limit, maxBytes: maxBytes).messages
+    }
+
+    /// ``messages(in:before:limit:maxBytes:)``, and whether older messages of the room are kept
+    /// than the oldest one given (`more`: the client may page on with `before`).
+    public func page(in room: String, before: Int64? = nil, limit: Int, maxBytes: Int = .max) -> (messages: [ChatMessage], more: Bool) {
+        guard let messages = rooms[room]?.messages else { return ([], false) }
         var end = messages.endIndex
         if let before {
             while end > messages.startIndex, let seq = messages[end - 1].seq, seq >= before { end -= 1 }
@@ -100,6 +106,6 @@ public struct RoomHistory: Sendable, Hashable {
             bytes += size
             start -= 1
         }
-        return Array(messages[start..<end])
+        return (Array(messages[start..<end]), start > messages.startIndex)
     }
 }

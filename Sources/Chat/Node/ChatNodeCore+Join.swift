@@ -91,16 +91,19 @@ extension ChatNodeCore {
         sessions[sessionId] = entry
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
+        var moreHistory: [String] = []
         let historyShare = limits.welcomeHistoryBytes / max(1, rooms.count)
         for room in rooms {
             addMember(sessionId, outlet: session.outlet, to: room)
-            roomHistory[room] = history.messages(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
+            let page = history.page(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
+            roomHistory[room] = page.messages
+            if page.more { moreHistory.append(room) }
         }
         // The roster as the sessions were last told; the changes since, this join's included,
         // come to every session (this one too) in the next `presence` frame.
         let roster = welcomeRoster()
         let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
-                              entered: Array(rooms), history: roomHistory)
+                              entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted())
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)
         await startInbox(inbox)

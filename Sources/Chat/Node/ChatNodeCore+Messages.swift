@@ -38,7 +38,8 @@ extension ChatNodeCore {
                 sessions[session.id]?.rooms.append(request.room)
                 addMember(session.id, outlet: session.outlet, to: request.room)
             }
-            session.send(.entered(Entered(room: request.room, history: history.messages(in: request.room, limit: configuration.limits.historyOnJoin, maxBytes: configuration.limits.historyBytesPerReply))))
+            let page = history.page(in: request.room, limit: configuration.limits.historyOnJoin, maxBytes: configuration.limits.historyBytesPerReply)
+            session.send(.entered(Entered(room: request.room, history: page.messages, more: page.more)))
         case .leave(let request):
             if entry.rooms.contains(request.room) {
                 sessions[session.id]?.rooms.remove(request.room)
@@ -66,7 +67,8 @@ extension ChatNodeCore {
             await acknowledge(request.msgIds, session: session.id)
         case .history(let request):
             let limit = request.limit ?? ClientFrame.defaultHistoryLimit
-            session.send(.history(History(room: request.room, messages: history.messages(in: request.room, before: request.before, limit: limit, maxBytes: configuration.limits.historyBytesPerReply))))
+            let page = history.page(in: request.room, before: request.before, limit: limit, maxBytes: configuration.limits.historyBytesPerReply)
+            session.send(.history(History(room: request.room, messages: page.messages, more: page.more)))
         case .users(let request):
             session.send(.users(findUsers(prefix: request.prefix ?? "", limit: request.limit ?? ClientFrame.defaultUsersLimit)))
         case .typing(let request):

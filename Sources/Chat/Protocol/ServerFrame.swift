@@ -54,14 +54,32 @@ public struct Welcome: Sendable, Hashable, Codable {
     public var entered: [String]
     /// The newest messages of each entered room, oldest first.
     public var history: [String: [ChatMessage]]
+    /// The entered rooms of which the node keeps older messages than `history` gives, sorted:
+    /// a client pages on with `history` for these only.
+    public var moreHistory: [String]
 
-    public init(nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]]) {
+    public init(nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = []) {
         self.nick = nick
         self.token = token
         self.users = users
         self.rooms = rooms
         self.entered = entered
         self.history = history
+        self.moreHistory = moreHistory
+    }
+
+    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory }
+
+    /// `moreHistory` is read as empty when absent (servers before it was added).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        nick = try container.decode(String.self, forKey: .nick)
+        token = try container.decode(String.self, forKey: .token)
+        users = try container.decode([UserStatus].self, forKey: .users)
+        rooms = try container.decode([String].self, forKey: .rooms)
+        entered = try container.decode([String].self, forKey: .entered)
+        history = try container.decode([String: [ChatMessage]].self, forKey: .history)
+        moreHistory = try container.decodeIfPresent([String].self, forKey: .moreHistory) ?? []
     }
 }
 
@@ -69,10 +87,23 @@ public struct Welcome: Sendable, Hashable, Codable {
 public struct Entered: Sendable, Hashable, Codable {
     public var room: String
     public var history: [ChatMessage]
+    /// The node keeps older messages of the room than `history` gives: page on with `history`.
+    public var more: Bool
 
-    public init(room: String, history: [ChatMessage]) {
+    public init(room: String, history: [ChatMessage], more: Bool = false) {
         self.room = room
         self.history = history
+        self.more = more
+    }
+
+    enum CodingKeys: String, CodingKey { case room, history, more }
+
+    /// `more` is read as false when absent (servers before it was added).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        room = try container.decode(String.self, forKey: .room)
+        history = try container.decode([ChatMessage].self, forKey: .history)
+        more = try container.decodeIfPresent(Bool.self, forKey: .more) ?? false
     }
 }
 
@@ -181,10 +212,23 @@ public struct Typing: Sendable, Hashable, Codable {
 public struct History: Sendable, Hashable, Codable {
     public var room: String
     public var messages: [ChatMessage]
+    /// The node keeps older messages of the room than the oldest listed: page on with `before`.
+    public var more: Bool
 
-    public init(room: String, messages: [ChatMessage]) {
+    public init(room: String, messages: [ChatMessage], more: Bool = false) {
         self.room = room
         self.messages = messages
+        self.more = more
+    }
+
+    enum CodingKeys: String, CodingKey { case room, messages, more }
+
+    /// `more` is read as false when absent (servers before it was added).
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        room = try container.decode(String.self, forKey: .room)
+        messages = try container.decode([ChatMessage].self, forKey: .messages)
+        more = try container.decodeIfPresent(Bool.self, forKey: .more) ?? false
     }
 }
 

@@ -12,4 +12,4 @@ fi
 CONFIG="${SOCKJS_BUILD_CONFIG:-debug}"
 swift build -c "$CONFIG" --product sockjs-echo-server >&2
 export SOCKJS_ECHO_SERVER="$(swift build -c "$CONFIG" --show-bin-path)/sockjs-echo-server"
-NODE_PATH=/usr/share/nodejs timeout 300 node --test Tests/node/
+NODE_PATH=/usr/share/nodejs timeout 300 node --test Tests/node/sockjs-client.test.js

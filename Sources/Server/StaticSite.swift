@@ -21,9 +21,11 @@ struct StaticResponse: Sendable, Equatable {
     }
 }
 
-/// The page and its files (`/`, `/app.js`, `/app.css`, `/favicon.svg`) and the browser's SockJS
-/// library (`/sockjs.min.js`, from the Debian package, never a CDN). Everything is loaded into
-/// memory at start so a missing file is a start-up error, not a broken page later.
+/// The page and its files (`/`, `/app.css`, `/favicon.svg`, and the ES modules `/app.js`,
+/// `/protocol.js`, `/connection.js`, `/view.js`: every file of `Public`, served as
+/// `application/javascript` so a module script loads) and the browser's SockJS library
+/// (`/sockjs.min.js`, from the Debian package, never a CDN). Everything is loaded into memory at
+/// start so a missing file is a start-up error, not a broken page later.
 struct StaticSite: Sendable {
     /// The URL path of the SockJS client library; the SockJS iframe names it as its `sockjs_url`.
     static let sockJSClientPath = "/sockjs.min.js"

@@ -62,6 +62,35 @@ struct ServerRoutesTests {
         await server.stop()
     }
 
+    @Test("the page loads /app.js as an ES module; it and every module it imports answer as JavaScript, from 'self'")
+    func pageModules() async throws {
+        let folder = TemporaryFolder()
+        defer { folder.remove() }
+        let (server, port) = try await ServerLifecycleTests.startServer(folder: folder)
+        do {
+            let page = try TestHTTP.request(port: port, path: "/")
+            #expect(page.text.contains(#"<script type="module" src="/app.js"></script>"#))
+            // Module scripts load only from 'self' and only with a JavaScript type (nosniff is on).
+            #expect(page.headers["content-security-policy"]?.hasPrefix("default-src 'self';") == true)
+            var toLoad = ["/app.js"]
+            var loaded: Set<String> = []
+            while let path = toLoad.popLast() {
+                guard loaded.insert(path).inserted else { continue }
+                let module = try TestHTTP.request(port: port, path: path)
+                #expect(module.status == 200, "\(path)")
+                #expect(module.headers["content-type"] == "application/javascript; charset=utf-8", "\(path)")
+                for match in module.text.matches(of: /from "\.(\/[A-Za-z0-9_-]+\.js)"/) {
+                    toLoad.append(String(match.output.1))
+                }
+            }
+            #expect(loaded == ["/app.js", "/protocol.js", "/connection.js", "/view.js"])
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
     @Test("--sockjs-test-services mounts /echo, /close, /disabled_websocket_echo and /cookie_needed_echo")
     func testServices() async throws {
         let folder = TemporaryFolder()

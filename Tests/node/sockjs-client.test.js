@@ -1,7 +1,7 @@
 // The real sockjs-client (Debian node-sockjs-client 1.6.1) against sockjs-echo-server, on every
 // transport it runs under Node: websocket, xhr-streaming, xhr-polling, eventsource.
 //
-//   NODE_PATH=/usr/share/nodejs node --test Tests/node/
+//   NODE_PATH=/usr/share/nodejs node --test Tests/node/sockjs-client.test.js
 //
 // The test starts the echo server itself (SOCKJS_ECHO_SERVER, default .build/debug/sockjs-echo-server)
 // with a 1 s heartbeat on a free port, and stops it by its PID at the end.

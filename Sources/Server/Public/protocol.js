@@ -1,0 +1,267 @@
+// rabbitChat page: the chat protocol's client-side rules (Specs/chat-protocol.md), with no DOM,
+// no socket, no storage and no clock of its own: time and randomness come in as arguments. The
+// page's other modules carry out what these functions decide; Tests/node/protocol.test.js tests
+// them under `node --test`.
+
+export const NAME_RE = /^[A-Za-z0-9_.-]{1,32}$/;
+export const MAX_TEXT = 4000;
+export const ACK_DELAY_MS = 150;
+export const ACK_BATCH = 100;
+export const TYPING_SEND_EVERY_MS = 2500;
+export const TYPING_SHOW_MS = 4000;
+export const HISTORY_PAGE = 50;
+export const DM_KEEP = 200;
+export const BACKOFF_BASE_MS = 500;
+export const BACKOFF_MAX_MS = 30000;
+export const RETRY_UNAVAILABLE_MS = 2000;
+export const RETRY_RATE_LIMITED_MS = 1200;
+// How much earlier than a placeholder's creation (by this browser's clock) the server's stamp of
+// a message may be and still be that placeholder's message: clocks differ; the dedup window is 10 min.
+export const ADOPT_SKEW_MS = 10 * 60 * 1000;
+
+// ---------------------------------------------------------------- names and conversations
+export function scalarLength(s) { let n = 0; for (const _ of s) n++; return n; }
+
+// A conversation is a room ("#name") or a private one ("@nick").
+export function convKey(kind, name) { return (kind === "room" ? "#" : "@") + name; }
+
+// The conversation a `say` or `tell` frame of ours belongs to.
+export function homeKey(frame) {
+  return frame.type === "say" ? convKey("room", frame.room) : convKey("dm", frame.to);
+}
+
+// The conversation a `message` frame belongs to: its room, or the other person of a private one
+// (`to` when we sent it, from another tab or session of ours).
+export function convKeyOfMessage(m, me) {
+  if (m.room !== undefined && m.room !== null) return convKey("room", m.room);
+  return convKey("dm", m.from === me ? m.to : m.from);
+}
+
+// The protocol state of one conversation. The view adds its own `pane` and `items` (msgId or
+// "pending:"+client id -> element) to the same object.
+export function newConversation(key) {
+  const kind = key[0] === "#" ? "room" : "dm";
+  return {
+    key, kind, name: key.slice(1),
+    items: new Map(),      // the view's: msgId or "pending:"+id -> element
+    seen: new Set(),       // msgIds shown
+    oldestSeq: null,
+    hasMore: kind === "room",
+    loadingHistory: false,
+    unread: 0,
+    typing: new Map(),     // nick -> expiry
+    pane: null,            // the view's
+  };
+}
+
+// A public message's room sequence number lowers the conversation's oldest one (where `history`
+// asks to continue from).
+export function noteSeq(c, seq) {
+  if (seq !== undefined && seq !== null && (c.oldestSeq === null || seq < c.oldestSeq)) c.oldestSeq = seq;
+}
+
+// ---------------------------------------------------------------- the outbox
+// Our `say` and `tell` frames the server has not confirmed, oldest first, each with the time it
+// was typed. They are resent with the same id after a reconnect (the server answers a retry inside
+// its dedup window with `sent` and the same msgId), and kept across a reload by the caller.
+export class Outbox {
+  constructor(entries) {
+    this.entries = Array.isArray(entries)
+      ? entries.filter((e) => e && e.frame && typeof e.frame.id === "string") : [];
+  }
+  get length() { return this.entries.length; }
+  // A new message typed in conversation `c` (a room or a private one), with client id `id`.
+  add(c, id, text, now) {
+    const frame = c.kind === "room" ? { type: "say", id, room: c.name, text } : { type: "tell", id, to: c.name, text };
+    const entry = { frame, createdAt: now };
+    this.entries.push(entry);
+    return entry;
+  }
+  find(id) { return this.entries.find((e) => e.frame.id === id) || null; }
+  // Removes and returns the entry of client id `id`, or null when it is not (or no longer) here.
+  take(id) {
+    const i = this.entries.findIndex((e) => e.frame.id === id);
+    return i >= 0 ? this.entries.splice(i, 1)[0] : null;
+  }
+  // Every frame to send again, oldest first.
+  frames() { return this.entries.map((e) => e.frame); }
+  clear() { this.entries = []; }
+  toJSON() { return this.entries; }
+}
+
+// What an `error` frame naming one of our outbox ids means for that message: kept and retried
+// after `retryMs` (not accepted for now), or failed for good (its placeholder says why).
+export function outboxErrorPlan(code) {
+  if (code === "unavailable") return { retryMs: RETRY_UNAVAILABLE_MS, toast: "The chat cannot store messages right now; retrying…" };
+  if (code === "rate_limited") return { retryMs: RETRY_RATE_LIMITED_MS, toast: null };
+  return { retryMs: null };
+}
+
+// ---------------------------------------------------------------- reconciliation of `sent` and `message`
+// Private messages are acked (duplicates too: the server keeps them queued until acked); acking a
+// public one would do nothing but spend the session's frame budget. History is never acked.
+export function needsAck(m, live) {
+  return live && m.to !== undefined && m.to !== null;
+}
+
+// A message frame's msgId as the page keys it, or null when it has none usable.
+export function messageId(m) {
+  return typeof m.msgId === "string" || typeof m.msgId === "number" ? String(m.msgId) : null;
+}
+
+// Our own message came back (live from the room, a copy to our other tabs, or in the history of a
+// re-join) before the `sent` of its id: it takes the place of the oldest of our placeholders in
+// that conversation with the same text (a sender's messages arrive in the order sent), so it never
+// shows twice. The guess is checked when `sent` names the real msgId (see `planSent`).
+// `placeholderIds` are the client ids of the conversation's placeholders in the order shown.
+// Returns the client id to adopt, or null.
+// (Goes once the server always sends `sent` before the sender's own copy: issue 15, point 2.)
+export function adoptPending(placeholderIds, outbox, m) {
+  for (const id of placeholderIds) {
+    const entry = outbox.find(id);
+    if (!entry || entry.frame.text !== m.text) continue;
+    if (typeof m.ts === "number" && typeof entry.createdAt === "number" && m.ts < entry.createdAt - ADOPT_SKEW_MS) continue;
+    return id;
+  }
+  return null;
+}
+
+// `sent` may come before or after the message itself (echo, copy or history), once or several
+// times (an answer to each retry), before or after a reload: whatever the order, the id ends with
+// exactly one element, the one of its msgId. Given what is shown, this says what to do:
+// - placeholderSeen: null when no placeholder of the id is shown, else whether the placeholder's
+//   conversation shows msgId already;
+// - guessed: the msgId an earlier `adoptPending` gave the placeholder, if any;
+// - homeSeen: whether the conversation of the outbox entry shows msgId (null without an entry).
+// Returns { placeholder: "remove" | "settle" | null, appendOwn: bool }: the placeholder goes (the
+// message itself is shown), or becomes msgId's element; or, when the placeholder was taken by
+// another message with the same text, this message gets its own element.
+export function planSent({ msgId, placeholderSeen, guessed, homeSeen }) {
+  if (placeholderSeen !== null && placeholderSeen !== undefined) {
+    return { placeholder: placeholderSeen ? "remove" : "settle", appendOwn: false };
+  }
+  const appendOwn = guessed !== undefined && guessed !== null && guessed !== msgId && homeSeen === false;
+  return { placeholder: null, appendOwn };
+}
+
+// Sent, then `delivered`: a status never goes back.
+export function nextStatus(current, status) {
+  return current === "delivered" ? "delivered" : status;
+}
+
+// ---------------------------------------------------------------- acks
+// Batches the msgIds to ack: at most ACK_BATCH per frame, sent ACK_DELAY_MS after the first
+// (one timer at a time), or at once when a batch is full. A batch the socket did not take stays
+// queued and goes with the next connection's deliveries. The caller owns the timer:
+// `push` says whether to flush now ("flush"), start the timer ("arm"), or nothing (null).
+export class AckQueue {
+  constructor(batch = ACK_BATCH) {
+    this.batch = batch;
+    this.pending = [];
+    this.armed = false;
+  }
+  push(msgId) {
+    this.pending.push(msgId);
+    if (this.pending.length >= this.batch) return "flush";
+    if (this.armed) return null;
+    this.armed = true;
+    return "arm";
+  }
+  // Sends every queued msgId through `send(frame)` (false: not connected), batch by batch.
+  // Returns how many were sent.
+  flush(send) {
+    this.armed = false;
+    let sent = 0;
+    while (this.pending.length) {
+      const batch = this.pending.slice(0, this.batch);
+      if (!send({ type: "ack", msgIds: batch })) break;
+      this.pending.splice(0, batch.length);
+      sent += batch.length;
+    }
+    return sent;
+  }
+  // The connection went: its timer is cancelled, the queue stays.
+  disarm() { this.armed = false; }
+}
+
+// ---------------------------------------------------------------- connection rules
+// Exponential backoff with full jitter between half and all of the step, capped. `random` in [0, 1).
+export function backoffDelay(attempt, random) {
+  const step = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * Math.pow(2, attempt));
+  return Math.round(step / 2 + random * step / 2);
+}
+
+// The `join` frame: the nick's token when we hold one, else our join nonce; the rooms we were in
+// (the lobby when none).
+export function joinFrame(nick, token, nonce, rooms) {
+  const frame = { type: "join", nick };
+  if (token) frame.token = token;
+  else frame.nonce = nonce;
+  frame.rooms = Array.isArray(rooms) && rooms.length ? rooms : ["lobby"];
+  return frame;
+}
+
+// ---------------------------------------------------------------- unread, typing, people
+// A message counts as unread unless it is shown right now: live, not ours, and not in the
+// conversation on screen while the page is visible.
+export function countsAsUnread({ live, mine, activeKey, convKey: key, hidden }) {
+  if (!live || mine) return false;
+  return !(activeKey === key && !hidden);
+}
+
+export function totalUnread(convs) {
+  let n = 0;
+  for (const c of convs) n += c.unread;
+  return n;
+}
+
+// Who is typing, as the line under the conversation says it.
+export function typingText(who) {
+  return who.length === 0 ? "" :
+    who.length === 1 ? who[0] + " is typing…" :
+      who.length <= 3 ? who.join(", ") + " are typing…" : "Several people are typing…";
+}
+
+// Drops expired typing marks (nick -> expiry) and returns the nicks still typing.
+export function stillTyping(typing, now) {
+  for (const [nick, until] of typing) if (until <= now) typing.delete(nick);
+  return [...typing.keys()];
+}
+
+// One presence frame carries every change since the previous one. Our own nick going offline
+// while we are joined is an older session of ours going away, not us.
+export function applyPresence(users, f, me, joined) {
+  for (const nick of f.online || []) users.set(nick, true);
+  for (const nick of f.offline || []) {
+    if (nick === me && joined) continue;
+    users.set(nick, false);
+  }
+}
+
+// The sidebar's people: ourselves first, then those online, then the rest, by name.
+export function sortPeople(names, users, me) {
+  return [...names].sort((a, b) => {
+    if (a === me) return -1;
+    if (b === me) return 1;
+    const oa = users.get(a) ? 0 : 1, ob = users.get(b) ? 0 : 1;
+    return oa - ob || a.localeCompare(b);
+  });
+}
+
+// ---------------------------------------------------------------- kept per nick
+// Every table keyed by a nick or a room is a Map: a nick such as `__proto__` or `constructor`
+// is then a key like any other (on a plain object it would reach Object.prototype). Stored as
+// JSON objects (own properties only, made by Object.fromEntries and read by Object.entries).
+export function mapFromJSON(v) {
+  return new Map(v && typeof v === "object" && !Array.isArray(v) ? Object.entries(v) : []);
+}
+export function mapToJSON(map) { return Object.fromEntries(map); }
+
+// A private message into its conversation's archive (updated in place when its msgId is there),
+// keeping the newest DM_KEEP.
+export function mergeArchive(list, msg, keep = DM_KEEP) {
+  const i = list.findIndex((m) => m.msgId === msg.msgId);
+  if (i >= 0) list[i] = Object.assign(list[i], msg); else list.push(msg);
+  if (list.length > keep) list.splice(0, list.length - keep);
+  return list;
+}

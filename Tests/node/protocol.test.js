@@ -1,0 +1,375 @@
+// The page's protocol rules (Sources/Server/Public/protocol.js) on their own: no browser, no
+// socket, no clock; time and randomness are arguments.
+//
+//   node --test Tests/node/protocol.test.js
+'use strict';
+const { test, before } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { pathToFileURL } = require('node:url');
+
+const FILE = path.resolve(__dirname, '..', '..', 'Sources', 'Server', 'Public', 'protocol.js');
+let P;
+
+before(async () => {
+  try {
+    P = await import(pathToFileURL(FILE).href);
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    // A Node without module syntax detection (before 20.19, e.g. Debian 12's 18) reads a .js file
+    // with no package.json as CommonJS; the same text as a data: URL is always a module.
+    P = await import('data:text/javascript;base64,' + fs.readFileSync(FILE).toString('base64'));
+  }
+});
+
+const room = (name) => ({ kind: 'room', name });
+const dm = (name) => ({ kind: 'dm', name });
+
+// ---------------------------------------------------------------- names and conversations
+
+test('conversation keys: rooms are #name, private ones @nick; a message belongs to its room or the other person', () => {
+  assert.equal(P.convKey('room', 'lobby'), '#lobby');
+  assert.equal(P.convKey('dm', 'bob'), '@bob');
+  assert.equal(P.homeKey({ type: 'say', id: 'c1', room: 'lobby', text: 'x' }), '#lobby');
+  assert.equal(P.homeKey({ type: 'tell', id: 'c1', to: 'bob', text: 'x' }), '@bob');
+  assert.equal(P.convKeyOfMessage({ room: 'dev', from: 'bob' }, 'alice'), '#dev');
+  assert.equal(P.convKeyOfMessage({ room: null, from: 'bob', to: 'alice' }, 'alice'), '@bob');
+  // Our own private message, copied to another tab of ours: the conversation is the recipient's.
+  assert.equal(P.convKeyOfMessage({ from: 'alice', to: 'bob' }, 'alice'), '@bob');
+  // Notes to ourselves.
+  assert.equal(P.convKeyOfMessage({ from: 'alice', to: 'alice' }, 'alice'), '@alice');
+});
+
+test('a new conversation: rooms may have older history, private ones not; nothing seen or unread', () => {
+  const r = P.newConversation('#lobby');
+  assert.equal(r.kind, 'room');
+  assert.equal(r.name, 'lobby');
+  assert.equal(r.hasMore, true);
+  assert.equal(r.oldestSeq, null);
+  assert.equal(r.unread, 0);
+  assert.equal(r.seen.size, 0);
+  const d = P.newConversation('@__proto__');
+  assert.equal(d.kind, 'dm');
+  assert.equal(d.name, '__proto__');
+  assert.equal(d.hasMore, false);
+});
+
+test('noteSeq keeps the oldest room seq and ignores messages without one', () => {
+  const c = P.newConversation('#lobby');
+  P.noteSeq(c, 10);
+  P.noteSeq(c, 12);
+  assert.equal(c.oldestSeq, 10);
+  P.noteSeq(c, 3);
+  assert.equal(c.oldestSeq, 3);
+  P.noteSeq(c, undefined);
+  P.noteSeq(c, null);
+  assert.equal(c.oldestSeq, 3);
+  P.noteSeq(c, 0);
+  assert.equal(c.oldestSeq, 0);
+});
+
+test('names and lengths: 1 to 32 of letters, digits, _ . -; text length in Unicode scalars', () => {
+  assert.ok(P.NAME_RE.test('alice_1.x-y'));
+  assert.ok(!P.NAME_RE.test(''));
+  assert.ok(!P.NAME_RE.test('a'.repeat(33)));
+  assert.ok(!P.NAME_RE.test('a b'));
+  assert.equal(P.scalarLength('abc'), 3);
+  assert.equal(P.scalarLength('🐇🐇'), 2); // two scalars, four UTF-16 units
+});
+
+// ---------------------------------------------------------------- the outbox
+
+test('the outbox keeps unconfirmed say and tell frames oldest first, and resends them with their ids', () => {
+  const o = new P.Outbox();
+  const a = o.add(room('lobby'), 'c1', 'hello', 1000);
+  const b = o.add(dm('bob'), 'c2', 'psst', 2000);
+  assert.deepEqual(a, { frame: { type: 'say', id: 'c1', room: 'lobby', text: 'hello' }, createdAt: 1000 });
+  assert.deepEqual(b.frame, { type: 'tell', id: 'c2', to: 'bob', text: 'psst' });
+  assert.equal(o.length, 2);
+  assert.deepEqual(o.frames().map((f) => f.id), ['c1', 'c2']);
+  assert.equal(o.find('c2'), b);
+  assert.equal(o.find('nope'), null);
+  assert.equal(o.take('c1'), a);
+  assert.equal(o.take('c1'), null, 'a second sent for the same id finds nothing');
+  assert.deepEqual(o.frames().map((f) => f.id), ['c2']);
+  o.clear();
+  assert.equal(o.length, 0);
+});
+
+test('the outbox survives a reload as JSON, and drops stored entries that are not messages', () => {
+  const o = new P.Outbox();
+  o.add(room('lobby'), 'c1', 'hello', 1000);
+  o.add(dm('bob'), 'c2', 'psst', 2000);
+  const stored = JSON.parse(JSON.stringify(o));
+  const back = new P.Outbox(stored);
+  assert.deepEqual(back.entries, o.entries);
+  assert.equal(new P.Outbox(null).length, 0);
+  assert.equal(new P.Outbox({ c1: 1 }).length, 0);
+  assert.equal(new P.Outbox([null, { frame: {} }, { frame: { id: 'c3', type: 'say', room: 'x', text: 't' } }]).length, 1);
+});
+
+test('an error naming an outbox id: unavailable and rate_limited keep it for a retry, anything else fails it', () => {
+  assert.deepEqual(P.outboxErrorPlan('unavailable'),
+    { retryMs: P.RETRY_UNAVAILABLE_MS, toast: 'The chat cannot store messages right now; retrying…' });
+  assert.deepEqual(P.outboxErrorPlan('rate_limited'), { retryMs: P.RETRY_RATE_LIMITED_MS, toast: null });
+  for (const code of ['invalid_text', 'not_in_room', 'inbox_full', 'whatever']) {
+    assert.deepEqual(P.outboxErrorPlan(code), { retryMs: null }, code);
+  }
+});
+
+// ---------------------------------------------------------------- reconciliation
+
+test('only live private messages are acked: not public ones, not history', () => {
+  assert.equal(P.needsAck({ to: 'alice', from: 'bob' }, true), true);
+  assert.equal(P.needsAck({ to: 'alice', from: 'bob' }, false), false);
+  assert.equal(P.needsAck({ room: 'lobby', from: 'bob' }, true), false);
+  assert.equal(P.needsAck({ room: 'lobby', to: null, from: 'bob' }, true), false);
+});
+
+test('a message id is a string or a number, kept as a string; anything else makes the frame unusable', () => {
+  assert.equal(P.messageId({ msgId: 'm1' }), 'm1');
+  assert.equal(P.messageId({ msgId: 42 }), '42');
+  assert.equal(P.messageId({}), null);
+  assert.equal(P.messageId({ msgId: null }), null);
+  assert.equal(P.messageId({ msgId: { x: 1 } }), null);
+});
+
+test('adoptPending: our own copy takes the oldest placeholder with the same text', () => {
+  const o = new P.Outbox();
+  o.add(room('lobby'), 'c1', 'one', 1000);
+  o.add(room('lobby'), 'c2', 'two', 1001);
+  o.add(room('lobby'), 'c3', 'two', 1002);
+  assert.equal(P.adoptPending(['c1', 'c2', 'c3'], o, { text: 'two', ts: 1005 }), 'c2');
+  // Once c2 is adopted its placeholder is no longer pending: the next copy of "two" takes c3.
+  assert.equal(P.adoptPending(['c1', 'c3'], o, { text: 'two', ts: 1006 }), 'c3');
+  assert.equal(P.adoptPending(['c1'], o, { text: 'two', ts: 1006 }), null, 'no placeholder with that text');
+  assert.equal(P.adoptPending([], o, { text: 'one', ts: 1006 }), null, 'no placeholder shown');
+});
+
+test('adoptPending: placeholders the outbox no longer holds (failed, or confirmed) are not taken', () => {
+  const o = new P.Outbox();
+  o.add(room('lobby'), 'c1', 'same', 1000);
+  o.add(room('lobby'), 'c2', 'same', 1001);
+  o.take('c1'); // failed for good: its placeholder stays on screen, marked
+  assert.equal(P.adoptPending(['c1', 'c2'], o, { text: 'same', ts: 1002 }), 'c2');
+});
+
+test('adoptPending: a copy stamped more than the skew before the placeholder was made is another message', () => {
+  const o = new P.Outbox();
+  const created = 50 * 60 * 1000;
+  o.add(room('lobby'), 'c1', 'hi', created);
+  assert.equal(P.adoptPending(['c1'], o, { text: 'hi', ts: created - P.ADOPT_SKEW_MS - 1 }), null);
+  assert.equal(P.adoptPending(['c1'], o, { text: 'hi', ts: created - P.ADOPT_SKEW_MS }), 'c1');
+  assert.equal(P.adoptPending(['c1'], o, { text: 'hi' }), 'c1', 'no stamp: the text decides');
+});
+
+test('planSent: a placeholder still shown settles into the message, or goes when the message is shown already', () => {
+  assert.deepEqual(P.planSent({ msgId: 'm1', placeholderSeen: false, guessed: undefined, homeSeen: false }),
+    { placeholder: 'settle', appendOwn: false });
+  assert.deepEqual(P.planSent({ msgId: 'm1', placeholderSeen: true, guessed: undefined, homeSeen: true }),
+    { placeholder: 'remove', appendOwn: false });
+});
+
+test('planSent: an adopted placeholder guessed right needs nothing; guessed wrong, the message gets its own element', () => {
+  assert.deepEqual(P.planSent({ msgId: 'm1', placeholderSeen: null, guessed: 'm1', homeSeen: true }),
+    { placeholder: null, appendOwn: false });
+  assert.deepEqual(P.planSent({ msgId: 'm2', placeholderSeen: null, guessed: 'm1', homeSeen: false }),
+    { placeholder: null, appendOwn: true });
+  // The right message arrived meanwhile (from history): shown once, nothing to add.
+  assert.deepEqual(P.planSent({ msgId: 'm2', placeholderSeen: null, guessed: 'm1', homeSeen: true }),
+    { placeholder: null, appendOwn: false });
+});
+
+test('planSent: a second sent for the same id (the answer to a retry) changes nothing', () => {
+  // The first `sent` took the outbox entry and the guess, and settled the placeholder.
+  assert.deepEqual(P.planSent({ msgId: 'm1', placeholderSeen: null, guessed: undefined, homeSeen: null }),
+    { placeholder: null, appendOwn: false });
+});
+
+test('every order of sent, echo and history ends with one element per message', () => {
+  // The reconciliation rules played on a model of the page (a conversation's placeholders and
+  // shown msgIds), for the orders the browser tests drive: one element per msgId, none pending.
+  function page() {
+    const o = new P.Outbox();
+    return { o, placeholders: [], shown: [], adopted: new Map() };
+  }
+  function type(p, id, text) { p.o.add(room('lobby'), id, text, 1000); p.placeholders.push(id); }
+  function echo(p, msgId, text) {
+    if (p.shown.includes(msgId)) return;
+    const id = P.adoptPending(p.placeholders, p.o, { text, ts: 1001 });
+    if (id !== null) {
+      p.adopted.set(id, msgId);
+      p.placeholders.splice(p.placeholders.indexOf(id), 1);
+    }
+    p.shown.push(msgId);
+  }
+  function sent(p, id, msgId) {
+    const entry = p.o.take(id);
+    const has = p.placeholders.includes(id);
+    const guessed = p.adopted.get(id);
+    p.adopted.delete(id);
+    const plan = P.planSent({ msgId, placeholderSeen: has ? p.shown.includes(msgId) : null, guessed,
+      homeSeen: entry ? p.shown.includes(msgId) : null });
+    if (plan.placeholder) p.placeholders.splice(p.placeholders.indexOf(id), 1);
+    if (plan.placeholder === 'settle' || plan.appendOwn) p.shown.push(msgId);
+  }
+  const orders = {
+    'sent-then-echo': (p) => { sent(p, 'c1', 'm1'); echo(p, 'm1', 'hi'); },
+    'echo-then-sent': (p) => { echo(p, 'm1', 'hi'); sent(p, 'c1', 'm1'); },
+    'echo-then-sent-twice': (p) => { echo(p, 'm1', 'hi'); sent(p, 'c1', 'm1'); sent(p, 'c1', 'm1'); },
+    'two-same-texts-echoes-crossed': (p) => {
+      type(p, 'c2', 'hi');
+      echo(p, 'm1', 'hi'); echo(p, 'm2', 'hi'); sent(p, 'c2', 'm2'); sent(p, 'c1', 'm1');
+    },
+    'two-same-texts-sent-crossed': (p) => {
+      type(p, 'c2', 'hi');
+      echo(p, 'm2', 'hi'); sent(p, 'c2', 'm2'); echo(p, 'm1', 'hi'); sent(p, 'c1', 'm1');
+    },
+  };
+  for (const [name, play] of Object.entries(orders)) {
+    const p = page();
+    type(p, 'c1', 'hi');
+    play(p);
+    assert.deepEqual(p.placeholders, [], name + ': no placeholder left');
+    assert.equal(p.o.length, 0, name + ': outbox empty');
+    assert.equal(new Set(p.shown).size, p.shown.length, name + ': no msgId twice');
+    const expected = name.startsWith('two') ? ['m1', 'm2'] : ['m1'];
+    assert.deepEqual([...p.shown].sort(), expected, name);
+  }
+});
+
+test('a status moves on from pending to sent to delivered, never back', () => {
+  assert.equal(P.nextStatus('pending', 'sent'), 'sent');
+  assert.equal(P.nextStatus('failed', 'sent'), 'sent');
+  assert.equal(P.nextStatus('sent', 'delivered'), 'delivered');
+  assert.equal(P.nextStatus('delivered', 'sent'), 'delivered');
+});
+
+// ---------------------------------------------------------------- acks
+
+test('acks: the first msgId arms one timer, later ones wait for it, one flush sends them in one frame', () => {
+  const q = new P.AckQueue();
+  assert.equal(q.push('m1'), 'arm');
+  assert.equal(q.push('m2'), null);
+  assert.equal(q.push('m3'), null);
+  const frames = [];
+  assert.equal(q.flush((f) => { frames.push(f); return true; }), 3);
+  assert.deepEqual(frames, [{ type: 'ack', msgIds: ['m1', 'm2', 'm3'] }]);
+  assert.equal(q.push('m4'), 'arm', 'after a flush the next msgId arms the timer again');
+});
+
+test('acks: a full batch flushes at once, and a long queue goes in frames of at most ACK_BATCH', () => {
+  const q = new P.AckQueue(3);
+  assert.equal(q.push('a'), 'arm');
+  assert.equal(q.push('b'), null);
+  assert.equal(q.push('c'), 'flush');
+  const frames = [];
+  q.flush((f) => { frames.push(f); return true; });
+  assert.deepEqual(frames.map((f) => f.msgIds), [['a', 'b', 'c']]);
+  const big = new P.AckQueue(3);
+  for (const id of ['1', '2', '3', '4', '5', '6', '7']) big.pending.push(id);
+  const sent = [];
+  assert.equal(big.flush((f) => { sent.push(f.msgIds); return true; }), 7);
+  assert.deepEqual(sent, [['1', '2', '3'], ['4', '5', '6'], ['7']]);
+  assert.equal(P.ACK_BATCH, 100);
+});
+
+test('acks: a batch the socket does not take stays queued, in order, for the next connection', () => {
+  const q = new P.AckQueue(2);
+  q.push('a'); q.push('b');
+  q.pending.push('c');
+  let calls = 0;
+  assert.equal(q.flush(() => { calls++; return calls === 1; }), 2, 'the first frame went, the second did not');
+  assert.deepEqual(q.pending, ['c']);
+  q.disarm(); // the connection closed
+  assert.equal(q.push('d'), 'flush');
+  const sent = [];
+  q.flush((f) => { sent.push(f.msgIds); return true; });
+  assert.deepEqual(sent, [['c', 'd']]);
+  assert.deepEqual(q.pending, []);
+});
+
+// ---------------------------------------------------------------- connection rules
+
+test('backoff: between half and all of 500 ms doubled per attempt, capped at 30 s', () => {
+  assert.equal(P.backoffDelay(0, 0), 250);
+  assert.equal(P.backoffDelay(0, 0.999999), 500);
+  assert.equal(P.backoffDelay(1, 0), 500);
+  assert.equal(P.backoffDelay(3, 0.5), 3000);
+  for (const attempt of [6, 7, 20, 1000]) {
+    assert.equal(P.backoffDelay(attempt, 0), 15000, String(attempt));
+    assert.equal(P.backoffDelay(attempt, 0.999999), 30000, String(attempt));
+  }
+});
+
+test('join: the token when we hold one, else the nonce; the lobby when we were in no room', () => {
+  assert.deepEqual(P.joinFrame('alice', 't0k', 'n0', ['dev']), { type: 'join', nick: 'alice', token: 't0k', rooms: ['dev'] });
+  assert.deepEqual(P.joinFrame('alice', undefined, 'n0', ['dev', 'ops']),
+    { type: 'join', nick: 'alice', nonce: 'n0', rooms: ['dev', 'ops'] });
+  assert.deepEqual(P.joinFrame('alice', null, 'n0', []).rooms, ['lobby']);
+  assert.deepEqual(P.joinFrame('alice', null, 'n0', 'garbage').rooms, ['lobby']);
+});
+
+// ---------------------------------------------------------------- unread, typing, people
+
+test('unread: a live message of someone else counts unless its conversation is on screen and the page visible', () => {
+  const base = { live: true, mine: false, activeKey: '#lobby', convKey: '#dev', hidden: false };
+  assert.equal(P.countsAsUnread(base), true);
+  assert.equal(P.countsAsUnread({ ...base, convKey: '#lobby' }), false, 'on screen');
+  assert.equal(P.countsAsUnread({ ...base, convKey: '#lobby', hidden: true }), true, 'tab in the background');
+  assert.equal(P.countsAsUnread({ ...base, mine: true }), false, 'ours');
+  assert.equal(P.countsAsUnread({ ...base, live: false }), false, 'history');
+  assert.equal(P.totalUnread([{ unread: 2 }, { unread: 0 }, { unread: 5 }]), 7);
+  assert.equal(P.totalUnread([]), 0);
+});
+
+test('typing: expired marks go; the line names one, up to three, or says several', () => {
+  const typing = new Map([['bob', 1000], ['carol', 2000], ['dave', 3000]]);
+  assert.deepEqual(P.stillTyping(typing, 1000), ['carol', 'dave']);
+  assert.deepEqual([...typing.keys()], ['carol', 'dave']);
+  assert.equal(P.typingText([]), '');
+  assert.equal(P.typingText(['bob']), 'bob is typing…');
+  assert.equal(P.typingText(['bob', 'carol', 'dave']), 'bob, carol, dave are typing…');
+  assert.equal(P.typingText(['a', 'b', 'c', 'd']), 'Several people are typing…');
+});
+
+test('presence: changes apply; our own nick going offline while joined is an older session of ours', () => {
+  const users = new Map([['bob', false]]);
+  P.applyPresence(users, { online: ['bob', 'carol'], offline: ['alice', 'dave'] }, 'alice', true);
+  assert.deepEqual(Object.fromEntries(users), { bob: true, carol: true, dave: false });
+  P.applyPresence(users, { offline: ['alice', 'bob'] }, 'alice', false);
+  assert.equal(users.get('alice'), false);
+  assert.equal(users.get('bob'), false);
+  P.applyPresence(users, {}, 'alice', true); // a frame with neither list changes nothing
+  assert.equal(users.size, 4);
+});
+
+test('people: ourselves first, then online, then offline, each by name', () => {
+  const users = new Map([['zed', true], ['amy', false], ['bob', true], ['me', true], ['cat', false]]);
+  assert.deepEqual(P.sortPeople(new Set([...users.keys(), 'dan']), users, 'me'), ['me', 'bob', 'zed', 'amy', 'cat', 'dan']);
+});
+
+// ---------------------------------------------------------------- kept per nick
+
+test('stored tables are Maps: __proto__ and constructor are nicks like any other', () => {
+  const m = P.mapFromJSON(JSON.parse('{"__proto__":"t1","constructor":"t2","bob":"t3"}'));
+  assert.equal(m.get('__proto__'), 't1');
+  assert.equal(m.get('constructor'), 't2');
+  assert.equal(m.size, 3);
+  const back = P.mapFromJSON(JSON.parse(JSON.stringify(P.mapToJSON(m))));
+  assert.deepEqual([...back], [...m]);
+  assert.equal(P.mapFromJSON(null).size, 0);
+  assert.equal(P.mapFromJSON([1, 2]).size, 0);
+  assert.equal(P.mapFromJSON('x').size, 0);
+});
+
+test('the private archive updates a message in place and keeps the newest DM_KEEP', () => {
+  const list = [];
+  P.mergeArchive(list, { msgId: 'm1', text: 'a', status: 'sent' }, 3);
+  P.mergeArchive(list, { msgId: 'm1', status: 'delivered' }, 3);
+  assert.deepEqual(list, [{ msgId: 'm1', text: 'a', status: 'delivered' }]);
+  for (const id of ['m2', 'm3', 'm4']) P.mergeArchive(list, { msgId: id }, 3);
+  assert.deepEqual(list.map((m) => m.msgId), ['m2', 'm3', 'm4']);
+  assert.equal(P.DM_KEEP, 200);
+});

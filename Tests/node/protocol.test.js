@@ -69,6 +69,17 @@ test('noteSeq keeps the oldest room seq and ignores messages without one', () =>
   assert.equal(c.oldestSeq, 0);
 });
 
+test('history: the server saying more (or not) decides, however short the answer; without it a short page is the beginning', () => {
+  assert.equal(P.historyHasMore(true, 3), true);         // cut by bytes: 3 of 50, yet more
+  assert.equal(P.historyHasMore(false, P.HISTORY_PAGE), false);
+  assert.equal(P.historyHasMore(undefined, 3), false);   // a server without `more`
+  assert.equal(P.historyHasMore(undefined, P.HISTORY_PAGE), true);
+  const welcome = { moreHistory: ['dev'] };
+  assert.equal(P.welcomeRoomMore(welcome, 'dev'), true);
+  assert.equal(P.welcomeRoomMore(welcome, 'lobby'), false);
+  assert.equal(P.welcomeRoomMore({}, 'lobby'), undefined);
+});
+
 test('names and lengths: 1 to 32 of letters, digits, _ . -; text length in Unicode scalars', () => {
   assert.ok(P.NAME_RE.test('alice_1.x-y'));
   assert.ok(!P.NAME_RE.test(''));

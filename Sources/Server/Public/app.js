@@ -4,9 +4,9 @@
 // page's state and carries the frames between them.
 import {
   ACK_DELAY_MS, DM_KEEP, HISTORY_PAGE, MAX_TEXT, NAME_RE, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
-  AckQueue, Outbox, adoptPending, applyPresence, convKey, convKeyOfMessage, countsAsUnread, homeKey,
-  mapFromJSON, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
-  planSent, scalarLength,
+  AckQueue, Outbox, adoptPending, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
+  homeKey, mapFromJSON, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
+  planSent, scalarLength, welcomeRoomMore,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
 import * as view from "./view.js";
@@ -156,7 +156,7 @@ function flushAcks() {
 function handleFrame(f) {
   switch (f.type) {
     case "welcome": onWelcome(f); break;
-    case "entered": onEntered(f.room, f.history || []); break;
+    case "entered": onEntered(f.room, f.history || [], f.more); break;
     case "left": onLeft(f.room); break;
     case "message": onMessage(f, true); break;
     case "sent": onSent(f); break;
@@ -190,7 +190,7 @@ function onWelcome(f) {
   const history = new Map(Object.entries(f.history || {}));
   for (const room of state.entered) {
     const c = getConv(convKey("room", room));
-    addHistory(c, history.get(room) || []);
+    addHistory(c, history.get(room) || [], welcomeRoomMore(f, room));
   }
   if (!state.active || !state.convs.has(state.active) ||
       (state.active[0] === "#" && !state.entered.includes(state.active.slice(1)))) {
@@ -210,12 +210,12 @@ function onWelcome(f) {
   flushAcks();
 }
 
-function onEntered(room, history) {
+function onEntered(room, history, more) {
   if (!state.entered.includes(room)) state.entered.push(room);
   state.knownRooms.add(room);
   saveRooms();
   const c = getConv(convKey("room", room));
-  addHistory(c, history);
+  addHistory(c, history, more);
   view.renderSidebar();
   activate(c.key);
 }
@@ -268,10 +268,10 @@ function onMessage(m, live) {
 }
 
 // History comes oldest first: the page of a welcome or an `entered` goes below what is shown.
-function addHistory(c, msgs) {
+function addHistory(c, msgs, more) {
   view.ensurePane(c);
   for (const m of msgs) onMessage(m, false);
-  if (msgs.length < HISTORY_PAGE) c.hasMore = false;
+  c.hasMore = historyHasMore(more, msgs.length);
   if (state.active === c.key) view.scrollToBottom(false);
   view.renderHistoryEdge(c);
 }
@@ -333,7 +333,7 @@ function onHistory(f) {
   if (!c) return;
   c.loadingHistory = false;
   const msgs = f.messages || [];
-  if (msgs.length < HISTORY_PAGE) c.hasMore = false;
+  c.hasMore = historyHasMore(f.more, msgs.length);
   view.prependHistory(c, msgs);
 }
 

@@ -54,6 +54,20 @@ export function newConversation(key) {
   };
 }
 
+// Whether a room keeps older messages than an answer gave (Specs/chat-protocol.md): the server
+// says so (`more` in `history` and `entered`, the room in the welcome's `moreHistory`); an answer
+// may be short because it was cut by bytes, so its length says nothing when the server told.
+// From a server without these fields, an answer shorter than a page is the room's beginning.
+export function historyHasMore(more, count) {
+  return typeof more === "boolean" ? more : count >= HISTORY_PAGE;
+}
+
+// The welcome's `more` for one of its rooms: listed in `moreHistory`, or unknown (undefined)
+// from a server without it.
+export function welcomeRoomMore(welcome, room) {
+  return Array.isArray(welcome.moreHistory) ? welcome.moreHistory.includes(room) : undefined;
+}
+
 // A public message's room sequence number lowers the conversation's oldest one (where `history`
 // asks to continue from).
 export function noteSeq(c, seq) {

@@ -90,7 +90,7 @@ export function renderHistoryEdge(c) {
         "Private conversation with " + c.name + ". Only the two of you can see it."));
   } else if (c.loadingHistory) {
     edge.append(document.createTextNode("Loading earlier messages…"));
-  } else if (c.hasMore && c.seen.size > 0) {
+  } else if (c.hasMore) {
     edge.append(el("button", { type: "button", className: "link-button load-older", text: "Load earlier messages", onclick: () => actions.loadOlder(c) }));
   } else {
     edge.append(document.createTextNode(c.seen.size ? "This is the beginning of #" + c.name + "." : "No messages in #" + c.name + " yet. Say hello!"));

@@ -71,10 +71,17 @@ let package = Package(
         // the kill test (Tests/BrokerContractTests/StoreKillTests.swift), which SIGKILLs it.
         .executableTarget(name: "StoreKillHarness", dependencies: ["Broker", "InMemoryBroker"], swiftSettings: strict),
 
+        // MARK: Wire codecs (pure: no SwiftNIO, no framework; Specs/sockjs.md, "The wire codec")
+        // The hand-written JSON reader and string escapes every wire shares.
+        .target(name: "WireJSON", swiftSettings: strict),
+        // SockJS framing and its JSON: one codec for the server (SockJS) and the client (ChatClient).
+        .target(name: "SockJSWire", dependencies: ["WireJSON"], swiftSettings: strict),
+
         // MARK: SockJS
         .target(
             name: "SockJS",
             dependencies: [
+                "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -109,10 +116,12 @@ let package = Package(
         ),
 
         // MARK: Chat
+        // The chat's frames and their codec (Specs/chat-protocol.md): what a client needs.
+        .target(name: "ChatProtocol", dependencies: ["WireJSON"], swiftSettings: strict),
         .target(
             name: "Chat",
             dependencies: [
-                "Broker",
+                "Broker", "ChatProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
@@ -124,7 +133,7 @@ let package = Package(
         .target(
             name: "ChatClient",
             dependencies: [
-                "Chat",
+                "ChatProtocol", "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -155,7 +164,7 @@ let package = Package(
         .executableTarget(
             name: "LoadTester",
             dependencies: [
-                "ChatClient", "Chat",
+                "ChatClient", "ChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -167,7 +176,7 @@ let package = Package(
         .target(
             name: "FuzzChecks",
             dependencies: [
-                "Chat", "ChatClient", "SockJS", "FuzzEngine",
+                "Chat", "ChatClient", "SockJS", "SockJSWire", "FuzzEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -211,9 +220,14 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "WireTests",
+            dependencies: ["WireJSON", "SockJSWire"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SockJSTests",
             dependencies: [
-                "SockJS",
+                "SockJS", "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -258,13 +272,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatTests",
-            dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FuzzRegressionTests",
             dependencies: [
-                "FuzzChecks", "Chat", "ChatClient", "SockJS", "Broker", "InMemoryBroker",
+                "FuzzChecks", "Chat", "ChatClient", "SockJS", "SockJSWire", "Broker", "InMemoryBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -84,8 +84,6 @@ let package = Package(
                 "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -149,8 +147,6 @@ let package = Package(
             dependencies: [
                 "Broker", "InMemoryBroker", "RabbitMQBroker", "SockJS", "Chat",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -231,7 +227,6 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -248,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "ChatClientTests",
             dependencies: [
-                "ChatClient", "Chat", "ServerTestSupport",
+                "ChatClient", "ChatProtocol", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -257,7 +252,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadTesterTests",
-            dependencies: ["LoadTester", "ChatClient", "Chat", "ServerTestSupport"],
+            dependencies: ["LoadTester", "ChatClient", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -272,13 +267,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatTests",
-            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "BrokerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FuzzRegressionTests",
             dependencies: [
-                "FuzzChecks", "Chat", "ChatClient", "SockJS", "SockJSWire", "Broker", "InMemoryBroker",
+                "FuzzChecks", "Chat", "ChatClient", "SockJS", "SockJSWire", "InMemoryBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -71,14 +71,19 @@ let package = Package(
         // the kill test (Tests/BrokerContractTests/StoreKillTests.swift), which SIGKILLs it.
         .executableTarget(name: "StoreKillHarness", dependencies: ["Broker", "InMemoryBroker"], swiftSettings: strict),
 
+        // MARK: Wire codecs (pure: no SwiftNIO, no framework; Specs/sockjs.md, "The wire codec")
+        // The hand-written JSON reader and string escapes every wire shares.
+        .target(name: "WireJSON", swiftSettings: strict),
+        // SockJS framing and its JSON: one codec for the server (SockJS) and the client (ChatClient).
+        .target(name: "SockJSWire", dependencies: ["WireJSON"], swiftSettings: strict),
+
         // MARK: SockJS
         .target(
             name: "SockJS",
             dependencies: [
+                "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "Logging", package: "swift-log"),
@@ -109,10 +114,12 @@ let package = Package(
         ),
 
         // MARK: Chat
+        // The chat's frames and their codec (Specs/chat-protocol.md): what a client needs.
+        .target(name: "ChatProtocol", dependencies: ["WireJSON"], swiftSettings: strict),
         .target(
             name: "Chat",
             dependencies: [
-                "Broker",
+                "Broker", "ChatProtocol",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "OrderedCollections", package: "swift-collections"),
@@ -124,7 +131,7 @@ let package = Package(
         .target(
             name: "ChatClient",
             dependencies: [
-                "Chat",
+                "ChatProtocol", "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -140,8 +147,6 @@ let package = Package(
             dependencies: [
                 "Broker", "InMemoryBroker", "RabbitMQBroker", "SockJS", "Chat",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -155,7 +160,7 @@ let package = Package(
         .executableTarget(
             name: "LoadTester",
             dependencies: [
-                "ChatClient", "Chat",
+                "ChatClient", "ChatProtocol",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
@@ -167,7 +172,7 @@ let package = Package(
         .target(
             name: "FuzzChecks",
             dependencies: [
-                "Chat", "ChatClient", "SockJS", "FuzzEngine",
+                "Chat", "ChatClient", "SockJS", "SockJSWire", "FuzzEngine",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -211,13 +216,17 @@ let package = Package(
             swiftSettings: strict
         ),
         .testTarget(
+            name: "WireTests",
+            dependencies: ["WireJSON", "SockJSWire"],
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "SockJSTests",
             dependencies: [
-                "SockJS",
+                "SockJS", "SockJSWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             swiftSettings: strict
         ),
@@ -234,7 +243,7 @@ let package = Package(
         .testTarget(
             name: "ChatClientTests",
             dependencies: [
-                "ChatClient", "Chat", "ServerTestSupport",
+                "ChatClient", "ChatProtocol", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
@@ -243,7 +252,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadTesterTests",
-            dependencies: ["LoadTester", "ChatClient", "Chat", "ServerTestSupport"],
+            dependencies: ["LoadTester", "ChatClient", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -258,13 +267,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatTests",
-            dependencies: ["Chat", "Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport"],
+            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "BrokerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FuzzRegressionTests",
             dependencies: [
-                "FuzzChecks", "Chat", "ChatClient", "SockJS", "Broker", "InMemoryBroker",
+                "FuzzChecks", "Chat", "ChatClient", "SockJS", "SockJSWire", "InMemoryBroker",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

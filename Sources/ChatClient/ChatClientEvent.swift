@@ -1,4 +1,4 @@
-import Chat
+import ChatProtocol
 
 /// What a `ChatConnection` tells its owner, on the connection's event loop, in order: `open`
 /// once, then decoded server frames, then `closed` exactly once.

@@ -1,4 +1,4 @@
-import Chat
+import ChatProtocol
 import NIOCore
 
 /// A chat client: one SockJS session that speaks the chat protocol of `Chat` (its `Codable`
@@ -36,7 +36,7 @@ public final class ChatConnection: Sendable {
                 onEvent(.open)
             case .message(let text):
                 do {
-                    onEvent(.frame(try ServerFrameDecoder.decode(text)))
+                    onEvent(.frame(try ChatFrameCodec.decodeServerFrame(text)))
                 } catch {
                     onEvent(.unreadable(text: text, reason: "\(error)"))
                 }

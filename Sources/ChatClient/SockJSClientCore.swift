@@ -1,4 +1,5 @@
 import NIOCore
+import SockJSWire
 
 /// The loop-confined heart of a `SockJSClient`: runs the state machine and carries out its
 /// actions through a transport driver. Only ever touched on `eventLoop`.

@@ -1,5 +1,6 @@
 import DequeModule
 import NIOCore
+import SockJSWire
 
 /// The transport-independent life of one SockJS client session, as a value type: it takes
 /// inputs (a frame arrived, the owner wants to send, a transport finished a send, time passed)

@@ -1,3 +1,5 @@
+import SockJSWire
+
 /// Where a SockJS service lives: `http://host:port/prefix`, split into what a NIO connection needs.
 public struct SockJSEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Host name or address (IPv6 without brackets).
@@ -73,8 +75,8 @@ public struct SockJSEndpoint: Sendable, Hashable, CustomStringConvertible {
         return port == 80 ? bracketed : "\(bracketed):\(port)"
     }
 
-    /// The path of one transport request for a session: `/prefix/<server>/<session>/<what>`.
-    func sessionPath(server: String, session: String, _ what: String) -> String {
-        "\(prefix)/\(server)/\(session)/\(what)"
+    /// The path of one transport request for a session: `/prefix/<server>/<session>/<endpoint>`.
+    func sessionPath(server: String, session: String, _ endpoint: SockJSRoute.SessionEndpoint) -> String {
+        SockJSRoute.sessionPath(prefix: prefix, server: server, session: session, endpoint)
     }
 }

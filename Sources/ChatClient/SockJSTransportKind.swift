@@ -1,3 +1,5 @@
+import SockJSWire
+
 /// The SockJS transports this client speaks. Their raw values are the names sockjs-client uses.
 public enum SockJSTransportKind: String, CaseIterable, Sendable, Codable, CustomStringConvertible {
     /// One framed websocket (`/<server>/<session>/websocket`): frames in both directions.
@@ -9,12 +11,12 @@ public enum SockJSTransportKind: String, CaseIterable, Sendable, Codable, Custom
 
     public var description: String { rawValue }
 
-    /// The path segment of the receiving request.
-    var receivePath: String {
+    /// The endpoint of the receiving request.
+    var receivePath: SockJSRoute.SessionEndpoint {
         switch self {
-        case .websocket: "websocket"
-        case .xhrStreaming: "xhr_streaming"
-        case .xhrPolling: "xhr"
+        case .websocket: .websocket
+        case .xhrStreaming: .xhrStreaming
+        case .xhrPolling: .xhr
         }
     }
 }

@@ -20,7 +20,7 @@ final class WebSocketTransportDriver: SockJSTransportDriver {
         self.core = core
         self.eventLoop = core.eventLoop
         self.endpoint = core.endpoint
-        self.path = core.endpoint.sessionPath(server: server, session: session, "websocket")
+        self.path = core.endpoint.sessionPath(server: server, session: session, .websocket)
         self.maxFrameSize = core.configuration.maxFrameSize
     }
 

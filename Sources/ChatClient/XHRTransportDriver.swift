@@ -23,7 +23,7 @@ final class XHRTransportDriver: SockJSTransportDriver {
         self.core = core
         self.endpoint = core.endpoint
         self.receivePath = core.endpoint.sessionPath(server: server, session: session, core.transport.receivePath)
-        self.sendPath = core.endpoint.sessionPath(server: server, session: session, "xhr_send")
+        self.sendPath = core.endpoint.sessionPath(server: server, session: session, .xhrSend)
         self.maxLineSize = core.configuration.maxFrameSize
         self.receiver = HTTPExchangeConnection(eventLoop: core.eventLoop, endpoint: core.endpoint)
         self.sender = HTTPExchangeConnection(eventLoop: core.eventLoop, endpoint: core.endpoint)

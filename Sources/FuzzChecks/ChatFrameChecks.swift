@@ -1,4 +1,5 @@
 import Chat
+import FoundationEssentials
 
 /// Properties of the chat frame codec that must hold for any bytes a client or server sends.
 ///
@@ -6,7 +7,8 @@ import Chat
 /// - A decoded frame re-encodes to text that decodes to the same frame (and still validates).
 /// - Every error is a sentence that ends with a full stop, and names an `id` only when that id
 ///   is within the protocol's limit (an empty one is echoed as sent); the error frame round-trips.
-/// - The same holds for server frames as a client decodes them.
+/// - The same holds for server frames as a client decodes them, and what the hand-written
+///   reader (`ServerFrameReader`) reads is what `JSONDecoder` reads.
 enum ChatFrameChecks {
     static let limits = ChatLimits()
 
@@ -48,6 +50,12 @@ enum ChatFrameChecks {
     }
 
     static func checkServerFrame(_ text: String, _ v: inout Violations) {
+        // The hand-written reader either leaves a frame to JSONDecoder or reads what it reads
+        // (it refuses trailing commas, which JSONDecoder takes: those it leaves alone).
+        if let read = ServerFrameReader.read(text) {
+            let reference = try? JSONDecoder().decode(ServerFrame.self, from: Data(text.utf8))
+            v.expect(read == reference, "the hand-written reader read \(preview(text)) differently from JSONDecoder")
+        }
         guard let frame = try? ChatFrameCodec.decodeServerFrame(text) else { return }
         let encoded = ChatFrameCodec.encode(frame)
         let again = try? ChatFrameCodec.decodeServerFrame(encoded)

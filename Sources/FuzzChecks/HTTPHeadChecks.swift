@@ -1,6 +1,7 @@
 #if DEBUG
 import NIOCore
 @testable import SockJS
+import SockJSWire
 
 /// Properties of the server's HTTP/1.x request parser and of the SockJS URL space.
 ///

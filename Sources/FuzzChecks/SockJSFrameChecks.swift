@@ -2,6 +2,7 @@
 import FoundationEssentials
 import NIOCore
 @testable import SockJS
+import SockJSWire
 
 /// Properties of the SockJS message codec (what `xhr_send`, `jsonp_send` and websocket clients
 /// send, and what the server writes back).

@@ -1,4 +1,5 @@
 import NIOCore
+import SockJSWire
 
 extension SockJSConnectionHandler {
     static let noCache = ("Cache-Control", "no-store, no-cache, no-transform, must-revalidate, max-age=0")

@@ -1,5 +1,6 @@
 import Crypto
 import NIOCore
+import SockJSWire
 
 extension SockJSConnectionHandler {
     static let webSocketGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"

@@ -1,9 +1,12 @@
 import NIOCore
+import SockJSWire
 
-/// A SockJS protocol frame, before a transport wraps it.
+/// A SockJS protocol frame as the server sends it, before a transport wraps it.
 ///
 /// The protocol has four frames: `o` (open), `h` (heartbeat), `a[...]` (messages) and
-/// `c[code,"reason"]` (close). Each transport flavour wraps the same frame differently.
+/// `c[code,"reason"]` (close). Each transport flavour wraps the same frame differently. The
+/// frame's text is `SockJSWire`'s (``SockJSWire/SockJSFrame``); this one carries messages
+/// already quoted into buffers, so one broadcast is escaped once for all its sessions.
 enum SockJSFrame {
     case open
     case heartbeat
@@ -29,12 +32,9 @@ enum SockJSFrame {
             buffer.writeInteger(UInt8(ascii: "]"))
             return buffer
         case .close(let frame):
-            var buffer = allocator.buffer(capacity: 16 + frame.reason.utf8.count)
-            buffer.writeStaticString("c[")
-            buffer.writeString(String(frame.code))
-            buffer.writeInteger(UInt8(ascii: ","))
-            SockJSJSON.appendQuoted(frame.reason, to: &buffer)
-            buffer.writeInteger(UInt8(ascii: "]"))
+            let text = SockJSWire.SockJSFrame.closeText(code: frame.code, reason: frame.reason)
+            var buffer = allocator.buffer(capacity: text.count)
+            buffer.writeBytes(text)
             return buffer
         }
     }

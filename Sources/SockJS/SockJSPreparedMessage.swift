@@ -1,4 +1,5 @@
 import NIOCore
+import SockJSWire
 import Synchronization
 
 /// A message encoded once for delivery to many sessions.

@@ -1,4 +1,4 @@
-import Chat
+import ChatProtocol
 import NIOCore
 import NIOPosix
 import ServerTestSupport

@@ -8,7 +8,7 @@ import Testing
         #expect(endpoint.host == "127.0.0.1")
         #expect(endpoint.port == 9191)
         #expect(endpoint.prefix == "/chat")
-        #expect(endpoint.sessionPath(server: "000", session: "abc", "xhr") == "/chat/000/abc/xhr")
+        #expect(endpoint.sessionPath(server: "000", session: "abc", .xhr) == "/chat/000/abc/xhr")
         #expect(endpoint.hostForHeader == "127.0.0.1:9191")
     }
 

@@ -1,6 +1,7 @@
 import Chat
 import FoundationEssentials
 import PropertyBased
+import SockJSWire
 import Testing
 
 @testable import FuzzChecks

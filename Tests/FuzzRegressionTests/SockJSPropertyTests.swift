@@ -1,6 +1,7 @@
 import FoundationEssentials
 import NIOCore
 import PropertyBased
+import SockJSWire
 import Testing
 
 @testable import FuzzChecks

@@ -1,4 +1,5 @@
 import NIOCore
+import SockJSWire
 import Testing
 
 @testable import SockJS

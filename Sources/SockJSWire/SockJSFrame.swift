@@ -1,7 +1,9 @@
 /// One SockJS frame as a server sends it: the first byte says what it is.
 ///
 /// `o` opens the session, `h` is a heartbeat, `a[...]` carries messages, `c[code,"reason"]`
-/// closes. The xhr-streaming prelude (a line of 2048 `h`) parses as a heartbeat.
+/// closes. The xhr-streaming prelude (a line of 2048 `h`) parses as a heartbeat. A client
+/// parses frames with ``parse(utf8:)``; ``text`` writes one (the server writes `a[...]` from
+/// messages it quoted once for many sessions, with ``SockJSJSON`` into its own buffers).
 public enum SockJSFrame: Equatable, Sendable {
     /// `o`: the session is open.
     case open
@@ -51,5 +53,35 @@ public enum SockJSFrame: Equatable, Sendable {
     /// Parses one frame from a string.
     public static func parse(_ text: some StringProtocol) throws(ParseError) -> SockJSFrame {
         try parse(utf8: Array(text.utf8))
+    }
+
+    /// The frame's protocol text (`o`, `h`, `a[...]`, `c[...]`) as UTF-8.
+    public var text: [UInt8] {
+        switch self {
+        case .open:
+            return [UInt8(ascii: "o")]
+        case .heartbeat:
+            return [UInt8(ascii: "h")]
+        case .messages(let messages):
+            var out: [UInt8] = Array("a[".utf8)
+            for (i, message) in messages.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                SockJSJSON.appendQuoted(message, to: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+            return out
+        case .close(let code, let reason):
+            return Self.closeText(code: code, reason: reason)
+        }
+    }
+
+    /// `c[code,"reason"]`.
+    public static func closeText(code: Int, reason: String) -> [UInt8] {
+        var out: [UInt8] = Array("c[".utf8)
+        out.append(contentsOf: String(code).utf8)
+        out.append(UInt8(ascii: ","))
+        SockJSJSON.appendQuoted(reason, to: &out)
+        out.append(UInt8(ascii: "]"))
+        return out
     }
 }

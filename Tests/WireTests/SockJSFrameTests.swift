@@ -1,6 +1,5 @@
+import SockJSWire
 import Testing
-
-@testable import ChatClient
 
 @Suite struct SockJSFrameTests {
     @Test func parsesEveryFrameType() throws {
@@ -20,5 +19,18 @@ import Testing
         #expect(throws: SockJSFrame.ParseError.unknownType(UInt8(ascii: "x"))) { try SockJSFrame.parse("x") }
         #expect(throws: SockJSFrame.ParseError.unknownType(UInt8(ascii: "o"))) { try SockJSFrame.parse("oo") }
         #expect(throws: SockJSFrame.ParseError.badBody(.unexpectedEnd)) { try SockJSFrame.parse("a[") }
+    }
+
+    @Test("a frame's text parses back to the frame", arguments: [
+        SockJSFrame.open, .heartbeat, .messages([]), .messages(["x", "q\"\\ \u{2028} 😀 \u{1}"]),
+        .close(code: 3000, reason: "Go away!"), .close(code: -7, reason: "\u{FFFF}<>&"),
+    ])
+    func textRoundTrips(_ frame: SockJSFrame) throws {
+        #expect(try SockJSFrame.parse(utf8: frame.text) == frame)
+    }
+
+    @Test func closeTextIsWhatTheServerSends() {
+        #expect(String(decoding: SockJSFrame.closeText(code: 3000, reason: "Go away!"), as: UTF8.self) == #"c[3000,"Go away!"]"#)
+        #expect(String(decoding: SockJSFrame.close(code: 1002, reason: "a\u{2028}b").text, as: UTF8.self) == #"c[1002,"a\u2028b"]"#)
     }
 }

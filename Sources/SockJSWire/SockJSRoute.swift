@@ -1,5 +1,7 @@
-/// Where a path under a mounted SockJS prefix leads (the protocol's URL space).
-enum SockJSRoute: Equatable {
+/// Where a path under a mounted SockJS prefix leads (the protocol's URL space): the server
+/// routes requests with ``route(_:)``, a client builds its request paths with
+/// ``sessionPath(prefix:server:session:_:)``, so both spell the URL space alike.
+public enum SockJSRoute: Equatable, Sendable {
     /// `/` or nothing: `Welcome to SockJS!`.
     case greeting
     /// `/info`.
@@ -14,7 +16,7 @@ enum SockJSRoute: Equatable {
     case notFound
 
     /// The per-session endpoints.
-    enum SessionEndpoint: String, Equatable, CaseIterable {
+    public enum SessionEndpoint: String, Equatable, CaseIterable, Sendable {
         case websocket
         case xhr
         case xhrSend = "xhr_send"
@@ -25,7 +27,7 @@ enum SockJSRoute: Equatable {
         case jsonpSend = "jsonp_send"
 
         /// The methods the endpoint answers (OPTIONS included where CORS preflight applies).
-        var allowedMethods: [String] {
+        public var allowedMethods: [String] {
             switch self {
             case .websocket, .eventsource, .htmlfile, .jsonp: return ["GET"]
             case .xhr, .xhrSend, .xhrStreaming: return ["OPTIONS", "POST"]
@@ -35,7 +37,7 @@ enum SockJSRoute: Equatable {
     }
 
     /// Routes `rest`, the path after the prefix (`""`, `"/info"`, `"/000/abc/xhr"` ...).
-    static func route(_ rest: Substring) -> SockJSRoute {
+    public static func route(_ rest: Substring) -> SockJSRoute {
         if rest.isEmpty || rest == "/" { return .greeting }
         guard rest.first == "/" else { return .notFound }
         let body = rest.dropFirst()
@@ -50,6 +52,12 @@ enum SockJSRoute: Equatable {
               let transport = SessionEndpoint(rawValue: String(parts[2]))
         else { return .notFound }
         return .session(server: String(server), session: String(session), transport: transport)
+    }
+
+    /// The path of one request of a session, `/prefix/<server>/<session>/<endpoint>`, which
+    /// ``route(_:)`` reads back as that session and endpoint.
+    public static func sessionPath(prefix: String, server: String, session: String, _ endpoint: SessionEndpoint) -> String {
+        "\(prefix)/\(server)/\(session)/\(endpoint.rawValue)"
     }
 
     private static func isSessionComponent(_ s: Substring) -> Bool {

@@ -1,6 +1,5 @@
+import SockJSWire
 import Testing
-
-@testable import SockJS
 
 @Suite("SockJS URL space")
 struct SockJSRouteTests {
@@ -29,5 +28,12 @@ struct SockJSRouteTests {
     @Test("invalid session paths are not found", arguments: ["//xhr", "/a./a/xhr", "/a/a./xhr", "/././/xhr", "/a/a/", "/a/a/unknown", "/a", "/a/a", "//", "///", "/a/b/c/xhr"])
     func badSessions(path: String) {
         #expect(SockJSRoute.route(Substring(path)) == .notFound)
+    }
+
+    @Test("the path a client builds is routed back to its session and endpoint", arguments: SockJSRoute.SessionEndpoint.allCases)
+    func clientPathsRouteBack(_ endpoint: SockJSRoute.SessionEndpoint) {
+        let path = SockJSRoute.sessionPath(prefix: "/chat", server: "123", session: "s-1", endpoint)
+        #expect(path == "/chat/123/s-1/" + endpoint.rawValue)
+        #expect(SockJSRoute.route(path.dropFirst("/chat".count)) == .session(server: "123", session: "s-1", transport: endpoint))
     }
 }

@@ -2,8 +2,8 @@
 /// decoding it: what a session names in the answer to a frame it refuses for rate or a full
 /// queue (Specs/bounds.md: "a frame refused for rate is not fully decoded"). It reads the
 /// top-level `type` and `id` strings only; nested values and every other string are skipped.
-enum FrameIdProbe {
-    enum Result: Equatable {
+package enum FrameIdProbe {
+    package enum Result: Equatable {
         /// A `say`/`tell` and its `id` (1 to `ClientFrame.maxIdBytes` bytes).
         case id(String)
         /// No usable id: not a `say`/`tell`, no string `id`, or not a JSON object.
@@ -12,7 +12,7 @@ enum FrameIdProbe {
         case undecided
     }
 
-    static func probe(_ text: String) -> Result {
+    package static func probe(_ text: String) -> Result {
         var text = text
         return text.withUTF8 { scan($0) }
     }

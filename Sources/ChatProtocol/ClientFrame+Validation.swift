@@ -17,7 +17,7 @@ extension ClientFrame {
 
     /// Checks every field against the protocol's rules and limits, or throws the error frame
     /// the client gets. A frame that passes can be executed as it is.
-    public func validate(limits: ChatLimits) throws(ChatProtocolError) {
+    public func validate(limits: ClientFrameLimits) throws(ChatProtocolError) {
         switch self {
         case .join(let join):
             guard ChatName.isValid(join.nick) else {
@@ -94,7 +94,7 @@ extension ClientFrame {
         }
     }
 
-    private static func checkText(_ text: String, id: String, limits: ChatLimits) throws(ChatProtocolError) {
+    private static func checkText(_ text: String, id: String, limits: ClientFrameLimits) throws(ChatProtocolError) {
         var count = 0
         for scalar in text.unicodeScalars {
             count += 1

@@ -1,11 +1,17 @@
 import Chat
+import ChatProtocol
 import Foundation
 import Testing
 
-@testable import ChatClient
+/// What `JSONDecoder` reads `text` as: the reference every hand-written read must match.
+private func reference(_ text: String) -> ServerFrame? {
+    try? JSONDecoder().decode(ServerFrame.self, from: Data(text.utf8))
+}
 
-/// The fast decoder must read every frame exactly as `Chat` itself does.
-@Suite struct ServerFrameDecoderTests {
+/// The one hand-written decoder of server frames (`ServerFrameReader`, which
+/// `ChatFrameCodec.decodeServerFrame` and every client use) must read every frame exactly as
+/// `JSONDecoder` does, or leave it to `JSONDecoder`.
+@Suite struct ServerFrameReaderTests {
     static let examples = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("Specs/examples")
 
@@ -19,9 +25,11 @@ import Testing
     }
 
     @Test(arguments: serverExamples)
-    func decodesEachGoldenFrameAsChatDoes(file: String) throws {
+    func readsEachGoldenFrameAsJSONDecoderDoes(file: String) throws {
         let text = try String(contentsOf: Self.examples.appendingPathComponent(file), encoding: .utf8)
-        #expect(try ServerFrameDecoder.decode(text) == ChatFrameCodec.decodeServerFrame(text))
+        let expected = try #require(reference(text))
+        #expect(try ChatFrameCodec.decodeServerFrame(text) == expected)
+        if let read = ServerFrameReader.read(text) { #expect(read == expected) }
     }
 
     @Test func theFrequentFramesTakeTheFastPath() {
@@ -30,32 +38,36 @@ import Testing
             .message(ChatMessage(msgId: "m2", from: "ann", to: "bob", text: "psst", ts: 1)),
             .sent(Sent(id: "7", msgId: "m1", ts: 3)),
             .delivered(Delivered(msgId: "m2", to: "bob", ts: 4)),
+            .typing(Typing(from: "ann", room: "lobby")),
+            .left(Left(room: "lobby")),
+            .entered(Entered(room: "dev", history: [ChatMessage(msgId: "m3", from: "cy", room: "dev", text: "x", ts: 2, seq: 1)])),
+            .history(History(room: "dev", messages: [])),
         ]
         for frame in frames {
             let text = ChatFrameCodec.encode(frame)
-            #expect(ServerFrameDecoder.decodeFlat(text) == frame, "\(text)")
+            #expect(ServerFrameReader.read(text) == frame, "\(text)")
+            #expect(reference(text) == frame, "\(text)")
         }
     }
 
-    @Test func anythingElseFallsBackToChatsDecoder() throws {
-        let welcome = ServerFrame.welcome(
-            Welcome(nick: "ann", token: "t", users: [UserStatus(nick: "ann", online: true)], rooms: [], entered: ["lobby"], history: ["lobby": []])
-        )
-        let text = ChatFrameCodec.encode(welcome)
-        #expect(ServerFrameDecoder.decodeFlat(text) == nil)
-        #expect(try ServerFrameDecoder.decode(text) == welcome)
-        // A required field of the wrong type is left to Chat's decoder, which rejects it.
+    @Test func whatTheReaderLeavesAloneFallsBackToJSONDecoder() throws {
+        // An error frame is rare: JSONDecoder reads it (its code is an enum).
+        let error = ServerFrame.error(ErrorFrame(code: .badRequest, message: "no", id: "1"))
+        let text = ChatFrameCodec.encode(error)
+        #expect(ServerFrameReader.read(text) == nil)
+        #expect(try ChatFrameCodec.decodeServerFrame(text) == error)
+        // A required field of the wrong type is left to JSONDecoder, which rejects it.
         let broken = #"{"type":"sent","id":7,"msgId":"m","ts":1}"#
-        #expect(ServerFrameDecoder.decodeFlat(broken) == nil)
-        #expect(throws: (any Error).self) { try ServerFrameDecoder.decode(broken) }
-        #expect(ServerFrameDecoder.decodeFlat(#"{"type":"message","msgId":"m","from":"a","text":"x","ts":1.5}"#) == nil)
+        #expect(ServerFrameReader.read(broken) == nil)
+        #expect(throws: (any Error).self) { try ChatFrameCodec.decodeServerFrame(broken) }
+        #expect(ServerFrameReader.read(#"{"type":"message","msgId":"m","from":"a","text":"x","ts":1.5}"#) == nil)
     }
 }
 
-/// The one-pass reader of `welcome` and `presence` must give exactly what `Chat` decodes, and
-/// leave to `Chat` whatever it does not fully understand.
-@Suite("Server frame decoder: nested frames")
-struct ServerFrameDecoderNestedTests {
+/// The one-pass read of `welcome` and `presence` must give exactly what `JSONDecoder` reads,
+/// and leave to it whatever the reader does not fully understand.
+@Suite("Server frame reader: nested frames")
+struct ServerFrameReaderNestedTests {
     static let frames: [ServerFrame] = [
         .presence(Presence(online: ["ann", "bob"], offline: ["cy"], ts: 1_700_000_000_000)),
         .presence(Presence(online: [], offline: [], ts: 0)),
@@ -72,8 +84,8 @@ struct ServerFrameDecoderNestedTests {
     @Test(arguments: frames)
     func aNestedFrameDecodesToWhatItWasEncodedFrom(_ frame: ServerFrame) throws {
         let text = ChatFrameCodec.encode(frame)
-        #expect(ServerFrameDecoder.decodeNested(text) == frame)
-        #expect(try ServerFrameDecoder.decode(text) == ChatFrameCodec.decodeServerFrame(text))
+        #expect(ServerFrameReader.read(text) == frame)
+        #expect(reference(text) == frame)
     }
 
     @Test(arguments: [
@@ -87,11 +99,9 @@ struct ServerFrameDecoderNestedTests {
         #"{"type":"presence","online":["a"],"offline":[],"ts":1} x"#,
         #"[[[[[[[[[[[[]]]]]]]]]]]]"#,
     ])
-    func whatItRefusesFailsOrDecodesExactlyAsChatDoes(_ text: String) {
-        #expect(ServerFrameDecoder.decodeNested(text) == nil)
-        let fast = try? ServerFrameDecoder.decode(text)
-        let slow = try? ChatFrameCodec.decodeServerFrame(text)
-        #expect(fast == slow)
+    func whatItRefusesFailsOrDecodesExactlyAsJSONDecoderDoes(_ text: String) {
+        #expect(ServerFrameReader.read(text) == nil)
+        #expect((try? ChatFrameCodec.decodeServerFrame(text)) == reference(text))
     }
 
     @Test(arguments: [
@@ -103,14 +113,23 @@ struct ServerFrameDecoderNestedTests {
         #"{"type":"message","msgId":"m","from":"a","ro":"r","text":"x","ts":1}"#,
         #"{"type":"message","msgId":"m","from":"a","room":"r","text":"x","ts":1,"to"#,
     ])
-    func keysThatLookLikeTheFrequentOnesAreReadExactlyAsChatReadsThem(_ text: String) {
-        let fast = try? ServerFrameDecoder.decode(text)
-        let slow = try? ChatFrameCodec.decodeServerFrame(text)
-        #expect(fast == slow)
+    func keysThatLookLikeTheFrequentOnesAreReadExactlyAsJSONDecoderReadsThem(_ text: String) {
+        #expect((try? ChatFrameCodec.decodeServerFrame(text)) == reference(text))
+        if let read = ServerFrameReader.read(text) { #expect(read == reference(text)) }
     }
 
-    @Test func unknownFieldsAndNullOptionalsAreReadAsChatReadsThem() throws {
+    @Test func unknownFieldsAndNullOptionalsAreReadAsJSONDecoderReadsThem() throws {
         let text = #"{"type":"welcome","extra":{"deep":[1,2]},"nick":"a","token":"t","users":[{"nick":"a","online":true,"x":null}],"rooms":["r"],"entered":["r"],"history":{"r":[{"msgId":"m","from":"b","room":"r","to":null,"text":"x","ts":-3,"seq":null}]}}"#
-        #expect(ServerFrameDecoder.decodeNested(text) == (try ChatFrameCodec.decodeServerFrame(text)))
+        #expect(ServerFrameReader.read(text) == reference(text))
+        #expect(reference(text) != nil)
     }
+}
+
+/// Found while merging the client's and the chat's flat readers: `JSONDecoder` takes the first
+/// of duplicate keys, both hand-written readers took the last.
+@Test func duplicateKeysAreReadAsJSONDecoderReadsThem() throws {
+    let text = #"{"type":"left","room":"a","room":"b"}"#
+    #expect(reference(text) == .left(Left(room: "a")))
+    #expect(ServerFrameReader.read(text) == .left(Left(room: "a")))
+    #expect(try ChatFrameCodec.decodeServerFrame(text) == .left(Left(room: "a")))
 }

@@ -1,10 +1,9 @@
 /// JSON string escapes (`\n`, `\"`, `\u00e9`, surrogate pairs) decoded to UTF-8 bytes.
 ///
-/// One implementation for the hand-written JSON readers: the chat's flat frame parser
-/// (`FlatJSONObject`) and the client's SockJS framing (`SockJSJSON` in ChatClient), so both read
-/// every escape exactly alike.
+/// One implementation for every hand-written JSON reader (``JSONReader``: SockJS message arrays
+/// on the server and the client, chat frames), so all read every escape exactly alike.
 public enum JSONEscape {
-    /// What ``decode(_:at:into:loneLowSurrogate:)`` found.
+    /// What ``decode(_:at:into:loneSurrogate:)`` found.
     public enum Outcome: Sendable, Hashable {
         /// The escape was decoded and appended.
         case decoded
@@ -16,11 +15,14 @@ public enum JSONEscape {
 
     /// Decodes the escape that follows a backslash. On entry `index` is the position right
     /// after the backslash; on `.decoded` it is right after the escape, whose UTF-8 bytes were
-    /// appended to `out`. A high surrogate must be followed by an escaped low one; a lone low
-    /// surrogate becomes `loneLowSurrogate`, or is `.invalid` when that is nil.
+    /// appended to `out`. A high surrogate followed by an escaped low one is one character.
+    /// A lone surrogate (a high one not followed by `\u` and a low one, or a low one alone)
+    /// cannot be held by a Swift `String`: it becomes `loneSurrogate`, or is `.invalid` when
+    /// that is nil. A replaced lone high surrogate consumes only its own six bytes, so what
+    /// follows it is decoded on its own.
     @inlinable
     public static func decode<Bytes: RandomAccessCollection>(
-        _ bytes: Bytes, at index: inout Int, into out: inout [UInt8], loneLowSurrogate: Unicode.Scalar?
+        _ bytes: Bytes, at index: inout Int, into out: inout [UInt8], loneSurrogate: Unicode.Scalar?
     ) -> Outcome where Bytes.Element == UInt8, Bytes.Index == Int {
         guard index < bytes.endIndex else { return .truncated }
         let escaped = bytes[index]
@@ -37,20 +39,28 @@ public enum JSONEscape {
             guard let unit = hex4(bytes, at: &index) else { return .invalid }
             let scalar: Unicode.Scalar
             if (0xD800...0xDBFF).contains(unit) {
-                guard index + 1 < bytes.endIndex, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+                let afterHigh = index
+                if index + 1 < bytes.endIndex, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
+                    index += 2
+                    guard index + 4 <= bytes.endIndex else { return .truncated }
+                    guard let low = hex4(bytes, at: &index) else { return .invalid }
+                    if (0xDC00...0xDFFF).contains(low), let combined = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) {
+                        scalar = combined
+                    } else if let loneSurrogate {
+                        index = afterHigh
+                        scalar = loneSurrogate
+                    } else {
+                        return .invalid
+                    }
+                } else if let loneSurrogate {
+                    scalar = loneSurrogate
+                } else {
                     return .invalid
                 }
-                index += 2
-                guard index + 4 <= bytes.endIndex else { return .truncated }
-                guard let low = hex4(bytes, at: &index), (0xDC00...0xDFFF).contains(low),
-                      let combined = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) else {
-                    return .invalid
-                }
-                scalar = combined
             } else if let plain = Unicode.Scalar(unit) {
                 scalar = plain
-            } else if let loneLowSurrogate {
-                scalar = loneLowSurrogate
+            } else if let loneSurrogate {
+                scalar = loneSurrogate
             } else {
                 return .invalid
             }

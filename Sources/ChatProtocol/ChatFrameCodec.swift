@@ -6,7 +6,7 @@ public enum ChatFrameCodec {
     /// Decodes and validates one client frame, or throws the error frame the client gets:
     /// `too_large` over `limits.maxFrameBytes`, `bad_json` when it is not JSON, `bad_request`
     /// for the wrong shape, then the field rules of ``ClientFrame/validate(limits:)``.
-    public static func decodeClientFrame(_ text: String, limits: ChatLimits) throws(ChatProtocolError) -> ClientFrame {
+    public static func decodeClientFrame(_ text: String, limits: ClientFrameLimits) throws(ChatProtocolError) -> ClientFrame {
         guard text.utf8.count <= limits.maxFrameBytes else {
             throw ChatProtocolError(.tooLarge, "A frame may be at most \(limits.maxFrameBytes / 1024) KiB: send less at once.")
         }
@@ -41,16 +41,17 @@ public enum ChatFrameCodec {
         encodeValue(frame)
     }
 
-    /// Decodes a server frame (for clients and tests). The flat frames that make up nearly all
-    /// of a client's traffic take a hand-written parser; everything else `JSONDecoder`.
+    /// Decodes a server frame (for clients and tests). The frames that make up nearly all of a
+    /// client's traffic take the hand-written ``ServerFrameReader``; what it leaves alone,
+    /// `JSONDecoder`, which also says what is wrong.
     public static func decodeServerFrame(_ text: String) throws -> ServerFrame {
-        if let object = FlatJSONObject(text), let frame = ServerFrame(flat: object) {
+        if let frame = ServerFrameReader.read(text) {
             return frame
         }
         return try JSONDecoder().decode(ServerFrame.self, from: Data(text.utf8))
     }
 
-    static func encodeValue(_ value: some Encodable) -> String {
+    package static func encodeValue(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         // Every value encoded here is made of strings, integers, booleans, arrays and

@@ -120,7 +120,7 @@ enum SockJSFrameFlavour: Hashable, Sendable {
     func wrap(payload: ByteBuffer, allocator: ByteBufferAllocator) -> ByteBuffer {
         let n = payload.readableBytes
         switch self {
-        case .websocket:
+        case .websocket, .rawWebSocket:
             var buffer = allocator.buffer(capacity: n + 10)
             WebSocketFrameEncoder.appendHeader(opcode: 0x1, length: n, to: &buffer)
             buffer.writeImmutableBuffer(payload)
@@ -155,11 +155,6 @@ enum SockJSFrameFlavour: Hashable, Sendable {
             buffer.writeInteger(UInt8(ascii: "("))
             SockJSJSON.appendScriptQuoted(bytes: payload, to: &buffer)
             buffer.writeStaticString(");\r\n")
-            return buffer
-        case .rawWebSocket:
-            var buffer = allocator.buffer(capacity: n + 10)
-            WebSocketFrameEncoder.appendHeader(opcode: 0x1, length: n, to: &buffer)
-            buffer.writeImmutableBuffer(payload)
             return buffer
         }
     }

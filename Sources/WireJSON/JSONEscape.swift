@@ -37,33 +37,23 @@ public enum JSONEscape {
         case UInt8(ascii: "u"):
             guard index + 4 <= bytes.endIndex else { return .truncated }
             guard let unit = hex4(bytes, at: &index) else { return .invalid }
-            let scalar: Unicode.Scalar
+            let decoded: Unicode.Scalar?
             if (0xD800...0xDBFF).contains(unit) {
                 let afterHigh = index
+                var pair: Unicode.Scalar?
                 if index + 1 < bytes.endIndex, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") {
                     index += 2
                     guard index + 4 <= bytes.endIndex else { return .truncated }
                     guard let low = hex4(bytes, at: &index) else { return .invalid }
-                    if (0xDC00...0xDFFF).contains(low), let combined = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) {
-                        scalar = combined
-                    } else if let loneSurrogate {
-                        index = afterHigh
-                        scalar = loneSurrogate
-                    } else {
-                        return .invalid
-                    }
-                } else if let loneSurrogate {
-                    scalar = loneSurrogate
-                } else {
-                    return .invalid
+                    if (0xDC00...0xDFFF).contains(low) { pair = Unicode.Scalar(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00)) }
+                    // Not a pair: the next escape is read on its own.
+                    if pair == nil { index = afterHigh }
                 }
-            } else if let plain = Unicode.Scalar(unit) {
-                scalar = plain
-            } else if let loneSurrogate {
-                scalar = loneSurrogate
+                decoded = pair
             } else {
-                return .invalid
+                decoded = Unicode.Scalar(unit)  // nil for a lone low surrogate
             }
+            guard let scalar = decoded ?? loneSurrogate else { return .invalid }
             out.append(contentsOf: UTF8.encode(scalar)!)
         default:
             return .invalid

@@ -95,6 +95,8 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         case inboxFull
         /// The session's frame is answered: its next frame may run.
         case resume(token: UInt64)
+        /// A graceful stop began and no publish is in flight any more: the stop may go on.
+        case drained
     }
 
     struct Waiter: Sendable, Hashable {
@@ -221,11 +223,15 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
 
     /// A graceful stop began: a confirmed `say` is `sent` without its read-back, and so is
     /// every one confirmed from now on.
+    /// Says ``Action/drained`` once nothing is in flight (at once when nothing is).
     mutating func stop(now: Instant) -> [Action] {
         stopping = true
         var actions: [Action] = []
         for ticket in attempts.keys.sorted() where attempts[ticket]?.confirmed == true {
             actions += complete(ticket, failure: nil, now: now, timerFired: false)
+        }
+        if attempts.isEmpty, !actions.contains(where: { if case .drained = $0 { true } else { false } }) {
+            actions.append(.drained)
         }
         return actions
     }
@@ -315,6 +321,7 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         for waiter in attempt.waiters {
             actions.append(.resume(token: waiter.token))
         }
+        if stopping, attempts.isEmpty { actions.append(.drained) }
         return actions
     }
 }

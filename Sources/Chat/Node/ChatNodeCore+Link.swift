@@ -170,9 +170,9 @@ extension ChatNodeCore {
         // longer come back through the history stream: on a stopping node the confirm is
         // what says `sent` (the read-back guards against a failing cluster, not a stop).
         run(publishes.stop(now: .now))
-        let deadline = ContinuousClock.now + .seconds(2)
-        while publishes.inFlight > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        if publishes.inFlight > 0 {
+            _ = await wait(timeout: .seconds(2)) { stopWaiter = $0 }
+            stopWaiter = nil
         }
         if let link {
             _ = try? await link.publish.publish(rosterMessage(nicks: []), exchange: topology.presenceExchange, routingKey: "", mandatory: false)

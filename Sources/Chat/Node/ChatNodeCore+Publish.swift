@@ -78,6 +78,8 @@ extension ChatNodeCore {
                 metrics.inboxFull.increment()
             case .resume(let token):
                 publishResumers.removeValue(forKey: token)?.resume()
+            case .drained:
+                if let waiter = stopWaiter { resume(waiter: waiter, with: true) }
             }
         }
     }

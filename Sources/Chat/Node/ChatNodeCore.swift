@@ -187,6 +187,8 @@ actor ChatNodeCore {
     var publishChannels: [Publishes.Ticket: any BrokerChannel] = [:]
     /// Sessions waiting for their `say`/`tell` to be answered, by ``PublishMachine/Submission/token``.
     var publishResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// The graceful stop waiting for the publishes in flight (``PublishMachine/Action/drained``).
+    var stopWaiter: UInt64?
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]

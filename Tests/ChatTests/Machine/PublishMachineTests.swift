@@ -222,11 +222,25 @@ struct PublishMachineTests {
         let confirmedFirst = try #require(harness.ticket(of: "alice:s1"))
         let second = try #require(harness.ticket(of: "bob:s2"))
         #expect(said(harness.confirm(confirmedFirst)).isEmpty)
-        // The stop answers the confirmed one at once; the other when its confirm comes.
-        #expect(said(harness.note(harness.machine.stop(now: harness.now))) == ["sent:s1@1"])
+        // The stop answers the confirmed one at once; the other when its confirm comes, and
+        // then the stop may go on.
+        let stopped = harness.note(harness.machine.stop(now: harness.now))
+        #expect(said(stopped) == ["sent:s1@1"])
+        #expect(!stopped.contains(.drained))
         #expect(harness.machine.inFlight == 1)
-        #expect(said(harness.confirm(second)) == ["sent:s2@2"])
+        let last = harness.confirm(second)
+        #expect(said(last) == ["sent:s2@2"])
+        #expect(last.last == .drained)
         #expect(harness.machine.inFlight == 0)
+    }
+
+    @Test func aStopWithNothingInFlightIsDrainedAtOnce() throws {
+        var harness = PublishHarness()
+        #expect(harness.machine.stop(now: harness.now) == [.drained])
+        // A publish answered later (submitted before the stop was seen) says it again.
+        _ = harness.submit("t1", kind: .tell)
+        let ticket = try #require(harness.ticket(of: "alice:t1"))
+        #expect(harness.confirm(ticket).last == .drained)
     }
 
     @Test func aReceiptThatOvertookTheConfirmComesAfterTheSent() throws {

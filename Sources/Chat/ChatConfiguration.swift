@@ -130,6 +130,10 @@ public struct ChatLimits: Sendable, Hashable {
     /// Bytes of history in a welcome, shared evenly by its entered rooms (a room whose share
     /// is smaller than its newest message starts empty and is paged with `history`).
     public var welcomeHistoryBytes: Int = 384 * 1024
+    /// Public messages held back for one sender while its `say` awaits its `sent`, so that its
+    /// own copy comes after the `sent` (``PublishMachine/holdPublic(_:for:)``). Past it the
+    /// hold ends and everything held goes out at once.
+    public var heldPublicPerSession: Int = 1024
 
     public init(
         ratePerSecond: Double = 20, burst: Double = 50, floodStrikes: Int = 50,

@@ -45,6 +45,43 @@ struct GoldenFrameTests {
         #expect(name.hasPrefix("server-\(frame.type)"))
     }
 
+    struct SequenceStep: Decodable, Sendable {
+        var from: String
+        var frame: String
+    }
+
+    /// `sequence-say.json`: every frame is golden, and the sender's `sent` comes before the
+    /// `message` with its `msgId` (Specs/chat-protocol.md, "`sent` before the sender's own copy").
+    @Test func theSayExchangeShowsSentBeforeTheSendersOwnCopy() throws {
+        let steps = try JSONDecoder().decode([SequenceStep].self, from: Data(Self.read("sequence-say.json").utf8))
+        var says: [String] = []
+        var sentMsgIds: [String: String] = [:]
+        var ownCopies = 0
+        for step in steps {
+            if step.from == "client" {
+                let frame = try ChatFrameCodec.decodeClientFrame(step.frame, limits: ChatLimits())
+                #expect(ChatFrameCodec.encode(frame) == step.frame)
+                if case .say(let say) = frame { says.append(say.id) }
+                continue
+            }
+            #expect(step.from == "server")
+            let frame = try ChatFrameCodec.decodeServerFrame(step.frame)
+            #expect(ChatFrameCodec.encode(frame) == step.frame)
+            switch frame {
+            case .sent(let sent):
+                #expect(says.contains(sent.id))
+                sentMsgIds[sent.msgId] = sent.id
+            case .message(let message) where message.from == "alice":
+                #expect(sentMsgIds[message.msgId] != nil, "alice's own copy came before its sent")
+                ownCopies += 1
+            default:
+                break
+            }
+        }
+        #expect(says == ["c1"])
+        #expect(ownCopies == 1)
+    }
+
     struct BadFrame: Decodable, Sendable, CustomTestStringConvertible {
         var frame: String
         var code: String

@@ -75,6 +75,42 @@ struct PublicRoomTests {
         }
     }
 
+    /// Point 2 of issue 15 (Specs/chat-protocol.md, "`sent` before the sender's own copy"):
+    /// three senders, two of them on one node, say at once in one room; every sender gets the
+    /// `sent` of each of its messages before the message itself, and still gets every message
+    /// of the room once, in stream order.
+    @Test(arguments: BackendKind.allCases)
+    func theSenderGetsSentBeforeItsOwnMessage(_ kind: BackendKind) async throws {
+        try await withCluster(kind) { cluster in
+            let (alice, bob, carol) = try await cluster.aliceBobAndCarol(on: (alice: "a", bob: "a", carol: "b"))
+            try await alice.join("alice")
+            try await bob.join("bob")
+            try await carol.join("carol")
+            // Few messages: the suite runs this beside every other test, on three backends.
+            let count = 5
+            for n in 0..<count {
+                for (client, nick) in [(alice, "alice"), (bob, "bob"), (carol, "carol")] {
+                    client.send(.say(SayRequest(id: "\(nick)-\(n)", text: "\(nick) \(n)")))
+                }
+            }
+            for (client, nick) in [(alice, "alice"), (bob, "bob"), (carol, "carol")] {
+                for sender in ["alice", "bob", "carol"] { try await client.waitForMessage("\(sender) \(count - 1)") }
+                _ = try await client.sent("\(nick)-\(count - 1)")
+                let frames = client.received
+                for n in 0..<count {
+                    let id = "\(nick)-\(n)"
+                    let sentAt = try #require(frames.firstIndex { if case .sent(let sent) = $0 { sent.id == id } else { false } })
+                    guard case .sent(let sent) = frames[sentAt] else { continue }
+                    let ownAt = try #require(frames.firstIndex { if case .message(let message) = $0 { message.msgId == sent.msgId } else { false } })
+                    #expect(sentAt < ownAt, "\(nick): the sent of \(id) came after its own copy")
+                }
+                let publics = client.messages.filter { $0.room == "lobby" }
+                #expect(publics.count == 3 * count)
+                #expect(publics.map { $0.seq ?? -1 } == publics.map { $0.seq ?? -1 }.sorted())
+            }
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func aRetriedIdGetsTheSameMsgIdAndIsNotPublishedAgain(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in

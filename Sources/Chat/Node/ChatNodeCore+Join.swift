@@ -191,6 +191,7 @@ extension ChatNodeCore {
     ///   over right away, so the nick does not flap offline and online.
     func endSession(_ sessionId: UInt64, announce: Bool = true) async {
         guard let entry = sessions.removeValue(forKey: sessionId) else { return }
+        publishes.sessionEnded(sessionId)
         metrics.joinedSessions.record(sessions.count)
         if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
         for room in entry.rooms { removeMember(sessionId, from: room) }

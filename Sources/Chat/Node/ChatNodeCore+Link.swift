@@ -169,16 +169,10 @@ extension ChatNodeCore {
         // The stream readers end with the node's task, so a confirmed public message can no
         // longer come back through the history stream: on a stopping node the confirm is
         // what says `sent` (the read-back guards against a failing cluster, not a stop).
-        stopping = true
-        for (msgId, state) in awaitingEcho {
-            if case .waiting(let id) = state {
-                awaitingEcho[msgId] = .seen
-                resume(waiter: id, with: true)
-            }
-        }
-        let deadline = ContinuousClock.now + .seconds(2)
-        while publishesInFlight > 0, ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(10))
+        run(publishes.stop(now: .now))
+        if publishes.inFlight > 0 {
+            _ = await wait(timeout: .seconds(2)) { stopWaiter = $0 }
+            stopWaiter = nil
         }
         if let link {
             _ = try? await link.publish.publish(rosterMessage(nicks: []), exchange: topology.presenceExchange, routingKey: "", mandatory: false)
@@ -207,9 +201,8 @@ extension ChatNodeCore {
         }
         guard !fanOut.isEmpty else { return }
         for send in fanOut.sends() {
-            let outlets = outlets(inRoom: send.room)
-            sendPublic(send.frames, to: outlets)
-            metrics.publicDeliveries.increment(by: outlets.count * send.frames.count)
+            let recipients = self.fanOut(send.frames, room: send.room)
+            metrics.publicDeliveries.increment(by: recipients * send.frames.count)
         }
     }
 
@@ -229,7 +222,7 @@ extension ChatNodeCore {
         }
         guard record.kind == .say, let msgId = record.msgId, let from = record.from, let room = record.room,
               let text = record.text, let ts = record.ts, ChatName.isValid(room) else { return nil }
-        noteEcho(msgId)
+        noteReadBack(msgId)
         let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
         history.append(message, room: room)
         return message
@@ -306,7 +299,6 @@ extension ChatNodeCore {
     func tick() {
         announceRoster()
         queuePresence(presence.expire(now: now))
-        let horizon = now - configuration.limits.dedupWindow.milliseconds
-        dedup = dedup.filter { ($0.value.newestTimestamp ?? .min) >= horizon }
+        publishes.forgetIdleSenders(now: now)
     }
 }

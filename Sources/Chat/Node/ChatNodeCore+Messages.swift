@@ -52,13 +52,13 @@ extension ChatNodeCore {
                 session.send(Self.notInRoom(room, id: request.id))
                 return
             }
-            await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id) { msgId, ts in
+            await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id, kind: .say) { msgId, ts in
                 let record = BrokerRecord(kind: .say, msgId: msgId, from: entry.nick, room: room, text: request.text, ts: ts)
                 return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "say")),
                                       exchange: topology.publicExchange, routingKey: ChatTopology.roomKey(room))
             }
         case .tell(let request):
-            await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id) { msgId, ts in
+            await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id, kind: .tell) { msgId, ts in
                 let record = BrokerRecord(kind: .tell, msgId: msgId, from: entry.nick, to: request.to, text: request.text, ts: ts)
                 return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "tell")),
                                       exchange: topology.directExchange, routingKey: request.to, mandatory: true)
@@ -86,82 +86,6 @@ extension ChatNodeCore {
         }
     }
 
-    /// What `nick`'s dedup window holds for `clientId`: the entry of an earlier attempt, or nil
-    /// for a new id (then remembered, unconfirmed). Synchronous on purpose: the window is taken
-    /// out of `dedup` and changed in place, and no copy of it outlives the call (a copy kept
-    /// across the publish's `await` made every confirm copy the whole window: thousands of ids).
-    func admitToDedup(nick: String, clientId: String, now: Int64) -> DedupWindow.Entry? {
-        var window = dedup.removeValue(forKey: nick)
-            ?? DedupWindow(capacity: configuration.limits.dedupCapacity, windowMilliseconds: configuration.limits.dedupWindow.milliseconds)
-        defer { dedup[nick] = window }
-        if let entry = window.lookup(clientId, now: now) { return entry }
-        window.insert(clientId, DedupWindow.Entry(ts: now, confirmed: false), now: now)
-        return nil
-    }
-
-    /// Publishes a `say` or `tell` once per sender and client id: a retry inside the dedup
-    /// window is answered from it (or waits for the first attempt's confirm) instead of being
-    /// published again. `sent` goes out only after the broker confirmed; an `unavailable`
-    /// holds back the session's newer messages until this one is sent again.
-    func publishMessage(from sessionId: UInt64, admission: UInt64, nick: String, clientId: String,
-                        request makeRequest: (_ msgId: String, _ ts: Int64) -> PublishRequest) async {
-        let now = self.now
-        let key = nick + "\u{0}" + clientId
-        if let entry = admitToDedup(nick: nick, clientId: clientId, now: now) {
-            if entry.confirmed {
-                send(.sent(Sent(id: clientId, msgId: messageIds.messageId(sender: nick, clientId: clientId), ts: entry.ts)), to: sessionId)
-            } else {
-                dedupWaiters[key, default: []].append(DedupWaiter(session: sessionId, admission: admission))
-            }
-            return
-        }
-        let msgId = messageIds.messageId(sender: nick, clientId: clientId)
-        let request = makeRequest(msgId, now)
-        let started = ContinuousClock.now
-        let result: Result<Void, BrokerError>
-        publishesInFlight += 1
-        defer { publishesInFlight -= 1 }
-        receiptsAwaitingConfirm[msgId] = []
-        do {
-            try await publishChecked(request, msgId: msgId, awaitEcho: request.exchange == topology.publicExchange)
-            result = .success(())
-        } catch {
-            result = .failure(error)
-        }
-        let waiting = [DedupWaiter(session: sessionId, admission: admission)] + (dedupWaiters.removeValue(forKey: key) ?? [])
-        let heldReceipts = receiptsAwaitingConfirm.removeValue(forKey: msgId) ?? []
-        switch result {
-        case .success:
-            metrics.confirmSeconds.recordNanoseconds(Int64((ContinuousClock.now - started).milliseconds * 1_000_000))
-            dedup[nick]?.confirm(clientId)
-            for waiter in waiting { send(.sent(Sent(id: clientId, msgId: msgId, ts: now)), to: waiter.session) }
-        case .failure(let error):
-            dedup[nick]?.remove(clientId)
-            let frame: ServerFrame
-            if case .unroutable(_, let to) = error {
-                frame = ChatProtocolError(.unknownUser, "Nobody has the nick \(to): check the name.", id: clientId).frame
-            } else if case .nacked = error, request.exchange == topology.directExchange,
-                      await inboxCouldBeFull(request.routingKey, adding: request.message.body.count) {
-                // Refused by the addressee's cap: final for this attempt, and it holds back
-                // nothing (the inbox may stay full for long).
-                metrics.inboxFull.increment()
-                frame = Self.inboxFull(request.routingKey, id: clientId)
-            } else {
-                logger.debug("A publish failed", metadata: ["error": "\(error)"])
-                frame = Self.unavailable(id: clientId)
-                for waiter in waiting {
-                    sessions[waiter.session]?.session.refusedWhenRun(id: clientId, admission: waiter.admission)
-                }
-            }
-            for waiter in waiting { send(frame, to: waiter.session) }
-        }
-        // A receipt that overtook the confirm: now after `sent` (or the error, when the broker
-        // delivered a message whose confirm was lost).
-        for held in heldReceipts {
-            await onInbox(held.delivery, session: held.session, inbox: held.inbox)
-        }
-    }
-
     /// A private message or receipt from the user's queue: to the client; either stays
     /// unacknowledged at the broker until the client acks its `msgId`, so one in flight when
     /// the session or the node goes away comes again on the next join. One that comes on an
@@ -185,8 +109,7 @@ extension ChatNodeCore {
             entry.session.send(.message(ChatMessage(msgId: msgId, from: from, to: record.to ?? entry.nick, text: text, ts: ts)))
             metrics.privateDeliveries.increment()
         case .delivered:
-            if receiptsAwaitingConfirm[msgId] != nil {
-                receiptsAwaitingConfirm[msgId]?.append(HeldReceipt(delivery: delivery, session: sessionId, inbox: inbox))
+            if publishes.holdReceipt(HeldReceipt(delivery: delivery, session: sessionId, inbox: inbox), msgId: msgId) {
                 return
             }
             sessions[sessionId]?.pending[msgId, default: []].append(PendingDelivery(deliveryTag: delivery.deliveryTag, from: nil, inbox: inbox.serial))

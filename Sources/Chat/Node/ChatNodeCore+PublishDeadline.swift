@@ -9,40 +9,10 @@ import Broker
 /// `unavailable`, retried by clients with the same `id`), and a fresh channel is opened; and
 /// (2) says `sent` for a public message only once its record came back through the history
 /// stream, which the node reads anyway.
+///
+/// For `say` and `tell` both are decided by ``PublishMachine`` (ChatNodeCore+Publish.swift);
+/// the deadline below is the one of `delivered` receipts published on an ack.
 extension ChatNodeCore {
-    /// Where a public message's record is in its trip through the history stream.
-    enum EchoState: Sendable {
-        /// Published, not seen in the stream yet, nobody waiting.
-        case expected
-        /// Seen in the stream.
-        case seen
-        /// Not seen yet; the waiter with this id waits for it.
-        case waiting(UInt64)
-    }
-
-    /// Publishes `request` on the publish channel within `configuration.publishTimeout`; for
-    /// a message to the history stream (`awaitEcho`), also waits, within the same deadline,
-    /// until the node has read its record `msgId` back from the stream.
-    func publishChecked(_ request: PublishRequest, msgId: String, awaitEcho: Bool) async throws(BrokerError) {
-        let deadline = ContinuousClock.now + configuration.publishTimeout
-        if awaitEcho { awaitingEcho[msgId] = .expected }
-        defer { if awaitEcho { awaitingEcho.removeValue(forKey: msgId) } }
-        let channel = try await publisher()
-        try await withPublishDeadline(on: channel) { () async throws(BrokerError) in
-            try await channel.publish(request.message, exchange: request.exchange, routingKey: request.routingKey, mandatory: request.mandatory)
-        }
-        guard awaitEcho, !stopping else { return }
-        if case .seen? = awaitingEcho[msgId] { return }
-        let seen = await wait(timeout: deadline - ContinuousClock.now) { id in awaitingEcho[msgId] = .waiting(id) }
-        guard seen else {
-            logger.warning("A confirmed public message did not come back through the history stream in time; the sender is told to retry",
-                           metadata: ["msgId": "\(msgId)"])
-            metrics.publishTimeouts.increment()
-            await replacePublisher(channel)
-            throw BrokerError.timeout("the broker confirmed the message but it did not come back through the history stream in time.")
-        }
-    }
-
     /// Runs `body` (a publish on `channel`) and returns its result, or throws
     /// ``BrokerError/timeout(_:)`` once the publish timeout has passed without one; then it also
     /// closes `channel`, which fails every other publish still waiting on it (and this one,
@@ -80,18 +50,5 @@ extension ChatNodeCore {
     /// (Closing a channel that was already replaced, or is already closed, does nothing.)
     func replacePublisher(_ channel: any BrokerChannel) async {
         await channel.close()
-    }
-
-    /// The history stream delivered the record of public message `msgId`.
-    func noteEcho(_ msgId: String) {
-        switch awaitingEcho[msgId] {
-        case .expected?:
-            awaitingEcho[msgId] = .seen
-        case .waiting(let id)?:
-            awaitingEcho[msgId] = .seen
-            resume(waiter: id, with: true)
-        case .seen?, nil:
-            return
-        }
     }
 }

@@ -83,12 +83,6 @@ actor ChatNodeCore {
         var inbox: Inbox
     }
 
-    /// A `say`/`tell` answered when an earlier attempt with the same id is confirmed or fails.
-    struct DedupWaiter: Sendable {
-        var session: UInt64
-        var admission: UInt64
-    }
-
     /// A nick's first claim record: every node reads the same one, so it decides the claim.
     struct Claim: Sendable, Hashable {
         var marker: String
@@ -161,7 +155,6 @@ actor ChatNodeCore {
     var nickOwner: [String: UInt64] = [:]
     var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
     var roomOutlets: [String: [any ChatOutlet]] = [:]
-    var dedup: [String: DedupWindow] = [:]
     /// The channel of every inbox consumer for the current link, once one was needed.
     var inboxChannel: InboxChannel?
     /// Every inbox channel whose sink is still read (the current one, and closed ones until
@@ -185,14 +178,17 @@ actor ChatNodeCore {
     /// confirm). Their delivery tags are no longer pending, so releasing the inbox never
     /// requeues a message whose ack was answered with `delivered`.
     var acksInFlight: [Int: Int] = [:]
-    /// Frames that retried an id whose first attempt still awaits its confirm, by sender and id.
-    var dedupWaiters: [String: [DedupWaiter]] = [:]
-    /// `delivered` receipts for messages whose publish this node has not seen confirmed yet,
-    /// by `msgId`. A receipt can overtake the confirm (the addressee's client may ack before the
-    /// broker confirms to the sender); it is held here and handled right after the `sent`, so a
-    /// sender always sees `sent` before `delivered`. An entry exists (possibly empty) exactly
-    /// while its publish awaits its confirm; at most one per publish in flight.
-    var receiptsAwaitingConfirm: [String: [HeldReceipt]] = [:]
+    /// Every `say`/`tell` in flight, the dedup windows, the receipts that overtook a confirm
+    /// and the public messages held for a sender until its `sent` (ChatNodeCore+Publish.swift).
+    var publishes: Publishes
+    /// The running deadline of each publish in flight, by ticket (cancelled when answered).
+    var publishTimers: [Publishes.Ticket: Task<Void, Never>] = [:]
+    /// The channel each publish in flight went on, closed if its deadline passes.
+    var publishChannels: [Publishes.Ticket: any BrokerChannel] = [:]
+    /// Sessions waiting for their `say`/`tell` to be answered, by ``PublishMachine/Submission/token``.
+    var publishResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// The graceful stop waiting for the publishes in flight (``PublishMachine/Action/drained``).
+    var stopWaiter: UInt64?
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
@@ -201,13 +197,6 @@ actor ChatNodeCore {
     var joinGateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
-    /// Public messages published by this node whose record it has not yet read back from the
-    /// history stream, by `msgId` (ChatNodeCore+PublishDeadline.swift); one per publish in flight.
-    var awaitingEcho: [String: EchoState] = [:]
-    /// `say`/`tell` publishes awaiting their confirm; a graceful stop lets them finish.
-    var publishesInFlight = 0
-    /// Set once a graceful stop began (``shutdown(_:)``): confirms alone answer `sent`.
-    var stopping = false
     /// The graceful stop in progress, if one began.
     var shutdownRun: Task<Void, Never>?
     var announcing = false
@@ -240,6 +229,7 @@ actor ChatNodeCore {
                               maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
         presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
         joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
+        publishes = Publishes(limits: Self.publishLimits(configuration))
     }
 
     var now: Int64 { configuration.clock.nowMilliseconds() }

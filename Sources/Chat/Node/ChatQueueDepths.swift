@@ -32,7 +32,7 @@ extension ChatNode {
 extension ChatNodeCore {
     func queueDepths() -> ChatQueueDepths {
         var depths = ChatQueueDepths()
-        depths.pendingMessageConfirms = publishesInFlight
+        depths.pendingMessageConfirms = publishes.inFlight
         depths.pendingReceiptConfirms = acksInFlight.values.reduce(0, +)
         depths.inboxPrefetch = Int(configuration.limits.inboxPrefetch)
         for entry in sessions.values where entry.inbox != nil {

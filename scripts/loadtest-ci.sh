@@ -25,6 +25,14 @@ lt_log() { echo "loadtest: $*" >&2; }
 # lt_build CONFIG: builds rabbitChat and LoadTester; sets LT_BIN to their folder.
 lt_build() {
     local config=$1
+    # LT_NO_BUILD=1: use the binaries already built (e.g. to measure while another build of the
+    # same checkout is running); say which commit they were built from in the figures.
+    if [ "${LT_NO_BUILD:-0}" = 1 ]; then
+        LT_BIN="$(cd "$LT_ROOT" && swift build -c "$config" --show-bin-path)"
+        [ -x "$LT_BIN/rabbitChat" ] && [ -x "$LT_BIN/LoadTester" ] && return 0
+        lt_log "LT_NO_BUILD=1 but $LT_BIN holds no rabbitChat and LoadTester: build them first."
+        return 1
+    fi
     (cd "$LT_ROOT" && swift build -c "$config" --product rabbitChat >&2 && swift build -c "$config" --product LoadTester >&2) || {
         lt_log "building rabbitChat and LoadTester ($config) failed (see above)."
         return 1

@@ -4,7 +4,7 @@
 // page's state and carries the frames between them.
 import {
   ACK_DELAY_MS, DM_KEEP, HISTORY_PAGE, MAX_TEXT, NAME_RE, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
-  AckQueue, Outbox, adoptPending, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
+  AckQueue, Outbox, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
   homeKey, mapFromJSON, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
   planSent, scalarLength, welcomeRoomMore,
 } from "./protocol.js";
@@ -48,7 +48,6 @@ const state = {
   convs: new Map(),      // key -> conversation
   active: null,          // key of the shown conversation
   outbox: new Outbox(),  // unconfirmed say/tell frames, resent with the same id after a reconnect
-  adopted: new Map(),    // client id -> msgId its placeholder became before its `sent` came
   acks: new AckQueue(),
   ackTimer: null,
   typingSentAt: 0,
@@ -251,15 +250,6 @@ function onMessage(m, live) {
   const mine = m.from === state.me;
   let status = null;
   if (mine) status = "sent";
-  // (A private one is archived when its `sent` comes, so a reload before that shows the placeholder.)
-  if (mine) {
-    const id = adoptPending(view.placeholderIds(c), state.outbox, m);
-    if (id !== null) {
-      state.adopted.set(id, msgId);
-      view.settlePlaceholder(c, c.items.get("pending:" + id), id, msgId, m.ts, m.seq);
-      return;
-    }
-  }
   view.appendMessage(c, { msgId, from: m.from, text: m.text, ts: m.ts, seq: m.seq, status }, false);
   if (c.kind === "dm") archiveDM(c.name, { msgId, from: m.from, to: m.to, text: m.text, ts: m.ts, status });
   if (c.kind === "dm" && m.from !== state.me) clearTyping(c, m.from);
@@ -283,18 +273,10 @@ function onSent(f) {
   const frame = entry ? entry.frame : null;
   const home = frame ? getConv(homeKey(frame)) : null;
   const found = view.findPlaceholder(f.id);
-  const guessed = state.adopted.get(f.id);
-  state.adopted.delete(f.id);
-  const plan = planSent({
-    msgId,
-    placeholderSeen: found ? found.c.seen.has(msgId) : null,
-    guessed,
-    homeSeen: home ? home.seen.has(msgId) : null,
-  });
+  const plan = planSent({ placeholderSeen: found ? found.c.seen.has(msgId) : null });
   const c = found ? found.c : home;
   if (plan.placeholder === "remove") view.removePlaceholder(found.c, found.node, f.id);
   else if (plan.placeholder === "settle") view.settlePlaceholder(found.c, found.node, f.id, msgId, f.ts, undefined);
-  else if (plan.appendOwn) view.appendMessage(home, { msgId, from: state.me, text: frame.text, ts: f.ts, status: "sent" }, false);
   const node = view.findMessageElement(msgId);
   if (node) view.advanceStatus(node, "sent");
   if (c) view.renderHistoryEdge(c);
@@ -351,7 +333,6 @@ function onError(f) {
       }
       state.outbox.take(entry.frame.id);
       saveOutbox();
-      state.adopted.delete(entry.frame.id);
       const c = getConv(homeKey(entry.frame));
       const node = c.items.get("pending:" + entry.frame.id);
       if (node) view.markFailed(node, f.message || code);
@@ -511,7 +492,6 @@ function signOut(message, forget) {
   state.entered = [];
   state.active = null;
   state.outbox = new Outbox();
-  state.adopted.clear();
   view.clearMessages();
   showLogin(message);
   conn.restart();

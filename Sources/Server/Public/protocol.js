@@ -15,9 +15,6 @@ export const BACKOFF_BASE_MS = 500;
 export const BACKOFF_MAX_MS = 30000;
 export const RETRY_UNAVAILABLE_MS = 2000;
 export const RETRY_RATE_LIMITED_MS = 1200;
-// How much earlier than a placeholder's creation (by this browser's clock) the server's stamp of
-// a message may be and still be that placeholder's message: clocks differ; the dedup window is 10 min.
-export const ADOPT_SKEW_MS = 10 * 60 * 1000;
 
 // ---------------------------------------------------------------- names and conversations
 export function scalarLength(s) { let n = 0; for (const _ of s) n++; return n; }
@@ -123,39 +120,19 @@ export function messageId(m) {
   return typeof m.msgId === "string" || typeof m.msgId === "number" ? String(m.msgId) : null;
 }
 
-// Our own message came back (live from the room, a copy to our other tabs, or in the history of a
-// re-join) before the `sent` of its id: it takes the place of the oldest of our placeholders in
-// that conversation with the same text (a sender's messages arrive in the order sent), so it never
-// shows twice. The guess is checked when `sent` names the real msgId (see `planSent`).
-// `placeholderIds` are the client ids of the conversation's placeholders in the order shown.
-// Returns the client id to adopt, or null.
-// (Goes once the server always sends `sent` before the sender's own copy: issue 15, point 2.)
-export function adoptPending(placeholderIds, outbox, m) {
-  for (const id of placeholderIds) {
-    const entry = outbox.find(id);
-    if (!entry || entry.frame.text !== m.text) continue;
-    if (typeof m.ts === "number" && typeof entry.createdAt === "number" && m.ts < entry.createdAt - ADOPT_SKEW_MS) continue;
-    return id;
-  }
-  return null;
-}
-
-// `sent` may come before or after the message itself (echo, copy or history), once or several
-// times (an answer to each retry), before or after a reload: whatever the order, the id ends with
-// exactly one element, the one of its msgId. Given what is shown, this says what to do:
+// `sent` comes before the sender's own copy of a public message (Specs/chat-protocol.md: the
+// server holds the copy back for the sending session), so a live echo finds its placeholder
+// settled already. Only our message in the history of a re-join, whose retry's `sent` follows
+// the welcome, can come first: it shows, and the placeholder goes when that `sent` names it.
+// Once or several times (an answer to each retry), before or after a reload, the id ends with
+// exactly one element, the one of its msgId:
 // - placeholderSeen: null when no placeholder of the id is shown, else whether the placeholder's
-//   conversation shows msgId already;
-// - guessed: the msgId an earlier `adoptPending` gave the placeholder, if any;
-// - homeSeen: whether the conversation of the outbox entry shows msgId (null without an entry).
-// Returns { placeholder: "remove" | "settle" | null, appendOwn: bool }: the placeholder goes (the
-// message itself is shown), or becomes msgId's element; or, when the placeholder was taken by
-// another message with the same text, this message gets its own element.
-export function planSent({ msgId, placeholderSeen, guessed, homeSeen }) {
-  if (placeholderSeen !== null && placeholderSeen !== undefined) {
-    return { placeholder: placeholderSeen ? "remove" : "settle", appendOwn: false };
-  }
-  const appendOwn = guessed !== undefined && guessed !== null && guessed !== msgId && homeSeen === false;
-  return { placeholder: null, appendOwn };
+//   conversation shows msgId already.
+// Returns { placeholder: "remove" | "settle" | null }: the placeholder goes (the message itself is
+// shown), becomes msgId's element, or there is none.
+export function planSent({ placeholderSeen }) {
+  if (placeholderSeen === null || placeholderSeen === undefined) return { placeholder: null };
+  return { placeholder: placeholderSeen ? "remove" : "settle" };
 }
 
 // Sent, then `delivered`: a status never goes back.

@@ -228,12 +228,6 @@ export function noteShownSeq(c, msgId, seq) {
   if (node && seq !== undefined && seq !== null && !node.dataset.seq) node.dataset.seq = String(seq);
 }
 
-// The client ids of a conversation's placeholders, in the order shown.
-export function placeholderIds(c) {
-  if (!c.pane) return [];
-  return [...c.pane.querySelectorAll(".msg[data-pending]")].map((node) => node.dataset.pending);
-}
-
 // The placeholder element of client id `id`, wherever it is.
 export function findPlaceholder(id) {
   for (const c of state.convs.values()) {

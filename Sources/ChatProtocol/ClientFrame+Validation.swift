@@ -7,6 +7,8 @@ extension ClientFrame {
     public static let nonceBytes = 16...128
     /// The most rooms in one `join`.
     public static let maxJoinRooms = 100
+    /// The most ids a join lists as `pending`.
+    public static let maxJoinPending = 100
     /// The most messages one `history` request returns.
     public static let maxHistoryLimit = 100
     /// The most nicks one `users` answer lists, and how many without `limit`.
@@ -29,6 +31,11 @@ extension ClientFrame {
             if let nonce = join.nonce {
                 guard Self.nonceBytes.contains(nonce.utf8.count), nonce.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
                     throw ChatProtocolError(.badRequest, "'nonce' must be \(Self.nonceBytes.lowerBound) to \(Self.nonceBytes.upperBound) printable ASCII characters, random, the same on every retry of this join.")
+                }
+            }
+            if let pending = join.pending {
+                guard pending.count <= Self.maxJoinPending, pending.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxIdBytes }) else {
+                    throw ChatProtocolError(.badRequest, "'pending' lists at most \(Self.maxJoinPending) ids of 1 to \(Self.maxIdBytes) bytes: list the oldest unanswered ones.")
                 }
             }
             if let rooms = join.rooms {

@@ -46,12 +46,17 @@ public struct JoinRequest: Sendable, Hashable, Codable {
     /// was answered `unavailable` but its claim still won, a retry on any node gets the token
     /// instead of `auth_failed`; nobody without the nonce can take the nick.
     public var nonce: String?
+    /// The `id`s of this nick's `say`/`tell` frames the client sent and got no answer for (its
+    /// connection broke): the welcome gives the `msgId` of each, so the client knows its own
+    /// messages in the history without matching texts.
+    public var pending: [String]?
 
-    public init(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil) {
+    public init(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil) {
         self.nick = nick
         self.token = token
         self.rooms = rooms
         self.nonce = nonce
+        self.pending = pending
     }
 
     /// A fresh nonce for ``nonce``: 128 random bits in hex.

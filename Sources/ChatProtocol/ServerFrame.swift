@@ -57,8 +57,10 @@ public struct Welcome: Sendable, Hashable, Codable {
     /// The entered rooms of which the node keeps older messages than `history` gives, sorted:
     /// a client pages on with `history` for these only.
     public var moreHistory: [String]
+    /// For the join's `pending` ids: the `msgId` each has (nil when the join listed none).
+    public var pending: [String: String]?
 
-    public init(nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = []) {
+    public init(nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = [], pending: [String: String]? = nil) {
         self.nick = nick
         self.token = token
         self.users = users
@@ -66,9 +68,10 @@ public struct Welcome: Sendable, Hashable, Codable {
         self.entered = entered
         self.history = history
         self.moreHistory = moreHistory
+        self.pending = pending
     }
 
-    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory }
+    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory, pending }
 
     /// `moreHistory` is read as empty when absent (servers before it was added).
     public init(from decoder: any Decoder) throws {
@@ -80,6 +83,7 @@ public struct Welcome: Sendable, Hashable, Codable {
         entered = try container.decode([String].self, forKey: .entered)
         history = try container.decode([String: [ChatMessage]].self, forKey: .history)
         moreHistory = try container.decodeIfPresent([String].self, forKey: .moreHistory) ?? []
+        pending = try container.decodeIfPresent([String: String].self, forKey: .pending)
     }
 }
 

@@ -60,7 +60,18 @@ package enum ServerFrameReader {
                 guard let rooms = value.strings else { return nil }
                 moreHistory = rooms
             }
-            return .welcome(Welcome(nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history, moreHistory: moreHistory))
+            var pending: [String: String]?
+            if let value = object["pending"], !value.isNull {
+                guard let members = value.members else { return nil }
+                var map: [String: String] = [:]
+                for member in members {
+                    // A duplicate id: left to JSONDecoder, whose choice between them decides.
+                    guard let msgId = member.value.string, map.updateValue(msgId, forKey: member.key) == nil else { return nil }
+                }
+                pending = map
+            }
+            return .welcome(Welcome(nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history,
+                                    moreHistory: moreHistory, pending: pending))
         default:
             return nil
         }

@@ -448,15 +448,16 @@ window.SockJS = class {
 """
 
 # Every order in which a sender can learn of its own public message: the `sent` of its id, the
-# room's echo of it, the history of a re-join after the connection broke, the answer to a resend.
+# room's echo of it (live, always after the `sent`: the server holds it back), the history of a
+# re-join after the connection broke (the join lists the unanswered id as `pending`, the welcome
+# names its msgId), the answer to a resend.
 ORDERS = {
     "sent-then-echo": ["sent", "echo"],
-    "echo-then-sent": ["echo", "sent"],
-    "echo-then-sent-twice": ["echo", "sent", "sent"],
+    "sent-echo-then-sent-again": ["sent", "echo", "sent"],
     "drop-history-then-sent": ["drop", "welcome-with-history", "sent"],
-    "echo-drop-history-then-sent": ["echo", "drop", "welcome-with-history", "sent"],
+    "drop-history-then-sent-twice": ["drop", "welcome-with-history", "sent", "sent"],
     "sent-drop-history": ["sent", "drop", "welcome-with-history"],
-    "echo-reload-history-then-sent": ["echo", "reload", "welcome-with-history", "sent"],
+    "drop-empty-welcome-then-sent-then-echo": ["drop", "welcome-without-history", "sent", "echo"],
     "reload-history-then-sent": ["reload", "welcome-with-history", "sent"],
 }
 
@@ -494,9 +495,15 @@ def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_i
         page.evaluate(f"f => {socket()}.deliver(f)", frame)
 
     def welcome(history):
-        deliver({"type": "welcome", "nick": me, "token": "t0", "users": [{"nick": me, "online": True}],
-                 "rooms": ["lobby"], "entered": ["lobby"], "history": {"lobby": history}})
+        frame = {"type": "welcome", "nick": me, "token": "t0", "users": [{"nick": me, "online": True}],
+                 "rooms": ["lobby"], "entered": ["lobby"], "history": {"lobby": history}}
+        # As a server does: the msgId of each id the join listed as pending.
+        join = page.evaluate(f"{socket()}.sent.filter(f => f.type === 'join').pop()")
+        if join.get("pending"):
+            frame["pending"] = {i: (msg_id if i == say_id[0] else "m-other") for i in join["pending"]}
+        deliver(frame)
 
+    say_id = [None]
     echo = {"type": "message", "msgId": msg_id, "from": me, "room": "lobby", "text": text, "ts": ts, "seq": 7}
     try:
         page.goto(f"{BASE_URL}/?transport=websocket")
@@ -509,6 +516,7 @@ def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_i
         expect(page.locator("#messages .msg[data-pending]")).to_have_count(1)
         say = page.evaluate(f"{socket()}.sent.find(f => f.type === 'say')")
         assert say["text"] == text
+        say_id[0] = say["id"]
         for step in ORDERS[order]:
             if step == "sent":
                 deliver({"type": "sent", "id": say["id"], "msgId": msg_id, "ts": ts})
@@ -519,8 +527,11 @@ def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_i
                 expect(page.locator("#conn")).not_to_have_attribute("data-state", "connected")
             elif step == "reload":
                 page.reload()
-            elif step == "welcome-with-history":
-                welcome([echo])
+            elif step in ("welcome-with-history", "welcome-without-history"):
+                if page.evaluate("window.rabbitChat.outbox.length") > 0:
+                    join = page.evaluate(f"{socket()}.sent.filter(f => f.type === 'join').pop()")
+                    assert join.get("pending") == [say["id"]], f"the re-join lists the unanswered say: {join}"
+                welcome([echo] if step == "welcome-with-history" else [])
                 expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
                 # The page resends what was not confirmed, with the same id.
                 if page.evaluate("window.rabbitChat.outbox.length") > 0:

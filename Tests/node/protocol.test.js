@@ -161,6 +161,18 @@ test('the page guesses nothing: no text matching of our own copies is left', () 
   assert.equal(P.ADOPT_SKEW_MS, undefined);
 });
 
+test('a re-join lists the unanswered ids (at most JOIN_PENDING_MAX, oldest first), and the welcome names their msgIds', () => {
+  assert.deepEqual(P.joinFrame('alice', 't0k', null, ['dev'], ['c1', 'c2']).pending, ['c1', 'c2']);
+  assert.equal('pending' in P.joinFrame('alice', 't0k', null, ['dev'], []), false);
+  const many = Array.from({ length: P.JOIN_PENDING_MAX + 5 }, (_, i) => 'c' + i);
+  assert.deepEqual(P.joinFrame('alice', 't0k', null, ['dev'], many).pending, many.slice(0, P.JOIN_PENDING_MAX));
+  const byMsgId = P.pendingByMsgId({ pending: { c1: 'm1', c2: 'm2', bad: 7 } });
+  assert.deepEqual([...byMsgId.entries()], [['m1', 'c1'], ['m2', 'c2']]);
+  assert.equal(P.pendingByMsgId({}).size, 0);
+  assert.equal(P.pendingByMsgId({ pending: ['c1'] }).size, 0);
+  assert.equal(P.pendingByMsgId(null).size, 0);
+});
+
 test('every order of sent, live echo and re-join history ends with one element per message', () => {
   // The reconciliation rules played on a model of the page (a conversation's placeholders and
   // shown msgIds). Live, `sent` comes first (the server holds our copy back); our copy in the

@@ -103,7 +103,10 @@ extension ChatNodeCore {
         // come to every session (this one too) in the next `presence` frame.
         let roster = welcomeRoster()
         let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
-                              entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted())
+                              entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted(),
+                              pending: request.pending.map { ids in
+                                  Dictionary(ids.map { ($0, messageIds.messageId(sender: nick, clientId: $0)) }, uniquingKeysWith: { first, _ in first })
+                              })
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)
         await startInbox(inbox)

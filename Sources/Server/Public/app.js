@@ -5,7 +5,7 @@
 import {
   ACK_DELAY_MS, DM_KEEP, HISTORY_PAGE, MAX_TEXT, NAME_RE, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
   AckQueue, Outbox, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
-  homeKey, mapFromJSON, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
+  homeKey, mapFromJSON, pendingByMsgId, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
   planSent, scalarLength, welcomeRoomMore,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
@@ -48,6 +48,7 @@ const state = {
   convs: new Map(),      // key -> conversation
   active: null,          // key of the shown conversation
   outbox: new Outbox(),  // unconfirmed say/tell frames, resent with the same id after a reconnect
+  pendingByMsgId: new Map(), // msgId -> outbox id, from the welcome's `pending`
   acks: new AckQueue(),
   ackTimer: null,
   typingSentAt: 0,
@@ -133,7 +134,10 @@ const conn = createConnection({
     join() {
       if (!state.me) return null;
       const token = tokens().get(state.me);
-      return { nick: state.me, token, nonce: token ? null : joinNonce(state.me), rooms: store.get("rooms." + state.me, ["lobby"]) };
+      return {
+        nick: state.me, token, nonce: token ? null : joinNonce(state.me), rooms: store.get("rooms." + state.me, ["lobby"]),
+        pending: state.outbox.frames().map((f) => f.id),
+      };
     },
   },
 });
@@ -186,6 +190,8 @@ function onWelcome(f) {
   saveRooms();
   view.showApp();
   if (firstTime) restoreArchive();
+  // Our messages whose `sent` the broken connection lost: known by msgId when they come.
+  state.pendingByMsgId = pendingByMsgId(f);
   const history = new Map(Object.entries(f.history || {}));
   for (const room of state.entered) {
     const c = getConv(convKey("room", room));
@@ -250,6 +256,17 @@ function onMessage(m, live) {
   const mine = m.from === state.me;
   let status = null;
   if (mine) status = "sent";
+  // One of ours from before a re-join: its placeholder becomes it (the retry's `sent` follows).
+  const pendingId = mine ? state.pendingByMsgId.get(msgId) : undefined;
+  if (pendingId !== undefined) {
+    state.pendingByMsgId.delete(msgId);
+    const node = c.items.get("pending:" + pendingId);
+    if (node) {
+      view.settlePlaceholder(c, node, pendingId, msgId, m.ts, m.seq);
+      view.advanceStatus(node, "sent"); // it came back from the server: it was taken
+      return;
+    }
+  }
   view.appendMessage(c, { msgId, from: m.from, text: m.text, ts: m.ts, seq: m.seq, status }, false);
   if (c.kind === "dm") archiveDM(c.name, { msgId, from: m.from, to: m.to, text: m.text, ts: m.ts, status });
   if (c.kind === "dm" && m.from !== state.me) clearTyping(c, m.from);
@@ -492,6 +509,7 @@ function signOut(message, forget) {
   state.entered = [];
   state.active = null;
   state.outbox = new Outbox();
+  state.pendingByMsgId = new Map();
   view.clearMessages();
   showLogin(message);
   conn.restart();
@@ -582,6 +600,8 @@ function start() {
   if (saved && NAME_RE.test(saved)) {
     // Re-join as the remembered nick; the sign-in card only shows if that takes a while.
     state.me = saved;
+    // What the last visit sent without an answer: the join lists its ids as `pending`.
+    state.outbox = new Outbox(store.get("outbox." + saved, []));
     setTimeout(() => { if (!state.joined && !view.isAppShown() && state.me === saved) showLogin(null); }, 1500);
   } else {
     showLogin(null);

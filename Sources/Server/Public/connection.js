@@ -85,7 +85,7 @@ export function createConnection({ url, transports, hooks }) {
 
   function sendJoin() {
     const j = hooks.join();
-    if (j) send(joinFrame(j.nick, j.token, j.nonce, j.rooms));
+    if (j) send(joinFrame(j.nick, j.token, j.nonce, j.rooms, j.pending));
   }
 
   // Closes the socket without the close reaching `hooks.closed` (a sign-out or a replacement).

@@ -184,12 +184,28 @@ export function backoffDelay(attempt, random) {
 
 // The `join` frame: the nick's token when we hold one, else our join nonce; the rooms we were in
 // (the lobby when none).
-export function joinFrame(nick, token, nonce, rooms) {
+// `pending`: the ids of our say/tell frames not yet answered (the outbox), oldest first; the
+// welcome then names the msgId of each (Specs/chat-protocol.md, "After a re-join").
+export const JOIN_PENDING_MAX = 100;
+export function joinFrame(nick, token, nonce, rooms, pending) {
   const frame = { type: "join", nick };
   if (token) frame.token = token;
   else frame.nonce = nonce;
   frame.rooms = Array.isArray(rooms) && rooms.length ? rooms : ["lobby"];
+  if (Array.isArray(pending) && pending.length) frame.pending = pending.slice(0, JOIN_PENDING_MAX);
   return frame;
+}
+
+// The welcome's `pending` ({id: msgId}) turned around: msgId -> the client id of our placeholder.
+// Only string pairs count; a welcome without it gives an empty map.
+export function pendingByMsgId(welcome) {
+  const byMsgId = new Map();
+  const pending = welcome && welcome.pending;
+  if (!pending || typeof pending !== "object" || Array.isArray(pending)) return byMsgId;
+  for (const id of Object.keys(pending)) {
+    if (typeof pending[id] === "string") byMsgId.set(pending[id], id);
+  }
+  return byMsgId;
 }
 
 // ---------------------------------------------------------------- unread, typing, people

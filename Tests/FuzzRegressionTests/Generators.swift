@@ -63,7 +63,7 @@ enum Generators {
             switch kind {
             case 0:
                 let rooms: [String]? = number % 3 == 0 ? nil : [a, b].prefix(Int(number.magnitude % 3)).map { $0 }
-                return .join(JoinRequest(nick: a, token: number % 2 == 0 ? nil : id, rooms: rooms))
+                return .join(JoinRequest(nick: a, token: number % 2 == 0 ? nil : id, rooms: rooms, pending: number % 5 == 0 ? [id] : nil))
             case 1: return .enter(RoomRequest(room: a))
             case 2: return .leave(RoomRequest(room: b))
             case 3: return .say(SayRequest(id: id, room: number % 2 == 0 ? nil : a, text: text))
@@ -91,7 +91,7 @@ enum Generators {
             case 0:
                 return .welcome(Welcome(nick: name, token: text, users: [UserStatus(nick: name, online: flag)], rooms: [name],
                                         entered: flag ? [name] : [], history: flag ? [name: messages] : [:],
-                                        moreHistory: flag && ts % 2 == 0 ? [name] : []))
+                                        moreHistory: flag && ts % 2 == 0 ? [name] : [], pending: ts % 3 == 0 ? [text: name] : nil))
             case 1: return .entered(Entered(room: name, history: messages, more: ts % 2 == 0))
             case 2: return .left(Left(room: name))
             case 3: return .message(messages.first ?? ChatMessage(msgId: text, from: name, to: name, text: text, ts: ts))

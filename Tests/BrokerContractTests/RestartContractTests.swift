@@ -162,8 +162,9 @@ import Testing
 /// `RABBITCHAT_RESTART_RABBITMQ_PORT` names a node started for it, e.g.
 /// `RABBITMQ_PORT=5694 scripts/rabbitmq.sh start` (scripts/test starts that node and sets the
 /// variable). Without the variable it is skipped (saying so), and under
-/// `RABBITCHAT_REQUIRE_RABBITMQ=1` it fails instead, as every RabbitMQ case does.
-@Suite struct RabbitMQRestartContractTests {
+/// `RABBITCHAT_REQUIRE_RABBITMQ=1` it fails instead, as every RabbitMQ case does. Its tests run
+/// one at a time (`.serialized`): each restarts that node.
+@Suite(.serialized) struct RabbitMQRestartContractTests {
     static let port = TestEnvironment.environment("RABBITCHAT_RESTART_RABBITMQ_PORT")
 
     @Test(.enabled(if: port != nil || TestEnvironment.requireRabbitMQ, "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the restart contract on RabbitMQ"))

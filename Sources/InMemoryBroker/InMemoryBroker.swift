@@ -199,12 +199,10 @@ public final class InMemoryBroker: Broker {
         withCore { core in
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker restarted (CONNECTION_FORCED); reconnect."))
             submitJournal(&core)
-            let redelivered = core.redeliveredMessages()
             do throws(StoreError) {
                 try store.flushSync()
                 let snapshot = try store.load()
                 core.load(snapshot)
-                core.markRedelivered(redelivered)
             } catch {
                 log("the in-process broker could not reload its data directory on restart: \(error)")
                 core.restart()

@@ -129,6 +129,7 @@ extension SimCore {
         let tag = channel.nextTag
         channel.nextTag += 1
         if !autoAck {
+            recordDelivered(message, from: queue)
             channel.unacked.append(SimUnacked(tag: tag, queue: queue, message: message, consumer: nil))
         } else {
             recordRemoved(message, from: queue)
@@ -228,6 +229,7 @@ extension SimCore {
         let tag = channel.nextTag
         channel.nextTag += 1
         if !consumer.noAck {
+            recordDelivered(message, from: consumer.queue)
             consumer.unacked += 1
             channel.unacked.append(SimUnacked(tag: tag, queue: consumer.queue, message: message, consumer: consumer))
         } else {

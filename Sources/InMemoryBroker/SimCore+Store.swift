@@ -57,6 +57,15 @@ extension SimCore {
         for message in messages { recordRemoved(message, from: queue) }
     }
 
+    /// A stored message goes to a consumer or `basic.get` that must ack it: mark it delivered,
+    /// so that it comes back `redelivered` after a restart, as on RabbitMQ. Only the first
+    /// delivery writes: a message already flagged `redelivered` was marked before (or was
+    /// restored with the mark). Nobody waits for the mark; it goes with the next commit.
+    mutating func recordDelivered(_ message: SimQueuedMessage, from queue: SimQueue) {
+        guard !message.redelivered, let id = queue.storeID, !queue.isDeleted, Self.isStored(message, in: queue) else { return }
+        journal.append(.markDelivered(queue: id, seq: Int64(message.seq)))
+    }
+
     /// A stream appended `entry`; retention may have dropped entries below `firstBefore`.
     mutating func recordStreamAppend(_ queue: SimQueue, firstBefore: Int64?) {
         guard let id = queue.storeID, let entry = queue.log.last else { return }
@@ -67,26 +76,6 @@ extension SimCore {
     }
 
     // MARK: Rebuilding
-
-    /// The messages of durable classic queues marked redelivered (by `name`, then `seq`): the
-    /// store does not keep the flag, so a restart in the process carries it over the reload.
-    func redeliveredMessages() -> [String: Set<UInt64>] {
-        var marked: [String: Set<UInt64>] = [:]
-        for queue in queues.values where queue.storeID != nil && !queue.isStream {
-            let seqs = queue.ready.filter(\.redelivered).map(\.seq)
-            if !seqs.isEmpty { marked[queue.name] = Set(seqs) }
-        }
-        return marked
-    }
-
-    mutating func markRedelivered(_ marked: [String: Set<UInt64>]) {
-        for (name, seqs) in marked {
-            guard let queue = queues[name] else { continue }
-            for index in queue.ready.indices where seqs.contains(queue.ready[index].seq) {
-                queue.ready[index].redelivered = true
-            }
-        }
-    }
 
     /// Replaces every exchange and queue with what the store holds. Connections are not
     /// touched (the caller has dropped them).
@@ -134,7 +123,7 @@ extension SimCore {
                                   maxMemoryBytes: maxStreamBytes)
             } else {
                 queue.nextSeq = UInt64(message.seq)
-                queue.appendReady(SimQueuedMessage(seq: UInt64(message.seq), payload: message.payload, redelivered: false))
+                queue.appendReady(SimQueuedMessage(seq: UInt64(message.seq), payload: message.payload, redelivered: message.delivered))
                 queue.nextSeq += 1
             }
         }

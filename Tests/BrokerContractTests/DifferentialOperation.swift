@@ -22,8 +22,8 @@ enum DifferentialOperation: CustomStringConvertible {
     /// Settles the channel's unacknowledged delivery with this body from this queue (with
     /// `multiple`, and every earlier one of the channel).
     case settle(channel: Int, body: String, queue: Int, kind: SettleKind)
-    /// A broker restart (simulators only: `InMemoryBroker.restart()`, with a data directory a
-    /// real reopen of the store).
+    /// A broker restart: `InMemoryBroker.restart()` (with a data directory a real reopen of the
+    /// store), or on a private RabbitMQ node `stop_app` and `start_app`.
     case restart
 
     enum SettleKind: CustomStringConvertible {

@@ -1,6 +1,7 @@
 import Broker
 import BrokerTestSupport
 import InMemoryBroker
+import ServerTestSupport
 import Testing
 
 /// The differential test: seeded random sequences of AMQP operations run in lockstep on the
@@ -29,31 +30,61 @@ struct DifferentialTests {
         }
     }
 
-    private func compare(seed: UInt64, simulator: DifferentialWorld, rabbit: DifferentialWorld) async throws {
+    /// Runs the seed's operations in lockstep. At each step in `restartAt` both brokers restart
+    /// (the worlds know how), after a few fixed steps that leave something for the restart to
+    /// keep: three persistent messages in the durable queue q1, the first taken by `basic.get`
+    /// and not acked (so that its redelivered flag is at stake), the others never delivered
+    /// (unless a consumer of q1 takes them).
+    func compare(seed: UInt64, simulator: DifferentialWorld, rabbit: DifferentialWorld,
+                 steps: Int = Self.steps, restartAt: Set<Int> = []) async throws {
         try await simulator.setUp()
         try await rabbit.setUp()
         var generator = SeededGenerator(seed: seed)
         var log: [String] = []
         var nextBody = 0
         var nextSlot = 0
-        for step in 0..<Self.steps {
-            let operation = Self.agreed(Self.next(&generator, simulator, &nextBody, &nextSlot), simulator, rabbit)
-            let expected = await simulator.run(operation)
-            let actual = await rabbit.run(operation)
-            log.append("\(step): \(operation) -> \(expected)")
-            if expected != actual {
-                Self.fail(seed, log, "step \(step) \(operation): simulator said '\(expected)', RabbitMQ said '\(actual)'")
-                return
-            }
-            try await Self.barrier(after: operation, simulator, rabbit)
-            if let difference = await Self.converge(simulator, rabbit, quiet: false) {
-                Self.fail(seed, log, difference)
-                return
+        for step in 0..<steps {
+            let operations = restartAt.contains(step)
+                ? Self.beforeRestart(simulator, &nextBody) + [.restart]
+                : [Self.agreed(Self.next(&generator, simulator, &nextBody, &nextSlot), simulator, rabbit)]
+            for operation in operations {
+                let expected = await simulator.run(operation)
+                let actual = await rabbit.run(operation)
+                log.append("\(step): \(operation) -> \(expected)")
+                if expected != actual {
+                    Self.fail(seed, log, "step \(step) \(operation): simulator said '\(expected)', RabbitMQ said '\(actual)'")
+                    return
+                }
+                try await Self.barrier(after: operation, simulator, rabbit)
+                if let difference = await Self.converge(simulator, rabbit, quiet: false) {
+                    Self.fail(seed, log, difference)
+                    return
+                }
             }
         }
         if let difference = await Self.converge(simulator, rabbit, quiet: true) {
             Self.fail(seed, log, difference)
         }
+    }
+
+    /// The fixed steps before a restart (see ``compare(seed:simulator:rabbit:steps:restartAt:)``),
+    /// on the first open channel (connecting one when none is open).
+    private static func beforeRestart(_ world: DifferentialWorld, _ nextBody: inout Int) -> [DifferentialOperation] {
+        world.absorb()
+        var operations: [DifferentialOperation] = []
+        let open = (0..<DifferentialWorld.channelSlots).first { world.channels[$0] != nil && world.channels[$0]?.closeReason == nil }
+        let ch = open ?? 0
+        if open == nil {
+            if world.connections[0] == nil || world.connections[0]?.closeReason != nil { operations.append(.connect(connection: 0)) }
+            operations.append(.openChannel(channel: 0))
+        }
+        operations.append(.declareQueue(channel: ch, queue: 1, mismatched: false))
+        for _ in 0..<3 {
+            nextBody += 1
+            operations.append(.publish(channel: ch, exchange: nil, key: "", queue: 1, mandatory: false, persistent: true, body: "m\(nextBody)"))
+        }
+        operations.append(.get(channel: ch, queue: 1, autoAck: false))
+        return operations
     }
 
     private static func fail(_ seed: UInt64, _ log: [String], _ what: String) {
@@ -221,6 +252,80 @@ extension DifferentialTests {
                     }
                 }
                 #expect(restarts > 0)
+            }
+        }
+    }
+}
+
+/// The store against RabbitMQ itself: the simulator with a data directory and a private
+/// RabbitMQ node run the same seeded operations in lockstep (`DifferentialTests`), with a few
+/// restarts among them (`restart()` on the simulator, a real reopen of the store; `stop_app`
+/// and `start_app` on RabbitMQ's node, seconds each). After every step, the same observable
+/// state, redelivered flags included. It needs the private node of the restart contract
+/// (`RABBITCHAT_RESTART_RABBITMQ_PORT`, which scripts/test sets): without it it is skipped,
+/// and under `RABBITCHAT_REQUIRE_RABBITMQ=1` it fails. It lives in the restart contract's
+/// suite, which runs its tests one at a time: both restart that node. Seeds:
+/// `RABBITCHAT_DIFF_SEED`, or `RABBITCHAT_DIFF_RUNS` (default 2 here, to keep its cost near
+/// half a minute).
+extension RabbitMQRestartContractTests {
+    static let differentialSeeds: [UInt64] = {
+        if let text = TestEnvironment.environment("RABBITCHAT_DIFF_SEED"), let seed = UInt64(text) { return [seed] }
+        let runs = TestEnvironment.environment("RABBITCHAT_DIFF_RUNS").flatMap { UInt64($0) } ?? 2
+        return Array(1...max(runs, 1))
+    }()
+
+    static let restartsPerRun = 2
+    static let stepsWithRestarts = 90
+
+    @Test(.enabled(if: port != nil || TestEnvironment.requireRabbitMQ,
+                   "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the differential test with restarts on RabbitMQ"),
+          arguments: differentialSeeds)
+    func differentialRunsWithRestartsObserveTheSameOnTheStoreAndOnRabbitMQ(seed: UInt64) async throws {
+        let port = try #require(Self.port, "RABBITCHAT_RESTART_RABBITMQ_PORT is not set under RABBITCHAT_REQUIRE_RABBITMQ=1: start a private node (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) and set the variable to its port, as scripts/test does.")
+        let url = "amqp://guest:guest@127.0.0.1:\(port)/"
+        let rabbit = try TestBroker(.rabbitMQ, rabbitMQURL: url)
+        let restarts = Counter()
+        do {
+            try await withTestBroker(.dataDir) { simulator in
+                var generator = SeededGenerator(seed: seed &+ 2_000)
+                var restartAt: Set<Int> = []
+                while restartAt.count < Self.restartsPerRun {
+                    restartAt.insert(Int.random(in: 10..<Self.stepsWithRestarts, using: &generator))
+                }
+                let restart: () async throws -> Void = {
+                    try await RabbitMQControl.run(["stop_app"], url: url)
+                    try await RabbitMQControl.run(["start_app"], url: url)
+                    try await Self.waitUntilAccepting(rabbit)
+                    restarts.add()
+                }
+                try await DifferentialTests().compare(seed: seed, simulator: DifferentialWorld(simulator, durableExchanges: true),
+                                                      rabbit: DifferentialWorld(rabbit, durableExchanges: true, restartRabbitMQ: restart),
+                                                      steps: Self.stepsWithRestarts, restartAt: restartAt)
+            }
+            await rabbit.cleanUp()
+        } catch {
+            await rabbit.cleanUp()
+            throw error
+        }
+        #expect(restarts.value == Self.restartsPerRun, "RabbitMQ restarted \(restarts.value) times, not \(Self.restartsPerRun)")
+    }
+
+    /// Counts restarts (from the restart closure, which runs on the test's own task).
+    final class Counter {
+        var value = 0
+        func add() { value += 1 }
+    }
+
+    /// Waits (at most 30 s) until RabbitMQ accepts a connection again after `start_app`.
+    static func waitUntilAccepting(_ rabbit: TestBroker) async throws {
+        let deadline = ContinuousClock.now + .seconds(30)
+        while true {
+            do {
+                await (try await rabbit.broker.connect(name: rabbit.prefix + "probe")).close()
+                return
+            } catch {
+                if ContinuousClock.now >= deadline { throw error }
+                try await Task.sleep(for: .milliseconds(200))
             }
         }
     }

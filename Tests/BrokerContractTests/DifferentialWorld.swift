@@ -33,9 +33,14 @@ final class DifferentialWorld {
     /// Whether the exchanges are declared durable (so that they outlive a restart).
     let durableExchanges: Bool
 
-    init(_ t: TestBroker, durableExchanges: Bool = false) {
+    /// Restarts RabbitMQ (a private node's app) for ``DifferentialOperation/restart``; nil for
+    /// the simulators (their `restart()`) and for the shared RabbitMQ (no restarts).
+    let restartRabbitMQ: (() async throws -> Void)?
+
+    init(_ t: TestBroker, durableExchanges: Bool = false, restartRabbitMQ: (() async throws -> Void)? = nil) {
         self.t = t
         self.durableExchanges = durableExchanges
+        self.restartRabbitMQ = restartRabbitMQ
     }
 
     func queue(_ q: Int) -> String { t.prefix + "q\(q)" }
@@ -101,11 +106,15 @@ final class DifferentialWorld {
             connections[c] = try await t.connect("c\(c)")
             return "ok"
         case .restart:
-            guard let simulator = t.inMemory else { return "no restart on RabbitMQ" }
-            simulator.restart()
+            if let restartRabbitMQ {
+                try await restartRabbitMQ()
+            } else {
+                guard let simulator = t.inMemory else { return "no restart on RabbitMQ" }
+                simulator.restart()
+            }
             exclusiveOwner = nil
             observer = try await t.channel("observer")
-            return "ok"
+            return "ok; q1 holds " + (try await peekDurableQueue())
         case .closeConnection(let c):
             await connections[c]?.close()
             if exclusiveOwner == c { exclusiveOwner = nil }
@@ -174,6 +183,29 @@ final class DifferentialWorld {
             if multiple { unacked[ch].removeFirst(index + 1) } else { unacked[ch].remove(at: index) }
             return "ok"
         }
+    }
+
+    /// What the durable queue q1 holds after a restart, in order, `!` marking redelivered
+    /// messages: taken with `basic.get` without ack on a channel of its own, which is then
+    /// closed, putting them all back (redelivered from then on, on both backends alike). Waits
+    /// (bounded) until the queue counts them all again: RabbitMQ requeues after the close-ok.
+    private func peekDurableQueue() async throws -> String {
+        let peek = try await t.channel("peek")
+        var texts: [String] = []
+        do {
+            while texts.count < 10_000, let delivery = try await peek.get(queue: queue(1), autoAck: false) {
+                texts.append(delivery.text + (delivery.redelivered ? "!" : ""))
+            }
+        } catch {
+            return Self.describe(error)
+        }
+        await peek.close()
+        let deadline = ContinuousClock.now + .seconds(5)
+        while let info = try await observer?.declareQueue(queue(1), options: QueueOptions(passive: true)),
+              info.messageCount < texts.count, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return texts.joined(separator: " ")
     }
 
     private func insert(_ delivery: Delivery, queue: Int, channel ch: Int) {

@@ -9,12 +9,13 @@ import Glibc
 
 /// Crash safety by test: `StoreKillHarness` writes through a durable broker and reports what
 /// was confirmed; this test SIGKILLs it at random points, reopens the store and checks it
-/// (`Specs/storage.md`, "Recovery"). `RABBITCHAT_KILL_ROUNDS` sets the number of kills
-/// (default 20; the bench runs 200).
+/// (`Specs/storage.md`, "Recovery rule" and "The redelivered flag"). `RABBITCHAT_KILL_ROUNDS`
+/// sets the number of kills (default 20; the bench runs 200).
 @Suite struct StoreKillTests {
     static let rounds = Int(TestEnvironment.environment("RABBITCHAT_KILL_ROUNDS") ?? "") ?? 20
 
     @Test func everyConfirmedMessageSurvivesSIGKILLExactlyOnceInOrderAndRecordedAcksStayAcked() async throws {
+        var flagged = (delivered: 0, byHarness: 0, never: 0)
         let directory = try TemporaryDirectory.make(prefix: "rabbitchat-kill")
         defer { TemporaryDirectory.remove(directory) }
         var generator = SystemRandomNumberGenerator()
@@ -24,6 +25,7 @@ import Glibc
         var sentAck = -1             // acks up to this index may have been recorded
         var next = 0
         for round in 0..<Self.rounds {
+            let roundStart = next
             let child = try ServerProcess(executable: BuiltProduct.path(of: "StoreKillHarness"),
                                           arguments: [directory, String(next)])
             let wanted = Int.random(in: 1...40, using: &generator)
@@ -36,8 +38,16 @@ import Glibc
             #expect(exit == SIGKILL, "round \(round): the harness ended with \(String(describing: exit)) before the kill; it wrote \(child.standardError)")
             // Everything the child reported reached the pipe before the kill.
             var lastConfirmed: Int?
+            var deliveredMarked = -1     // every `work` message up to this index was delivered, marks recorded
+            var gotUpTo = -1             // the highest index a get of this round returned
+            var getPending = false       // a get was sent and its answer not reported
             for line in child.standardOutput.split(separator: "\n") {
+                if line == "T" { getPending = true }
                 let parts = line.split(separator: " ")
+                if parts.count == 2, let n = Int(parts[1]) {
+                    if parts[0] == "g" { gotUpTo = max(gotUpTo, n); getPending = false }
+                    if parts[0] == "D" { deliveredMarked = max(deliveredMarked, n) }
+                }
                 guard parts.count == 2, let n = Int(parts[1]) else { continue }
                 if parts[0] == "C" { lastConfirmed = n }
                 if parts[0] == "A" { recordedAck = max(recordedAck, n) }
@@ -52,8 +62,11 @@ import Glibc
             let channel = try await broker.connect(name: "check").openChannel()
             // The queue, read without acking (closing the channel puts everything back).
             var queued: [Int] = []
+            var redelivered: [Int: Bool] = [:]
             while let delivery = try await channel.get(queue: "work", autoAck: false) {
-                queued.append(try #require(Int(delivery.text)))
+                let index = try #require(Int(delivery.text))
+                queued.append(index)
+                redelivered[index] = delivery.redelivered
             }
             let consumer = try await channel.consume(queue: "log", options: .stream(from: .first))
             var logged: [(offset: Int64, index: Int)] = []
@@ -89,9 +102,26 @@ import Glibc
             #expect(missingFromQueue.isEmpty, "round \(round): confirmed, unacked messages missing from the queue: \(missingFromQueue.prefix(20))")
             #expect(queued.allSatisfy { $0 > recordedAck }, "round \(round): a message acked up to \(recordedAck) is still queued")
             #expect(logged.count >= expectedLog)
+            // The redelivered flag: earlier rounds' messages were all delivered by the check
+            // (closed cleanly), and this round's up to the recorded `D` by the harness: they
+            // must come back redelivered. This round's messages above the last get's answer
+            // (and the queue head a get in flight may have taken) were never delivered: not
+            // redelivered. Between the two (delivered, mark perhaps not committed): either.
+            let neverDelivered = queued.filter { $0 >= roundStart && $0 > gotUpTo }.dropFirst(getPending ? 1 : 0)
+            let mustBeFlagged = queued.filter { $0 < roundStart || $0 <= deliveredMarked }
+            let unflagged = mustBeFlagged.filter { redelivered[$0] != true }
+            let wronglyFlagged = neverDelivered.filter { redelivered[$0] != false }
+            #expect(unflagged.isEmpty, "round \(round): delivered messages (marks recorded) came back not redelivered: \(unflagged.prefix(20))")
+            #expect(wronglyFlagged.isEmpty, "round \(round): never-delivered messages came back redelivered: \(wronglyFlagged.prefix(20))")
+            flagged.delivered += mustBeFlagged.count
+            flagged.byHarness += mustBeFlagged.filter { $0 >= roundStart }.count
+            flagged.never += neverDelivered.count
             next = max(confirmedUpTo, queued.last ?? -1, logged.last?.index ?? -1) + 1
         }
         #expect(confirmedUpTo > 0, "the harness never confirmed anything")
+        // The flag checks above checked something: both kinds occurred.
+        #expect(flagged.delivered > 0 && flagged.never > 0, "flag checks: \(flagged)")
+        print("StoreKillTests: \(Self.rounds) kills; redelivered flag checked on \(flagged.delivered) delivered messages (\(flagged.byHarness) by the killed harness, the rest by the previous check) and \(flagged.never) never-delivered ones")
     }
 
     /// The number of entries in the stream `log`: its offsets start at 0 and are never trimmed

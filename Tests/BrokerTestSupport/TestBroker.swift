@@ -46,8 +46,10 @@ public final class TestBroker: Sendable {
 
     /// Makes the broker for `kind`, or cancels the current test case when it is RabbitMQ and
     /// RabbitMQ is neither reachable nor required. `simulatorStreamBytes` caps the simulator's
-    /// streams (``InMemoryBroker/init(clock:maxStreamBytes:)``).
-    public init(_ kind: BackendKind, simulatorStreamBytes: Int? = nil) throws {
+    /// streams (``InMemoryBroker/init(clock:maxStreamBytes:)``). `rabbitMQURL` points a
+    /// `.rabbitMQ` broker at another node than the shared one (a private node the test may
+    /// restart); the caller then decides whether the test runs.
+    public init(_ kind: BackendKind, simulatorStreamBytes: Int? = nil, rabbitMQURL: String? = nil) throws {
         self.kind = kind
         prefix = "t\(Self.runID)-\(Self.counter.add(1, ordering: .relaxed).newValue)-"
         switch kind {
@@ -57,9 +59,13 @@ public final class TestBroker: Sendable {
             broker = simulator
             dataDirectory = nil
         case .rabbitMQ:
-            try Self.cancelUnlessRabbitMQEnabled()
             inMemory = nil
-            broker = try Self.makeRabbitMQ()
+            if let rabbitMQURL {
+                broker = try RabbitMQBroker(url: rabbitMQURL)
+            } else {
+                try Self.cancelUnlessRabbitMQEnabled()
+                broker = try Self.makeRabbitMQ()
+            }
             dataDirectory = nil
         case .dataDir:
             let directory = try TemporaryDirectory.make(prefix: "rabbitchat-store")

@@ -22,6 +22,9 @@ enum StoreOp: Sendable {
     /// A persistent message of a durable classic queue (`seq`), or a stream entry (offset).
     case putMessage(queue: Int64, seq: Int64, timestamp: Int64, payload: SimPayload)
     case deleteMessage(queue: Int64, seq: Int64)
+    /// A stored classic message was handed to a consumer or `basic.get` that must ack it: after
+    /// a restart it comes back with `redelivered=true`. Written lazily, with the next commit.
+    case markDelivered(queue: Int64, seq: Int64)
     /// Deletes a stream's entries below `offset` (retention).
     case trim(queue: Int64, below: Int64)
 }
@@ -31,7 +34,7 @@ struct StoreSnapshot {
     struct Exchange { let name: String; let kind: ExchangeKind; let autoDelete: Bool; let arguments: AMQPTable }
     struct Queue { let id: Int64; let name: String; let autoDelete: Bool; let arguments: AMQPTable }
     struct Binding { let exchange: String; let queue: String; let key: String; let arguments: AMQPTable }
-    struct Message { let queue: Int64; let seq: Int64; let timestamp: Int64; let payload: SimPayload }
+    struct Message { let queue: Int64; let seq: Int64; let timestamp: Int64; let payload: SimPayload; let delivered: Bool }
 
     var exchanges: [Exchange] = []
     var queues: [Queue] = []
@@ -74,7 +77,7 @@ final class DurableStore: @unchecked Sendable {
     static let databaseName = "store.sqlite"
     static let lockName = "lock"
     /// `PRAGMA user_version` of the format this code writes.
-    static let formatVersion: Int64 = 1
+    static let formatVersion: Int64 = 2
     /// Queue ids are shifted into the top bits of a message's row id: `id << 40 | seq`.
     static let seqBits: Int64 = 40
     static let maxSeq: Int64 = (1 << seqBits) - 1
@@ -160,9 +163,14 @@ final class DurableStore: @unchecked Sendable {
             CREATE TABLE IF NOT EXISTS exchanges(name TEXT PRIMARY KEY, kind TEXT NOT NULL, auto_delete INTEGER NOT NULL, arguments BLOB NOT NULL) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS queues(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, auto_delete INTEGER NOT NULL, arguments BLOB NOT NULL);
             CREATE TABLE IF NOT EXISTS bindings(exchange TEXT NOT NULL, queue TEXT NOT NULL, key TEXT NOT NULL, arguments BLOB NOT NULL, PRIMARY KEY(exchange, queue, key, arguments)) WITHOUT ROWID;
-            CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, exchange TEXT NOT NULL, routing_key TEXT NOT NULL, properties BLOB NOT NULL, body BLOB NOT NULL);
-            PRAGMA user_version=\(formatVersion);
+            CREATE TABLE IF NOT EXISTS messages(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, exchange TEXT NOT NULL, routing_key TEXT NOT NULL, properties BLOB NOT NULL, body BLOB NOT NULL, delivered INTEGER NOT NULL DEFAULT 0);
             """)
+        // Format 1 had no delivered mark: add the column (every message of it reads as never
+        // delivered, as format 1 restored them).
+        if try db.integer("SELECT COUNT(*) FROM pragma_table_info('messages') WHERE name = 'delivered'") == 0 {
+            try db.execute("ALTER TABLE messages ADD COLUMN delivered INTEGER NOT NULL DEFAULT 0")
+        }
+        try db.execute("PRAGMA user_version=\(formatVersion)")
         // What the WAL held (after a crash) goes into the database and the log starts empty.
         try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     }
@@ -173,7 +181,7 @@ final class DurableStore: @unchecked Sendable {
         let putExchange, deleteExchange, deleteExchangeBindings: SQLiteStatement
         let putQueue, deleteQueue, deleteQueueBindings, deleteRange: SQLiteStatement
         let bind, unbind: SQLiteStatement
-        let putMessage, deleteMessage: SQLiteStatement
+        let putMessage, deleteMessage, markDelivered: SQLiteStatement
 
         init(_ db: SQLiteConnection) throws(StoreError) {
             begin = try db.prepare("BEGIN IMMEDIATE")
@@ -190,6 +198,7 @@ final class DurableStore: @unchecked Sendable {
             unbind = try db.prepare("DELETE FROM bindings WHERE exchange = ?1 AND queue = ?2 AND key = ?3 AND arguments = ?4")
             putMessage = try db.prepare("INSERT OR REPLACE INTO messages(id, ts, exchange, routing_key, properties, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
             deleteMessage = try db.prepare("DELETE FROM messages WHERE id = ?1")
+            markDelivered = try db.prepare("UPDATE messages SET delivered = 1 WHERE id = ?1")
         }
     }
 
@@ -229,7 +238,7 @@ final class DurableStore: @unchecked Sendable {
             snapshot.bindings.append(.init(exchange: bindings.text(0), queue: bindings.text(1), key: bindings.text(2),
                                            arguments: try StoreCodec.decodeTable(bindings.blob(3))))
         }
-        let messages = try db.prepare("SELECT id, ts, exchange, routing_key, properties, body FROM messages ORDER BY id")
+        let messages = try db.prepare("SELECT id, ts, exchange, routing_key, properties, body, delivered FROM messages ORDER BY id")
         // Consecutive messages usually share exchange, routing key and properties: compare the
         // raw bytes and make a new String or properties value only when they change (a restart
         // reads up to millions of rows).
@@ -246,7 +255,8 @@ final class DurableStore: @unchecked Sendable {
                 properties = try StoreCodec.decodeProperties(propertiesBytes.bytes)
             }
             let payload = SimPayload(exchange: exchange.text, routingKey: key.text, body: messages.blob(5), properties: properties)
-            snapshot.messages.append(.init(queue: id >> seqBits, seq: id & maxSeq, timestamp: messages.int64(1), payload: payload))
+            snapshot.messages.append(.init(queue: id >> seqBits, seq: id & maxSeq, timestamp: messages.int64(1), payload: payload,
+                                           delivered: messages.int64(6) != 0))
         }
         return snapshot
     }
@@ -408,6 +418,9 @@ final class DurableStore: @unchecked Sendable {
         case .deleteMessage(let queue, let seq):
             s.deleteMessage.bind(1, Self.rowID(queue: queue, seq: seq))
             try s.deleteMessage.run()
+        case .markDelivered(let queue, let seq):
+            s.markDelivered.bind(1, Self.rowID(queue: queue, seq: seq))
+            try s.markDelivered.run()
         case .trim(let queue, let below):
             s.deleteRange.bind(1, Self.rowID(queue: queue, seq: 0))
             s.deleteRange.bind(2, Self.rowID(queue: queue, seq: below))

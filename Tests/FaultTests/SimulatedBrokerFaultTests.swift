@@ -107,7 +107,10 @@ extension SimulatedBrokerFaultTests {
         try await withSimulatedChat { chat in
             let (alice, bob) = try await chat.aliceOnAAndBobOnB()
             alice.send(.tell(TellRequest(id: "1", to: "bob", text: "ack me twice")))
-            try await waitUntil("bob to get the message") { bob.messagesById.values.contains { $0.text == "ack me twice" } }
+            // A `tell` reaches bob's queue before its confirm reaches alice's node: wait for both.
+            try await waitUntil("bob to get the message and alice its sent") {
+                bob.messagesById.values.contains { $0.text == "ack me twice" } && alice.sent("1") != nil
+            }
             let msgId = try #require(alice.sent("1")).msgId
             let copies = { bob.received.filter { if case .message(let m) = $0, m.msgId == msgId { true } else { false } }.count }
             let ackRefusals = { bob.received.filter { if case .error(let e) = $0, e.code == .unavailable, e.id == nil { true } else { false } }.count }

@@ -2,7 +2,8 @@ import Broker
 
 extension ChatNodeCore {
     /// Serves one broker connection until it closes: declares the topology, starts the
-    /// history, event and inbox consumers, announces presence every interval.
+    /// history, event and inbox consumers; presence is announced every interval meanwhile
+    /// (``PresenceMachine``), and joins are served once the node caught up (``CatchUpMachine``).
     func serve(_ connection: any BrokerConnection) async throws(BrokerError) {
         let setup = try await connection.openChannel()
         try await declareTopology(on: setup)
@@ -19,8 +20,6 @@ extension ChatNodeCore {
         let end = try await historyEnd(connection, publishingOn: setup)
         let start: StreamOffset = lastStreamOffset.map { .offset($0 + 1) }
             ?? end.map { .offset(max(0, $0 - Int64(configuration.limits.historyReadOnStart))) } ?? .first
-        historyTarget = end
-        historyCaughtUp = end == nil || (lastStreamOffset ?? -1) >= end!
         let streamChannel = try await connection.openChannel()
         // In batches (one per unit of broker work, and all units that arrived while the node
         // was busy): the node hops onto its actor once per batch and sends each room's messages
@@ -39,7 +38,7 @@ extension ChatNodeCore {
 
         let marker = "\(nodeId)/\(myGeneration)/\(nextMarker)"
         nextMarker += 1
-        syncMarker = marker
+        run(catchUp.linkUp(generation: myGeneration, syncMarker: marker, historyEnd: end, lastHistoryOffset: lastStreamOffset))
         _ = try await setup.publish(
             OutgoingMessage(body: BrokerRecord(kind: .sync, node: nodeId, marker: marker).body, properties: MessageProperties(persistent: true, type: "sync")),
             exchange: "", routingKey: topology.claimsStream, mandatory: false)
@@ -47,10 +46,9 @@ extension ChatNodeCore {
         for sessionId in sessions.keys {
             Task { await self.reattachInbox(sessionId) }
         }
-        announceRoster()
-        startSecretCheck(generation: myGeneration, publishingOn: setup)
+        run(presenceMachine.linkUp(generation: myGeneration, now: .now, ms: now, localRoster: localRoster))
+        run(catchUp.startSecretCheck())
 
-        let interval = configuration.presenceInterval
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 var unacked = 0
@@ -78,13 +76,6 @@ extension ChatNodeCore {
             group.addTask {
                 for await delivery in events.deliveries {
                     await self.onEvent(delivery)
-                }
-            }
-            group.addTask {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: interval)
-                    if Task.isCancelled { break }
-                    await self.tick()
                 }
             }
             group.addTask {
@@ -139,11 +130,9 @@ extension ChatNodeCore {
     func linkLost() {
         guard link != nil else { return }
         link = nil
-        claimsCaughtUp = false
-        historyCaughtUp = false
         connected.store(false, ordering: .relaxed)
-        for id in caughtUpWaiters { resume(waiter: id, with: false) }
-        caughtUpWaiters.removeAll()
+        run(catchUp.linkLost())
+        run(presenceMachine.linkLost())
         for id in claimWaiters.values { resume(waiter: id, with: false) }
         claimWaiters.removeAll()
         for sessionId in sessions.keys {
@@ -166,6 +155,8 @@ extension ChatNodeCore {
     }
 
     private func performShutdown(_ connection: any BrokerConnection) async {
+        // No announcement of this node's sessions may overtake its empty roster below.
+        run(presenceMachine.stop())
         // The stream readers end with the node's task, so a confirmed public message can no
         // longer come back through the history stream: on a stopping node the confirm is
         // what says `sent` (the read-back guards against a failing cluster, not a stop).
@@ -211,10 +202,7 @@ extension ChatNodeCore {
         historyRecordsRead += 1
         if let offset = delivery.streamOffset {
             lastStreamOffset = offset
-            if !historyCaughtUp, let target = historyTarget, offset >= target {
-                historyCaughtUp = true
-                resumeCaughtUpWaitersIfReady()
-            }
+            run(catchUp.historyRead(offset: offset))
         }
         guard let record = BrokerRecord.decode(delivery.body) else {
             logger.warning("Skipped an unreadable record in the history stream")
@@ -248,19 +236,10 @@ extension ChatNodeCore {
             }
             if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
         case .sync:
-            guard record.marker == syncMarker, !claimsCaughtUp else { return }
-            claimsCaughtUp = true
-            resumeCaughtUpWaitersIfReady()
+            run(catchUp.syncRead(marker: record.marker))
         default:
             return
         }
-    }
-
-    /// Joins waiting for the node to catch up go on once both streams are read far enough.
-    func resumeCaughtUpWaitersIfReady() {
-        guard caughtUp else { return }
-        for id in caughtUpWaiters { resume(waiter: id, with: true) }
-        caughtUpWaiters.removeAll()
     }
 
     // MARK: Node events
@@ -269,18 +248,13 @@ extension ChatNodeCore {
         guard let record = BrokerRecord.decode(delivery.body) else { return }
         switch record.kind {
         case .roster:
-            guard let node = record.node, node != nodeId else { return }
-            queuePresence(presence.apply(node: node, nicks: Set(record.nicks ?? []), now: now))
-            if record.nicks?.isEmpty ?? true {
-                knownNodes.remove(node)
-            } else if knownNodes.insert(node).inserted {
-                announceRoster()
-            }
+            guard let node = record.node else { return }
+            onRoster(from: node, nicks: Set(record.nicks ?? []))
         case .takeover:
             guard let node = record.node, node != nodeId, let nick = record.nick, let sessionId = nickOwner[nick] else { return }
             await replace(sessionId)
         case .hello, .fingerprint:
-            await onSecretRecord(record)
+            onSecretRecord(record)
         case .typing:
             guard let from = record.from else { return }
             let frame = ChatFrameCodec.encode(.typing(Typing(from: from, room: record.room, to: record.to)))
@@ -293,12 +267,5 @@ extension ChatNodeCore {
         default:
             return
         }
-    }
-
-    /// Every interval: announce the local roster, expire silent nodes, forget idle dedup windows.
-    func tick() {
-        announceRoster()
-        queuePresence(presence.expire(now: now))
-        publishes.forgetIdleSenders(now: now)
     }
 }

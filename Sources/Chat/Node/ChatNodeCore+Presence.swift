@@ -1,6 +1,20 @@
 import Broker
 
+/// The executor of ``PresenceMachine``: it feeds the machine what happened (a local session
+/// joined or left, another node's roster came, the link came up or went, a timer fired, an
+/// announcement went out) and carries out the actions it returns, in order. It decides nothing
+/// about who is online or when the sessions hear of it.
 extension ChatNodeCore {
+    typealias Presences = PresenceMachine<ContinuousClock.Instant>
+
+    static func presenceTimings(_ configuration: ChatConfiguration) -> Presences.Timings {
+        Presences.Timings(batchInterval: configuration.presenceBatchInterval, announceInterval: configuration.presenceInterval,
+                          expiryMilliseconds: configuration.presenceExpiry.milliseconds)
+    }
+
+    /// Who is online in the cluster.
+    var presence: PresenceTable { presenceMachine.table }
+
     /// The nicks of this node's joined sessions.
     var localRoster: Set<String> { Set(sessions.values.map(\.nick)) }
 
@@ -8,92 +22,73 @@ extension ChatNodeCore {
         OutgoingMessage(body: BrokerRecord(kind: .roster, node: nodeId, nicks: nicks.sorted()).body, properties: MessageProperties(type: "roster"))
     }
 
-    /// A local session joined (`online`), or the last local session of `nick` ended. The table
-    /// changes at once; the sessions and the other nodes hear of it at the next flush.
+    /// A local session joined (`online`), or the last local session of `nick` ended.
     func localPresence(nick: String, online: Bool) {
-        queuePresence(presence.update(node: nodeId, nick: nick, online: online, now: now))
-        localRosterChanged = true
-        schedulePresenceFlush()
+        run(presenceMachine.localPresence(nick: nick, online: online, now: .now, ms: now))
     }
 
-    /// Queues changes for the next `presence` frame.
-    func queuePresence(_ changes: [PresenceTable.Change]) {
-        guard !changes.isEmpty else { return }
-        for change in changes where claims[change.nick] != nil { claims[change.nick]?.seen = nextSeen() }
-        presenceBatch.add(changes)
-        rosterSnapshotStale = true
-        schedulePresenceFlush()
+    /// Another node's roster announcement.
+    func onRoster(from node: String, nicks: Set<String>) {
+        run(presenceMachine.rosterReceived(from: node, nicks: nicks, now: .now, ms: now, localRoster: localRoster))
     }
 
     /// A nick was claimed: the welcome roster must list it from now on.
     func claimsChanged() {
-        rosterSnapshotStale = true
+        presenceMachine.claimsChanged()
         sortedNicksCache = nil
     }
 
-    /// Flushes after `presenceBatchInterval`, unless a flush is already due.
-    func schedulePresenceFlush() {
-        guard !presenceFlushScheduled else { return }
-        presenceFlushScheduled = true
-        let interval = configuration.presenceBatchInterval
-        Task { [weak self] in
-            try? await Task.sleep(for: interval)
-            await self?.flushPresence()
-        }
-    }
-
-    /// Sends the batched changes as one frame, the same bytes to every joined session; takes the
-    /// welcome roster snapshot of what they now know; announces the local roster if it changed.
-    func flushPresence() {
-        presenceFlushScheduled = false
-        if let frame = presenceBatch.take(ts: now), !sessions.isEmpty {
-            broadcaster.broadcast(ChatFrameCodec.encode(.presence(frame)), to: sessions.values.map(\.session.outlet))
-        }
-        if rosterSnapshotStale { rebuildRosterSnapshot() }
-        if localRosterChanged { announceRoster() }
-    }
-
-    /// The `users` of a welcome: the snapshot of the last flush while changes since then wait
-    /// in the batch (the new session gets them with everyone else in the next frame); a fresh
-    /// one when nothing waits (then only claims changed, and no frame would tell them).
+    /// The `users` of a welcome (see ``PresenceMachine/welcomeRoster()``).
     func welcomeRoster() -> RosterSnapshot {
-        if let rosterSnapshot, !rosterSnapshotStale || !presenceBatch.isEmpty { return rosterSnapshot }
-        return rebuildRosterSnapshot()
-    }
-
-    @discardableResult
-    private func rebuildRosterSnapshot() -> RosterSnapshot {
+        if let snapshot = presenceMachine.welcomeRoster() { return snapshot }
         let snapshot = RosterSnapshot(users: welcomeRosterUsers())
-        rosterSnapshot = snapshot
-        rosterSnapshotStale = false
+        presenceMachine.snapshotTaken(snapshot)
         return snapshot
     }
 
-    /// Applies the local roster at once and announces it to the other nodes; announcements
-    /// never overlap, and a change during one is announced right after it.
-    func announceRoster() {
-        localRosterChanged = false
-        queuePresence(presence.apply(node: nodeId, nicks: localRoster, now: now))
-        guard !announcing else {
-            rosterDirty = true
-            return
+    /// Carries out the machine's actions, in order.
+    func run(_ actions: [Presences.Action]) {
+        for action in actions {
+            switch action {
+            case .startTimer(let timer):
+                presenceTimers.removeValue(forKey: timer.kind)?.cancel()
+                presenceTimers[timer.kind] = Task { [weak self] in
+                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
+                    await self?.presenceTimerFired(timer.kind)
+                }
+            case .cancelTimer(let kind):
+                presenceTimers.removeValue(forKey: kind)?.cancel()
+            case .sendPresence(let frame):
+                guard !sessions.isEmpty else { continue }
+                broadcaster.broadcast(ChatFrameCodec.encode(.presence(frame)), to: sessions.values.map(\.session.outlet))
+            case .changed(let changes):
+                for change in changes where claims[change.nick] != nil { claims[change.nick]?.seen = nextSeen() }
+            case .takeRosterSnapshot:
+                presenceMachine.snapshotTaken(RosterSnapshot(users: welcomeRosterUsers()))
+            case .publishRoster(let nicks):
+                Task { await self.publishRoster(nicks) }
+            case .tick:
+                publishes.forgetIdleSenders(now: now)
+            }
         }
-        announcing = true
-        Task { await self.announceLoop() }
     }
 
-    private func announceLoop() async {
-        defer { announcing = false }
-        repeat {
-            rosterDirty = false
-            let message = rosterMessage(nicks: localRoster)
-            guard let channel = try? await publisher() else { return }
+    private func presenceTimerFired(_ kind: Presences.TimerKind) {
+        presenceTimers.removeValue(forKey: kind)
+        run(presenceMachine.timerFired(kind, now: .now, ms: now, localRoster: localRoster))
+    }
+
+    /// Publishes one roster announcement and tells the machine how it went.
+    private func publishRoster(_ nicks: Set<String>) async {
+        var published = false
+        if let channel = try? await publisher() {
             do {
-                try await channel.publish(message, exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+                try await channel.publish(rosterMessage(nicks: nicks), exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+                published = true
             } catch {
                 logger.debug("Could not announce the roster", metadata: ["error": "\(error)"])
-                return
             }
-        } while rosterDirty
+        }
+        run(presenceMachine.announceFinished(published: published, localRoster: localRoster))
     }
 }

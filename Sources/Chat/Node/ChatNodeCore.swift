@@ -118,12 +118,6 @@ actor ChatNodeCore {
 
     var link: Link?
     var generation = 0
-    /// The claims stream was read up to this node's sync marker: every earlier claim is known.
-    var claimsCaughtUp = false
-    /// The history stream was read up to the offset it ended at when the node (re)connected.
-    var historyCaughtUp = false
-    var syncMarker: String?
-    var historyTarget: Int64?
     var lastStreamOffset: Int64?
     var lastClaimsOffset: Int64?
     /// The claims stream began at offset 0 when this node first read it (nothing had aged out),
@@ -131,25 +125,25 @@ actor ChatNodeCore {
     var claimsStreamComplete = false
     /// History records read since the node started (to show that a start reads a bounded part).
     var historyRecordsRead = 0
-    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp && secretChecked }
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
     nonisolated let fingerprint: String
-    /// The secret check is over and found no node with another secret (Specs/amqp-topology.md,
-    /// "Every node uses the same secret"); joins wait for it. Stays true across reconnects.
-    var secretChecked = false
-    /// The same, readable from any thread (for the banner and `isReady`).
+    /// The secret check is over and found no node with another secret (``CatchUpMachine``),
+    /// readable from any thread (for the banner and `isReady`).
     nonisolated let secretConfirmed = Atomic<Bool>(false)
-    /// A node heard during the check whose fingerprint differs from this node's.
-    var secretMismatch: (node: String, fingerprint: String)?
     /// The sentence saying why the node refused to start; set once, then the node stops.
     nonisolated let refusal = Mutex<String?>(nil)
     var history: RoomHistory
     /// The first claim record of every claimed nick, as read from the stream.
     var claims: [String: Claim] = [:]
-    var presence: PresenceTable
-    /// Nodes this node has heard from; a new one makes it announce at once, so a starting
-    /// node learns every roster without waiting for the next interval.
-    var knownNodes: Set<String> = []
+    /// Presence: the table, the batched flush, the roster snapshot, the announcements
+    /// (ChatNodeCore+Presence.swift).
+    var presenceMachine: Presences
+    var presenceTimers: [Presences.TimerKind: Task<Void, Never>] = [:]
+    /// Whether joins may be served: the link's catch-up and the secret check (ChatNodeCore+CatchUp.swift).
+    var catchUp: CatchUps
+    var catchUpTimers: [CatchUps.TimerKind: Task<Void, Never>] = [:]
+    /// Joins waiting to catch up, by waiter id.
+    var catchUpResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     var sessions: [UInt64: SessionEntry] = [:]
     var joining: Set<UInt64> = []
     var nickOwner: [String: UInt64] = [:]
@@ -190,7 +184,6 @@ actor ChatNodeCore {
     /// The graceful stop waiting for the publishes in flight (``PublishMachine/Action/drained``).
     var stopWaiter: UInt64?
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
-    var caughtUpWaiters: [UInt64] = []
     var claimWaiters: [String: UInt64] = [:]
     /// Joins making their broker calls, and those waiting for their turn (ChatNodeCore+JoinGate.swift).
     var joinGate: JoinGate
@@ -199,16 +192,6 @@ actor ChatNodeCore {
     var nextMarker: UInt64 = 1
     /// The graceful stop in progress, if one began.
     var shutdownRun: Task<Void, Never>?
-    var announcing = false
-    var rosterDirty = false
-    /// Presence changes not yet told to the sessions, and whether a flush is due.
-    var presenceBatch = PresenceBatch()
-    var presenceFlushScheduled = false
-    /// The local roster changed since it was last announced to the other nodes.
-    var localRosterChanged = false
-    /// The welcome roster as of the last flush, and whether anything changed since.
-    var rosterSnapshot: RosterSnapshot?
-    var rosterSnapshotStale = true
     /// Nicks whose inbox was declared without this node's caps (ChatNodeCore+InboxCaps.swift),
     /// oldest first; at most `legacyInboxMemory`.
     var legacyInboxes: OrderedSet<String> = []
@@ -223,11 +206,13 @@ actor ChatNodeCore {
         self.logger = logger
         self.broadcaster = broadcaster
         tokens = NickToken(secret: configuration.secret)
-        fingerprint = SecretFingerprint.of(configuration.secret)
+        let fingerprint = SecretFingerprint.of(configuration.secret)
+        self.fingerprint = fingerprint
         messageIds = MessageIDs(secret: configuration.secret)
         history = RoomHistory(capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
                               maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
-        presence = PresenceTable(expiryMilliseconds: configuration.presenceExpiry.milliseconds)
+        presenceMachine = Presences(nodeId: configuration.nodeId, timings: Self.presenceTimings(configuration))
+        catchUp = CatchUps(nodeId: configuration.nodeId, fingerprint: fingerprint, timings: Self.catchUpTimings(configuration))
         joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
         publishes = Publishes(limits: Self.publishLimits(configuration))
     }
@@ -260,14 +245,6 @@ actor ChatNodeCore {
 
     func resume(waiter id: UInt64, with value: Bool) {
         waiters.removeValue(forKey: id)?.resume(returning: value)
-    }
-
-    /// Waits until the history stream was read up to this node's sync marker, so claims and
-    /// history are complete; false when the broker is down or it takes too long.
-    func waitUntilCaughtUp() async -> Bool {
-        if caughtUp { return true }
-        guard link != nil else { return false }
-        return await wait(timeout: configuration.takeoverTimeout) { caughtUpWaiters.append($0) }
     }
 
     // MARK: Channels

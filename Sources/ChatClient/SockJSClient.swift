@@ -18,7 +18,7 @@ public final class SockJSClient: Sendable {
     public let transport: SockJSTransportKind
     /// The service this client talks to.
     public let endpoint: SockJSEndpoint
-    private let core: NIOLoopBoundBox<SockJSClientCore?>
+    private let core: NIOLoopBoundBox<SockJSClientExecutor?>
 
     /// Options of a client beyond the state machine's.
     public struct Configuration: Sendable {
@@ -53,10 +53,10 @@ public final class SockJSClient: Sendable {
         self.eventLoop = eventLoop
         self.transport = transport
         self.endpoint = endpoint
-        self.core = .makeEmptyBox(valueType: SockJSClientCore.self, eventLoop: eventLoop)
+        self.core = .makeEmptyBox(valueType: SockJSClientExecutor.self, eventLoop: eventLoop)
         let box = self.core
         let start: @Sendable () -> Void = {
-            let core = SockJSClientCore(
+            let core = SockJSClientExecutor(
                 endpoint: endpoint,
                 transport: transport,
                 eventLoop: eventLoop,

@@ -8,7 +8,7 @@ import NIOWebSocket
 final class WebSocketTransportDriver: SockJSTransportDriver {
     /// Strong on purpose: a session lives until it closes, even when its owner dropped the
     /// handle. `stop()` breaks the cycle (the core drops the driver when it closes).
-    private var core: SockJSClientCore?
+    private var core: SockJSClientExecutor?
     private let eventLoop: any EventLoop
     private let endpoint: SockJSEndpoint
     private let path: String
@@ -16,7 +16,7 @@ final class WebSocketTransportDriver: SockJSTransportDriver {
     private var channel: (any Channel)?
     private var stopped = false
 
-    init(core: SockJSClientCore, server: String, session: String) {
+    init(core: SockJSClientExecutor, server: String, session: String) {
         self.core = core
         self.eventLoop = core.eventLoop
         self.endpoint = core.endpoint

@@ -9,7 +9,7 @@ import NIOHTTP1
 final class XHRTransportDriver: SockJSTransportDriver {
     /// Strong on purpose: a session lives until it closes, even when its owner dropped the
     /// handle. `stop()` breaks the cycle (the core drops the driver when it closes).
-    private var core: SockJSClientCore?
+    private var core: SockJSClientExecutor?
     private let endpoint: SockJSEndpoint
     private let receivePath: String
     private let sendPath: String
@@ -19,7 +19,7 @@ final class XHRTransportDriver: SockJSTransportDriver {
     private var line: [UInt8] = []
     private var stopped = false
 
-    init(core: SockJSClientCore, server: String, session: String) {
+    init(core: SockJSClientExecutor, server: String, session: String) {
         self.core = core
         self.endpoint = core.endpoint
         self.receivePath = core.endpoint.sessionPath(server: server, session: session, core.transport.receivePath)

@@ -25,7 +25,7 @@ extension InMemoryBroker {
     /// Returns how many connections were dropped.
     @discardableResult
     public func dropConnections(named name: String? = nil) -> Int {
-        withCore { core in
+        withState { core in
             core.dropConnections(named: name, reason: .connectionClosed("the connection was dropped (fault injection); reconnect."))
         }
     }
@@ -36,7 +36,7 @@ extension InMemoryBroker {
     /// many channels were closed.
     @discardableResult
     public func failChannels(consuming queue: String) -> Int {
-        withCore { core in
+        withState { core in
             let doomed = core.channels.values.filter { $0.consumers.values.contains { $0.queue.name == queue } }
             for channel in doomed.sorted(by: { $0.id < $1.id }) {
                 core.closeChannel(channel, reason: .amqp(code: BrokerError.preconditionFailed,
@@ -49,7 +49,7 @@ extension InMemoryBroker {
     /// Makes the next `count` publishes (every publish when nil) fail with `fault`, until
     /// ``clearPublishFault()``. A batch uses one count per message.
     public func failPublishes(_ fault: PublishFault, count: Int? = nil) {
-        withCore { core in
+        withState { core in
             core.faults.publishFault = fault
             core.faults.publishFaultRemaining = count
         }
@@ -57,7 +57,7 @@ extension InMemoryBroker {
 
     /// Publishes behave normally again.
     public func clearPublishFault() {
-        withCore { core in
+        withState { core in
             core.faults.publishFault = nil
             core.faults.publishFaultRemaining = nil
         }
@@ -68,19 +68,19 @@ extension InMemoryBroker {
     /// is lost, when it throws ``BrokerError/connectionClosed(_:)`` although the message
     /// was stored, exactly the ambiguity of a real broker).
     public func stallConfirms() {
-        withCore { $0.faults.stallConfirms = true }
+        withState { $0.faults.stallConfirms = true }
     }
 
     /// Sends every held-back confirm and stops stalling.
     public func releaseConfirms() {
-        withCore { $0.releaseConfirms() }
+        withState { $0.releaseConfirms() }
     }
 
     /// Takes the broker "down": drops every connection and refuses new ones with
     /// ``BrokerError/connectionFailed(_:)`` until ``comeBack()``. The broker's queues and
     /// messages stay as they were (a network partition, not a restart).
     public func goDown() {
-        withCore { core in
+        withState { core in
             core.faults.refuseConnections = true
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker is unreachable (fault injection); reconnect when it is back."))
         }
@@ -88,11 +88,11 @@ extension InMemoryBroker {
 
     /// Accepts connections again after ``goDown()``.
     public func comeBack() {
-        withCore { $0.faults.refuseConnections = false }
+        withState { $0.faults.refuseConnections = false }
     }
 
     /// Whether the broker refuses connections (after ``goDown()``).
     public var isDown: Bool {
-        withCore { $0.faults.refuseConnections }
+        withState { $0.faults.refuseConnections }
     }
 }

@@ -27,7 +27,7 @@ import Darwin
 ///
 /// Fault injection (for recovery tests) is in `InMemoryBroker+Faults.swift`.
 public final class InMemoryBroker: Broker {
-    let core: Mutex<SimCore>
+    let core: Mutex<SimBrokerState>
     /// The store under the simulator when it was opened with a data directory; nil in memory.
     let store: DurableStore?
     private let log: @Sendable (String) -> Void
@@ -45,7 +45,7 @@ public final class InMemoryBroker: Broker {
     ///     from the oldest entry kept. nil: only each stream's own limit applies.
     public init(clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil) {
         precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
-        core = Mutex(SimCore(clock: clock, maxStreamBytes: maxStreamBytes))
+        core = Mutex(SimBrokerState(clock: clock, maxStreamBytes: maxStreamBytes))
         store = nil
         log = { _ in }
     }
@@ -68,7 +68,7 @@ public final class InMemoryBroker: Broker {
         precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
         let store = try DurableStore(directory: dataDirectory, log: log)
         let snapshot = try store.load()
-        var core = SimCore(clock: clock, maxStreamBytes: maxStreamBytes)
+        var core = SimBrokerState(clock: clock, maxStreamBytes: maxStreamBytes)
         core.load(snapshot)
         if !core.journal.isEmpty {
             _ = store.submit(core.journal)
@@ -92,7 +92,7 @@ public final class InMemoryBroker: Broker {
     /// data directory for another process). The broker must not be used afterwards; without a
     /// data directory it only closes the connections.
     public func close() {
-        withCore { core in
+        withState { core in
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was closed."))
         }
         store?.close()
@@ -118,14 +118,14 @@ public final class InMemoryBroker: Broker {
     /// Closes whatever is still open when the last handle goes: consumers' streams finish,
     /// waiters wake, and the core's internal references (channel ↔ consumer) are released.
     deinit {
-        withCore { core in
+        withState { core in
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was released."))
         }
     }
 
     /// Runs `body` on the core under the lock, then hands every batched consumer what the
     /// operation made deliverable: one stream element per consumer and operation.
-    func withCore<T: Sendable, E: Error>(_ body: (inout SimCore) throws(E) -> T) throws(E) -> T {
+    func withState<T: Sendable, E: Error>(_ body: (inout SimBrokerState) throws(E) -> T) throws(E) -> T {
         try core.withLock { core throws(E) -> T in
             defer {
                 core.flushDeliveries()
@@ -139,16 +139,16 @@ public final class InMemoryBroker: Broker {
     /// that the store writes changes in the order they were made); returns the ticket to wait
     /// on, nil when nothing durable changed.
     @discardableResult
-    private func submitJournal(_ core: inout SimCore) -> UInt64? {
+    private func submitJournal(_ core: inout SimBrokerState) -> UInt64? {
         guard !core.journal.isEmpty, let store else { return nil }
         defer { core.journal.removeAll(keepingCapacity: true) }
         return store.submit(core.journal)
     }
 
-    /// ``withCore(_:)`` for an operation whose reply must wait until its changes are on disk
+    /// ``withState(_:)`` for an operation whose reply must wait until its changes are on disk
     /// (publishes, declares, binds, deletes). With a data directory it returns only once the
     /// store has committed them; when the store cannot write, it throws.
-    func withCoreDurably<T: Sendable>(_ body: (inout SimCore) throws(BrokerError) -> T) async throws(BrokerError) -> T {
+    func withStateDurably<T: Sendable>(_ body: (inout SimBrokerState) throws(BrokerError) -> T) async throws(BrokerError) -> T {
         let (value, ticket) = try core.withLock { core throws(BrokerError) -> (T, UInt64?) in
             defer { core.flushDeliveries() }
             let value: T
@@ -180,7 +180,7 @@ public final class InMemoryBroker: Broker {
     /// the connection.
     public func connectInMemory(name: String) throws(BrokerError) -> InMemoryConnection {
         let closeState = SimCloseState()
-        let id = try withCore { core throws(BrokerError) in try core.connect(name: name, closeState: closeState) }
+        let id = try withState { core throws(BrokerError) in try core.connect(name: name, closeState: closeState) }
         return InMemoryConnection(broker: self, id: id, name: name, closeState: closeState)
     }
 
@@ -193,10 +193,10 @@ public final class InMemoryBroker: Broker {
     /// pending is written, the simulator is rebuilt from the store alone.
     public func restart() {
         guard let store else {
-            withCore { $0.restart() }
+            withState { $0.restart() }
             return
         }
-        withCore { core in
+        withState { core in
             _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker restarted (CONNECTION_FORCED); reconnect."))
             submitJournal(&core)
             do throws(StoreError) {
@@ -212,11 +212,11 @@ public final class InMemoryBroker: Broker {
 
     /// The names of the open connections, oldest first (for tests and diagnostics).
     public var connectionNames: [String] {
-        withCore { core in core.connections.values.sorted { $0.id < $1.id }.map(\.name) }
+        withState { core in core.connections.values.sorted { $0.id < $1.id }.map(\.name) }
     }
 
     /// The names of the queues that exist, sorted (for tests and diagnostics).
     public var queueNames: [String] {
-        withCore { core in core.queues.keys.sorted() }
+        withState { core in core.queues.keys.sorted() }
     }
 }

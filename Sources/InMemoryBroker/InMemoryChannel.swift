@@ -16,20 +16,20 @@ public final class InMemoryChannel: BrokerChannel {
 
     /// Runs `body` on the open channel under the broker's lock and returns once what it
     /// changed in durable state is on disk (at once without a data directory).
-    private func withChannelDurably<T: Sendable>(_ body: (inout SimCore, SimChannel) throws(BrokerError) -> T) async throws(BrokerError) -> T {
+    private func withChannelDurably<T: Sendable>(_ body: (inout SimBrokerState, SimChannel) throws(BrokerError) -> T) async throws(BrokerError) -> T {
         let closeState = self.closeState
         let id = self.id
-        return try await broker.withCoreDurably { core throws(BrokerError) -> T in
+        return try await broker.withStateDurably { core throws(BrokerError) -> T in
             let channel = try core.channel(id, closeState)
             return try body(&core, channel)
         }
     }
 
     /// Runs `body` on the open channel under the broker's lock.
-    private func withChannel<T: Sendable>(_ body: (inout SimCore, SimChannel) throws(BrokerError) -> T) throws(BrokerError) -> T {
+    private func withChannel<T: Sendable>(_ body: (inout SimBrokerState, SimChannel) throws(BrokerError) -> T) throws(BrokerError) -> T {
         let closeState = self.closeState
         let id = self.id
-        return try broker.withCore { core throws(BrokerError) -> T in
+        return try broker.withState { core throws(BrokerError) -> T in
             let channel = try core.channel(id, closeState)
             return try body(&core, channel)
         }
@@ -83,7 +83,7 @@ public final class InMemoryChannel: BrokerChannel {
         case .stalled(let ticket):
             let broker = self.broker
             let decided = await withCheckedContinuation { continuation in
-                broker.withCore { $0.awaitConfirm(ticket, continuation) }
+                broker.withState { $0.awaitConfirm(ticket, continuation) }
             }
             return try decided.get()
         }
@@ -131,7 +131,7 @@ public final class InMemoryChannel: BrokerChannel {
 
     public func close() async {
         let id = self.id
-        broker.withCore { core in
+        broker.withState { core in
             if let channel = core.channels[id] {
                 core.closeChannel(channel, reason: .channelClosed("the channel was closed by the application."))
             }

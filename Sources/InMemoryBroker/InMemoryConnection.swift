@@ -18,7 +18,7 @@ public final class InMemoryConnection: BrokerConnection {
 
     public func openChannel() async throws(BrokerError) -> any BrokerChannel {
         let channelClose = SimCloseState()
-        let channelID = try broker.withCore { core throws(BrokerError) in
+        let channelID = try broker.withState { core throws(BrokerError) in
             try core.openChannel(connection: id, connectionClose: closeState, closeState: channelClose)
         }
         return InMemoryChannel(broker: broker, id: channelID, closeState: channelClose)
@@ -35,7 +35,7 @@ public final class InMemoryConnection: BrokerConnection {
     }
 
     private func closeNow(reason: BrokerError) {
-        broker.withCore { core in
+        broker.withState { core in
             if let connection = core.connections[id] { core.closeConnection(connection, reason: reason) }
         }
     }

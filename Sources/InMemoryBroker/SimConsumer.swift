@@ -12,7 +12,7 @@ final class SimConsumer {
     let prefetch: UInt16
     let noAck: Bool
     let exclusive: Bool
-    /// Where its deliveries go: ``SimCore/flushDeliveries()`` hands them over when the
+    /// Where its deliveries go: ``SimBrokerState/flushDeliveries()`` hands them over when the
     /// broker operation that made them ends.
     let handOver: DeliveryHandOver
     /// Deliveries to this consumer not yet acknowledged.

@@ -10,7 +10,7 @@ import Darwin
 /// Owns one rabbitmq-c connection on its own OS thread.
 ///
 /// Everything that touches `amqp_connection_state_t` runs here: the loop takes commands
-/// from the ``ConnectionCore`` queue, reads frames (deliveries, confirms, returns, closes)
+/// from the ``ConnectionMailbox`` queue, reads frames (deliveries, confirms, returns, closes)
 /// and sleeps in `poll()` on the socket and the wake pipe when there is nothing to do,
 /// never longer than a quarter of the heartbeat so rabbitmq-c can send heartbeats and
 /// notice a silent broker (two missed heartbeats). RPCs are synchronous on this thread;
@@ -18,7 +18,7 @@ import Darwin
 ///
 /// Not `Sendable`: it never leaves its thread. Commands receive it as a parameter.
 final class ConnectionWorker {
-    let core: ConnectionCore
+    let core: ConnectionMailbox
     let name: String
     let heartbeatSeconds: Int32
     var connection: amqp_connection_state_t?
@@ -52,7 +52,7 @@ final class ConnectionWorker {
     /// the command queue again.
     static let framesPerPass = 512
 
-    private init(core: ConnectionCore, name: String, heartbeatSeconds: Int32) {
+    private init(core: ConnectionMailbox, name: String, heartbeatSeconds: Int32) {
         self.core = core
         self.name = name
         self.heartbeatSeconds = heartbeatSeconds
@@ -60,7 +60,7 @@ final class ConnectionWorker {
 
     /// The thread's body: connects to the first URL that answers, reports the outcome to
     /// `connected`, then serves the connection until it closes.
-    static func run(core: ConnectionCore, urls: [AMQPURL], heartbeat: Duration, name: String,
+    static func run(core: ConnectionMailbox, urls: [AMQPURL], heartbeat: Duration, name: String,
                     connected: CheckedContinuation<Result<Void, BrokerError>, Never>) {
         let seconds = heartbeat <= .zero ? 0 : max(1, Int32(clamping: heartbeat.components.seconds))
         let worker = ConnectionWorker(core: core, name: name, heartbeatSeconds: seconds)

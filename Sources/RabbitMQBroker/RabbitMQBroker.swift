@@ -51,7 +51,7 @@ public struct RabbitMQBroker: Broker {
     /// `rabbitmqctl list_connections client_properties` and the management UI).
     public func connect(name: String) async throws(BrokerError) -> any BrokerConnection {
         try Self.loadLibrary()
-        let core = try ConnectionCore()
+        let core = try ConnectionMailbox()
         let urls = self.urls
         let heartbeat = self.heartbeat
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, BrokerError>, Never>) in

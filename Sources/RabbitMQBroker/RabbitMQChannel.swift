@@ -4,10 +4,10 @@ import Broker
 /// Calls are queued to the connection thread; acks are sent without waiting (AMQP has no
 /// reply to them), everything else returns the broker's answer.
 final class RabbitMQChannel: BrokerChannel {
-    let core: ConnectionCore
+    let core: ConnectionMailbox
     let shared: ChannelShared
 
-    init(core: ConnectionCore, shared: ChannelShared) {
+    init(core: ConnectionMailbox, shared: ChannelShared) {
         self.core = core
         self.shared = shared
     }

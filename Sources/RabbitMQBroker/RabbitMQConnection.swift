@@ -4,10 +4,10 @@ import Broker
 /// (see ``ConnectionWorker``). Any task may use it. Dropping the handle does not close the
 /// connection (its channels may still be in use): call `close()`.
 final class RabbitMQConnection: BrokerConnection {
-    let core: ConnectionCore
+    let core: ConnectionMailbox
     let name: String
 
-    init(core: ConnectionCore, name: String) {
+    init(core: ConnectionMailbox, name: String) {
         self.core = core
         self.name = name
     }

@@ -64,7 +64,7 @@ struct SimPendingConfirm {
 /// ``InMemoryBroker``. Every method runs under that lock, so each AMQP method is atomic,
 /// as it is inside a RabbitMQ queue process, and deliveries are handed to the consumers'
 /// streams in queue order while the lock is held.
-struct SimCore: ~Copyable {
+struct SimBrokerState: ~Copyable {
     var exchanges: [String: SimExchange] = [:]
     var queues: [String: SimQueue] = [:]
     var connections: [SimConnectionID: SimConnection] = [:]

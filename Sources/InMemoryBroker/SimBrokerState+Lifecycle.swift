@@ -1,6 +1,6 @@
 import Broker
 
-extension SimCore {
+extension SimBrokerState {
     mutating func connect(name: String, closeState: SimCloseState) throws(BrokerError) -> SimConnectionID {
         if faults.refuseConnections {
             throw .connectionFailed("the in-process broker is down (refusing connections by fault injection); retry after it comes back.")

@@ -5,7 +5,7 @@ import Broker
 /// recorded: durable exchanges (not `amq.*`), durable queues, bindings between a durable
 /// exchange and a durable queue, persistent messages in durable classic queues, and every
 /// entry of a stream.
-extension SimCore {
+extension SimBrokerState {
     // MARK: Recording
 
     mutating func recordExchange(_ exchange: SimExchange) {

@@ -1,6 +1,6 @@
 import Broker
 
-extension SimCore {
+extension SimBrokerState {
     // MARK: Exchanges
 
     mutating func declareExchange(_ channel: SimChannel, _ name: String, kind: ExchangeKind, options: ExchangeOptions) throws(BrokerError) {

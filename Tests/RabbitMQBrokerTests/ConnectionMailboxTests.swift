@@ -7,7 +7,7 @@ import Testing
 /// The command queue and wake pipe between callers and a connection's thread, driven here
 /// by a stand-in for that thread's loop (no broker needed).
 @Suite("Connection command queue")
-struct ConnectionCoreTests {
+struct ConnectionMailboxTests {
     /// A command that only counts (it is never run: there is no worker here).
     private static func command() -> ConnectionCommand {
         .call(run: { _ in }, fail: { _ in })
@@ -15,7 +15,7 @@ struct ConnectionCoreTests {
 
     @Test
     func everySubmittedCommandWakesTheThreadsPollAndNoneWaitsForItsTimeout() async throws {
-        let core = try ConnectionCore()
+        let core = try ConnectionMailbox()
         let total = 200_000
         // A burst of submitters on other threads, as acks come from consumer tasks.
         let submitters = Task.detached {
@@ -68,7 +68,7 @@ struct ConnectionCoreTests {
 
     @Test
     func aSubmitAfterTheCloseFailsAtOnceWithTheCloseReason() throws {
-        let core = try ConnectionCore()
+        let core = try ConnectionMailbox()
         core.markClosed(.connectionClosed("the test closed it."))
         let failure = Mutex<BrokerError?>(nil)
         core.submit(.call(run: { _ in }, fail: { error in failure.withLock { $0 = error } }))

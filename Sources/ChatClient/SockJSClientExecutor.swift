@@ -3,7 +3,7 @@ import SockJSWire
 
 /// The loop-confined heart of a `SockJSClient`: runs the state machine and carries out its
 /// actions through a transport driver. Only ever touched on `eventLoop`.
-final class SockJSClientCore {
+final class SockJSClientExecutor {
     let endpoint: SockJSEndpoint
     let transport: SockJSTransportKind
     let eventLoop: any EventLoop
@@ -117,7 +117,7 @@ final class SockJSClientCore {
     }
 }
 
-/// A transport carries SockJS frames for one `SockJSClientCore`. It reports back through the
+/// A transport carries SockJS frames for one `SockJSClientExecutor`. It reports back through the
 /// core's `received(frame:)`, `transmitCompleted()` and `transportFailed(_:)`, on the loop.
 protocol SockJSTransportDriver: AnyObject {
     /// Opens the connection(s) and starts receiving.

@@ -35,7 +35,7 @@ enum ConnectionCommand: Sendable {
 /// The queue has no fixed bound of its own: every command is an awaited call of a caller
 /// (RPC, publish or batch) or an ack for a delivery the broker already limited by prefetch,
 /// so it holds at most one entry per suspended caller plus the prefetch windows.
-final class ConnectionCore: Sendable {
+final class ConnectionMailbox: Sendable {
     private struct State {
         var commands: [ConnectionCommand] = []
         /// A wake-up byte is in the pipe (or being written) and the thread has not drained

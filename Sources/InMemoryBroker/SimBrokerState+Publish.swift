@@ -1,6 +1,6 @@
 import Broker
 
-extension SimCore {
+extension SimBrokerState {
     /// Routes a batch of messages in order and decides each confirm. Under
     /// ``InMemoryBroker/stallConfirms()`` the messages are stored but the confirms wait.
     mutating func publish(_ channel: SimChannel, _ batch: [PublishRequest]) throws(BrokerError) -> SimPublishOutcome {

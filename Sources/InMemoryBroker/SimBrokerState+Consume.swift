@@ -1,6 +1,6 @@
 import Broker
 
-extension SimCore {
+extension SimBrokerState {
     // MARK: Consumers
 
     mutating func consume(_ channel: SimChannel, queue name: String, options: ConsumeOptions) throws(BrokerError) -> BrokerConsumer {
@@ -268,7 +268,7 @@ extension SimCore {
 
     /// Hands every consumer the deliveries the current operation made for it (a batched
     /// consumer as one batch). Runs at the end of every locked operation
-    /// (``InMemoryBroker/withCore(_:)``).
+    /// (``InMemoryBroker/withState(_:)``).
     mutating func flushDeliveries() {
         guard !unflushed.isEmpty else { return }
         for consumer in unflushed { consumer.handOver.flush() }

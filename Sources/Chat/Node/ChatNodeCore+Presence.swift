@@ -19,7 +19,7 @@ extension ChatNodeCore {
     /// Queues changes for the next `presence` frame.
     func queuePresence(_ changes: [PresenceTable.Change]) {
         guard !changes.isEmpty else { return }
-        for change in changes where claims[change.nick] != nil { claims[change.nick]?.seen = nextSeen() }
+        for change in changes { claimsMachine.seen(change.nick) }
         presenceBatch.add(changes)
         rosterSnapshotStale = true
         schedulePresenceFlush()
@@ -28,7 +28,6 @@ extension ChatNodeCore {
     /// A nick was claimed: the welcome roster must list it from now on.
     func claimsChanged() {
         rosterSnapshotStale = true
-        sortedNicksCache = nil
     }
 
     /// Flushes after `presenceBatchInterval`, unless a flush is already due.

@@ -2,21 +2,43 @@ import Broker
 import OrderedCollections
 
 extension ChatNodeCore {
-    enum ClaimOutcome { case won, taken, unavailable }
+    typealias Sessions = SessionsMachine<SessionEntry>
+    typealias Claims = ClaimsMachine<ContinuousClock.Instant>
+    typealias ClaimOutcome = Claims.Outcome
+
+    // MARK: The machines' state, read where the node needs it
+
+    /// Every joined session (``SessionsMachine/sessions``); an entry's own fields (inbox,
+    /// pending deliveries, typing limiter) may be changed through it.
+    var sessions: [UInt64: SessionEntry] {
+        get { sessionsMachine.sessions }
+        _modify { yield &sessionsMachine.sessions }
+    }
+    var nickOwner: [String: UInt64] { sessionsMachine.nickOwner }
+    var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] { sessionsMachine.roomMembers }
+    /// The first claim record of every claimed nick, as read from the stream.
+    var claims: [String: Claim] { claimsMachine.claims }
+    var claimsStreamComplete: Bool { claimsMachine.streamComplete }
+
+    func outlets(inRoom room: String) -> [any ChatOutlet] {
+        sessionsMachine.outlets(inRoom: room)
+    }
 
     /// `join`: checks or claims the nick, takes it over from any older session in the cluster,
     /// takes the user's inbox, then welcomes the session. Waiting private messages follow.
     func join(_ session: ChatSession, _ request: JoinRequest) async {
         let sessionId = session.id
-        if let entry = sessions[sessionId] {
-            session.send(ChatProtocolError(.badRequest, "You already joined as \(entry.nick): open a new connection to join as someone else.").frame)
+        switch sessionsMachine.startJoin(sessionId) {
+        case .go:
+            break
+        case .alreadyJoined(let nick):
+            session.send(ChatProtocolError(.badRequest, "You already joined as \(nick): open a new connection to join as someone else.").frame)
             return
-        }
-        guard joining.insert(sessionId).inserted else {
+        case .underWay:
             session.send(ChatProtocolError(.badRequest, "A join is already under way on this connection: wait for its welcome.").frame)
             return
         }
-        defer { joining.remove(sessionId) }
+        defer { sessionsMachine.joinFinished(sessionId) }
         let nick = request.nick
         guard await waitUntilCaughtUp() else {
             session.send(Self.unavailable())
@@ -27,21 +49,20 @@ extension ChatNodeCore {
         defer { leaveJoinGate() }
 
         let claimant = request.nonce.map { tokens.claimant(for: nick, nonce: $0) }
-        if let token = request.token {
-            guard tokens.verify(token, for: nick) else {
-                session.send(ChatProtocolError(.authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick.").frame)
-                return
-            }
-            if claims[nick] == nil { await publishClaim(nick: nick, marker: "token/\(nodeId)", claimant: nil) }
-        } else if let first = claims[nick] {
-            // Claimed already: by this very client when the first claim carries its nonce (its
-            // earlier attempt was answered `unavailable` but the claim still won).
-            guard let claimant, first.claimant == claimant else {
-                session.send(Self.nickTaken(nick))
-                return
-            }
-        } else {
-            switch await claim(nick, claimant: claimant) {
+        let token: Claims.Token = request.token.map { tokens.verify($0, for: nick) ? .valid : .invalid } ?? .absent
+        switch claimsMachine.admission(of: nick, token: token, claimant: claimant) {
+        case .granted:
+            break
+        case .grantedRecordingClaim:
+            await publishClaim(nick: nick, marker: "token/\(nodeId)", claimant: nil)
+        case .badToken:
+            session.send(ChatProtocolError(.authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick.").frame)
+            return
+        case .taken:
+            session.send(Self.nickTaken(nick))
+            return
+        case .claim(let checkQueue):
+            switch await claim(nick, claimant: claimant, checkQueue: checkQueue) {
             case .won: break
             case .taken:
                 session.send(Self.nickTaken(nick))
@@ -65,8 +86,8 @@ extension ChatNodeCore {
         }
         guard !session.isClosed else { return }
 
-        if let older = nickOwner[nick], older != sessionId { await replace(older, announce: false) }
-        nickOwner[nick] = sessionId
+        await run(sessionsMachine.takeOver(nick, by: sessionId))
+        sessionsMachine.own(nick, by: sessionId)
         if let channel = try? await publisher() {
             let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)
             _ = try? await channel.publish(OutgoingMessage(body: takeover.body, properties: MessageProperties(type: "takeover")),
@@ -74,11 +95,11 @@ extension ChatNodeCore {
         }
         let inbox = await acquireInbox(nick: nick, owner: sessionId)
         guard let inbox else {
-            if nickOwner[nick] == sessionId { nickOwner.removeValue(forKey: nick) }
+            sessionsMachine.disown(nick, by: sessionId)
             session.send(ChatProtocolError(.unavailable, "Your nick is still held by another connection or the broker is down: join again in a moment.").frame)
             return
         }
-        guard nickOwner[nick] == sessionId, !session.isClosed, sessions[sessionId] == nil else {
+        guard sessionsMachine.owns(nick, sessionId), !session.isClosed, sessions[sessionId] == nil else {
             await releaseInbox(inbox, pending: [:], startDelivering: true)
             return
         }
@@ -88,13 +109,12 @@ extension ChatNodeCore {
         var entry = SessionEntry(session: session, nick: nick, rooms: rooms,
                                  typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
         entry.inbox = inbox
-        sessions[sessionId] = entry
+        sessionsMachine.joined(sessionId, entry)
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
         var moreHistory: [String] = []
         let historyShare = limits.welcomeHistoryBytes / max(1, rooms.count)
         for room in rooms {
-            addMember(sessionId, outlet: session.outlet, to: room)
             let page = history.page(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
             roomHistory[room] = page.messages
             if page.more { moreHistory.append(room) }
@@ -112,40 +132,48 @@ extension ChatNodeCore {
         await startInbox(inbox)
     }
 
-    /// Claims a nick this node has no claim record of: its claim record must be the first one
-    /// for the nick in the claims stream, which every node reads in the same order, so two
-    /// nodes racing for a nick agree on the winner. A first record with the same `claimant`
-    /// (an earlier attempt of the same join, on any node) is a win too. When the user queue
-    /// exists already but no earlier record is in the stream (it aged out), the nick is taken.
-    /// That check (a passive declare on a channel of its own: two broker round trips on the
-    /// node's one connection, which every join's calls queue on) is skipped while the claims
-    /// stream still begins at offset 0: then every claim ever made has its record in it.
-    func claim(_ nick: String, claimant: String?) async -> ClaimOutcome {
-        var queueExists = false
-        if !claimsStreamComplete {
-            switch await userQueueExists(nick) {
-            case true?:
-                // Claimed; only the claim's own client (same nonce) goes on, to find its record.
-                guard claimant != nil else { return .taken }
-                queueExists = true
-            case false?:
-                break
-            case nil:
-                return .unavailable
-            }
-        }
+    /// Claims a nick this node has no claim record of (``ClaimsMachine/claim(_:claimant:queueExists:marker:waiter:now:)``)
+    /// and returns once its record came back through the claims stream, its deadline passed
+    /// or the link was lost. The queue check (a passive declare on a channel of its own: two
+    /// broker round trips on the node's one connection, which every join's calls queue on) is
+    /// made only when the machine asks for it.
+    func claim(_ nick: String, claimant: String?, checkQueue: Bool) async -> ClaimOutcome {
+        var queueExists: Bool? = false
+        if checkQueue { queueExists = await userQueueExists(nick) }
         let marker = "\(nodeId)/claim/\(nextMarker)"
         nextMarker += 1
-        let seen = await wait(timeout: configuration.claimTimeout) { waiter in
-            claimWaiters[marker] = waiter
-            Task { await self.publishClaim(nick: nick, marker: marker, claimant: claimant) }
+        let waiter = nextWaiter
+        nextWaiter += 1
+        return await withCheckedContinuation { (continuation: CheckedContinuation<ClaimOutcome, Never>) in
+            claimResumers[waiter] = continuation
+            run(claimsMachine.claim(nick, claimant: claimant, queueExists: queueExists, marker: marker, waiter: waiter, now: .now))
         }
-        claimWaiters.removeValue(forKey: marker)
-        guard seen else { return .unavailable }
-        guard let first = claims[nick] else { return .taken }
-        if first.marker == marker { return queueExists ? .taken : .won }
-        if let claimant, first.claimant == claimant { return .won }
-        return .taken
+    }
+
+    /// Carries out the claims machine's actions, in order.
+    func run(_ actions: [Claims.Action]) {
+        for action in actions {
+            switch action {
+            case .publishClaim(let nick, let marker, let claimant):
+                Task { await self.publishClaim(nick: nick, marker: marker, claimant: claimant) }
+            case .startTimer(let timer):
+                claimTimers[timer.marker] = Task { [weak self] in
+                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
+                    await self?.claimTimerFired(timer.marker)
+                }
+            case .cancelTimer(let marker):
+                claimTimers.removeValue(forKey: marker)?.cancel()
+            case .answer(let waiter, let outcome):
+                claimResumers.removeValue(forKey: waiter)?.resume(returning: outcome)
+            case .claimsChanged:
+                claimsChanged()
+            }
+        }
+    }
+
+    private func claimTimerFired(_ marker: String) {
+        claimTimers.removeValue(forKey: marker)
+        run(claimsMachine.timerFired(marker))
     }
 
     /// Whether `user.<nick>` exists: a passive declare, on a channel of its own because a
@@ -172,16 +200,7 @@ extension ChatNodeCore {
 
     /// Another session took the nick: this one gets `replaced` and is closed (4001).
     func replace(_ sessionId: UInt64, announce: Bool = true) async {
-        guard let entry = sessions[sessionId] else {
-            if nickOwner.first(where: { $0.value == sessionId }) != nil {
-                nickOwner = nickOwner.filter { $0.value != sessionId }
-            }
-            return
-        }
-        entry.session.markClosed()
-        entry.session.send(ChatProtocolError(.replaced, "Your nick \(entry.nick) joined from another connection, so this one is closed.").frame)
-        entry.session.outlet.close(code: ChatCloseCode.replaced, reason: "Replaced")
-        await endSession(sessionId, announce: announce)
+        await run(sessionsMachine.replace(sessionId, announce: announce))
     }
 
     /// The client went away or was replaced: leave rooms, release the inbox (what the client
@@ -193,14 +212,29 @@ extension ChatNodeCore {
     /// - Parameter announce: false when a new session of the same nick on this node takes
     ///   over right away, so the nick does not flap offline and online.
     func endSession(_ sessionId: UInt64, announce: Bool = true) async {
-        guard let entry = sessions.removeValue(forKey: sessionId) else { return }
-        publishes.sessionEnded(sessionId)
-        metrics.joinedSessions.record(sessions.count)
-        if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
-        for room in entry.rooms { removeMember(sessionId, from: room) }
-        if announce, nickOwner[entry.nick] == nil { localPresence(nick: entry.nick, online: false) }
-        guard let inbox = entry.inbox else { return }
-        await releaseInbox(inbox, pending: entry.pending, startDelivering: false)
+        await run(sessionsMachine.end(sessionId, announce: announce))
+    }
+
+    /// Carries out the sessions machine's actions, in order (an inbox release is awaited).
+    func run(_ actions: [Sessions.Action]) async {
+        for action in actions {
+            switch action {
+            case .letIn(let waiter):
+                joinGateResumers.removeValue(forKey: waiter)?.resume()
+            case .close(_, let entry):
+                entry.session.markClosed()
+                entry.session.send(ChatProtocolError(.replaced, "Your nick \(entry.nick) joined from another connection, so this one is closed.").frame)
+                entry.session.outlet.close(code: ChatCloseCode.replaced, reason: "Replaced")
+            case .ended(let sessionId):
+                publishes.sessionEnded(sessionId)
+                metrics.joinedSessions.record(sessions.count)
+            case .offline(let nick):
+                localPresence(nick: nick, online: false)
+            case .releaseInbox(let entry):
+                guard let inbox = entry.inbox else { continue }
+                await releaseInbox(inbox, pending: entry.pending, startDelivering: false)
+            }
+        }
     }
 
     static func unavailable(id: String? = nil) -> ServerFrame {
@@ -210,4 +244,8 @@ extension ChatNodeCore {
     static func nickTaken(_ nick: String) -> ServerFrame {
         ChatProtocolError(.authFailed, "The nick \(nick) is taken: join with its token, or pick another nick.").frame
     }
+}
+
+extension ChatNodeCore.SessionEntry {
+    var outlet: any ChatOutlet { session.outlet }
 }

@@ -133,8 +133,7 @@ extension ChatNodeCore {
         connected.store(false, ordering: .relaxed)
         run(catchUp.linkLost())
         run(presenceMachine.linkLost())
-        for id in claimWaiters.values { resume(waiter: id, with: false) }
-        claimWaiters.removeAll()
+        run(claimsMachine.linkLost())
         for sessionId in sessions.keys {
             sessions[sessionId]?.inbox = nil
             sessions[sessionId]?.pending.removeAll()
@@ -220,7 +219,7 @@ extension ChatNodeCore {
 
     func onClaimRecord(_ delivery: Delivery) {
         if let offset = delivery.streamOffset {
-            if lastClaimsOffset == nil { claimsStreamComplete = offset == 0 }
+            if lastClaimsOffset == nil { claimsMachine.streamBegins(at: offset) }
             lastClaimsOffset = offset
         }
         guard let record = BrokerRecord.decode(delivery.body) else {
@@ -230,11 +229,7 @@ extension ChatNodeCore {
         switch record.kind {
         case .claim:
             guard let nick = record.nick, let marker = record.marker else { return }
-            if claims[nick] == nil {
-                claims[nick] = Claim(marker: marker, claimant: record.claimant, seen: nextSeen())
-                claimsChanged()
-            }
-            if let waiter = claimWaiters.removeValue(forKey: marker) { resume(waiter: waiter, with: true) }
+            run(claimsMachine.record(nick: nick, marker: marker, claimant: record.claimant))
         case .sync:
             run(catchUp.syncRead(marker: record.marker))
         default:

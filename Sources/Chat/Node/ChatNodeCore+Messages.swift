@@ -30,21 +30,14 @@ extension ChatNodeCore {
         case .join:
             return
         case .enter(let request):
-            if !entry.rooms.contains(request.room), entry.rooms.count >= configuration.limits.roomsPerSession {
-                session.send(ChatProtocolError(.tooManyRooms, "You are in \(entry.rooms.count) rooms, the most at once: leave one before you enter \(request.room).").frame)
+            if case .tooManyRooms(let count) = sessionsMachine.enter(request.room, session: session.id) {
+                session.send(ChatProtocolError(.tooManyRooms, "You are in \(count) rooms, the most at once: leave one before you enter \(request.room).").frame)
                 return
-            }
-            if !entry.rooms.contains(request.room) {
-                sessions[session.id]?.rooms.append(request.room)
-                addMember(session.id, outlet: session.outlet, to: request.room)
             }
             let page = history.page(in: request.room, limit: configuration.limits.historyOnJoin, maxBytes: configuration.limits.historyBytesPerReply)
             session.send(.entered(Entered(room: request.room, history: page.messages, more: page.more)))
         case .leave(let request):
-            if entry.rooms.contains(request.room) {
-                sessions[session.id]?.rooms.remove(request.room)
-                removeMember(session.id, from: request.room)
-            }
+            sessionsMachine.leave(request.room, session: session.id)
             session.send(.left(Left(room: request.room)))
         case .say(let request):
             let room = request.room ?? ChatName.lobby

@@ -35,7 +35,6 @@ extension ChatNodeCore {
     /// A nick was claimed: the welcome roster must list it from now on.
     func claimsChanged() {
         presenceMachine.claimsChanged()
-        sortedNicksCache = nil
     }
 
     /// The `users` of a welcome (see ``PresenceMachine/welcomeRoster()``).
@@ -62,7 +61,7 @@ extension ChatNodeCore {
                 guard !sessions.isEmpty else { continue }
                 broadcaster.broadcast(ChatFrameCodec.encode(.presence(frame)), to: sessions.values.map(\.session.outlet))
             case .changed(let changes):
-                for change in changes where claims[change.nick] != nil { claims[change.nick]?.seen = nextSeen() }
+                for change in changes { claimsMachine.seen(change.nick) }
             case .takeRosterSnapshot:
                 presenceMachine.snapshotTaken(RosterSnapshot(users: welcomeRosterUsers()))
             case .publishRoster(let nicks):

@@ -83,18 +83,11 @@ actor ChatNodeCore {
         var inbox: Inbox
     }
 
-    /// A nick's first claim record: every node reads the same one, so it decides the claim.
-    struct Claim: Sendable, Hashable {
-        var marker: String
-        /// ``NickToken/claimant(for:nonce:)`` of the join that made it, when it had a nonce.
-        var claimant: String?
-        /// When this node last saw the nick claimed, come online or go offline, in
-        /// ``ChatNodeCore/seenCounter`` ticks: the welcome lists the most recent ones.
-        var seen: UInt64 = 0
-    }
+    /// A nick's first claim record (``ClaimsMachine/Claim``).
+    typealias Claim = ClaimsMachine<ContinuousClock.Instant>.Claim
 
     /// A joined session.
-    struct SessionEntry {
+    struct SessionEntry: JoinedSession {
         let session: ChatSession
         var nick: String
         var rooms: OrderedSet<String>
@@ -120,9 +113,6 @@ actor ChatNodeCore {
     var generation = 0
     var lastStreamOffset: Int64?
     var lastClaimsOffset: Int64?
-    /// The claims stream began at offset 0 when this node first read it (nothing had aged out),
-    /// so a nick without a claim record has no user queue either (`claim` skips its check).
-    var claimsStreamComplete = false
     /// History records read since the node started (to show that a start reads a bounded part).
     var historyRecordsRead = 0
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
@@ -133,8 +123,6 @@ actor ChatNodeCore {
     /// The sentence saying why the node refused to start; set once, then the node stops.
     nonisolated let refusal = Mutex<String?>(nil)
     var history: RoomHistory
-    /// The first claim record of every claimed nick, as read from the stream.
-    var claims: [String: Claim] = [:]
     /// Presence: the table, the batched flush, the roster snapshot, the announcements
     /// (ChatNodeCore+Presence.swift).
     var presenceMachine: Presences
@@ -144,11 +132,16 @@ actor ChatNodeCore {
     var catchUpTimers: [CatchUps.TimerKind: Task<Void, Never>] = [:]
     /// Joins waiting to catch up, by waiter id.
     var catchUpResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
-    var sessions: [UInt64: SessionEntry] = [:]
-    var joining: Set<UInt64> = []
-    var nickOwner: [String: UInt64] = [:]
-    var roomMembers: [String: OrderedDictionary<UInt64, any ChatOutlet>] = [:]
-    var roomOutlets: [String: [any ChatOutlet]] = [:]
+    /// The claims, this node's claims waiting for their record, the roster lookups
+    /// (ChatNodeCore+Join.swift, +Roster.swift).
+    var claimsMachine: Claims
+    /// Joins waiting for their claim's outcome, by waiter id.
+    var claimResumers: [UInt64: CheckedContinuation<ClaimOutcome, Never>] = [:]
+    /// The running deadline of each claim waiting for its record, by marker.
+    var claimTimers: [String: Task<Void, Never>] = [:]
+    /// Joined and joining sessions, nick owners, room members, the join gate
+    /// (ChatNodeCore+Join.swift, +JoinGate.swift).
+    var sessionsMachine: Sessions
     /// The channel of every inbox consumer for the current link, once one was needed.
     var inboxChannel: InboxChannel?
     /// Every inbox channel whose sink is still read (the current one, and closed ones until
@@ -184,10 +177,8 @@ actor ChatNodeCore {
     /// The graceful stop waiting for the publishes in flight (``PublishMachine/Action/drained``).
     var stopWaiter: UInt64?
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
-    var claimWaiters: [String: UInt64] = [:]
-    /// Joins making their broker calls, and those waiting for their turn (ChatNodeCore+JoinGate.swift).
-    var joinGate: JoinGate
-    var joinGateWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// Joins waiting for their turn at the join gate (ChatNodeCore+JoinGate.swift).
+    var joinGateResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
     /// The graceful stop in progress, if one began.
@@ -195,10 +186,6 @@ actor ChatNodeCore {
     /// Nicks whose inbox was declared without this node's caps (ChatNodeCore+InboxCaps.swift),
     /// oldest first; at most `legacyInboxMemory`.
     var legacyInboxes: OrderedSet<String> = []
-    /// Ticks of ``Claim/seen``.
-    var seenCounter: UInt64 = 0
-    /// Every claimed nick, sorted, for `users` requests; nil after claims changed.
-    var sortedNicksCache: [String]?
 
     init(configuration: ChatConfiguration, logger: Logger, broadcaster: any ChatBroadcaster) {
         self.configuration = configuration
@@ -213,7 +200,8 @@ actor ChatNodeCore {
                               maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
         presenceMachine = Presences(nodeId: configuration.nodeId, timings: Self.presenceTimings(configuration))
         catchUp = CatchUps(nodeId: configuration.nodeId, fingerprint: fingerprint, timings: Self.catchUpTimings(configuration))
-        joinGate = JoinGate(capacity: configuration.limits.joinsInFlight)
+        sessionsMachine = Sessions(joinsInFlight: configuration.limits.joinsInFlight, roomsPerSession: configuration.limits.roomsPerSession)
+        claimsMachine = Claims(claimTimeout: configuration.claimTimeout)
         publishes = Publishes(limits: Self.publishLimits(configuration))
     }
 
@@ -278,23 +266,5 @@ actor ChatNodeCore {
 
     func send(_ frame: ServerFrame, to sessionId: UInt64) {
         sessions[sessionId]?.session.send(frame)
-    }
-
-    func outlets(inRoom room: String) -> [any ChatOutlet] {
-        if let cached = roomOutlets[room] { return cached }
-        let outlets = roomMembers[room].map { Array($0.values) } ?? []
-        roomOutlets[room] = outlets
-        return outlets
-    }
-
-    func addMember(_ sessionId: UInt64, outlet: any ChatOutlet, to room: String) {
-        roomMembers[room, default: [:]][sessionId] = outlet
-        roomOutlets.removeValue(forKey: room)
-    }
-
-    func removeMember(_ sessionId: UInt64, from room: String) {
-        roomMembers[room]?.removeValue(forKey: sessionId)
-        if roomMembers[room]?.isEmpty == true { roomMembers.removeValue(forKey: room) }
-        roomOutlets.removeValue(forKey: room)
     }
 }

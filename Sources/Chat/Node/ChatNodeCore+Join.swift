@@ -79,15 +79,14 @@ extension ChatNodeCore {
             return
         }
         guard nickOwner[nick] == sessionId, !session.isClosed, sessions[sessionId] == nil else {
-            await releaseInbox(inbox, pending: [:], startDelivering: true)
+            await releaseInbox(inbox)
             return
         }
 
         let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
         let limits = configuration.limits
-        var entry = SessionEntry(session: session, nick: nick, rooms: rooms,
+        let entry = SessionEntry(session: session, nick: nick, rooms: rooms,
                                  typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
-        entry.inbox = inbox
         sessions[sessionId] = entry
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
@@ -109,7 +108,7 @@ extension ChatNodeCore {
                               })
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)
-        await startInbox(inbox)
+        await startInbox(inbox, session: sessionId, nick: nick)
     }
 
     /// Claims a nick this node has no claim record of: its claim record must be the first one
@@ -199,8 +198,7 @@ extension ChatNodeCore {
         if nickOwner[entry.nick] == sessionId { nickOwner.removeValue(forKey: entry.nick) }
         for room in entry.rooms { removeMember(sessionId, from: room) }
         if announce, nickOwner[entry.nick] == nil { localPresence(nick: entry.nick, online: false) }
-        guard let inbox = entry.inbox else { return }
-        await releaseInbox(inbox, pending: entry.pending, startDelivering: false)
+        await releaseInbox(ofEndedSession: sessionId)
     }
 
     static func unavailable(id: String? = nil) -> ServerFrame {

@@ -146,10 +146,7 @@ extension ChatNodeCore {
         caughtUpWaiters.removeAll()
         for id in claimWaiters.values { resume(waiter: id, with: false) }
         claimWaiters.removeAll()
-        for sessionId in sessions.keys {
-            sessions[sessionId]?.inbox = nil
-            sessions[sessionId]?.pending.removeAll()
-        }
+        inboxes.linkLost()
     }
 
     /// Graceful stop: let publishes awaiting a confirm finish (for up to 2 s), tell the cluster

@@ -1,0 +1,349 @@
+@testable import Chat
+import Testing
+
+/// Drives an ``InboxMachine`` as the node's executor does, without a broker, tasks or sleeps:
+/// it keeps the timers the machine started (as values), fires the due ones when the manual
+/// clock is moved, and records the receipts it was asked to publish and the acks resumed.
+struct InboxHarness {
+    typealias Machine = InboxMachine<ManualInstant>
+
+    var machine: Machine
+    var now = ManualInstant(offset: .zero)
+    /// Timers started and not cancelled or fired, by ticket.
+    var timers: [Machine.Ticket: ManualInstant] = [:]
+    /// Receipts asked to be published, by ticket.
+    var published: [Machine.Ticket: [Machine.Receipt]] = [:]
+    /// Ack tokens resumed.
+    var resumed: [UInt64] = []
+    /// `msgId`s of the publishes in flight (the publish machine's answer to `isInFlight`).
+    var inFlight: Set<String> = []
+    private var nextToken: UInt64 = 1
+
+    static let timeout = Duration.seconds(10)
+    static let prefetch = 3
+
+    init() {
+        machine = Machine(limits: .init(receiptTimeout: Self.timeout, heldPerInbox: Self.prefetch))
+    }
+
+    static func inbox(_ serial: Int, channel: Int = 1, generation: Int = 1) -> Machine.Inbox {
+        Machine.Inbox(serial: serial, channel: channel, consumerTag: "ctag-\(serial)", generation: generation)
+    }
+
+    static func tell(_ tag: UInt64, on inbox: Machine.Inbox, msgId: String, from: String = "alice") -> Machine.Item {
+        Machine.Item(tag: tag, consumerTag: inbox.consumerTag, content: .tell(msgId: msgId, from: from, to: nil, text: "hi", ts: 1))
+    }
+
+    static func receipt(_ tag: UInt64, on inbox: Machine.Inbox, msgId: String) -> Machine.Item {
+        Machine.Item(tag: tag, consumerTag: inbox.consumerTag, content: .delivered(msgId: msgId, to: "bob", ts: 2))
+    }
+
+    mutating func note(_ actions: [Machine.Action]) -> [Machine.Action] {
+        for action in actions {
+            switch action {
+            case .startTimer(let timer): timers[timer.ticket] = timer.deadline
+            case .cancelTimer(let ticket): timers.removeValue(forKey: ticket)
+            case .publishReceipts(let ticket, let receipts): published[ticket] = receipts
+            case .resume(let token): resumed.append(token)
+            default: break
+            }
+        }
+        return actions
+    }
+
+    /// `consume` returned `inbox` for `session`, then the session was welcomed.
+    mutating func join(_ session: UInt64, _ inbox: Machine.Inbox, nick: String = "bob") -> [Machine.Action] {
+        _ = note(machine.consumed(inbox, session: session, currentGeneration: inbox.generation))
+        return started(session, inbox, nick: nick)
+    }
+
+    mutating func started(_ session: UInt64, _ inbox: Machine.Inbox, nick: String = "bob") -> [Machine.Action] {
+        let inFlight = inFlight
+        return note(machine.started(inbox, session: session, nick: nick) { inFlight.contains($0) })
+    }
+
+    mutating func deliver(_ items: [Machine.Item], channel: Int = 1) -> [Machine.Action] {
+        let inFlight = inFlight
+        return note(machine.deliveries(items, channel: channel) { inFlight.contains($0) })
+    }
+
+    mutating func ack(_ msgIds: [String], session: UInt64) -> (token: UInt64, actions: [Machine.Action]) {
+        let token = nextToken
+        nextToken += 1
+        return (token, note(machine.acknowledge(msgIds, session: session, ts: 5, token: token, now: now)))
+    }
+
+    mutating func answer(_ ticket: Machine.Ticket, _ outcomes: [Machine.ReceiptOutcome]) -> [Machine.Action] {
+        note(machine.receiptsAnswered(ticket, outcomes))
+    }
+
+    /// Moves the manual clock and fires every timer now due, oldest deadline first.
+    mutating func advance(by duration: Duration) -> [Machine.Action] {
+        now = now.advanced(by: duration)
+        var actions: [Machine.Action] = []
+        for (ticket, deadline) in timers.sorted(by: { $0.value < $1.value }) where deadline <= now {
+            timers.removeValue(forKey: ticket)
+            actions += note(machine.timerFired(ticket, now: now))
+        }
+        return actions
+    }
+}
+
+/// What the inbox machine does, in order, as short strings: `message:<msgId>@<session>`,
+/// `delivered:<msgId>@<session>`, `<code>@<session>`, `ack:<tags>`, `requeue:<tags>`,
+/// `reject:<tag>`, `cancel:<serial>`, `released:<serial>`, `reattach:<session>`,
+/// `hold:<msgId>`, `publish:<msgIds>`, `redeliver:<session>`, `resume:<token>`.
+func did(_ actions: [InboxHarness.Machine.Action]) -> [String] {
+    actions.compactMap { action in
+        switch action {
+        case .send(.message(let message), let session): return "message:\(message.msgId)@\(session)"
+        case .send(.delivered(let receipt), let session): return "delivered:\(receipt.msgId)@\(session)"
+        case .send(.error(let error), let session): return "\(error.code.rawValue)@\(session)"
+        case .send(_, let session): return "other@\(session)"
+        case .ack(let tags, _): return "ack:\(tags.map(String.init).joined(separator: ","))"
+        case .requeue(let tags, _): return "requeue:\(tags.map(String.init).joined(separator: ","))"
+        case .reject(let tag, _): return "reject:\(tag)"
+        case .cancelConsumer(let inbox): return "cancel:\(inbox.serial)"
+        case .released(let serial): return "released:\(serial)"
+        case .reattach(let session): return "reattach:\(session)"
+        case .holdReceipt(_, let msgId): return "hold:\(msgId)"
+        case .publishReceipts(_, let receipts): return "publish:\(receipts.map(\.msgId).joined(separator: ","))"
+        case .redeliver(let session, _): return "redeliver:\(session)"
+        case .resume(let token): return "resume:\(token)"
+        case .consumerEnded, .privateDelivery, .startTimer, .cancelTimer, .replacePublishChannel, .receiptsTimedOut, .receiptsDeferred:
+            return nil
+        }
+    }
+}
+
+/// The inbox guarantees of Specs/chat-protocol.md on ``InboxMachine`` alone: no broker, no
+/// tasks, a manual clock, no sleeps.
+@Suite("InboxMachine")
+struct InboxMachineTests {
+    typealias Machine = InboxHarness.Machine
+
+    @Test func deliveriesBeforeTheWelcomeAreHeldBoundedAndFollowItInOrder() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        let step1 = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
+        #expect(step1.isEmpty)
+        // Before the welcome nothing reaches the session; past the bound (the prefetch) a
+        // delivery goes back to the queue rather than pile up.
+        let early = (1...4).map { InboxHarness.tell(UInt64($0), on: inbox, msgId: "m\($0)") }
+        let step2 = harness.deliver(early)
+        #expect(did(step2) == ["requeue:4"])
+        // The welcome went out: the held ones follow, in queue order, then live ones.
+        let step3 = harness.started(7, inbox)
+        #expect(did(step3) == ["message:m1@7", "message:m2@7", "message:m3@7"])
+        let step4 = harness.deliver([InboxHarness.tell(5, on: inbox, msgId: "m5")])
+        #expect(did(step4) == ["message:m5@7"])
+        #expect(harness.machine.unackedPerInbox == [4])
+    }
+
+    @Test func eventsArrivingBeforeConsumeReturnedAreTakenOver() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        // The sink's reader ran before `consume` returned: the deliveries wait for their route.
+        let step5 = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
+        #expect(step5.isEmpty)
+        let step6 = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
+        #expect(step6.isEmpty)
+        #expect(harness.machine.hasRoute(inbox.key))
+        let step7 = harness.started(7, inbox)
+        #expect(did(step7) == ["message:m1@7", "message:m2@7"])
+
+        // A consumer that ended before its `consume` returned: taken over, it ends at once and
+        // what it brought goes back; the caller sees no route and tries again.
+        let second = InboxHarness.inbox(2)
+        let step8 = harness.deliver([InboxHarness.tell(1, on: second, msgId: "x1")])
+        #expect(step8.isEmpty)
+        let step9 = harness.machine.consumerEnded(second.key, currentGeneration: 1)
+        #expect(step9.isEmpty)
+        let step10 = harness.machine.consumed(second, session: 8, currentGeneration: 1)
+        #expect(did(step10) == ["requeue:1"])
+        #expect(!harness.machine.hasRoute(second.key))
+    }
+
+    @Test func anAckSendsTheDeliveredReceiptAndSettlesItsTagsOnlyAfterTheConfirm() throws {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1", from: "alice"),
+                             InboxHarness.receipt(2, on: inbox, msgId: "r1"),
+                             InboxHarness.tell(3, on: inbox, msgId: "m3", from: "carol")])
+        let (token, acked) = harness.ack(["m1", "r1", "unknown"], session: 7)
+        // The receipt goes to alice (a receipt needs none); nothing is acked at the broker and
+        // the session's frame waits until the receipt's confirm.
+        #expect(did(acked) == ["publish:m1"])
+        let ticket = try #require(harness.published.keys.first)
+        #expect(harness.published[ticket] == [Machine.Receipt(msgId: "m1", sender: "alice", addressee: "bob", ts: 5)])
+        #expect(harness.timers[ticket] == ManualInstant(offset: InboxHarness.timeout))
+        #expect(harness.resumed.isEmpty)
+        #expect(harness.machine.acksInFlight == 1)
+        // The confirm: both acked tags are acked, one at a time, and the frame is answered.
+        let step11 = harness.answer(ticket, [.confirmed])
+        #expect(did(step11) == ["ack:1,2", "resume:\(token)"])
+        #expect(harness.timers.isEmpty)
+        #expect(harness.machine.acksInFlight == 0)
+        #expect(harness.machine.unackedPerInbox == [1])
+        // An ack of nothing pending answers at once; one of receipts only needs no publish.
+        let step12 = harness.ack(["m1"], session: 7)
+        #expect(did(step12.actions) == ["resume:2"])
+        _ = harness.deliver([InboxHarness.receipt(5, on: inbox, msgId: "r5")])
+        let step13 = harness.ack(["r5"], session: 7)
+        #expect(did(step13.actions) == ["ack:5", "resume:3"])
+    }
+
+    @Test func aDeliveredReceiptReachesTheSenderOnlyAfterItsConfirm() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox, nick: "alice")
+        // Alice's tell m1 awaits its confirm when bob's receipt for it comes: held.
+        harness.inFlight = ["m1"]
+        let receipt = InboxHarness.receipt(4, on: inbox, msgId: "m1")
+        let held = harness.deliver([receipt])
+        #expect(did(held) == ["hold:m1"])
+        #expect(harness.machine.unackedPerInbox == [0])
+        // The confirm came (the publish machine said `sent`): the receipt goes through now.
+        harness.inFlight = []
+        let released = harness.machine.receiptReleased(Machine.HeldReceipt(item: receipt, session: 7, inbox: inbox)) { _ in false }
+        #expect(did(released) == ["delivered:m1@7"])
+        #expect(harness.machine.unackedPerInbox == [1])
+    }
+
+    @Test func anAckWhoseReceiptIsNotConfirmedInTimeBringsTheMessageAgain() throws {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
+        let (token, _) = harness.ack(["m2"], session: 7)
+        let ticket = try #require(harness.published.keys.first)
+        let step14 = harness.advance(by: .seconds(9))
+        #expect(step14.isEmpty)
+        let fired = harness.advance(by: .seconds(1))
+        #expect(fired.contains(.receiptsTimedOut))
+        #expect(fired.contains(.replacePublishChannel(ticket)))
+        // `unavailable`, then the inbox is released with the unacked m1 and the acked m2 (its
+        // receipt not confirmed) and taken again: both come again.
+        #expect(did(fired) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
+        #expect(harness.machine.inbox(of: 7) == nil)
+        let step15 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(step15) == ["requeue:1,2", "released:1"])
+        // The confirm that comes late changes nothing.
+        let step16 = harness.answer(ticket, [.confirmed])
+        #expect(step16.isEmpty)
+    }
+
+    @Test func aSessionEndRequeuesExactlyItsOwnUnackedTagsNeverOneWhoseAckWasAnswered() throws {
+        var harness = InboxHarness()
+        let mine = InboxHarness.inbox(1)
+        let theirs = InboxHarness.inbox(2)
+        _ = harness.join(7, mine)
+        _ = harness.join(8, theirs, nick: "carol")
+        // One channel, interleaved tags of two users.
+        _ = harness.deliver([InboxHarness.tell(1, on: mine, msgId: "m1"), InboxHarness.tell(2, on: theirs, msgId: "t2"),
+                             InboxHarness.tell(3, on: mine, msgId: "m3"), InboxHarness.tell(4, on: mine, msgId: "m4")])
+        // m3's ack is under way (its receipt awaits the confirm) when the session ends.
+        let (token, _) = harness.ack(["m3"], session: 7)
+        let ticket = try #require(harness.published.keys.first)
+        let step17 = harness.machine.sessionEnded(7)
+        #expect(did(step17) == ["cancel:1"])
+        // A delivery between the cancel and its cancel-ok is kept for the release.
+        let step18 = harness.deliver([InboxHarness.tell(5, on: mine, msgId: "m5")])
+        #expect(step18.isEmpty)
+        let step19 = harness.machine.consumerEnded(mine.key, currentGeneration: 1)
+        #expect(did(step19) == ["requeue:1,4,5", "released:1"])
+        // The confirm then acks m3; carol's delivery was never touched.
+        let step20 = harness.answer(ticket, [.confirmed])
+        #expect(did(step20) == ["ack:3", "resume:\(token)"])
+        #expect(harness.machine.unackedPerInbox == [1])
+    }
+
+    @Test func aReceiptRefusedByTheSendersFullInboxKeepsItsMessagePending() throws {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1", from: "alice"),
+                             InboxHarness.tell(2, on: inbox, msgId: "m2", from: "carol")])
+        let (token, _) = harness.ack(["m1", "m2"], session: 7)
+        let ticket = try #require(harness.published.keys.first)
+        let answered = harness.answer(ticket, [.senderInboxFull, .confirmed])
+        #expect(answered.contains(.receiptsDeferred(count: 1)))
+        #expect(did(answered) == ["ack:2", "resume:\(token)"])
+        // m1 stays unacked: the session's end puts it back.
+        let step21 = harness.machine.sessionEnded(7)
+        #expect(did(step21) == ["cancel:1"])
+        let step22 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(step22) == ["requeue:1", "released:1"])
+    }
+
+    @Test func aFailedReceiptBringsTheAckedMessagesAgainAndABadRecordIsRejected() throws {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        let bad = Machine.Item(tag: 9, consumerTag: inbox.consumerTag, content: .invalid)
+        let step23 = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), bad])
+        #expect(did(step23) == ["message:m1@7", "reject:9"])
+        let (token, _) = harness.ack(["m1"], session: 7)
+        let ticket = try #require(harness.published.keys.first)
+        let step24 = harness.answer(ticket, [.failed])
+        #expect(did(step24) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
+        let step25 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(step25) == ["requeue:1", "released:1"])
+    }
+
+    @Test func anInboxEndedByTheBrokerIsTakenAgainWhileItsLinkLasts() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1, generation: 1)
+        _ = harness.join(7, inbox)
+        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1")])
+        // The consumer ended without a release (a channel error): its unacked tag goes back
+        // (a no-op on a closed channel) and the session takes its inbox again.
+        let step26 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(step26) == ["requeue:1", "reattach:7"])
+        #expect(harness.machine.inbox(of: 7) == nil)
+        // On a link that is gone it waits for the next one (which takes every inbox again).
+        let next = InboxHarness.inbox(2, generation: 1)
+        _ = harness.join(7, next)
+        let step27 = harness.machine.consumerEnded(next.key, currentGeneration: 2)
+        #expect(did(step27).isEmpty)
+        // A delivery on an inbox its session no longer holds goes back at once.
+        let third = InboxHarness.inbox(3)
+        _ = harness.join(8, third)
+        _ = harness.join(8, InboxHarness.inbox(4))
+        let step28 = harness.deliver([InboxHarness.tell(6, on: third, msgId: "z")])
+        #expect(did(step28) == ["requeue:6"])
+    }
+
+    @Test func anInboxNoSessionTookGivesBackWhatItHeld() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
+        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
+        let step29 = harness.machine.release(inbox, ofSession: nil)
+        #expect(did(step29) == ["cancel:1"])
+        #expect(harness.machine.isClosing(1))
+        let step30 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(step30) == ["requeue:1,2", "released:1"])
+        #expect(!harness.machine.isClosing(1))
+    }
+
+    @Test func oneCallerOpensTheInboxChannelAndTheOthersWaitForIt() {
+        var harness = InboxHarness()
+        let step31 = harness.machine.channelNeeded()
+        #expect(step31)
+        let step32 = harness.machine.channelNeeded()
+        #expect(!step32)
+        harness.machine.waitForChannel(11)
+        let step33 = harness.machine.channelNeeded()
+        #expect(!step33)
+        harness.machine.waitForChannel(12)
+        let step34 = harness.machine.channelOpeningEnded()
+        #expect(step34 == [11, 12])
+        // The next unusable channel is opened again by one caller.
+        let step35 = harness.machine.channelNeeded()
+        #expect(step35)
+        let step36 = harness.machine.channelOpeningEnded()
+        #expect(step36.isEmpty)
+    }
+}

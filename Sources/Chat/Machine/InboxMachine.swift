@@ -24,6 +24,10 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         /// Deliveries held for one consumer before its session's welcome (the broker sends at
         /// most the inbox prefetch unacked, so this bound is the prefetch).
         var heldPerInbox: Int
+        /// How long a session may try to take its user queue over from another consumer.
+        var takeoverTimeout: Duration
+        /// The pause between two tries while the queue is still held.
+        var takeoverRetry: Duration
     }
 
     /// An inbox consumer as its channel's sink names it.
@@ -89,6 +93,17 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         var ts: Int64
     }
 
+    /// How one try to take a user queue went, as the executor found out.
+    enum TryOutcome: Sendable, Hashable {
+        /// The consumer started and still has its route.
+        case took(Inbox)
+        /// Someone still consumes the queue (or won a race for it, or the new consumer ended
+        /// at once): try again shortly.
+        case held
+        /// The link is gone, the session no longer owns the nick, or the broker failed.
+        case failed
+    }
+
     /// How the broker answered one receipt of an ack.
     enum ReceiptOutcome: Sendable, Hashable {
         case confirmed
@@ -98,11 +113,12 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         case failed
     }
 
-    /// One ack whose receipts are being published.
+    /// One ack whose receipts are being published, or one take-over of a user queue.
     typealias Ticket = UInt64
 
-    /// An ack's deadline: the executor fires ``timerFired(_:now:)`` with its ticket once
-    /// `deadline` has passed, unless an action cancelled it first.
+    /// An ack's deadline, or a take-over's next try: the executor fires
+    /// ``timerFired(_:now:)`` with its ticket once `deadline` has passed, unless an action
+    /// cancelled it first.
     struct Timer: Sendable, Hashable {
         var ticket: Ticket
         var deadline: Instant
@@ -144,6 +160,19 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         case redeliver(session: UInt64, inbox: Inbox)
         /// The session's ack is answered: its next frame may run.
         case resume(token: UInt64)
+        /// Try once to start the exclusive consumer of `nick`'s queue for `session`, and answer
+        /// ``tried(_:_:now:)``.
+        case tryTakeOver(Ticket, session: UInt64, nick: String)
+        /// The take-over is over: the inbox, or nil when it failed or its time ran out.
+        case tookOver(Ticket, Inbox?)
+    }
+
+    /// A session taking its user queue over: tried again while someone else still holds it,
+    /// until its deadline.
+    struct Takeover: Sendable, Hashable {
+        var session: UInt64
+        var nick: String
+        var deadline: Instant
     }
 
     /// Where a consumer's deliveries go. Until the session was welcomed (`started`) they are
@@ -183,6 +212,7 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// the client did not ack, and any the broker sent between the cancel and its cancel-ok).
     private(set) var closing: [Int: [UInt64]] = [:]
     private(set) var acks: [Ticket: Ack] = [:]
+    private(set) var takeovers: [Ticket: Takeover] = [:]
     private var nextTicket: Ticket = 1
     /// A call is opening the node's inbox channel; the others wait for it (so thousands of
     /// inboxes taken again after a channel error open one channel, not thousands).
@@ -330,6 +360,33 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         }
     }
 
+    // MARK: Taking a user queue over
+
+    /// `session` needs the exclusive consumer of `nick`'s queue: tried now, and again every
+    /// ``Limits/takeoverRetry`` while another consumer (on any node) still holds it (it lets go
+    /// when it sees the takeover record), for at most ``Limits/takeoverTimeout``.
+    mutating func takeOver(session: UInt64, nick: String, now: Instant) -> (Ticket, [Action]) {
+        let ticket = nextTicket
+        nextTicket += 1
+        takeovers[ticket] = Takeover(session: session, nick: nick, deadline: now.advanced(by: limits.takeoverTimeout))
+        return (ticket, [.tryTakeOver(ticket, session: session, nick: nick)])
+    }
+
+    /// A try of take-over `ticket` ended.
+    mutating func tried(_ ticket: Ticket, _ outcome: TryOutcome, now: Instant) -> [Action] {
+        guard takeovers[ticket] != nil else { return [] }
+        switch outcome {
+        case .took(let inbox):
+            takeovers.removeValue(forKey: ticket)
+            return [.tookOver(ticket, inbox)]
+        case .failed:
+            takeovers.removeValue(forKey: ticket)
+            return [.tookOver(ticket, nil)]
+        case .held:
+            return [.startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.takeoverRetry)))]
+        }
+    }
+
     // MARK: The inbox channel
 
     /// The inbox channel is unusable and a consumer needs it: `true` when this caller opens a
@@ -461,9 +518,17 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         return actions
     }
 
+    /// A take-over's pause is over: it tries again, or gives up once its deadline passed.
     /// An ack's receipts were not confirmed by their deadline: the channel they went on is
     /// replaced and the ack is `unavailable` (a late answer changes nothing).
     mutating func timerFired(_ ticket: Ticket, now: Instant) -> [Action] {
+        if let takeover = takeovers[ticket] {
+            guard now < takeover.deadline else {
+                takeovers.removeValue(forKey: ticket)
+                return [.tookOver(ticket, nil)]
+            }
+            return [.tryTakeOver(ticket, session: takeover.session, nick: takeover.nick)]
+        }
         guard let ack = acks.removeValue(forKey: ticket) else { return [] }
         return [.receiptsTimedOut, .replacePublishChannel(ticket)] + failed(ack)
     }

@@ -21,7 +21,8 @@ extension ChatNodeCore {
     typealias HeldReceipt = Inboxes.HeldReceipt
 
     static func inboxLimits(_ configuration: ChatConfiguration) -> Inboxes.Limits {
-        Inboxes.Limits(receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch))
+        Inboxes.Limits(receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch),
+                       takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25))
     }
 
     /// The node's inbox channel for the current link, opened (again) when there is none or a
@@ -79,23 +80,32 @@ extension ChatNodeCore {
 
     /// Starts the exclusive consumer of `user.<nick>` on the inbox channel, retrying while
     /// another session (on any node) still consumes it (it lets go when it sees the takeover),
-    /// for at most the takeover timeout. Its deliveries are held until
-    /// ``startInbox(_:session:nick:)``.
+    /// for at most the takeover timeout (``InboxMachine/takeOver(session:nick:now:)``). Its
+    /// deliveries are held until ``startInbox(_:session:nick:)``.
+    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
+        let (ticket, actions) = inboxes.takeOver(session: sessionId, nick: nick, now: .now)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Inbox?, Never>) in
+            takeoverResumers[ticket] = continuation
+            Task { await self.runInbox(actions) }
+        }
+    }
+
+    /// One try of a take-over: is the queue free, then the consume.
     ///
     /// The queue is checked for consumers first (a declare on the publish channel reports
     /// them): a refused exclusive consume is a channel error, and on the shared channel it
     /// would requeue every user's unacked messages. Two nodes can still race between the
     /// check and the consume; the loser's inbox channel then closes and every inbox on it is
     /// taken again (at least once: the clients see redelivered messages with their `msgId`).
-    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
-        let deadline = ContinuousClock.now + configuration.takeoverTimeout
+    private func tryTakeOver(_ ticket: Inboxes.Ticket, session sessionId: UInt64, nick: String) async {
         let queue = topology.userQueue(nick)
-        while ContinuousClock.now < deadline {
-            guard link != nil, nickOwner[nick] == sessionId else { return nil }
+        var outcome = Inboxes.TryOutcome.failed
+        if link != nil, nickOwner[nick] == sessionId {
             do {
                 let info = try await publisher().declareQueue(queue, options: userQueueRedeclareOptions(nick))
                 var free = info.consumerCount == 0
                 if !free { free = await queueIsFree(queue) }
+                outcome = .held
                 if free {
                     let shared = try await sharedInboxChannel()
                     do {
@@ -107,17 +117,16 @@ extension ChatNodeCore {
                         inboxChannels[shared.serial]?.consumers += 1
                         await runInbox(inboxes.consumed(inbox, session: sessionId, currentGeneration: link?.generation))
                         // Its consumer may have ended already (a channel error): then try again.
-                        if inboxes.hasRoute(inbox.key) { return inbox }
+                        if inboxes.hasRoute(inbox.key) { outcome = .took(inbox) }
                     } catch where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
-                        // Lost a race for the queue; the next attempt reopens the channel.
+                        // Lost a race for the queue; the next try reopens the channel.
                     }
                 }
             } catch {
-                return nil
+                outcome = .failed
             }
-            try? await Task.sleep(for: .milliseconds(25))
         }
-        return nil
+        await runInbox(inboxes.tried(ticket, outcome, now: .now))
     }
 
     /// Whether no one holds `queue` exclusively: `consumerCount` alone can say no for a while
@@ -264,12 +273,12 @@ extension ChatNodeCore {
             case .publishReceipts(let ticket, let receipts):
                 Task { await self.publishReceipts(ticket, receipts) }
             case .startTimer(let timer):
-                receiptTimers[timer.ticket] = Task { [weak self] in
+                inboxTimers[timer.ticket] = Task { [weak self] in
                     guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.receiptTimerFired(timer.ticket)
+                    await self?.inboxTimerFired(timer.ticket)
                 }
             case .cancelTimer(let ticket):
-                receiptTimers.removeValue(forKey: ticket)?.cancel()
+                inboxTimers.removeValue(forKey: ticket)?.cancel()
             case .replacePublishChannel(let ticket):
                 if let channel = receiptChannels[ticket] { await replacePublisher(channel) }
             case .receiptsTimedOut:
@@ -284,6 +293,10 @@ extension ChatNodeCore {
                 await reattachInbox(session)
             case .resume(let token):
                 ackResumers.removeValue(forKey: token)?.resume()
+            case .tryTakeOver(let ticket, let session, let nick):
+                Task { await self.tryTakeOver(ticket, session: session, nick: nick) }
+            case .tookOver(let ticket, let inbox):
+                takeoverResumers.removeValue(forKey: ticket)?.resume(returning: inbox)
             }
         }
     }
@@ -323,8 +336,8 @@ extension ChatNodeCore {
         await runInbox(inboxes.receiptsAnswered(ticket, outcomes))
     }
 
-    private func receiptTimerFired(_ ticket: Inboxes.Ticket) async {
-        receiptTimers.removeValue(forKey: ticket)
+    private func inboxTimerFired(_ ticket: Inboxes.Ticket) async {
+        inboxTimers.removeValue(forKey: ticket)
         await runInbox(inboxes.timerFired(ticket, now: .now))
     }
 }

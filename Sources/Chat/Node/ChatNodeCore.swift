@@ -106,12 +106,15 @@ actor ChatNodeCore {
     var inboxes: Inboxes
     /// Sessions waiting for an inbox release to finish, by inbox serial.
     var inboxReleaseWaiters: [Int: [UInt64]] = [:]
-    /// The running deadline of each ack's receipts, by ticket (cancelled when answered).
-    var receiptTimers: [Inboxes.Ticket: Task<Void, Never>] = [:]
+    /// The running timers of the inbox machine (an ack's deadline, a take-over's next try),
+    /// by ticket.
+    var inboxTimers: [Inboxes.Ticket: Task<Void, Never>] = [:]
     /// The channel each ack's receipts went on, closed if its deadline passes.
     var receiptChannels: [Inboxes.Ticket: any BrokerChannel] = [:]
     /// Sessions waiting for their ack to be answered, by token.
     var ackResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// Joins and reattaches waiting for their take-over of a user queue, by ticket.
+    var takeoverResumers: [Inboxes.Ticket: CheckedContinuation<Inbox?, Never>] = [:]
     /// Every `say`/`tell` in flight, the dedup windows, the receipts that overtook a confirm
     /// and the public messages held for a sender until its `sent` (ChatNodeCore+Publish.swift).
     var publishes: Publishes

@@ -21,9 +21,12 @@ struct InboxHarness {
 
     static let timeout = Duration.seconds(10)
     static let prefetch = 3
+    static let takeoverTimeout = Duration.seconds(5)
+    static let takeoverRetry = Duration.milliseconds(25)
 
     init() {
-        machine = Machine(limits: .init(receiptTimeout: Self.timeout, heldPerInbox: Self.prefetch))
+        machine = Machine(limits: .init(receiptTimeout: Self.timeout, heldPerInbox: Self.prefetch,
+                                        takeoverTimeout: Self.takeoverTimeout, takeoverRetry: Self.takeoverRetry))
     }
 
     static func inbox(_ serial: Int, channel: Int = 1, generation: Int = 1) -> Machine.Inbox {
@@ -77,13 +80,30 @@ struct InboxHarness {
         note(machine.receiptsAnswered(ticket, outcomes))
     }
 
+    /// Tries of take-overs asked for, in order.
+    var tries: [Machine.Ticket] = []
+    /// Take-overs ended, with their inbox's serial (nil: failed).
+    var tookOver: [Machine.Ticket: Int?] = [:]
+
+    mutating func noteTakeover(_ actions: [Machine.Action]) {
+        for action in note(actions) {
+            switch action {
+            case .tryTakeOver(let ticket, _, _): tries.append(ticket)
+            case .tookOver(let ticket, let inbox): tookOver.updateValue(inbox?.serial, forKey: ticket)
+            default: break
+            }
+        }
+    }
+
     /// Moves the manual clock and fires every timer now due, oldest deadline first.
     mutating func advance(by duration: Duration) -> [Machine.Action] {
         now = now.advanced(by: duration)
         var actions: [Machine.Action] = []
         for (ticket, deadline) in timers.sorted(by: { $0.value < $1.value }) where deadline <= now {
             timers.removeValue(forKey: ticket)
-            actions += note(machine.timerFired(ticket, now: now))
+            let fired = machine.timerFired(ticket, now: now)
+            noteTakeover(fired)
+            actions += fired
         }
         return actions
     }
@@ -110,6 +130,8 @@ func did(_ actions: [InboxHarness.Machine.Action]) -> [String] {
         case .publishReceipts(_, let receipts): return "publish:\(receipts.map(\.msgId).joined(separator: ","))"
         case .redeliver(let session, _): return "redeliver:\(session)"
         case .resume(let token): return "resume:\(token)"
+        case .tryTakeOver(let ticket, _, let nick): return "try:\(ticket):\(nick)"
+        case .tookOver(let ticket, let inbox): return "tookOver:\(ticket):\(inbox.map { String($0.serial) } ?? "nil")"
         case .consumerEnded, .privateDelivery, .startTimer, .cancelTimer, .replacePublishChannel, .receiptsTimedOut, .receiptsDeferred:
             return nil
         }
@@ -345,5 +367,49 @@ struct InboxMachineTests {
         #expect(step35)
         let step36 = harness.machine.channelOpeningEnded()
         #expect(step36.isEmpty)
+    }
+
+    @Test func aTakeOverTriesAgainWhileTheQueueIsHeldUntilItsDeadline() {
+        var harness = InboxHarness()
+        let (ticket, first) = harness.machine.takeOver(session: 7, nick: "bob", now: harness.now)
+        harness.noteTakeover(first)
+        #expect(harness.tries == [ticket])
+        // Another consumer still holds the queue: the next try comes after the pause, not before.
+        harness.noteTakeover(harness.machine.tried(ticket, .held, now: harness.now))
+        #expect(harness.timers[ticket] == ManualInstant(offset: InboxHarness.takeoverRetry))
+        let early = harness.advance(by: .milliseconds(24))
+        #expect(early.isEmpty)
+        let again = harness.advance(by: .milliseconds(1))
+        #expect(did(again) == ["try:\(ticket):bob"])
+        // Held until the deadline: the take-over gives up (the join is answered unavailable).
+        var rounds = 0
+        while harness.tookOver[ticket] == nil, rounds < 1_000 {
+            harness.noteTakeover(harness.machine.tried(ticket, .held, now: harness.now))
+            _ = harness.advance(by: InboxHarness.takeoverRetry)
+            rounds += 1
+        }
+        #expect(harness.tookOver[ticket] == .some(nil))
+        #expect(harness.now.offset >= InboxHarness.takeoverTimeout)
+        #expect(harness.now.offset < InboxHarness.takeoverTimeout + InboxHarness.takeoverRetry)
+        #expect(harness.tries.count == rounds + 1)
+        #expect(harness.machine.takeovers.isEmpty)
+    }
+
+    @Test func aTakeOverEndsWithItsInboxOrAtOnceOnAFailure() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        let (won, _) = harness.machine.takeOver(session: 7, nick: "bob", now: harness.now)
+        harness.noteTakeover(harness.machine.tried(won, .held, now: harness.now))
+        _ = harness.advance(by: InboxHarness.takeoverRetry)
+        harness.noteTakeover(harness.machine.tried(won, .took(inbox), now: harness.now))
+        #expect(harness.tookOver[won] == .some(1))
+        // A late answer of an ended take-over changes nothing.
+        let late = harness.machine.tried(won, .held, now: harness.now)
+        #expect(late.isEmpty)
+        // The link went away or the nick was taken by a newer session: no more tries.
+        let (lost, _) = harness.machine.takeOver(session: 8, nick: "carol", now: harness.now)
+        harness.noteTakeover(harness.machine.tried(lost, .failed, now: harness.now))
+        #expect(harness.tookOver[lost] == .some(nil))
+        #expect(harness.timers.isEmpty)
     }
 }

@@ -147,18 +147,18 @@ struct InboxMachineTests {
     @Test func deliveriesBeforeTheWelcomeAreHeldBoundedAndFollowItInOrder() {
         var harness = InboxHarness()
         let inbox = InboxHarness.inbox(1)
-        let step1 = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
-        #expect(step1.isEmpty)
+        let consumed = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
+        #expect(consumed.isEmpty)
         // Before the welcome nothing reaches the session; past the bound (the prefetch) a
         // delivery goes back to the queue rather than pile up.
         let early = (1...4).map { InboxHarness.tell(UInt64($0), on: inbox, msgId: "m\($0)") }
-        let step2 = harness.deliver(early)
-        #expect(did(step2) == ["requeue:4"])
+        let beforeWelcome = harness.deliver(early)
+        #expect(did(beforeWelcome) == ["requeue:4"])
         // The welcome went out: the held ones follow, in queue order, then live ones.
-        let step3 = harness.started(7, inbox)
-        #expect(did(step3) == ["message:m1@7", "message:m2@7", "message:m3@7"])
-        let step4 = harness.deliver([InboxHarness.tell(5, on: inbox, msgId: "m5")])
-        #expect(did(step4) == ["message:m5@7"])
+        let welcomed = harness.started(7, inbox)
+        #expect(did(welcomed) == ["message:m1@7", "message:m2@7", "message:m3@7"])
+        let live = harness.deliver([InboxHarness.tell(5, on: inbox, msgId: "m5")])
+        #expect(did(live) == ["message:m5@7"])
         #expect(harness.machine.unackedPerInbox == [4])
     }
 
@@ -166,23 +166,23 @@ struct InboxMachineTests {
         var harness = InboxHarness()
         let inbox = InboxHarness.inbox(1)
         // The sink's reader ran before `consume` returned: the deliveries wait for their route.
-        let step5 = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
-        #expect(step5.isEmpty)
-        let step6 = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
-        #expect(step6.isEmpty)
+        let beforeConsume = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
+        #expect(beforeConsume.isEmpty)
+        let consumed = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
+        #expect(consumed.isEmpty)
         #expect(harness.machine.hasRoute(inbox.key))
-        let step7 = harness.started(7, inbox)
-        #expect(did(step7) == ["message:m1@7", "message:m2@7"])
+        let welcomed = harness.started(7, inbox)
+        #expect(did(welcomed) == ["message:m1@7", "message:m2@7"])
 
         // A consumer that ended before its `consume` returned: taken over, it ends at once and
         // what it brought goes back; the caller sees no route and tries again.
         let second = InboxHarness.inbox(2)
-        let step8 = harness.deliver([InboxHarness.tell(1, on: second, msgId: "x1")])
-        #expect(step8.isEmpty)
-        let step9 = harness.machine.consumerEnded(second.key, currentGeneration: 1)
-        #expect(step9.isEmpty)
-        let step10 = harness.machine.consumed(second, session: 8, currentGeneration: 1)
-        #expect(did(step10) == ["requeue:1"])
+        let early = harness.deliver([InboxHarness.tell(1, on: second, msgId: "x1")])
+        #expect(early.isEmpty)
+        let endedEarly = harness.machine.consumerEnded(second.key, currentGeneration: 1)
+        #expect(endedEarly.isEmpty)
+        let takenOver = harness.machine.consumed(second, session: 8, currentGeneration: 1)
+        #expect(did(takenOver) == ["requeue:1"])
         #expect(!harness.machine.hasRoute(second.key))
     }
 
@@ -203,17 +203,17 @@ struct InboxMachineTests {
         #expect(harness.resumed.isEmpty)
         #expect(harness.machine.acksInFlight == 1)
         // The confirm: both acked tags are acked, one at a time, and the frame is answered.
-        let step11 = harness.answer(ticket, [.confirmed])
-        #expect(did(step11) == ["ack:1,2", "resume:\(token)"])
+        let confirmed = harness.answer(ticket, [.confirmed])
+        #expect(did(confirmed) == ["ack:1,2", "resume:\(token)"])
         #expect(harness.timers.isEmpty)
         #expect(harness.machine.acksInFlight == 0)
         #expect(harness.machine.unackedPerInbox == [1])
         // An ack of nothing pending answers at once; one of receipts only needs no publish.
-        let step12 = harness.ack(["m1"], session: 7)
-        #expect(did(step12.actions) == ["resume:2"])
+        let nothingPending = harness.ack(["m1"], session: 7)
+        #expect(did(nothingPending.actions) == ["resume:2"])
         _ = harness.deliver([InboxHarness.receipt(5, on: inbox, msgId: "r5")])
-        let step13 = harness.ack(["r5"], session: 7)
-        #expect(did(step13.actions) == ["ack:5", "resume:3"])
+        let receiptOnly = harness.ack(["r5"], session: 7)
+        #expect(did(receiptOnly.actions) == ["ack:5", "resume:3"])
     }
 
     @Test func aDeliveredReceiptReachesTheSenderOnlyAfterItsConfirm() {
@@ -240,8 +240,8 @@ struct InboxMachineTests {
         _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
         let (token, _) = harness.ack(["m2"], session: 7)
         let ticket = try #require(harness.published.keys.first)
-        let step14 = harness.advance(by: .seconds(9))
-        #expect(step14.isEmpty)
+        let beforeDeadline = harness.advance(by: .seconds(9))
+        #expect(beforeDeadline.isEmpty)
         let fired = harness.advance(by: .seconds(1))
         #expect(fired.contains(.receiptsTimedOut))
         #expect(fired.contains(.replacePublishChannel(ticket)))
@@ -249,11 +249,11 @@ struct InboxMachineTests {
         // receipt not confirmed) and taken again: both come again.
         #expect(did(fired) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
         #expect(harness.machine.inbox(of: 7) == nil)
-        let step15 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(step15) == ["requeue:1,2", "released:1"])
+        let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(ended) == ["requeue:1,2", "released:1"])
         // The confirm that comes late changes nothing.
-        let step16 = harness.answer(ticket, [.confirmed])
-        #expect(step16.isEmpty)
+        let late = harness.answer(ticket, [.confirmed])
+        #expect(late.isEmpty)
     }
 
     @Test func aSessionEndRequeuesExactlyItsOwnUnackedTagsNeverOneWhoseAckWasAnswered() throws {
@@ -268,16 +268,16 @@ struct InboxMachineTests {
         // m3's ack is under way (its receipt awaits the confirm) when the session ends.
         let (token, _) = harness.ack(["m3"], session: 7)
         let ticket = try #require(harness.published.keys.first)
-        let step17 = harness.machine.sessionEnded(7)
-        #expect(did(step17) == ["cancel:1"])
+        let sessionEnded = harness.machine.sessionEnded(7)
+        #expect(did(sessionEnded) == ["cancel:1"])
         // A delivery between the cancel and its cancel-ok is kept for the release.
-        let step18 = harness.deliver([InboxHarness.tell(5, on: mine, msgId: "m5")])
-        #expect(step18.isEmpty)
-        let step19 = harness.machine.consumerEnded(mine.key, currentGeneration: 1)
-        #expect(did(step19) == ["requeue:1,4,5", "released:1"])
+        let afterCancel = harness.deliver([InboxHarness.tell(5, on: mine, msgId: "m5")])
+        #expect(afterCancel.isEmpty)
+        let ended = harness.machine.consumerEnded(mine.key, currentGeneration: 1)
+        #expect(did(ended) == ["requeue:1,4,5", "released:1"])
         // The confirm then acks m3; carol's delivery was never touched.
-        let step20 = harness.answer(ticket, [.confirmed])
-        #expect(did(step20) == ["ack:3", "resume:\(token)"])
+        let confirmed = harness.answer(ticket, [.confirmed])
+        #expect(did(confirmed) == ["ack:3", "resume:\(token)"])
         #expect(harness.machine.unackedPerInbox == [1])
     }
 
@@ -293,10 +293,10 @@ struct InboxMachineTests {
         #expect(answered.contains(.receiptsDeferred(count: 1)))
         #expect(did(answered) == ["ack:2", "resume:\(token)"])
         // m1 stays unacked: the session's end puts it back.
-        let step21 = harness.machine.sessionEnded(7)
-        #expect(did(step21) == ["cancel:1"])
-        let step22 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(step22) == ["requeue:1", "released:1"])
+        let sessionEnded = harness.machine.sessionEnded(7)
+        #expect(did(sessionEnded) == ["cancel:1"])
+        let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(ended) == ["requeue:1", "released:1"])
     }
 
     @Test func aFailedReceiptBringsTheAckedMessagesAgainAndABadRecordIsRejected() throws {
@@ -304,14 +304,14 @@ struct InboxMachineTests {
         let inbox = InboxHarness.inbox(1)
         _ = harness.join(7, inbox)
         let bad = Machine.Item(tag: 9, consumerTag: inbox.consumerTag, content: .invalid)
-        let step23 = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), bad])
-        #expect(did(step23) == ["message:m1@7", "reject:9"])
+        let delivered = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), bad])
+        #expect(did(delivered) == ["message:m1@7", "reject:9"])
         let (token, _) = harness.ack(["m1"], session: 7)
         let ticket = try #require(harness.published.keys.first)
-        let step24 = harness.answer(ticket, [.failed])
-        #expect(did(step24) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
-        let step25 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(step25) == ["requeue:1", "released:1"])
+        let failed = harness.answer(ticket, [.failed])
+        #expect(did(failed) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
+        let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(ended) == ["requeue:1", "released:1"])
     }
 
     @Test func anInboxEndedByTheBrokerIsTakenAgainWhileItsLinkLasts() {
@@ -321,20 +321,20 @@ struct InboxMachineTests {
         _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1")])
         // The consumer ended without a release (a channel error): its unacked tag goes back
         // (a no-op on a closed channel) and the session takes its inbox again.
-        let step26 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(step26) == ["requeue:1", "reattach:7"])
+        let endedByBroker = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(endedByBroker) == ["requeue:1", "reattach:7"])
         #expect(harness.machine.inbox(of: 7) == nil)
         // On a link that is gone it waits for the next one (which takes every inbox again).
         let next = InboxHarness.inbox(2, generation: 1)
         _ = harness.join(7, next)
-        let step27 = harness.machine.consumerEnded(next.key, currentGeneration: 2)
-        #expect(did(step27).isEmpty)
+        let endedOnOldLink = harness.machine.consumerEnded(next.key, currentGeneration: 2)
+        #expect(did(endedOnOldLink).isEmpty)
         // A delivery on an inbox its session no longer holds goes back at once.
         let third = InboxHarness.inbox(3)
         _ = harness.join(8, third)
         _ = harness.join(8, InboxHarness.inbox(4))
-        let step28 = harness.deliver([InboxHarness.tell(6, on: third, msgId: "z")])
-        #expect(did(step28) == ["requeue:6"])
+        let stale = harness.deliver([InboxHarness.tell(6, on: third, msgId: "z")])
+        #expect(did(stale) == ["requeue:6"])
     }
 
     @Test func anInboxNoSessionTookGivesBackWhatItHeld() {
@@ -342,31 +342,31 @@ struct InboxMachineTests {
         let inbox = InboxHarness.inbox(1)
         _ = harness.machine.consumed(inbox, session: 7, currentGeneration: 1)
         _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
-        let step29 = harness.machine.release(inbox, ofSession: nil)
-        #expect(did(step29) == ["cancel:1"])
+        let released = harness.machine.release(inbox, ofSession: nil)
+        #expect(did(released) == ["cancel:1"])
         #expect(harness.machine.isClosing(1))
-        let step30 = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(step30) == ["requeue:1,2", "released:1"])
+        let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(ended) == ["requeue:1,2", "released:1"])
         #expect(!harness.machine.isClosing(1))
     }
 
     @Test func oneCallerOpensTheInboxChannelAndTheOthersWaitForIt() {
         var harness = InboxHarness()
-        let step31 = harness.machine.channelNeeded()
-        #expect(step31)
-        let step32 = harness.machine.channelNeeded()
-        #expect(!step32)
+        let first = harness.machine.channelNeeded()
+        #expect(first)
+        let second = harness.machine.channelNeeded()
+        #expect(!second)
         harness.machine.waitForChannel(11)
-        let step33 = harness.machine.channelNeeded()
-        #expect(!step33)
+        let third = harness.machine.channelNeeded()
+        #expect(!third)
         harness.machine.waitForChannel(12)
-        let step34 = harness.machine.channelOpeningEnded()
-        #expect(step34 == [11, 12])
+        let waiters = harness.machine.channelOpeningEnded()
+        #expect(waiters == [11, 12])
         // The next unusable channel is opened again by one caller.
-        let step35 = harness.machine.channelNeeded()
-        #expect(step35)
-        let step36 = harness.machine.channelOpeningEnded()
-        #expect(step36.isEmpty)
+        let next = harness.machine.channelNeeded()
+        #expect(next)
+        let noWaiters = harness.machine.channelOpeningEnded()
+        #expect(noWaiters.isEmpty)
     }
 
     @Test func aTakeOverTriesAgainWhileTheQueueIsHeldUntilItsDeadline() {

@@ -28,6 +28,9 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         var takeoverTimeout: Duration
         /// The pause between two tries while the queue is still held.
         var takeoverRetry: Duration
+        /// The pause before a session that lost its inbox (a reconnect, a channel error) tries
+        /// to take it again, after a take-over that failed.
+        var reattachRetry: Duration
     }
 
     /// An inbox consumer as its channel's sink names it.
@@ -165,6 +168,18 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         case tryTakeOver(Ticket, session: UInt64, nick: String)
         /// The take-over is over: the inbox, or nil when it failed or its time ran out.
         case tookOver(Ticket, Inbox?)
+        /// Take the session's inbox again if the link is still `generation` and the session
+        /// still has none.
+        case retryReattach(session: UInt64, generation: Int)
+        /// Say (once per session and link) that a session could not take its inbox again yet.
+        case reattachWaits(session: UInt64)
+    }
+
+    /// A session that lost its inbox and could not take it again yet: it tries again after
+    /// ``Limits/reattachRetry`` while the link it lost it on lasts.
+    struct Reattach: Sendable, Hashable {
+        var session: UInt64
+        var generation: Int
     }
 
     /// A session taking its user queue over: tried again while someone else still holds it,
@@ -213,6 +228,9 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     private(set) var closing: [Int: [UInt64]] = [:]
     private(set) var acks: [Ticket: Ack] = [:]
     private(set) var takeovers: [Ticket: Takeover] = [:]
+    private(set) var reattaches: [Ticket: Reattach] = [:]
+    /// Sessions told about in a ``Action/reattachWaits(session:)`` since the link came up.
+    private var reattachWarned: Set<UInt64> = []
     private var nextTicket: Ticket = 1
     /// A call is opening the node's inbox channel; the others wait for it (so thousands of
     /// inboxes taken again after a channel error open one channel, not thousands).
@@ -264,6 +282,7 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// pending on a fresh inbox), then the deliveries held since its consume, in order.
     mutating func started(_ inbox: Inbox, session: UInt64, nick: String, awaitingConfirm: (String) -> Bool) -> [Action] {
         holders[session] = Holder(nick: nick, inbox: inbox)
+        reattachWarned.remove(session)
         guard var route = routes[inbox.key], !route.started else { return [] }
         let held = route.held
         route.held = []
@@ -343,6 +362,7 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
 
     /// A session ended: its inbox, if it holds one, is released (``release(_:ofSession:)``).
     mutating func sessionEnded(_ session: UInt64) -> [Action] {
+        reattachWarned.remove(session)
         guard let holder = holders[session] else { return [] }
         guard let inbox = holder.inbox else {
             holders.removeValue(forKey: session)
@@ -354,6 +374,7 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// The broker connection is gone: every inbox is void (the broker requeued their
     /// unacknowledged messages); the sessions take theirs again on the next link.
     mutating func linkLost() {
+        reattachWarned = []
         for session in holders.keys {
             holders[session]?.inbox = nil
             holders[session]?.pending = [:]
@@ -385,6 +406,19 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         case .held:
             return [.startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.takeoverRetry)))]
         }
+    }
+
+    /// Taking a session's inbox again (``Action/reattach(session:)``) failed: it tries again
+    /// after ``Limits/reattachRetry`` (a session left without its inbox would silently get no
+    /// private messages).
+    mutating func reattachFailed(session: UInt64, generation: Int, now: Instant) -> [Action] {
+        var actions: [Action] = []
+        if reattachWarned.insert(session).inserted { actions.append(.reattachWaits(session: session)) }
+        let ticket = nextTicket
+        nextTicket += 1
+        reattaches[ticket] = Reattach(session: session, generation: generation)
+        actions.append(.startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.reattachRetry))))
+        return actions
     }
 
     // MARK: The inbox channel
@@ -518,10 +552,14 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         return actions
     }
 
+    /// A reattach's pause is over: it tries again.
     /// A take-over's pause is over: it tries again, or gives up once its deadline passed.
     /// An ack's receipts were not confirmed by their deadline: the channel they went on is
     /// replaced and the ack is `unavailable` (a late answer changes nothing).
     mutating func timerFired(_ ticket: Ticket, now: Instant) -> [Action] {
+        if let reattach = reattaches.removeValue(forKey: ticket) {
+            return [.retryReattach(session: reattach.session, generation: reattach.generation)]
+        }
         if let takeover = takeovers[ticket] {
             guard now < takeover.deadline else {
                 takeovers.removeValue(forKey: ticket)

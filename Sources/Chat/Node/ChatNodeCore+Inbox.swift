@@ -22,7 +22,7 @@ extension ChatNodeCore {
 
     static func inboxLimits(_ configuration: ChatConfiguration) -> Inboxes.Limits {
         Inboxes.Limits(receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch),
-                       takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25))
+                       takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25), reattachRetry: .seconds(1))
     }
 
     /// The node's inbox channel for the current link, opened (again) when there is none or a
@@ -144,29 +144,22 @@ extension ChatNodeCore {
         }
     }
 
-    /// After a reconnect or a lost inbox channel: takes a joined session's inbox again.
-    /// Keeps trying (every second) while the session lives on the same broker connection: a
-    /// session left without its inbox would silently get no private messages.
-    func reattachInbox(_ sessionId: UInt64) async {
-        guard let entry = sessions[sessionId], inboxes.inbox(of: sessionId) == nil, let generation = link?.generation else { return }
-        var inbox = await acquireInbox(nick: entry.nick, owner: sessionId)
-        var warned = false
-        while inbox == nil {
-            if !warned {
-                logger.warning("Could not take a user's inbox again after a reconnect yet; trying again every second", metadata: ["nick": "\(entry.nick)"])
-                warned = true
-            }
-            try? await Task.sleep(for: .seconds(1))
-            guard link?.generation == generation, let current = sessions[sessionId], inboxes.inbox(of: sessionId) == nil,
-                  current.nick == entry.nick else { return }
-            inbox = await acquireInbox(nick: entry.nick, owner: sessionId)
+    /// After a reconnect or a lost inbox channel: takes a joined session's inbox again. When
+    /// that fails the machine has it tried again later (``InboxMachine/reattachFailed(session:generation:now:)``)
+    /// while the session lives on the same broker connection.
+    /// - Parameter generation: the link a retry is for (nil: the current one).
+    func reattachInbox(_ sessionId: UInt64, generation: Int? = nil) async {
+        guard let entry = sessions[sessionId], inboxes.inbox(of: sessionId) == nil, let current = link?.generation,
+              generation == nil || generation == current else { return }
+        guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
+            await runInbox(inboxes.reattachFailed(session: sessionId, generation: current, now: .now))
+            return
         }
-        guard let inbox else { return }
-        guard let current = sessions[sessionId], inboxes.inbox(of: sessionId) == nil else {
+        guard sessions[sessionId] != nil, inboxes.inbox(of: sessionId) == nil else {
             await releaseInbox(inbox)
             return
         }
-        await startInbox(inbox, session: sessionId, nick: current.nick)
+        await startInbox(inbox, session: sessionId, nick: entry.nick)
     }
 
     /// The session was welcomed holding `inbox`: its deliveries go through to it, first those
@@ -297,6 +290,11 @@ extension ChatNodeCore {
                 Task { await self.tryTakeOver(ticket, session: session, nick: nick) }
             case .tookOver(let ticket, let inbox):
                 takeoverResumers.removeValue(forKey: ticket)?.resume(returning: inbox)
+            case .retryReattach(let session, let generation):
+                Task { await self.reattachInbox(session, generation: generation) }
+            case .reattachWaits(let session):
+                logger.warning("Could not take a user's inbox again after a reconnect yet; trying again every second",
+                               metadata: ["nick": "\(sessions[session]?.nick ?? "")"])
             }
         }
     }

@@ -23,10 +23,12 @@ struct InboxHarness {
     static let prefetch = 3
     static let takeoverTimeout = Duration.seconds(5)
     static let takeoverRetry = Duration.milliseconds(25)
+    static let reattachRetry = Duration.seconds(1)
 
     init() {
         machine = Machine(limits: .init(receiptTimeout: Self.timeout, heldPerInbox: Self.prefetch,
-                                        takeoverTimeout: Self.takeoverTimeout, takeoverRetry: Self.takeoverRetry))
+                                        takeoverTimeout: Self.takeoverTimeout, takeoverRetry: Self.takeoverRetry,
+                                        reattachRetry: Self.reattachRetry))
     }
 
     static func inbox(_ serial: Int, channel: Int = 1, generation: Int = 1) -> Machine.Inbox {
@@ -132,6 +134,8 @@ func did(_ actions: [InboxHarness.Machine.Action]) -> [String] {
         case .resume(let token): return "resume:\(token)"
         case .tryTakeOver(let ticket, _, let nick): return "try:\(ticket):\(nick)"
         case .tookOver(let ticket, let inbox): return "tookOver:\(ticket):\(inbox.map { String($0.serial) } ?? "nil")"
+        case .retryReattach(let session, let generation): return "retryReattach:\(session)@\(generation)"
+        case .reattachWaits(let session): return "waits:\(session)"
         case .consumerEnded, .privateDelivery, .startTimer, .cancelTimer, .replacePublishChannel, .receiptsTimedOut, .receiptsDeferred:
             return nil
         }
@@ -411,5 +415,29 @@ struct InboxMachineTests {
         harness.noteTakeover(harness.machine.tried(lost, .failed, now: harness.now))
         #expect(harness.tookOver[lost] == .some(nil))
         #expect(harness.timers.isEmpty)
+    }
+
+    @Test func aSessionThatCouldNotTakeItsInboxAgainTriesEverySecondAndSaysSoOnce() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        let endedByBroker = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(endedByBroker) == ["reattach:7"])
+        // The take-over failed: one warning, and a try again a second later, not before.
+        let failed = harness.note(harness.machine.reattachFailed(session: 7, generation: 1, now: harness.now))
+        #expect(did(failed) == ["waits:7"])
+        let early = harness.advance(by: .milliseconds(999))
+        #expect(early.isEmpty)
+        let retry = harness.advance(by: .milliseconds(1))
+        #expect(did(retry) == ["retryReattach:7@1"])
+        // Failed again: no second warning.
+        let again = harness.note(harness.machine.reattachFailed(session: 7, generation: 1, now: harness.now))
+        #expect(did(again).isEmpty)
+        #expect(harness.timers.count == 1)
+        // Once it has its inbox, a later loss is told again.
+        _ = harness.advance(by: InboxHarness.reattachRetry)
+        _ = harness.join(7, InboxHarness.inbox(2))
+        let later = harness.machine.reattachFailed(session: 7, generation: 1, now: harness.now)
+        #expect(did(later) == ["waits:7"])
     }
 }

@@ -5,10 +5,12 @@
 /// route), the deliveries held until the session's welcome went out, the sink events of a
 /// consumer whose `consume` call has not returned yet, the inbox each session holds and the
 /// private messages and receipts handed to it and not acked, the inboxes being released (the
-/// exact tags to nack back), and the acks whose `delivered` receipts await their confirm, each
-/// with its deadline. `ChatNodeCore` feeds it events (a consumer started, deliveries, a
-/// consumer ended, a welcome went out, a session ended, an ack, the receipts' outcome, a timer
-/// fired, the link lost) and carries out the ``Action``s it returns, in order (see
+/// exact tags to nack back), the acks whose `delivered` receipts await their confirm, each
+/// with its deadline, the take-overs of user queues (tried again while the queue is held, until
+/// their deadline), the sessions waiting to take their inbox again, and who opens the inbox
+/// channel. `ChatNodeCore` feeds it events (a take-over's try, a consumer started, deliveries,
+/// a consumer ended, a welcome went out, a session ended, an ack, the receipts' outcome, a
+/// timer fired, the link lost) and carries out the ``Action``s it returns, in order (see
 /// ChatNodeCore+Inbox.swift).
 ///
 /// Every inbox consumer of a node shares one channel, so the machine never settles a tag with

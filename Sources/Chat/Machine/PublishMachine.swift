@@ -241,6 +241,12 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         holds.removeValue(forKey: session)
     }
 
+    /// Whether the publish of message `msgId` is in flight (a receipt for it would be held).
+    func isInFlight(_ msgId: String) -> Bool {
+        guard let ticket = ticketOfMsgId[msgId] else { return false }
+        return attempts[ticket] != nil
+    }
+
     /// A `delivered` receipt for `msgId`: held (true) while that message's publish is in
     /// flight, so the sender sees `sent` before `delivered`.
     mutating func holdReceipt(_ receipt: Receipt, msgId: String) -> Bool {

@@ -40,7 +40,7 @@ struct SessionsMachine<Entry: JoinedSession>: Sendable {
         /// The nick's last local session ended: it goes offline.
         case offline(nick: String)
         /// The ended session's inbox is released (what its client did not ack goes back).
-        case releaseInbox(Entry)
+        case releaseInbox(session: UInt64)
     }
 
     /// How a `join` frame may start.
@@ -194,7 +194,7 @@ struct SessionsMachine<Entry: JoinedSession>: Sendable {
         if nickOwner[entry.nick] == session { nickOwner.removeValue(forKey: entry.nick) }
         for room in entry.rooms { removeMember(session, from: room) }
         if announce, nickOwner[entry.nick] == nil { actions.append(.offline(nick: entry.nick)) }
-        actions.append(.releaseInbox(entry))
+        actions.append(.releaseInbox(session: session))
         return actions
     }
 

@@ -11,7 +11,20 @@ import Broker
 /// cancel and its cancel-ok come before it), then nack with requeue exactly the tags of that
 /// consumer that the client did not ack, in tag order. Never an ack or nack with `multiple` on
 /// this channel: it would settle other users' tags.
+///
+/// What happens to a consumer's deliveries, its release, and acks with their receipts is
+/// decided by ``InboxMachine``; this file opens the channel, starts consumers and carries out
+/// the machine's actions (``runInbox(_:)``).
 extension ChatNodeCore {
+    typealias Inboxes = InboxMachine<ContinuousClock.Instant>
+    typealias Inbox = Inboxes.Inbox
+    typealias HeldReceipt = Inboxes.HeldReceipt
+
+    static func inboxLimits(_ configuration: ChatConfiguration) -> Inboxes.Limits {
+        Inboxes.Limits(receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch),
+                       takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25), reattachRetry: .seconds(1))
+    }
+
     /// The node's inbox channel for the current link, opened (again) when there is none or a
     /// channel error closed it; every consumer of a closed one is taken again when its
     /// `ended` event comes.
@@ -24,18 +37,15 @@ extension ChatNodeCore {
         if let current = inboxChannel, current.generation == link.generation, current.channel.closeReason == nil {
             return current
         }
-        if inboxChannelOpening {
-            _ = await wait(timeout: configuration.takeoverTimeout) { inboxChannelWaiters.append($0) }
+        guard inboxes.channelNeeded() else {
+            _ = await wait(timeout: configuration.takeoverTimeout) { inboxes.waitForChannel($0) }
             guard let current = inboxChannel, current.generation == self.link?.generation, current.channel.closeReason == nil else {
                 throw BrokerError.channelClosed("the node's inbox channel could not be opened; join again in a moment.")
             }
             return current
         }
-        inboxChannelOpening = true
         defer {
-            inboxChannelOpening = false
-            for waiter in inboxChannelWaiters { resume(waiter: waiter, with: true) }
-            inboxChannelWaiters.removeAll()
+            for waiter in inboxes.channelOpeningEnded() { resume(waiter: waiter, with: true) }
         }
         retireClosedInboxChannels()
         let channel = try await link.connection.openChannel()
@@ -52,7 +62,7 @@ extension ChatNodeCore {
             for await event in events {
                 switch event {
                 case .deliveries(let batch): await self.onInboxDeliveries(batch, channel: opened.serial)
-                case .ended(let tag): await self.onInboxEnded(InboxKey(channel: opened.serial, tag: tag))
+                case .ended(let tag): await self.onInboxEnded(Inboxes.Key(channel: opened.serial, tag: tag))
                 }
             }
         }
@@ -70,44 +80,53 @@ extension ChatNodeCore {
 
     /// Starts the exclusive consumer of `user.<nick>` on the inbox channel, retrying while
     /// another session (on any node) still consumes it (it lets go when it sees the takeover),
-    /// for at most the takeover timeout. Its deliveries are held until ``startInbox(_:)``.
+    /// for at most the takeover timeout (``InboxMachine/takeOver(session:nick:now:)``). Its
+    /// deliveries are held until ``startInbox(_:session:nick:)``.
+    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
+        let (ticket, actions) = inboxes.takeOver(session: sessionId, nick: nick, now: .now)
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Inbox?, Never>) in
+            takeoverResumers[ticket] = continuation
+            Task { await self.runInbox(actions) }
+        }
+    }
+
+    /// One try of a take-over: is the queue free, then the consume.
     ///
     /// The queue is checked for consumers first (a declare on the publish channel reports
     /// them): a refused exclusive consume is a channel error, and on the shared channel it
     /// would requeue every user's unacked messages. Two nodes can still race between the
     /// check and the consume; the loser's inbox channel then closes and every inbox on it is
     /// taken again (at least once: the clients see redelivered messages with their `msgId`).
-    func acquireInbox(nick: String, owner sessionId: UInt64) async -> Inbox? {
-        let deadline = ContinuousClock.now + configuration.takeoverTimeout
+    private func tryTakeOver(_ ticket: Inboxes.Ticket, session sessionId: UInt64, nick: String) async {
         let queue = topology.userQueue(nick)
-        while ContinuousClock.now < deadline {
-            guard link != nil, nickOwner[nick] == sessionId else { return nil }
+        var outcome = Inboxes.TryOutcome.failed
+        if link != nil, nickOwner[nick] == sessionId {
             do {
                 let info = try await publisher().declareQueue(queue, options: userQueueRedeclareOptions(nick))
                 var free = info.consumerCount == 0
                 if !free { free = await queueIsFree(queue) }
+                outcome = .held
                 if free {
                     let shared = try await sharedInboxChannel()
                     do {
                         let tag = try await shared.channel.consume(
                             queue: queue, options: ConsumeOptions(prefetch: configuration.limits.inboxPrefetch, exclusive: true),
                             into: shared.sink)
-                        let inbox = Inbox(channel: shared.channel, channelSerial: shared.serial, consumerTag: tag,
-                                          serial: nextInboxSerial, generation: shared.generation)
+                        let inbox = Inbox(serial: nextInboxSerial, channel: shared.serial, consumerTag: tag, generation: shared.generation)
                         nextInboxSerial += 1
-                        await register(inbox, session: sessionId)
+                        inboxChannels[shared.serial]?.consumers += 1
+                        await runInbox(inboxes.consumed(inbox, session: sessionId, currentGeneration: link?.generation))
                         // Its consumer may have ended already (a channel error): then try again.
-                        if inboxRoutes[inbox.key] != nil { return inbox }
+                        if inboxes.hasRoute(inbox.key) { outcome = .took(inbox) }
                     } catch where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
-                        // Lost a race for the queue; the next attempt reopens the channel.
+                        // Lost a race for the queue; the next try reopens the channel.
                     }
                 }
             } catch {
-                return nil
+                outcome = .failed
             }
-            try? await Task.sleep(for: .milliseconds(25))
         }
-        return nil
+        await runInbox(inboxes.tried(ticket, outcome, now: .now))
     }
 
     /// Whether no one holds `queue` exclusively: `consumerCount` alone can say no for a while
@@ -125,155 +144,198 @@ extension ChatNodeCore {
         }
     }
 
-    /// Records a new consumer's route, with whatever its sink brought before `consume` returned.
-    private func register(_ inbox: Inbox, session sessionId: UInt64) async {
-        var route = InboxRoute(session: sessionId, inbox: inbox)
-        let early = unclaimedInboxEvents.removeValue(forKey: inbox.key)
-        route.held = early?.deliveries ?? []
-        inboxRoutes[inbox.key] = route
-        inboxChannels[inbox.channelSerial]?.consumers += 1
-        if early?.ended == true { await onInboxEnded(inbox.key) }
-    }
-
-    /// After a reconnect or a lost inbox channel: takes a joined session's inbox again.
-    /// Keeps trying (every second) while the session lives on the same broker connection: a
-    /// session left without its inbox would silently get no private messages.
-    func reattachInbox(_ sessionId: UInt64) async {
-        guard let entry = sessions[sessionId], entry.inbox == nil, let generation = link?.generation else { return }
-        var inbox = await acquireInbox(nick: entry.nick, owner: sessionId)
-        var warned = false
-        while inbox == nil {
-            if !warned {
-                logger.warning("Could not take a user's inbox again after a reconnect yet; trying again every second", metadata: ["nick": "\(entry.nick)"])
-                warned = true
-            }
-            try? await Task.sleep(for: .seconds(1))
-            guard link?.generation == generation, let current = sessions[sessionId], current.inbox == nil, current.nick == entry.nick else { return }
-            inbox = await acquireInbox(nick: entry.nick, owner: sessionId)
-        }
-        guard let inbox else { return }
-        guard sessions[sessionId] != nil, sessions[sessionId]?.inbox == nil else {
-            await releaseInbox(inbox, pending: [:], startDelivering: true)
+    /// After a reconnect or a lost inbox channel: takes a joined session's inbox again. When
+    /// that fails the machine has it tried again later (``InboxMachine/reattachFailed(session:generation:now:)``)
+    /// while the session lives on the same broker connection.
+    /// - Parameter generation: the link a retry is for (nil: the current one).
+    func reattachInbox(_ sessionId: UInt64, generation: Int? = nil) async {
+        guard let entry = sessions[sessionId], inboxes.inbox(of: sessionId) == nil, let current = link?.generation,
+              generation == nil || generation == current else { return }
+        guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
+            await runInbox(inboxes.reattachFailed(session: sessionId, generation: current, now: .now))
             return
         }
-        sessions[sessionId]?.inbox = inbox
-        sessions[sessionId]?.pending.removeAll()
-        await startInbox(inbox)
-    }
-
-    /// Lets an inbox's deliveries through to its session: first those held since its consume.
-    func startInbox(_ inbox: Inbox) async {
-        while let route = inboxRoutes[inbox.key], !route.started {
-            guard let first = route.held.first else {
-                inboxRoutes[inbox.key]?.started = true
-                return
-            }
-            inboxRoutes[inbox.key]?.held.removeFirst()
-            await onInbox(first, session: route.session, inbox: inbox)
+        guard sessions[sessionId] != nil, inboxes.inbox(of: sessionId) == nil else {
+            await releaseInbox(inbox)
+            return
         }
+        await startInbox(inbox, session: sessionId, nick: entry.nick)
     }
 
-    /// A batch from the inbox sink: one consumer's deliveries, in queue order.
+    /// The session was welcomed holding `inbox`: its deliveries go through to it, first those
+    /// held since its consume.
+    func startInbox(_ inbox: Inbox, session sessionId: UInt64, nick: String) async {
+        await runInbox(inboxes.started(inbox, session: sessionId, nick: nick) { self.publishes.isInFlight($0) })
+    }
+
+    /// A batch from the inbox sink of channel `channel`.
     func onInboxDeliveries(_ batch: [Delivery], channel: Int) async {
-        for delivery in batch {
-            let key = InboxKey(channel: channel, tag: delivery.consumerTag ?? "")
-            guard let route = inboxRoutes[key] else {
-                unclaimedInboxEvents[key, default: ([], false)].deliveries.append(delivery)
-                continue
-            }
-            if route.started {
-                await onInbox(delivery, session: route.session, inbox: route.inbox)
-            } else {
-                inboxRoutes[key]?.held.append(delivery)
-            }
-        }
+        let items = batch.map { Inboxes.Item(tag: $0.deliveryTag, consumerTag: $0.consumerTag ?? "", content: Self.inboxContent($0.body)) }
+        await runInbox(inboxes.deliveries(items, channel: channel) { self.publishes.isInFlight($0) })
     }
 
-    /// A consumer of the inbox sink ended: what it held and never handed over goes back.
-    func onInboxEnded(_ key: InboxKey) async {
-        guard let route = inboxRoutes.removeValue(forKey: key) else {
-            unclaimedInboxEvents[key, default: ([], false)].ended = true
-            return
-        }
-        inboxChannels[key.channel]?.consumers -= 1
-        for delivery in route.held { await returnDelivery(delivery, of: route.inbox) }
-        await inboxEnded(route.inbox, session: route.session)
-        retireClosedInboxChannels()
+    /// A consumer of the inbox sink ended.
+    func onInboxEnded(_ key: Inboxes.Key) async {
+        await runInbox(inboxes.consumerEnded(key, currentGeneration: link?.generation))
     }
 
-    /// An inbox's consumer ended. A released one gets its remaining tags nacked back; one the
-    /// session still holds was ended by the broker (a channel error on the inbox channel, the
-    /// queue deleted), so it is taken again while the link lasts.
-    func inboxEnded(_ inbox: Inbox, session sessionId: UInt64) async {
-        if let closing = closingInboxes.removeValue(forKey: inbox.serial) {
-            await requeue(closing.tags, on: inbox)
-            for waiter in inboxReleaseWaiters.removeValue(forKey: inbox.serial) ?? [] { resume(waiter: waiter, with: true) }
-            return
-        }
-        guard sessions[sessionId]?.inbox?.serial == inbox.serial else { return }
-        let pending = sessions[sessionId]?.pending ?? [:]
-        sessions[sessionId]?.inbox = nil
-        sessions[sessionId]?.pending.removeAll()
-        await requeue(Self.tags(of: inbox, in: pending), on: inbox)
-        guard link?.generation == inbox.generation else { return }
-        Task { await self.reattachInbox(sessionId) }
+    /// A `delivered` receipt the publish machine held until its message's `sent`.
+    func receiptReleased(_ held: HeldReceipt) async {
+        await runInbox(inboxes.receiptReleased(held) { self.publishes.isInFlight($0) })
     }
 
-    /// Ends an inbox: cancels its consumer and, once its `ended` event came, puts back what
-    /// the client did not ack (`pending`, plus deliveries that come before the cancel-ok).
-    /// Returns when that is done (or after the takeover timeout), so a new consumer of the
-    /// same queue started afterwards gets the messages in queue order.
-    /// - Parameter startDelivering: true for an inbox never started (its held deliveries
-    ///   then go back too).
-    func releaseInbox(_ inbox: Inbox, pending: [String: [PendingDelivery]], startDelivering: Bool) async {
-        closingInboxes[inbox.serial] = ClosingInbox(inbox: inbox, tags: Self.tags(of: inbox, in: pending))
-        if startDelivering { await startInbox(inbox) }
-        if inbox.channel.closeReason == nil {
-            try? await inbox.channel.cancel(consumerTag: inbox.consumerTag)
-        }
-        guard closingInboxes[inbox.serial] != nil else { return }
+    /// Ends an inbox no session took (its join failed after the consume): everything it
+    /// brought goes back. Returns once that is done (or after the takeover timeout).
+    func releaseInbox(_ inbox: Inbox) async {
+        await runInbox(inboxes.release(inbox, ofSession: nil))
+        await waitForRelease(of: inbox)
+    }
+
+    /// The session ended: its inbox, if any, is released, and exactly what the client did not
+    /// ack goes back to the queue. Returns when that is done (or after the takeover timeout), so
+    /// a new consumer of the same queue started afterwards gets the messages in queue order.
+    func releaseInbox(ofEndedSession sessionId: UInt64) async {
+        let inbox = inboxes.inbox(of: sessionId)
+        await runInbox(inboxes.sessionEnded(sessionId))
+        if let inbox { await waitForRelease(of: inbox) }
+    }
+
+    private func waitForRelease(of inbox: Inbox) async {
+        guard inboxes.isClosing(inbox.serial) else { return }
         _ = await wait(timeout: configuration.takeoverTimeout) { inboxReleaseWaiters[inbox.serial, default: []].append($0) }
     }
 
-    /// Makes the unacknowledged messages of a session's inbox come again, as an `unavailable`
-    /// answer to an ack promises: the inbox is released with `tags` (the ack's deliveries)
-    /// put back too, and a new consumer is started. When the inbox is no longer the
-    /// session's, the tags just go back to the queue.
-    func redeliverInbox(_ sessionId: UInt64, inbox: Inbox, tags: [UInt64]) async {
-        if sessions[sessionId]?.inbox?.serial == inbox.serial {
-            var pending = sessions[sessionId]?.pending ?? [:]
-            pending[""] = tags.map { PendingDelivery(deliveryTag: $0, from: nil, inbox: inbox.serial) }
-            sessions[sessionId]?.inbox = nil
-            sessions[sessionId]?.pending.removeAll()
-            await releaseInbox(inbox, pending: pending, startDelivering: false)
-            await reattachInbox(sessionId)
-        } else if closingInboxes[inbox.serial] != nil {
-            closingInboxes[inbox.serial]?.tags += tags
-        } else {
-            await requeue(tags, on: inbox)
+    /// The client acked `msgIds`: see ``InboxMachine/acknowledge(_:session:ts:token:now:)``.
+    /// Returns once the ack is answered (the receipts confirmed and the tags acked, or the
+    /// messages on their way again).
+    func acknowledge(_ msgIds: [String], session sessionId: UInt64) async {
+        let token = nextWaiter
+        nextWaiter += 1
+        let actions = inboxes.acknowledge(msgIds, session: sessionId, ts: now, token: token, now: .now)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            ackResumers[token] = continuation
+            Task { await self.runInbox(actions) }
         }
     }
 
-    /// A delivery that came on an inbox its session no longer holds: kept for the release
-    /// in progress, else put back at once.
-    func returnDelivery(_ delivery: Delivery, of inbox: Inbox) async {
-        if closingInboxes[inbox.serial] != nil {
-            closingInboxes[inbox.serial]?.tags.append(delivery.deliveryTag)
-        } else {
-            await requeue([delivery.deliveryTag], on: inbox)
+    /// What an inbox delivery's body says (a user queue holds `tell` and `delivered` records).
+    static func inboxContent(_ body: [UInt8]) -> Inboxes.Content {
+        guard let record = BrokerRecord.decode(body), let msgId = record.msgId, let ts = record.ts else { return .invalid }
+        switch record.kind {
+        case .tell:
+            guard let from = record.from, let text = record.text else { return .invalid }
+            return .tell(msgId: msgId, from: from, to: record.to, text: text, ts: ts)
+        case .delivered:
+            return .delivered(msgId: msgId, to: record.to, ts: ts)
+        default:
+            return .invalid
         }
     }
 
-    /// Nacks `tags` with requeue, one by one in tag order (so each message goes back to its
-    /// place); nothing when the channel is closed (the broker requeued them already).
-    func requeue(_ tags: [UInt64], on inbox: Inbox) async {
-        guard !tags.isEmpty, inbox.channel.closeReason == nil else { return }
-        for tag in tags.sorted() {
-            try? await inbox.channel.nack(deliveryTag: tag, multiple: false, requeue: true)
+    /// Carries out the machine's actions, in order; the broker calls are awaited one by one.
+    func runInbox(_ actions: [Inboxes.Action]) async {
+        for action in actions {
+            switch action {
+            case .send(let frame, let session):
+                send(frame, to: session)
+            case .ack(let tags, let channel):
+                guard let shared = inboxChannels[channel]?.channel.channel else { continue }
+                for tag in tags { try? await shared.ack(deliveryTag: tag, multiple: false) }
+            case .requeue(let tags, let channel):
+                // A closed channel requeued them already.
+                guard let shared = inboxChannels[channel]?.channel.channel, shared.closeReason == nil else { continue }
+                for tag in tags.sorted() { try? await shared.nack(deliveryTag: tag, multiple: false, requeue: true) }
+            case .reject(let tag, let channel):
+                guard let shared = inboxChannels[channel]?.channel.channel else { continue }
+                try? await shared.reject(deliveryTag: tag, requeue: false)
+            case .cancelConsumer(let inbox):
+                guard let shared = inboxChannels[inbox.channel]?.channel.channel, shared.closeReason == nil else { continue }
+                try? await shared.cancel(consumerTag: inbox.consumerTag)
+            case .released(let serial):
+                for waiter in inboxReleaseWaiters.removeValue(forKey: serial) ?? [] { resume(waiter: waiter, with: true) }
+            case .reattach(let session):
+                Task { await self.reattachInbox(session) }
+            case .consumerEnded(let channel):
+                inboxChannels[channel]?.consumers -= 1
+                retireClosedInboxChannels()
+            case .holdReceipt(let held, let msgId):
+                // Its publish may have been answered while earlier actions were awaited.
+                if !publishes.holdReceipt(held, msgId: msgId) { await receiptReleased(held) }
+            case .privateDelivery:
+                metrics.privateDeliveries.increment()
+            case .publishReceipts(let ticket, let receipts):
+                Task { await self.publishReceipts(ticket, receipts) }
+            case .startTimer(let timer):
+                inboxTimers[timer.ticket] = Task { [weak self] in
+                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
+                    await self?.inboxTimerFired(timer.ticket)
+                }
+            case .cancelTimer(let ticket):
+                inboxTimers.removeValue(forKey: ticket)?.cancel()
+            case .replacePublishChannel(let ticket):
+                if let channel = receiptChannels[ticket] { await replacePublisher(channel) }
+            case .receiptsTimedOut:
+                logger.warning("The broker did not confirm a publish in time; the publish channel is replaced and its waiting publishes are answered unavailable")
+                metrics.publishTimeouts.increment()
+            case .receiptsDeferred(let count):
+                metrics.receiptsDeferred.increment(by: count)
+                logger.info("Receipts wait: their senders' inboxes are full; the messages stay unacked and come again on the addressee's next join",
+                            metadata: ["count": "\(count)"])
+            case .redeliver(let session, let inbox):
+                await waitForRelease(of: inbox)
+                await reattachInbox(session)
+            case .resume(let token):
+                ackResumers.removeValue(forKey: token)?.resume()
+            case .tryTakeOver(let ticket, let session, let nick):
+                Task { await self.tryTakeOver(ticket, session: session, nick: nick) }
+            case .tookOver(let ticket, let inbox):
+                takeoverResumers.removeValue(forKey: ticket)?.resume(returning: inbox)
+            case .retryReattach(let session, let generation):
+                Task { await self.reattachInbox(session, generation: generation) }
+            case .reattachWaits(let session):
+                logger.warning("Could not take a user's inbox again after a reconnect yet; trying again every second",
+                               metadata: ["nick": "\(sessions[session]?.nick ?? "")"])
+            }
         }
     }
 
-    static func tags(of inbox: Inbox, in pending: [String: [PendingDelivery]]) -> [UInt64] {
-        pending.values.flatMap { $0 }.filter { $0.inbox == inbox.serial }.map(\.deliveryTag)
+    /// Publishes an ack's receipts on the publish channel and tells the machine how each went.
+    /// A result that comes after the deadline answered the ack is dropped by the machine.
+    private func publishReceipts(_ ticket: Inboxes.Ticket, _ receipts: [Inboxes.Receipt]) async {
+        let requests = receipts.map { receipt in
+            let record = BrokerRecord(kind: .delivered, msgId: receipt.msgId, to: receipt.addressee, ts: receipt.ts)
+            return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: receipt.msgId, type: "delivered")),
+                                  exchange: topology.directExchange, routingKey: receipt.sender)
+        }
+        var outcomes: [Inboxes.ReceiptOutcome] = []
+        do throws(BrokerError) {
+            let channel = try await publisher()
+            guard inboxes.acks[ticket] != nil else { return }
+            receiptChannels[ticket] = channel
+            defer { receiptChannels.removeValue(forKey: ticket) }
+            let results = try await channel.publishBatch(requests)
+            for (request, result) in zip(requests, results) {
+                guard case .failure(let error) = result else {
+                    outcomes.append(.confirmed)
+                    continue
+                }
+                // A receipt refused by the sender's full inbox: its message stays pending here,
+                // unacked (Specs/chat-protocol.md, "Private messages"). Any other failure fails
+                // the ack, so the rest need no look.
+                guard case .nacked = error, await inboxCouldBeFull(request.routingKey, adding: request.message.body.count) else {
+                    outcomes.append(.failed)
+                    break
+                }
+                outcomes.append(.senderInboxFull)
+            }
+        } catch {
+            outcomes = [.failed]
+        }
+        await runInbox(inboxes.receiptsAnswered(ticket, outcomes))
+    }
+
+    private func inboxTimerFired(_ ticket: Inboxes.Ticket) async {
+        inboxTimers.removeValue(forKey: ticket)
+        await runInbox(inboxes.timerFired(ticket, now: .now))
     }
 }

@@ -100,15 +100,14 @@ extension ChatNodeCore {
             return
         }
         guard sessionsMachine.owns(nick, sessionId), !session.isClosed, sessions[sessionId] == nil else {
-            await releaseInbox(inbox, pending: [:], startDelivering: true)
+            await releaseInbox(inbox)
             return
         }
 
         let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
         let limits = configuration.limits
-        var entry = SessionEntry(session: session, nick: nick, rooms: rooms,
+        let entry = SessionEntry(session: session, nick: nick, rooms: rooms,
                                  typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
-        entry.inbox = inbox
         sessionsMachine.joined(sessionId, entry)
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
@@ -129,7 +128,7 @@ extension ChatNodeCore {
                               })
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)
-        await startInbox(inbox)
+        await startInbox(inbox, session: sessionId, nick: nick)
     }
 
     /// Claims a nick this node has no claim record of (``ClaimsMachine/claim(_:claimant:queueExists:marker:waiter:now:)``)
@@ -230,9 +229,8 @@ extension ChatNodeCore {
                 metrics.joinedSessions.record(sessions.count)
             case .offline(let nick):
                 localPresence(nick: nick, online: false)
-            case .releaseInbox(let entry):
-                guard let inbox = entry.inbox else { continue }
-                await releaseInbox(inbox, pending: entry.pending, startDelivering: false)
+            case .releaseInbox(let sessionId):
+                await releaseInbox(ofEndedSession: sessionId)
             }
         }
     }

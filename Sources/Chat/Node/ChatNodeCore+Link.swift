@@ -134,10 +134,7 @@ extension ChatNodeCore {
         run(catchUp.linkLost())
         run(presenceMachine.linkLost())
         run(claimsMachine.linkLost())
-        for sessionId in sessions.keys {
-            sessions[sessionId]?.inbox = nil
-            sessions[sessionId]?.pending.removeAll()
-        }
+        inboxes.linkLost()
     }
 
     /// Graceful stop: let publishes awaiting a confirm finish (for up to 2 s), tell the cluster

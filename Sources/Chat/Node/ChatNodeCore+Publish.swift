@@ -61,7 +61,7 @@ extension ChatNodeCore {
                 // After the `sent` (or the error, when the broker delivered a message whose
                 // confirm was lost), in the order they came.
                 Task {
-                    for held in receipts { await self.onInbox(held.delivery, session: held.session, inbox: held.inbox) }
+                    for held in receipts { await self.receiptReleased(held) }
                 }
             case .timedOut(let kind, let msgId):
                 switch kind {

@@ -11,40 +11,9 @@ import Broker
 /// stream, which the node reads anyway.
 ///
 /// For `say` and `tell` both are decided by ``PublishMachine`` (ChatNodeCore+Publish.swift);
-/// the deadline below is the one of `delivered` receipts published on an ack.
+/// the deadline of the `delivered` receipts published on an ack by ``InboxMachine``
+/// (ChatNodeCore+Inbox.swift).
 extension ChatNodeCore {
-    /// Runs `body` (a publish on `channel`) and returns its result, or throws
-    /// ``BrokerError/timeout(_:)`` once the publish timeout has passed without one; then it also
-    /// closes `channel`, which fails every other publish still waiting on it (and this one,
-    /// whose late result is dropped).
-    func withPublishDeadline<T: Sendable>(
-        on channel: any BrokerChannel,
-        _ body: @escaping @Sendable () async throws(BrokerError) -> T
-    ) async throws(BrokerError) -> T {
-        let timeout = configuration.publishTimeout
-        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, BrokerError>, Never>) in
-            let outcome = FirstOutcome(continuation)
-            let timer = Task { [weak self] in
-                guard (try? await Task.sleep(for: timeout)) != nil,
-                      outcome.resume(.failure(.timeout("the broker did not confirm the publish in time."))) else { return }
-                await self?.publishTimedOut(on: channel)
-            }
-            Task {
-                let result: Result<T, BrokerError>
-                do throws(BrokerError) { result = .success(try await body()) } catch { result = .failure(error) }
-                timer.cancel()
-                _ = outcome.resume(result)
-            }
-        }
-        return try result.get()
-    }
-
-    private func publishTimedOut(on channel: any BrokerChannel) async {
-        logger.warning("The broker did not confirm a publish in time; the publish channel is replaced and its waiting publishes are answered unavailable")
-        metrics.publishTimeouts.increment()
-        await replacePublisher(channel)
-    }
-
     /// Closes `channel`, the publish channel when the publish began: `publisher()` opens a
     /// new one for the next publish.
     /// (Closing a channel that was already replaced, or is already closed, does nothing.)

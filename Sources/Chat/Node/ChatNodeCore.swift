@@ -14,26 +14,6 @@ actor ChatNodeCore {
         var generation: Int
     }
 
-    /// A user's inbox consumer, on the node's shared inbox channel (``InboxChannel``).
-    ///
-    /// Every user's consumer shares one channel, so a node is not capped by the broker's
-    /// `channel_max` (RabbitMQ's default 2047), and one sink, read by one task, so an idle
-    /// user costs no stream and no task. Ending an inbox is therefore not a channel close:
-    /// the consumer is cancelled and exactly its own unacknowledged deliveries are nacked back
-    /// to the queue (``ChatNodeCore/releaseInbox(_:pending:startDelivering:)``).
-    struct Inbox: Sendable {
-        var channel: any BrokerChannel
-        /// ``InboxChannel/serial`` of the channel it consumes on.
-        var channelSerial: Int
-        var consumerTag: String
-        /// Unique per consumer on this node: deliveries are matched to the inbox they came on.
-        var serial: Int
-        /// The broker link it was started on.
-        var generation: Int
-
-        var key: InboxKey { InboxKey(channel: channelSerial, tag: consumerTag) }
-    }
-
     /// The channel that carries every inbox consumer of the node, and the sink all their
     /// deliveries come to; reopened (and every inbox taken again) after a channel error or a
     /// reconnect.
@@ -44,45 +24,6 @@ actor ChatNodeCore {
         var generation: Int
     }
 
-    /// An inbox consumer as its channel's sink names it.
-    struct InboxKey: Hashable, Sendable {
-        var channel: Int
-        var tag: String
-    }
-
-    /// Where a consumer's deliveries go. Until the session was welcomed (``started``) they
-    /// are held (at most `inboxPrefetch`), so private messages follow the welcome.
-    struct InboxRoute: Sendable {
-        var session: UInt64
-        var inbox: Inbox
-        var started = false
-        var held: [Delivery] = []
-    }
-
-    /// An inbox being released: its consumer is cancelled, and the delivery tags to nack back
-    /// once its last delivery was read (those the client did not ack, and any the broker
-    /// sent between the cancel and its cancel-ok), in tag order.
-    struct ClosingInbox: Sendable {
-        var inbox: Inbox
-        var tags: [UInt64]
-    }
-
-    /// A private message or receipt handed to the client and not yet acked by it.
-    struct PendingDelivery: Sendable {
-        var deliveryTag: UInt64
-        /// The sender of a private message (its receipt goes to them); nil for a receipt.
-        var from: String?
-        /// ``Inbox/serial`` of the inbox it came on.
-        var inbox: Int
-    }
-
-    /// A `delivered` receipt from a user's inbox, held until its message's publish is confirmed.
-    struct HeldReceipt: Sendable {
-        var delivery: Delivery
-        var session: UInt64
-        var inbox: Inbox
-    }
-
     /// A nick's first claim record (``ClaimsMachine/Claim``).
     typealias Claim = ClaimsMachine<ContinuousClock.Instant>.Claim
 
@@ -91,8 +32,6 @@ actor ChatNodeCore {
         let session: ChatSession
         var nick: String
         var rooms: OrderedSet<String>
-        var inbox: Inbox?
-        var pending: [String: [PendingDelivery]] = [:]
         /// `typing` frames over it are dropped silently.
         var typingLimiter: RateLimiter
     }
@@ -147,24 +86,22 @@ actor ChatNodeCore {
     /// Every inbox channel whose sink is still read (the current one, and closed ones until
     /// their last consumer's `ended`), by serial, with how many consumers it has.
     var inboxChannels: [Int: (channel: InboxChannel, consumers: Int)] = [:]
-    /// Every inbox consumer that has not ended, by channel and tag.
-    var inboxRoutes: [InboxKey: InboxRoute] = [:]
-    /// Sink events of consumers whose `consume` call has not returned yet (the sink's reader
-    /// can run first); taken over when it returns.
-    var unclaimedInboxEvents: [InboxKey: (deliveries: [Delivery], ended: Bool)] = [:]
     var nextInboxSerial = 1
-    /// A call of ``sharedInboxChannel()`` is opening the inbox channel; others wait for it.
-    var inboxChannelOpening = false
-    var inboxChannelWaiters: [UInt64] = []
-    /// Inboxes being released, by serial (see ``ClosingInbox``); one per ended session at most
-    /// until its consumer's stream has finished.
-    var closingInboxes: [Int: ClosingInbox] = [:]
+    /// Inbox routes, held deliveries, what each session holds unacked, inboxes being released,
+    /// acks awaiting their receipts' confirms and the opening of the inbox channel
+    /// (ChatNodeCore+Inbox.swift).
+    var inboxes: Inboxes
     /// Sessions waiting for an inbox release to finish, by inbox serial.
     var inboxReleaseWaiters: [Int: [UInt64]] = [:]
-    /// Acks under way per inbox serial (their `delivered` receipts await the broker's
-    /// confirm). Their delivery tags are no longer pending, so releasing the inbox never
-    /// requeues a message whose ack was answered with `delivered`.
-    var acksInFlight: [Int: Int] = [:]
+    /// The running timers of the inbox machine (an ack's deadline, a take-over's next try),
+    /// by ticket.
+    var inboxTimers: [Inboxes.Ticket: Task<Void, Never>] = [:]
+    /// The channel each ack's receipts went on, closed if its deadline passes.
+    var receiptChannels: [Inboxes.Ticket: any BrokerChannel] = [:]
+    /// Sessions waiting for their ack to be answered, by token.
+    var ackResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// Joins and reattaches waiting for their take-over of a user queue, by ticket.
+    var takeoverResumers: [Inboxes.Ticket: CheckedContinuation<Inbox?, Never>] = [:]
     /// Every `say`/`tell` in flight, the dedup windows, the receipts that overtook a confirm
     /// and the public messages held for a sender until its `sent` (ChatNodeCore+Publish.swift).
     var publishes: Publishes
@@ -203,6 +140,7 @@ actor ChatNodeCore {
         sessionsMachine = Sessions(joinsInFlight: configuration.limits.joinsInFlight, roomsPerSession: configuration.limits.roomsPerSession)
         claimsMachine = Claims(claimTimeout: configuration.claimTimeout)
         publishes = Publishes(limits: Self.publishLimits(configuration))
+        inboxes = Inboxes(limits: Self.inboxLimits(configuration))
     }
 
     var now: Int64 { configuration.clock.nowMilliseconds() }

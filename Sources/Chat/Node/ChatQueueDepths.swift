@@ -33,10 +33,9 @@ extension ChatNodeCore {
     func queueDepths() -> ChatQueueDepths {
         var depths = ChatQueueDepths()
         depths.pendingMessageConfirms = publishes.inFlight
-        depths.pendingReceiptConfirms = acksInFlight.values.reduce(0, +)
+        depths.pendingReceiptConfirms = inboxes.acksInFlight
         depths.inboxPrefetch = Int(configuration.limits.inboxPrefetch)
-        for entry in sessions.values where entry.inbox != nil {
-            let unacked = entry.pending.values.reduce(0) { $0 + $1.count }
+        for unacked in inboxes.unackedPerInbox {
             depths.inboxes += 1
             depths.unackedDeliveries += unacked
             depths.maxUnackedPerInbox = max(depths.maxUnackedPerInbox, unacked)

@@ -9,7 +9,7 @@ struct TestSession: JoinedSession, Equatable {
 }
 
 /// The actions as short strings, in order: `letIn:<waiter>`, `close:<session>`,
-/// `ended:<session>`, `offline:<nick>`, `release:<nick>@<outlet>`.
+/// `ended:<session>`, `offline:<nick>`, `release:<session>`.
 func did(_ actions: [SessionsMachine<TestSession>.Action]) -> [String] {
     actions.map { action in
         switch action {
@@ -17,7 +17,7 @@ func did(_ actions: [SessionsMachine<TestSession>.Action]) -> [String] {
         case .close(let session, _): "close:\(session)"
         case .ended(let session): "ended:\(session)"
         case .offline(let nick): "offline:\(nick)"
-        case .releaseInbox(let entry): "release:\(entry.nick)@\(entry.outlet)"
+        case .releaseInbox(let session): "release:\(session)"
         }
     }
 }
@@ -85,7 +85,7 @@ struct SessionsMachineTests {
         // (`replaced`, 4001: "Opened elsewhere" in the web client) and ends without the nick
         // going offline; its inbox is released for the new session to take.
         let takeOver = Self.join(&machine, 3, nick: "alice", rooms: ["lobby", "swift"])
-        #expect(did(takeOver) == ["close:1", "ended:1", "release:alice@out1"])
+        #expect(did(takeOver) == ["close:1", "ended:1", "release:1"])
         guard case .close(_, let closed) = takeOver.first else {
             Issue.record("the older session is not closed")
             return
@@ -104,7 +104,7 @@ struct SessionsMachineTests {
     @Test func aTakeoverFromAnotherNodeClosesTheSessionAndTheNickGoesOffline() {
         var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
         _ = Self.join(&machine, 1, nick: "alice", rooms: ["lobby"])
-        #expect(did(machine.replace(1)) == ["close:1", "ended:1", "offline:alice", "release:alice@out1"])
+        #expect(did(machine.replace(1)) == ["close:1", "ended:1", "offline:alice", "release:1"])
         #expect(machine.nickOwner.isEmpty)
         #expect(machine.outlets(inRoom: "lobby").isEmpty)
         // Replacing it again finds nothing.
@@ -130,7 +130,7 @@ struct SessionsMachineTests {
         var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
         _ = Self.join(&machine, 1, nick: "alice", rooms: ["lobby", "rust"])
         _ = Self.join(&machine, 2, nick: "bob", rooms: ["rust"])
-        #expect(did(machine.end(1)) == ["ended:1", "offline:alice", "release:alice@out1"])
+        #expect(did(machine.end(1)) == ["ended:1", "offline:alice", "release:1"])
         #expect(machine.sessions[1] == nil)
         #expect(machine.nickOwner == ["bob": 2])
         #expect(machine.roomMembers["lobby"] == nil)
@@ -148,7 +148,7 @@ struct SessionsMachineTests {
         // A second join of alice holds the nick but is not welcomed yet.
         #expect(machine.startJoin(2) == .go)
         machine.own("alice", by: 2)
-        #expect(did(machine.end(1)) == ["ended:1", "release:alice@out1"])
+        #expect(did(machine.end(1)) == ["ended:1", "release:1"])
         #expect(machine.owns("alice", 2))
         #expect(did(machine.end(1, announce: false)).isEmpty)
     }

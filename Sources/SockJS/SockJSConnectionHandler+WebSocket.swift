@@ -122,16 +122,16 @@ extension SockJSConnectionHandler {
         guard let attachment = machine.webSocketReceiver else { return }
         let session = attachment.session
         if machine.webSocketIsHixie {
-            while machine.webSocketReceiver != nil {
+            while machine.isWebSocket {
                 let frame: Hixie76.Frame?
                 do {
                     frame = try webSocketParser.nextHixieFrame(from: &inbound)
                 } catch {
-                    carryOut(machine.webSocketParseFailed(frameTooLarge: error == .frameTooLarge), session: session)
+                    carryOut(machine.webSocketParseFailed(frameTooLarge: error == .frameTooLarge), attachment)
                     return
                 }
                 guard let frame else { return }
-                carryOut(machine.hixieFrameReceived(frame), session: session)
+                carryOut(machine.hixieFrameReceived(frame), attachment)
             }
             return
         }
@@ -139,22 +139,23 @@ extension SockJSConnectionHandler {
         defer {
             if let pong = machine.webSocketReadEnded() { write(pong, flush: true) }
         }
-        while machine.webSocketReceiver != nil {
+        while machine.isWebSocket {
             let frame: WebSocketFrame?
             do {
                 frame = try webSocketParser.next(from: &inbound)
             } catch {
-                carryOut(machine.webSocketParseFailed(frameTooLarge: error == .frameTooLarge), session: session)
+                carryOut(machine.webSocketParseFailed(frameTooLarge: error == .frameTooLarge), attachment)
                 return
             }
             guard let frame else { return }
             session.clientActivity()
-            carryOut(machine.webSocketFrameReceived(frame), session: session)
+            carryOut(machine.webSocketFrameReceived(frame), attachment)
         }
     }
 
     /// Carries out what a frame from the client means.
-    private func carryOut(_ input: Machine.WebSocketInput, session: SockJSSession) {
+    private func carryOut(_ input: Machine.WebSocketInput, _ attachment: Attachment) {
+        let session = attachment.session
         switch input {
         case .none:
             break
@@ -168,9 +169,9 @@ extension SockJSConnectionHandler {
             logger.debug("SockJS websocket closed: the client sent broken JSON", metadata: ["session": "\(session.id)"])
             session.protocolError()
             closeAfterFlush()
-        case .clientClosed(let answer, let lost):
+        case .clientClosed(let answer):
             write(answer, flush: true)
-            lost.tellLost()
+            attachment.tellLost()
             closeAfterFlush()
         }
     }
@@ -178,7 +179,7 @@ extension SockJSConnectionHandler {
     // MARK: Frames to the client (called by WebSocketReceiver on this loop)
 
     func webSocketWrite(_ bytes: ByteBuffer, flush: Bool) {
-        guard machine.webSocketReceiver != nil, let context else { return }
+        guard machine.isWebSocket, let context else { return }
         context.write(wrapOutboundOut(bytes), promise: nil)
         if flush { context.flush() }
     }

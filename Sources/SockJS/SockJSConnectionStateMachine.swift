@@ -70,8 +70,9 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
         case receiving(Receiver)
         /// The hixie-76 101 head was sent; waiting for the 8-byte nonce.
         case hixieHandshake(Handshake, framed: Bool)
-        /// The connection speaks websocket for a session.
-        case webSocket(Receiver, WebSocket)
+        /// The connection speaks websocket for a session (its settings and reassembly state are
+        /// ``socket``, kept outside this generic payload so that a frame costs no copy of it).
+        case webSocket(Receiver)
         /// The server sent its websocket close frame and waits for the client's (or a timeout).
         case webSocketDraining
         /// Closing; input is ignored.
@@ -148,7 +149,7 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
     }
 
     /// What one frame from the websocket client means.
-    enum WebSocketInput {
+    enum WebSocketInput: Equatable {
         /// Nothing to do (a pong, a ping kept for the end of the read, a fragment, an empty frame).
         case none
         /// Hand these messages to the session.
@@ -158,9 +159,10 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
         case fail(closeCode: UInt16?)
         /// The client sent broken JSON on a framed websocket: as ``fail(closeCode:)`` without a close frame.
         case brokenJSON
-        /// The client closed: write `answer` (flushed), tell the session its receiver is gone,
-        /// close once written. The machine is closing.
-        case clientClosed(answer: WebSocketOutput, lost: Receiver)
+        /// The client closed: write `answer` (flushed), tell the websocket's session (the
+        /// ``webSocketReceiver`` the read started with) its receiver is gone, close once written.
+        /// The machine is closing.
+        case clientClosed(answer: WebSocketOutput)
     }
 
     /// What the session's request to end its websocket means.
@@ -176,8 +178,11 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
         case writeThenDrain(closeFrame: WebSocketOutput?, timer: TimerAction)
     }
 
+    // Fields that do not depend on `Receiver` and `Handshake` come first: their offsets are
+    // fixed, so the per-frame path reads and writes them without generic layout work.
     let configuration: Configuration
-    private(set) var state: State = .idle
+    /// The websocket's settings and reassembly state; meaningful in `.webSocket` only.
+    private(set) var socket = WebSocket(hixie: false, framed: true, maxMessageBytes: 0)
     /// Whether the connection stays open after the current response.
     private(set) var keepAlive = true
     /// Whether the current streaming response uses chunked encoding.
@@ -186,6 +191,7 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
     private(set) var shuttingDown = false
     /// The slow-request timer runs for the request being read.
     private(set) var slowRequestTimerArmed = false
+    private(set) var state: State = .idle
 
     init(configuration: Configuration) {
         self.configuration = configuration
@@ -204,7 +210,7 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
         let previous = state
         state = .closing
         switch previous {
-        case .receiving(let receiver), .webSocket(let receiver, _):
+        case .receiving(let receiver), .webSocket(let receiver):
             return receiver
         case .idle, .busy, .hixieHandshake, .webSocketDraining, .closing:
             return nil
@@ -353,7 +359,8 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
 
     /// The upgrade is done and a session took the websocket.
     mutating func webSocketStarted(_ receiver: Receiver, hixie: Bool, framed: Bool, maxMessageBytes: Int) -> TimerAction {
-        state = .webSocket(receiver, WebSocket(hixie: hixie, framed: framed, maxMessageBytes: maxMessageBytes))
+        socket = WebSocket(hixie: hixie, framed: framed, maxMessageBytes: maxMessageBytes)
+        state = .webSocket(receiver)
         return .cancel
     }
 
@@ -366,93 +373,94 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
 
     /// The websocket's session and receiver, while the connection is a websocket.
     var webSocketReceiver: Receiver? {
-        if case .webSocket(let receiver, _) = state { return receiver }
+        if case .webSocket(let receiver) = state { return receiver }
         return nil
+    }
+
+    /// Whether the connection speaks websocket for a session.
+    var isWebSocket: Bool {
+        if case .webSocket = state { return true }
+        return false
     }
 
     /// Whether the websocket speaks hixie-76.
     var webSocketIsHixie: Bool {
-        if case .webSocket(_, let socket) = state { return socket.hixie }
-        return false
+        isWebSocket && socket.hixie
     }
 
     /// An RFC 6455 frame from the client (the executor also tells the session the client is alive).
     mutating func webSocketFrameReceived(_ frame: WebSocketFrame) -> WebSocketInput {
-        guard case .webSocket(let receiver, var socket) = state else { return .none }
-        // Take the fragments out of `state` so that appending to them does not copy them.
-        state = .closing
+        guard isWebSocket else { return .none }
         switch frame.opcode {
         case WebSocketFrame.text, WebSocketFrame.binary, WebSocketFrame.continuation:
             let continuation = frame.opcode == WebSocketFrame.continuation
             guard continuation == (socket.fragments != nil) else {
                 // A new message inside a fragmented one, or a continuation of nothing.
-                return .fail(closeCode: nil)
+                return fail(closeCode: nil)
             }
             if frame.fin && socket.fragments == nil {
-                state = .webSocket(receiver, socket)
-                return message(frame.payload, framed: socket.framed)
+                return message(frame.payload)
             }
+            // Taken out of `socket` so that appending does not copy the bytes so far.
             var fragments = socket.fragments.take() ?? ByteBuffer()
             var payload = frame.payload
             fragments.writeBuffer(&payload)
-            guard fragments.readableBytes <= socket.maxMessageBytes else { return .fail(closeCode: 1009) }
-            if frame.fin {
-                state = .webSocket(receiver, socket)
-                return message(fragments, framed: socket.framed)
-            }
+            guard fragments.readableBytes <= socket.maxMessageBytes else { return fail(closeCode: 1009) }
+            if frame.fin { return message(fragments) }
             socket.fragments = fragments
-            state = .webSocket(receiver, socket)
             return .none
         case WebSocketFrame.ping:
             socket.pendingPong = frame.payload
-            state = .webSocket(receiver, socket)
             return .none
         case WebSocketFrame.pong:
-            state = .webSocket(receiver, socket)
             return .none
         case WebSocketFrame.close:
             var payload = frame.payload
             let code: UInt16 = payload.readInteger() ?? 1000
-            return .clientClosed(answer: .close(code: code == 1005 ? 1000 : code, reason: ""), lost: receiver)
+            state = .closing
+            return .clientClosed(answer: .close(code: code == 1005 ? 1000 : code, reason: ""))
         default:
-            return .fail(closeCode: nil)
+            return fail(closeCode: nil)
         }
+    }
+
+    private mutating func fail(closeCode: UInt16?) -> WebSocketInput {
+        state = .closing
+        socket.fragments = nil
+        return .fail(closeCode: closeCode)
     }
 
     /// A hixie-76 frame from the client.
     mutating func hixieFrameReceived(_ frame: Hixie76.Frame) -> WebSocketInput {
-        guard case .webSocket(let receiver, let socket) = state else { return .none }
+        guard isWebSocket else { return .none }
         switch frame {
         case .text(let payload):
-            return message(payload, framed: socket.framed)
+            return message(payload)
         case .close:
             state = .closing
-            return .clientClosed(answer: .hixieClose, lost: receiver)
+            return .clientClosed(answer: .hixieClose)
         }
     }
 
     /// The client's bytes are not a websocket stream: close 1009 for a frame over the limit,
     /// 1002 for any other violation; none for hixie-76, which has no close codes.
     mutating func webSocketParseFailed(frameTooLarge: Bool) -> WebSocketInput {
-        guard case .webSocket(_, let socket) = state else { return .none }
-        state = .closing
-        if socket.hixie { return .fail(closeCode: nil) }
-        return .fail(closeCode: frameTooLarge ? 1009 : 1002)
+        guard isWebSocket else { return .none }
+        return fail(closeCode: socket.hixie ? nil : (frameTooLarge ? 1009 : 1002))
     }
 
     /// The executor read all complete frames of one read: the pong for the newest ping read,
     /// if any and the connection is still a websocket (RFC 6455 5.5.3: one pong per read,
     /// however many pings it held, so a ping flood costs one write per read).
     mutating func webSocketReadEnded() -> WebSocketOutput? {
-        guard case .webSocket(let receiver, var socket) = state, let payload = socket.pendingPong.take() else { return nil }
-        state = .webSocket(receiver, socket)
+        guard isWebSocket, let payload = socket.pendingPong.take() else { return nil }
         return .pong(payload)
     }
 
     /// A decoded message: raw websockets deliver the text; framed ones a JSON array of strings
     /// (or one string), ignoring an empty frame.
-    private mutating func message(_ payload: ByteBuffer, framed: Bool) -> WebSocketInput {
-        if !framed { return .deliver([String(buffer: payload)]) }
+    private mutating func message(_ payload: ByteBuffer) -> WebSocketInput {
+        if !socket.framed { return .deliver([String(buffer: payload)]) }
         guard payload.readableBytes > 0 else { return .none }
         do {
             return .deliver(try SockJSJSON.decodeMessages(payload, allowSingleString: true))
@@ -466,8 +474,7 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
 
     /// The session's heartbeat asks for a ping: only RFC 6455 websockets have one.
     var pingAllowed: Bool {
-        if case .webSocket(_, let socket) = state { return !socket.hixie }
-        return false
+        isWebSocket && !socket.hixie
     }
 
     /// The session aborts its websocket: write its bytes as far as they go and close now;
@@ -479,7 +486,7 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
 
     /// The session ends its websocket after `hasBytes` (its close frame, SockJS-framed or raw).
     mutating func webSocketEnded(hasBytes: Bool) -> WebSocketEnd {
-        guard case .webSocket(let receiver, let socket) = state else { return .ignore }
+        guard case .webSocket(let receiver) = state else { return .ignore }
         guard hasBytes else {
             state = .closing
             return .closeNow(lost: receiver)
@@ -515,5 +522,4 @@ struct SockJSConnectionStateMachine<Receiver, Handshake> {
 
 extension SockJSConnectionStateMachine.InputStep: Equatable where Receiver: Equatable {}
 extension SockJSConnectionStateMachine.ResponseEnd: Equatable where Receiver: Equatable {}
-extension SockJSConnectionStateMachine.WebSocketInput: Equatable where Receiver: Equatable {}
 extension SockJSConnectionStateMachine.WebSocketEnd: Equatable where Receiver: Equatable {}

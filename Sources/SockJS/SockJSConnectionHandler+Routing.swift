@@ -270,13 +270,8 @@ extension SockJSConnectionHandler {
         if case .htmlfile = flavour { headers.append(("Content-Security-Policy", endpoint.htmlfileCSP)) }
         let polling = kind == .polling
         let receiver = HTTPReceiver(flavour: flavour, polling: polling, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
-        state = .receiving(receiver, session)
-        timer?.cancel()
-        timer = nil
-        if polling {
-            pendingPollHead = head
-            pendingPollHeaders = headers
-        } else {
+        run(machine.receivingStarted(Attachment(receiver: receiver, session: session, poll: polling ? (head, headers) : nil)))
+        if !polling {
             startStream(head, headers: headers)
             if let prelude { streamWrite(prelude, flush: true) } else { context.flush() }
         }
@@ -333,7 +328,7 @@ extension SockJSConnectionHandler {
 
     private func runRoute(_ route: @escaping SockJSHTTPHandler, head: HTTPRequestHead, body: ByteBuffer) {
         guard let context else { return }
-        state = .busy
+        machine.routeStarted()
         let request = SockJSHTTPRequest(head: head, body: body, remoteAddress: remoteAddress)
         let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
         let loop = context.eventLoop
@@ -341,7 +336,7 @@ extension SockJSConnectionHandler {
             let response = await route(request)
             loop.execute {
                 let h = handler.value
-                guard case .busy = h.state else { return }
+                guard h.machine.awaitsRouteResponse else { return }
                 h.respond(head, status: response.status, headers: response.headers, body: response.body)
             }
         }

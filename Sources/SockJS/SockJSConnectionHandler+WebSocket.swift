@@ -48,8 +48,7 @@ extension SockJSConnectionHandler {
         out.writeString(accept)
         out.writeStaticString("\r\n\r\n")
         write(out, flush: false)
-        webSocketIsHixie = false
-        startWebSocketSession(head, endpoint: endpoint, sessionID: sessionID, framed: framed)
+        startWebSocketSession(head, endpoint: endpoint, sessionID: sessionID, hixie: false, framed: framed)
     }
 
     private func startHixie(_ head: HTTPRequestHead, endpoint: SockJSEndpoint, sessionID: String, framed: Bool, key1: String, key2: String) {
@@ -64,181 +63,123 @@ extension SockJSConnectionHandler {
         out.writeString("Sec-WebSocket-Location: \(core.configuration.secure ? "wss" : "ws")://\(head.header("Host") ?? "localhost")\(head.uri)\r\n\r\n")
         // HAProxy forwards the nonce only after it saw the 101: send the head first.
         write(out, flush: true)
-        webSocketIsHixie = true
-        webSocketFramed = framed
-        timer?.cancel()
-        timer = nil
-        state = .hixieHandshake(HixieHandshake(key1: n1, key2: n2, endpoint: endpoint, head: head, sessionID: sessionID))
+        run(machine.hixieHandshakeStarted(
+            HixieHandshake(key1: n1, key2: n2, endpoint: endpoint, head: head, sessionID: sessionID), framed: framed
+        ))
     }
 
-    func completeHixieHandshake(_ handshake: HixieHandshake, nonce: [UInt8]) {
+    func completeHixieHandshake(_ handshake: HixieHandshake, framed: Bool, nonce: [UInt8]) {
         var answer = ByteBuffer()
         answer.writeBytes(Hixie76.challengeAnswer(key1: handshake.key1, key2: handshake.key2, nonce: nonce))
         write(answer, flush: false)
-        startWebSocketSession(handshake.head, endpoint: handshake.endpoint, sessionID: handshake.sessionID, framed: webSocketFramed)
+        startWebSocketSession(handshake.head, endpoint: handshake.endpoint, sessionID: handshake.sessionID, hixie: true, framed: framed)
     }
 
-    private func startWebSocketSession(_ head: HTTPRequestHead, endpoint: SockJSEndpoint, sessionID: String, framed: Bool) {
+    private func startWebSocketSession(_ head: HTTPRequestHead, endpoint: SockJSEndpoint, sessionID: String, hixie: Bool, framed: Bool) {
         guard let context else { return }
-        timer?.cancel()
-        timer = nil
-        webSocketFramed = framed
+        run(.cancel)
         webSocketParser = WebSocketFrameParser(maxFrameSize: endpoint.options.maxMessageBytes)
-        let flavour: SockJSFrameFlavour = webSocketIsHixie ? .hixie76 : (framed ? .websocket : .rawWebSocket)
+        let flavour: SockJSFrameFlavour = hixie ? .hixie76 : (framed ? .websocket : .rawWebSocket)
         guard let session = endpoint.webSocketSession(
             id: sessionID, transport: framed ? .websocket : .rawWebSocket, request: head,
             remoteAddress: remoteAddress, eventLoop: context.eventLoop, logger: logger
         ) else {
-            var bye = ByteBuffer()
-            if webSocketIsHixie {
-                bye = flavour.wrap(payload: SockJSFrame.close(.goAway).payload(allocator: context.channel.allocator), allocator: context.channel.allocator)
-            } else {
-                WebSocketFrameEncoder.appendClose(code: 1001, reason: "Server shutting down", to: &bye)
-            }
-            write(bye, flush: true)
+            write(machine.webSocketRefused(hixie: hixie), flush: true)
             closeAfterFlush()
             return
         }
         let receiver = WebSocketReceiver(flavour: flavour, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
-        state = .webSocket(receiver, session)
+        run(machine.webSocketStarted(
+            Attachment(receiver: receiver, session: session), hixie: hixie, framed: framed,
+            maxMessageBytes: endpoint.options.maxMessageBytes
+        ))
         session.attach(receiver, kind: .persistent)
         context.flush()
+    }
+
+    /// Writes what the machine asked to send to the websocket client.
+    func write(_ output: Machine.WebSocketOutput, flush: Bool) {
+        var bytes = ByteBuffer()
+        switch output {
+        case .close(let code, let reason):
+            WebSocketFrameEncoder.appendClose(code: code, reason: reason, to: &bytes)
+        case .pong(let payload):
+            WebSocketFrameEncoder.appendControl(opcode: WebSocketFrame.pong, payload: payload, to: &bytes)
+        case .ping:
+            bytes.writeBytes([0x89, 0x00])
+        case .hixieClose:
+            bytes.writeBytes([0xFF, 0x00])
+        case .hixieGoAway:
+            let allocator = context?.channel.allocator ?? ByteBufferAllocator()
+            bytes = SockJSFrameFlavour.hixie76.wrap(payload: SockJSFrame.close(.goAway).payload(allocator: allocator), allocator: allocator)
+        }
+        write(bytes, flush: flush)
     }
 
     // MARK: Frames from the client
 
     func readWebSocketFrames() {
-        guard case .webSocket(let receiver, let session) = state else { return }
-        if webSocketIsHixie {
-            while case .webSocket = state {
+        guard let attachment = machine.webSocketReceiver else { return }
+        let session = attachment.session
+        if machine.webSocketIsHixie {
+            while machine.isWebSocket {
                 let frame: Hixie76.Frame?
                 do {
                     frame = try webSocketParser.nextHixieFrame(from: &inbound)
                 } catch {
-                    failWebSocket(session)
+                    carryOut(machine.webSocketParseFailed(frameTooLarge: error == .frameTooLarge), attachment)
                     return
                 }
                 guard let frame else { return }
-                switch frame {
-                case .text(let payload):
-                    webSocketMessage(payload, session: session)
-                case .close:
-                    var bye = ByteBuffer()
-                    bye.writeBytes([0xFF, 0x00])
-                    write(bye, flush: true)
-                    // The session ends with its websocket: `closeAfterFlush` leaves the state
-                    // `.closing`, so `channelInactive` would no longer tell it.
-                    session.receiverLost(receiver)
-                    closeAfterFlush()
-                    return
-                }
+                carryOut(machine.hixieFrameReceived(frame), attachment)
             }
             return
         }
-        // RFC 6455 5.5.3: of several pings read together only the newest needs its pong. One
-        // pong per read, however many pings it held, so a ping flood costs one write per read
-        // instead of one per ping (Specs/bounds.md).
-        var newestPing: ByteBuffer?
+        // Of several pings read together only the newest gets its pong, after the read.
         defer {
-            if let newestPing, case .webSocket = state, !webSocketClosing {
-                var pong = ByteBuffer()
-                WebSocketFrameEncoder.appendControl(opcode: WebSocketFrame.pong, payload: newestPing, to: &pong)
-                write(pong, flush: true)
-            }
+            if let pong = machine.webSocketReadEnded() { write(pong, flush: true) }
         }
-        while case .webSocket = state {
+        while machine.isWebSocket {
             let frame: WebSocketFrame?
             do {
                 frame = try webSocketParser.next(from: &inbound)
             } catch {
-                var bye = ByteBuffer()
-                WebSocketFrameEncoder.appendClose(code: error == .frameTooLarge ? 1009 : 1002, reason: "", to: &bye)
-                write(bye, flush: true)
-                failWebSocket(session)
+                carryOut(machine.webSocketParseFailed(frameTooLarge: error == .frameTooLarge), attachment)
                 return
             }
             guard let frame else { return }
             session.clientActivity()
-            switch frame.opcode {
-            case WebSocketFrame.text, WebSocketFrame.binary, WebSocketFrame.continuation:
-                if frame.opcode != WebSocketFrame.continuation && webSocketFragments != nil {
-                    failWebSocket(session)
-                    return
-                }
-                if frame.opcode == WebSocketFrame.continuation && webSocketFragments == nil {
-                    failWebSocket(session)
-                    return
-                }
-                if frame.fin && webSocketFragments == nil {
-                    webSocketMessage(frame.payload, session: session)
-                } else {
-                    var fragments = webSocketFragments ?? ByteBuffer()
-                    var payload = frame.payload
-                    fragments.writeBuffer(&payload)
-                    guard fragments.readableBytes <= webSocketParser.maxFrameSize else {
-                        var bye = ByteBuffer()
-                        WebSocketFrameEncoder.appendClose(code: 1009, reason: "", to: &bye)
-                        write(bye, flush: true)
-                        failWebSocket(session)
-                        return
-                    }
-                    if frame.fin {
-                        webSocketFragments = nil
-                        webSocketMessage(fragments, session: session)
-                    } else {
-                        webSocketFragments = fragments
-                    }
-                }
-            case WebSocketFrame.ping:
-                newestPing = frame.payload
-            case WebSocketFrame.pong:
-                break
-            case WebSocketFrame.close:
-                if !webSocketClosing {
-                    webSocketClosing = true
-                    var payload = frame.payload
-                    let code: UInt16 = payload.readInteger() ?? 1000
-                    var bye = ByteBuffer()
-                    WebSocketFrameEncoder.appendClose(code: code == 1005 ? 1000 : code, reason: "", to: &bye)
-                    write(bye, flush: true)
-                }
-                // As above: the session must hear that its websocket is gone.
-                session.receiverLost(receiver)
-                closeAfterFlush()
-                return
-            default:
-                failWebSocket(session)
-                return
-            }
+            carryOut(machine.webSocketFrameReceived(frame), attachment)
         }
     }
 
-    private func webSocketMessage(_ payload: ByteBuffer, session: SockJSSession) {
-        if !webSocketFramed {
-            session.deliver([String(buffer: payload)])
-            return
-        }
-        guard payload.readableBytes > 0 else { return }
-        do {
-            let messages = try SockJSJSON.decodeMessages(payload, allowSingleString: true)
+    /// Carries out what a frame from the client means.
+    private func carryOut(_ input: Machine.WebSocketInput, _ attachment: Attachment) {
+        let session = attachment.session
+        switch input {
+        case .none:
+            break
+        case .deliver(let messages):
             session.deliver(messages)
-        } catch {
+        case .fail(let closeCode):
+            if let closeCode { write(.close(code: closeCode, reason: ""), flush: true) }
+            session.protocolError()
+            closeAfterFlush()
+        case .brokenJSON:
             logger.debug("SockJS websocket closed: the client sent broken JSON", metadata: ["session": "\(session.id)"])
-            failWebSocket(session)
+            session.protocolError()
+            closeAfterFlush()
+        case .clientClosed(let answer):
+            write(answer, flush: true)
+            attachment.tellLost()
+            closeAfterFlush()
         }
-    }
-
-    /// The client broke the websocket protocol or SockJS framing: end the session, drop the connection.
-    private func failWebSocket(_ session: SockJSSession) {
-        state = .closing
-        session.protocolError()
-        closeAfterFlush()
     }
 
     // MARK: Frames to the client (called by WebSocketReceiver on this loop)
 
     func webSocketWrite(_ bytes: ByteBuffer, flush: Bool) {
-        guard case .webSocket = state, let context else { return }
+        guard machine.isWebSocket, let context else { return }
         context.write(wrapOutboundOut(bytes), promise: nil)
         if flush { context.flush() }
     }
@@ -248,58 +189,54 @@ extension SockJSConnectionHandler {
     }
 
     func webSocketPing() {
-        guard case .webSocket = state, !webSocketIsHixie else { return }
-        write(ByteBuffer(bytes: [0x89, 0x00]), flush: true)
+        guard machine.pingAllowed else { return }
+        write(.ping, flush: true)
     }
 
     /// Writes `bytes` (the close frame) as far as the socket takes it and drops the connection.
     func webSocketAbort(after bytes: ByteBuffer?) {
-        guard case .webSocket = state else { return }
+        guard let lost = machine.webSocketAborted() else { return }
         if let bytes { write(bytes, flush: true) }
-        closeNow()
+        lost.tellLost()
+        context?.close(promise: nil)
     }
 
     func webSocketEnd(after bytes: ByteBuffer?) {
-        guard case .webSocket = state else { return }
-        guard let bytes else {
-            closeNow()
+        switch machine.webSocketEnded(hasBytes: bytes != nil) {
+        case .ignore:
             return
-        }
-        write(bytes, flush: false)
-        webSocketClosing = true
-        if webSocketIsHixie {
-            write(ByteBuffer(bytes: [0xFF, 0x00]), flush: false)
+        case .closeNow(let lost):
+            lost.tellLost()
+            context?.close(promise: nil)
+        case .writeThenClose(let trailer, let lost):
+            if let bytes { write(bytes, flush: false) }
+            write(trailer, flush: false)
+            lost.tellLost()
             closeAfterFlush()
-            return
+        case .writeThenDrain(let closeFrame, let timer):
+            if let bytes { write(bytes, flush: false) }
+            if let closeFrame { write(closeFrame, flush: false) }
+            context?.flush()
+            run(timer)
+            process()
         }
-        if webSocketFramed {
-            var bye = ByteBuffer()
-            WebSocketFrameEncoder.appendClose(code: 1000, reason: "Normal closure", to: &bye)
-            write(bye, flush: false)
-        }
-        context?.flush()
-        // RFC 6455 closing handshake: wait for the client's close frame before dropping TCP,
-        // so the client reads everything we sent; give up after a short while.
-        state = .webSocketDraining
-        armTimer(.seconds(2))
-        process()
     }
 
     /// After our close frame: discard data frames until the client's close frame arrives.
     func drainWebSocket() {
-        while case .webSocketDraining = state {
-            let frame: WebSocketFrame?
+        while machine.drainsWebSocket {
+            let opcode: UInt8?
             do {
-                frame = try webSocketParser.next(from: &inbound)
+                guard let frame = try webSocketParser.next(from: &inbound) else { return }
+                opcode = frame.opcode
             } catch {
-                closeNow()
+                opcode = nil
+            }
+            if machine.drainFrameReceived(opcode: opcode) {
+                context?.close(promise: nil)
                 return
             }
-            guard let frame else { return }
-            if frame.opcode == WebSocketFrame.close {
-                closeNow()
-                return
-            }
+            if opcode == nil { return }
         }
     }
 }

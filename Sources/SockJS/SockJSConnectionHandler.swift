@@ -8,27 +8,33 @@ struct SockJSShutdownEvent: Sendable {}
 /// SockJS URL space and the plain routes, streams to sessions, and after an upgrade speaks
 /// websocket (RFC 6455 or hixie-76) on the same connection.
 ///
-/// Parsing is done by the pure `HTTPRequestParser` and `WebSocketFrameParser`; this class only
-/// moves bytes, keeps the connection's mode, and runs timers (request and idle timeouts).
+/// It is an executor: parsing is done by the pure `HTTPRequestParser` and `WebSocketFrameParser`,
+/// and every decision about the connection (its mode, keep-alive and chunking, pipelining, the
+/// timer, websocket fragments, pings and the closing handshake) by the pure
+/// `SockJSConnectionStateMachine`. This class moves bytes, formats responses, runs the timer the
+/// machine asks for and calls the sessions.
 final class SockJSConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    enum State {
-        /// Waiting for (the rest of) a request.
-        case idle
-        /// A response is being produced elsewhere (a route task).
-        case busy
-        /// A poll or stream is attached to a session.
-        case receiving(HTTPReceiver, SockJSSession)
-        /// The hixie-76 101 head was sent; waiting for the 8-byte nonce.
-        case hixieHandshake(HixieHandshake)
-        /// The connection speaks websocket for a session.
-        case webSocket(WebSocketReceiver, SockJSSession)
-        /// The server sent its websocket close frame and waits for the client's (or a timeout).
-        case webSocketDraining
-        /// Closing; input is ignored.
-        case closing
+    /// What the connection keeps for the session it is attached to.
+    struct Attachment {
+        let receiver: any SockJSReceiver
+        let session: SockJSSession
+        /// A poll's request head and headers, written with its one frame.
+        var poll: (head: HTTPRequestHead, headers: [(String, String)])?
+
+        /// Tells the session that this connection is gone, on the session's loop (a poll or
+        /// stream may run on another loop than its session; a websocket always runs on its own).
+        func tellLost() {
+            let session = session
+            let receiver = receiver
+            if session.eventLoop.inEventLoop {
+                session.receiverLost(receiver)
+            } else {
+                session.eventLoop.execute { session.receiverLost(receiver) }
+            }
+        }
     }
 
     struct HixieHandshake {
@@ -39,33 +45,27 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         var sessionID: String
     }
 
+    typealias Machine = SockJSConnectionStateMachine<Attachment, HixieHandshake>
+
     let core: SockJSServerCore
-    var state: State = .idle
+    var machine: Machine
     var context: ChannelHandlerContext?
     var inbound = SockJSConnectionHandler.emptyBuffer
     static let emptyBuffer = ByteBuffer()
     var parser: HTTPRequestParser
     var remoteAddress: SocketAddress?
-    /// Whether the connection stays open after the current response.
-    var keepAlive = true
-    /// Whether the current streaming response uses chunked encoding.
-    var chunked = false
-    /// Headers of a poll, written with its frame.
-    var pendingPollHeaders: [(String, String)] = []
-    var pendingPollHead: HTTPRequestHead?
     var timer: Scheduled<Void>?
-    var shuttingDown = false
+    /// Re-entrancy guard of ``process()``: a session or response may call back into it.
     private var processing = false
-
-    // Websocket mode.
     var webSocketParser: WebSocketFrameParser
-    var webSocketFragments: ByteBuffer?
-    var webSocketIsHixie = false
-    var webSocketFramed = true
-    var webSocketClosing = false
 
     init(core: SockJSServerCore) {
         self.core = core
+        self.machine = Machine(configuration: .init(
+            idleTimeout: core.configuration.idleTimeout,
+            requestTimeout: core.configuration.requestTimeout,
+            maxBytesAhead: core.configuration.maxRequestHeadBytes + core.configuration.maxRequestBodyBytes
+        ))
         self.parser = HTTPRequestParser(limits: core.parserLimits)
         self.webSocketParser = WebSocketFrameParser(maxFrameSize: 1024 * 1024)
     }
@@ -87,41 +87,22 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     func channelActive(context: ChannelHandlerContext) {
         remoteAddress = context.channel.remoteAddress
         core.connectionOpened(context.channel)
-        armTimer(core.configuration.idleTimeout)
+        run(machine.connectionActive())
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         core.connectionClosed(context.channel)
-        timer?.cancel()
-        timer = nil
-        enterClosing()
+        run(.cancel)
+        // Whoever closed the connection (the client, or this handler), an attached session must
+        // hear that its receiver is gone: otherwise it would wait for it forever.
+        machine.close()?.tellLost()
         context.fireChannelInactive()
-    }
-
-    /// Moves to `.closing` and tells an attached session that its receiver is gone, whoever
-    /// closes the connection (the client, or this handler after a client's websocket close frame
-    /// or a protocol violation): otherwise the session would wait for its receiver forever.
-    func enterClosing() {
-        let previous = state
-        state = .closing
-        switch previous {
-        case .receiving(let receiver, let session):
-            if session.eventLoop.inEventLoop {
-                session.receiverLost(receiver)
-            } else {
-                session.eventLoop.execute { session.receiverLost(receiver) }
-            }
-        case .webSocket(let receiver, let session):
-            session.receiverLost(receiver)
-        default:
-            break
-        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        if case .closing = state { return }
+        guard machine.acceptsInput else { return }
         if inbound.readableBytes == 0 {
             inbound = bytes
         } else {
@@ -131,11 +112,10 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if case .webSocket(_, let session) = state {
-            session.receiverWritabilityChanged(context.channel.isWritable)
-        }
+        let writable = context.channel.isWritable
+        machine.webSocketReceiver?.session.receiverWritabilityChanged(writable)
         context.fireChannelWritabilityChanged()
-        if context.channel.isWritable, case .idle = state, inbound.readableBytes > 0 { process() }
+        if machine.readsOnWritabilityChange(writable: writable, buffered: inbound.readableBytes) { process() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -145,8 +125,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is SockJSShutdownEvent {
-            shuttingDown = true
-            if case .idle = state { closeNow() }
+            if machine.shutdown() { context.close(promise: nil) }
             return
         }
         context.fireUserInboundEventTriggered(event)
@@ -169,12 +148,14 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             }
         }
         while true {
-            switch state {
-            case .idle:
-                // Pipelined requests wait while the client does not read its responses (the
-                // socket is not writable); `BackPressureHandler` stops reading meanwhile, and
-                // writability coming back resumes here (Specs/bounds.md).
-                if inbound.readableBytes > 0, let context, !context.channel.isWritable { return }
+            // A pipelined request waits for the current response, and while the client does not
+            // read its responses (the socket is not writable; `BackPressureHandler` stops reading
+            // meanwhile, and writability coming back resumes here: Specs/bounds.md).
+            let writable = context?.channel.isWritable ?? true
+            switch machine.inputStep(buffered: inbound.readableBytes, writable: writable) {
+            case .wait:
+                return
+            case .readRequest:
                 let request: (head: HTTPRequestHead, body: ByteBuffer)?
                 do {
                     request = try parser.next(from: &inbound)
@@ -186,66 +167,60 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
                     if parser.takeContinueRequest() {
                         write(ByteBuffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"), flush: true)
                     }
-                    if parser.hasPartialRequest(buffered: inbound.readableBytes) { armRequestTimerIfIdle() }
+                    if let timer = machine.requestIncomplete(partial: parser.hasPartialRequest(buffered: inbound.readableBytes)) {
+                        run(timer)
+                    }
                     return
                 }
-                timer?.cancel()
-                timer = nil
-                requestTimerArmed = false
+                run(machine.requestReceived())
                 handle(request.head, body: request.body)
-            case .busy, .receiving:
-                // A pipelined request waits for the current response; the buffer stays bounded.
-                if inbound.readableBytes > core.configuration.maxRequestHeadBytes + core.configuration.maxRequestBodyBytes {
-                    logger.info("SockJS connection closed: too many bytes sent ahead of a response")
-                    closeNow()
-                }
+            case .closeTooFarAhead(let lost):
+                logger.info("SockJS connection closed: too many bytes sent ahead of a response")
+                lost?.tellLost()
+                context?.close(promise: nil)
                 return
-            case .hixieHandshake(let handshake):
-                guard inbound.readableBytes >= 8, let nonce = inbound.readBytes(length: 8) else { return }
-                completeHixieHandshake(handshake, nonce: nonce)
-            case .webSocket:
+            case .readHixieNonce:
+                guard let nonce = inbound.readBytes(length: 8), let pending = machine.hixieNonceRead() else { return }
+                completeHixieHandshake(pending.handshake, framed: pending.framed, nonce: nonce)
+            case .readWebSocket:
                 readWebSocketFrames()
                 return
-            case .webSocketDraining:
+            case .drainWebSocket:
                 drainWebSocket()
                 return
-            case .closing:
+            case .discard:
                 inbound.clear()
                 return
             }
         }
     }
 
-    private var requestTimerArmed = false
-
-    private func armRequestTimerIfIdle() {
-        guard !requestTimerArmed else { return }
-        requestTimerArmed = true
-        armTimer(core.configuration.requestTimeout, slowRequest: true)
-    }
-
-    /// Arms the connection timer: an idle keep-alive connection, or a request that is too slow to arrive.
-    func armTimer(_ delay: TimeAmount, slowRequest: Bool = false) {
-        guard let context else { return }
-        timer?.cancel()
-        let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: delay) {
-            handler.value.timerFired(slowRequest: slowRequest)
+    /// Carries out a timer action: the connection runs one timer at a time.
+    func run(_ action: Machine.TimerAction) {
+        switch action {
+        case .cancel:
+            timer?.cancel()
+            timer = nil
+        case .arm(let kind, let delay):
+            guard let context else { return }
+            timer?.cancel()
+            let handler = NIOLoopBound(self, eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(in: delay) {
+                handler.value.timerFired(kind)
+            }
         }
     }
 
-    private func timerFired(slowRequest: Bool) {
+    private func timerFired(_ kind: Machine.Timer) {
         timer = nil
-        if case .webSocketDraining = state {
-            closeNow()
-            return
-        }
-        guard case .idle = state else { return }
-        if slowRequest {
+        switch machine.timerFired(kind) {
+        case .none:
+            break
+        case .closeNow:
+            context?.close(promise: nil)
+        case .refuseSlowRequest:
             logger.info("SockJS connection closed: its request did not arrive within the request timeout", metadata: ["remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
             writeRaw(status: 408, body: "The request took too long to arrive; send it again.\n")
-        } else {
-            closeNow()
         }
     }
 
@@ -260,7 +235,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         closeAfter: Bool = false
     ) {
         guard let context else { return }
-        keepAlive = (head?.isKeepAlive ?? false) && !closeAfter && !shuttingDown
+        let connection = machine.completeResponse(
+            keepAliveRequested: head?.isKeepAlive, minorVersion: head?.version.minor, closeAfter: closeAfter
+        )
         let bodyLength = body?.readableBytes ?? 0
         var out = context.channel.allocator.buffer(capacity: 160 + headers.count * 40 + bodyLength)
         out.writeStaticString("HTTP/1.1 ")
@@ -279,10 +256,10 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             out.writeString(String(bodyLength))
             out.writeStaticString("\r\n")
         }
-        if !keepAlive {
-            out.writeStaticString("Connection: close\r\n")
-        } else if head?.version.minor == 0 {
-            out.writeStaticString("Connection: keep-alive\r\n")
+        switch connection {
+        case .close: out.writeStaticString("Connection: close\r\n")
+        case .keepAlive: out.writeStaticString("Connection: keep-alive\r\n")
+        case .none: break
         }
         out.writeStaticString("\r\n")
         if var body, status != 204 && status != 304, head?.method != "HEAD" { out.writeBuffer(&body) }
@@ -293,8 +270,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     /// Writes the head of a streaming response (chunked on HTTP/1.1, close-delimited on HTTP/1.0).
     func startStream(_ head: HTTPRequestHead, headers: [(String, String)]) {
         guard let context else { return }
-        chunked = head.version.minor >= 1
-        keepAlive = chunked && head.isKeepAlive && !shuttingDown
+        let framing = machine.streamingResponse(keepAliveRequested: head.isKeepAlive, minorVersion: head.version.minor)
         var out = context.channel.allocator.buffer(capacity: 256)
         out.writeStaticString("HTTP/1.1 200 OK\r\nX-Content-Type-Options: nosniff\r\n")
         for (name, value) in headers {
@@ -303,8 +279,8 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
             out.writeString(value)
             out.writeStaticString("\r\n")
         }
-        if chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
-        if !keepAlive { out.writeStaticString("Connection: close\r\n") }
+        if framing.chunked { out.writeStaticString("Transfer-Encoding: chunked\r\n") }
+        if framing.connectionClose { out.writeStaticString("Connection: close\r\n") }
         out.writeStaticString("\r\n")
         write(out, flush: false)
     }
@@ -312,7 +288,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     /// Writes one piece of a streaming body.
     func streamWrite(_ bytes: ByteBuffer, flush: Bool) {
         guard let context, bytes.readableBytes > 0 else { return }
-        if chunked {
+        if machine.chunked {
             var size = context.channel.allocator.buffer(capacity: 10)
             size.writeString(String(bytes.readableBytes, radix: 16))
             size.writeStaticString("\r\n")
@@ -326,7 +302,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     /// Ends a streaming body.
     func streamEnd() {
-        if chunked { write(ByteBuffer(staticString: "0\r\n\r\n"), flush: true) } else { context?.flush() }
+        if machine.chunked { write(ByteBuffer(staticString: "0\r\n\r\n"), flush: true) } else { context?.flush() }
         finishResponse()
     }
 
@@ -338,33 +314,29 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     /// After a response: read the next request, or close.
     func finishResponse() {
-        pendingPollHead = nil
-        pendingPollHeaders = []
-        if keepAlive && !shuttingDown {
-            state = .idle
-            armTimer(core.configuration.idleTimeout)
-            if !processing, context != nil {
-                process()
-            }
-        } else {
+        switch machine.responseFinished() {
+        case .keepOpen(let timer):
+            run(timer)
+            if context != nil { process() }
+        case .closeAfterFlush(let lost):
+            lost?.tellLost()
             closeAfterFlush()
         }
     }
 
-    /// Closes once everything written has gone out.
+    /// Closes once everything written has gone out (the machine is already closing).
     func closeAfterFlush() {
         guard let context else { return }
-        enterClosing()
         let channel = context.channel
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(ByteBuffer()), promise: promise)
         promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
     }
 
-    /// Closes at once, dropping anything not yet written.
+    /// Closes at once, dropping anything not yet written; tells an attached session.
     func closeNow() {
         guard let context else { return }
-        enterClosing()
+        machine.close()?.tellLost()
         context.close(promise: nil)
     }
 
@@ -381,27 +353,34 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     // MARK: Receivers (called on this loop by HTTPReceiver)
 
+    /// The attached poll or stream, if it is `receiver`.
+    private func attached(_ receiver: HTTPReceiver) -> Attachment? {
+        guard let current = machine.httpReceiver, current.receiver === receiver else { return nil }
+        return current
+    }
+
     func receiverWrite(_ receiver: HTTPReceiver, _ bytes: ByteBuffer, flush: Bool) {
-        guard case .receiving(let current, _) = state, current === receiver, !receiver.polling else { return }
+        guard attached(receiver) != nil, !receiver.polling else { return }
         streamWrite(bytes, flush: flush)
     }
 
     func receiverFlush(_ receiver: HTTPReceiver) {
-        guard case .receiving(let current, _) = state, current === receiver else { return }
+        guard attached(receiver) != nil else { return }
         context?.flush()
     }
 
     func receiverAbort(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
-        guard case .receiving(let current, _) = state, current === receiver else { return }
+        guard attached(receiver) != nil else { return }
         if !receiver.polling, let bytes { streamWrite(bytes, flush: true) }
         closeNow()
     }
 
     func receiverEnd(_ receiver: HTTPReceiver, after bytes: ByteBuffer?) {
-        guard case .receiving(let current, let session) = state, current === receiver else { return }
+        guard let current = attached(receiver) else { return }
         if receiver.polling {
-            respond(pendingPollHead, status: 200, headers: pendingPollHeaders, body: bytes ?? ByteBuffer())
+            respond(current.poll?.head, status: 200, headers: current.poll?.headers ?? [], body: bytes ?? ByteBuffer())
             // This loop may have run the response long after the session decided it.
+            let session = current.session
             if session.eventLoop.inEventLoop {
                 session.pollAnswered()
             } else {

@@ -18,7 +18,7 @@ public final class SockJSClient: Sendable {
     public let transport: SockJSTransportKind
     /// The service this client talks to.
     public let endpoint: SockJSEndpoint
-    private let core: NIOLoopBoundBox<SockJSClientExecutor?>
+    private let executor: NIOLoopBoundBox<SockJSClientExecutor?>
 
     /// Options of a client beyond the state machine's.
     public struct Configuration: Sendable {
@@ -53,18 +53,18 @@ public final class SockJSClient: Sendable {
         self.eventLoop = eventLoop
         self.transport = transport
         self.endpoint = endpoint
-        self.core = .makeEmptyBox(valueType: SockJSClientExecutor.self, eventLoop: eventLoop)
-        let box = self.core
+        self.executor = .makeEmptyBox(valueType: SockJSClientExecutor.self, eventLoop: eventLoop)
+        let box = self.executor
         let start: @Sendable () -> Void = {
-            let core = SockJSClientExecutor(
+            let executor = SockJSClientExecutor(
                 endpoint: endpoint,
                 transport: transport,
                 eventLoop: eventLoop,
                 configuration: configuration,
                 onEvent: onEvent
             )
-            box.value = core
-            core.start()
+            box.value = executor
+            executor.start()
         }
         // On the loop, start now, so that a `send` right after `init` finds the session.
         if eventLoop.inEventLoop {
@@ -88,23 +88,23 @@ public final class SockJSClient: Sendable {
     @discardableResult
     public func send(contentsOf messages: [String]) -> Bool {
         if eventLoop.inEventLoop {
-            return core.value?.send(messages) ?? false
+            return executor.value?.send(messages) ?? false
         }
-        let box = core
+        let box = executor
         eventLoop.execute { _ = box.value?.send(messages) }
         return true
     }
 
     /// Sends messages and reports whether they were accepted.
     public func sendChecked(_ messages: [String]) -> EventLoopFuture<Bool> {
-        let box = core
+        let box = executor
         return eventLoop.submit { box.value?.send(messages) ?? false }
     }
 
     /// Closes the session from the client side; `onEvent` gets `.closed(code, reason)`.
     public func close(code: Int = SockJSClientStateMachine.LocalCloseCode.normal, reason: String = "Closed by the client.")
     {
-        let box = core
+        let box = executor
         if eventLoop.inEventLoop {
             box.value?.closeRequested(code: code, reason: reason)
         } else {

@@ -38,9 +38,9 @@ final class SockJSClientExecutor {
         let driver: any SockJSTransportDriver =
             switch transport {
             case .websocket:
-                WebSocketTransportDriver(core: self, server: server, session: session)
+                WebSocketTransportDriver(executor: self, server: server, session: session)
             case .xhrStreaming, .xhrPolling:
-                XHRTransportDriver(core: self, server: server, session: session)
+                XHRTransportDriver(executor: self, server: server, session: session)
             }
         self.driver = driver
         scheduleTick()
@@ -118,7 +118,7 @@ final class SockJSClientExecutor {
 }
 
 /// A transport carries SockJS frames for one `SockJSClientExecutor`. It reports back through the
-/// core's `received(frame:)`, `transmitCompleted()` and `transportFailed(_:)`, on the loop.
+/// executor's `received(frame:)`, `transmitCompleted()` and `transportFailed(_:)`, on the loop.
 protocol SockJSTransportDriver: AnyObject {
     /// Opens the connection(s) and starts receiving.
     func start()

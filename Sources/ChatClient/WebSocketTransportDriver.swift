@@ -7,8 +7,8 @@ import NIOWebSocket
 /// each text frame one SockJS frame in, each payload one text frame out.
 final class WebSocketTransportDriver: SockJSTransportDriver {
     /// Strong on purpose: a session lives until it closes, even when its owner dropped the
-    /// handle. `stop()` breaks the cycle (the core drops the driver when it closes).
-    private var core: SockJSClientExecutor?
+    /// handle. `stop()` breaks the cycle (the executor drops the driver when it closes).
+    private var executor: SockJSClientExecutor?
     private let eventLoop: any EventLoop
     private let endpoint: SockJSEndpoint
     private let path: String
@@ -16,12 +16,12 @@ final class WebSocketTransportDriver: SockJSTransportDriver {
     private var channel: (any Channel)?
     private var stopped = false
 
-    init(core: SockJSClientExecutor, server: String, session: String) {
-        self.core = core
-        self.eventLoop = core.eventLoop
-        self.endpoint = core.endpoint
-        self.path = core.endpoint.sessionPath(server: server, session: session, .websocket)
-        self.maxFrameSize = core.configuration.maxFrameSize
+    init(executor: SockJSClientExecutor, server: String, session: String) {
+        self.executor = executor
+        self.eventLoop = executor.eventLoop
+        self.endpoint = executor.endpoint
+        self.path = executor.endpoint.sessionPath(server: server, session: session, .websocket)
+        self.maxFrameSize = executor.configuration.maxFrameSize
     }
 
     func start() {
@@ -111,7 +111,7 @@ final class WebSocketTransportDriver: SockJSTransportDriver {
     func stop() {
         guard !stopped else { return }
         stopped = true
-        core = nil
+        executor = nil
         guard let channel else { return }
         var data = channel.allocator.buffer(capacity: 2)
         data.write(webSocketErrorCode: .normalClosure)
@@ -126,16 +126,16 @@ final class WebSocketTransportDriver: SockJSTransportDriver {
 
     fileprivate func received(frame bytes: [UInt8]) {
         guard !stopped else { return }
-        core?.received(frame: bytes)
+        executor?.received(frame: bytes)
     }
 
     fileprivate func fail(_ reason: String) {
         guard !stopped else { return }
         stopped = true
         channel = nil
-        let core = self.core
-        self.core = nil
-        core?.transportFailed(reason)
+        let executor = self.executor
+        self.executor = nil
+        executor?.transportFailed(reason)
     }
 }
 

@@ -8,8 +8,8 @@ import NIOHTTP1
 /// queues up meanwhile into the next POST).
 final class XHRTransportDriver: SockJSTransportDriver {
     /// Strong on purpose: a session lives until it closes, even when its owner dropped the
-    /// handle. `stop()` breaks the cycle (the core drops the driver when it closes).
-    private var core: SockJSClientExecutor?
+    /// handle. `stop()` breaks the cycle (the executor drops the driver when it closes).
+    private var executor: SockJSClientExecutor?
     private let endpoint: SockJSEndpoint
     private let receivePath: String
     private let sendPath: String
@@ -19,14 +19,14 @@ final class XHRTransportDriver: SockJSTransportDriver {
     private var line: [UInt8] = []
     private var stopped = false
 
-    init(core: SockJSClientExecutor, server: String, session: String) {
-        self.core = core
-        self.endpoint = core.endpoint
-        self.receivePath = core.endpoint.sessionPath(server: server, session: session, core.transport.receivePath)
-        self.sendPath = core.endpoint.sessionPath(server: server, session: session, .xhrSend)
-        self.maxLineSize = core.configuration.maxFrameSize
-        self.receiver = HTTPExchangeConnection(eventLoop: core.eventLoop, endpoint: core.endpoint)
-        self.sender = HTTPExchangeConnection(eventLoop: core.eventLoop, endpoint: core.endpoint)
+    init(executor: SockJSClientExecutor, server: String, session: String) {
+        self.executor = executor
+        self.endpoint = executor.endpoint
+        self.receivePath = executor.endpoint.sessionPath(server: server, session: session, executor.transport.receivePath)
+        self.sendPath = executor.endpoint.sessionPath(server: server, session: session, .xhrSend)
+        self.maxLineSize = executor.configuration.maxFrameSize
+        self.receiver = HTTPExchangeConnection(eventLoop: executor.eventLoop, endpoint: executor.endpoint)
+        self.sender = HTTPExchangeConnection(eventLoop: executor.eventLoop, endpoint: executor.endpoint)
     }
 
     func start() {
@@ -45,7 +45,7 @@ final class XHRTransportDriver: SockJSTransportDriver {
                 onEnd: { [weak self] in
                     guard let self, !self.stopped else { return }
                     if let status, status == .noContent || status == .ok {
-                        self.core?.transmitCompleted()
+                        self.executor?.transmitCompleted()
                     } else {
                         self.fail("xhr_send to \(self.endpoint) was answered \(status.map { "\($0.code)" } ?? "without a status"): the session is gone.")
                     }
@@ -57,7 +57,7 @@ final class XHRTransportDriver: SockJSTransportDriver {
 
     func stop() {
         stopped = true
-        core = nil
+        executor = nil
         receiver.close()
         sender.close()
     }
@@ -83,7 +83,7 @@ final class XHRTransportDriver: SockJSTransportDriver {
                     }
                     if !self.line.isEmpty { self.deliverLine() }
                     // The session goes on until a close frame: ask again.
-                    if let core = self.core, !core.isClosed { self.receive() }
+                    if let executor = self.executor, !executor.isClosed { self.receive() }
                 },
                 onFailure: { [weak self] reason in self?.fail(reason) }
             )
@@ -112,7 +112,7 @@ final class XHRTransportDriver: SockJSTransportDriver {
         let frame = line
         line.removeAll(keepingCapacity: true)
         guard !frame.isEmpty else { return }
-        core?.received(frame: frame)
+        executor?.received(frame: frame)
     }
 
     private func fail(_ reason: String) {
@@ -120,8 +120,8 @@ final class XHRTransportDriver: SockJSTransportDriver {
         stopped = true
         receiver.close()
         sender.close()
-        let core = self.core
-        self.core = nil
-        core?.transportFailed(reason)
+        let executor = self.executor
+        self.executor = nil
+        executor?.transportFailed(reason)
     }
 }

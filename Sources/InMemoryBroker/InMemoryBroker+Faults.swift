@@ -25,8 +25,8 @@ extension InMemoryBroker {
     /// Returns how many connections were dropped.
     @discardableResult
     public func dropConnections(named name: String? = nil) -> Int {
-        withState { core in
-            core.dropConnections(named: name, reason: .connectionClosed("the connection was dropped (fault injection); reconnect."))
+        withState { state in
+            state.dropConnections(named: name, reason: .connectionClosed("the connection was dropped (fault injection); reconnect."))
         }
     }
 
@@ -36,10 +36,10 @@ extension InMemoryBroker {
     /// many channels were closed.
     @discardableResult
     public func failChannels(consuming queue: String) -> Int {
-        withState { core in
-            let doomed = core.channels.values.filter { $0.consumers.values.contains { $0.queue.name == queue } }
+        withState { state in
+            let doomed = state.channels.values.filter { $0.consumers.values.contains { $0.queue.name == queue } }
             for channel in doomed.sorted(by: { $0.id < $1.id }) {
-                core.closeChannel(channel, reason: .amqp(code: BrokerError.preconditionFailed,
+                state.closeChannel(channel, reason: .amqp(code: BrokerError.preconditionFailed,
                                                          text: "PRECONDITION_FAILED - channel closed by fault injection"))
             }
             return doomed.count
@@ -49,17 +49,17 @@ extension InMemoryBroker {
     /// Makes the next `count` publishes (every publish when nil) fail with `fault`, until
     /// ``clearPublishFault()``. A batch uses one count per message.
     public func failPublishes(_ fault: PublishFault, count: Int? = nil) {
-        withState { core in
-            core.faults.publishFault = fault
-            core.faults.publishFaultRemaining = count
+        withState { state in
+            state.faults.publishFault = fault
+            state.faults.publishFaultRemaining = count
         }
     }
 
     /// Publishes behave normally again.
     public func clearPublishFault() {
-        withState { core in
-            core.faults.publishFault = nil
-            core.faults.publishFaultRemaining = nil
+        withState { state in
+            state.faults.publishFault = nil
+            state.faults.publishFaultRemaining = nil
         }
     }
 
@@ -80,9 +80,9 @@ extension InMemoryBroker {
     /// ``BrokerError/connectionFailed(_:)`` until ``comeBack()``. The broker's queues and
     /// messages stay as they were (a network partition, not a restart).
     public func goDown() {
-        withState { core in
-            core.faults.refuseConnections = true
-            _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker is unreachable (fault injection); reconnect when it is back."))
+        withState { state in
+            state.faults.refuseConnections = true
+            _ = state.dropConnections(named: nil, reason: .connectionClosed("the broker is unreachable (fault injection); reconnect when it is back."))
         }
     }
 

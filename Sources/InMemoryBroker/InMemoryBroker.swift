@@ -27,7 +27,7 @@ import Darwin
 ///
 /// Fault injection (for recovery tests) is in `InMemoryBroker+Faults.swift`.
 public final class InMemoryBroker: Broker {
-    let core: Mutex<SimBrokerState>
+    let state: Mutex<SimBrokerState>
     /// The store under the simulator when it was opened with a data directory; nil in memory.
     let store: DurableStore?
     private let log: @Sendable (String) -> Void
@@ -45,7 +45,7 @@ public final class InMemoryBroker: Broker {
     ///     from the oldest entry kept. nil: only each stream's own limit applies.
     public init(clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil) {
         precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
-        core = Mutex(SimBrokerState(clock: clock, maxStreamBytes: maxStreamBytes))
+        state = Mutex(SimBrokerState(clock: clock, maxStreamBytes: maxStreamBytes))
         store = nil
         log = { _ in }
     }
@@ -68,13 +68,13 @@ public final class InMemoryBroker: Broker {
         precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
         let store = try DurableStore(directory: dataDirectory, log: log)
         let snapshot = try store.load()
-        var core = SimBrokerState(clock: clock, maxStreamBytes: maxStreamBytes)
-        core.load(snapshot)
-        if !core.journal.isEmpty {
-            _ = store.submit(core.journal)
-            core.journal = []
+        var state = SimBrokerState(clock: clock, maxStreamBytes: maxStreamBytes)
+        state.load(snapshot)
+        if !state.journal.isEmpty {
+            _ = store.submit(state.journal)
+            state.journal = []
         }
-        self.core = Mutex(core)
+        self.state = Mutex(state)
         self.store = store
         self.log = log
     }
@@ -92,8 +92,8 @@ public final class InMemoryBroker: Broker {
     /// data directory for another process). The broker must not be used afterwards; without a
     /// data directory it only closes the connections.
     public func close() {
-        withState { core in
-            _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was closed."))
+        withState { state in
+            _ = state.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was closed."))
         }
         store?.close()
     }
@@ -116,22 +116,22 @@ public final class InMemoryBroker: Broker {
     public var storeCommits: UInt64 { store?.commitCount ?? 0 }
 
     /// Closes whatever is still open when the last handle goes: consumers' streams finish,
-    /// waiters wake, and the core's internal references (channel ↔ consumer) are released.
+    /// waiters wake, and the state's internal references (channel ↔ consumer) are released.
     deinit {
-        withState { core in
-            _ = core.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was released."))
+        withState { state in
+            _ = state.dropConnections(named: nil, reason: .connectionClosed("the in-process broker was released."))
         }
     }
 
-    /// Runs `body` on the core under the lock, then hands every batched consumer what the
+    /// Runs `body` on the state under the lock, then hands every batched consumer what the
     /// operation made deliverable: one stream element per consumer and operation.
     func withState<T: Sendable, E: Error>(_ body: (inout SimBrokerState) throws(E) -> T) throws(E) -> T {
-        try core.withLock { core throws(E) -> T in
+        try state.withLock { state throws(E) -> T in
             defer {
-                core.flushDeliveries()
-                submitJournal(&core)
+                state.flushDeliveries()
+                submitJournal(&state)
             }
-            return try body(&core)
+            return try body(&state)
         }
     }
 
@@ -139,26 +139,26 @@ public final class InMemoryBroker: Broker {
     /// that the store writes changes in the order they were made); returns the ticket to wait
     /// on, nil when nothing durable changed.
     @discardableResult
-    private func submitJournal(_ core: inout SimBrokerState) -> UInt64? {
-        guard !core.journal.isEmpty, let store else { return nil }
-        defer { core.journal.removeAll(keepingCapacity: true) }
-        return store.submit(core.journal)
+    private func submitJournal(_ state: inout SimBrokerState) -> UInt64? {
+        guard !state.journal.isEmpty, let store else { return nil }
+        defer { state.journal.removeAll(keepingCapacity: true) }
+        return store.submit(state.journal)
     }
 
     /// ``withState(_:)`` for an operation whose reply must wait until its changes are on disk
     /// (publishes, declares, binds, deletes). With a data directory it returns only once the
     /// store has committed them; when the store cannot write, it throws.
     func withStateDurably<T: Sendable>(_ body: (inout SimBrokerState) throws(BrokerError) -> T) async throws(BrokerError) -> T {
-        let (value, ticket) = try core.withLock { core throws(BrokerError) -> (T, UInt64?) in
-            defer { core.flushDeliveries() }
+        let (value, ticket) = try state.withLock { state throws(BrokerError) -> (T, UInt64?) in
+            defer { state.flushDeliveries() }
             let value: T
             do throws(BrokerError) {
-                value = try body(&core)
+                value = try body(&state)
             } catch {
-                submitJournal(&core)
+                submitJournal(&state)
                 throw error
             }
-            return (value, submitJournal(&core))
+            return (value, submitJournal(&state))
         }
         if let ticket, let store {
             do {
@@ -180,7 +180,7 @@ public final class InMemoryBroker: Broker {
     /// the connection.
     public func connectInMemory(name: String) throws(BrokerError) -> InMemoryConnection {
         let closeState = SimCloseState()
-        let id = try withState { core throws(BrokerError) in try core.connect(name: name, closeState: closeState) }
+        let id = try withState { state throws(BrokerError) in try state.connect(name: name, closeState: closeState) }
         return InMemoryConnection(broker: self, id: id, name: name, closeState: closeState)
     }
 
@@ -196,27 +196,27 @@ public final class InMemoryBroker: Broker {
             withState { $0.restart() }
             return
         }
-        withState { core in
-            _ = core.dropConnections(named: nil, reason: .connectionClosed("the broker restarted (CONNECTION_FORCED); reconnect."))
-            submitJournal(&core)
+        withState { state in
+            _ = state.dropConnections(named: nil, reason: .connectionClosed("the broker restarted (CONNECTION_FORCED); reconnect."))
+            submitJournal(&state)
             do throws(StoreError) {
                 try store.flushSync()
                 let snapshot = try store.load()
-                core.load(snapshot)
+                state.load(snapshot)
             } catch {
                 log("the in-process broker could not reload its data directory on restart: \(error)")
-                core.restart()
+                state.restart()
             }
         }
     }
 
     /// The names of the open connections, oldest first (for tests and diagnostics).
     public var connectionNames: [String] {
-        withState { core in core.connections.values.sorted { $0.id < $1.id }.map(\.name) }
+        withState { state in state.connections.values.sorted { $0.id < $1.id }.map(\.name) }
     }
 
     /// The names of the queues that exist, sorted (for tests and diagnostics).
     public var queueNames: [String] {
-        withState { core in core.queues.keys.sorted() }
+        withState { state in state.queues.keys.sorted() }
     }
 }

@@ -18,8 +18,8 @@ public final class InMemoryConnection: BrokerConnection {
 
     public func openChannel() async throws(BrokerError) -> any BrokerChannel {
         let channelClose = SimCloseState()
-        let channelID = try broker.withState { core throws(BrokerError) in
-            try core.openChannel(connection: id, connectionClose: closeState, closeState: channelClose)
+        let channelID = try broker.withState { state throws(BrokerError) in
+            try state.openChannel(connection: id, connectionClose: closeState, closeState: channelClose)
         }
         return InMemoryChannel(broker: broker, id: channelID, closeState: channelClose)
     }
@@ -35,8 +35,8 @@ public final class InMemoryConnection: BrokerConnection {
     }
 
     private func closeNow(reason: BrokerError) {
-        broker.withState { core in
-            if let connection = core.connections[id] { core.closeConnection(connection, reason: reason) }
+        broker.withState { state in
+            if let connection = state.connections[id] { state.closeConnection(connection, reason: reason) }
         }
     }
 

@@ -2,8 +2,8 @@ import Synchronization
 import Broker
 
 /// Why a connection or channel closed, and who waits for it. Each connection and channel
-/// object shares one with the simulator core: the core writes the reason once, the public
-/// objects read it without touching the core's lock.
+/// object shares one with the simulator state: the state writes the reason once, the public
+/// objects read it without touching the state's lock.
 final class SimCloseState: Sendable {
     private struct State {
         var reason: BrokerError?

@@ -18,7 +18,7 @@ import Darwin
 ///
 /// Not `Sendable`: it never leaves its thread. Commands receive it as a parameter.
 final class ConnectionWorker {
-    let core: ConnectionMailbox
+    let mailbox: ConnectionMailbox
     let name: String
     let heartbeatSeconds: Int32
     var connection: amqp_connection_state_t?
@@ -52,18 +52,18 @@ final class ConnectionWorker {
     /// the command queue again.
     static let framesPerPass = 512
 
-    private init(core: ConnectionMailbox, name: String, heartbeatSeconds: Int32) {
-        self.core = core
+    private init(mailbox: ConnectionMailbox, name: String, heartbeatSeconds: Int32) {
+        self.mailbox = mailbox
         self.name = name
         self.heartbeatSeconds = heartbeatSeconds
     }
 
     /// The thread's body: connects to the first URL that answers, reports the outcome to
     /// `connected`, then serves the connection until it closes.
-    static func run(core: ConnectionMailbox, urls: [AMQPURL], heartbeat: Duration, name: String,
+    static func run(mailbox: ConnectionMailbox, urls: [AMQPURL], heartbeat: Duration, name: String,
                     connected: CheckedContinuation<Result<Void, BrokerError>, Never>) {
         let seconds = heartbeat <= .zero ? 0 : max(1, Int32(clamping: heartbeat.components.seconds))
-        let worker = ConnectionWorker(core: core, name: name, heartbeatSeconds: seconds)
+        let worker = ConnectionWorker(mailbox: mailbox, name: name, heartbeatSeconds: seconds)
         var failures: [String] = []
         for url in urls {
             switch worker.open(url) {
@@ -77,7 +77,7 @@ final class ConnectionWorker {
         }
         let error = BrokerError.connectionFailed(
             failures.joined(separator: "; ") + ". Is RabbitMQ running? Start it with scripts/rabbitmq.sh start")
-        core.markClosed(error)
+        mailbox.markClosed(error)
         connected.resume(returning: .failure(error))
     }
 
@@ -201,7 +201,7 @@ final class ConnectionWorker {
         socketFD = amqp_get_sockfd(connection)
         var descriptors = [
             pollfd(fd: socketFD, events: Int16(POLLIN), revents: 0),
-            pollfd(fd: core.wakeReadFD, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: mailbox.wakeReadFD, events: Int16(POLLIN), revents: 0),
         ]
         let clock = ContinuousClock()
         var lastRead = clock.now
@@ -219,7 +219,7 @@ final class ConnectionWorker {
                     lose("poll() failed on the socket (errno \(errno))")
                     break
                 }
-                if descriptors[1].revents & Int16(POLLIN) != 0 { core.drainWakePipe() }
+                if descriptors[1].revents & Int16(POLLIN) != 0 { mailbox.drainWakePipe() }
                 // Woken for commands only: reading would find nothing (a `recv` and a `poll`
                 // for naught), unless rabbitmq-c is due to look at heartbeats.
                 read = ready == 0 || descriptors[0].revents != 0 || clock.now - lastRead >= heartbeatCheck
@@ -235,7 +235,7 @@ final class ConnectionWorker {
     }
 
     private func runCommands() {
-        core.takeCommands(into: &commands)
+        mailbox.takeCommands(into: &commands)
         defer { commands.removeAll(keepingCapacity: true) }
         // Several commands (a burst of acks, publishes) go out in as few TCP segments as
         // possible: cork the socket while they are written, uncork to flush.
@@ -495,6 +495,6 @@ final class ConnectionWorker {
         for id in Array(channels.keys) { finishChannel(id, reason) }
         amqp_destroy_connection(connection)
         connection = nil
-        core.markClosed(reason)
+        mailbox.markClosed(reason)
     }
 }

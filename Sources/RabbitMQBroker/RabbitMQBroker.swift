@@ -51,21 +51,21 @@ public struct RabbitMQBroker: Broker {
     /// `rabbitmqctl list_connections client_properties` and the management UI).
     public func connect(name: String) async throws(BrokerError) -> any BrokerConnection {
         try Self.loadLibrary()
-        let core = try ConnectionMailbox()
+        let mailbox = try ConnectionMailbox()
         let urls = self.urls
         let heartbeat = self.heartbeat
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, BrokerError>, Never>) in
             let started = startOSThread {
-                ConnectionWorker.run(core: core, urls: urls, heartbeat: heartbeat, name: name, connected: continuation)
-                core.markThreadExited()
+                ConnectionWorker.run(mailbox: mailbox, urls: urls, heartbeat: heartbeat, name: name, connected: continuation)
+                mailbox.markThreadExited()
             }
             if !started {
                 let error = BrokerError.connectionFailed("could not start a thread for the AMQP connection; the process may be out of threads.")
-                core.markClosed(error)
+                mailbox.markClosed(error)
                 continuation.resume(returning: .failure(error))
             }
         }
         try result.get()
-        return RabbitMQConnection(core: core, name: name)
+        return RabbitMQConnection(mailbox: mailbox, name: name)
     }
 }

@@ -4,11 +4,11 @@ import Broker
 /// Calls are queued to the connection thread; acks are sent without waiting (AMQP has no
 /// reply to them), everything else returns the broker's answer.
 final class RabbitMQChannel: BrokerChannel {
-    let core: ConnectionMailbox
+    let mailbox: ConnectionMailbox
     let shared: ChannelShared
 
-    init(core: ConnectionMailbox, shared: ChannelShared) {
-        self.core = core
+    init(mailbox: ConnectionMailbox, shared: ChannelShared) {
+        self.mailbox = mailbox
         self.shared = shared
     }
 
@@ -20,7 +20,7 @@ final class RabbitMQChannel: BrokerChannel {
     private func call<T: Sendable>(_ body: @escaping @Sendable (ConnectionWorker, ChannelShared) -> Result<T, BrokerError>) async throws(BrokerError) -> T {
         if shared.closeReason != nil { throw shared.closedError }
         let shared = self.shared
-        return try await core.call { worker in body(worker, shared) }
+        return try await mailbox.call { worker in body(worker, shared) }
     }
 
     func declareExchange(_ name: String, kind: ExchangeKind, options: ExchangeOptions) async throws(BrokerError) {
@@ -59,7 +59,7 @@ final class RabbitMQChannel: BrokerChannel {
         let shared = self.shared
         let request = PublishRequest(message: message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, BrokerError>, Never>) in
-            core.submit(.call(
+            mailbox.submit(.call(
                 run: { worker in worker.publish(shared, [request], waiter: .single(continuation)) },
                 fail: { error in continuation.resume(returning: .failure(error)) }
             ))
@@ -72,7 +72,7 @@ final class RabbitMQChannel: BrokerChannel {
         if shared.closeReason != nil { throw shared.closedError }
         let shared = self.shared
         let results = await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, BrokerError>], Never>) in
-            core.submit(.call(
+            mailbox.submit(.call(
                 run: { worker in worker.publish(shared, batch, waiter: .batch(continuation)) },
                 fail: { error in continuation.resume(returning: Array(repeating: .failure(error), count: batch.count)) }
             ))
@@ -143,7 +143,7 @@ final class RabbitMQChannel: BrokerChannel {
 
     private func settle(_ deliveryTag: UInt64, _ how: ConnectionWorker.Settle) throws(BrokerError) {
         if shared.closeReason != nil { throw shared.closedError }
-        core.submit(.settle(shared, deliveryTag: deliveryTag, how))
+        mailbox.submit(.settle(shared, deliveryTag: deliveryTag, how))
     }
 
     func get(queue: String, autoAck: Bool) async throws(BrokerError) -> Delivery? {
@@ -153,7 +153,7 @@ final class RabbitMQChannel: BrokerChannel {
     func close() async {
         guard shared.closeReason == nil else { return }
         let shared = self.shared
-        let _: Void? = try? await core.call { worker in
+        let _: Void? = try? await mailbox.call { worker in
             worker.closeChannel(shared)
             return .success(())
         }

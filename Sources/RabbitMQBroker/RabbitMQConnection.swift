@@ -4,29 +4,29 @@ import Broker
 /// (see ``ConnectionWorker``). Any task may use it. Dropping the handle does not close the
 /// connection (its channels may still be in use): call `close()`.
 final class RabbitMQConnection: BrokerConnection {
-    let core: ConnectionMailbox
+    let mailbox: ConnectionMailbox
     let name: String
 
-    init(core: ConnectionMailbox, name: String) {
-        self.core = core
+    init(mailbox: ConnectionMailbox, name: String) {
+        self.mailbox = mailbox
         self.name = name
     }
 
     func openChannel() async throws(BrokerError) -> any BrokerChannel {
-        let shared = try await core.call { worker in worker.openChannel() }
-        return RabbitMQChannel(core: core, shared: shared)
+        let shared = try await mailbox.call { worker in worker.openChannel() }
+        return RabbitMQChannel(mailbox: mailbox, shared: shared)
     }
 
     func close() async {
-        core.submit(.call(run: { worker in worker.requestClose() }, fail: { _ in }))
-        _ = await core.waitUntilClosed()
+        mailbox.submit(.call(run: { worker in worker.requestClose() }, fail: { _ in }))
+        _ = await mailbox.waitUntilClosed()
     }
 
     var closeReason: BrokerError? {
-        core.closeReason
+        mailbox.closeReason
     }
 
     func waitUntilClosed() async -> BrokerError {
-        await core.waitUntilClosed()
+        await mailbox.waitUntilClosed()
     }
 }

@@ -7,20 +7,20 @@ extension SockJSConnectionHandler {
 
     /// Dispatches one complete request.
     func handle(_ head: HTTPRequestHead, body: ByteBuffer) {
-        if let hosts = core.configuration.hostPolicy, case .refused(let reason) = hosts.decide(hosts: head.headerValues("Host")) {
+        if let hosts = context.configuration.hostPolicy, case .refused(let reason) = hosts.decide(hosts: head.headerValues("Host")) {
             forbidden(head, reason: reason)
             return
         }
-        if let route = core.routes[head.path] {
+        if let route = context.routes[head.path] {
             runRoute(route, head: head, body: body)
             return
         }
-        guard let (endpoint, rest) = core.endpoint(for: head.path[...]) else {
+        guard let (endpoint, rest) = context.endpoint(for: head.path[...]) else {
             notFound(head)
             return
         }
         if let policy = endpoint.options.originPolicy,
-           case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: core.configuration.secure) {
+           case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: context.configuration.secure) {
             forbidden(head, reason: reason)
             return
         }

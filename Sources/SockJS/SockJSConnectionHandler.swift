@@ -47,7 +47,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     typealias Machine = SockJSConnectionStateMachine<Attachment, HixieHandshake>
 
-    let core: SockJSServerCore
+    let context: SockJSServerContext
     var machine: Machine
     var context: ChannelHandlerContext?
     var inbound = SockJSConnectionHandler.emptyBuffer
@@ -59,25 +59,25 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     private var processing = false
     var webSocketParser: WebSocketFrameParser
 
-    init(core: SockJSServerCore) {
-        self.core = core
+    init(context: SockJSServerContext) {
+        self.context = context
         self.machine = Machine(configuration: .init(
-            idleTimeout: core.configuration.idleTimeout,
-            requestTimeout: core.configuration.requestTimeout,
-            maxBytesAhead: core.configuration.maxRequestHeadBytes + core.configuration.maxRequestBodyBytes
+            idleTimeout: context.configuration.idleTimeout,
+            requestTimeout: context.configuration.requestTimeout,
+            maxBytesAhead: context.configuration.maxRequestHeadBytes + context.configuration.maxRequestBodyBytes
         ))
-        self.parser = HTTPRequestParser(limits: core.parserLimits)
+        self.parser = HTTPRequestParser(limits: context.parserLimits)
         self.webSocketParser = WebSocketFrameParser(maxFrameSize: 1024 * 1024)
     }
 
-    var logger: Logger { core.logger }
+    var logger: Logger { context.logger }
 
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.remoteAddress = context.channel.remoteAddress
-        if context.channel.isActive { core.connectionOpened(context.channel) }
+        if context.channel.isActive { context.connectionOpened(context.channel) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -86,13 +86,13 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         remoteAddress = context.channel.remoteAddress
-        core.connectionOpened(context.channel)
+        context.connectionOpened(context.channel)
         run(machine.connectionActive())
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        core.connectionClosed(context.channel)
+        context.connectionClosed(context.channel)
         run(.cancel)
         // Whoever closed the connection (the client, or this handler), an attached session must
         // hear that its receiver is gone: otherwise it would wait for it forever.

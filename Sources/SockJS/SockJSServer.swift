@@ -23,7 +23,7 @@ public final class SockJSServer: Sendable {
     private struct Setup {
         var mounts: [(prefix: String, options: SockJSOptions, service: any SockJSService)] = []
         var routes: [String: SockJSHTTPHandler] = [:]
-        var core: SockJSServerCore?
+        var context: SockJSServerContext?
         var channel: (any Channel)?
     }
 
@@ -59,11 +59,11 @@ public final class SockJSServer: Sendable {
 
     /// Binds and starts accepting; returns the bound port (useful with port 0).
     public func start() async throws -> Int {
-        let core = setup.withLock { s -> SockJSServerCore in
+        let context = setup.withLock { s -> SockJSServerContext in
             let endpoints = s.mounts.map { SockJSEndpoint(prefix: $0.prefix, options: $0.options, service: $0.service, registry: registry) }
-            let core = SockJSServerCore(configuration: configuration, endpoints: endpoints, routes: s.routes, registry: registry)
-            s.core = core
-            return core
+            let context = SockJSServerContext(configuration: configuration, endpoints: endpoints, routes: s.routes, registry: registry)
+            s.context = context
+            return context
         }
         let config = configuration
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
@@ -71,7 +71,7 @@ public final class SockJSServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: core.logger))
+                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: context.logger))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -86,7 +86,7 @@ public final class SockJSServer: Sendable {
                     // No reading while the client does not read what it was sent (HTTP
                     // pipelining, websocket pings): outbound bytes stay bounded.
                     try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
-                    try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(core: core))
+                    try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(context: context))
                 }
             }
         let channel: any Channel
@@ -113,10 +113,10 @@ public final class SockJSServer: Sendable {
     /// Stops accepting, closes every session with `c[3000,"Go away!"]`, waits (up to the grace
     /// period) for those writes to go out, and closes every connection.
     public func shutdown() async {
-        let (channel, core) = setup.withLock { s in
+        let (channel, context) = setup.withLock { s in
             let c = s.channel
             s.channel = nil
-            return (c, s.core)
+            return (c, s.context)
         }
         try? await channel?.close()
         let sessions = registry.stopAccepting()
@@ -128,15 +128,15 @@ public final class SockJSServer: Sendable {
             })
         }
         for f in closed { try? await f.get() }
-        guard let core else { return }
-        for connection in core.openConnections {
+        guard let context else { return }
+        for connection in context.openConnections {
             connection.pipeline.fireUserInboundEventTriggered(SockJSShutdownEvent())
         }
         let deadline = NIODeadline.now() + configuration.shutdownGracePeriod
-        while !core.openConnections.isEmpty, NIODeadline.now() < deadline {
+        while !context.openConnections.isEmpty, NIODeadline.now() < deadline {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
-        for connection in core.openConnections {
+        for connection in context.openConnections {
             try? await connection.close()
         }
     }

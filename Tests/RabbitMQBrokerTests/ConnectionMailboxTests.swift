@@ -15,7 +15,7 @@ struct ConnectionMailboxTests {
 
     @Test
     func everySubmittedCommandWakesTheThreadsPollAndNoneWaitsForItsTimeout() async throws {
-        let core = try ConnectionMailbox()
+        let mailbox = try ConnectionMailbox()
         let total = 200_000
         // A burst of submitters on other threads, as acks come from consumer tasks.
         let submitters = Task.detached {
@@ -23,7 +23,7 @@ struct ConnectionMailboxTests {
                 for part in 0..<4 {
                     group.addTask {
                         for index in 0..<(total / 4) {
-                            core.submit(Self.command())
+                            mailbox.submit(Self.command())
                             if (index + part) % 97 == 0 { await Task.yield() }
                         }
                     }
@@ -38,23 +38,23 @@ struct ConnectionMailboxTests {
                 var taken: [ConnectionCommand] = []
                 var takenCount = 0
                 var timeoutsWithWorkPending = 0
-                var descriptor = pollfd(fd: core.wakeReadFD, events: Int16(POLLIN), revents: 0)
+                var descriptor = pollfd(fd: mailbox.wakeReadFD, events: Int16(POLLIN), revents: 0)
                 var rounds = 0
                 while takenCount < total, timeoutsWithWorkPending == 0, rounds < 10_000_000 {
                     rounds += 1
-                    core.takeCommands(into: &taken)
+                    mailbox.takeCommands(into: &taken)
                     takenCount += taken.count
                     taken.removeAll(keepingCapacity: true)
                     if takenCount == total { break }
                     descriptor.revents = 0
                     if poll(&descriptor, 1, 1_000) == 0 {
                         // Woken by nothing: was something submitted that was not announced?
-                        core.takeCommands(into: &taken)
+                        mailbox.takeCommands(into: &taken)
                         if !taken.isEmpty { timeoutsWithWorkPending += 1 }
                         takenCount += taken.count
                         taken.removeAll(keepingCapacity: true)
                     }
-                    if descriptor.revents & Int16(POLLIN) != 0 { core.drainWakePipe() }
+                    if descriptor.revents & Int16(POLLIN) != 0 { mailbox.drainWakePipe() }
                 }
                 done.resume(returning: (takenCount, timeoutsWithWorkPending))
             }
@@ -63,15 +63,15 @@ struct ConnectionMailboxTests {
         await submitters.value
         #expect(timeoutsWithWorkPending == 0, "a command waited for the poll timeout: a wake-up was lost")
         #expect(takenCount == total)
-        core.markClosed(.connectionClosed("the test is over."))
+        mailbox.markClosed(.connectionClosed("the test is over."))
     }
 
     @Test
     func aSubmitAfterTheCloseFailsAtOnceWithTheCloseReason() throws {
-        let core = try ConnectionMailbox()
-        core.markClosed(.connectionClosed("the test closed it."))
+        let mailbox = try ConnectionMailbox()
+        mailbox.markClosed(.connectionClosed("the test closed it."))
         let failure = Mutex<BrokerError?>(nil)
-        core.submit(.call(run: { _ in }, fail: { error in failure.withLock { $0 = error } }))
+        mailbox.submit(.call(run: { _ in }, fail: { error in failure.withLock { $0 = error } }))
         #expect(failure.withLock { $0 } == .connectionClosed("the test closed it."))
     }
 }

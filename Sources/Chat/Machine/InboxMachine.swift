@@ -8,10 +8,10 @@
 /// exact tags to nack back), the acks whose `delivered` receipts await their confirm, each
 /// with its deadline, the take-overs of user queues (tried again while the queue is held, until
 /// their deadline), the sessions waiting to take their inbox again, and who opens the inbox
-/// channel. `ChatNodeCore` feeds it events (a take-over's try, a consumer started, deliveries,
+/// channel. `ChatNodeExecutor` feeds it events (a take-over's try, a consumer started, deliveries,
 /// a consumer ended, a welcome went out, a session ended, an ack, the receipts' outcome, a
 /// timer fired, the link lost) and carries out the ``Action``s it returns, in order (see
-/// ChatNodeCore+Inbox.swift).
+/// ChatNodeExecutor+Inbox.swift).
 ///
 /// Every inbox consumer of a node shares one channel, so the machine never settles a tag with
 /// `multiple`: each ``Action/ack(_:channel:)``, ``Action/requeue(_:channel:)`` names its tags.
@@ -45,7 +45,7 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     struct Inbox: Hashable, Sendable {
         /// Unique per consumer on this node: deliveries are matched to the inbox they came on.
         var serial: Int
-        /// The inbox channel it consumes on (the executor's ``ChatNodeCore/InboxChannel/serial``).
+        /// The inbox channel it consumes on (the executor's ``ChatNodeExecutor/InboxChannel/serial``).
         var channel: Int
         var consumerTag: String
         /// The broker link it was started on.

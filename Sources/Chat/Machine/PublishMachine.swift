@@ -6,7 +6,7 @@
 /// publish awaiting its confirm (and, for a `say`, its read-back from the history stream),
 /// the retries waiting for an attempt in flight, the `delivered` receipts that overtook their
 /// message's confirm, each publish's deadline, and the public messages held back for a sender
-/// until its `sent` went out. `ChatNodeCore` feeds it events (submitted, confirmed, failed,
+/// until its `sent` went out. `ChatNodeExecutor` feeds it events (submitted, confirmed, failed,
 /// read back, timer fired, stop, session ended) and carries out the ``Action``s it returns,
 /// in order: publish, start or cancel a timer, send a frame, release held messages, replace
 /// the publish channel, resume the session that waits.
@@ -303,10 +303,10 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
             // Final for this attempt, and it holds back nothing (the inbox may stay full for long).
             dedup[attempt.nick]?.remove(attempt.clientId)
             actions.append(.inboxFull)
-            frame = ChatNodeCore.inboxFull(nick, id: attempt.clientId)
+            frame = ChatNodeExecutor.inboxFull(nick, id: attempt.clientId)
         case .unavailable?:
             dedup[attempt.nick]?.remove(attempt.clientId)
-            frame = ChatNodeCore.unavailable(id: attempt.clientId)
+            frame = ChatNodeExecutor.unavailable(id: attempt.clientId)
             for waiter in attempt.waiters {
                 actions.append(.refusedWhenRun(session: waiter.session, id: attempt.clientId, admission: waiter.admission))
             }

@@ -20,7 +20,7 @@ protocol JoinedSession: Sendable {
 /// each nick, each room's local members (and their outlets, cached for the fan-out), and the
 /// ``JoinGate`` through which joins take turns making their broker calls. It decides who is
 /// replaced when a nick joins again, what a session's end leaves behind, and whether a room can
-/// be entered. `ChatNodeCore` carries out the ``Action``s it returns, in order: resume a join
+/// be entered. `ChatNodeExecutor` carries out the ``Action``s it returns, in order: resume a join
 /// let through the gate, close a replaced session, forget an ended one's publishes, announce a
 /// nick offline, release an ended session's inbox.
 ///

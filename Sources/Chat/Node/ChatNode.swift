@@ -8,7 +8,7 @@ import Synchronization
 public final class ChatNode: Sendable {
     /// What the node was created with (its id, limits and timings).
     public let configuration: ChatConfiguration
-    let core: ChatNodeCore
+    let executor: ChatNodeExecutor
     private let broker: any Broker
     private let logger: Logger
     private let nextSessionId = Atomic<UInt64>(1)
@@ -22,33 +22,33 @@ public final class ChatNode: Sendable {
         self.configuration = configuration
         self.broker = broker
         self.logger = logger
-        core = ChatNodeCore(configuration: configuration, logger: logger, broadcaster: broadcaster)
+        executor = ChatNodeExecutor(configuration: configuration, logger: logger, broadcaster: broadcaster)
     }
 
     /// True while the node has a working broker connection (for `/healthz`). Cheap.
-    public var isBrokerConnected: Bool { core.connected.load(ordering: .relaxed) }
+    public var isBrokerConnected: Bool { executor.connected.load(ordering: .relaxed) }
 
     /// True once the node is connected and has found that its secret is the chat's (it read its
     /// own `sync` record back from the claims stream): joins can be served.
-    public var isReady: Bool { isBrokerConnected && core.secretConfirmed.load(ordering: .relaxed) }
+    public var isReady: Bool { isBrokerConnected && executor.secretConfirmed.load(ordering: .relaxed) }
 
     /// Why the node refused to start (its secret differs from the chat's), else nil.
-    public var refusal: String? { core.refusal.withLock { $0 } }
+    public var refusal: String? { executor.refusal.withLock { $0 } }
 
     /// Sessions attached and not yet ended (joined or not).
-    public var sessionCount: Int { core.sessionCount.load(ordering: .relaxed) }
+    public var sessionCount: Int { executor.sessionCount.load(ordering: .relaxed) }
 
     /// A new client connection. Frames go in through the returned session, out through `outlet`.
     public func attach(_ outlet: any ChatOutlet) -> ChatSession {
         let id = nextSessionId.wrappingAdd(1, ordering: .relaxed).oldValue
-        core.sessionCount.add(1, ordering: .relaxed)
-        let session = ChatSession(id: id, outlet: outlet, core: core, limits: configuration.limits, clock: configuration.clock)
+        executor.sessionCount.add(1, ordering: .relaxed)
+        let session = ChatSession(id: id, outlet: outlet, executor: executor, limits: configuration.limits, clock: configuration.clock)
         // A connection that has not joined within the join timeout is closed (4004): an idle
         // stranger holds no session for long. A join still under way counts as joined.
         let timeout = configuration.joinTimeout
-        Task { [weak session, core] in
+        Task { [weak session, executor] in
             try? await Task.sleep(for: timeout)
-            guard let session, !session.isClosed, await !core.hasJoinedOrIsJoining(id) else { return }
+            guard let session, !session.isClosed, await !executor.hasJoinedOrIsJoining(id) else { return }
             session.outlet.close(code: ChatCloseCode.joinTimeout, reason: "Join timeout")
         }
         return session
@@ -74,24 +74,24 @@ public final class ChatNode: Sendable {
                 delay = min(delay * 2, configuration.reconnectBackoff.upperBound)
                 continue
             }
-            if everConnected { core.metrics.reconnects.increment() }
+            if everConnected { executor.metrics.reconnects.increment() }
             everConnected = true
-            let core = core
+            let executor = executor
             await withTaskCancellationHandler {
                 do {
-                    try await core.serve(connection)
+                    try await executor.serve(connection)
                     delay = configuration.reconnectBackoff.lowerBound
-                } catch where !Task.isCancelled && core.refusal.withLock({ $0 }) == nil {
+                } catch where !Task.isCancelled && executor.refusal.withLock({ $0 }) == nil {
                     logger.warning("Lost the broker connection", metadata: ["error": "\(error)"])
                 } catch {
                     // A graceful stop closed the connection: nothing was lost.
                 }
             } onCancel: {
-                Task { await core.shutdown(connection) }
+                Task { await executor.shutdown(connection) }
             }
             // A stop lets the publishes awaiting confirms finish before the link goes.
-            if Task.isCancelled { await core.shutdown(connection) }
-            await core.linkLost()
+            if Task.isCancelled { await executor.shutdown(connection) }
+            await executor.linkLost()
             await connection.close()
             if let refusal = self.refusal { throw ChatNodeRefused(refusal) }
             if Task.isCancelled { break }

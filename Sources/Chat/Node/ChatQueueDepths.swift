@@ -25,11 +25,11 @@ public struct ChatQueueDepths: Sendable, Hashable {
 extension ChatNode {
     /// The depths of the node's queues, read on the node's actor.
     public func queueDepths() async -> ChatQueueDepths {
-        await core.queueDepths()
+        await executor.queueDepths()
     }
 }
 
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     func queueDepths() -> ChatQueueDepths {
         var depths = ChatQueueDepths()
         depths.pendingMessageConfirms = publishes.inFlight

@@ -15,7 +15,7 @@ public final class ChatSession: Sendable {
     /// Unique within its node.
     public let id: UInt64
     let outlet: any ChatOutlet
-    private let core: ChatNodeCore
+    private let executor: ChatNodeExecutor
     private let limits: ChatLimits
     private let clock: any ChatClock
     private let state: Mutex<InputState>
@@ -34,7 +34,7 @@ public final class ChatSession: Sendable {
         var draining = false
         /// A frame was admitted once: the chat knows the session.
         var started = false
-        /// ``ChatNodeCore/sessionEnded(_:)`` was called or is about to be.
+        /// ``ChatNodeExecutor/sessionEnded(_:)`` was called or is about to be.
         var endScheduled = false
         var admitted: UInt64 = 0
         var orderHold = SendOrderHold()
@@ -50,10 +50,10 @@ public final class ChatSession: Sendable {
         }
     }
 
-    init(id: UInt64, outlet: any ChatOutlet, core: ChatNodeCore, limits: ChatLimits, clock: any ChatClock) {
+    init(id: UInt64, outlet: any ChatOutlet, executor: ChatNodeExecutor, limits: ChatLimits, clock: any ChatClock) {
         self.id = id
         self.outlet = outlet
-        self.core = core
+        self.executor = executor
         self.limits = limits
         self.clock = clock
         state = Mutex(InputState(limiter: RateLimiter(rate: limits.ratePerSecond, burst: limits.burst, strikesToClose: limits.floodStrikes)))
@@ -84,7 +84,7 @@ public final class ChatSession: Sendable {
                 return .flooding
             case .accept:
                 guard state.queue.count < limits.sessionInboundQueue else { return .busy }
-                core.inboundFrames.add(1, ordering: .relaxed)
+                executor.inboundFrames.add(1, ordering: .relaxed)
                 state.admitted += 1
                 state.queue.append(Inbound(text: text, admission: state.admitted))
                 state.started = true
@@ -103,15 +103,15 @@ public final class ChatSession: Sendable {
         case .queued, .closed:
             return
         case .refused:
-            core.refused()
+            executor.refused()
             let id = refusedOnArrival(text, lastAdmitted: lastAdmitted)
             send(ChatProtocolError(.rateLimited, "You are sending too fast: wait a moment, then send this again.", id: id).frame)
         case .busy:
-            core.refused()
+            executor.refused()
             let id = refusedOnArrival(text, lastAdmitted: lastAdmitted)
             send(ChatProtocolError(.unavailable, "The server is still busy with your earlier messages: send this again in a moment.", id: id).frame)
         case .flooding:
-            core.refused()
+            executor.refused()
             send(ChatProtocolError(.rateLimited, "You kept sending too fast, so this connection is closed: reconnect and send slower.").frame)
             outlet.close(code: ChatCloseCode.flooding, reason: "Flooding")
         }
@@ -130,16 +130,16 @@ public final class ChatSession: Sendable {
                 return nil
             }
             guard let next else {
-                if endNow { await core.sessionEnded(id) }
+                if endNow { await executor.sessionEnded(id) }
                 return
             }
-            await core.process(next.text, admission: next.admission, from: self)
-            core.inboundFrames.subtract(1, ordering: .relaxed)
+            await executor.process(next.text, admission: next.admission, from: self)
+            executor.inboundFrames.subtract(1, ordering: .relaxed)
         }
     }
 
     private func endSession() {
-        Task { [core, id] in await core.sessionEnded(id) }
+        Task { [executor, id] in await executor.sessionEnded(id) }
     }
 
     /// The client's connection is gone. Its unacknowledged private messages go back to its
@@ -152,7 +152,7 @@ public final class ChatSession: Sendable {
             return (wasAttached, state.takeEnd())
         }
         guard wasAttached else { return }
-        core.sessionCount.subtract(1, ordering: .relaxed)
+        executor.sessionCount.subtract(1, ordering: .relaxed)
         // While frames wait, the drain task ends the session itself once they are done.
         if endNow { endSession() }
     }

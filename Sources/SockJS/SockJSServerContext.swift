@@ -4,7 +4,7 @@ import Synchronization
 
 /// What every connection handler of a running server shares: routes, endpoints, limits, and
 /// the set of open connections (for shutdown). Immutable except for the locked tables.
-final class SockJSServerCore: Sendable {
+final class SockJSServerContext: Sendable {
     let configuration: SockJSServerConfiguration
     let endpoints: [SockJSEndpoint]
     let routes: [String: SockJSHTTPHandler]

@@ -1,4 +1,4 @@
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// Sends one room's messages of a history batch (a run of at most
     /// ``PublicFanOut/defaultFrameLimit``, in stream order) to the room's local sessions: one
     /// transport frame, encoded once, the same bytes for every session.

@@ -1,7 +1,7 @@
 import Broker
 import OrderedCollections
 
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     typealias Sessions = SessionsMachine<SessionEntry>
     typealias Claims = ClaimsMachine<ContinuousClock.Instant>
     typealias ClaimOutcome = Claims.Outcome
@@ -75,7 +75,7 @@ extension ChatNodeCore {
 
         do {
             // With the inbox caps, on a channel of its own (a queue declared without them
-            // refuses: ChatNodeCore+InboxCaps.swift); the binding on the shared channel.
+            // refuses: ChatNodeExecutor+InboxCaps.swift); the binding on the shared channel.
             try await declareUserQueue(nick)
             let channel = try await publisher()
             try await channel.bindQueue(topology.userQueue(nick), exchange: topology.directExchange, routingKey: nick, arguments: [:])
@@ -244,6 +244,6 @@ extension ChatNodeCore {
     }
 }
 
-extension ChatNodeCore.SessionEntry {
+extension ChatNodeExecutor.SessionEntry {
     var outlet: any ChatOutlet { session.outlet }
 }

@@ -10,10 +10,10 @@ import Broker
 /// (2) says `sent` for a public message only once its record came back through the history
 /// stream, which the node reads anyway.
 ///
-/// For `say` and `tell` both are decided by ``PublishMachine`` (ChatNodeCore+Publish.swift);
+/// For `say` and `tell` both are decided by ``PublishMachine`` (ChatNodeExecutor+Publish.swift);
 /// the deadline of the `delivered` receipts published on an ack by ``InboxMachine``
-/// (ChatNodeCore+Inbox.swift).
-extension ChatNodeCore {
+/// (ChatNodeExecutor+Inbox.swift).
+extension ChatNodeExecutor {
     /// Closes `channel`, the publish channel when the publish began: `publisher()` opens a
     /// new one for the next publish.
     /// (Closing a channel that was already replaced, or is already closed, does nothing.)

@@ -6,7 +6,7 @@ import Synchronization
 /// The state of one node, owned by an actor: sessions, rooms, the history index, claims,
 /// presence and dedup windows. Broker calls are awaited from here; every method re-checks
 /// what it relies on after each `await` (actors are reentrant).
-actor ChatNodeCore {
+actor ChatNodeExecutor {
     /// The live broker connection and the channel publishes go through.
     struct Link: Sendable {
         var connection: any BrokerConnection
@@ -63,23 +63,23 @@ actor ChatNodeCore {
     nonisolated let refusal = Mutex<String?>(nil)
     var history: RoomHistory
     /// Presence: the table, the batched flush, the roster snapshot, the announcements
-    /// (ChatNodeCore+Presence.swift).
+    /// (ChatNodeExecutor+Presence.swift).
     var presenceMachine: Presences
     var presenceTimers: [Presences.TimerKind: Task<Void, Never>] = [:]
-    /// Whether joins may be served: the link's catch-up and the secret check (ChatNodeCore+CatchUp.swift).
+    /// Whether joins may be served: the link's catch-up and the secret check (ChatNodeExecutor+CatchUp.swift).
     var catchUp: CatchUps
     var catchUpTimers: [CatchUps.TimerKind: Task<Void, Never>] = [:]
     /// Joins waiting to catch up, by waiter id.
     var catchUpResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// The claims, this node's claims waiting for their record, the roster lookups
-    /// (ChatNodeCore+Join.swift, +Roster.swift).
+    /// (ChatNodeExecutor+Join.swift, +Roster.swift).
     var claimsMachine: Claims
     /// Joins waiting for their claim's outcome, by waiter id.
     var claimResumers: [UInt64: CheckedContinuation<ClaimOutcome, Never>] = [:]
     /// The running deadline of each claim waiting for its record, by marker.
     var claimTimers: [String: Task<Void, Never>] = [:]
     /// Joined and joining sessions, nick owners, room members, the join gate
-    /// (ChatNodeCore+Join.swift, +JoinGate.swift).
+    /// (ChatNodeExecutor+Join.swift, +JoinGate.swift).
     var sessionsMachine: Sessions
     /// The channel of every inbox consumer for the current link, once one was needed.
     var inboxChannel: InboxChannel?
@@ -89,7 +89,7 @@ actor ChatNodeCore {
     var nextInboxSerial = 1
     /// Inbox routes, held deliveries, what each session holds unacked, inboxes being released,
     /// acks awaiting their receipts' confirms and the opening of the inbox channel
-    /// (ChatNodeCore+Inbox.swift).
+    /// (ChatNodeExecutor+Inbox.swift).
     var inboxes: Inboxes
     /// Sessions waiting for an inbox release to finish, by inbox serial.
     var inboxReleaseWaiters: [Int: [UInt64]] = [:]
@@ -103,7 +103,7 @@ actor ChatNodeCore {
     /// Joins and reattaches waiting for their take-over of a user queue, by ticket.
     var takeoverResumers: [Inboxes.Ticket: CheckedContinuation<Inbox?, Never>] = [:]
     /// Every `say`/`tell` in flight, the dedup windows, the receipts that overtook a confirm
-    /// and the public messages held for a sender until its `sent` (ChatNodeCore+Publish.swift).
+    /// and the public messages held for a sender until its `sent` (ChatNodeExecutor+Publish.swift).
     var publishes: Publishes
     /// The running deadline of each publish in flight, by ticket (cancelled when answered).
     var publishTimers: [Publishes.Ticket: Task<Void, Never>] = [:]
@@ -114,13 +114,13 @@ actor ChatNodeCore {
     /// The graceful stop waiting for the publishes in flight (``PublishMachine/Action/drained``).
     var stopWaiter: UInt64?
     var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
-    /// Joins waiting for their turn at the join gate (ChatNodeCore+JoinGate.swift).
+    /// Joins waiting for their turn at the join gate (ChatNodeExecutor+JoinGate.swift).
     var joinGateResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter: UInt64 = 1
     var nextMarker: UInt64 = 1
     /// The graceful stop in progress, if one began.
     var shutdownRun: Task<Void, Never>?
-    /// Nicks whose inbox was declared without this node's caps (ChatNodeCore+InboxCaps.swift),
+    /// Nicks whose inbox was declared without this node's caps (ChatNodeExecutor+InboxCaps.swift),
     /// oldest first; at most `legacyInboxMemory`.
     var legacyInboxes: OrderedSet<String> = []
 

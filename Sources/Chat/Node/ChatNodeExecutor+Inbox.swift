@@ -15,7 +15,7 @@ import Broker
 /// What happens to a consumer's deliveries, its release, and acks with their receipts is
 /// decided by ``InboxMachine``; this file opens the channel, starts consumers and carries out
 /// the machine's actions (``runInbox(_:)``).
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     typealias Inboxes = InboxMachine<ContinuousClock.Instant>
     typealias Inbox = Inboxes.Inbox
     typealias HeldReceipt = Inboxes.HeldReceipt

@@ -1,6 +1,6 @@
 import Broker
 
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// Serves one broker connection until it closes: declares the topology, starts the
     /// history, event and inbox consumers; presence is announced every interval meanwhile
     /// (``PresenceMachine``), and joins are served once the node caught up (``CatchUpMachine``).

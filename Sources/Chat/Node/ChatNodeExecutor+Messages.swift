@@ -1,6 +1,6 @@
 import Broker
 
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// Runs one client frame (called in order for each session); `admission` is its number in
     /// the session's arrival order.
     func process(_ text: String, admission: UInt64, from session: ChatSession) async {

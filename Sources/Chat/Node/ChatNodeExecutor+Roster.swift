@@ -1,4 +1,4 @@
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// Whether session `id` joined or has a join under way (the join timeout spares it).
     func hasJoinedOrIsJoining(_ id: UInt64) -> Bool {
         sessionsMachine.hasJoinedOrIsJoining(id)

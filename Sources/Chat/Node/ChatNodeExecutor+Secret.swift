@@ -4,7 +4,7 @@ import Broker
 /// fingerprint in a `hello` on the presence exchange; each running node answers with its own;
 /// after `secretCheckWindow` without a different one the node serves joins, else it refuses.
 /// ``CatchUpMachine`` decides; these are its broker calls.
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// Publishes this node's `hello` on link `generation`; the machine ends the check
     /// `secretCheckWindow` after it went out (if that link still stands; else the next one
     /// says it again).

@@ -4,7 +4,7 @@ import Broker
 /// went, a stream record was read, a secret record came, a join wants to be served, a timer
 /// fired) and carries out the actions it returns, in order. It decides nothing about when joins
 /// may be served or whether the node's secret is the chat's.
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     typealias CatchUps = CatchUpMachine<ContinuousClock.Instant>
 
     static func catchUpTimings(_ configuration: ChatConfiguration) -> CatchUps.Timings {

@@ -1,6 +1,6 @@
 import Broker
 
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// The most nicks remembered as having an inbox declared without the caps (406 on the
     /// capped declare); a forgotten one costs one more refused declare on a throwaway channel.
     static let legacyInboxMemory = 10_000

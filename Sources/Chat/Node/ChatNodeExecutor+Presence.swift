@@ -4,7 +4,7 @@ import Broker
 /// joined or left, another node's roster came, the link came up or went, a timer fired, an
 /// announcement went out) and carries out the actions it returns, in order. It decides nothing
 /// about who is online or when the sessions hear of it.
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     typealias Presences = PresenceMachine<ContinuousClock.Instant>
 
     static func presenceTimings(_ configuration: ChatConfiguration) -> Presences.Timings {

@@ -3,7 +3,7 @@ import Broker
 /// The executor of ``PublishMachine``: it feeds the machine what happened (a `say`/`tell` to
 /// run, a confirm, a failure, a read-back, a deadline) and carries out the actions it returns,
 /// in order. It decides nothing about when a message is `sent`.
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     typealias Publishes = PublishMachine<ContinuousClock.Instant, PublishRequest, HeldReceipt>
 
     static func publishLimits(_ configuration: ChatConfiguration) -> Publishes.Limits {

@@ -1,4 +1,4 @@
-extension ChatNodeCore {
+extension ChatNodeExecutor {
     /// Returns once this join may make its broker calls (``SessionsMachine/enterGate(_:)``, at
     /// most `ChatLimits.joinsInFlight` at once, the others in arrival order). Every call is
     /// paired with ``leaveJoinGate()``.

@@ -1,6 +1,6 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
+import ServerTestSupport
 
 /// One backend's side of a differential run: its connections, channels, consumers and the
 /// unacknowledged deliveries of each channel, addressed by the logical slots of

@@ -83,6 +83,17 @@ final class DifferentialWorld {
         }
     }
 
+    /// A barrier for "nothing more is delivered": every consumer whose channel is open is
+    /// cancelled and its stream read to the end (what was delivered before the cancel-ok comes
+    /// there first). The same on both backends, so their snapshots stay comparable.
+    func cancelConsumers() async {
+        for (_, consumer) in consumers.sorted(by: { $0.key < $1.key }) where !consumer.collector.isFinished {
+            guard let channel = channels[consumer.channel], channel.closeReason == nil else { continue }
+            try? await channel.cancel(consumerTag: consumer.collector.tag)
+            _ = await consumer.collector.waitFinished()
+        }
+    }
+
     static func describe(_ error: BrokerError) -> String {
         switch error {
         case .amqp(let code, _): "amqp \(code)"

@@ -188,14 +188,15 @@ let package = Package(
         .executableTarget(name: "FuzzClientFrames", dependencies: ["FuzzChecks"], swiftSettings: strict),
 
         // MARK: Tests
-        .target(
-            name: "BrokerTestSupport",
-            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker"],
-            path: "Tests/BrokerTestSupport",
-            swiftSettings: strict
-        ),
+        // The one test-support target: brokers for a test on every backend (`TestBroker`), the
+        // in-process chat cluster (`ChatCluster`), server processes and raw sockets
+        // (`ServerProcess`, `LiveServer`, `TestSocket`), and the one polling helper (`eventually`).
         .target(
             name: "ServerTestSupport",
+            dependencies: [
+                "Broker", "InMemoryBroker", "RabbitMQBroker", "Chat",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/ServerTestSupport",
             exclude: ["README.md"],
             swiftSettings: strict
@@ -207,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BrokerContractTests",
-            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "BrokerTestSupport", "ServerTestSupport"],
+            dependencies: ["Broker", "InMemoryBroker", "RabbitMQBroker", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
@@ -223,7 +224,7 @@ let package = Package(
         .testTarget(
             name: "SockJSTests",
             dependencies: [
-                "SockJS", "SockJSWire",
+                "SockJS", "SockJSWire", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -267,13 +268,13 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatTests",
-            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "BrokerTestSupport"],
+            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(
             name: "FuzzRegressionTests",
             dependencies: [
-                "FuzzChecks", "Chat", "ChatClient", "SockJS", "SockJSWire", "InMemoryBroker",
+                "FuzzChecks", "Chat", "ChatClient", "SockJS", "SockJSWire", "InMemoryBroker", "ServerTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

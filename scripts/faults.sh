@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Fault scenarios for CI: while LoadTester --faults runs public and private traffic against two
-# rabbitChat nodes, break something, and require that no `sent` message is lost.
+# Fault scenarios: while LoadTester --faults runs public and private traffic against two
+# rabbitChat nodes, break something, and require that no `sent` message is lost. CI runs the
+# scenarios as Swift tests (Tests/FaultTests/FaultScenarioTests.swift, same criteria); this
+# script keeps the soak and runs the scenarios by hand.
 #
 #   scripts/faults.sh                  the CI scenarios: broker-restart, close-connections,
 #                                      kill-node, cluster (in that order)

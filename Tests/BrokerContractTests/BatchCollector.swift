@@ -1,4 +1,5 @@
 import Broker
+import ServerTestSupport
 import Synchronization
 
 /// Reads a batched consumer's stream in the background, keeping each batch as it came, so
@@ -52,16 +53,9 @@ final class BatchCollector: Sendable {
         return isFinished
     }
 
-    /// Waits `quiet` and returns everything delivered so far: shows that nothing more arrives.
-    func settle(_ quiet: Duration) async -> [Delivery] {
-        try? await Task.sleep(for: quiet)
-        return deliveries
-    }
-
     private func until(timeout: Duration, _ condition: (State) -> Bool) async {
-        let deadline = ContinuousClock.now + timeout
-        while !storage.mutex.withLock({ condition($0) }), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
+        try? await eventually("the collector's condition", timeout: timeout, interval: .milliseconds(2)) {
+            storage.mutex.withLock { condition($0) }
         }
     }
 }

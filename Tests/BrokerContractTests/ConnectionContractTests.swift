@@ -1,5 +1,5 @@
 import Broker
-import BrokerTestSupport
+import ServerTestSupport
 import Testing
 
 /// Connections: closing, observing closure, several nodes side by side.

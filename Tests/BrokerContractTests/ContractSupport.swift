@@ -73,9 +73,31 @@ extension BrokerChannel {
     }
 }
 
-/// How long a test waits to be sure that nothing more arrives.
+/// How long a test waits before a step whose precondition nothing shows (a stream consumer's
+/// offset taking hold). Never a proof that nothing more arrives: for that, see
+/// ``readyMessages(_:_:)`` and ``afterConsumersLeft(_:_:count:)``.
 func quietPeriod(_ kind: BackendKind) -> Duration {
     kind.isSimulator ? .milliseconds(20) : .milliseconds(300)
 }
 
-import BrokerTestSupport
+/// The queue's ready messages (those the broker has not handed to any consumer), asked on a
+/// channel of its own. A barrier for "nothing more is delivered": with `n` published and
+/// `ready` left, exactly `n - ready` went out, so a collector that has that many has all.
+func readyMessages(_ t: TestBroker, _ queue: String) async throws -> UInt32 {
+    try await t.channel("ready-check").declareQueue(queue, options: QueueOptions(passive: true)).messageCount
+}
+
+/// Waits until the queue has `count` consumers, then returns its ready messages. The broker
+/// requeues a closed channel's unacknowledged deliveries when it drops that channel's
+/// consumers, so once they are gone the count says what came back.
+func afterConsumersLeft(_ t: TestBroker, _ queue: String, count: UInt32 = 0) async throws -> UInt32 {
+    let check = try await t.channel("consumer-check")
+    var info = try await check.declareQueue(queue, options: QueueOptions(passive: true))
+    try await eventually("\(queue) to have \(count) consumers", timeout: .seconds(10)) {
+        info = try await check.declareQueue(queue, options: QueueOptions(passive: true))
+        return info.consumerCount == count
+    }
+    return info.messageCount
+}
+
+import ServerTestSupport

@@ -1,4 +1,5 @@
 import Broker
+import ServerTestSupport
 import Synchronization
 
 /// Reads a consumer's deliveries in the background so that a test can wait, with a bound,
@@ -50,17 +51,16 @@ final class DeliveryCollector: Sendable {
         return isFinished
     }
 
-    /// Waits `quiet` and returns everything delivered so far: used to show that nothing
-    /// more arrives.
-    func settle(_ quiet: Duration = .milliseconds(250)) async -> [Delivery] {
+    /// Waits `quiet` (at most 50 ms, on the in-process simulator, which hands over at once)
+    /// and returns everything delivered so far.
+    func settle(_ quiet: Duration) async -> [Delivery] {
         try? await Task.sleep(for: quiet)
         return deliveries
     }
 
     private func until(timeout: Duration, _ condition: (State) -> Bool) async {
-        let deadline = ContinuousClock.now + timeout
-        while !storage.mutex.withLock({ condition($0) }), ContinuousClock.now < deadline {
-            try? await Task.sleep(for: .milliseconds(2))
+        try? await eventually("the collector's condition", timeout: timeout, interval: .milliseconds(2)) {
+            storage.mutex.withLock { condition($0) }
         }
     }
 }

@@ -1,5 +1,4 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
 import ServerTestSupport
 import Testing
@@ -56,13 +55,16 @@ struct DifferentialTests {
                     return
                 }
                 try await Self.barrier(after: operation, simulator, rabbit)
-                if let difference = await Self.converge(simulator, rabbit, quiet: false) {
+                if let difference = await Self.converge(simulator, rabbit) {
                     Self.fail(seed, log, difference)
                     return
                 }
             }
         }
-        if let difference = await Self.converge(simulator, rabbit, quiet: true) {
+        // A barrier instead of a quiet period: every open consumer cancelled and read to the end.
+        await simulator.cancelConsumers()
+        await rabbit.cancelConsumers()
+        if let difference = await Self.converge(simulator, rabbit) {
             Self.fail(seed, log, difference)
         }
     }
@@ -117,9 +119,8 @@ struct DifferentialTests {
     }
 
     /// Waits (bounded) until RabbitMQ's observable state equals the simulator's; returns the
-    /// difference when it does not. With `quiet`, first waits for stragglers.
-    private static func converge(_ simulator: DifferentialWorld, _ rabbit: DifferentialWorld, quiet: Bool) async -> String? {
-        if quiet { try? await Task.sleep(for: .milliseconds(300)) }
+    /// difference when it does not.
+    private static func converge(_ simulator: DifferentialWorld, _ rabbit: DifferentialWorld) async -> String? {
         // Both sides are read anew each round: the simulator decides synchronously, but the
         // test's collectors see a finished stream only when their own task gets to it.
         var expected = await simulator.snapshot()
@@ -246,7 +247,7 @@ extension DifferentialTests {
                         Self.fail(seed, log, "step \(step) \(operation): in memory said '\(a)', with a data directory '\(b)'")
                         return
                     }
-                    if let difference = await Self.converge(expected, actual, quiet: false) {
+                    if let difference = await Self.converge(expected, actual) {
                         Self.fail(seed, log, difference)
                         return
                     }

@@ -1,6 +1,6 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
+import ServerTestSupport
 
 /// One backend's side of a differential run: its connections, channels, consumers and the
 /// unacknowledged deliveries of each channel, addressed by the logical slots of
@@ -80,6 +80,17 @@ final class DifferentialWorld {
             return Self.describe(error)
         } catch {
             return "error: \(error)"
+        }
+    }
+
+    /// A barrier for "nothing more is delivered": every consumer whose channel is open is
+    /// cancelled and its stream read to the end (what was delivered before the cancel-ok comes
+    /// there first). The same on both backends, so their snapshots stay comparable.
+    func cancelConsumers() async {
+        for (_, consumer) in consumers.sorted(by: { $0.key < $1.key }) where !consumer.collector.isFinished {
+            guard let channel = channels[consumer.channel], channel.closeReason == nil else { continue }
+            try? await channel.cancel(consumerTag: consumer.collector.tag)
+            _ = await consumer.collector.waitFinished()
         }
     }
 

@@ -1,5 +1,5 @@
 import Broker
-import BrokerTestSupport
+import ServerTestSupport
 import Testing
 
 /// Publishing: confirms, `mandatory`, batches, properties.

@@ -1,5 +1,5 @@
 import Broker
-import BrokerTestSupport
+import ServerTestSupport
 import Testing
 
 /// Queues: declaring, owning, limiting and deleting them.

@@ -1,5 +1,5 @@
 import Broker
-import BrokerTestSupport
+import ServerTestSupport
 import Testing
 
 /// Says in the test report whether the RabbitMQ half of the contract ran: this test is

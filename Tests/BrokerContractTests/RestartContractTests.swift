@@ -1,5 +1,4 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
 import RabbitMQBroker
 import ServerTestSupport
@@ -179,18 +178,17 @@ import Testing
         try await Self.ctl(port, "start_app")
         #expect(before.closeReason != nil)
         var after: (any BrokerConnection)?
-        let deadline = ContinuousClock.now + .seconds(30)
-        while after == nil, ContinuousClock.now < deadline {
+        try? await eventually("RabbitMQ to accept a connection", timeout: .seconds(30), interval: .milliseconds(200)) {
             after = try? await broker.connect(name: "after")
-            if after == nil { try await Task.sleep(for: .milliseconds(200)) }
+            return after != nil
         }
         let connection = try #require(after, "RabbitMQ on port \(port) did not accept a connection within 30 s of start_app")
         // start_app returns before a stream's members have restarted (a passive declare says
         // 404 "home node … is down or inaccessible" meanwhile): wait for it, bounded.
         var streamUp = false
-        while !streamUp, ContinuousClock.now < deadline + .seconds(30) {
+        try? await eventually("the stream to come back", timeout: .seconds(30), interval: .milliseconds(200)) {
             streamUp = (try? await connection.openChannel().declareQueue(names("history"), options: QueueOptions(passive: true))) != nil
-            if !streamUp { try await Task.sleep(for: .milliseconds(200)) }
+            return streamUp
         }
         #expect(streamUp, "the stream \(names("history")) did not come back within 30 s of start_app")
         let got = try await RestartContractTests.check(connection, names: names)

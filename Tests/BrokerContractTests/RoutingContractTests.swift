@@ -1,5 +1,5 @@
 import Broker
-import BrokerTestSupport
+import ServerTestSupport
 import Testing
 
 /// Exchanges and routing: which queues a message reaches.

@@ -1,5 +1,4 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
 import ServerTestSupport
 import Testing

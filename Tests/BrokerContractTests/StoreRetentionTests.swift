@@ -1,6 +1,6 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
+import ServerTestSupport
 import Testing
 
 /// The store stays bounded (`Specs/storage.md`, "Bounds"): acked messages and the stream

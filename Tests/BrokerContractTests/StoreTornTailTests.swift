@@ -1,6 +1,6 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
+import ServerTestSupport
 import Synchronization
 import Testing
 #if canImport(Glibc)

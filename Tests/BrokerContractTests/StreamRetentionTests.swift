@@ -1,6 +1,6 @@
 import Broker
-import BrokerTestSupport
 import InMemoryBroker
+import ServerTestSupport
 import Testing
 
 /// Stream retention: a stream keeps a bounded tail of its log (`x-max-length-bytes`, and in the

@@ -1,4 +1,4 @@
-import BrokerTestSupport
+import ServerTestSupport
 @testable import Chat
 import Testing
 

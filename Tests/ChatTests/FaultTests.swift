@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// The broker goes away and comes back: frames get `unavailable` (not silence), the node
@@ -67,11 +67,15 @@ struct FaultTests {
             try await cluster.start("a")
             let alice = cluster.client(on: "a")
             try await alice.join("alice")
+            let bob = try await cluster.joined("bob", on: "a")
             let simulator = cluster.testBroker.inMemory!
             simulator.stallConfirms()
             alice.send(.say(SayRequest(id: "held", text: "held back")))
             alice.send(.tell(TellRequest(id: "held-private", to: "alice", text: "held back too")))
-            try await Task.sleep(for: .milliseconds(300))
+            // A barrier: the say is routed although its confirm stalls, and once bob has it,
+            // the node has read it back from the stream; only the confirm is missing for a
+            // `sent` (the tell runs after the say is answered).
+            try await bob.waitForMessage("held back")
             #expect(!alice.received.contains { if case .sent = $0 { true } else { false } })
             simulator.releaseConfirms()
             try await alice.sent("held")
@@ -85,11 +89,16 @@ struct FaultTests {
             let simulator = cluster.testBroker.inMemory!
             // The message is routed and delivered, but alice's confirm is held back: bob's ack
             // (and its receipt, also routed at once) overtakes it.
+            let spy = try await BrokerSpy.bind(cluster, exchange: cluster.topology.directExchange, routingKey: "alice")
+            let carol = try await cluster.joined("carol", on: "b")
             simulator.stallConfirms()
             alice.send(.tell(TellRequest(id: "race", to: "bob", text: "acked before confirmed")))
             let message = try await bob.message("acked before confirmed")
             bob.send(.ack(AckRequest(msgIds: [message.msgId])))
-            try await Task.sleep(for: .milliseconds(300))
+            // The receipt reaches alice's queue (the spy sees it) while her confirm stalls; once
+            // a later message in her queue came to her, her node has the receipt (and holds it).
+            try await spy.waitFor(#""delivered""#)
+            try await carol.privateBarrier(to: alice)
             #expect(!alice.received.contains { if case .delivered = $0 { true } else { false } })
             simulator.releaseConfirms()
             try await alice.next("delivered") { frame -> Delivered? in if case .delivered(let d) = frame { d } else { nil } }
@@ -111,8 +120,10 @@ struct FaultTests {
             try await alice.join("alice")
             let simulator = cluster.testBroker.inMemory!
             simulator.stallConfirms()
+            let spy = try await BrokerSpy.bind(cluster, exchange: cluster.topology.publicExchange, routingKey: "room.lobby")
             alice.send(.say(SayRequest(id: "last", text: "last words")))
-            try await Task.sleep(for: .milliseconds(100))
+            // The say is published and awaits its confirm once the broker has routed it.
+            try await spy.waitFor("last words")
             async let stopped: Void = cluster.stop("a")
             try await Task.sleep(for: .milliseconds(200))
             simulator.releaseConfirms()

@@ -1,6 +1,6 @@
 import Broker
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Synchronization
 import Testing
 
@@ -65,8 +65,11 @@ import Testing
             #expect(second == ["to alice 1", "to alice 2", "to alice 3"])
 
             // Bob's deliveries stayed his: nothing of his came again, and his ack still works.
-            try await Task.sleep(for: .milliseconds(300))
-            #expect(bob.messages.count == 3)
+            // Barriers: each queue hands over in order, so anything of bob's put back came
+            // before carol's marker.
+            try await carol.privateBarrier(to: bob)
+            try await carol.privateBarrier(to: again)
+            #expect(bob.messagesButBarriers.count == 3)
             #expect(!again.messages.contains { $0.text.hasPrefix("to bob") })
             bob.send(.ack(AckRequest(msgIds: bobFirst.map(\.msgId))))
             var receipts: Set<String> = []
@@ -149,7 +152,7 @@ final class QuietClient: Sendable {
     func join(_ nick: String) async throws {
         session.receive(ChatFrameCodec.encode(.join(JoinRequest(nick: nick))))
         try await eventually("\(nick) to be welcomed", timeout: .seconds(60)) { outlet.welcomed || outlet.refusal != nil }
-        if let refusal = outlet.refusal { throw Timeout(description: "\(nick) was refused: \(refusal)") }
+        if let refusal = outlet.refusal { throw TimedOut("\(nick) was refused: \(refusal)") }
     }
 }
 

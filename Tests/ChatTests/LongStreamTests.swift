@@ -1,5 +1,5 @@
 import Broker
-import BrokerTestSupport
+import ServerTestSupport
 @testable import Chat
 import Testing
 

@@ -1,4 +1,4 @@
-import BrokerTestSupport
+import ServerTestSupport
 @testable import Chat
 import Testing
 
@@ -29,7 +29,7 @@ struct NickClaimTests {
                 return (nick, nonce)
             }
         }
-        throw Timeout(description: "No join of a \(base) nick was answered unavailable")
+        throw TimedOut("No join of a \(base) nick was answered unavailable")
     }
 
     @Test(arguments: BackendKind.allCases)

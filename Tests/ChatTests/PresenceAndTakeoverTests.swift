@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// Presence across nodes (joins, leaves, a node that dies) and one live session per nick.
@@ -57,12 +57,23 @@ struct PresenceAndTakeoverTests {
             let alice = cluster.client(on: "a")
             try await alice.join("alice")
             try await bob.next("alice online", Self.presence("alice", online: true))
+            let announcements = try await BrokerSpy.bind(cluster, exchange: cluster.topology.presenceExchange, routingKey: "")
 
             await cluster.cutOff("a")
-            // Let an announcement that left node a just before the cut arrive first.
-            try await Task.sleep(for: .milliseconds(300))
+            // An announcement that left node a just before the cut comes first: a barrier
+            // through node b's queue (presence and typing travel there, in order).
+            let carol = try await cluster.joined("carol", on: "b")
+            try await carol.typingBarrier(to: bob)
             clock.advance(by: .seconds(11))
-            try await Task.sleep(for: .milliseconds(300))
+            // Barriers: node b announces its roster on every tick (100 ms) and expires silent
+            // nodes in the same tick, so the third announcement after the advance comes from a
+            // tick that ran after it; dave's join then goes out in the same presence frame as
+            // whatever that tick changed, or in a later one.
+            try await announcements.drain()
+            let nodeB = #""node":"\#(cluster.testBroker.prefix)b""#
+            try await announcements.waitFor("node b's roster", count: 3) { $0.contains(#""kind":"roster""#) && $0.contains(nodeB) }
+            try await cluster.joined("dave", on: "b")
+            try await bob.next("dave online", Self.presence("dave", online: true))
             #expect(!bob.received.contains { if case .presence(let p) = $0 { p.status(of: "alice") == false } else { false } })
             clock.advance(by: .seconds(4))
             try await bob.next("alice offline", timeout: .seconds(2), Self.presence("alice", online: false))
@@ -88,7 +99,9 @@ struct PresenceAndTakeoverTests {
             bob.send(.tell(TellRequest(id: "1", to: "alice", text: "which one?")))
             try await new.message("which one?")
             old.send(.say(SayRequest(id: "late", text: "still here?")))
-            try await Task.sleep(for: .milliseconds(200))
+            // Barriers: the stream to bob's node, and alice's queue, hand over in order.
+            try await new.publicBarrier(reaching: [bob])
+            try await bob.privateBarrier(to: new)
             #expect(!old.messages.contains { $0.text == "which one?" })
             #expect(!bob.messages.contains { $0.text == "still here?" })
         }

@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// Private messages through the users' durable queues: addressee only, online and offline,
@@ -23,7 +23,9 @@ struct PrivateMessageTests {
             }
             #expect(delivered.msgId == sent.msgId)
             #expect(delivered.to == "bob")
-            try await Task.sleep(for: .milliseconds(200))
+            // Barriers: carol's and alice's queues hand over in order.
+            try await alice.privateBarrier(to: carol)
+            try await bob.privateBarrier(to: alice)
             #expect(!carol.outlet.frames.contains { $0.contains("for bob only") })
             #expect(!alice.messages.contains { $0.text == "for bob only" })
         }
@@ -76,7 +78,8 @@ struct PrivateMessageTests {
             again.session.disconnected()
             let third = cluster.client(on: "b")
             try await third.join("bob", token: welcome.token)
-            try await Task.sleep(for: .milliseconds(300))
+            // A barrier: bob's queue hands over in order, so a copy left there came first.
+            try await alice.privateBarrier(to: third)
             #expect(!third.messages.contains { $0.text == "ack me" }, "\(third.outlet.frames) again: \(again.outlet.frames)")
         }
     }
@@ -100,7 +103,8 @@ struct PrivateMessageTests {
             try await bob.join("bob", token: bobWelcome.token)
             let message = try await bob.message("tell me when you read it")
             bob.send(.ack(AckRequest(msgIds: [message.msgId])))
-            try await Task.sleep(for: .milliseconds(300))
+            // Bob's ack has run (its receipt published) once a later frame of his is answered.
+            try await bob.roundTrip()
 
             let aliceBack = cluster.client(on: "b")
             try await aliceBack.join("alice", token: aliceWelcome.token)

@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// Public rooms across nodes: delivery to all and only the room's members, one `seq` for
@@ -38,7 +38,9 @@ struct PublicRoomTests {
             alice.send(.say(SayRequest(id: "2", text: "hello lobby")))
             try await dave.message("hello lobby")
             try await alice.message("hello lobby")
-            try await Task.sleep(for: .milliseconds(200))
+            // Barriers: dave's node read "hello dev" before "hello lobby" (one stream, in
+            // order); bob's and carol's read "hello lobby" before alice's marker in dev.
+            try await alice.publicBarrier(in: "dev", reaching: [bob, carol])
             #expect(!dave.messages.contains { $0.text == "hello dev" })
             #expect(!bob.messages.contains { $0.text == "hello lobby" })
             #expect(!carol.messages.contains { $0.text == "hello lobby" })
@@ -125,9 +127,9 @@ struct PublicRoomTests {
             let firstPrivate = try await alice.sent("same-private")
             let secondPrivate = try await alice.sent("same-private")
             #expect(firstPrivate == secondPrivate)
-            alice.send(.say(SayRequest(id: "marker", text: "marker")))
-            try await bob.message("marker")
-            try await Task.sleep(for: .milliseconds(200))
+            // Barriers: bob's node reads the stream in order, and his queue hands over in order.
+            try await alice.publicBarrier(reaching: [bob])
+            try await alice.privateBarrier(to: bob)
             #expect(bob.messages.filter { $0.text == "once" }.count == 1)
             #expect(bob.messages.filter { $0.text == "private once" }.count == 1)
             #expect(bob.messages.first { $0.text == "once" }?.msgId == first.msgId)
@@ -181,7 +183,8 @@ struct PublicRoomTests {
             try await bob.next("left") { frame -> Left? in if case .left(let left) = frame { left } else { nil } }
             alice.send(.say(SayRequest(id: "d1", room: "dev", text: "dev 1")))
             try await alice.message("dev 1")
-            try await Task.sleep(for: .milliseconds(200))
+            // A barrier: bob's node reads the stream in order.
+            try await alice.publicBarrier(reaching: [bob])
             #expect(!bob.messages.contains { $0.text == "dev 1" })
         }
     }
@@ -219,10 +222,15 @@ struct PublicRoomTests {
             alice.send(.typing(TypingRequest(to: "carol")))
             let toCarol = try await carol.next("typing") { frame -> Typing? in if case .typing(let t) = frame { t } else { nil } }
             #expect(toCarol == Typing(from: "alice", to: "carol"))
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(!alice.received.contains { if case .typing = $0 { true } else { false } })
-            #expect(carol.received.filter { if case .typing = $0 { true } else { false } }.count == 1)
-            #expect(bob.received.filter { if case .typing = $0 { true } else { false } }.count == 1)
+            // Barriers: alice's typing frames have run (published) once a later frame of hers is
+            // answered; then a typing through each node's queue, which hands over in order.
+            try await alice.roundTrip()
+            try await bob.typingBarrier(to: alice)
+            try await carol.typingBarrier(to: bob)
+            let fromAlice = { (client: TestClient) in client.received.filter { if case .typing(let t) = $0, t.from == "alice" { true } else { false } }.count }
+            #expect(fromAlice(alice) == 0)
+            #expect(fromAlice(carol) == 1)
+            #expect(fromAlice(bob) == 1)
         }
     }
 }

@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// `delivered` receipts wait in the sender's queue until the sender's client acks them, like

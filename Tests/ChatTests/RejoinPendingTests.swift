@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// After a re-join, a client knows its own messages by `msgId` (Specs/chat-protocol.md, "After a

@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// Every node of a chat uses the same secret: a node started with another one refuses to start

@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// No impersonation, no leak: `from` is stamped, nothing before `join`, no reading of another
@@ -37,9 +37,13 @@ struct SecurityTests {
             ]
             for frame in frames { stranger.send(frame) }
             for _ in frames { try await stranger.error(.notJoined) }
-            try await Task.sleep(for: .milliseconds(200))
-            #expect(bob.messages.isEmpty)
-            #expect(!bob.received.contains { if case .typing = $0 { true } else { false } })
+            // Barriers through every path to bob: the stream, his queue, his node's queue.
+            try await bob.publicBarrier(reaching: [bob])
+            try await bob.privateBarrier(to: bob)
+            let witness = try await cluster.joined("carol", on: "a")
+            try await witness.typingBarrier(to: bob)
+            #expect(bob.messagesButBarriers.isEmpty)
+            #expect(!bob.received.contains { if case .typing(let t) = $0 { t.from != "carol" } else { false } })
         }
     }
 
@@ -62,7 +66,9 @@ struct SecurityTests {
             try await thief.error(.authFailed)
             thief.send(.join(JoinRequest(nick: "alice", token: String(welcome.token.reversed()))))
             try await thief.error(.authFailed)
-            try await Task.sleep(for: .milliseconds(200))
+            // A barrier: alice's queue hands over in order, so "my secret" went to whoever held
+            // her inbox before her marker came to her.
+            try await alice.privateBarrier(to: alice)
             #expect(!thief.outlet.frames.contains { $0.contains("my secret") || $0.contains(welcome.token) })
             #expect(alice.closeCode == nil)
         }
@@ -121,7 +127,10 @@ struct SecurityTests {
             let sent = try await alice.sent("1")
             try await bob.message("for bob")
             carol.send(.ack(AckRequest(msgIds: [sent.msgId])))
-            try await Task.sleep(for: .milliseconds(300))
+            // Carol's ack has run once a later frame of hers is answered; a receipt it made
+            // would be in alice's queue before bob's marker.
+            try await carol.roundTrip()
+            try await bob.privateBarrier(to: alice)
             #expect(!alice.received.contains { if case .delivered = $0 { true } else { false } })
             bob.session.disconnected()
             let bobAgain = cluster.client(on: "a")

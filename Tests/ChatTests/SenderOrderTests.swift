@@ -1,6 +1,6 @@
-import BrokerTestSupport
 import Chat
 import InMemoryBroker
+import ServerTestSupport
 import Testing
 
 /// A sender's messages reach every recipient in the order sent, also when one was refused as

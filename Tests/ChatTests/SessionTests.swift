@@ -1,5 +1,5 @@
-import BrokerTestSupport
 import Chat
+import ServerTestSupport
 import Testing
 
 /// What one session gets for bad input and floods, and that it goes on where it can.

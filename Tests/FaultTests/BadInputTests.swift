@@ -237,13 +237,12 @@ struct BadInputTests {
         for peer in peers { peer.connection.close() }
         #expect(try server.metric("rabbitchat_sessions") ?? 0 >= 2)
         // The SockJS disconnect delay is 5 s: every abandoned session must be gone soon after.
-        let deadline = ContinuousClock.now + .seconds(40)
-        var sessions = try server.metric("rabbitchat_sessions") ?? -1
-        var joined = try server.metric("rabbitchat_chat_joined_sessions") ?? -1
-        while (sessions > 2 || joined > 2), ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(250))
+        var sessions: Double = -1
+        var joined: Double = -1
+        try? await eventually("the abandoned sessions to be gone", timeout: .seconds(40), interval: .milliseconds(250)) {
             sessions = try server.metric("rabbitchat_sessions") ?? -1
             joined = try server.metric("rabbitchat_chat_joined_sessions") ?? -1
+            return sessions <= 2 && joined <= 2
         }
         #expect(sessions == 2, "SockJS sessions left: \(sessions)")
         #expect(joined == 2, "chat sessions left: \(joined)")

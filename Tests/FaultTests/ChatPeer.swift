@@ -3,6 +3,7 @@ import ChatClient
 import Foundation
 import NIOCore
 import NIOPosix
+import ServerTestSupport
 import Synchronization
 
 /// A chat client for a test: one SockJS session (websocket unless told otherwise) whose events
@@ -45,6 +46,7 @@ final class ChatPeer: Sendable {
             })
             if case .frame(.welcome) = answer { return peer }
             if answer == nil { break }
+            // A client's retry pace, not a wait for anything.
             try await Task.sleep(for: .seconds(1))
         }
         throw PeerFailure(description: "\(peer.nick) got no welcome; events: \(peer.box.all.suffix(5))")
@@ -52,8 +54,8 @@ final class ChatPeer: Sendable {
 
     /// The next event (after the ones already taken) that satisfies `match`, within `timeout`.
     func next(timeout: Duration = .seconds(15), where match: (ChatClientEvent) -> Bool) async -> ChatClientEvent? {
-        let deadline = ContinuousClock.now + timeout
-        while true {
+        var found: ChatClientEvent?
+        try? await eventually("an event", timeout: timeout, interval: .milliseconds(10)) {
             let all = box.all
             var position = box.cursor
             while position < all.count {
@@ -61,22 +63,18 @@ final class ChatPeer: Sendable {
                 position += 1
                 if match(event) {
                     box.cursor = position
-                    return event
+                    found = event
+                    return true
                 }
             }
-            if ContinuousClock.now >= deadline { return nil }
-            try? await Task.sleep(for: .milliseconds(10))
+            return false
         }
+        return found
     }
 
     /// Whether any event so far (taken or not) satisfies `match`, waiting up to `timeout` for one.
     func saw(timeout: Duration = .seconds(15), _ match: (ChatClientEvent) -> Bool) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while true {
-            if box.all.contains(where: match) { return true }
-            if ContinuousClock.now >= deadline { return false }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        (try? await eventually("an event", timeout: timeout, interval: .milliseconds(10)) { box.all.contains(where: match) }) != nil
     }
 
     /// The next error frame.

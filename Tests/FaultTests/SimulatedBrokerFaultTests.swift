@@ -1,5 +1,6 @@
 import Chat
 import InMemoryBroker
+import ServerTestSupport
 import Testing
 
 /// The broker and node faults of `scripts/faults.sh`, on the simulator: alice (node a) and bob
@@ -24,9 +25,9 @@ struct SimulatedBrokerFaultTests {
 
     @Test("Nothing sent is lost, refusals are unavailable and retried, presence converges", arguments: Fault.allCases)
     func nothingSentIsLost(_ fault: Fault) async throws {
-        try await withSimulatedChat { chat in
-            try await chat.start("a")
-            try await chat.start("b")
+        try await withCluster(.inMemory) { chat in
+            try await chat.startForFaults("a")
+            try await chat.startForFaults("b")
             var alice = chat.client(on: "a")
             let token = try await alice.join("alice").token
             let bob = chat.client(on: "b")
@@ -38,32 +39,32 @@ struct SimulatedBrokerFaultTests {
 
             switch fault {
             case .dropConnections:
-                #expect(chat.broker.dropConnections() >= 2)
+                #expect(chat.simulator!.dropConnections() >= 2)
                 ledger.send(alice, count: 5, to: "bob")
             case .goDownAndComeBack:
-                chat.broker.goDown()
-                try await waitUntil("both nodes to notice") { !chat.node("a").isBrokerConnected && !chat.node("b").isBrokerConnected }
+                chat.simulator!.goDown()
+                try await eventually("both nodes to notice", timeout: .seconds(20)) { !chat.node("a").isBrokerConnected && !chat.node("b").isBrokerConnected }
                 ledger.send(alice, count: 5, to: "bob")
-                try await waitUntil("every message during the outage to be answered") { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
-                chat.broker.comeBack()
+                try await eventually("every message during the outage to be answered", timeout: .seconds(20)) { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
+                chat.simulator!.comeBack()
             case .restart:
-                chat.broker.restart()
+                chat.simulator!.restart()
                 ledger.send(alice, count: 5, to: "bob")
             case .nodeStops:
                 ledger.remember(alice)
                 await chat.stop("a")
-                try await waitUntil("bob to see alice go offline with her node") { bob.sees("alice", online: false) }
+                try await eventually("bob to see alice go offline with her node", timeout: .seconds(20)) { bob.sees("alice", online: false) }
                 alice = chat.client(on: "b")
                 try await alice.join("alice", token: token)
                 ledger.send(alice, count: 5, to: "bob")
             }
-            try await waitUntil("node b to be connected") { chat.node("b").isBrokerConnected }
+            try await eventually("node b to be connected", timeout: .seconds(20)) { chat.node("b").isBrokerConnected }
             try await ledger.resendUntilSent(alice, afterRejoin: fault == .nodeStops)
             if fault == .goDownAndComeBack {
                 #expect(ledger.refused > 0, "messages sent while the broker was down are answered unavailable")
             }
             try await ledger.expectDelivered(to: bob, from: alice)
-            try await waitUntil("alice and bob to see each other online") {
+            try await eventually("alice and bob to see each other online", timeout: .seconds(20)) {
                 bob.sees("alice", online: true) && alice.sees("bob", online: true)
             }
         }
@@ -71,15 +72,15 @@ struct SimulatedBrokerFaultTests {
 
     @Test("A confirm that never comes is answered unavailable at the publish timeout; the retry is sent")
     func aLostConfirmIsUnavailableAndTheRetryIsSent() async throws {
-        try await withSimulatedChat(publishTimeout: .milliseconds(500)) { chat in
-            let (alice, bob) = try await chat.aliceOnAAndBobOnB()
+        try await withCluster(.inMemory) { chat in
+            let (alice, bob) = try await chat.faultPair(publishTimeout: .milliseconds(500))
             var ledger = Ledger()
-            chat.broker.stallConfirms()
+            chat.simulator!.stallConfirms()
             ledger.send(alice, count: 4, to: "bob")
-            try await waitUntil("every stalled publish to be answered unavailable") { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
+            try await eventually("every stalled publish to be answered unavailable", timeout: .seconds(20)) { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
             #expect(ledger.pending(alice).count == 8, "no `sent` without a confirm")
             #expect(ledger.frames.allSatisfy { alice.unavailableCount($0.id) > 0 })
-            chat.broker.releaseConfirms()
+            chat.simulator!.releaseConfirms()
             try await ledger.resendUntilSent(alice)
             try await ledger.expectDelivered(to: bob, from: alice)
         }
@@ -87,14 +88,14 @@ struct SimulatedBrokerFaultTests {
 
     @Test("A public message confirmed but never stored is answered unavailable, and its retry reaches the room")
     func aConfirmedButLostPublicMessageIsRetried() async throws {
-        try await withSimulatedChat(publishTimeout: .milliseconds(500)) { chat in
-            let (alice, bob) = try await chat.aliceOnAAndBobOnB()
+        try await withCluster(.inMemory) { chat in
+            let (alice, bob) = try await chat.faultPair(publishTimeout: .milliseconds(500))
             var ledger = Ledger()
-            chat.broker.failPublishes(.confirmWithoutStoring)
+            chat.simulator!.failPublishes(.confirmWithoutStoring)
             ledger.sendPublic(alice, count: 3)
-            try await waitUntil("every lost message to be answered unavailable") { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
+            try await eventually("every lost message to be answered unavailable", timeout: .seconds(20)) { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
             #expect(bob.messagesById.isEmpty)
-            chat.broker.clearPublishFault()
+            chat.simulator!.clearPublishFault()
             try await ledger.resendUntilSent(alice)
             try await ledger.expectDelivered(to: bob, from: alice)
         }
@@ -104,25 +105,25 @@ struct SimulatedBrokerFaultTests {
 extension SimulatedBrokerFaultTests {
     @Test("An ack whose receipt the broker refuses is answered unavailable, and the message comes again to be acked")
     func anAckThatCannotBeRecordedBringsTheMessageAgain() async throws {
-        try await withSimulatedChat { chat in
-            let (alice, bob) = try await chat.aliceOnAAndBobOnB()
+        try await withCluster(.inMemory) { chat in
+            let (alice, bob) = try await chat.faultPair()
             alice.send(.tell(TellRequest(id: "1", to: "bob", text: "ack me twice")))
             // A `tell` reaches bob's queue before its confirm reaches alice's node: wait for both.
-            try await waitUntil("bob to get the message and alice its sent") {
-                bob.messagesById.values.contains { $0.text == "ack me twice" } && alice.sent("1") != nil
+            try await eventually("bob to get the message and alice its sent", timeout: .seconds(20)) {
+                bob.messagesById.values.contains { $0.text == "ack me twice" } && alice.sentSoFar("1") != nil
             }
-            let msgId = try #require(alice.sent("1")).msgId
+            let msgId = try #require(alice.sentSoFar("1")).msgId
             let copies = { bob.received.filter { if case .message(let m) = $0, m.msgId == msgId { true } else { false } }.count }
             let ackRefusals = { bob.received.filter { if case .error(let e) = $0, e.code == .unavailable, e.id == nil { true } else { false } }.count }
 
-            chat.broker.failPublishes(.nack)
+            chat.simulator!.failPublishes(.nack)
             bob.send(.ack(AckRequest(msgIds: [msgId])))
-            try await waitUntil("bob's ack to be answered unavailable") { ackRefusals() == 1 }
-            chat.broker.clearPublishFault()
-            try await waitUntil("the message to come again") { copies() == 2 }
+            try await eventually("bob's ack to be answered unavailable", timeout: .seconds(20)) { ackRefusals() == 1 }
+            chat.simulator!.clearPublishFault()
+            try await eventually("the message to come again", timeout: .seconds(20)) { copies() == 2 }
             #expect(!alice.receipts.contains(msgId))
             bob.send(.ack(AckRequest(msgIds: [msgId])))
-            try await waitUntil("alice to get delivered") { alice.receipts.contains(msgId) }
+            try await eventually("alice to get delivered", timeout: .seconds(20)) { alice.receipts.contains(msgId) }
         }
     }
 }
@@ -137,7 +138,7 @@ struct Ledger {
     /// `unavailable` answers seen while resending.
     private(set) var refused = 0
 
-    mutating func send(_ client: SimulatedClient, count: Int, to addressee: String) {
+    mutating func send(_ client: TestClient, count: Int, to addressee: String) {
         for _ in 0..<count {
             let id = String(frames.count)
             add(client, id: id, .say(SayRequest(id: id, room: nil, text: "public \(id)")))
@@ -146,37 +147,37 @@ struct Ledger {
         }
     }
 
-    mutating func sendPublic(_ client: SimulatedClient, count: Int) {
+    mutating func sendPublic(_ client: TestClient, count: Int) {
         for _ in 0..<count {
             let id = String(frames.count)
             add(client, id: id, .say(SayRequest(id: id, room: nil, text: "public \(id)")))
         }
     }
 
-    private mutating func add(_ client: SimulatedClient, id: String, _ frame: ClientFrame) {
+    private mutating func add(_ client: TestClient, id: String, _ frame: ClientFrame) {
         frames.append((id, frame))
         client.send(frame)
     }
 
     /// The ids `client` has not seen `sent` for (nor an earlier session of alice's).
-    func pending(_ client: SimulatedClient) -> [String] {
-        frames.map(\.id).filter { sentIds[$0] == nil && client.sent($0) == nil }
+    func pending(_ client: TestClient) -> [String] {
+        frames.map(\.id).filter { sentIds[$0] == nil && client.sentSoFar($0) == nil }
     }
 
     /// The msgId alice was told for `id`.
-    func msgId(_ id: String, _ client: SimulatedClient) -> String? {
-        sentIds[id] ?? client.sent(id)?.msgId
+    func msgId(_ id: String, _ client: TestClient) -> String? {
+        sentIds[id] ?? client.sentSoFar(id)?.msgId
     }
 
     /// Notes what `client` (alice's session before a rejoin) was told.
-    mutating func remember(_ client: SimulatedClient) {
-        for (id, _) in frames { if let sent = client.sent(id) { sentIds[id] = sent.msgId } }
+    mutating func remember(_ client: TestClient) {
+        for (id, _) in frames { if let sent = client.sentSoFar(id) { sentIds[id] = sent.msgId } }
     }
 
     /// Resends each message refused (`unavailable`, `rate_limited`) once per refusal, as
     /// clients are told to, until every message is `sent`. With `afterRejoin`, every pending
     /// message is sent once first (a new session has seen none of them).
-    mutating func resendUntilSent(_ client: SimulatedClient, afterRejoin: Bool = false) async throws {
+    mutating func resendUntilSent(_ client: TestClient, afterRejoin: Bool = false) async throws {
         var queue: [(id: String, frame: ClientFrame)] = afterRejoin ? frames.filter { pending(client).contains($0.id) } : []
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
@@ -197,27 +198,67 @@ struct Ledger {
         let answers = client.received.compactMap { frame -> String? in
             if case .error(let error) = frame, let id = error.id, stillPending.contains(id) { "\(id): \(error.code.rawValue)" } else { nil }
         }
-        throw WaitTimeout(description: "Messages \(stillPending) never got sent; their last answers: \(answers.suffix(10)).")
+        throw TimedOut("Messages \(stillPending) never got sent; their last answers: \(answers.suffix(10)).")
     }
 
     /// Every message is at bob once (by msgId, as the sender was told), bob acks the private
     /// ones, and each comes back to alice as `delivered`.
-    func expectDelivered(to bob: SimulatedClient, from alice: SimulatedClient) async throws {
+    func expectDelivered(to bob: TestClient, from alice: TestClient) async throws {
         let sent = frames.map { (frame: $0.frame, msgId: msgId($0.id, alice)!) }
-        try await waitUntil("bob to get every sent message") {
+        try await eventually("bob to get every sent message", timeout: .seconds(20)) {
             let atBob = bob.messagesById
             return sent.allSatisfy { atBob[$0.msgId] != nil }
         }
         let privateIds = sent.compactMap { if case .tell = $0.frame { $0.msgId } else { nil } }
         #expect(bob.messagesById.values.filter { $0.to != nil }.count == privateIds.count)
         bob.send(.ack(AckRequest(msgIds: privateIds)))
-        try await waitUntil("alice to get delivered for every private message") {
+        try await eventually("alice to get delivered for every private message", timeout: .seconds(20)) {
             alice.receipts.isSuperset(of: privateIds)
         }
     }
 }
 
-extension SimulatedClient {
+extension ChatCluster {
+    /// A node as the fault tests run it: other nodes' users expire after 2 s of silence, a
+    /// take-over waits at most 5 s, and the node logs only what is critical (the faults are on
+    /// purpose).
+    @discardableResult
+    func startForFaults(_ nodeId: String, publishTimeout: Duration? = nil) async throws -> ChatNode {
+        try await start(nodeId, secretCheckWindow: .milliseconds(100), presenceExpiry: .seconds(2), takeoverTimeout: .seconds(5),
+                        publishTimeout: publishTimeout, logLevel: .critical)
+    }
+
+    /// Nodes `a` and `b` started for faults, `alice` joined on `a` and `bob` on `b`.
+    func faultPair(publishTimeout: Duration? = nil) async throws -> (alice: TestClient, bob: TestClient) {
+        try await startForFaults("a", publishTimeout: publishTimeout)
+        try await startForFaults("b", publishTimeout: publishTimeout)
+        return (try await joined("alice", on: "a"), try await joined("bob", on: "b"))
+    }
+}
+
+extension TestClient {
+    /// How many `unavailable` errors answered client id `id`.
+    func unavailableCount(_ id: String) -> Int {
+        errors.filter { $0.code == .unavailable && $0.id == id }.count
+    }
+
+    /// How many `unavailable` or `rate_limited` errors (not accepted, to be retried) answered id `id`.
+    func refusals(_ id: String) -> Int {
+        errors.filter { ($0.code == .unavailable || $0.code == .rateLimited) && $0.id == id }.count
+    }
+
+    /// Every message received, by `msgId` (duplicates dropped, as clients are told to).
+    var messagesById: [String: ChatMessage] {
+        var byId: [String: ChatMessage] = [:]
+        for message in messages { byId[message.msgId] = message }
+        return byId
+    }
+
+    /// The msgIds that came back as `delivered`.
+    var receipts: Set<String> {
+        Set(received.compactMap { if case .delivered(let delivered) = $0 { delivered.msgId } else { nil } })
+    }
+
     /// Whether this client's latest word on `nick` (welcome roster or `presence`) says `online`.
     func sees(_ nick: String, online: Bool) -> Bool {
         var state: Bool?

@@ -1,4 +1,5 @@
 import Chat
+import ServerTestSupport
 import Testing
 
 /// DESIGN.md, "What bad input gets": each bad frame gets its error code (with the frame's `id`
@@ -43,14 +44,14 @@ struct ChatBadInputTests {
 
     @Test(arguments: inputs)
     func aBadFrameGetsItsErrorAndNobodyElseIsAffected(_ input: BadInput) async throws {
-        let room = try await ChatRoom()
-        do {
-            let alice = try await room.joined("alice")
-            let bob = try await room.joined("bob")
-            let carol = try await room.joined("carol")
+        try await withCluster(.inMemory) { room in
+            try await room.start("a", secretCheckWindow: .milliseconds(100), logLevel: .critical)
+            let alice = try await room.joined("alice", on: "a")
+            let bob = try await room.joined("bob", on: "a")
+            let carol = try await room.joined("carol", on: "a")
 
             alice.sendRaw(input.frame)
-            let error = try await alice.error()
+            let error = try await alice.anyError()
             #expect(error.code == input.code, "\(input.name): \(error.message)")
             #expect(error.id == input.id)
             #expect(error.message.hasSuffix("."))
@@ -59,9 +60,7 @@ struct ChatBadInputTests {
             _ = try await bob.sent("b1")
             for client in [alice, bob, carol] {
                 // The sender's copy may come before or after its `sent`: look at everything received.
-                try await waitFor("'bob after \(input.name)' to reach everyone") {
-                    client.messages.contains { $0.text == "bob after \(input.name)" }
-                }
+                try await client.waitForMessage("bob after \(input.name)")
             }
             alice.send(.say(SayRequest(id: "a1", text: "alice goes on")))
             _ = try await alice.sent("a1")
@@ -72,49 +71,37 @@ struct ChatBadInputTests {
                 #expect(client.errors.isEmpty)
                 #expect(client.messages.map(\.text) == ["bob after \(input.name)", "alice goes on"])
             }
-        } catch {
-            await room.stop()
-            throw error
         }
-        await room.stop()
     }
 
     @Test func anythingBeforeJoinIsNotJoinedAndReachesNobody() async throws {
-        let room = try await ChatRoom()
-        do {
-            let bob = try await room.joined("bob")
-            let stranger = room.client()
+        try await withCluster(.inMemory) { room in
+            try await room.start("a", secretCheckWindow: .milliseconds(100), logLevel: .critical)
+            let bob = try await room.joined("bob", on: "a")
+            let stranger = room.client(on: "a")
             stranger.send(.say(SayRequest(id: "s1", text: "who am I")))
-            let error = try await stranger.error()
+            let error = try await stranger.anyError()
             #expect(error.code == .notJoined)
             stranger.send(.tell(TellRequest(id: "s2", to: "bob", text: "psst")))
-            #expect(try await stranger.error().code == .notJoined)
+            #expect(try await stranger.anyError().code == .notJoined)
             bob.send(.say(SayRequest(id: "b1", text: "still here")))
             _ = try await bob.message("still here")
             #expect(bob.messages.map(\.text) == ["still here"])
             #expect(stranger.messages.isEmpty)
-        } catch {
-            await room.stop()
-            throw error
         }
-        await room.stop()
     }
 
     /// What SockJS hands the chat when a client sent invalid UTF-8 inside a JSON string: the
     /// replacement character. The frame is a valid message; nothing breaks.
     @Test func invalidUTF8ArrivesAsReplacementCharacters() async throws {
-        let room = try await ChatRoom()
-        do {
-            let alice = try await room.joined("alice")
-            let bob = try await room.joined("bob")
+        try await withCluster(.inMemory) { room in
+            try await room.start("a", secretCheckWindow: .milliseconds(100), logLevel: .critical)
+            let alice = try await room.joined("alice", on: "a")
+            let bob = try await room.joined("bob", on: "a")
             let bytes = Array(#"{"type":"say","id":"u1","text":"bad "#.utf8) + [0xC3, 0x28, 0xFF] + Array(#" bytes"}"#.utf8)
             alice.sendRaw(String(decoding: bytes, as: UTF8.self))
             let message = try await bob.message("bad \u{FFFD}(\u{FFFD} bytes")
             #expect(message.from == "alice")
-        } catch {
-            await room.stop()
-            throw error
         }
-        await room.stop()
     }
 }

@@ -1,5 +1,6 @@
 import Broker
 import Foundation
+import ServerTestSupport
 @testable import RabbitMQBroker
 import Testing
 
@@ -53,7 +54,7 @@ struct ConnectionLifecycleTests {
             handles.append(try #require(connection as? RabbitMQConnection))
         }
         // Each connection's thread ends right after it closed the socket and the wake pipe.
-        #expect(await eventually(within: .seconds(5)) { handles.allSatisfy(\.core.isReleased) })
+        try await eventually("every connection's thread to end", timeout: .seconds(5), interval: .milliseconds(20)) { handles.allSatisfy(\.core.isReleased) }
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))
@@ -104,12 +105,12 @@ struct ConnectionLifecycleTests {
             }
             streamFinished.set(count)
         }
-        #expect(await eventually(within: .seconds(10)) { (streamFinished.value ?? 0) == 0 && connection.closeReason == nil })
+        try await eventually("the consumer to run on an open connection", timeout: .seconds(10), interval: .milliseconds(20)) { (streamFinished.value ?? 0) == 0 && connection.closeReason == nil }
 
         try await LiveRabbitMQ.closeConnection(named: name)
         // Noticed within two heartbeats of the broker closing it, and everything pending ends.
-        #expect(await eventually(within: heartbeat * 2) { connection.closeReason != nil })
-        #expect(await eventually(within: heartbeat * 2) { publishFailure.value != nil && streamFinished.value != nil })
+        try await eventually("the closed connection to be noticed", timeout: heartbeat * 2, interval: .milliseconds(20)) { connection.closeReason != nil }
+        try await eventually("the pending publish and the delivery stream to end", timeout: heartbeat * 2, interval: .milliseconds(20)) { publishFailure.value != nil && streamFinished.value != nil }
         publisher.cancel()
         reader.cancel()
 
@@ -170,9 +171,9 @@ struct ConnectionLifecycleTests {
         }
         // rabbitmq-c gives up after two silent heartbeat intervals; allow one more for the
         // poll interval and a loaded machine.
-        #expect(await eventually(within: heartbeat * 3 + .milliseconds(500)) {
+        try await eventually("the publish, the RPC and the delivery stream to fail", timeout: heartbeat * 3 + .milliseconds(500), interval: .milliseconds(20)) {
             publishFailure.value != nil && rpcFailure.value != nil && streamFinished.value != nil
-        })
+        }
         publisher.cancel()
         declarer.cancel()
         reader.cancel()

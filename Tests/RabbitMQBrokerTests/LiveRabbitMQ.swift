@@ -63,14 +63,15 @@ enum LiveRabbitMQ {
     /// Closes, through rabbitmqctl, the broker connection whose `connection_name` is `name`.
     static func closeConnection(named name: String) async throws {
         // The broker lists a new connection a moment after the login: retry briefly.
-        for _ in 0..<50 {
+        var pid: String?
+        try? await eventually("\(name) to be listed", timeout: .seconds(5), interval: .milliseconds(100)) {
             let listing = try await rabbitmqctl(["list_connections", "--quiet", "--no-table-headers", "pid", "client_properties"])
-            for line in listing.split(separator: "\n") where line.contains("\"\(name)\"") {
-                let pid = String(line.split(separator: "\t").first ?? "")
-                _ = try await rabbitmqctl(["close_connection", pid, "closed by the test"])
-                return
-            }
-            try await Task.sleep(for: .milliseconds(100))
+            pid = listing.split(separator: "\n").first { $0.contains("\"\(name)\"") }.map { String($0.split(separator: "\t").first ?? "") }
+            return pid != nil
+        }
+        if let pid {
+            _ = try await rabbitmqctl(["close_connection", pid, "closed by the test"])
+            return
         }
         throw CtlError(message: "no connection named \(name) is listed by rabbitmqctl list_connections: the control tool may drive another RabbitMQ than the one the tests use \(RabbitMQControl.hint(for: url))")
     }

@@ -72,15 +72,17 @@ extension ServerProcess {
         _ what: String,
         isReady: () async -> Bool
     ) async throws {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if await isReady() { return }
-            if let exit = exitReason {
-                _ = await waitForExit(timeout: .zero)
-                throw ServerDidNotStart("\(executable) \(exit) before \(what); it wrote: \(output.combined.suffix(2000))")
+        do {
+            try await eventually(what, timeout: timeout, interval: interval) {
+                if await isReady() { return true }
+                if let exit = exitReason {
+                    _ = await waitForExit(timeout: .zero)
+                    throw ServerDidNotStart("\(executable) \(exit) before \(what); it wrote: \(output.combined.suffix(2000))")
+                }
+                return false
             }
-            try? await Task.sleep(for: interval)
-        }
+            return
+        } catch is TimedOut {}
         throw ServerDidNotStart("\(executable) did not reach \(what) within \(timeout); it wrote: \(output.combined.suffix(2000))")
     }
 }

@@ -43,12 +43,9 @@ public enum TestHTTP {
 
     /// Asks `path` every 100 ms until it answers `status`; false if it did not within `timeout`.
     public static func waitForStatus(_ status: Int, port: Int, path: String, timeout: Duration = .seconds(15)) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while ContinuousClock.now < deadline {
-            if (try? request(port: port, path: path))?.status == status { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return false
+        (try? await eventually("\(path) to answer \(status)", timeout: timeout, interval: .milliseconds(100)) {
+            (try? request(port: port, path: path))?.status == status
+        }) != nil
     }
 
     /// A whole response: head, headers and body (de-chunked when the head says chunked).

@@ -110,8 +110,11 @@ struct BoundsLiveTests {
 
         var flood: [TestSocket] = []
         for _ in 0..<100 { if let socket = try? TestSocket(port: port, timeout: .seconds(2)) { flood.append(socket) } }
-        // Measured over 2 s once accept is failing: a busy accept loop would use ~2 s of CPU.
-        try await Task.sleep(for: .milliseconds(500))
+        // Measured over 2 s once accept is failing (the server says so once): a busy accept
+        // loop would use ~2 s of CPU.
+        try await eventually("the server to say it cannot accept connections", timeout: .seconds(10), interval: .milliseconds(20)) {
+            server.log.contains("Cannot accept connections")
+        }
         let ticks = sysconf(Int32(_SC_CLK_TCK))
         let cpuBefore = Self.cpuTicks(server.pid)
         try await Task.sleep(for: .seconds(2))

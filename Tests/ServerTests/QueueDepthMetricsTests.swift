@@ -71,12 +71,12 @@ struct QueueDepthMetricsTests {
     /// Scrapes `/metrics` until `condition` holds (or 15 s passed) and returns the last
     /// samples, by name with labels, e.g. `rabbitchat_inbox_unacked_messages{stat="sum"}`.
     static func scrape(port: Int, until condition: ([String: Double]) -> Bool) async throws -> [String: Double] {
-        let deadline = ContinuousClock.now + .seconds(15)
-        while true {
-            let samples = parse(try TestHTTP.request(port: port, path: "/metrics").text)
-            if condition(samples) || ContinuousClock.now >= deadline { return samples }
-            try await Task.sleep(for: .milliseconds(50))
+        var samples: [String: Double] = [:]
+        try? await eventually("the metrics to hold", timeout: .seconds(15), interval: .milliseconds(50)) {
+            samples = parse(try TestHTTP.request(port: port, path: "/metrics").text)
+            return condition(samples)
         }
+        return samples
     }
 
     /// Prometheus text format: every sample line as `name{labels}` → value.

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ServerTestSupport
 import Testing
 
 @testable import SockJS
@@ -25,7 +26,7 @@ struct SockJSServerTests {
         let port = try await server.start()
         let client = try await RawClient.connect(port: port)
         try await client.send("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\n\r\n")
-        #expect(await eventually { client.received.text.contains("HTTP/1.1 404") })
+        try await eventually("the 404 answer", timeout: .seconds(5)) { client.received.text.contains("HTTP/1.1 404") }
         let text = client.received.text
         #expect(text.hasPrefix("HTTP/1.1 200 OK\r\n"))
         #expect(text.contains("ok GET\n"))
@@ -41,12 +42,12 @@ struct SockJSServerTests {
         let stream = try await RawClient.connect(port: port)
         try await stream.send("POST /echo/000/x/xhr_streaming HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         let ws = try await RawClient.webSocket(port: port)
-        #expect(await eventually { stream.received.text.contains("o\n") && ws.received.bytes.suffix(3) == [0x81, 0x01, UInt8(ascii: "o")] })
+        try await eventually("both sessions to open", timeout: .seconds(5)) { stream.received.text.contains("o\n") && ws.received.bytes.suffix(3) == [0x81, 0x01, UInt8(ascii: "o")] }
         #expect(server.sessionCount == 2)
 
         await server.shutdown()
 
-        #expect(await eventually { stream.received.closed && ws.received.closed })
+        try await eventually("both connections to close", timeout: .seconds(5)) { stream.received.closed && ws.received.closed }
         #expect(stream.received.text.contains("c[3000,\"Go away!\"]\n"))
         #expect(ws.received.text.contains("c[3000,\"Go away!\"]"))
         #expect(service.events.filter { if case .closed(_, .serverShutdown) = $0 { return true }; return false }.count == 2)
@@ -65,13 +66,13 @@ struct SockJSServerTests {
             clients.append(try await RawClient.webSocket(port: port, path: "/echo/000/b\(i)/websocket"))
         }
         let openFrame: [UInt8] = [0x81, 0x01, UInt8(ascii: "o")]
-        #expect(await eventually { service.sessions.count == 6 && clients.allSatisfy { $0.received.bytes.suffix(3) == openFrame } })
+        try await eventually("six open sessions", timeout: .seconds(5)) { service.sessions.count == 6 && clients.allSatisfy { $0.received.bytes.suffix(3) == openFrame } }
         let opened = clients.map { $0.received.bytes.count }
         SockJSServer.broadcast(SockJSPreparedMessage("to all"), to: service.sessions)
         let payload = Array("a[\"to all\"]".utf8)
         let frame: [UInt8] = [0x81, UInt8(payload.count)] + payload
         for (client, before) in zip(clients, opened) {
-            #expect(await eventually { Array(client.received.bytes.dropFirst(before)) == frame })
+            try await eventually("the broadcast frame at every client", timeout: .seconds(5)) { Array(client.received.bytes.dropFirst(before)) == frame }
         }
         for c in clients { await c.close() }
         await server.shutdown()
@@ -86,7 +87,7 @@ struct SockJSServerTests {
         let port = try await server.start()
         let slow = try await RawClient.webSocket(port: port, path: "/echo/000/slow/websocket", autoRead: false)
         let fast = try await RawClient.webSocket(port: port, path: "/echo/000/fast/websocket")
-        #expect(await eventually { service.sessions.count == 2 })
+        try await eventually("two sessions", timeout: .seconds(5)) { service.sessions.count == 2 }
         let slowSession = try #require(service.sessions.first { $0.id == "slow" })
         let fastSession = try #require(service.sessions.first { $0.id == "fast" })
         let chunk = SockJSPreparedMessage(String(repeating: "z", count: 16 * 1024))
@@ -96,9 +97,9 @@ struct SockJSServerTests {
             if service.events.contains(.closed("slow", .tooSlow)) { break }
             try await Task.sleep(for: .microseconds(50))
         }
-        #expect(await eventually { service.events.contains(.closed("slow", .tooSlow)) })
+        try await eventually("the slow reader to be closed as too slow", timeout: .seconds(5)) { service.events.contains(.closed("slow", .tooSlow)) }
         fastSession.send("after")
-        #expect(await eventually { fast.received.text.hasSuffix("a[\"after\"]") })
+        try await eventually("the fast reader to get the message after", timeout: .seconds(5)) { fast.received.text.hasSuffix("a[\"after\"]") }
         await slow.close()
         await fast.close()
         await server.shutdown()

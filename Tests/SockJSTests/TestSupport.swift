@@ -94,16 +94,6 @@ struct EmbeddedConnection {
     var isActive: Bool { channel.isActive }
 }
 
-/// Polls `condition` every 5 ms until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(5), _ condition: () -> Bool) async -> Bool {
-    let deadline = ContinuousClock.now + timeout
-    while ContinuousClock.now < deadline {
-        if condition() { return true }
-        try? await Task.sleep(for: .milliseconds(5))
-    }
-    return condition()
-}
-
 /// Bytes a real TCP test client received, and whether the server closed the connection.
 final class ReceivedBytes: Sendable {
     private let state = Mutex<(bytes: [UInt8], closed: Bool)>(([], false))

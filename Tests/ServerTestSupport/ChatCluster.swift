@@ -1,17 +1,19 @@
 import Broker
-import BrokerTestSupport
 import Chat
+import InMemoryBroker
 import Logging
 import Synchronization
 import Testing
 
-/// Several `ChatNode`s sharing one test broker (a fresh simulator, or RabbitMQ with unique
-/// names), with simulated clients. Stop it with ``shutdown()``.
-final class ChatCluster: Sendable {
-    let testBroker: TestBroker
-    let topology: ChatTopology
-    let secret: [UInt8] = Array("the cluster secret for tests".utf8)
-    let limits: ChatLimits
+/// The suite's in-process chat harness: `ChatNode`s sharing one test broker (a fresh
+/// simulator, the durable simulator, or RabbitMQ with unique names), each run in a task, and
+/// simulated clients (`TestClient`) attached to them. Stop it with ``shutdown()``, or use
+/// ``withCluster(_:limits:_:)``.
+public final class ChatCluster: Sendable {
+    public let testBroker: TestBroker
+    public let topology: ChatTopology
+    public let secret: [UInt8] = Array("the cluster secret for tests".utf8)
+    public let limits: ChatLimits
     private let nodes = Mutex<[String: RunningNode]>([:])
 
     struct RunningNode: Sendable {
@@ -20,7 +22,7 @@ final class ChatCluster: Sendable {
         var task: Task<Void, any Error>
     }
 
-    init(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), simulatorStreamBytes: Int? = nil) throws {
+    public init(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), simulatorStreamBytes: Int? = nil) throws {
         testBroker = try TestBroker(kind, simulatorStreamBytes: simulatorStreamBytes)
         topology = ChatTopology(prefix: testBroker.prefix)
         self.limits = limits
@@ -29,20 +31,28 @@ final class ChatCluster: Sendable {
         _ = testBroker.queueName("chat.claims")
     }
 
-    /// Starts a node and waits until it is connected to the broker.
+    /// The simulator under the cluster, for fault injection; nil on RabbitMQ.
+    public var simulator: InMemoryBroker? { testBroker.inMemory }
+
+    /// Starts a node and waits until it is connected to the broker. `presenceExpiry`,
+    /// `takeoverTimeout` and `publishTimeout` shorten what fault tests wait for; `logLevel`
+    /// quiets the nodes of tests that break things on purpose.
     @discardableResult
-    func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
-               broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
-               secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30)) async throws -> ChatNode {
+    public func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
+                      broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
+                      secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30),
+                      presenceExpiry: Duration = .seconds(12), takeoverTimeout: Duration = .seconds(10),
+                      publishTimeout: Duration? = nil, logLevel: Logger.Level = .warning) async throws -> ChatNode {
         var configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret ?? self.secret, limits: limits,
-            presenceInterval: .milliseconds(100), presenceExpiry: .seconds(12),
-            reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: .seconds(10),
+            presenceInterval: .milliseconds(100), presenceExpiry: presenceExpiry,
+            reconnectBackoff: .milliseconds(20) ... .milliseconds(200), takeoverTimeout: takeoverTimeout,
             claimTimeout: claimTimeout, clock: clock, topology: topology)
         configuration.secretCheckWindow = secretCheckWindow
         configuration.joinTimeout = joinTimeout
+        if let publishTimeout { configuration.publishTimeout = publishTimeout }
         var logger = Logger(label: "chat-test-\(nodeId)")
-        logger.logLevel = .warning
+        logger.logLevel = logLevel
         let broker = SwitchableBroker(testBroker.broker)
         let node = ChatNode(broker: broker, configuration: configuration, logger: logger, broadcaster: broadcaster)
         let task = Task { try await node.run() }
@@ -53,11 +63,11 @@ final class ChatCluster: Sendable {
         return node
     }
 
-    func node(_ nodeId: String) -> ChatNode { nodes.withLock { $0[nodeId]!.node } }
+    public func node(_ nodeId: String) -> ChatNode { nodes.withLock { $0[nodeId]!.node } }
 
     /// Stops a node gracefully: its run task is cancelled and awaited for at most 10 s (a node
     /// that does not stop by then is a failure of the test, not a hang of the run).
-    func stop(_ nodeId: String) async {
+    public func stop(_ nodeId: String) async {
         guard let running = nodes.withLock({ $0.removeValue(forKey: nodeId) }) else { return }
         running.task.cancel()
         let stopped = Flag()
@@ -78,27 +88,36 @@ final class ChatCluster: Sendable {
     }
 
     /// Cuts a node off the broker as a crash would, and keeps it off until ``reconnect(_:)``.
-    func cutOff(_ nodeId: String) async {
+    public func cutOff(_ nodeId: String) async {
         guard let broker = nodes.withLock({ $0[nodeId]?.broker }) else { return }
         await broker.goDown()
     }
 
-    func reconnect(_ nodeId: String) {
+    public func reconnect(_ nodeId: String) {
         nodes.withLock { $0[nodeId]?.broker }?.comeBack()
     }
 
     /// A simulated client attached to a node.
-    func client(on nodeId: String) -> TestClient {
+    public func client(on nodeId: String) -> TestClient {
         let outlet = TestOutlet()
         return TestClient(session: node(nodeId).attach(outlet), outlet: outlet)
     }
 
+    /// A client on `nodeId` that joined `nick` (uses `nick`).
+    @discardableResult
+    public func joined(_ nick: String, on nodeId: String, rooms: [String]? = nil) async throws -> TestClient {
+        uses(nick)
+        let client = client(on: nodeId)
+        try await client.join(nick, rooms: rooms)
+        return client
+    }
+
     /// Declares that the test uses `nick`, so its queue is deleted afterwards.
-    func uses(_ nicks: String...) {
+    public func uses(_ nicks: String...) {
         for nick in nicks { _ = testBroker.queueName("user." + nick) }
     }
 
-    func shutdown() async {
+    public func shutdown() async {
         let ids = nodes.withLock { Array($0.keys) }
         for id in ids { await stop(id) }
         await testBroker.cleanUp()
@@ -106,8 +125,9 @@ final class ChatCluster: Sendable {
 }
 
 /// Runs `body` with a cluster for `kind` and shuts it down afterwards.
-func withCluster(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), _ body: (ChatCluster) async throws -> Void) async throws {
-    let cluster = try ChatCluster(kind, limits: limits)
+public func withCluster(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), simulatorStreamBytes: Int? = nil,
+                        _ body: (ChatCluster) async throws -> Void) async throws {
+    let cluster = try ChatCluster(kind, limits: limits, simulatorStreamBytes: simulatorStreamBytes)
     do {
         try await body(cluster)
         await cluster.shutdown()
@@ -118,17 +138,19 @@ func withCluster(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), _ body:
 }
 
 /// A flag that tasks can share.
-final class Flag: Sendable {
+public final class Flag: Sendable {
     private let value = Atomic<Bool>(false)
 
-    func set() { value.store(true, ordering: .relaxed) }
-    var isSet: Bool { value.load(ordering: .relaxed) }
+    public init() {}
+
+    public func set() { value.store(true, ordering: .relaxed) }
+    public var isSet: Bool { value.load(ordering: .relaxed) }
 }
 
 extension ChatCluster {
     /// Starts nodes `a` and `b` and joins `alice` on `a` and `bob` on `b`: the two-node set-up
     /// many tests start from.
-    func aliceOnAAndBobOnB() async throws -> (alice: TestClient, bob: TestClient) {
+    public func aliceOnAAndBobOnB() async throws -> (alice: TestClient, bob: TestClient) {
         uses("alice", "bob")
         try await start("a")
         try await start("b")
@@ -141,7 +163,7 @@ extension ChatCluster {
 
     /// Clients for alice, bob and carol (not joined yet: tests join them their own way), on
     /// the nodes named, each node started once.
-    func aliceBobAndCarol(on nodes: (alice: String, bob: String, carol: String)) async throws -> (alice: TestClient, bob: TestClient, carol: TestClient) {
+    public func aliceBobAndCarol(on nodes: (alice: String, bob: String, carol: String)) async throws -> (alice: TestClient, bob: TestClient, carol: TestClient) {
         uses("alice", "bob", "carol")
         var started: [String] = []
         for node in [nodes.alice, nodes.bob, nodes.carol] where !started.contains(node) {

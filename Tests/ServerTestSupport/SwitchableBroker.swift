@@ -4,22 +4,22 @@ import Synchronization
 /// Wraps a broker so a test can take it away from one node: `goDown()` closes that node's
 /// connections (as a crash or a network cut would) and refuses new ones until `comeBack()`.
 /// Works the same over the simulator and RabbitMQ, unlike the simulator's own fault injection.
-final class SwitchableBroker: Broker {
+public final class SwitchableBroker: Broker {
     private struct State {
         var down = false
         var connections: [any BrokerConnection] = []
     }
 
-    let base: any Broker
+    public let base: any Broker
     private let state = Mutex(State())
 
-    init(_ base: any Broker) {
+    public init(_ base: any Broker) {
         self.base = base
     }
 
-    var displayName: String { base.displayName }
+    public var displayName: String { base.displayName }
 
-    func connect(name: String) async throws(BrokerError) -> any BrokerConnection {
+    public func connect(name: String) async throws(BrokerError) -> any BrokerConnection {
         if state.withLock({ $0.down }) { throw BrokerError.connectionFailed("switched off by the test") }
         let connection = try await base.connect(name: name)
         let refused = state.withLock { state in
@@ -34,7 +34,7 @@ final class SwitchableBroker: Broker {
         return connection
     }
 
-    func goDown() async {
+    public func goDown() async {
         let connections = state.withLock { state in
             state.down = true
             defer { state.connections = [] }
@@ -43,7 +43,7 @@ final class SwitchableBroker: Broker {
         for connection in connections { await connection.close() }
     }
 
-    func comeBack() {
+    public func comeBack() {
         state.withLock { $0.down = false }
     }
 }

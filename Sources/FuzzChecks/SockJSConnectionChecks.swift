@@ -72,9 +72,9 @@ enum SockJSConnectionChecks {
         for (i, n) in written.enumerated() where n > maxOutputPerConnection {
             v.fail("connection \(i) was sent \(n) bytes")
         }
-        v.expect(server.context.registry.count == 0, "\(server.context.registry.count) sessions are left after every client went and every timeout passed")
-        v.expect(server.context.openConnections.isEmpty, "\(server.context.openConnections.count) connections are left open after the clients closed them")
-        for endpoint in server.context.endpoints {
+        v.expect(server.shared.registry.count == 0, "\(server.shared.registry.count) sessions are left after every client went and every timeout passed")
+        v.expect(server.shared.openConnections.isEmpty, "\(server.shared.openConnections.count) connections are left open after the clients closed them")
+        for endpoint in server.shared.endpoints {
             for id in server.recorder.sessionIDs where endpoint.session(id: id) != nil {
                 v.fail("session '\(preview(id))' of \(endpoint.prefix) is still in its table")
             }
@@ -106,7 +106,7 @@ enum SockJSConnectionChecks {
     final class Server {
         let loop = EmbeddedEventLoop()
         let recorder = Recorder()
-        let context: SockJSServerContext
+        let shared: SockJSServerContext
 
         init() {
             var configuration = SockJSServerConfiguration()
@@ -128,11 +128,11 @@ enum SockJSConnectionChecks {
                 SockJSEndpoint(prefix: "/disabled_websocket_echo", options: noWebSocket, service: recorder.service(echo: true, close: false), registry: registry),
                 SockJSEndpoint(prefix: "/cookie_needed_echo", options: cookie, service: recorder.service(echo: true, close: false), registry: registry),
             ]
-            context = SockJSServerContext(configuration: configuration, endpoints: endpoints, routes: [:], registry: registry)
+            shared = SockJSServerContext(configuration: configuration, endpoints: endpoints, routes: [:], registry: registry)
         }
 
         func connect() -> EmbeddedChannel? {
-            let channel = EmbeddedChannel(handler: SockJSConnectionHandler(context: context), loop: loop)
+            let channel = EmbeddedChannel(handler: SockJSConnectionHandler(shared: shared), loop: loop)
             guard (try? channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()) != nil else { return nil }
             return channel
         }

@@ -7,20 +7,20 @@ extension SockJSConnectionHandler {
 
     /// Dispatches one complete request.
     func handle(_ head: HTTPRequestHead, body: ByteBuffer) {
-        if let hosts = context.configuration.hostPolicy, case .refused(let reason) = hosts.decide(hosts: head.headerValues("Host")) {
+        if let hosts = shared.configuration.hostPolicy, case .refused(let reason) = hosts.decide(hosts: head.headerValues("Host")) {
             forbidden(head, reason: reason)
             return
         }
-        if let route = context.routes[head.path] {
+        if let route = shared.routes[head.path] {
             runRoute(route, head: head, body: body)
             return
         }
-        guard let (endpoint, rest) = context.endpoint(for: head.path[...]) else {
+        guard let (endpoint, rest) = shared.endpoint(for: head.path[...]) else {
             notFound(head)
             return
         }
         if let policy = endpoint.options.originPolicy,
-           case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: context.configuration.secure) {
+           case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: shared.configuration.secure) {
             forbidden(head, reason: reason)
             return
         }

@@ -60,7 +60,7 @@ extension SockJSConnectionHandler {
         var out = ByteBuffer()
         out.writeStaticString("HTTP/1.1 101 WebSocket Protocol Handshake\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\n")
         out.writeString("Sec-WebSocket-Origin: \(head.header("Origin") ?? "null")\r\n")
-        out.writeString("Sec-WebSocket-Location: \(context.configuration.secure ? "wss" : "ws")://\(head.header("Host") ?? "localhost")\(head.uri)\r\n\r\n")
+        out.writeString("Sec-WebSocket-Location: \(shared.configuration.secure ? "wss" : "ws")://\(head.header("Host") ?? "localhost")\(head.uri)\r\n\r\n")
         // HAProxy forwards the nonce only after it saw the 101: send the head first.
         write(out, flush: true)
         run(machine.hixieHandshakeStarted(

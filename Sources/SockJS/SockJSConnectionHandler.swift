@@ -47,7 +47,7 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     typealias Machine = SockJSConnectionStateMachine<Attachment, HixieHandshake>
 
-    let context: SockJSServerContext
+    let shared: SockJSServerContext
     var machine: Machine
     var context: ChannelHandlerContext?
     var inbound = SockJSConnectionHandler.emptyBuffer
@@ -59,25 +59,25 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
     private var processing = false
     var webSocketParser: WebSocketFrameParser
 
-    init(context: SockJSServerContext) {
-        self.context = context
+    init(shared: SockJSServerContext) {
+        self.shared = shared
         self.machine = Machine(configuration: .init(
-            idleTimeout: context.configuration.idleTimeout,
-            requestTimeout: context.configuration.requestTimeout,
-            maxBytesAhead: context.configuration.maxRequestHeadBytes + context.configuration.maxRequestBodyBytes
+            idleTimeout: shared.configuration.idleTimeout,
+            requestTimeout: shared.configuration.requestTimeout,
+            maxBytesAhead: shared.configuration.maxRequestHeadBytes + shared.configuration.maxRequestBodyBytes
         ))
-        self.parser = HTTPRequestParser(limits: context.parserLimits)
+        self.parser = HTTPRequestParser(limits: shared.parserLimits)
         self.webSocketParser = WebSocketFrameParser(maxFrameSize: 1024 * 1024)
     }
 
-    var logger: Logger { context.logger }
+    var logger: Logger { shared.logger }
 
     // MARK: Channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.remoteAddress = context.channel.remoteAddress
-        if context.channel.isActive { context.connectionOpened(context.channel) }
+        if context.channel.isActive { shared.connectionOpened(context.channel) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -86,13 +86,13 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         remoteAddress = context.channel.remoteAddress
-        context.connectionOpened(context.channel)
+        shared.connectionOpened(context.channel)
         run(machine.connectionActive())
         context.fireChannelActive()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        context.connectionClosed(context.channel)
+        shared.connectionClosed(context.channel)
         run(.cancel)
         // Whoever closed the connection (the client, or this handler), an attached session must
         // hear that its receiver is gone: otherwise it would wait for it forever.

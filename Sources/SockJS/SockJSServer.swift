@@ -23,7 +23,7 @@ public final class SockJSServer: Sendable {
     private struct Setup {
         var mounts: [(prefix: String, options: SockJSOptions, service: any SockJSService)] = []
         var routes: [String: SockJSHTTPHandler] = [:]
-        var context: SockJSServerContext?
+        var shared: SockJSServerContext?
         var channel: (any Channel)?
     }
 
@@ -59,11 +59,11 @@ public final class SockJSServer: Sendable {
 
     /// Binds and starts accepting; returns the bound port (useful with port 0).
     public func start() async throws -> Int {
-        let context = setup.withLock { s -> SockJSServerContext in
+        let shared = setup.withLock { s -> SockJSServerContext in
             let endpoints = s.mounts.map { SockJSEndpoint(prefix: $0.prefix, options: $0.options, service: $0.service, registry: registry) }
-            let context = SockJSServerContext(configuration: configuration, endpoints: endpoints, routes: s.routes, registry: registry)
-            s.context = context
-            return context
+            let shared = SockJSServerContext(configuration: configuration, endpoints: endpoints, routes: s.routes, registry: registry)
+            s.shared = shared
+            return shared
         }
         let config = configuration
         let bootstrap = ServerBootstrap(group: eventLoopGroup)
@@ -71,7 +71,7 @@ public final class SockJSServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: context.logger))
+                    try channel.pipeline.syncOperations.addHandler(AcceptPauseHandler(logger: shared.logger))
                 }
             }
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -86,7 +86,7 @@ public final class SockJSServer: Sendable {
                     // No reading while the client does not read what it was sent (HTTP
                     // pipelining, websocket pings): outbound bytes stay bounded.
                     try channel.pipeline.syncOperations.addHandler(BackPressureHandler())
-                    try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(context: context))
+                    try channel.pipeline.syncOperations.addHandler(SockJSConnectionHandler(shared: shared))
                 }
             }
         let channel: any Channel
@@ -113,10 +113,10 @@ public final class SockJSServer: Sendable {
     /// Stops accepting, closes every session with `c[3000,"Go away!"]`, waits (up to the grace
     /// period) for those writes to go out, and closes every connection.
     public func shutdown() async {
-        let (channel, context) = setup.withLock { s in
+        let (channel, shared) = setup.withLock { s in
             let c = s.channel
             s.channel = nil
-            return (c, s.context)
+            return (c, s.shared)
         }
         try? await channel?.close()
         let sessions = registry.stopAccepting()
@@ -128,15 +128,15 @@ public final class SockJSServer: Sendable {
             })
         }
         for f in closed { try? await f.get() }
-        guard let context else { return }
-        for connection in context.openConnections {
+        guard let shared else { return }
+        for connection in shared.openConnections {
             connection.pipeline.fireUserInboundEventTriggered(SockJSShutdownEvent())
         }
         let deadline = NIODeadline.now() + configuration.shutdownGracePeriod
-        while !context.openConnections.isEmpty, NIODeadline.now() < deadline {
+        while !shared.openConnections.isEmpty, NIODeadline.now() < deadline {
             try? await Task.sleep(nanoseconds: 10_000_000)
         }
-        for connection in context.openConnections {
+        for connection in shared.openConnections {
             try? await connection.close()
         }
     }

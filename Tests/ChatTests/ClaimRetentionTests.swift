@@ -20,12 +20,12 @@ struct ClaimRetentionTests {
                 cluster.uses("filler\(index)")
                 _ = try await cluster.client(on: "a").join("filler\(index)")
             }
-            #expect(await nodeA.core.claimsStreamComplete)
+            #expect(await nodeA.executor.claimsStreamComplete)
 
             let nodeB = try await cluster.start("b")
-            try await eventually("node b to read the claims stream") { await nodeB.core.claims["filler29"] != nil }
-            #expect(await nodeB.core.claims["alice"] == nil)
-            #expect(await !nodeB.core.claimsStreamComplete)
+            try await eventually("node b to read the claims stream") { await nodeB.executor.claims["filler29"] != nil }
+            #expect(await nodeB.executor.claims["alice"] == nil)
+            #expect(await !nodeB.executor.claimsStreamComplete)
             let stranger = cluster.client(on: "b")
             stranger.send(.join(JoinRequest(nick: "alice")))
             #expect(try await stranger.error(.authFailed).message.contains("taken"))

@@ -45,7 +45,7 @@ struct LongStreamTests {
             let alice = cluster.client(on: "b")
             let welcome = try await alice.join("alice", rooms: ["archive"])
             let joinedAfter = ContinuousClock.now - started
-            let read = await node.core.historyRecordsRead
+            let read = await node.executor.historyRecordsRead
             print("LongStreamTests \(kind): \(count) records in the stream, start to welcome \(joinedAfter), history records read \(read)")
             #expect(read < count / 4, "the node read \(read) of \(count) history records before its first welcome")
             let archive = welcome.history["archive"] ?? []

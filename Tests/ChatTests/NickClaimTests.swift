@@ -39,7 +39,7 @@ struct NickClaimTests {
             let nodeB = try await cluster.start("b")
             let (carol, nonce) = try await Self.joinAnsweredUnavailable(cluster, on: "a", base: "carol")
             // The claim landed anyway and is the nick's first: every node reads it.
-            try await eventually("node b to read carol's claim") { await nodeB.core.claims[carol] != nil }
+            try await eventually("node b to read carol's claim") { await nodeB.executor.claims[carol] != nil }
 
             let stranger = cluster.client(on: "b")
             stranger.send(.join(JoinRequest(nick: carol, nonce: JoinRequest.makeNonce())))
@@ -68,7 +68,7 @@ struct NickClaimTests {
         try await withCluster(kind) { cluster in
             let nodeA = try await cluster.start("a", claimTimeout: .zero)
             let (erin, nonce) = try await Self.joinAnsweredUnavailable(cluster, on: "a", base: "erin")
-            try await eventually("node a to read erin's claim") { await nodeA.core.claims[erin] != nil }
+            try await eventually("node a to read erin's claim") { await nodeA.executor.claims[erin] != nil }
             let retry = cluster.client(on: "a")
             retry.send(.join(JoinRequest(nick: erin, nonce: nonce)))
             #expect(try await retry.welcome().nick == erin)

@@ -46,17 +46,17 @@ struct AbandonedSessionsTests {
                 #expect(try text(bystander).contains("a[\"still \(n)\"]"))
             }
         }
-        #expect(server.context.openConnections.count == 1)
+        #expect(server.shared.openConnections.count == 1)
         // Past the disconnect delay of the HTTP sessions (5 s); the bystander answers heartbeats meanwhile.
         server.loop.advanceTime(by: .seconds(6))
-        #expect(server.context.registry.count == 1, "only the bystander's session is left")
+        #expect(server.shared.registry.count == 1, "only the bystander's session is left")
         #expect(server.recorder.problems() == ["1 sessions were opened and never closed"])
         try bystander.writeInbound(ByteBuffer(bytes: SockJSConnectionRegressionTests.clientFrame(opcode: 1, Array("[\"done\"]".utf8))))
         #expect(try text(bystander).contains("a[\"done\"]"))
         _ = try bystander.close().wait()
         server.loop.run()
-        #expect(server.context.registry.count == 0)
-        #expect(server.context.openConnections.isEmpty)
+        #expect(server.shared.registry.count == 0)
+        #expect(server.shared.openConnections.isEmpty)
         #expect(server.recorder.problems().isEmpty)
     }
 }

@@ -26,11 +26,11 @@ struct SockJSConnectionRegressionTests {
         let channel = try #require(server.connect())
         try channel.writeInbound(ByteBuffer(string: Self.upgrade))
         try channel.writeInbound(ByteBuffer(bytes: Self.clientFrame(opcode: 1, Array(#"["hi"]"#.utf8))))
-        #expect(server.context.registry.count == 1)
+        #expect(server.shared.registry.count == 1)
         try channel.writeInbound(ByteBuffer(bytes: Self.clientFrame(opcode: 8, [0x03, 0xE8])))
         server.loop.run()
         #expect(!channel.isActive)
-        #expect(server.context.registry.count == 0)
+        #expect(server.shared.registry.count == 0)
         #expect(server.recorder.problems().isEmpty, "\(server.recorder.problems())")
     }
 
@@ -42,11 +42,11 @@ struct SockJSConnectionRegressionTests {
         let head = "GET /echo/000/h7/websocket HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: x\r\nOrigin: http://x\r\n"
             + "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n^n:ds[4U"
         try channel.writeInbound(ByteBuffer(string: head))
-        #expect(server.context.registry.count == 1)
+        #expect(server.shared.registry.count == 1)
         try channel.writeInbound(ByteBuffer(bytes: [0xFF, 0x00]))
         server.loop.run()
         #expect(!channel.isActive)
-        #expect(server.context.registry.count == 0)
+        #expect(server.shared.registry.count == 0)
         #expect(server.recorder.problems().isEmpty, "\(server.recorder.problems())")
     }
 
@@ -57,12 +57,12 @@ struct SockJSConnectionRegressionTests {
         defer { server.recorder.forgetSessions() }
         let channel = try #require(server.connect())
         try channel.writeInbound(ByteBuffer(string: "POST /echo/000/s9/xhr_streaming HTTP/1.1\r\nContent-Length: 0\r\n\r\n"))
-        #expect(server.context.registry.count == 1)
+        #expect(server.shared.registry.count == 1)
         try channel.writeInbound(ByteBuffer(repeating: UInt8(ascii: "x"), count: 8 * 1024))
         server.loop.run()
         #expect(!channel.isActive)
         server.loop.advanceTime(by: .seconds(30))
-        #expect(server.context.registry.count == 0)
+        #expect(server.shared.registry.count == 0)
         #expect(server.recorder.problems().isEmpty, "\(server.recorder.problems())")
     }
 }

@@ -54,7 +54,7 @@ struct ConnectionLifecycleTests {
             handles.append(try #require(connection as? RabbitMQConnection))
         }
         // Each connection's thread ends right after it closed the socket and the wake pipe.
-        try await eventually("every connection's thread to end", timeout: .seconds(5), interval: .milliseconds(20)) { handles.allSatisfy(\.core.isReleased) }
+        try await eventually("every connection's thread to end", timeout: .seconds(5), interval: .milliseconds(20)) { handles.allSatisfy(\.mailbox.isReleased) }
     }
 
     @Test(.enabled(if: LiveRabbitMQ.enabled, "needs RabbitMQ at RABBITCHAT_TEST_AMQP_URL: start it with scripts/rabbitmq.sh start"))

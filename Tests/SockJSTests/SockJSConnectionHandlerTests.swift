@@ -75,7 +75,7 @@ struct SockJSConnectionHandlerTests {
         server.loop.advanceTime(by: .milliseconds(1))
         #expect(server.endpoint.session(id: "t") == nil)
         #expect(server.service.events == [.opened("t"), .closed("t", .timedOut)])
-        #expect(server.context.registry.count == 0)
+        #expect(server.shared.registry.count == 0)
         try c.send("POST /echo/000/t/xhr_send HTTP/1.1\r\nContent-Length: 5\r\n\r\n[\"x\"]")
         #expect(try c.text().hasPrefix("HTTP/1.1 404 "))
     }

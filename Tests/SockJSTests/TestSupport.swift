@@ -42,12 +42,12 @@ final class RecordingService: SockJSService {
     }
 }
 
-/// One or more embedded connections to a server (its shared context) with one `/echo` endpoint, on a virtual clock.
+/// One or more embedded connections to a server context with one `/echo` endpoint, on a virtual clock.
 final class EmbeddedServer {
     let loop = EmbeddedEventLoop()
     let service: RecordingService
     let endpoint: SockJSEndpoint
-    let context: SockJSServerContext
+    let shared: SockJSServerContext
 
     init(options: SockJSOptions = SockJSOptions(), configuration: SockJSServerConfiguration = SockJSServerConfiguration(), echo: Bool = true) {
         var configuration = configuration
@@ -55,12 +55,12 @@ final class EmbeddedServer {
         let registry = SockJSSessionRegistry()
         service = RecordingService(echo: echo)
         endpoint = SockJSEndpoint(prefix: "/echo", options: options, service: service, registry: registry)
-        context = SockJSServerContext(configuration: configuration, endpoints: [endpoint], routes: [:], registry: registry)
+        shared = SockJSServerContext(configuration: configuration, endpoints: [endpoint], routes: [:], registry: registry)
     }
 
     /// A new active connection.
     func connect() throws -> EmbeddedConnection {
-        let channel = EmbeddedChannel(handler: SockJSConnectionHandler(context: context), loop: loop)
+        let channel = EmbeddedChannel(handler: SockJSConnectionHandler(shared: shared), loop: loop)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 40000)).wait()
         return EmbeddedConnection(channel: channel)
     }

@@ -5,7 +5,7 @@ import Testing
 /// A nick's claim is its first record in the claims stream, and also its user queue: once the
 /// stream has dropped old records, the queue is what keeps an old nick taken. A node that read
 /// the stream from offset 0 has every record and skips that check.
-@Suite("Claims when the claims stream lost its oldest records", .timeLimit(.minutes(1)))
+@Suite("Claims when the claims stream lost its oldest records", .timeLimit(.minutes(5)))
 struct ClaimRetentionTests {
     @Test func aNickWhoseClaimRecordAgedOutIsStillTakenOnANodeThatNeverReadTheRecord() async throws {
         // Three claim records fit in 2,000 bytes (each counted as its body and 400 bytes): thirty

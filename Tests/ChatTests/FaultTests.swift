@@ -4,7 +4,7 @@ import Testing
 
 /// The broker goes away and comes back: frames get `unavailable` (not silence), the node
 /// reconnects by itself, and a retry with the same `id` gets the same `msgId`.
-@Suite("Broker faults", .timeLimit(.minutes(1)))
+@Suite("Broker faults", .timeLimit(.minutes(5)))
 struct FaultTests {
     @Test(arguments: BackendKind.allCases)
     func messagesAreUnavailableWhileTheBrokerIsDownAndARetryAfterRecoveryKeepsTheMsgId(_ kind: BackendKind) async throws {

@@ -4,7 +4,7 @@ import ServerTestSupport
 import Testing
 
 /// A chat whose history stream already holds many records (a long-lived deployment).
-@Suite("Long history stream", .timeLimit(.minutes(2)))
+@Suite("Long history stream", .timeLimit(.minutes(5)))
 struct LongStreamTests {
     /// Publishes `count` public messages of a room straight into the history stream, as earlier
     /// runs of the chat would have.

@@ -5,7 +5,7 @@ import Testing
 /// A join whose claim of a new nick is slow to come back is answered `unavailable`, but the
 /// claim may still win: the retry of that join (same nonce) gets the nick on any node, and
 /// nobody else does.
-@Suite("Idempotent nick claims", .timeLimit(.minutes(1)))
+@Suite("Idempotent nick claims", .timeLimit(.minutes(5)))
 struct NickClaimTests {
     /// Joins a new nick (`base` plus a number) on a node that gives up on its claim at once,
     /// until one join is answered `unavailable`: its claim was published but not read back in

@@ -3,7 +3,7 @@ import ServerTestSupport
 import Testing
 
 /// Presence across nodes (joins, leaves, a node that dies) and one live session per nick.
-@Suite("Presence and takeover", .timeLimit(.minutes(1)))
+@Suite("Presence and takeover", .timeLimit(.minutes(5)))
 struct PresenceAndTakeoverTests {
     static func presence(_ nick: String, online: Bool) -> (ServerFrame) -> Presence? {
         { frame in

@@ -4,7 +4,7 @@ import Testing
 
 /// Private messages through the users' durable queues: addressee only, online and offline,
 /// across node restarts; `delivered` receipts, also to a sender who went offline.
-@Suite("Private messages and receipts", .timeLimit(.minutes(1)))
+@Suite("Private messages and receipts", .timeLimit(.minutes(5)))
 struct PrivateMessageTests {
     @Test(arguments: BackendKind.allCases)
     func aPrivateMessageReachesTheAddresseeOnlyAndTheSenderGetsSentThenDelivered(_ kind: BackendKind) async throws {

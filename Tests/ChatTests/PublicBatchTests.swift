@@ -6,7 +6,7 @@ import Testing
 
 /// A node reads the history stream in the broker's batches and sends each room's messages of a
 /// batch as one broadcast: order, rooms and membership must be exactly as without batches.
-@Suite("Public messages in history batches", .timeLimit(.minutes(1)))
+@Suite("Public messages in history batches", .timeLimit(.minutes(5)))
 struct PublicBatchTests {
     // MARK: The pure grouping
 

@@ -4,7 +4,7 @@ import Testing
 
 /// Public rooms across nodes: delivery to all and only the room's members, one `seq` for
 /// everyone, per-sender order, `sent` after confirm, dedup of retries.
-@Suite("Public rooms on several nodes", .timeLimit(.minutes(1)))
+@Suite("Public rooms on several nodes", .timeLimit(.minutes(5)))
 struct PublicRoomTests {
     @Test(arguments: BackendKind.allCases)
     func publicMessageReachesEveryMemberOfTheRoomOnEveryNodeAndNobodyElse(_ kind: BackendKind) async throws {

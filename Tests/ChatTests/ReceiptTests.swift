@@ -4,7 +4,7 @@ import Testing
 
 /// `delivered` receipts wait in the sender's queue until the sender's client acks them, like
 /// private messages: one handed to a session that went away unacked comes again.
-@Suite("Receipts acked by the client", .timeLimit(.minutes(1)))
+@Suite("Receipts acked by the client", .timeLimit(.minutes(5)))
 struct ReceiptTests {
     static func delivered(_ client: TestClient) async throws -> Delivered {
         try await client.next("delivered") { frame -> Delivered? in if case .delivered(let d) = frame { d } else { nil } }

@@ -4,7 +4,7 @@ import Testing
 
 /// Every node of a chat uses the same secret: a node started with another one refuses to start
 /// (Specs/amqp-topology.md, "Every node uses the same secret"), and the running nodes go on.
-@Suite("Every node uses the same secret", .timeLimit(.minutes(1)))
+@Suite("Every node uses the same secret", .timeLimit(.minutes(5)))
 struct SecretFingerprintTests {
     @Test func theFingerprintNamesTheSecretWithoutSayingIt() {
         let secret = Array(repeating: UInt8(0x11), count: 32)

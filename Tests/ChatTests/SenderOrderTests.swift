@@ -5,7 +5,7 @@ import Testing
 
 /// A sender's messages reach every recipient in the order sent, also when one was refused as
 /// not accepted and sent again: newer ones are refused until the refused one came again.
-@Suite("Sender order around refusals", .timeLimit(.minutes(1)))
+@Suite("Sender order around refusals", .timeLimit(.minutes(5)))
 struct SenderOrderTests {
     static func say(_ client: TestClient, _ id: String) {
         client.send(.say(SayRequest(id: id, text: "text of \(id)")))

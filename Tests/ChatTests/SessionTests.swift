@@ -3,7 +3,7 @@ import ServerTestSupport
 import Testing
 
 /// What one session gets for bad input and floods, and that it goes on where it can.
-@Suite("Session errors and limits", .timeLimit(.minutes(1)))
+@Suite("Session errors and limits", .timeLimit(.minutes(5)))
 struct SessionTests {
     @Test func badFramesGetErrorsAndTheSessionGoesOn() async throws {
         try await withCluster(.inMemory) { cluster in

@@ -41,7 +41,7 @@ public final class ChatCluster: Sendable {
     public func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
                       broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
                       secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30),
-                      presenceExpiry: Duration = .seconds(12), takeoverTimeout: Duration = .seconds(10),
+                      presenceExpiry: Duration = .seconds(12), takeoverTimeout: Duration = .seconds(30),
                       publishTimeout: Duration? = nil, logLevel: Logger.Level = .warning) async throws -> ChatNode {
         var configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret ?? self.secret, limits: limits,
@@ -57,9 +57,9 @@ public final class ChatCluster: Sendable {
         let node = ChatNode(broker: broker, configuration: configuration, logger: logger, broadcaster: broadcaster)
         let task = Task { try await node.run() }
         nodes.withLock { $0[nodeId] = RunningNode(node: node, broker: broker, task: task) }
-        // 30 s: a node connects in milliseconds, but the whole suite shares two cores and a
-        // cooperative pool of two threads with CPU-heavy property and store tests.
-        try await eventually("node \(nodeId) to connect", timeout: .seconds(30)) { node.isBrokerConnected }
+        // A node connects in milliseconds, but the whole suite shares two cores and a cooperative
+        // pool of two threads with CPU-heavy property and store tests (``TestPatience``).
+        try await eventually("node \(nodeId) to connect", timeout: TestPatience.wait) { node.isBrokerConnected }
         return node
     }
 

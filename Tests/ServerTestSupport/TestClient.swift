@@ -35,7 +35,7 @@ public final class TestClient: Sendable {
     /// Waits for the next frame (after the ones already consumed) that matches, and consumes
     /// everything up to it.
     @discardableResult
-    public func next<T>(_ what: String, timeout: Duration = .seconds(10), _ match: (ServerFrame) -> T?) async throws -> T {
+    public func next<T>(_ what: String, timeout: Duration = TestPatience.wait, _ match: (ServerFrame) -> T?) async throws -> T {
         var found: T?
         do {
             try await eventually(what, timeout: timeout) {
@@ -58,7 +58,7 @@ public final class TestClient: Sendable {
 
     /// Waits for the join's answer: its welcome, or the error that refused it (thrown).
     @discardableResult
-    public func welcome(timeout: Duration = .seconds(10)) async throws -> Welcome {
+    public func welcome(timeout: Duration = TestPatience.wait) async throws -> Welcome {
         let answer = try await next("welcome", timeout: timeout) { frame -> Result<Welcome, JoinRefused>? in
             if case .error(let error) = frame, error.id == nil { return .failure(JoinRefused(error: error)) }
             if case .welcome(let welcome) = frame { return .success(welcome) }
@@ -92,7 +92,7 @@ public final class TestClient: Sendable {
     }
 
     @discardableResult
-    public func error(_ code: ChatErrorCode, timeout: Duration = .seconds(10)) async throws -> ErrorFrame {
+    public func error(_ code: ChatErrorCode, timeout: Duration = TestPatience.wait) async throws -> ErrorFrame {
         try await next("error \(code.rawValue)", timeout: timeout) { frame -> ErrorFrame? in
             if case .error(let error) = frame, error.code == code { return error }
             return nil
@@ -101,7 +101,7 @@ public final class TestClient: Sendable {
 
     /// The next error frame, whatever its code.
     @discardableResult
-    public func anyError(timeout: Duration = .seconds(10)) async throws -> ErrorFrame {
+    public func anyError(timeout: Duration = TestPatience.wait) async throws -> ErrorFrame {
         try await next("an error", timeout: timeout) { frame -> ErrorFrame? in
             if case .error(let error) = frame { return error }
             return nil
@@ -111,7 +111,7 @@ public final class TestClient: Sendable {
     /// Waits for a message with `text`, wherever it is among the frames (public and private
     /// messages travel different paths, so their relative order is not fixed).
     @discardableResult
-    public func message(_ text: String, timeout: Duration = .seconds(10)) async throws -> ChatMessage {
+    public func message(_ text: String, timeout: Duration = TestPatience.wait) async throws -> ChatMessage {
         try await waitForMessage(text, timeout: timeout)
     }
 
@@ -131,7 +131,7 @@ public final class TestClient: Sendable {
 
     /// Waits until a message with `text` arrived, whenever it did (ignores the cursor).
     @discardableResult
-    public func waitForMessage(_ text: String, timeout: Duration = .seconds(10)) async throws -> ChatMessage {
+    public func waitForMessage(_ text: String, timeout: Duration = TestPatience.wait) async throws -> ChatMessage {
         var found: ChatMessage?
         try await eventually("message '\(text)'", timeout: timeout) {
             found = messages.first { $0.text == text }
@@ -170,7 +170,7 @@ extension TestClient {
     /// client sent before it has run, with the broker work each awaits (a `say`'s or `tell`'s
     /// publish, an `ack`'s receipts and broker acks, a `typing`'s publish): a session's frames
     /// run one after another (Specs/chat-protocol.md). Consumes nothing.
-    public func roundTrip(timeout: Duration = .seconds(10)) async throws {
+    public func roundTrip(timeout: Duration = TestPatience.wait) async throws {
         let prefix = Self.nextMarker()
         send(.users(UsersRequest(prefix: prefix, limit: 1)))
         try await eventually("the answer to users \(prefix)", timeout: timeout) {
@@ -184,7 +184,7 @@ extension TestClient {
     /// published before the marker (this client's earlier ones included: they ran first).
     /// The observers must be in `room`. Consumes nothing. Returns the marker's text.
     @discardableResult
-    public func publicBarrier(in room: String = ChatName.lobby, reaching observers: [TestClient], timeout: Duration = .seconds(10)) async throws -> String {
+    public func publicBarrier(in room: String = ChatName.lobby, reaching observers: [TestClient], timeout: Duration = TestPatience.wait) async throws -> String {
         let marker = Self.nextMarker()
         send(.say(SayRequest(id: marker, room: room, text: marker)))
         try await eventually("the sent of \(marker)", timeout: timeout) { sentSoFar(marker) != nil }
@@ -199,7 +199,7 @@ extension TestClient {
     /// `addressee` before the marker (this client's earlier tells included) came first.
     /// The marker stays unacked. Consumes nothing. Returns the marker's text.
     @discardableResult
-    public func privateBarrier(to addressee: TestClient, timeout: Duration = .seconds(10)) async throws -> String {
+    public func privateBarrier(to addressee: TestClient, timeout: Duration = TestPatience.wait) async throws -> String {
         guard let nick = addressee.nick else { throw TimedOut("a private barrier to a client that has not joined") }
         let marker = Self.nextMarker()
         send(.tell(TellRequest(id: marker, to: nick, text: marker)))
@@ -211,7 +211,7 @@ extension TestClient {
     /// this client sends `typing` to `addressee` and waits until it came. The queue hands
     /// over in order, so whatever was published to that node before it came first. Counts
     /// against this session's typing rate (2 a second, bursts of 5). Consumes nothing.
-    public func typingBarrier(to addressee: TestClient, timeout: Duration = .seconds(10)) async throws {
+    public func typingBarrier(to addressee: TestClient, timeout: Duration = TestPatience.wait) async throws {
         guard let nick = addressee.nick, let me = self.nick else { throw TimedOut("a typing barrier between clients that have not joined") }
         let typings = { addressee.received.filter { if case .typing(let typing) = $0 { typing.from == me && typing.to == nick } else { false } }.count }
         let before = typings()

@@ -161,6 +161,9 @@ extension ChatNodeExecutor {
             _ = await wait(timeout: .seconds(2)) { stopWaiter = $0 }
             stopWaiter = nil
         }
+        // An announcement already under way (it may still list this node's sessions) goes out
+        // before the empty roster, never after it.
+        await rosterAnnouncement?.value
         if let link {
             _ = try? await link.publish.publish(rosterMessage(nicks: []), exchange: topology.presenceExchange, routingKey: "", mandatory: false)
         }

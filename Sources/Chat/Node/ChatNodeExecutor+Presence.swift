@@ -65,7 +65,9 @@ extension ChatNodeExecutor {
             case .takeRosterSnapshot:
                 presenceMachine.snapshotTaken(RosterSnapshot(users: welcomeRosterUsers()))
             case .publishRoster(let nicks):
-                Task { await self.publishRoster(nicks) }
+                // The machine has at most one announcement out; a graceful stop awaits it, so
+                // that it cannot overtake the stop's empty roster.
+                rosterAnnouncement = Task { await self.publishRoster(nicks) }
             case .tick:
                 publishes.forgetIdleSenders(now: now)
             }

@@ -66,6 +66,8 @@ actor ChatNodeExecutor {
     /// (ChatNodeExecutor+Presence.swift).
     var presenceMachine: Presences
     var presenceTimers: [Presences.TimerKind: Task<Void, Never>] = [:]
+    /// The roster announcement being published, if one is (``PresenceMachine`` allows one at a time).
+    var rosterAnnouncement: Task<Void, Never>?
     /// Whether joins may be served: the link's catch-up and the secret check (ChatNodeExecutor+CatchUp.swift).
     var catchUp: CatchUps
     var catchUpTimers: [CatchUps.TimerKind: Task<Void, Never>] = [:]

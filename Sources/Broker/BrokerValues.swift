@@ -140,9 +140,11 @@ public struct MessageProperties: Sendable, Hashable {
     public var expiration: String?
     public var headers: AMQPTable
 
-    public init(contentType: String? = nil, persistent: Bool = false, messageId: String? = nil, correlationId: String? = nil,
-                replyTo: String? = nil, type: String? = nil, appId: String? = nil, timestamp: Int64? = nil,
-                expiration: String? = nil, headers: AMQPTable = [:]) {
+    public init(
+        contentType: String? = nil, persistent: Bool = false, messageId: String? = nil, correlationId: String? = nil,
+        replyTo: String? = nil, type: String? = nil, appId: String? = nil, timestamp: Int64? = nil,
+        expiration: String? = nil, headers: AMQPTable = [:]
+    ) {
         self.contentType = contentType
         self.persistent = persistent
         self.messageId = messageId
@@ -185,8 +187,10 @@ public struct Delivery: Sendable, Hashable {
     public var body: [UInt8]
     public var properties: MessageProperties
 
-    public init(deliveryTag: UInt64, consumerTag: String?, redelivered: Bool, exchange: String, routingKey: String,
-                body: [UInt8], properties: MessageProperties) {
+    public init(
+        deliveryTag: UInt64, consumerTag: String?, redelivered: Bool, exchange: String, routingKey: String,
+        body: [UInt8], properties: MessageProperties
+    ) {
         self.deliveryTag = deliveryTag
         self.consumerTag = consumerTag
         self.redelivered = redelivered

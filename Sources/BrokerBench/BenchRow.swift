@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One measurement: messages per second, and the benchmark process's CPU time (user +
@@ -24,9 +24,15 @@ struct BenchRow {
 
     /// The measurements, in table order; the raw values name them on the command line.
     enum Column: String, CaseIterable, Hashable {
-        case publishEach = "publish-each", publishBatch = "publish-batch", consumeAck = "consume-ack",
-             consumeMultipleAck = "consume-multiple", consumeBatchAck = "consume-batches", roundTrip = "round-trip",
-             roundTripBatch = "round-trip-batch"
+        case publishEach = "publish-each"
+        case publishBatch = "publish-batch"
+        case consumeAck = "consume-ack"
+        case
+            consumeMultipleAck = "consume-multiple"
+        case consumeBatchAck = "consume-batches"
+        case roundTrip = "round-trip"
+        case
+            roundTripBatch = "round-trip-batch"
 
         var index: Int { Self.allCases.firstIndex(of: self)! }
     }
@@ -64,7 +70,8 @@ struct BenchRow {
                 }
                 var cell = format(figure.rate)
                 if let baseline, baseline.label != row.label, !row.label.hasPrefix("InMemory"),
-                   let reference = baseline.figures[index]?.rate, reference > 0 {
+                    let reference = baseline.figures[index]?.rate, reference > 0
+                {
                     cell += " (\(Int((figure.rate / reference * 100).rounded())) % of raw)"
                 }
                 cells.append(cell)

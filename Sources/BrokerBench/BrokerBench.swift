@@ -22,10 +22,16 @@ struct BrokerBench: AsyncParsableCommand {
     @Option(help: "The data directory of the store backend (must not exist yet; default: a new one under /tmp, removed afterwards).")
     var dataDir: String?
 
-    @Option(help: "Instead of the table: fill a data directory with this many history (stream) records and --restart-inbox waiting private messages, then time its reopen.")
+    @Option(
+        help:
+            "Instead of the table: fill a data directory with this many history (stream) records and --restart-inbox waiting private messages, then time its reopen."
+    )
     var restartHistory: Int?
 
-    @Flag(help: "Instead of the table: the storage choice by measurement, the SQLite store's group commit against a minimal segmented log with a CRC32 per record (bench-only), --messages records of --size bytes batched by --window, a twentieth awaited one at a time, and from 16 publishers.")
+    @Flag(
+        help:
+            "Instead of the table: the storage choice by measurement, the SQLite store's group commit against a minimal segmented log with a CRC32 per record (bench-only), --messages records of --size bytes batched by --window, a twentieth awaited one at a time, and from 16 publishers."
+    )
     var storageChoice = false
 
     @Option(help: "Waiting private messages for --restart-history (persistent, in 1,000 durable queues).")
@@ -52,8 +58,9 @@ struct BrokerBench: AsyncParsableCommand {
     @Flag(help: "Measure only the batched columns (consume batches, batched round trip), e.g. to profile them.")
     var batchedOnly = false
 
-    @Option(parsing: .upToNextOption,
-            help: "Measure only these columns, e.g. to profile one: \(BenchRow.Column.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(
+        parsing: .upToNextOption,
+        help: "Measure only these columns, e.g. to profile one: \(BenchRow.Column.allCases.map(\.rawValue).joined(separator: ", ")).")
     var only: [BenchRow.Column] = []
 
     @Flag(help: "Also measure raw rabbitmq-c (one thread, no Swift concurrency) as the baseline.")
@@ -75,13 +82,14 @@ struct BrokerBench: AsyncParsableCommand {
             return
         }
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: size)
-        let columns: Set<BenchRow.Column> = if !only.isEmpty {
-            Set(only)
-        } else if batchedOnly {
-            [.consumeBatchAck, .roundTripBatch]
-        } else {
-            Set(BenchRow.Column.allCases)
-        }
+        let columns: Set<BenchRow.Column> =
+            if !only.isEmpty {
+                Set(only)
+            } else if batchedOnly {
+                [.consumeBatchAck, .roundTripBatch]
+            } else {
+                Set(BenchRow.Column.allCases)
+            }
         let useRabbitMQ = backend == .rabbitmq || backend == .all
         var raw: RawRabbitMQBench?
         var bridge: BrokerBenchRun?
@@ -96,12 +104,14 @@ struct BrokerBench: AsyncParsableCommand {
                 throw ValidationError(error.description)
             }
             if self.raw { raw = RawRabbitMQBench(url: parsed, body: body, messages: messages, window: window, columns: columns) }
-            bridge = BrokerBenchRun(label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window,
-                                    columns: columns)
+            bridge = BrokerBenchRun(
+                label: "RabbitMQBroker", broker: broker, body: body, messages: messages, window: window,
+                columns: columns)
         }
         if backend == .inmemory || backend == .all {
-            simulator = BrokerBenchRun(label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages,
-                                       window: window, columns: columns)
+            simulator = BrokerBenchRun(
+                label: "InMemoryBroker", broker: InMemoryBroker(), body: body, messages: simulatorMessages,
+                window: window, columns: columns)
         }
         var store: BrokerBenchRun?
         var storeDirectory: String?
@@ -114,8 +124,9 @@ struct BrokerBench: AsyncParsableCommand {
             } catch {
                 throw ValidationError(error.message)
             }
-            store = BrokerBenchRun(label: "InMemoryBroker+store", broker: broker, body: body, messages: messages, window: window,
-                                   columns: columns)
+            store = BrokerBenchRun(
+                label: "InMemoryBroker+store", broker: broker, body: body, messages: messages, window: window,
+                columns: columns)
         }
         defer { if let storeDirectory { RestartBench.remove(storeDirectory) } }
         // Runs are interleaved, so that a busy moment of the machine hits every backend alike.

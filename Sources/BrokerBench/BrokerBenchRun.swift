@@ -47,7 +47,8 @@ struct BrokerBenchRun {
                 let consumerChannel = try await connection.openChannel()
                 defer { Task { await consumerChannel.close() } }
                 return try await measure(messages) {
-                    async let consumed: Void = column == .roundTrip
+                    async let consumed: Void =
+                        column == .roundTrip
                         ? consumeAll(consumerChannel, queue, ackEvery: 1)
                         : consumeBatchesAll(consumerChannel, queue)
                     try await publishAll(channel, queue)

@@ -21,7 +21,8 @@ struct RawRabbitMQBench {
         guard let connection = amqp_new_connection() else { throw Failure(description: "amqp_new_connection failed") }
         defer { amqp_destroy_connection(connection) }
         guard let socket = amqp_tcp_socket_new(connection),
-              amqp_socket_open(socket, url.host, Int32(url.port)) == AMQP_STATUS_OK.rawValue else {
+            amqp_socket_open(socket, url.host, Int32(url.port)) == AMQP_STATUS_OK.rawValue
+        else {
             throw Failure(description: "raw rabbitmq-c could not connect to \(url.endpoint); start RabbitMQ with scripts/rabbitmq.sh start")
         }
         try check(rabbitchat_login_plain(connection, url.vhost, 0, 131_072, 0, url.user, url.password), "login")
@@ -67,7 +68,8 @@ struct RawRabbitMQBench {
 
 func check(_ reply: amqp_rpc_reply_t, _ what: String) throws {
     guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
-        throw RawRabbitMQBench.Failure(description: "raw rabbitmq-c: \(what) failed (reply type \(reply.reply_type.rawValue), library error \(reply.library_error))")
+        throw RawRabbitMQBench.Failure(
+            description: "raw rabbitmq-c: \(what) failed (reply type \(reply.reply_type.rawValue), library error \(reply.library_error))")
     }
 }
 

@@ -1,7 +1,8 @@
 import Broker
 import InMemoryBroker
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Restart time of the built-in broker's store: fills a data directory with `history` stream
@@ -38,13 +39,16 @@ struct RestartBench {
             while sent < inbox {
                 let count = min(window, inbox - sent)
                 let batch = (0..<count).map { offset in
-                    PublishRequest(message: OutgoingMessage(body: body, properties: MessageProperties(persistent: true)),
-                                   exchange: "", routingKey: "user.\((sent + offset) % queues)")
+                    PublishRequest(
+                        message: OutgoingMessage(body: body, properties: MessageProperties(persistent: true)),
+                        exchange: "", routingKey: "user.\((sent + offset) % queues)")
                 }
                 for result in try await channel.publishBatch(batch) { try result.get() }
                 sent += count
             }
-            print("filled \(directory) with \(history) history records and \(inbox) waiting messages of \(size) bytes in \(ContinuousClock.now - start); \(try broker.storedMessageCount()) rows, \(broker.storeCommits) commits")
+            print(
+                "filled \(directory) with \(history) history records and \(inbox) waiting messages of \(size) bytes in \(ContinuousClock.now - start); \(try broker.storedMessageCount()) rows, \(broker.storeCommits) commits"
+            )
             broker.close()
         }
         print("database: \(Self.fileSize(directory + "/store.sqlite") >> 20) MiB")
@@ -56,7 +60,9 @@ struct RestartBench {
             let first = try await channel.get(queue: "user.0", autoAck: false)
             let info = try await channel.declareQueue("user.999", options: QueueOptions(passive: true))
             let ready = ContinuousClock.now
-            print("reopen \(round): store open and simulator rebuilt in \(opened - began), first message out after \(ready - began) (first: \(first != nil), user.999 holds \(info.messageCount))")
+            print(
+                "reopen \(round): store open and simulator rebuilt in \(opened - began), first message out after \(ready - began) (first: \(first != nil), user.999 holds \(info.messageCount))"
+            )
             broker.close()
         }
     }

@@ -1,8 +1,9 @@
 import CSQLite
 import Dispatch
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The storage choice by measurement (`Specs/storage.md`, "Why SQLite"): the built-in
@@ -217,7 +218,12 @@ final class ComparisonGroupCommit: Sendable {
             var failure: StoreBenchError?
             do { try engine.write(records) } catch { failure = StoreBenchError("\(error)") }
             let ready = state.withLock { state -> [CheckedContinuation<Result<Void, StoreBenchError>, Never>] in
-                if let failure { state.failure = failure } else { state.committed = ticket; state.commits += 1 }
+                if let failure {
+                    state.failure = failure
+                } else {
+                    state.committed = ticket
+                    state.commits += 1
+                }
                 var ready: [CheckedContinuation<Result<Void, StoreBenchError>, Never>] = []
                 state.waiters.removeAll { waiter in
                     guard failure != nil || waiter.ticket <= ticket else { return false }
@@ -248,13 +254,18 @@ final class ComparisonSQLite: ComparisonEngine, @unchecked Sendable {
         guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK else {
             throw StoreBenchError("cannot open \(path)")
         }
-        try exec("""
+        try exec(
+            """
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=FULL;
             PRAGMA journal_size_limit=0;
             CREATE TABLE messages(id INTEGER PRIMARY KEY, ts INTEGER NOT NULL, exchange TEXT NOT NULL, routing_key TEXT NOT NULL, properties BLOB NOT NULL, body BLOB NOT NULL);
             """)
-        guard sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO messages(id, ts, exchange, routing_key, properties, body) VALUES (?1, ?2, '', 'bench', x'', ?3)", -1, &insert, nil) == SQLITE_OK else {
+        guard
+            sqlite3_prepare_v2(
+                db, "INSERT OR REPLACE INTO messages(id, ts, exchange, routing_key, properties, body) VALUES (?1, ?2, '', 'bench', x'', ?3)", -1, &insert, nil)
+                == SQLITE_OK
+        else {
             throw StoreBenchError("prepare: \(String(cString: sqlite3_errmsg(db)))")
         }
     }
@@ -326,7 +337,10 @@ final class ComparisonSegmentLog: ComparisonEngine, @unchecked Sendable {
         guard fd >= 0 else { throw StoreBenchError("open \(segmentPath(segment)): \(String(cString: strerror(errno)))") }
         offset = 0
         let dir = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir >= 0 { _ = fsync(dir); Glibc.close(dir) }
+        if dir >= 0 {
+            _ = fsync(dir)
+            Glibc.close(dir)
+        }
     }
 
     func write(_ records: [ComparisonRecord]) throws {

@@ -102,8 +102,7 @@ public final class SockJSClient: Sendable {
     }
 
     /// Closes the session from the client side; `onEvent` gets `.closed(code, reason)`.
-    public func close(code: Int = SockJSClientStateMachine.LocalCloseCode.normal, reason: String = "Closed by the client.")
-    {
+    public func close(code: Int = SockJSClientStateMachine.LocalCloseCode.normal, reason: String = "Closed by the client.") {
         let box = executor
         if eventLoop.inEventLoop {
             box.value?.closeRequested(code: code, reason: reason)

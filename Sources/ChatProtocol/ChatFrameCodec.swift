@@ -15,7 +15,8 @@ public enum ChatFrameCodec {
         do {
             frame = try JSONDecoder().decode(ClientFrame.self, from: data)
         } catch let unknown as UnknownFrameType {
-            throw ChatProtocolError(.badRequest, "Unknown frame type '\(unknown.type.prefix(32))': see Specs/chat-protocol.md for the types.", id: probeId(data))
+            throw ChatProtocolError(
+                .badRequest, "Unknown frame type '\(unknown.type.prefix(32))': see Specs/chat-protocol.md for the types.", id: probeId(data))
         } catch let error as DecodingError {
             throw mapDecodingError(error, data: data, id: probeId(data))
         } catch {

@@ -30,12 +30,16 @@ extension ClientFrame {
             }
             if let nonce = join.nonce {
                 guard Self.nonceBytes.contains(nonce.utf8.count), nonce.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-                    throw ChatProtocolError(.badRequest, "'nonce' must be \(Self.nonceBytes.lowerBound) to \(Self.nonceBytes.upperBound) printable ASCII characters, random, the same on every retry of this join.")
+                    throw ChatProtocolError(
+                        .badRequest,
+                        "'nonce' must be \(Self.nonceBytes.lowerBound) to \(Self.nonceBytes.upperBound) printable ASCII characters, random, the same on every retry of this join."
+                    )
                 }
             }
             if let pending = join.pending {
                 guard pending.count <= Self.maxJoinPending, pending.allSatisfy({ !$0.isEmpty && $0.utf8.count <= Self.maxIdBytes }) else {
-                    throw ChatProtocolError(.badRequest, "'pending' lists at most \(Self.maxJoinPending) ids of 1 to \(Self.maxIdBytes) bytes: list the oldest unanswered ones.")
+                    throw ChatProtocolError(
+                        .badRequest, "'pending' lists at most \(Self.maxJoinPending) ids of 1 to \(Self.maxIdBytes) bytes: list the oldest unanswered ones.")
                 }
             }
             if let rooms = join.rooms {

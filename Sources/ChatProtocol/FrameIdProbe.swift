@@ -18,12 +18,13 @@ package enum FrameIdProbe {
     }
 
     private static func scan(_ bytes: UnsafeBufferPointer<UInt8>) -> Result {
-        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        let quote = UInt8(ascii: "\"")
+        let backslash = UInt8(ascii: "\\")
         var i = 0
         let n = bytes.count
         var depth = 0
         var expectKey = false
-        var pendingKey: Int = 0 // 1: the value of `type` comes next, 2: of `id`
+        var pendingKey: Int = 0  // 1: the value of `type` comes next, 2: of `id`
         var type: Range<Int>?
         var id: Range<Int>?
         func equals(_ range: Range<Int>, _ word: StaticString) -> Bool {
@@ -79,7 +80,8 @@ package enum FrameIdProbe {
         }
         if escapedField { return .undecided }
         guard let type, equals(type, "say") || equals(type, "tell"),
-              let id, (1...ClientFrame.maxIdBytes).contains(id.count) else { return .none }
+            let id, (1...ClientFrame.maxIdBytes).contains(id.count)
+        else { return .none }
         return .id(String(decoding: UnsafeBufferPointer(rebasing: bytes[id]), as: UTF8.self))
     }
 }

@@ -60,7 +60,10 @@ public struct Welcome: Sendable, Hashable, Codable {
     /// For the join's `pending` ids: the `msgId` each has (nil when the join listed none).
     public var pending: [String: String]?
 
-    public init(nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = [], pending: [String: String]? = nil) {
+    public init(
+        nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = [],
+        pending: [String: String]? = nil
+    ) {
         self.nick = nick
         self.token = token
         self.users = users

@@ -40,16 +40,19 @@ package enum ServerFrameReader {
             return .presence(Presence(online: online, offline: offline, ts: ts))
         case "entered":
             guard let room = object.string("room"), let history = object["history"].flatMap(chatMessages),
-                  let more = object.optionalBool("more") else { return nil }
+                let more = object.optionalBool("more")
+            else { return nil }
             return .entered(Entered(room: room, history: history, more: more ?? false))
         case "history":
             guard let room = object.string("room"), let messages = object["messages"].flatMap(chatMessages),
-                  let more = object.optionalBool("more") else { return nil }
+                let more = object.optionalBool("more")
+            else { return nil }
             return .history(History(room: room, messages: messages, more: more ?? false))
         case "welcome":
             guard let nick = object.string("nick"), let token = object.string("token"),
-                  let rooms = object["rooms"]?.strings, let entered = object["entered"]?.strings,
-                  let users = object["users"].flatMap(userStatuses), let historyMembers = object["history"]?.members else { return nil }
+                let rooms = object["rooms"]?.strings, let entered = object["entered"]?.strings,
+                let users = object["users"].flatMap(userStatuses), let historyMembers = object["history"]?.members
+            else { return nil }
             var history: [String: [ChatMessage]] = [:]
             for member in historyMembers {
                 guard let messages = chatMessages(member.value) else { return nil }
@@ -70,8 +73,10 @@ package enum ServerFrameReader {
                 }
                 pending = map
             }
-            return .welcome(Welcome(nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history,
-                                    moreHistory: moreHistory, pending: pending))
+            return .welcome(
+                Welcome(
+                    nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history,
+                    moreHistory: moreHistory, pending: pending))
         default:
             return nil
         }
@@ -115,8 +120,9 @@ package enum ServerFrameReader {
 
     private static func chatMessage(_ object: Object) -> ChatMessage? {
         guard let msgId = object.string("msgId"), let from = object.string("from"), let text = object.string("text"),
-              let ts = object.integer("ts"), let room = object.optionalString("room"), let to = object.optionalString("to"),
-              let seq = object.optionalInteger("seq") else { return nil }
+            let ts = object.integer("ts"), let room = object.optionalString("room"), let to = object.optionalString("to"),
+            let seq = object.optionalInteger("seq")
+        else { return nil }
         return ChatMessage(msgId: msgId, from: from, room: room, to: to, text: text, ts: ts, seq: seq)
     }
 

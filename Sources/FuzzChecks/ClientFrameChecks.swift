@@ -32,8 +32,9 @@ enum ClientFrameChecks {
         } catch {
             let body = Array(line.dropFirst())
             if line.first == UInt8(ascii: "a"), !SockJSFrameChecks.hasTrailingComma(body),
-               let strings = try? JSONDecoder().decode([String].self, from: Data(body)),
-               !strings.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") }) {
+                let strings = try? JSONDecoder().decode([String].self, from: Data(body)),
+                !strings.contains(where: { $0.unicodeScalars.contains("\u{FFFD}") })
+            {
                 v.fail("the client refused \(preview(line)), an array of strings that JSONDecoder reads: \(error)")
             }
             return

@@ -2,7 +2,7 @@ import FoundationEssentials
 import FuzzEngine
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 extension FuzzTarget {

@@ -36,9 +36,9 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
     /// module, so their checks exist only in debug builds (which are compiled for testing).
     public var isAvailable: Bool {
         #if DEBUG
-        return true
+            return true
         #else
-        return self == .chatFrames || self == .clientFrames
+            return self == .chatFrames || self == .clientFrames
         #endif
     }
 
@@ -50,19 +50,19 @@ public enum FuzzTarget: String, CaseIterable, Sendable {
         case .clientFrames:
             return ClientFrameChecks.check(bytes)
         #if DEBUG
-        case .sockJSFrames:
-            return SockJSFrameChecks.check(bytes)
-        case .webSocketFrames:
-            return WebSocketFrameChecks.check(bytes)
-        case .httpHead:
-            return HTTPHeadChecks.check(bytes)
-        case .sockJSConnection:
-            return SockJSConnectionChecks.check(bytes)
-        case .httpRequests:
-            return HTTPRequestChecks.check(bytes)
+            case .sockJSFrames:
+                return SockJSFrameChecks.check(bytes)
+            case .webSocketFrames:
+                return WebSocketFrameChecks.check(bytes)
+            case .httpHead:
+                return HTTPHeadChecks.check(bytes)
+            case .sockJSConnection:
+                return SockJSConnectionChecks.check(bytes)
+            case .httpRequests:
+                return HTTPRequestChecks.check(bytes)
         #else
-        default:
-            return ["\(executableName) checks internal SockJS parsers and needs a debug build: run scripts/fuzz.sh."]
+            default:
+                return ["\(executableName) checks internal SockJS parsers and needs a debug build: run scripts/fuzz.sh."]
         #endif
         }
     }

@@ -39,8 +39,11 @@ extension InMemoryBroker {
         withState { state in
             let doomed = state.channels.values.filter { $0.consumers.values.contains { $0.queue.name == queue } }
             for channel in doomed.sorted(by: { $0.id < $1.id }) {
-                state.closeChannel(channel, reason: .amqp(code: BrokerError.preconditionFailed,
-                                                         text: "PRECONDITION_FAILED - channel closed by fault injection"))
+                state.closeChannel(
+                    channel,
+                    reason: .amqp(
+                        code: BrokerError.preconditionFailed,
+                        text: "PRECONDITION_FAILED - channel closed by fault injection"))
             }
             return doomed.count
         }

@@ -1,9 +1,10 @@
 import Broker
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// An in-process simulator of the AMQP 0-9-1 semantics that rabbitChat relies on: not a
@@ -63,8 +64,10 @@ public final class InMemoryBroker: Broker {
     ///
     /// - Parameter log: receives the store's notes, such as the one line that says a torn
     ///   write at the end of the log was dropped after a crash.
-    public init(dataDirectory: String, clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil,
-                log: @escaping @Sendable (String) -> Void = InMemoryBroker.standardErrorLog) throws(StoreError) {
+    public init(
+        dataDirectory: String, clock: @escaping @Sendable () -> Int64 = { Int64(time(nil)) }, maxStreamBytes: Int? = nil,
+        log: @escaping @Sendable (String) -> Void = InMemoryBroker.standardErrorLog
+    ) throws(StoreError) {
         precondition(maxStreamBytes.map { $0 > 0 } ?? true, "maxStreamBytes must be positive")
         let store = try DurableStore(directory: dataDirectory, log: log)
         let snapshot = try store.load()

@@ -32,15 +32,20 @@ extension SimBrokerState {
     }
 
     /// Checks and registers a consumer, delivers what is ready and returns its tag.
-    private mutating func startConsumer(_ channel: SimChannel, queue name: String, options: ConsumeOptions,
-                                        output: DeliveryOutput) throws(BrokerError) -> String {
+    private mutating func startConsumer(
+        _ channel: SimChannel, queue name: String, options: ConsumeOptions,
+        output: DeliveryOutput
+    ) throws(BrokerError) -> String {
         let queue = try queue(name, for: channel)
         if queue.isStream {
             if options.noAck {
-                throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
+                throw connectionError(
+                    channel, BrokerError.notImplemented,
+                    "NOT_IMPLEMENTED - automatic acknowledgement not supported by stream queues queue '\(name)' in vhost '/'")
             }
             if options.prefetch == 0 {
-                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue '\(name)' in vhost '/'")
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - consumer prefetch count is not set for stream queue '\(name)' in vhost '/'")
             }
         }
         if options.exclusive ? !queue.consumers.isEmpty : queue.consumers.contains(where: \.exclusive) {
@@ -50,8 +55,9 @@ extension SimBrokerState {
         if channel.consumers[tag] != nil {
             throw connectionError(channel, BrokerError.notAllowed, "NOT_ALLOWED - attempt to reuse consumer tag '\(tag)'")
         }
-        let consumer = SimConsumer(tag: tag, channel: channel, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
-                                   exclusive: options.exclusive, output: output)
+        let consumer = SimConsumer(
+            tag: tag, channel: channel, queue: queue, prefetch: options.prefetch, noAck: options.noAck,
+            exclusive: options.exclusive, output: output)
         channel.consumers[tag] = consumer
         queue.consumers.append(consumer)
         queue.hadConsumer = true
@@ -90,15 +96,16 @@ extension SimBrokerState {
     /// Parses RabbitMQ's stream interval form: a number and one of `Y M D h m s`.
     private static func intervalSeconds(_ text: String) -> Int64? {
         guard let unit = text.last, let count = Int64(text.dropLast()), count >= 0 else { return nil }
-        let scale: Int64? = switch unit {
-        case "s": 1
-        case "m": 60
-        case "h": 3600
-        case "D": 86_400
-        case "M": 30 * 86_400
-        case "Y": 365 * 86_400
-        default: nil
-        }
+        let scale: Int64? =
+            switch unit {
+            case "s": 1
+            case "m": 60
+            case "h": 3600
+            case "D": 86_400
+            case "M": 30 * 86_400
+            case "Y": 365 * 86_400
+            default: nil
+            }
         return scale.map { $0 * count }
     }
 
@@ -123,7 +130,8 @@ extension SimBrokerState {
     mutating func get(_ channel: SimChannel, queue name: String, autoAck: Bool) throws(BrokerError) -> Delivery? {
         let queue = try queue(name, for: channel)
         if queue.isStream {
-            throw connectionError(channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
+            throw connectionError(
+                channel, BrokerError.notImplemented, "NOT_IMPLEMENTED - basic.get not supported by stream queues queue '\(name)' in vhost '/'")
         }
         guard let message = queue.popReady() else { return nil }
         let tag = channel.nextTag
@@ -276,7 +284,8 @@ extension SimBrokerState {
     }
 
     static func delivery(_ tag: UInt64, _ consumerTag: String?, _ redelivered: Bool, _ payload: SimPayload, _ properties: MessageProperties) -> Delivery {
-        Delivery(deliveryTag: tag, consumerTag: consumerTag, redelivered: redelivered, exchange: payload.exchange,
-                 routingKey: payload.routingKey, body: payload.body, properties: properties)
+        Delivery(
+            deliveryTag: tag, consumerTag: consumerTag, redelivered: redelivered, exchange: payload.exchange,
+            routingKey: payload.routingKey, body: payload.body, properties: properties)
     }
 }

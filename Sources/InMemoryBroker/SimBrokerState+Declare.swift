@@ -17,10 +17,13 @@ extension SimBrokerState {
                 throw channelError(channel, BrokerError.preconditionFailed, Self.inequivalent("type", exchange: name, kind.rawValue, existing.kind.rawValue))
             }
             if existing.durable != options.durable {
-                throw channelError(channel, BrokerError.preconditionFailed, Self.inequivalent("durable", exchange: name, "\(options.durable)", "\(existing.durable)"))
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, Self.inequivalent("durable", exchange: name, "\(options.durable)", "\(existing.durable)"))
             }
             if existing.autoDelete != options.autoDelete {
-                throw channelError(channel, BrokerError.preconditionFailed, Self.inequivalent("auto_delete", exchange: name, "\(options.autoDelete)", "\(existing.autoDelete)"))
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, Self.inequivalent("auto_delete", exchange: name, "\(options.autoDelete)", "\(existing.autoDelete)")
+                )
             }
             return
         }
@@ -61,10 +64,12 @@ extension SimBrokerState {
                 throw channelError(channel, BrokerError.resourceLocked, Self.lockedText(name))
             }
             if existing.durable != options.durable {
-                throw channelError(channel, BrokerError.preconditionFailed, Self.inequivalent("durable", queue: name, "\(options.durable)", "\(existing.durable)"))
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, Self.inequivalent("durable", queue: name, "\(options.durable)", "\(existing.durable)"))
             }
             if existing.autoDelete != options.autoDelete {
-                throw channelError(channel, BrokerError.preconditionFailed, Self.inequivalent("auto_delete", queue: name, "\(options.autoDelete)", "\(existing.autoDelete)"))
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, Self.inequivalent("auto_delete", queue: name, "\(options.autoDelete)", "\(existing.autoDelete)"))
             }
             for key in SimQueueLimits.comparedArguments where Self.normalized(key, existing.arguments[key]) != Self.normalized(key, options.arguments[key]) {
                 let received = options.arguments[key].map { "\($0)" } ?? "none"
@@ -84,17 +89,21 @@ extension SimBrokerState {
         }
         if limits.kind != .classic {
             if !options.durable {
-                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'non-durable' for queue '\(name)' in vhost '/'")
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'non-durable' for queue '\(name)' in vhost '/'")
             }
             if options.exclusive {
-                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'exclusive-owner' for queue '\(name)' in vhost '/'")
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'exclusive-owner' for queue '\(name)' in vhost '/'")
             }
             if options.autoDelete {
-                throw channelError(channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'auto-delete' for queue '\(name)' in vhost '/'")
+                throw channelError(
+                    channel, BrokerError.preconditionFailed, "PRECONDITION_FAILED - invalid property 'auto-delete' for queue '\(name)' in vhost '/'")
             }
         }
-        let queue = SimQueue(name: name, durable: options.durable, exclusiveOwner: owner, autoDelete: options.autoDelete,
-                             arguments: options.arguments, limits: limits)
+        let queue = SimQueue(
+            name: name, durable: options.durable, exclusiveOwner: owner, autoDelete: options.autoDelete,
+            arguments: options.arguments, limits: limits)
         queues[name] = queue
         recordQueue(queue)
         return QueueInfo(name: name, messageCount: 0, consumerCount: 0)
@@ -162,7 +171,9 @@ extension SimBrokerState {
 
     // MARK: Bindings
 
-    mutating func bind(_ channel: SimChannel, queue name: String, exchange exchangeName: String, key: String, arguments: AMQPTable, add: Bool) throws(BrokerError) {
+    mutating func bind(_ channel: SimChannel, queue name: String, exchange exchangeName: String, key: String, arguments: AMQPTable, add: Bool)
+        throws(BrokerError)
+    {
         if exchangeName.isEmpty {
             throw channelError(channel, BrokerError.accessRefused, "ACCESS_REFUSED - operation not permitted on the default exchange")
         }

@@ -52,8 +52,9 @@ extension SimBrokerState {
         guard let queue else {
             return request.mandatory ? .failure(.unroutable(exchange: "", routingKey: request.routingKey)) : .success(())
         }
-        let payload = SimPayload(exchange: "", routingKey: request.routingKey,
-                                 body: request.message.body, properties: request.message.properties)
+        let payload = SimPayload(
+            exchange: "", routingKey: request.routingKey,
+            body: request.message.body, properties: request.message.properties)
         return enqueue(payload, into: queue) ? .success(()) : .failure(.nacked)
     }
 
@@ -64,8 +65,9 @@ extension SimBrokerState {
         if targets.isEmpty {
             return request.mandatory ? .failure(.unroutable(exchange: request.exchange, routingKey: request.routingKey)) : .success(())
         }
-        let payload = SimPayload(exchange: request.exchange, routingKey: request.routingKey,
-                                 body: request.message.body, properties: request.message.properties)
+        let payload = SimPayload(
+            exchange: request.exchange, routingKey: request.routingKey,
+            body: request.message.body, properties: request.message.properties)
         var rejected = false
         for name in targets {
             guard let queue = queues[name] else { continue }

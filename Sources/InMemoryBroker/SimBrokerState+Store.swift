@@ -33,8 +33,10 @@ extension SimBrokerState {
 
     mutating func recordBinding(_ exchange: SimExchange, _ queue: SimQueue, _ binding: SimBinding, added: Bool) {
         guard queue.storeID != nil, exchange.durable else { return }
-        journal.append(added ? .bind(exchange: exchange.name, queue: queue.name, key: binding.key, arguments: binding.arguments)
-                             : .unbind(exchange: exchange.name, queue: queue.name, key: binding.key, arguments: binding.arguments))
+        journal.append(
+            added
+                ? .bind(exchange: exchange.name, queue: queue.name, key: binding.key, arguments: binding.arguments)
+                : .unbind(exchange: exchange.name, queue: queue.name, key: binding.key, arguments: binding.arguments))
     }
 
     /// Whether a classic queue's message is in the store.
@@ -86,8 +88,9 @@ extension SimBrokerState {
         for queue in queues.values { queue.isDeleted = true }
         queues = [:]
         for exchange in snapshot.exchanges {
-            exchanges[exchange.name] = SimExchange(name: exchange.name, kind: exchange.kind, durable: true,
-                                                   autoDelete: exchange.autoDelete, arguments: exchange.arguments)
+            exchanges[exchange.name] = SimExchange(
+                name: exchange.name, kind: exchange.kind, durable: true,
+                autoDelete: exchange.autoDelete, arguments: exchange.arguments)
         }
         var byID: [Int64: SimQueue] = [:]
         nextStoreQueueID = 1
@@ -95,8 +98,9 @@ extension SimBrokerState {
             // Arguments were accepted when the queue was declared; a value this version does not
             // take falls back to the defaults rather than losing the queue.
             let limits = (try? SimQueueLimits(arguments: stored.arguments)) ?? (try! SimQueueLimits(arguments: [:]))
-            let queue = SimQueue(name: stored.name, durable: true, exclusiveOwner: nil, autoDelete: stored.autoDelete,
-                                 arguments: stored.arguments, limits: limits)
+            let queue = SimQueue(
+                name: stored.name, durable: true, exclusiveOwner: nil, autoDelete: stored.autoDelete,
+                arguments: stored.arguments, limits: limits)
             queue.storeID = stored.id
             queues[stored.name] = queue
             byID[stored.id] = queue
@@ -119,8 +123,9 @@ extension SimBrokerState {
             guard let queue = current else { continue }
             if queue.isStream {
                 queue.nextOffset = message.seq
-                queue.appendToLog(message.payload, timestamp: message.timestamp, maxBodyBytes: queue.limits.maxLengthBytes,
-                                  maxMemoryBytes: maxStreamBytes)
+                queue.appendToLog(
+                    message.payload, timestamp: message.timestamp, maxBodyBytes: queue.limits.maxLengthBytes,
+                    maxMemoryBytes: maxStreamBytes)
             } else {
                 queue.nextSeq = UInt64(message.seq)
                 queue.appendReady(SimQueuedMessage(seq: UInt64(message.seq), payload: message.payload, redelivered: message.delivered))

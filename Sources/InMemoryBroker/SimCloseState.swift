@@ -1,5 +1,5 @@
-import Synchronization
 import Broker
+import Synchronization
 
 /// Why a connection or channel closed, and who waits for it. Each connection and channel
 /// object shares one with the simulator state: the state writes the reason once, the public

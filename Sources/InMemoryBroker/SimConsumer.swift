@@ -22,8 +22,10 @@ final class SimConsumer {
     var isActive = false
     var isCancelled = false
 
-    init(tag: String, channel: SimChannel, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
-         output: DeliveryOutput) {
+    init(
+        tag: String, channel: SimChannel, queue: SimQueue, prefetch: UInt16, noAck: Bool, exclusive: Bool,
+        output: DeliveryOutput
+    ) {
         self.tag = tag
         self.owner = channel
         self.queue = queue

@@ -64,7 +64,8 @@ final class SimQueue {
         let maxBody = maxBodyBytes ?? .max
         let maxMemory = maxMemoryBytes ?? .max
         while log.count > 1, logBytes > maxBody || logBytes + log.count * SimStreamEntry.bookkeepingBytes > maxMemory,
-              let dropped = log.popFirst() {
+            let dropped = log.popFirst()
+        {
             logBytes -= dropped.payload.body.count
         }
     }

@@ -2,7 +2,10 @@ import Broker
 
 /// The arguments of a queue that the simulator acts on, parsed once at declare time.
 struct SimQueueLimits: Equatable {
-    enum Overflow: String { case dropHead = "drop-head", rejectPublish = "reject-publish" }
+    enum Overflow: String {
+        case dropHead = "drop-head"
+        case rejectPublish = "reject-publish"
+    }
     enum Kind: String { case classic, quorum, stream }
 
     var kind: Kind = .classic

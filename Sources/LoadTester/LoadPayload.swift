@@ -83,7 +83,8 @@ struct LoadPayload: Hashable, Sendable {
             return value
         }
         guard let sender = number(last: false), let seq = number(last: false), let sentAt = number(last: false),
-              index < end else { return nil }
+            index < end
+        else { return nil }
         let kind = bytes[index]
         index += 1
         guard let target = number(last: true), sender <= UInt64(Int.max), seq <= UInt64(Int.max), target <= UInt64(Int.max)

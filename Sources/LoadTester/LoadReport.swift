@@ -70,7 +70,8 @@ struct LoadReport: Sendable {
             lines.append(verdict.tolerated.summary + "; \(verdict.unconfirmedTolerated) never confirmed")
         }
         for server in servers {
-            var text = "server RSS  pid \(server.pid): \(Self.mebibytes(server.before)) before, \(Self.mebibytes(server.joined)) all joined, \(Self.mebibytes(server.end)) after sending"
+            var text =
+                "server RSS  pid \(server.pid): \(Self.mebibytes(server.before)) before, \(Self.mebibytes(server.joined)) all joined, \(Self.mebibytes(server.end)) after sending"
             if servers.count == 1, let perSession = bytesPerSession {
                 text += " (\(Self.oneDecimal(Double(perSession) / 1024)) KiB per session)"
             }

@@ -161,7 +161,8 @@ struct LoadRun {
         var verdict = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
         verdict.tolerated.presenceNotConverged = presenceNotConverged
         if presenceNotConverged > 0 {
-            verdict.violations.record(.unexpected, "\(presenceNotConverged) clients did not see every client online within \(Int(scenario.presenceTimeout)) s of the end")
+            verdict.violations.record(
+                .unexpected, "\(presenceNotConverged) clients did not see every client online within \(Int(scenario.presenceTimeout)) s of the end")
         }
         return LoadReport(
             scenario: scenario,
@@ -191,7 +192,8 @@ struct LoadRun {
                 continue
             case .status(let code):
                 throw Failure(
-                    description: "The server at \(endpoint) answered \(code) to \(endpoint.prefix)/info: check that the URL ends with the chat's SockJS prefix (/chat)."
+                    description:
+                        "The server at \(endpoint) answered \(code) to \(endpoint.prefix)/info: check that the URL ends with the chat's SockJS prefix (/chat)."
                 )
             case .failed(let reason) where reason.hasPrefix("Nothing is listening"):
                 throw Failure(

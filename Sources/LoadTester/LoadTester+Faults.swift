@@ -49,7 +49,8 @@ struct ToleratedFaults: Sendable, Equatable, Codable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case reconnects, disconnects, unavailable, rateLimited, unavailableWithoutId, resent, duplicatesDropped, reordered, recoveredFromHistory, presenceNotConverged
+        case reconnects, disconnects, unavailable, rateLimited, unavailableWithoutId, resent, duplicatesDropped, reordered, recoveredFromHistory,
+            presenceNotConverged
     }
 }
 

@@ -63,7 +63,10 @@ struct LoadTesterCommand: AsyncParsableCommand {
     @Option(help: "Event loop threads for the clients (default: one per core).")
     var threads = System.coreCount
 
-    @Flag(help: "Tolerate faults (broker or node restarts): clients reconnect, rejoin, resend unconfirmed messages with the same id and catch up from history; duplicates and reordering are counted, and only a lost `sent` message, a leak or presence that never converges fails the run.")
+    @Flag(
+        help:
+            "Tolerate faults (broker or node restarts): clients reconnect, rejoin, resend unconfirmed messages with the same id and catch up from history; duplicates and reordering are counted, and only a lost `sent` message, a leak or presence that never converges fails the run."
+    )
     var faults = false
 
     @Option(name: .customLong("presence-timeout"), help: "With --faults: seconds to wait at the end for every client to see every client online.")
@@ -137,7 +140,8 @@ struct LoadTesterCommand: AsyncParsableCommand {
             do {
                 try report.writeJSON(to: reportPath)
             } catch {
-                FileHandleOutput.standardError("LoadTester: could not write the report to \(reportPath): \(error.localizedDescription); check that its folder exists and is writable.")
+                FileHandleOutput.standardError(
+                    "LoadTester: could not write the report to \(reportPath): \(error.localizedDescription); check that its folder exists and is writable.")
                 throw ExitCode(2)
             }
         }

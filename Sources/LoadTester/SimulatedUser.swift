@@ -1,5 +1,5 @@
-import ChatProtocol
 import ChatClient
+import ChatProtocol
 import NIOCore
 
 /// One simulated chat user of a load run, confined to its event loop: it joins with its nick

@@ -103,17 +103,44 @@ extension CArena {
     mutating func properties(_ properties: MessageProperties) -> amqp_basic_properties_t {
         var c = amqp_basic_properties_t()
         var flags: UInt32 = 0
-        if let value = properties.contentType { c.content_type = bytes(value); flags |= UInt32(AMQP_BASIC_CONTENT_TYPE_FLAG) }
-        if !properties.headers.isEmpty { c.headers = table(properties.headers); flags |= UInt32(AMQP_BASIC_HEADERS_FLAG) }
+        if let value = properties.contentType {
+            c.content_type = bytes(value)
+            flags |= UInt32(AMQP_BASIC_CONTENT_TYPE_FLAG)
+        }
+        if !properties.headers.isEmpty {
+            c.headers = table(properties.headers)
+            flags |= UInt32(AMQP_BASIC_HEADERS_FLAG)
+        }
         c.delivery_mode = properties.persistent ? 2 : 1
         flags |= UInt32(AMQP_BASIC_DELIVERY_MODE_FLAG)
-        if let value = properties.correlationId { c.correlation_id = bytes(value); flags |= UInt32(AMQP_BASIC_CORRELATION_ID_FLAG) }
-        if let value = properties.replyTo { c.reply_to = bytes(value); flags |= UInt32(AMQP_BASIC_REPLY_TO_FLAG) }
-        if let value = properties.expiration { c.expiration = bytes(value); flags |= UInt32(AMQP_BASIC_EXPIRATION_FLAG) }
-        if let value = properties.messageId { c.message_id = bytes(value); flags |= UInt32(AMQP_BASIC_MESSAGE_ID_FLAG) }
-        if let value = properties.timestamp { c.timestamp = UInt64(bitPattern: value); flags |= UInt32(AMQP_BASIC_TIMESTAMP_FLAG) }
-        if let value = properties.type { c.type = bytes(value); flags |= UInt32(AMQP_BASIC_TYPE_FLAG) }
-        if let value = properties.appId { c.app_id = bytes(value); flags |= UInt32(AMQP_BASIC_APP_ID_FLAG) }
+        if let value = properties.correlationId {
+            c.correlation_id = bytes(value)
+            flags |= UInt32(AMQP_BASIC_CORRELATION_ID_FLAG)
+        }
+        if let value = properties.replyTo {
+            c.reply_to = bytes(value)
+            flags |= UInt32(AMQP_BASIC_REPLY_TO_FLAG)
+        }
+        if let value = properties.expiration {
+            c.expiration = bytes(value)
+            flags |= UInt32(AMQP_BASIC_EXPIRATION_FLAG)
+        }
+        if let value = properties.messageId {
+            c.message_id = bytes(value)
+            flags |= UInt32(AMQP_BASIC_MESSAGE_ID_FLAG)
+        }
+        if let value = properties.timestamp {
+            c.timestamp = UInt64(bitPattern: value)
+            flags |= UInt32(AMQP_BASIC_TIMESTAMP_FLAG)
+        }
+        if let value = properties.type {
+            c.type = bytes(value)
+            flags |= UInt32(AMQP_BASIC_TYPE_FLAG)
+        }
+        if let value = properties.appId {
+            c.app_id = bytes(value)
+            flags |= UInt32(AMQP_BASIC_APP_ID_FLAG)
+        }
         c._flags = flags
         return c
     }
@@ -126,15 +153,16 @@ extension MessageProperties {
         let flags = c._flags
         @inline(__always) func has(_ flag: Int32) -> Bool { flags & UInt32(flag) != 0 }
         @inline(__always) func text(_ flag: Int32, _ bytes: amqp_bytes_t) -> String? { has(flag) ? swiftString(bytes) : nil }
-        self.init(contentType: text(AMQP_BASIC_CONTENT_TYPE_FLAG, c.content_type),
-                  persistent: has(AMQP_BASIC_DELIVERY_MODE_FLAG) && c.delivery_mode == 2,
-                  messageId: text(AMQP_BASIC_MESSAGE_ID_FLAG, c.message_id),
-                  correlationId: text(AMQP_BASIC_CORRELATION_ID_FLAG, c.correlation_id),
-                  replyTo: text(AMQP_BASIC_REPLY_TO_FLAG, c.reply_to),
-                  type: text(AMQP_BASIC_TYPE_FLAG, c.type),
-                  appId: text(AMQP_BASIC_APP_ID_FLAG, c.app_id),
-                  timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? Int64(bitPattern: c.timestamp) : nil,
-                  expiration: text(AMQP_BASIC_EXPIRATION_FLAG, c.expiration),
-                  headers: has(AMQP_BASIC_HEADERS_FLAG) ? AMQPTable(c.headers) : AMQPTable())
+        self.init(
+            contentType: text(AMQP_BASIC_CONTENT_TYPE_FLAG, c.content_type),
+            persistent: has(AMQP_BASIC_DELIVERY_MODE_FLAG) && c.delivery_mode == 2,
+            messageId: text(AMQP_BASIC_MESSAGE_ID_FLAG, c.message_id),
+            correlationId: text(AMQP_BASIC_CORRELATION_ID_FLAG, c.correlation_id),
+            replyTo: text(AMQP_BASIC_REPLY_TO_FLAG, c.reply_to),
+            type: text(AMQP_BASIC_TYPE_FLAG, c.type),
+            appId: text(AMQP_BASIC_APP_ID_FLAG, c.app_id),
+            timestamp: has(AMQP_BASIC_TIMESTAMP_FLAG) ? Int64(bitPattern: c.timestamp) : nil,
+            expiration: text(AMQP_BASIC_EXPIRATION_FLAG, c.expiration),
+            headers: has(AMQP_BASIC_HEADERS_FLAG) ? AMQPTable(c.headers) : AMQPTable())
     }
 }

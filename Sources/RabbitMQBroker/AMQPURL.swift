@@ -56,7 +56,9 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible {
     /// through ``redacted(_:)``, and never echoes a part that could be a password.
     public init(parsing text: String) throws(BrokerError) {
         func invalid(_ why: String) -> BrokerError {
-            .connectionFailed("'\(AMQPURL.redactedUnparsable(text))' is not a valid AMQP URL: \(why). Use amqp://user:password@host:port/vhost (or amqps://… for TLS), e.g. amqp://guest:guest@127.0.0.1:5672/")
+            .connectionFailed(
+                "'\(AMQPURL.redactedUnparsable(text))' is not a valid AMQP URL: \(why). Use amqp://user:password@host:port/vhost (or amqps://… for TLS), e.g. amqp://guest:guest@127.0.0.1:5672/"
+            )
         }
         let secure: Bool
         let lowered = text.lowercased()
@@ -294,7 +296,7 @@ public struct AMQPURL: Sendable, Hashable, CustomStringConvertible {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                 UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
                 out.append(byte)
             default:
                 out.append(UInt8(ascii: "%"))

@@ -1,9 +1,9 @@
 import CRabbitMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Scratch C memory for one rabbitmq-c call: field tables and property strings are built

@@ -59,8 +59,10 @@ struct ConfirmTracker<Waiter> {
         precondition(count > 0, "a publish group holds at least one message")
         precondition(returnKeys == nil || returnKeys?.count == count, "one return key per message")
         let first = nextSequence
-        groups.append(Group(first: first, results: Array(repeating: nil, count: count), unsettled: count, waiter: waiter,
-                            returnKeys: returnKeys))
+        groups.append(
+            Group(
+                first: first, results: Array(repeating: nil, count: count), unsettled: count, waiter: waiter,
+                returnKeys: returnKeys))
         nextSequence += UInt64(count)
         return first
     }

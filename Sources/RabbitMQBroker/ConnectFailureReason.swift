@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Why a TCP connection to `host:port` fails, in words ("connection refused", "host not
@@ -11,9 +11,9 @@ func connectFailureReason(host: String, port: Int, timeoutMilliseconds: Int32 = 
     var hints = addrinfo()
     hints.ai_family = AF_UNSPEC
     #if canImport(Glibc)
-    hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
     #else
-    hints.ai_socktype = SOCK_STREAM
+        hints.ai_socktype = SOCK_STREAM
     #endif
     var list: UnsafeMutablePointer<addrinfo>?
     let resolved = getaddrinfo(host, String(port), &hints, &list)

@@ -2,9 +2,9 @@ import Broker
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One unit of work for a connection's thread. ``run(_:)`` executes it on that thread with
@@ -78,7 +78,8 @@ final class ConnectionMailbox: Sendable {
     /// when the connection is closed.
     func submit(_ command: ConnectionCommand) {
         enum Outcome {
-            case queued, wake, closed(BrokerError)
+            case queued, wake
+            case closed(BrokerError)
         }
         let outcome: Outcome = state.withLock { state in
             if let reason = state.closeReason { return .closed(reason) }
@@ -179,10 +180,11 @@ final class ConnectionMailbox: Sendable {
     /// Runs `body` on the connection thread and returns its result to the awaiting caller.
     func call<T: Sendable>(_ body: @escaping @Sendable (ConnectionWorker) -> Result<T, BrokerError>) async throws(BrokerError) -> T {
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, BrokerError>, Never>) in
-            submit(.call(
-                run: { worker in continuation.resume(returning: body(worker)) },
-                fail: { error in continuation.resume(returning: .failure(error)) }
-            ))
+            submit(
+                .call(
+                    run: { worker in continuation.resume(returning: body(worker)) },
+                    fail: { error in continuation.resume(returning: .failure(error)) }
+                ))
         }
         return try result.get()
     }

@@ -67,8 +67,9 @@ extension ConnectionWorker {
     func declareExchange(_ handle: ChannelShared, name: String, kind: ExchangeKind, options: ExchangeOptions) -> Result<Void, BrokerError> {
         rpc(handle) { connection, channel in
             withArena { arena in
-                amqp_exchange_declare(connection, channel.id, arena.bytes(name), arena.bytes(kind.rawValue), options.passive ? 1 : 0,
-                                      options.durable ? 1 : 0, options.autoDelete ? 1 : 0, 0, arena.table(options.arguments))
+                amqp_exchange_declare(
+                    connection, channel.id, arena.bytes(name), arena.bytes(kind.rawValue), options.passive ? 1 : 0,
+                    options.durable ? 1 : 0, options.autoDelete ? 1 : 0, 0, arena.table(options.arguments))
             } == nil ? nil : ()
         }
     }
@@ -82,9 +83,11 @@ extension ConnectionWorker {
     func declareQueue(_ handle: ChannelShared, name: String, options: QueueOptions) -> Result<QueueInfo, BrokerError> {
         rpc(handle) { connection, channel in
             withArena { arena in
-                amqp_queue_declare(connection, channel.id, arena.bytes(name), options.passive ? 1 : 0, options.durable ? 1 : 0,
-                                   options.exclusive ? 1 : 0, options.autoDelete ? 1 : 0, arena.table(options.arguments))
-                    .map { ok in QueueInfo(name: swiftString(ok.pointee.queue), messageCount: ok.pointee.message_count, consumerCount: ok.pointee.consumer_count) }
+                amqp_queue_declare(
+                    connection, channel.id, arena.bytes(name), options.passive ? 1 : 0, options.durable ? 1 : 0,
+                    options.exclusive ? 1 : 0, options.autoDelete ? 1 : 0, arena.table(options.arguments)
+                )
+                .map { ok in QueueInfo(name: swiftString(ok.pointee.queue), messageCount: ok.pointee.message_count, consumerCount: ok.pointee.consumer_count) }
             }
         }
     }
@@ -106,11 +109,13 @@ extension ConnectionWorker {
         rpc(handle) { connection, channel in
             withArena { arena in
                 if unbind {
-                    return amqp_queue_unbind(connection, channel.id, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey),
-                                             arena.table(arguments)) == nil ? nil : ()
+                    return amqp_queue_unbind(
+                        connection, channel.id, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey),
+                        arena.table(arguments)) == nil ? nil : ()
                 }
-                return amqp_queue_bind(connection, channel.id, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey),
-                                       arena.table(arguments)) == nil ? nil : ()
+                return amqp_queue_bind(
+                    connection, channel.id, arena.bytes(queue), arena.bytes(exchange), arena.bytes(routingKey),
+                    arena.table(arguments)) == nil ? nil : ()
             }
         }
     }
@@ -136,7 +141,8 @@ extension ConnectionWorker {
             waiter.resume(Array(repeating: .failure(fatal ?? handle.closedError), count: requests.count))
             return
         }
-        let returnKeys: [ConfirmTracker<PublishWaiter>.ReturnKey?]? = requests.contains(where: \.mandatory)
+        let returnKeys: [ConfirmTracker<PublishWaiter>.ReturnKey?]? =
+            requests.contains(where: \.mandatory)
             ? requests.map { $0.mandatory ? .init(exchange: $0.exchange, routingKey: $0.routingKey, body: $0.message.body) : nil }
             : nil
         channel.confirms.register(count: requests.count, waiter: waiter, returnKeys: returnKeys)
@@ -148,8 +154,9 @@ extension ConnectionWorker {
                 return withAMQPBytes(request.exchange) { exchange in
                     withAMQPBytes(request.routingKey) { routingKey in
                         request.message.body.withUnsafeBytes { body in
-                            amqp_basic_publish(connection, channel.id, exchange, routingKey, request.mandatory ? 1 : 0, 0, &properties,
-                                               amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
+                            amqp_basic_publish(
+                                connection, channel.id, exchange, routingKey, request.mandatory ? 1 : 0, 0, &properties,
+                                amqp_bytes_t(len: body.count, bytes: UnsafeMutableRawPointer(mutating: body.baseAddress)))
                         }
                     }
                 }
@@ -164,8 +171,10 @@ extension ConnectionWorker {
 
     // MARK: Consuming
 
-    func consume(_ handle: ChannelShared, queue: String, options: ConsumeOptions,
-                 output: DeliveryOutput) -> Result<String, BrokerError> {
+    func consume(
+        _ handle: ChannelShared, queue: String, options: ConsumeOptions,
+        output: DeliveryOutput
+    ) -> Result<String, BrokerError> {
         if case .success(let channel) = channel(handle), channel.prefetch != options.prefetch {
             let qos: Result<Void, BrokerError> = rpc(handle) { connection, channel in
                 amqp_basic_qos(connection, channel.id, 0, options.prefetch, 0) == nil ? nil : ()
@@ -175,9 +184,11 @@ extension ConnectionWorker {
         }
         return rpc(handle) { connection, channel in
             let tag: String? = withArena { arena in
-                amqp_basic_consume(connection, channel.id, arena.bytes(queue), arena.bytes(options.consumerTag ?? ""), 0,
-                                   options.noAck ? 1 : 0, options.exclusive ? 1 : 0, arena.table(options.arguments))
-                    .map { swiftString($0.pointee.consumer_tag) }
+                amqp_basic_consume(
+                    connection, channel.id, arena.bytes(queue), arena.bytes(options.consumerTag ?? ""), 0,
+                    options.noAck ? 1 : 0, options.exclusive ? 1 : 0, arena.table(options.arguments)
+                )
+                .map { swiftString($0.pointee.consumer_tag) }
             }
             if let tag {
                 // A pass reads at most `framesPerPass` frames; with manual ack the prefetch
@@ -239,7 +250,9 @@ extension ConnectionWorker {
         guard let (body, properties) = readContent(channel.id) else {
             return .failure(fatal ?? handle.closedError)
         }
-        return .success(Delivery(deliveryTag: deliveryTag, consumerTag: nil, redelivered: redelivered, exchange: exchange,
-                                 routingKey: routingKey, body: body, properties: properties))
+        return .success(
+            Delivery(
+                deliveryTag: deliveryTag, consumerTag: nil, redelivered: redelivered, exchange: exchange,
+                routingKey: routingKey, body: body, properties: properties))
     }
 }

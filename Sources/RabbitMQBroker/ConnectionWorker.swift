@@ -2,9 +2,9 @@ import Broker
 import CRabbitMQ
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Owns one rabbitmq-c connection on its own OS thread.
@@ -60,8 +60,10 @@ final class ConnectionWorker {
 
     /// The thread's body: connects to the first URL that answers, reports the outcome to
     /// `connected`, then serves the connection until it closes.
-    static func run(mailbox: ConnectionMailbox, urls: [AMQPURL], heartbeat: Duration, name: String,
-                    connected: CheckedContinuation<Result<Void, BrokerError>, Never>) {
+    static func run(
+        mailbox: ConnectionMailbox, urls: [AMQPURL], heartbeat: Duration, name: String,
+        connected: CheckedContinuation<Result<Void, BrokerError>, Never>
+    ) {
         let seconds = heartbeat <= .zero ? 0 : max(1, Int32(clamping: heartbeat.components.seconds))
         let worker = ConnectionWorker(mailbox: mailbox, name: name, heartbeatSeconds: seconds)
         var failures: [String] = []
@@ -108,7 +110,8 @@ final class ConnectionWorker {
             if url.tls != nil, let why = Self.tlsFailure(status: status, url: url) {
                 return .failure(OpenFailure(why: why))
             }
-            let cause = status == AMQP_STATUS_SOCKET_ERROR.rawValue || status == AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue
+            let cause =
+                status == AMQP_STATUS_SOCKET_ERROR.rawValue || status == AMQP_STATUS_HOSTNAME_RESOLUTION_FAILED.rawValue
                 ? connectFailureReason(host: url.host, port: url.port)
                 : String(cString: amqp_error_string2(status))
             return .failure(OpenFailure(why: "nothing accepted an AMQP connection at \(endpoint) (\(cause))"))
@@ -135,9 +138,11 @@ final class ConnectionWorker {
         guard reply.reply_type == AMQP_RESPONSE_NORMAL else {
             let why: String
             if reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION, reply.reply.id == UInt32(RABBITCHAT_CONNECTION_CLOSE),
-               let decoded = reply.reply.decoded {
+                let decoded = reply.reply.decoded
+            {
                 let close = decoded.assumingMemoryBound(to: amqp_connection_close_t.self).pointee
-                why = "\(endpoint) refused the login as '\(url.user)' to vhost '\(url.vhost)' with \(close.reply_code) \(swiftString(close.reply_text)); check the user, password and vhost in the URL"
+                why =
+                    "\(endpoint) refused the login as '\(url.user)' to vhost '\(url.vhost)' with \(close.reply_code) \(swiftString(close.reply_text)); check the user, password and vhost in the URL"
             } else if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION {
                 why = "the AMQP handshake with \(endpoint) failed (\(String(cString: amqp_error_string2(reply.library_error))))"
             } else {
@@ -166,11 +171,20 @@ final class ConnectionWorker {
             return .failure(OpenFailure(why: "could not create a TLS socket for \(url.endpoint) (rabbitmq-c's OpenSSL did not initialise)"))
         }
         if let file = tls.caCertificateFile, amqp_ssl_socket_set_cacert(socket, file) != AMQP_STATUS_OK.rawValue {
-            return .failure(OpenFailure(why: "the CA file \(file) (cacertfile in the amqps:// URL for \(url.endpoint)) could not be read as PEM certificates; check the path and its permissions"))
+            return .failure(
+                OpenFailure(
+                    why:
+                        "the CA file \(file) (cacertfile in the amqps:// URL for \(url.endpoint)) could not be read as PEM certificates; check the path and its permissions"
+                ))
         }
         if let certificate = tls.certificateFile, let key = tls.keyFile,
-           amqp_ssl_socket_set_key(socket, certificate, key) != AMQP_STATUS_OK.rawValue {
-            return .failure(OpenFailure(why: "the client certificate \(certificate) or its key \(key) (certfile, keyfile in the amqps:// URL for \(url.endpoint)) could not be read, or they do not match"))
+            amqp_ssl_socket_set_key(socket, certificate, key) != AMQP_STATUS_OK.rawValue
+        {
+            return .failure(
+                OpenFailure(
+                    why:
+                        "the client certificate \(certificate) or its key \(key) (certfile, keyfile in the amqps:// URL for \(url.endpoint)) could not be read, or they do not match"
+                ))
         }
         let verify: amqp_boolean_t = tls.verifyPeer ? 1 : 0
         amqp_ssl_socket_set_verify_peer(socket, verify)
@@ -183,11 +197,14 @@ final class ConnectionWorker {
         let trust = url.tls?.caCertificateFile.map { "the CA in \($0)" } ?? "the system's CAs"
         switch status {
         case AMQP_STATUS_SSL_PEER_VERIFY_FAILED.rawValue:
-            return "the TLS certificate of \(url.endpoint) is not signed by \(trust); give the CA that signed the broker's certificate with ?cacertfile=FILE in the amqps:// URL"
+            return
+                "the TLS certificate of \(url.endpoint) is not signed by \(trust); give the CA that signed the broker's certificate with ?cacertfile=FILE in the amqps:// URL"
         case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED.rawValue:
-            return "the TLS certificate of \(url.endpoint) does not name the host '\(url.host)'; connect with a host name the certificate holds, or give the broker a certificate for this name"
+            return
+                "the TLS certificate of \(url.endpoint) does not name the host '\(url.host)'; connect with a host name the certificate holds, or give the broker a certificate for this name"
         case AMQP_STATUS_SSL_CONNECTION_FAILED.rawValue, AMQP_STATUS_SSL_ERROR.rawValue:
-            return "the TLS handshake with \(url.endpoint) failed (is it a TLS listener? RabbitMQ's is usually port 5671; the broker may also have refused the certificate or the TLS version)"
+            return
+                "the TLS handshake with \(url.endpoint) failed (is it a TLS listener? RabbitMQ's is usually port 5671; the broker may also have refused the certificate or the TLS version)"
         default:
             return nil
         }
@@ -258,12 +275,12 @@ final class ConnectionWorker {
     func uncorked<T>(_ body: () -> T) -> T {
         guard socketFD >= 0, corkDepth > 0 else { return body() }
         #if canImport(Glibc)
-        var off: Int32 = 0
-        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size))
-        defer {
-            var on: Int32 = 1
-            _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
-        }
+            var off: Int32 = 0
+            _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &off, socklen_t(MemoryLayout<Int32>.size))
+            defer {
+                var on: Int32 = 1
+                _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &on, socklen_t(MemoryLayout<Int32>.size))
+            }
         #endif
         return body()
     }
@@ -273,8 +290,8 @@ final class ConnectionWorker {
         corkDepth += on ? 1 : -1
         guard socketFD >= 0, corkDepth == (on ? 1 : 0) else { return }
         #if canImport(Glibc)
-        var value: Int32 = on ? 1 : 0
-        _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
+            var value: Int32 = on ? 1 : 0
+            _ = setsockopt(socketFD, Int32(IPPROTO_TCP), TCP_CORK, &value, socklen_t(MemoryLayout<Int32>.size))
         #endif
     }
 
@@ -331,8 +348,9 @@ final class ConnectionWorker {
             let exchange = exchangeCache.string(deliver.exchange)
             let routingKey = routingKeyCache.string(deliver.routing_key)
             guard let (body, properties) = readContent(channelID) else { return }
-            let delivery = Delivery(deliveryTag: deliveryTag, consumerTag: tag, redelivered: redelivered, exchange: exchange,
-                                    routingKey: routingKey, body: body, properties: properties)
+            let delivery = Delivery(
+                deliveryTag: deliveryTag, consumerTag: tag, redelivered: redelivered, exchange: exchange,
+                routingKey: routingKey, body: body, properties: properties)
             if let consumer = consumer(channelID, tag), consumer.emit(delivery) {
                 unflushed.append(consumer)
             }

@@ -59,10 +59,11 @@ final class RabbitMQChannel: BrokerChannel {
         let shared = self.shared
         let request = PublishRequest(message: message, exchange: exchange, routingKey: routingKey, mandatory: mandatory)
         let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Void, BrokerError>, Never>) in
-            mailbox.submit(.call(
-                run: { worker in worker.publish(shared, [request], waiter: .single(continuation)) },
-                fail: { error in continuation.resume(returning: .failure(error)) }
-            ))
+            mailbox.submit(
+                .call(
+                    run: { worker in worker.publish(shared, [request], waiter: .single(continuation)) },
+                    fail: { error in continuation.resume(returning: .failure(error)) }
+                ))
         }
         try result.get()
     }
@@ -72,14 +73,16 @@ final class RabbitMQChannel: BrokerChannel {
         if shared.closeReason != nil { throw shared.closedError }
         let shared = self.shared
         let results = await withCheckedContinuation { (continuation: CheckedContinuation<[Result<Void, BrokerError>], Never>) in
-            mailbox.submit(.call(
-                run: { worker in worker.publish(shared, batch, waiter: .batch(continuation)) },
-                fail: { error in continuation.resume(returning: Array(repeating: .failure(error), count: batch.count)) }
-            ))
+            mailbox.submit(
+                .call(
+                    run: { worker in worker.publish(shared, batch, waiter: .batch(continuation)) },
+                    fail: { error in continuation.resume(returning: Array(repeating: .failure(error), count: batch.count)) }
+                ))
         }
         // A lost connection or a closed channel fails the whole batch: say so as a throw.
         if let first = results.first, case .failure(let error) = first, error.isConnectionLoss || shared.closeReason != nil,
-           results.allSatisfy({ if case .failure = $0 { true } else { false } }) {
+            results.allSatisfy({ if case .failure = $0 { true } else { false } })
+        {
             throw error
         }
         return results

@@ -50,8 +50,9 @@ struct Banner {
         ]
         if configuration.host == "0.0.0.0" || configuration.host == "::" {
             let others = networkAddresses.map { "\(scheme)://\($0):\(port)/" }
-            lines.append("  serving every network interface: others open "
-                + (others.isEmpty ? "\(scheme)://<this machine's address>:\(port)/" : others.joined(separator: " or ")))
+            lines.append(
+                "  serving every network interface: others open "
+                    + (others.isEmpty ? "\(scheme)://<this machine's address>:\(port)/" : others.joined(separator: " or ")))
         }
         if let tlsLine { lines.append(tlsLine) }
         if configuration.sockJSTestServices {

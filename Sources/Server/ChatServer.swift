@@ -59,16 +59,17 @@ struct ChatServer {
 
         // Routes and services are mounted before the server binds; the node starts talking to
         // the broker only once the group runs, so a port in use is said before anything else.
-        let http = SockJSServer(configuration: SockJSServerConfiguration {
-            $0.host = configuration.host
-            $0.port = configuration.port
-            $0.logger = Logger(label: "rabbitChat.sockjs")
-            $0.hostPolicy = HostPolicy(names: ServerConfiguration.machineHostNames() + configuration.allowedHosts, allowOption: "--allow-host")
-            if let tlsSetup {
-                $0.secure = true
-                $0.connectionSetup = tlsSetup
-            }
-        })
+        let http = SockJSServer(
+            configuration: SockJSServerConfiguration {
+                $0.host = configuration.host
+                $0.port = configuration.port
+                $0.logger = Logger(label: "rabbitChat.sockjs")
+                $0.hostPolicy = HostPolicy(names: ServerConfiguration.machineHostNames() + configuration.allowedHosts, allowOption: "--allow-host")
+                if let tlsSetup {
+                    $0.secure = true
+                    $0.connectionSetup = tlsSetup
+                }
+            })
         let chatService = ChatSockJSService(node: node, metrics: metrics)
         let sockJSOptions = SockJSOptions { $0.sockjsURL = StaticSite.sockJSClientPath }
         var chatOptions = sockJSOptions
@@ -86,8 +87,9 @@ struct ChatServer {
             throw Self.listenError(error, host: configuration.host, port: configuration.port)
         }
 
-        let banner = Banner(configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created,
-                            networkAddresses: NetworkAddresses.ipv4())
+        let banner = Banner(
+            configuration: configuration, port: port, nodeId: nodeId, secretCreated: secret.created,
+            networkAddresses: NetworkAddresses.ipv4())
         // The banner says "open this URL", so it waits until a join there can be welcomed: the
         // node connects to its broker only once the group runs, and a join before that is
         // answered `unavailable` (clients retry, but a person or a script following the banner
@@ -104,19 +106,20 @@ struct ChatServer {
         }
         defer { announcer.cancel() }
 
-        let group = ServiceGroup(configuration: {
-            var group = ServiceGroupConfiguration(
-                services: [
-                    .init(service: ChatNodeService(node: node, logger: logger)),
-                    .init(service: HTTPServerService(server: http, logger: logger)),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger
-            )
-            group.maximumGracefulShutdownDuration = Self.shutdownBudget
-            group.maximumCancellationDuration = .seconds(2)
-            return group
-        }())
+        let group = ServiceGroup(
+            configuration: {
+                var group = ServiceGroupConfiguration(
+                    services: [
+                        .init(service: ChatNodeService(node: node, logger: logger)),
+                        .init(service: HTTPServerService(server: http, logger: logger)),
+                    ],
+                    gracefulShutdownSignals: [.sigterm, .sigint],
+                    logger: logger
+                )
+                group.maximumGracefulShutdownDuration = Self.shutdownBudget
+                group.maximumCancellationDuration = .seconds(2)
+                return group
+            }())
         do {
             try await group.run()
         } catch {
@@ -154,8 +157,9 @@ struct ChatServer {
             }
             do throws(StoreError) {
                 let storeLogger = Logger(label: "rabbitChat.store")
-                return try InMemoryBroker(dataDirectory: directory, maxStreamBytes: configuration.embeddedStreamBytes,
-                                          log: { storeLogger.warning("\($0)") })
+                return try InMemoryBroker(
+                    dataDirectory: directory, maxStreamBytes: configuration.embeddedStreamBytes,
+                    log: { storeLogger.warning("\($0)") })
             } catch {
                 throw StartupError(error.message)
             }

@@ -15,8 +15,10 @@ struct HTTPRoutes {
         let site = self.site
         for path in site.paths {
             server.route(path) { request in
-                let answer = site.respond(method: request.head.method, path: request.head.path,
-                                          ifNoneMatch: request.head.header("If-None-Match"))
+                let answer =
+                    site.respond(
+                        method: request.head.method, path: request.head.path,
+                        ifNoneMatch: request.head.header("If-None-Match"))
                     ?? StaticResponse(status: 404, headers: [("Content-Type", "text/plain; charset=utf-8")], body: Array("Not found.\n".utf8))
                 return SockJSHTTPResponse(status: answer.status, headers: answer.headers, body: ByteBuffer(bytes: answer.body))
             }
@@ -33,9 +35,11 @@ struct HTTPRoutes {
             if let server {
                 await metrics.queueDepths.update(node: node, http: server, outboundCap: outboundQueueCap)
             }
-            return SockJSHTTPResponse(status: 200, headers: [
-                ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store"),
-            ], body: ByteBuffer(bytes: metrics.render()))
+            return SockJSHTTPResponse(
+                status: 200,
+                headers: [
+                    ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), ("Cache-Control", "no-store"),
+                ], body: ByteBuffer(bytes: metrics.render()))
         }
     }
 }

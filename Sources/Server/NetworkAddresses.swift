@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// This machine's IPv4 addresses other than loopback, for the banner of a server that listens

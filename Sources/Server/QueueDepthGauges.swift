@@ -29,27 +29,37 @@ struct QueueDepthGauges: Sendable {
         let outboundMessagesHelp = "Messages waiting in SockJS session outbound queues for their client (stat: sum over sessions, or the longest queue)."
         outboundMessagesSum = gauge("rabbitchat_sockjs_outbound_queue", "messages", outboundMessagesHelp, [("stat", "sum")])
         outboundMessagesMax = gauge("rabbitchat_sockjs_outbound_queue", "messages", outboundMessagesHelp, [("stat", "max")])
-        let outboundBytesHelp = "Bytes waiting in SockJS session outbound queues (stat: sum over sessions, or the largest queue); a queue past the cap closes its session with 4002."
+        let outboundBytesHelp =
+            "Bytes waiting in SockJS session outbound queues (stat: sum over sessions, or the largest queue); a queue past the cap closes its session with 4002."
         outboundBytesSum = gauge("rabbitchat_sockjs_outbound_queue", "bytes", outboundBytesHelp, [("stat", "sum")])
         outboundBytesMax = gauge("rabbitchat_sockjs_outbound_queue", "bytes", outboundBytesHelp, [("stat", "max")])
-        outboundWaitingSessions = gauge("rabbitchat_sockjs_outbound_queue_waiting", "sessions",
-                                        "SockJS sessions with at least one message waiting for their client.")
-        outboundCapBytes = gauge("rabbitchat_sockjs_outbound_queue_cap", "bytes",
-                                 "The outbound queue cap of one /chat session.")
-        let confirmsHelp = "Publishes waiting for the broker's confirm (kind: message = say/tell before their sent, receipt_batch = the delivered receipts of one client ack)."
+        outboundWaitingSessions = gauge(
+            "rabbitchat_sockjs_outbound_queue_waiting", "sessions",
+            "SockJS sessions with at least one message waiting for their client.")
+        outboundCapBytes = gauge(
+            "rabbitchat_sockjs_outbound_queue_cap", "bytes",
+            "The outbound queue cap of one /chat session.")
+        let confirmsHelp =
+            "Publishes waiting for the broker's confirm (kind: message = say/tell before their sent, receipt_batch = the delivered receipts of one client ack)."
         pendingMessageConfirms = gauge("rabbitchat_pending", "confirms", confirmsHelp, [("kind", "message")])
         pendingReceiptConfirms = gauge("rabbitchat_pending", "confirms", confirmsHelp, [("kind", "receipt_batch")])
-        inboxes = gauge("rabbitchat_inbox_consumers", "",
-                        "User queues consumed by this node (one per joined session).")
-        let unackedHelp = "Private messages and delivered receipts handed to clients and not acked yet (stat: sum over inboxes, or the most of one inbox; at most the prefetch per inbox)."
+        inboxes = gauge(
+            "rabbitchat_inbox_consumers", "",
+            "User queues consumed by this node (one per joined session).")
+        let unackedHelp =
+            "Private messages and delivered receipts handed to clients and not acked yet (stat: sum over inboxes, or the most of one inbox; at most the prefetch per inbox)."
         inboxUnackedSum = gauge("rabbitchat_inbox_unacked", "messages", unackedHelp, [("stat", "sum")])
         inboxUnackedMax = gauge("rabbitchat_inbox_unacked", "messages", unackedHelp, [("stat", "max")])
-        inboxPrefetch = gauge("rabbitchat_inbox_prefetch", "messages",
-                              "The AMQP prefetch of each user-queue consumer: the most unacked deliveries one inbox may hold.")
-        eventLoopLag = gauge("rabbitchat_event_loop_lag", "seconds",
-                             "How long a task just queued on the busiest SockJS event loop waited to run: the backlog of broadcast deliveries and other work ahead of it, as time.")
-        inboundFrames = gauge("rabbitchat_session_inbound_queue", "frames",
-                              "Client frames accepted and not yet done with (waiting behind their session's earlier frames, or being processed), all sessions together.")
+        inboxPrefetch = gauge(
+            "rabbitchat_inbox_prefetch", "messages",
+            "The AMQP prefetch of each user-queue consumer: the most unacked deliveries one inbox may hold.")
+        eventLoopLag = gauge(
+            "rabbitchat_event_loop_lag", "seconds",
+            "How long a task just queued on the busiest SockJS event loop waited to run: the backlog of broadcast deliveries and other work ahead of it, as time."
+        )
+        inboundFrames = gauge(
+            "rabbitchat_session_inbound_queue", "frames",
+            "Client frames accepted and not yet done with (waiting behind their session's earlier frames, or being processed), all sessions together.")
     }
 
     /// Reads both snapshots and sets every gauge.

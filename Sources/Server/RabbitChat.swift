@@ -34,22 +34,25 @@ struct RabbitChat: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Address to listen on: 127.0.0.1 for this machine only, 0.0.0.0 to serve the local network.", valueName: "address"))
     var host: String = "127.0.0.1"
 
-    @Option(help: ArgumentHelp(
-        "RabbitMQ to use, as amqp://user:password@host:port/vhost or amqps://…?cacertfile=FILE for TLS (several, comma-separated, for a cluster). Without it (and without --broker-file or RABBITCHAT_BROKER) the built-in broker is used. A URL here is visible to every user in `ps`: prefer --broker-file or RABBITCHAT_BROKER when it holds a password.",
-        valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "RabbitMQ to use, as amqp://user:password@host:port/vhost or amqps://…?cacertfile=FILE for TLS (several, comma-separated, for a cluster). Without it (and without --broker-file or RABBITCHAT_BROKER) the built-in broker is used. A URL here is visible to every user in `ps`: prefer --broker-file or RABBITCHAT_BROKER when it holds a password.",
+            valueName: "url"))
     var broker: String?
 
-    @Option(help: ArgumentHelp(
-        "File holding the broker URL(s) of --broker, one or more per line (lines starting with # are skipped); it must be readable by its owner only (chmod 600).",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "File holding the broker URL(s) of --broker, one or more per line (lines starting with # are skipped); it must be readable by its owner only (chmod 600).",
+            valueName: "path"))
     var brokerFile: String?
 
     @Option(help: ArgumentHelp("Name of this node, unique among the processes of one chat (default: host name and port).", valueName: "id"))
     var nodeId: String?
 
-    @Option(help: ArgumentHelp(
-        "File with the key that signs nick tokens; created with a random key when absent. Every node of one chat must use the same file (default: ~/.rabbitchat/secret when it exists, else the data directory's `secret` with the built-in broker).",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "File with the key that signs nick tokens; created with a random key when absent. Every node of one chat must use the same file (default: ~/.rabbitchat/secret when it exists, else the data directory's `secret` with the built-in broker).",
+            valueName: "path"))
     var secretFile: String?
 
     @Option(help: ArgumentHelp("The sockjs-client browser library served at /sockjs.min.js.", valueName: "path"))
@@ -58,23 +61,29 @@ struct RabbitChat: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Least severe log messages to print.", valueName: "level"))
     var logLevel: LogLevel = .info
 
-    @Flag(help: "With a RabbitMQ cluster: keep user inboxes in quorum queues, replicated over the cluster's nodes. Every node of one chat must use the same choice; a single broker is lighter without it.")
+    @Flag(
+        help:
+            "With a RabbitMQ cluster: keep user inboxes in quorum queues, replicated over the cluster's nodes. Every node of one chat must use the same choice; a single broker is lighter without it."
+    )
     var replicatedQueues = false
 
-    @Option(help: ArgumentHelp(
-        "With the built-in broker: the most MiB of messages its public history keeps in memory (and in --data-dir); the oldest go first. Ignored with --broker (RabbitMQ keeps up to 1 GiB on disk).",
-        valueName: "MiB"))
+    @Option(
+        help: ArgumentHelp(
+            "With the built-in broker: the most MiB of messages its public history keeps in memory (and in --data-dir); the oldest go first. Ignored with --broker (RabbitMQ keeps up to 1 GiB on disk).",
+            valueName: "MiB"))
     var embeddedHistoryMib: Int = ServerConfiguration.defaultEmbeddedHistoryMiB
 
     // MARK: Browsers and TLS
-    @Option(help: ArgumentHelp(
-        "Another origin whose pages may use /chat, as scheme://host[:port] (repeatable). The server's own origin is always allowed; pages from anywhere else get 403.",
-        valueName: "origin"))
+    @Option(
+        help: ArgumentHelp(
+            "Another origin whose pages may use /chat, as scheme://host[:port] (repeatable). The server's own origin is always allowed; pages from anywhere else get 403.",
+            valueName: "origin"))
     var allowOrigin: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "A host name the server answers under besides its IP addresses, localhost and this machine's name (repeatable), e.g. the DNS name people type. Other names get 403 (this stops DNS rebinding).",
-        valueName: "name"))
+    @Option(
+        help: ArgumentHelp(
+            "A host name the server answers under besides its IP addresses, localhost and this machine's name (repeatable), e.g. the DNS name people type. Other names get 403 (this stops DNS rebinding).",
+            valueName: "name"))
     var allowHost: [String] = []
 
     @Option(help: ArgumentHelp("PEM certificate (chain) to serve https:// and wss:// with; needs --tls-key.", valueName: "file"))
@@ -85,9 +94,10 @@ struct RabbitChat: AsyncParsableCommand {
 
     // MARK: The built-in broker's data directory (issue 14)
 
-    @Option(help: ArgumentHelp(
-        "With the built-in broker: the directory that keeps the chat across restarts (made with mode 0700; default: $XDG_DATA_HOME/rabbitChat, else ~/.local/share/rabbitChat). Ignored with --broker.",
-        valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "With the built-in broker: the directory that keeps the chat across restarts (made with mode 0700; default: $XDG_DATA_HOME/rabbitChat, else ~/.local/share/rabbitChat). Ignored with --broker.",
+            valueName: "dir"))
     var dataDir: String?
 
     @Flag(help: "With the built-in broker: keep everything in memory only; it is all lost when the process stops (for tests and demos).")
@@ -163,15 +173,20 @@ struct RabbitChat: AsyncParsableCommand {
         }
         for origin in allowOrigin {
             if origin.trimmingCharacters(in: .whitespaces).lowercased() == "null" {
-                throw ValidationError("--allow-origin null would let any sandboxed frame or local file use the chat; name the page's real origin, such as https://intranet.example.com.")
+                throw ValidationError(
+                    "--allow-origin null would let any sandboxed frame or local file use the chat; name the page's real origin, such as https://intranet.example.com."
+                )
             }
             guard WebOrigin(origin) != nil else {
-                throw ValidationError("--allow-origin \(origin) is not an origin; write scheme, host and port only, such as https://intranet.example.com or http://10.0.0.5:8080.")
+                throw ValidationError(
+                    "--allow-origin \(origin) is not an origin; write scheme, host and port only, such as https://intranet.example.com or http://10.0.0.5:8080."
+                )
             }
         }
         for name in allowHost {
             guard let parsed = HostPolicy.splitHostAndPort(Substring(name)), parsed.port == nil, !name.hasPrefix("[") else {
-                throw ValidationError("--allow-host \(name) is not a host name; write the name alone, such as chat.example.com (IP addresses are always allowed).")
+                throw ValidationError(
+                    "--allow-host \(name) is not a host name; write the name alone, such as chat.example.com (IP addresses are always allowed).")
             }
         }
         if (tlsCert == nil) != (tlsKey == nil) {

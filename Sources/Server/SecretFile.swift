@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The key that signs nick tokens. Every node of one chat must read the same file: a token
@@ -48,7 +48,9 @@ struct SecretFile {
         let trimmed = Array(bytes.drop(while: isSpace).reversed().drop(while: isSpace).reversed())
         let key = unhex(trimmed) ?? trimmed
         guard key.count >= minimumKeyBytes else {
-            throw StartupError("The secret file \(path) holds \(key.count) bytes of key, fewer than the \(minimumKeyBytes) needed; delete it to have a new one generated (then copy it to every node), or copy the file of the other nodes.")
+            throw StartupError(
+                "The secret file \(path) holds \(key.count) bytes of key, fewer than the \(minimumKeyBytes) needed; delete it to have a new one generated (then copy it to every node), or copy the file of the other nodes."
+            )
         }
         return key
     }
@@ -165,7 +167,8 @@ enum PrivateFile {
         }
         let mode = info.st_mode & 0o777
         guard mode & 0o077 == 0 else {
-            throw StartupError("The \(what) \(path) can be read or written by other users (mode \(String(mode, radix: 8))); run `chmod 600 \(path)` and start again.")
+            throw StartupError(
+                "The \(what) \(path) can be read or written by other users (mode \(String(mode, radix: 8))); run `chmod 600 \(path)` and start again.")
         }
         var bytes: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

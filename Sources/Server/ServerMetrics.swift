@@ -79,7 +79,8 @@ final class ServerMetrics: Sendable {
             var start = bytes.count - needle.count
             while start >= 0 {
                 if bytes[start] == needle[0], bytes[start + 1] == needle[1],
-                   Array(bytes[start..<(start + needle.count)]) == needle {
+                    Array(bytes[start..<(start + needle.count)]) == needle
+                {
                     let valueStart = start + needle.count
                     let limit = min(bytes.count, valueStart + 24)
                     guard let end = (valueStart..<limit).first(where: { bytes[$0] == UInt8(ascii: "\"") }) else { return "other" }

@@ -22,13 +22,15 @@ enum ServerTLS {
             chain = []
         }
         guard !chain.isEmpty else {
-            throw StartupError("The TLS certificate \(certificate) holds no PEM certificate; give --tls-cert a file that starts with -----BEGIN CERTIFICATE-----.")
+            throw StartupError(
+                "The TLS certificate \(certificate) holds no PEM certificate; give --tls-cert a file that starts with -----BEGIN CERTIFICATE-----.")
         }
         let privateKey: NIOSSLPrivateKey
         do {
             privateKey = try NIOSSLPrivateKey(bytes: Array(keyBytes), format: .pem)
         } catch {
-            throw StartupError("The TLS key \(key) holds no PEM private key (or one protected by a passphrase); give --tls-key the unencrypted key of the certificate.")
+            throw StartupError(
+                "The TLS key \(key) holds no PEM private key (or one protected by a passphrase); give --tls-key the unencrypted key of the certificate.")
         }
         var configuration = TLSConfiguration.makeServerConfiguration(
             certificateChain: chain.map { .certificate($0) },
@@ -39,7 +41,8 @@ enum ServerTLS {
         do {
             return try NIOSSLContext(configuration: configuration)
         } catch {
-            throw StartupError("The TLS key \(key) does not belong to the certificate \(certificate) (\(error)); give --tls-key the key the certificate was made for.")
+            throw StartupError(
+                "The TLS key \(key) does not belong to the certificate \(certificate) (\(error)); give --tls-key the key the certificate was made for.")
         }
     }
 

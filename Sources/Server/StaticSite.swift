@@ -43,7 +43,8 @@ struct StaticSite: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: publicDirectory.path)
         } catch {
-            throw StartupError("The page's files are missing from \(publicDirectory.path); rebuild rabbitChat with `swift build` and run it from its build folder.")
+            throw StartupError(
+                "The page's files are missing from \(publicDirectory.path); rebuild rabbitChat with `swift build` and run it from its build folder.")
         }
         for name in names where !name.hasPrefix(".") {
             let url = publicDirectory.appendingPathComponent(name)
@@ -71,8 +72,9 @@ struct StaticSite: Sendable {
         let key = path == "/index.html" ? "/" : path
         guard let asset = assets[key] else { return nil }
         guard method == "GET" || method == "HEAD" else {
-            return StaticResponse(status: 405, headers: [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
-                                  body: Array("Only GET and HEAD are allowed here.\n".utf8))
+            return StaticResponse(
+                status: 405, headers: [("Allow", "GET, HEAD"), ("Content-Type", "text/plain; charset=utf-8")],
+                body: Array("Only GET and HEAD are allowed here.\n".utf8))
         }
         var headers: [(String, String)] = [
             ("Content-Type", asset.contentType),
@@ -94,7 +96,8 @@ struct StaticSite: Sendable {
     /// script could not either; it talks only to this server (`'self'` covers `ws:`/`wss:` to the
     /// same host and port in CSP 3 browsers); only this server may frame it (clickjacking);
     /// forms post only here (the `jsonp-polling` transport sends with a form into a hidden iframe).
-    static let pageCSP = "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; "
+    static let pageCSP =
+        "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; "
         + "frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
 
     static func asset(_ body: [UInt8], name: String, cacheControl: String) -> StaticAsset {

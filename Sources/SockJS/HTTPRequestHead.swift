@@ -99,7 +99,8 @@ enum HTTPForm {
                 out.append(UInt8(ascii: " "))
                 i += 1
             } else if b == UInt8(ascii: "%"), i + 2 < bytes.count,
-                      let h = hexValue(bytes[i + 1]), let l = hexValue(bytes[i + 2]) {
+                let h = hexValue(bytes[i + 1]), let l = hexValue(bytes[i + 2])
+            {
                 out.append(h << 4 | l)
                 i += 3
             } else {

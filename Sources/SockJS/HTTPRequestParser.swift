@@ -307,8 +307,8 @@ struct HTTPRequestParser {
         guard versionText.hasPrefix("HTTP/"), versionText.count == 8 else { throw .malformed }
         let digits = Array(versionText.utf8.suffix(3))
         guard digits[1] == UInt8(ascii: "."),
-              digits[0] == UInt8(ascii: "1"),
-              digits[2] >= UInt8(ascii: "0"), digits[2] <= UInt8(ascii: "9")
+            digits[0] == UInt8(ascii: "1"),
+            digits[2] >= UInt8(ascii: "0"), digits[2] <= UInt8(ascii: "9")
         else { throw .malformed }
         let version = (major: 1, minor: Int(digits[2] - UInt8(ascii: "0")))
         var headers: [(name: String, value: String)] = []

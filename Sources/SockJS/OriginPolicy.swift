@@ -193,7 +193,8 @@ public struct HostPolicy: Sendable, Hashable {
         var port: Int?
         if let portPart {
             guard !portPart.isEmpty, portPart.utf8.count <= 5, portPart.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
-                  let value = Int(portPart), value <= 65_535 else { return nil }
+                let value = Int(portPart), value <= 65_535
+            else { return nil }
             port = value
         }
         return (hostPart.lowercased(), port)

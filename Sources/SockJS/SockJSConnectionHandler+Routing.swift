@@ -20,15 +20,17 @@ extension SockJSConnectionHandler {
             return
         }
         if let policy = endpoint.options.originPolicy,
-           case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: shared.configuration.secure) {
+            case .refused(let reason) = policy.decide(origins: head.headerValues("Origin"), host: head.header("Host"), secure: shared.configuration.secure)
+        {
             forbidden(head, reason: reason)
             return
         }
         switch SockJSRoute.route(rest) {
         case .greeting:
             guard head.method == "GET" || head.method == "HEAD" else { return methodNotAllowed(head, allow: "GET") }
-            respond(head, status: 200, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "Welcome to SockJS!\n"), closeAfter: isUnhandledUpgrade(head))
+            respond(
+                head, status: 200, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "Welcome to SockJS!\n"), closeAfter: isUnhandledUpgrade(head))
         case .info:
             handleInfo(head, endpoint: endpoint)
         case .iframe:
@@ -47,16 +49,18 @@ extension SockJSConnectionHandler {
     }
 
     func notFound(_ head: HTTPRequestHead) {
-        respond(head, status: 404, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                body: ByteBuffer(staticString: "Not found: nothing is served at this path.\n"), closeAfter: isUnhandledUpgrade(head))
+        respond(
+            head, status: 404, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+            body: ByteBuffer(staticString: "Not found: nothing is served at this path.\n"), closeAfter: isUnhandledUpgrade(head))
     }
 
     /// `403` with a one-line reason (the Host or Origin policy refused the request). Not logged
     /// above debug: anyone can send these, as often as they like.
     func forbidden(_ head: HTTPRequestHead, reason: String) {
         logger.debug("SockJS request refused", metadata: ["status": "403", "reason": "\(reason)", "remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
-        respond(head, status: 403, headers: [("Content-Type", "text/plain; charset=UTF-8"), Self.noCache],
-                body: ByteBuffer(string: reason + "\n"), closeAfter: isUnhandledUpgrade(head))
+        respond(
+            head, status: 403, headers: [("Content-Type", "text/plain; charset=UTF-8"), Self.noCache],
+            body: ByteBuffer(string: reason + "\n"), closeAfter: isUnhandledUpgrade(head))
     }
 
     func methodNotAllowed(_ head: HTTPRequestHead, allow: String) {
@@ -115,7 +119,8 @@ extension SockJSConnectionHandler {
         switch head.method {
         case "GET":
             let o = endpoint.options
-            let json = "{\"websocket\":\(o.websocket),\"cookie_needed\":\(o.cookieNeeded),\"origins\":[\"*:*\"],\"entropy\":\(UInt32.random(in: 0...UInt32.max))}"
+            let json =
+                "{\"websocket\":\(o.websocket),\"cookie_needed\":\(o.cookieNeeded),\"origins\":[\"*:*\"],\"entropy\":\(UInt32.random(in: 0...UInt32.max))}"
             var headers: [(String, String)] = [("Content-Type", "application/json; charset=UTF-8"), Self.noCache]
             headers += corsHeaders(head)
             respond(head, status: 200, headers: headers, body: ByteBuffer(string: json))
@@ -164,37 +169,43 @@ extension SockJSConnectionHandler {
         let allocator = context?.channel.allocator ?? ByteBufferAllocator()
         switch transport {
         case .xhr:
-            receive(head, endpoint: endpoint, sessionID: sessionID, transport: .xhrPolling, kind: .polling,
-                    flavour: .newline, contentType: "application/javascript; charset=UTF-8", prelude: nil)
+            receive(
+                head, endpoint: endpoint, sessionID: sessionID, transport: .xhrPolling, kind: .polling,
+                flavour: .newline, contentType: "application/javascript; charset=UTF-8", prelude: nil)
         case .xhrStreaming:
             var prelude = allocator.buffer(capacity: 2049)
             prelude.writeRepeatingByte(UInt8(ascii: "h"), count: 2048)
             prelude.writeInteger(UInt8(ascii: "\n"))
-            receive(head, endpoint: endpoint, sessionID: sessionID, transport: .xhrStreaming,
-                    kind: .streaming(limit: endpoint.options.responseLimit),
-                    flavour: .newline, contentType: "application/javascript; charset=UTF-8", prelude: prelude)
+            receive(
+                head, endpoint: endpoint, sessionID: sessionID, transport: .xhrStreaming,
+                kind: .streaming(limit: endpoint.options.responseLimit),
+                flavour: .newline, contentType: "application/javascript; charset=UTF-8", prelude: prelude)
         case .eventsource:
-            receive(head, endpoint: endpoint, sessionID: sessionID, transport: .eventsource,
-                    kind: .streaming(limit: endpoint.options.responseLimit),
-                    flavour: .eventSource, contentType: "text/event-stream", prelude: ByteBuffer(staticString: "\r\n"))
+            receive(
+                head, endpoint: endpoint, sessionID: sessionID, transport: .eventsource,
+                kind: .streaming(limit: endpoint.options.responseLimit),
+                flavour: .eventSource, contentType: "text/event-stream", prelude: ByteBuffer(staticString: "\r\n"))
         case .htmlfile:
             // An htmlfile page runs its callback path in this origin: under an origin policy it is
             // served only into a frame (browsers that say where a response goes), not as a page
             // another site opens in a window, where `parent.<callback>` could reach its opener.
             if endpoint.options.originPolicy != nil, let destination = head.header("Sec-Fetch-Dest"),
-               destination != "iframe", destination != "frame" {
+                destination != "iframe", destination != "frame"
+            {
                 forbidden(head, reason: "htmlfile is served only inside a frame, not as \(OriginPolicy.quoted(destination)).")
                 return
             }
             guard let callback = callbackParameter(head) else { return }
-            receive(head, endpoint: endpoint, sessionID: sessionID, transport: .htmlfile,
-                    kind: .streaming(limit: endpoint.options.responseLimit),
-                    flavour: .htmlfile, contentType: "text/html; charset=UTF-8",
-                    prelude: ByteBuffer(string: Self.htmlfilePrelude(callback: callback)))
+            receive(
+                head, endpoint: endpoint, sessionID: sessionID, transport: .htmlfile,
+                kind: .streaming(limit: endpoint.options.responseLimit),
+                flavour: .htmlfile, contentType: "text/html; charset=UTF-8",
+                prelude: ByteBuffer(string: Self.htmlfilePrelude(callback: callback)))
         case .jsonp:
             guard let callback = callbackParameter(head) else { return }
-            receive(head, endpoint: endpoint, sessionID: sessionID, transport: .jsonpPolling, kind: .polling,
-                    flavour: .jsonp(callback: callback), contentType: "application/javascript; charset=UTF-8", prelude: nil)
+            receive(
+                head, endpoint: endpoint, sessionID: sessionID, transport: .jsonpPolling, kind: .polling,
+                flavour: .jsonp(callback: callback), contentType: "application/javascript; charset=UTF-8", prelude: nil)
         case .xhrSend:
             receiveMessages(head, body: body, endpoint: endpoint, sessionID: sessionID, form: false)
         case .jsonpSend:
@@ -207,8 +218,9 @@ extension SockJSConnectionHandler {
     /// The `c` query parameter, validated; answers 500 and returns nil when missing or invalid.
     private func callbackParameter(_ head: HTTPRequestHead) -> String? {
         guard let callback = head.queryParameter("c"), !callback.isEmpty else {
-            respond(head, status: 500, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "\"callback\" parameter required"))
+            respond(
+                head, status: 500, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "\"callback\" parameter required"))
             return nil
         }
         let valid = callback.utf8.allSatisfy { c in
@@ -216,8 +228,9 @@ extension SockJSConnectionHandler {
                 || (c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9")) || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
         }
         guard valid else {
-            respond(head, status: 500, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "invalid \"callback\" parameter"))
+            respond(
+                head, status: 500, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "invalid \"callback\" parameter"))
             return nil
         }
         return callback
@@ -225,19 +238,19 @@ extension SockJSConnectionHandler {
 
     static func htmlfilePrelude(callback: String) -> String {
         var page = """
-        <!doctype html>
-        <html><head>
-          <meta http-equiv="X-UA-Compatible" content="IE=edge" />
-          <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
-        </head><body><h2>Don't panic!</h2>
-          <script>
-            document.domain = document.domain;
-            var c = parent.\(callback);
-            c.start();
-            function p(d) {c.message(d);};
-            window.onload = function() {c.stop();};
-          </script>
-        """
+            <!doctype html>
+            <html><head>
+              <meta http-equiv="X-UA-Compatible" content="IE=edge" />
+              <meta http-equiv="Content-Type" content="text/html; charset=UTF-8" />
+            </head><body><h2>Don't panic!</h2>
+              <script>
+                document.domain = document.domain;
+                var c = parent.\(callback);
+                c.start();
+                function p(d) {c.message(d);};
+                window.onload = function() {c.stop();};
+              </script>
+            """
         // Browsers render a streamed page only after about 1 KiB; pad with spaces.
         page += String(repeating: " ", count: max(0, 1025 - page.utf8.count))
         page += "\r\n\r\n"
@@ -256,12 +269,15 @@ extension SockJSConnectionHandler {
         prelude: ByteBuffer?
     ) {
         guard let context else { return }
-        guard let session = endpoint.sessionForReceiving(
-            id: sessionID, transport: transport, request: head, remoteAddress: remoteAddress,
-            eventLoop: context.eventLoop, logger: logger
-        ) else {
-            respond(head, status: 503, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "The server is shutting down; reconnect to another server.\n"), closeAfter: true)
+        guard
+            let session = endpoint.sessionForReceiving(
+                id: sessionID, transport: transport, request: head, remoteAddress: remoteAddress,
+                eventLoop: context.eventLoop, logger: logger
+            )
+        else {
+            respond(
+                head, status: 503, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "The server is shutting down; reconnect to another server.\n"), closeAfter: true)
             return
         }
         var headers: [(String, String)] = [("Content-Type", contentType), Self.noCache]

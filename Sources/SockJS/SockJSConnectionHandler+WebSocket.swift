@@ -17,34 +17,40 @@ extension SockJSConnectionHandler {
             return
         }
         guard endpoint.options.websocket else {
-            respond(head, status: 404, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "Websockets are disabled for this service; use another transport.\n"), closeAfter: true)
+            respond(
+                head, status: 404, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "Websockets are disabled for this service; use another transport.\n"), closeAfter: true)
             return
         }
         guard head.header("Upgrade")?.lowercased() == "websocket" else {
-            respond(head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "Can \"Upgrade\" only to \"WebSocket\"."), closeAfter: true)
+            respond(
+                head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "Can \"Upgrade\" only to \"WebSocket\"."), closeAfter: true)
             return
         }
         guard head.header("Connection", containsToken: "upgrade") else {
-            respond(head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "\"Connection\" must be \"Upgrade\"."), closeAfter: true)
+            respond(
+                head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "\"Connection\" must be \"Upgrade\"."), closeAfter: true)
             return
         }
         if head.header("Sec-WebSocket-Key") == nil,
-           let k1 = head.header("Sec-WebSocket-Key1"), let k2 = head.header("Sec-WebSocket-Key2") {
+            let k1 = head.header("Sec-WebSocket-Key1"), let k2 = head.header("Sec-WebSocket-Key2")
+        {
             startHixie(head, endpoint: endpoint, sessionID: sessionID, framed: framed, key1: k1, key2: k2)
             return
         }
         let version = head.header("Sec-WebSocket-Version") ?? ""
         guard ["13", "8", "7"].contains(version), let key = head.header("Sec-WebSocket-Key"), !key.isEmpty else {
-            respond(head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8"), ("Sec-WebSocket-Version", "13")],
-                    body: ByteBuffer(staticString: "Unsupported websocket version or key; use RFC 6455 (version 13).\n"), closeAfter: true)
+            respond(
+                head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8"), ("Sec-WebSocket-Version", "13")],
+                body: ByteBuffer(staticString: "Unsupported websocket version or key; use RFC 6455 (version 13).\n"), closeAfter: true)
             return
         }
         let accept = Self.webSocketAccept(key: key)
         var out = ByteBuffer()
-        out.writeStaticString("HTTP/1.1 101 Switching Protocols\r\nX-Content-Type-Options: nosniff\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
+        out.writeStaticString(
+            "HTTP/1.1 101 Switching Protocols\r\nX-Content-Type-Options: nosniff\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ")
         out.writeString(accept)
         out.writeStaticString("\r\n\r\n")
         write(out, flush: false)
@@ -53,8 +59,9 @@ extension SockJSConnectionHandler {
 
     private func startHixie(_ head: HTTPRequestHead, endpoint: SockJSEndpoint, sessionID: String, framed: Bool, key1: String, key2: String) {
         guard let n1 = Hixie76.keyNumber(key1), let n2 = Hixie76.keyNumber(key2) else {
-            respond(head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8")],
-                    body: ByteBuffer(staticString: "Invalid hixie-76 websocket keys.\n"), closeAfter: true)
+            respond(
+                head, status: 400, headers: [("Content-Type", "text/plain; charset=UTF-8")],
+                body: ByteBuffer(staticString: "Invalid hixie-76 websocket keys.\n"), closeAfter: true)
             return
         }
         var out = ByteBuffer()
@@ -63,9 +70,10 @@ extension SockJSConnectionHandler {
         out.writeString("Sec-WebSocket-Location: \(shared.configuration.secure ? "wss" : "ws")://\(head.header("Host") ?? "localhost")\(head.uri)\r\n\r\n")
         // HAProxy forwards the nonce only after it saw the 101: send the head first.
         write(out, flush: true)
-        run(machine.hixieHandshakeStarted(
-            HixieHandshake(key1: n1, key2: n2, endpoint: endpoint, head: head, sessionID: sessionID), framed: framed
-        ))
+        run(
+            machine.hixieHandshakeStarted(
+                HixieHandshake(key1: n1, key2: n2, endpoint: endpoint, head: head, sessionID: sessionID), framed: framed
+            ))
     }
 
     func completeHixieHandshake(_ handshake: HixieHandshake, framed: Bool, nonce: [UInt8]) {
@@ -80,19 +88,22 @@ extension SockJSConnectionHandler {
         run(.cancel)
         webSocketParser = WebSocketFrameParser(maxFrameSize: endpoint.options.maxMessageBytes)
         let flavour: SockJSFrameFlavour = hixie ? .hixie76 : (framed ? .websocket : .rawWebSocket)
-        guard let session = endpoint.webSocketSession(
-            id: sessionID, transport: framed ? .websocket : .rawWebSocket, request: head,
-            remoteAddress: remoteAddress, eventLoop: context.eventLoop, logger: logger
-        ) else {
+        guard
+            let session = endpoint.webSocketSession(
+                id: sessionID, transport: framed ? .websocket : .rawWebSocket, request: head,
+                remoteAddress: remoteAddress, eventLoop: context.eventLoop, logger: logger
+            )
+        else {
             write(machine.webSocketRefused(hixie: hixie), flush: true)
             closeAfterFlush()
             return
         }
         let receiver = WebSocketReceiver(flavour: flavour, handler: NIOLoopBound(self, eventLoop: context.eventLoop))
-        run(machine.webSocketStarted(
-            Attachment(receiver: receiver, session: session), hixie: hixie, framed: framed,
-            maxMessageBytes: endpoint.options.maxMessageBytes
-        ))
+        run(
+            machine.webSocketStarted(
+                Attachment(receiver: receiver, session: session), hixie: hixie, framed: framed,
+                maxMessageBytes: endpoint.options.maxMessageBytes
+            ))
         session.attach(receiver, kind: .persistent)
         context.flush()
     }

@@ -61,11 +61,12 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
 
     init(shared: SockJSServerContext) {
         self.shared = shared
-        self.machine = Machine(configuration: .init(
-            idleTimeout: shared.configuration.idleTimeout,
-            requestTimeout: shared.configuration.requestTimeout,
-            maxBytesAhead: shared.configuration.maxRequestHeadBytes + shared.configuration.maxRequestBodyBytes
-        ))
+        self.machine = Machine(
+            configuration: .init(
+                idleTimeout: shared.configuration.idleTimeout,
+                requestTimeout: shared.configuration.requestTimeout,
+                maxBytesAhead: shared.configuration.maxRequestHeadBytes + shared.configuration.maxRequestBodyBytes
+            ))
         self.parser = HTTPRequestParser(limits: shared.parserLimits)
         self.webSocketParser = WebSocketFrameParser(maxFrameSize: 1024 * 1024)
     }
@@ -219,7 +220,9 @@ final class SockJSConnectionHandler: ChannelInboundHandler {
         case .closeNow:
             context?.close(promise: nil)
         case .refuseSlowRequest:
-            logger.info("SockJS connection closed: its request did not arrive within the request timeout", metadata: ["remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
+            logger.info(
+                "SockJS connection closed: its request did not arrive within the request timeout",
+                metadata: ["remote": "\(remoteAddress.map { "\($0)" } ?? "-")"])
             writeRaw(status: 408, body: "The request took too long to arrive; send it again.\n")
         }
     }

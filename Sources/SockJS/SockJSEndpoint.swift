@@ -32,9 +32,11 @@ final class SockJSEndpoint: Sendable {
         let digest = Insecure.MD5.hash(data: Array(page.utf8))
         self.iframeETag = "\"" + digest.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() + "\""
         let ancestors = options.originPolicy?.frameAncestors ?? "*"
-        self.iframeCSP = "default-src 'none'; script-src \(Self.scriptSource(sockjsURL: options.sockjsURL)) '\(Self.inlineScriptHash(page))'; "
+        self.iframeCSP =
+            "default-src 'none'; script-src \(Self.scriptSource(sockjsURL: options.sockjsURL)) '\(Self.inlineScriptHash(page))'; "
             + "connect-src 'self'; frame-src 'self'; frame-ancestors \(ancestors); base-uri 'none'; form-action 'self'"
-        self.htmlfileCSP = "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors \(ancestors); base-uri 'none'; form-action 'none'"
+        self.htmlfileCSP =
+            "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors \(ancestors); base-uri 'none'; form-action 'none'"
     }
 
     /// The CSP source of the script `sockjsURL` names: `'self'` for a path on this server, else
@@ -130,7 +132,6 @@ final class SockJSEndpoint: Sendable {
         registry.add(session)
         return session
     }
-
 
     static func iframePage(sockjsURL: String) -> String {
         """

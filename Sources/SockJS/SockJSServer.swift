@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A SockJS server on SwiftNIO: SockJS services mounted under prefixes, plain HTTP routes next
 /// to them, one listening socket.
@@ -122,10 +123,11 @@ public final class SockJSServer: Sendable {
         let sessions = registry.stopAccepting()
         var closed: [EventLoopFuture<Void>] = []
         for session in sessions {
-            closed.append(session.eventLoop.submit {
-                session.closeOnLoop(.goAway, reason: .serverShutdown)
-                session.forget()
-            })
+            closed.append(
+                session.eventLoop.submit {
+                    session.closeOnLoop(.goAway, reason: .serverShutdown)
+                    session.forget()
+                })
         }
         for f in closed { try? await f.get() }
         guard let shared else { return }
@@ -148,7 +150,7 @@ public enum SockJSServerError: Error, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .bindFailed(host, port, underlying):
+        case .bindFailed(let host, let port, let underlying):
             return "Cannot listen on \(host):\(port) (\(underlying)); choose another port with --port or stop the program using it."
         }
     }
@@ -181,7 +183,9 @@ final class AcceptPauseHandler: ChannelInboundHandler {
         let now = NIODeadline.now()
         if lastLogged.map({ now - $0 > .seconds(60) }) ?? true {
             lastLogged = now
-            logger.error("Cannot accept connections: \(error). Existing connections are still served; accepting again every second (raise the open-file limit: ulimit -n).")
+            logger.error(
+                "Cannot accept connections: \(error). Existing connections are still served; accepting again every second (raise the open-file limit: ulimit -n)."
+            )
         }
         guard resume == nil, let options = context.channel.syncOptions else { return }
         try? options.setOption(.autoRead, value: false)

@@ -62,15 +62,15 @@ struct SockJSSessionStateMachine {
 
         static func == (lhs: Action, rhs: Action) -> Bool {
             switch (lhs, rhs) {
-            case let (.sendOpen(a), .sendOpen(b)): return a == b
-            case let (.sendMessages(a, ea), .sendMessages(b, eb)):
+            case (.sendOpen(let a), .sendOpen(let b)): return a == b
+            case (.sendMessages(let a, let ea), .sendMessages(let b, let eb)):
                 return ea == eb && a.count == b.count && zip(a, b).allSatisfy { $0 === $1 }
-            case let (.sendHeartbeat(a), .sendHeartbeat(b)): return a == b
-            case let (.sendClose(a), .sendClose(b)): return a == b
+            case (.sendHeartbeat(let a), .sendHeartbeat(let b)): return a == b
+            case (.sendClose(let a), .sendClose(let b)): return a == b
             case (.rejectReceiver, .rejectReceiver), (.endReceiver, .endReceiver), (.dropReceiver, .dropReceiver),
-                 (.notifyOpened, .notifyOpened), (.remove, .remove):
+                (.notifyOpened, .notifyOpened), (.remove, .remove):
                 return true
-            case let (.notifyClosed(a), .notifyClosed(b)): return a == b
+            case (.notifyClosed(let a), .notifyClosed(let b)): return a == b
             default: return false
             }
         }
@@ -111,9 +111,9 @@ struct SockJSSessionStateMachine {
     /// The earliest time ``tick(now:)`` has something to do.
     var nextDeadline: NIODeadline? {
         switch (heartbeatDeadline, expiryDeadline) {
-        case let (h?, e?): return min(h, e)
-        case let (h?, nil): return h
-        case let (nil, e?): return e
+        case (let h?, let e?): return min(h, e)
+        case (let h?, nil): return h
+        case (nil, let e?): return e
         case (nil, nil): return nil
         }
     }
@@ -169,7 +169,10 @@ struct SockJSSessionStateMachine {
         guard let kind = receiver else { return [] }
         detach(now: now)
         guard phase == .open else {
-            if kind == .persistent { isRemoved = true; return [.remove] }
+            if kind == .persistent {
+                isRemoved = true
+                return [.remove]
+            }
             return []
         }
         if kind == .persistent {
@@ -272,7 +275,8 @@ struct SockJSSessionStateMachine {
         guard !isRemoved else { return [] }
         var actions: [Action] = []
         if let h = heartbeatDeadline, h <= now, receiver == .persistent, checksLiveness, phase == .open,
-           now - lastClientActivity >= configuration.heartbeatInterval * 2 {
+            now - lastClientActivity >= configuration.heartbeatInterval * 2
+        {
             // Two heartbeats (each with a ping) went unanswered: a half-open connection.
             receiver = nil
             heartbeatDeadline = nil

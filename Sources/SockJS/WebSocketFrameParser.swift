@@ -47,8 +47,8 @@ struct WebSocketFrameParser {
     func next(from buffer: inout ByteBuffer) throws(ParseError) -> WebSocketFrame? {
         let start = buffer.readerIndex
         guard buffer.readableBytes >= 2,
-              let b0: UInt8 = buffer.getInteger(at: start),
-              let b1: UInt8 = buffer.getInteger(at: start + 1)
+            let b0: UInt8 = buffer.getInteger(at: start),
+            let b1: UInt8 = buffer.getInteger(at: start + 1)
         else { return nil }
         let fin = b0 & 0x80 != 0
         guard b0 & 0x70 == 0 else { throw .protocolError }

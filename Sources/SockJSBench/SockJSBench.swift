@@ -40,7 +40,8 @@ extension SockJSBench {
         @Option(help: "Event loop threads of the load client.")
         var clientThreads: Int = 1
 
-        @Option(help: "Microseconds the server waits between broadcasts of a burst (0: back to back, flushes coalesce; >0: every broadcast flushes on its own).")
+        @Option(
+            help: "Microseconds the server waits between broadcasts of a burst (0: back to back, flushes coalesce; >0: every broadcast flushes on its own).")
         var gap: Int = 0
 
         func run() async throws {
@@ -60,7 +61,9 @@ extension SockJSBench {
             guard let port = readPort(pipe.fileHandleForReading) else {
                 throw ValidationError("The benchmark server did not start; run `SockJSBench server --port 0` to see why.")
             }
-            print("server pid \(process.processIdentifier) on 127.0.0.1:\(port); \(sessions) websocket sessions, bursts of \(burst) × \(size)-byte messages, \(gap) µs apart")
+            print(
+                "server pid \(process.processIdentifier) on 127.0.0.1:\(port); \(sessions) websocket sessions, bursts of \(burst) × \(size)-byte messages, \(gap) µs apart"
+            )
 
             let pid = process.processIdentifier
             let rssBefore = residentKiB(pid: pid)
@@ -84,7 +87,9 @@ extension SockJSBench {
             }
             try await Task.sleep(for: .milliseconds(500))
             let rssOpen = residentKiB(pid: pid)
-            print("all \(sessions) sessions open; server RSS \(rssBefore) KiB before, \(rssOpen) KiB with them: \(fmt(Double(rssOpen - rssBefore) / Double(sessions), 1)) KiB per idle session")
+            print(
+                "all \(sessions) sessions open; server RSS \(rssBefore) KiB before, \(rssOpen) KiB with them: \(fmt(Double(rssOpen - rssBefore) / Double(sessions), 1)) KiB per idle session"
+            )
             print("")
             print("| round | deliveries | seconds | deliveries/s | server CPU µs/delivery |")
             print("|---|---|---|---|---|")
@@ -114,7 +119,9 @@ extension SockJSBench {
                 }
             }
             print("")
-            print("total: \(totalDeliveries) deliveries in \(fmt(totalSeconds, 3)) s = \(Int(Double(totalDeliveries) / totalSeconds)) deliveries/s; server CPU \(fmt(totalCPU / Double(totalDeliveries), 2)) µs per delivery; closed sessions: \(counters.closed.load(ordering: .relaxed))")
+            print(
+                "total: \(totalDeliveries) deliveries in \(fmt(totalSeconds, 3)) s = \(Int(Double(totalDeliveries) / totalSeconds)) deliveries/s; server CPU \(fmt(totalCPU / Double(totalDeliveries), 2)) µs per delivery; closed sessions: \(counters.closed.load(ordering: .relaxed))"
+            )
             for c in channels { c.close(promise: nil) }
             try await group.shutdownGracefully()
         }
@@ -169,16 +176,18 @@ extension SockJSBench {
         func run() async throws {
             var logger = Logger(label: "sockjs-bench")
             logger.logLevel = .warning
-            let server = SockJSServer(configuration: .init {
-                $0.port = port
-                $0.logger = logger
-            })
+            let server = SockJSServer(
+                configuration: .init {
+                    $0.port = port
+                    $0.logger = logger
+                })
             let service = BenchService()
             server.mount("/bench", service: service)
             server.route("/stats") { _ in
                 var usage = rusage()
                 getrusage(RUSAGE_SELF.rawValue, &usage)
-                let micros = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+                let micros =
+                    Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
                     + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
                 return SockJSHTTPResponse(status: 200, text: "\(micros)\n")
             }
@@ -235,7 +244,8 @@ final class BenchClientHandler: ChannelInboundHandler {
     }
 
     func channelActive(context: ChannelHandlerContext) {
-        let request = "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        let request =
+            "GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: request)), promise: nil)
         context.fireChannelActive()
     }

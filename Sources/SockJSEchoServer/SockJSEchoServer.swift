@@ -1,12 +1,12 @@
 import ArgumentParser
+import Dispatch
 import Logging
 import NIOCore
 import SockJS
-import Dispatch
 import Synchronization
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `sockjs-echo-server`: the four standard SockJS test services on one port, for the official
@@ -42,11 +42,12 @@ struct SockJSEchoServer: AsyncParsableCommand {
         guard heartbeat > 0, disconnectDelay > 0 else {
             throw ValidationError("--heartbeat and --disconnect-delay must be positive numbers of seconds.")
         }
-        let server = SockJSServer(configuration: .init {
-            $0.host = host
-            $0.port = port
-            $0.logger = logger
-        })
+        let server = SockJSServer(
+            configuration: .init {
+                $0.host = host
+                $0.port = port
+                $0.logger = logger
+            })
         var base = SockJSOptions()
         base.heartbeatInterval = .nanoseconds(Int64(heartbeat * 1e9))
         base.disconnectDelay = .nanoseconds(Int64(disconnectDelay * 1e9))

@@ -49,7 +49,7 @@ public enum SockJSRoute: Equatable, Sendable {
         let server = parts[0]
         let session = parts[1]
         guard isSessionComponent(server), isSessionComponent(session),
-              let transport = SessionEndpoint(rawValue: String(parts[2]))
+            let transport = SessionEndpoint(rawValue: String(parts[2]))
         else { return .notFound }
         return .session(server: String(server), session: String(session), transport: transport)
     }

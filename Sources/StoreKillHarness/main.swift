@@ -1,9 +1,10 @@
 import Broker
 import InMemoryBroker
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 // StoreKillHarness DATA_DIR FIRST_INDEX

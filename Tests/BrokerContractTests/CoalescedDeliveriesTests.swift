@@ -1,14 +1,16 @@
-@testable import Broker
 import Synchronization
 import Testing
+
+@testable import Broker
 
 /// The batch view a busy reader uses: everything that arrived since it last read, at once,
 /// in order; nothing held back from an idle reader; cancellation ends it.
 @Suite("CoalescedDeliveries", .timeLimit(.minutes(1)))
 struct CoalescedDeliveriesTests {
     private func delivery(_ tag: UInt64) -> Delivery {
-        Delivery(deliveryTag: tag, consumerTag: "c", redelivered: false, exchange: "", routingKey: "q",
-                 body: Array("m\(tag)".utf8), properties: MessageProperties())
+        Delivery(
+            deliveryTag: tag, consumerTag: "c", redelivered: false, exchange: "", routingKey: "q",
+            body: Array("m\(tag)".utf8), properties: MessageProperties())
     }
 
     /// Waits (bounded) until the pump has put down `count` deliveries and seen the stream end.

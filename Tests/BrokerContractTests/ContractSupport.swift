@@ -1,4 +1,5 @@
 import Broker
+import ServerTestSupport
 import Testing
 
 /// Runs `operation` and returns the error it threw, or nil.
@@ -16,16 +17,20 @@ func brokerError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ operati
 }
 
 /// Expects `operation` to fail with the AMQP reply `code`.
-func expectCode<T>(_ code: UInt16, sourceLocation: SourceLocation = #_sourceLocation,
-                   _ operation: () async throws -> T) async {
+func expectCode<T>(
+    _ code: UInt16, sourceLocation: SourceLocation = #_sourceLocation,
+    _ operation: () async throws -> T
+) async {
     let error = await brokerError(sourceLocation: sourceLocation, operation)
     #expect(error?.code == code, "expected AMQP \(code), got \(String(describing: error))", sourceLocation: sourceLocation)
 }
 
 /// Expects `operation` to fail with a hard (connection-level) AMQP error `code`, and the
 /// connection to close because of it.
-func expectHardError<T>(_ code: UInt16, closing connection: any BrokerConnection, sourceLocation: SourceLocation = #_sourceLocation,
-                        _ operation: () async throws -> T) async {
+func expectHardError<T>(
+    _ code: UInt16, closing connection: any BrokerConnection, sourceLocation: SourceLocation = #_sourceLocation,
+    _ operation: () async throws -> T
+) async {
     let error = await brokerError(sourceLocation: sourceLocation, operation)
     #expect(error?.code == code, "expected AMQP \(code), got \(String(describing: error))", sourceLocation: sourceLocation)
     let deadline = ContinuousClock.now + .seconds(2)
@@ -38,8 +43,9 @@ func expectHardError<T>(_ code: UInt16, closing connection: any BrokerConnection
 extension BrokerChannel {
     /// Publishes a text message and expects it confirmed.
     func send(_ text: String, to exchange: String = "", key: String, persistent: Bool = false) async throws(BrokerError) {
-        try await publish(OutgoingMessage(text, properties: MessageProperties(persistent: persistent)), exchange: exchange,
-                          routingKey: key, mandatory: false)
+        try await publish(
+            OutgoingMessage(text, properties: MessageProperties(persistent: persistent)), exchange: exchange,
+            routingKey: key, mandatory: false)
     }
 
     /// Publishes several texts with one round of confirms and expects all confirmed.
@@ -67,9 +73,12 @@ extension BrokerChannel {
     }
 
     /// Starts a consumer and a collector of its deliveries.
-    func collect(_ queue: String, prefetch: UInt16 = 100, noAck: Bool = false, exclusive: Bool = false,
-                 arguments: AMQPTable = [:]) async throws(BrokerError) -> DeliveryCollector {
-        DeliveryCollector(try await consume(queue: queue, options: ConsumeOptions(prefetch: prefetch, noAck: noAck, exclusive: exclusive, arguments: arguments)))
+    func collect(
+        _ queue: String, prefetch: UInt16 = 100, noAck: Bool = false, exclusive: Bool = false,
+        arguments: AMQPTable = [:]
+    ) async throws(BrokerError) -> DeliveryCollector {
+        DeliveryCollector(
+            try await consume(queue: queue, options: ConsumeOptions(prefetch: prefetch, noAck: noAck, exclusive: exclusive, arguments: arguments)))
     }
 }
 
@@ -99,5 +108,3 @@ func afterConsumersLeft(_ t: TestBroker, _ queue: String, count: UInt32 = 0) asy
     }
     return info.messageCount
 }
-
-import ServerTestSupport

@@ -7,8 +7,9 @@ import Testing
 @Suite("DeliveryHandOver and DeliveryStream")
 struct DeliveryHandOverTests {
     private func delivery(_ tag: UInt64) -> Delivery {
-        Delivery(deliveryTag: tag, consumerTag: "c", redelivered: false, exchange: "", routingKey: "q",
-                 body: Array("m\(tag)".utf8), properties: MessageProperties())
+        Delivery(
+            deliveryTag: tag, consumerTag: "c", redelivered: false, exchange: "", routingKey: "q",
+            body: Array("m\(tag)".utf8), properties: MessageProperties())
     }
 
     @Test

@@ -34,8 +34,10 @@ struct DifferentialTests {
     /// keep: three persistent messages in the durable queue q1, the first taken by `basic.get`
     /// and not acked (so that its redelivered flag is at stake), the others never delivered
     /// (unless a consumer of q1 takes them).
-    func compare(seed: UInt64, simulator: DifferentialWorld, rabbit: DifferentialWorld,
-                 steps: Int = Self.steps, restartAt: Set<Int> = []) async throws {
+    func compare(
+        seed: UInt64, simulator: DifferentialWorld, rabbit: DifferentialWorld,
+        steps: Int = Self.steps, restartAt: Set<Int> = []
+    ) async throws {
         try await simulator.setUp()
         try await rabbit.setUp()
         var generator = SeededGenerator(seed: seed)
@@ -43,7 +45,8 @@ struct DifferentialTests {
         var nextBody = 0
         var nextSlot = 0
         for step in 0..<steps {
-            let operations = restartAt.contains(step)
+            let operations =
+                restartAt.contains(step)
                 ? Self.beforeRestart(simulator, &nextBody) + [.restart]
                 : [Self.agreed(Self.next(&generator, simulator, &nextBody, &nextSlot), simulator, rabbit)]
             for operation in operations {
@@ -90,7 +93,9 @@ struct DifferentialTests {
     }
 
     private static func fail(_ seed: UInt64, _ log: [String], _ what: String) {
-        let message = "Differential run with seed \(seed) diverged (replay: RABBITCHAT_DIFF_SEED=\(seed)): \(what)\nLast steps:\n" + log.suffix(60).joined(separator: "\n")
+        let message =
+            "Differential run with seed \(seed) diverged (replay: RABBITCHAT_DIFF_SEED=\(seed)): \(what)\nLast steps:\n"
+            + log.suffix(60).joined(separator: "\n")
         print(message)
         Issue.record(Comment(rawValue: message))
     }
@@ -133,7 +138,8 @@ struct DifferentialTests {
         }
         guard actual != expected else { return nil }
         let lines = zip(expected, actual).filter { $0 != $1 }.map { "  simulator: \($0)\n  RabbitMQ:  \($1)" }
-        return "observable state differs:\n" + lines.joined(separator: "\n") + (expected.count != actual.count ? "\n  (\(expected.count) vs \(actual.count) lines)" : "")
+        return "observable state differs:\n" + lines.joined(separator: "\n")
+            + (expected.count != actual.count ? "\n  (\(expected.count) vs \(actual.count) lines)" : "")
     }
 
     /// A `multiple` settle covers every earlier delivery of the channel; RabbitMQ's queues
@@ -157,7 +163,9 @@ struct DifferentialTests {
     /// Picks the next operation, using the simulator's state to keep most steps meaningful.
     private static func next(_ g: inout SeededGenerator, _ world: DifferentialWorld, _ nextBody: inout Int, _ nextSlot: inout Int) -> DifferentialOperation {
         let open = (0..<DifferentialWorld.channelSlots).filter { world.channels[$0]?.closeReason == nil && world.channels[$0] != nil }
-        let ch = (open.isEmpty || Int.random(in: 0..<10, using: &g) == 0) ? Int.random(in: 0..<DifferentialWorld.channelSlots, using: &g) : open.randomElement(using: &g)!
+        let ch =
+            (open.isEmpty || Int.random(in: 0..<10, using: &g) == 0)
+            ? Int.random(in: 0..<DifferentialWorld.channelSlots, using: &g) : open.randomElement(using: &g)!
         let q = Int.random(in: 0..<DifferentialWorld.queueCount, using: &g)
         let x = Int.random(in: 0..<DifferentialWorld.exchangeKinds.count, using: &g)
         let bindingKeys = ["a", "b", "a.b", "a.*", "#", "*.b"]
@@ -174,25 +182,28 @@ struct DifferentialTests {
         case 0..<28:
             nextBody += 1
             let toDefault = Bool.random(using: &g)
-            return .publish(channel: ch, exchange: toDefault ? nil : x, key: routingKeys.randomElement(using: &g)!, queue: q,
-                            mandatory: Int.random(in: 0..<3, using: &g) == 0, persistent: Bool.random(using: &g), body: "m\(nextBody)")
+            return .publish(
+                channel: ch, exchange: toDefault ? nil : x, key: routingKeys.randomElement(using: &g)!, queue: q,
+                mandatory: Int.random(in: 0..<3, using: &g) == 0, persistent: Bool.random(using: &g), body: "m\(nextBody)")
         case 28..<46:
             let candidates = (0..<DifferentialWorld.channelSlots).filter { !world.unacked[$0].isEmpty }
             guard let target = candidates.randomElement(using: &g) else { return .get(channel: ch, queue: q, autoAck: false) }
             let index = Int.random(in: 0..<world.unacked[target].count, using: &g)
-            let kind: DifferentialOperation.SettleKind = switch Int.random(in: 0..<3, using: &g) {
-            case 0: .ack(multiple: Bool.random(using: &g))
-            case 1: .nack(multiple: Bool.random(using: &g), requeue: Bool.random(using: &g))
-            default: .reject(requeue: Bool.random(using: &g))
-            }
+            let kind: DifferentialOperation.SettleKind =
+                switch Int.random(in: 0..<3, using: &g) {
+                case 0: .ack(multiple: Bool.random(using: &g))
+                case 1: .nack(multiple: Bool.random(using: &g), requeue: Bool.random(using: &g))
+                default: .reject(requeue: Bool.random(using: &g))
+                }
             let entry = world.unacked[target][index]
             return .settle(channel: target, body: entry.delivery.text, queue: entry.queue, kind: kind)
         case 46..<54:
             return .get(channel: ch, queue: q, autoAck: Bool.random(using: &g))
         case 54..<63:
             nextSlot += 1
-            return .consume(channel: ch, queue: q, slot: nextSlot, prefetch: UInt16.random(in: 1...3, using: &g),
-                            noAck: Int.random(in: 0..<8, using: &g) == 0, exclusive: Int.random(in: 0..<8, using: &g) == 0)
+            return .consume(
+                channel: ch, queue: q, slot: nextSlot, prefetch: UInt16.random(in: 1...3, using: &g),
+                noAck: Int.random(in: 0..<8, using: &g) == 0, exclusive: Int.random(in: 0..<8, using: &g) == 0)
         case 63..<67:
             guard let slot = world.consumers.keys.sorted().randomElement(using: &g) else { return .declareQueue(channel: ch, queue: q, mismatched: false) }
             return .cancel(slot: slot)
@@ -237,7 +248,8 @@ extension DifferentialTests {
                 var nextSlot = 0
                 var restarts = 0
                 for step in 0..<Self.steps {
-                    let operation: DifferentialOperation = Int.random(in: 0..<20, using: &generator) == 0
+                    let operation: DifferentialOperation =
+                        Int.random(in: 0..<20, using: &generator) == 0
                         ? .restart : Self.next(&generator, expected, &nextBody, &nextSlot)
                     if case .restart = operation { restarts += 1 }
                     let a = await expected.run(operation)
@@ -278,11 +290,17 @@ extension RabbitMQRestartContractTests {
     static let restartsPerRun = 2
     static let stepsWithRestarts = 90
 
-    @Test(.enabled(if: port != nil || TestEnvironment.requireRabbitMQ,
-                   "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the differential test with restarts on RabbitMQ"),
-          arguments: differentialSeeds)
+    @Test(
+        .enabled(
+            if: port != nil || TestEnvironment.requireRabbitMQ,
+            "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the differential test with restarts on RabbitMQ"
+        ),
+        arguments: differentialSeeds)
     func differentialRunsWithRestartsObserveTheSameOnTheStoreAndOnRabbitMQ(seed: UInt64) async throws {
-        let port = try #require(Self.port, "RABBITCHAT_RESTART_RABBITMQ_PORT is not set under RABBITCHAT_REQUIRE_RABBITMQ=1: start a private node (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) and set the variable to its port, as scripts/test does.")
+        let port = try #require(
+            Self.port,
+            "RABBITCHAT_RESTART_RABBITMQ_PORT is not set under RABBITCHAT_REQUIRE_RABBITMQ=1: start a private node (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) and set the variable to its port, as scripts/test does."
+        )
         let url = "amqp://guest:guest@127.0.0.1:\(port)/"
         let rabbit = try TestBroker(.rabbitMQ, rabbitMQURL: url)
         let restarts = Counter()
@@ -299,9 +317,10 @@ extension RabbitMQRestartContractTests {
                     try await Self.waitUntilAccepting(rabbit)
                     restarts.add()
                 }
-                try await DifferentialTests().compare(seed: seed, simulator: DifferentialWorld(simulator, durableExchanges: true),
-                                                      rabbit: DifferentialWorld(rabbit, durableExchanges: true, restartRabbitMQ: restart),
-                                                      steps: Self.stepsWithRestarts, restartAt: restartAt)
+                try await DifferentialTests().compare(
+                    seed: seed, simulator: DifferentialWorld(simulator, durableExchanges: true),
+                    rabbit: DifferentialWorld(rabbit, durableExchanges: true, restartRabbitMQ: restart),
+                    steps: Self.stepsWithRestarts, restartAt: restartAt)
             }
             await rabbit.cleanUp()
         } catch {

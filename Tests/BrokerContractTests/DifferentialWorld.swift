@@ -49,13 +49,14 @@ final class DifferentialWorld {
     /// The options of logical queue `q`: plain, durable, drop-head at 2, reject-publish at 2,
     /// exclusive. A mismatched declare flips `durable`.
     static func options(_ q: Int, mismatched: Bool) -> QueueOptions {
-        var options: QueueOptions = switch q {
-        case 1: QueueOptions(durable: true)
-        case 2: QueueOptions(arguments: ["x-max-length": 2])
-        case 3: QueueOptions(arguments: ["x-max-length": 2, "x-overflow": "reject-publish"])
-        case 4: QueueOptions(exclusive: true)
-        default: QueueOptions()
-        }
+        var options: QueueOptions =
+            switch q {
+            case 1: QueueOptions(durable: true)
+            case 2: QueueOptions(arguments: ["x-max-length": 2])
+            case 3: QueueOptions(arguments: ["x-max-length": 2, "x-overflow": "reject-publish"])
+            case 4: QueueOptions(exclusive: true)
+            default: QueueOptions()
+            }
         if mismatched { options.durable.toggle() }
         return options
     }
@@ -213,7 +214,8 @@ final class DifferentialWorld {
         await peek.close()
         let deadline = ContinuousClock.now + .seconds(5)
         while let info = try await observer?.declareQueue(queue(1), options: QueueOptions(passive: true)),
-              info.messageCount < texts.count, ContinuousClock.now < deadline {
+            info.messageCount < texts.count, ContinuousClock.now < deadline
+        {
             try await Task.sleep(for: .milliseconds(5))
         }
         return texts.joined(separator: " ")
@@ -256,7 +258,8 @@ final class DifferentialWorld {
         }
         for (slot, consumer) in consumers.sorted(by: { $0.key < $1.key }) {
             let texts = consumer.collector.deliveries.map { $0.text + ($0.redelivered ? "!" : "") }
-            lines.append("k\(slot)@ch\(consumer.channel) q\(consumer.queue): \(texts.joined(separator: " "))\(consumer.collector.isFinished ? " [finished]" : "")")
+            lines.append(
+                "k\(slot)@ch\(consumer.channel) q\(consumer.queue): \(texts.joined(separator: " "))\(consumer.collector.isFinished ? " [finished]" : "")")
         }
         for ch in 0..<Self.channelSlots {
             let state = channels[ch] == nil ? "none" : channels[ch]?.closeReason == nil ? "open" : "closed"

@@ -1,5 +1,6 @@
 import Broker
 import InMemoryBroker
+import Synchronization
 import Testing
 
 /// The simulator's fault injection and restart, which only it can do on demand.
@@ -185,5 +186,3 @@ final class ManualClock: Sendable {
         set { value.store(newValue, ordering: .relaxed) }
     }
 }
-
-import Synchronization

@@ -46,9 +46,10 @@ struct PublishContractTests {
             let channel = try await t.channel("c")
             let queue = t.queueName("q")
             try await channel.declareQueue(queue, options: .durable)
-            let properties = MessageProperties(contentType: "application/json", persistent: true, messageId: "m-1",
-                                               correlationId: "c-1", replyTo: "r", type: "chat", appId: "rabbitChat",
-                                               timestamp: 1_700_000_000, headers: ["x-from": "alice", "x-n": 7])
+            let properties = MessageProperties(
+                contentType: "application/json", persistent: true, messageId: "m-1",
+                correlationId: "c-1", replyTo: "r", type: "chat", appId: "rabbitChat",
+                timestamp: 1_700_000_000, headers: ["x-from": "alice", "x-n": 7])
             let body: [UInt8] = [0, 1, 2, 255, 0x7B]
             try await channel.publish(OutgoingMessage(body: body, properties: properties), exchange: "", routingKey: queue, mandatory: true)
             let delivery = try #require(try await channel.get(queue: queue, autoAck: true))

@@ -219,12 +219,17 @@ struct QueueContractTests {
         try await withTestBroker(kind) { t in
             let channel = try await t.channel("c")
             let queue = t.queueName("q")
-            try await channel.declareQueue(queue, options: QueueOptions(durable: true, arguments: [
-                "x-max-length": 100, "x-max-length-bytes": 10, "x-overflow": "reject-publish",
-            ]))
-            let results = try await channel.publishBatch(["aaaa", "bbbb", "cc", "d"].map {
-                PublishRequest(message: OutgoingMessage($0), exchange: "", routingKey: queue)
-            })
+            try await channel.declareQueue(
+                queue,
+                options: QueueOptions(
+                    durable: true,
+                    arguments: [
+                        "x-max-length": 100, "x-max-length-bytes": 10, "x-overflow": "reject-publish",
+                    ]))
+            let results = try await channel.publishBatch(
+                ["aaaa", "bbbb", "cc", "d"].map {
+                    PublishRequest(message: OutgoingMessage($0), exchange: "", routingKey: queue)
+                })
             #expect(results.map { (try? $0.get()) != nil } == [true, true, true, false])
             #expect(try await channel.declareQueue(queue, options: QueueOptions(passive: true)).messageCount == 3)
             let taken = try #require(try await channel.get(queue: queue, autoAck: false))

@@ -18,8 +18,11 @@ import Testing
     }
 
     static func fill(_ channel: any BrokerChannel, names: (String) -> String) async throws {
-        let durable = names("durable"), transient = names("transient"), history = names("history")
-        let direct = names("direct"), scratch = names("scratch")
+        let durable = names("durable")
+        let transient = names("transient")
+        let history = names("history")
+        let direct = names("direct")
+        let scratch = names("scratch")
         try await channel.declareQueue(durable, options: .durable)
         try await channel.declareQueue(transient, options: QueueOptions(durable: false))
         try await channel.declareQueue(history, options: .stream())
@@ -58,7 +61,10 @@ import Testing
     }
 
     static func check(_ connection: any BrokerConnection, names: (String) -> String) async throws -> Confirmed {
-        let durable = names("durable"), history = names("history"), direct = names("direct"), scratch = names("scratch")
+        let durable = names("durable")
+        let history = names("history")
+        let direct = names("direct")
+        let scratch = names("scratch")
         let channel = try await connection.openChannel()
         await expectCode(BrokerError.notFound) {
             try await channel.declareQueue(names("transient"), options: QueueOptions(passive: true))
@@ -80,8 +86,9 @@ import Testing
         return Confirmed(durableQueue: kept, routedAfter: routed, stream: stream, flags: flags)
     }
 
-    static let expected = Confirmed(durableQueue: ["p2", "p3", "p4", "p5"], routedAfter: ["routed after restart"], stream: ["s1", "s2", "s3"],
-                                        flags: ["f1!", "f2!", "f3!", "f4", "f5", "f6"])
+    static let expected = Confirmed(
+        durableQueue: ["p2", "p3", "p4", "p5"], routedAfter: ["routed after restart"], stream: ["s1", "s2", "s3"],
+        flags: ["f1!", "f2!", "f3!", "f4", "f5", "f6"])
 
     @Test func theSimulatorWithADataDirectoryComesBackToWhatWasConfirmedAfterCloseAndReopen() async throws {
         let directory = try TemporaryDirectory.make(prefix: "rabbitchat-restart")
@@ -166,9 +173,16 @@ import Testing
 @Suite(.serialized) struct RabbitMQRestartContractTests {
     static let port = TestEnvironment.environment("RABBITCHAT_RESTART_RABBITMQ_PORT")
 
-    @Test(.enabled(if: port != nil || TestEnvironment.requireRabbitMQ, "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the restart contract on RabbitMQ"))
+    @Test(
+        .enabled(
+            if: port != nil || TestEnvironment.requireRabbitMQ,
+            "set RABBITCHAT_RESTART_RABBITMQ_PORT to a private RabbitMQ node's port (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) to run the restart contract on RabbitMQ"
+        ))
     func rabbitMQComesBackToWhatWasConfirmedAfterItsAppRestarts() async throws {
-        let port = try #require(Self.port, "RABBITCHAT_RESTART_RABBITMQ_PORT is not set under RABBITCHAT_REQUIRE_RABBITMQ=1: start a private node (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) and set the variable to its port, as scripts/test does.")
+        let port = try #require(
+            Self.port,
+            "RABBITCHAT_RESTART_RABBITMQ_PORT is not set under RABBITCHAT_REQUIRE_RABBITMQ=1: start a private node (RABBITMQ_PORT=5694 scripts/rabbitmq.sh start) and set the variable to its port, as scripts/test does."
+        )
         let broker = try RabbitMQBroker(url: "amqp://guest:guest@127.0.0.1:\(port)/")
         let run = String(UInt32.random(in: 0 ... .max), radix: 36)
         let names: (String) -> String = { "restart-\(run)-\($0)" }

@@ -2,8 +2,9 @@ import Broker
 import InMemoryBroker
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Crash safety by test: `StoreKillHarness` writes through a durable broker and reports what
@@ -18,15 +19,16 @@ import Glibc
         let directory = try TemporaryDirectory.make(prefix: "rabbitchat-kill")
         defer { TemporaryDirectory.remove(directory) }
         var generator = SystemRandomNumberGenerator()
-        var confirmedUpTo = -1       // every index <= this was confirmed in some round
+        var confirmedUpTo = -1  // every index <= this was confirmed in some round
         var confirmedRanges: [ClosedRange<Int>] = []
-        var recordedAck = -1         // acks up to this index were recorded
-        var sentAck = -1             // acks up to this index may have been recorded
+        var recordedAck = -1  // acks up to this index were recorded
+        var sentAck = -1  // acks up to this index may have been recorded
         var next = 0
         for round in 0..<Self.rounds {
             let roundStart = next
-            let child = try ServerProcess(executable: BuiltProduct.path(of: "StoreKillHarness"),
-                                          arguments: [directory, String(next)])
+            let child = try ServerProcess(
+                executable: BuiltProduct.path(of: "StoreKillHarness"),
+                arguments: [directory, String(next)])
             let wanted = Int.random(in: 1...40, using: &generator)
             try await child.waitUntil(timeout: .seconds(20), interval: .milliseconds(1), "\(wanted) confirms") {
                 child.standardOutput.split(separator: "\n").filter { $0.hasPrefix("C ") }.count >= wanted
@@ -37,14 +39,17 @@ import Glibc
             #expect(exit == SIGKILL, "round \(round): the harness ended with \(String(describing: exit)) before the kill; it wrote \(child.standardError)")
             // Everything the child reported reached the pipe before the kill.
             var lastConfirmed: Int?
-            var deliveredMarked = -1     // every `work` message up to this index was delivered, marks recorded
-            var gotUpTo = -1             // the highest index a get of this round returned
-            var getPending = false       // a get was sent and its answer not reported
+            var deliveredMarked = -1  // every `work` message up to this index was delivered, marks recorded
+            var gotUpTo = -1  // the highest index a get of this round returned
+            var getPending = false  // a get was sent and its answer not reported
             for line in child.standardOutput.split(separator: "\n") {
                 if line == "T" { getPending = true }
                 let parts = line.split(separator: " ")
                 if parts.count == 2, let n = Int(parts[1]) {
-                    if parts[0] == "g" { gotUpTo = max(gotUpTo, n); getPending = false }
+                    if parts[0] == "g" {
+                        gotUpTo = max(gotUpTo, n)
+                        getPending = false
+                    }
                     if parts[0] == "D" { deliveredMarked = max(deliveredMarked, n) }
                 }
                 guard parts.count == 2, let n = Int(parts[1]) else { continue }
@@ -83,8 +88,9 @@ import Glibc
 
             // In order, each once: strictly increasing (unconfirmed leftovers included).
             #expect(zip(queued, queued.dropFirst()).allSatisfy { $0 < $1 }, "round \(round): queue out of order: \(queued.prefix(50))")
-            #expect(zip(logged, logged.dropFirst()).allSatisfy { $0.index < $1.index && $0.offset + 1 == $1.offset },
-                    "round \(round): stream out of order")
+            #expect(
+                zip(logged, logged.dropFirst()).allSatisfy { $0.index < $1.index && $0.offset + 1 == $1.offset },
+                "round \(round): stream out of order")
             // Every confirmed message is there; none acked-and-recorded is.
             let queuedSet = Set(queued)
             let loggedSet = Set(logged.map(\.index))
@@ -120,7 +126,9 @@ import Glibc
         #expect(confirmedUpTo > 0, "the harness never confirmed anything")
         // The flag checks above checked something: both kinds occurred.
         #expect(flagged.delivered > 0 && flagged.never > 0, "flag checks: \(flagged)")
-        print("StoreKillTests: \(Self.rounds) kills; redelivered flag checked on \(flagged.delivered) delivered messages (\(flagged.byHarness) by the killed harness, the rest by the previous check) and \(flagged.never) never-delivered ones")
+        print(
+            "StoreKillTests: \(Self.rounds) kills; redelivered flag checked on \(flagged.delivered) delivered messages (\(flagged.byHarness) by the killed harness, the rest by the previous check) and \(flagged.never) never-delivered ones"
+        )
     }
 
     /// The number of entries in the stream `log`: its offsets start at 0 and are never trimmed

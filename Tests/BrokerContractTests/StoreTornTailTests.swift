@@ -3,8 +3,9 @@ import InMemoryBroker
 import ServerTestSupport
 import Synchronization
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A crash in the middle of a write: the newest transaction of the store's write-ahead log
@@ -54,7 +55,9 @@ import Glibc
         // debug build), else at every byte of the frame header and a stride through the page.
         let everyByte = TestEnvironment.environment("RABBITCHAT_TORN_EVERY_BYTE") == "1"
         let header = (walBefore + 1)..<(walBefore + 32)
-        let offsets = everyByte ? Array((walBefore + 1)..<wal.count)
+        let offsets =
+            everyByte
+            ? Array((walBefore + 1)..<wal.count)
             : Array(header) + Array(stride(from: walBefore + 32, to: wal.count, by: 97)) + [wal.count - 1]
         let target = try TemporaryDirectory.make(prefix: "rabbitchat-torn")
         defer { TemporaryDirectory.remove(target) }

@@ -31,7 +31,8 @@ struct StreamContractTests {
             }
             let noAck = try await t.connect("b")
             await expectHardError(BrokerError.notImplemented, closing: noAck) {
-                _ = try await noAck.openChannel().consume(queue: name, options: ConsumeOptions(prefetch: 10, noAck: true, arguments: ["x-stream-offset": "first"]))
+                _ = try await noAck.openChannel().consume(
+                    queue: name, options: ConsumeOptions(prefetch: 10, noAck: true, arguments: ["x-stream-offset": "first"]))
             }
         }
     }

@@ -20,9 +20,11 @@ struct StreamRetentionTests {
         try await withTestBroker(kind) { t in
             let channel = try await t.channel("c")
             let name = t.queueName("retained")
-            try await channel.declareQueue(name, options: .stream(arguments: [
-                "x-max-length-bytes": .int(1_000), "x-stream-max-segment-size-bytes": .int(500),
-            ]))
+            try await channel.declareQueue(
+                name,
+                options: .stream(arguments: [
+                    "x-max-length-bytes": .int(1_000), "x-stream-max-segment-size-bytes": .int(500),
+                ]))
             for entry in Self.entries { try await channel.send(entry, key: name) }
             let reader = try await t.channel("r").collect(name, arguments: ["x-stream-offset": "first"])
             _ = await reader.wait(for: Self.entries.count, timeout: kind.isSimulator ? .seconds(1) : .seconds(3))

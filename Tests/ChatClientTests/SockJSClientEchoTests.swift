@@ -104,12 +104,13 @@ import Testing
         let recorder = EventRecorder()
         _ = try connect("http://127.0.0.1:\(port)/chat", transport, recorder: recorder)
         let events = try await recorder.wait { !$0.isEmpty }
-        #expect(events == [
-            .closed(
-                code: 1006,
-                reason: "Nothing is listening at http://127.0.0.1:\(port)/chat: start the server there or pass its address with --url."
-            )
-        ])
+        #expect(
+            events == [
+                .closed(
+                    code: 1006,
+                    reason: "Nothing is listening at http://127.0.0.1:\(port)/chat: start the server there or pass its address with --url."
+                )
+            ])
     }
 
     @Test(arguments: TestServer.echoServers)

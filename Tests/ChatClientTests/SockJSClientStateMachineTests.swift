@@ -57,8 +57,9 @@ import Testing
     @Test func aCloseFrameClosesOnceWithTheServersCodeAndReason() {
         var machine = machine()
         _ = machine.frameReceived(.open, now: start)
-        #expect(machine.frameReceived(.close(code: 3000, reason: "Go away!"), now: start)
-            == [.stopTransport, .deliverClosed(code: 3000, reason: "Go away!")])
+        #expect(
+            machine.frameReceived(.close(code: 3000, reason: "Go away!"), now: start)
+                == [.stopTransport, .deliverClosed(code: 3000, reason: "Go away!")])
         #expect(machine.isClosed)
         #expect(machine.frameReceived(.messages(["late"]), now: start) == [])
         #expect(machine.send(["x"]) == .closed)
@@ -101,7 +102,8 @@ import Testing
 
     @Test func aTransportFailureClosesWith1006AndTheReason() {
         var machine = machine()
-        #expect(machine.transportFailed(reason: "Nothing is listening.")
-            == [.stopTransport, .deliverClosed(code: 1006, reason: "Nothing is listening.")])
+        #expect(
+            machine.transportFailed(reason: "Nothing is listening.")
+                == [.stopTransport, .deliverClosed(code: 1006, reason: "Nothing is listening.")])
     }
 }

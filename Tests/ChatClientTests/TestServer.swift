@@ -80,4 +80,3 @@ final class EventRecorder: Sendable {
 }
 
 typealias ChatClientTestEvent = ChatClient.SockJSClientEvent
-

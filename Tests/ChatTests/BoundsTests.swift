@@ -1,8 +1,9 @@
 import Broker
-import ServerTestSupport
-@testable import Chat
 import Foundation
+import ServerTestSupport
 import Testing
+
+@testable import Chat
 
 /// Issue 13, point 4: no one client exhausts what everyone shares (Specs/bounds.md).
 @Suite("Bounds on what clients share", .timeLimit(.minutes(3)))
@@ -113,15 +114,17 @@ struct BoundsTests {
         let cluster = try ChatCluster(.inMemory, simulatorStreamBytes: 256 << 20)
         do {
             let channel = try await cluster.testBroker.channel("filler")
-            try await channel.declareQueue(cluster.topology.claimsStream,
-                                           options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
+            try await channel.declareQueue(
+                cluster.topology.claimsStream,
+                options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
             let count = 100_000
             var made = 0
             while made < count {
                 let batch = (made..<min(count, made + 1000)).map { index in
                     let record = BrokerRecord(kind: .claim, nick: "user\(index)", marker: "old/\(index)")
-                    return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
-                                          exchange: "", routingKey: cluster.topology.claimsStream)
+                    return PublishRequest(
+                        message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
+                        exchange: "", routingKey: cluster.topology.claimsStream)
                 }
                 _ = try await channel.publishBatch(batch)
                 made += batch.count
@@ -200,7 +203,8 @@ struct BoundsTests {
     /// paging on while it holds reaches the oldest kept message, and then `more` is false.
     @Test func anAnswerCutByBytesSaysThereIsMoreUntilTheBeginning() async throws {
         let text = String(repeating: "x", count: 1000)
-        let one = RoomHistory.cost(of: ChatMessage(msgId: String(repeating: "0", count: 32), from: "alice", room: "lobby", text: text, ts: 1_700_000_000_000, seq: 1_000_000))
+        let one = RoomHistory.cost(
+            of: ChatMessage(msgId: String(repeating: "0", count: 32), from: "alice", room: "lobby", text: text, ts: 1_700_000_000_000, seq: 1_000_000))
         var limits = ChatLimits()
         limits.welcomeHistoryBytes = 2 * one
         limits.historyBytesPerReply = 3 * one

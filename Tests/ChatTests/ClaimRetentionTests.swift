@@ -1,6 +1,7 @@
 import ServerTestSupport
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// A nick's claim is its first record in the claims stream, and also its user queue: once the
 /// stream has dropped old records, the queue is what keeps an old nick taken. A node that read

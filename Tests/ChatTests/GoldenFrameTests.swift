@@ -90,7 +90,8 @@ struct GoldenFrameTests {
 
     static func badFrames() -> [BadFrame] {
         guard let text = try? read("bad-frames.json"),
-              let frames = try? JSONDecoder().decode([BadFrame].self, from: Data(text.utf8)) else { return [] }
+            let frames = try? JSONDecoder().decode([BadFrame].self, from: Data(text.utf8))
+        else { return [] }
         return frames
     }
 

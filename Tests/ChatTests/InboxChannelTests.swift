@@ -74,9 +74,10 @@ import Testing
             bob.send(.ack(AckRequest(msgIds: bobFirst.map(\.msgId))))
             var receipts: Set<String> = []
             while receipts.count < 3 {
-                receipts.insert(try await carol.next("delivered") { frame -> String? in
-                    if case .delivered(let delivered) = frame, delivered.to == "bob" { delivered.msgId } else { nil }
-                })
+                receipts.insert(
+                    try await carol.next("delivered") { frame -> String? in
+                        if case .delivered(let delivered) = frame, delivered.to == "bob" { delivered.msgId } else { nil }
+                    })
             }
             #expect(receipts == Set(bobFirst.map(\.msgId)))
         }
@@ -111,9 +112,10 @@ import Testing
             alice.send(.ack(AckRequest(msgIds: [again.msgId, after.msgId])))
             var receipts: Set<String> = []
             while receipts.count < 2 {
-                receipts.insert(try await carol.next("delivered") { frame -> String? in
-                    if case .delivered(let delivered) = frame { delivered.msgId } else { nil }
-                })
+                receipts.insert(
+                    try await carol.next("delivered") { frame -> String? in
+                        if case .delivered(let delivered) = frame { delivered.msgId } else { nil }
+                    })
             }
             #expect(receipts == [first.msgId, after.msgId])
         }

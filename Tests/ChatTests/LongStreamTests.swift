@@ -1,7 +1,8 @@
 import Broker
 import ServerTestSupport
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// A chat whose history stream already holds many records (a long-lived deployment).
 @Suite("Long history stream", .timeLimit(.minutes(5)))
@@ -10,15 +11,18 @@ struct LongStreamTests {
     /// runs of the chat would have.
     static func fill(_ cluster: ChatCluster, count: Int, room: String = "archive") async throws {
         let channel = try await cluster.testBroker.channel("filler")
-        try await channel.declareQueue(cluster.topology.historyStream,
-                                       options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
+        try await channel.declareQueue(
+            cluster.topology.historyStream,
+            options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
         var sent = 0
         while sent < count {
             let batch = (sent..<min(count, sent + 500)).map { index in
-                let record = BrokerRecord(kind: .say, msgId: "old" + String(index), from: "old", room: room,
-                                          text: "old message \(index)", ts: 1_700_000_000_000 + Int64(index))
-                return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "say")),
-                                      exchange: "", routingKey: cluster.topology.historyStream)
+                let record = BrokerRecord(
+                    kind: .say, msgId: "old" + String(index), from: "old", room: room,
+                    text: "old message \(index)", ts: 1_700_000_000_000 + Int64(index))
+                return PublishRequest(
+                    message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "say")),
+                    exchange: "", routingKey: cluster.topology.historyStream)
             }
             let results = try await channel.publishBatch(batch)
             #expect(results.allSatisfy { if case .success = $0 { true } else { false } })

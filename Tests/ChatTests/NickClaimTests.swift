@@ -1,6 +1,7 @@
 import ServerTestSupport
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// A join whose claim of a new nick is slow to come back is answered `unavailable`, but the
 /// claim may still win: the retry of that join (same nonce) gets the nick on any node, and

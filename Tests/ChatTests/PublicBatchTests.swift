@@ -1,8 +1,9 @@
 import Broker
 import ServerTestSupport
-@testable import Chat
 import Synchronization
 import Testing
+
+@testable import Chat
 
 /// A node reads the history stream in the broker's batches and sends each room's messages of a
 /// batch as one broadcast: order, rooms and membership must be exactly as without batches.
@@ -46,10 +47,12 @@ struct PublicBatchTests {
     static func publishRecords(_ cluster: ChatCluster, _ messages: [(room: String, text: String)], tag: String) async throws {
         let channel = try await cluster.testBroker.channel("batch-\(tag)")
         let batch = messages.enumerated().map { index, message in
-            let record = BrokerRecord(kind: .say, msgId: "\(tag)-\(index)", from: "feeder", room: message.room,
-                                      text: message.text, ts: 1_700_000_000_000 + Int64(index))
-            return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "say")),
-                                  exchange: "", routingKey: cluster.topology.historyStream)
+            let record = BrokerRecord(
+                kind: .say, msgId: "\(tag)-\(index)", from: "feeder", room: message.room,
+                text: message.text, ts: 1_700_000_000_000 + Int64(index))
+            return PublishRequest(
+                message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "say")),
+                exchange: "", routingKey: cluster.topology.historyStream)
         }
         let results = try await channel.publishBatch(batch)
         #expect(results.allSatisfy { if case .success = $0 { true } else { false } })

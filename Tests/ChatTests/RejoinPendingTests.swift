@@ -40,7 +40,10 @@ struct RejoinPendingTests {
         let limits = ChatLimits()
         let hundred = (0..<100).map { "\"c\($0)\"" }.joined(separator: ",")
         let frame = try ChatFrameCodec.decodeClientFrame(#"{"type":"join","nick":"a","pending":[\#(hundred)]}"#, limits: limits)
-        guard case .join(let join) = frame else { Issue.record("not a join: \(frame)"); return }
+        guard case .join(let join) = frame else {
+            Issue.record("not a join: \(frame)")
+            return
+        }
         #expect(join.pending?.count == 100)
         for bad in [
             #"{"type":"join","nick":"a","pending":[\#(hundred),"c100"]}"#,

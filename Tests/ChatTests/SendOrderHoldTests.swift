@@ -1,5 +1,6 @@
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// The pure rule that keeps a sender's messages in order around a refusal.
 @Suite("SendOrderHold")

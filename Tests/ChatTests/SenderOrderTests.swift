@@ -27,14 +27,14 @@ struct SenderOrderTests {
             let bob = cluster.client(on: "b")
             try await bob.join("bob")
             let alice = cluster.client(on: "a")
-            try await alice.join("alice")                 // token 1 of 4
-            Self.say(alice, "m1")                          // 2
-            Self.say(alice, "m2")                          // 3
-            Self.say(alice, "m3")                          // 4
-            Self.say(alice, "m4")                          // over the rate: refused on arrival
+            try await alice.join("alice")  // token 1 of 4
+            Self.say(alice, "m1")  // 2
+            Self.say(alice, "m2")  // 3
+            Self.say(alice, "m3")  // 4
+            Self.say(alice, "m4")  // over the rate: refused on arrival
             #expect(try await alice.error(.rateLimited).id == "m4")
             clock.advance(by: .seconds(10))
-            Self.say(alice, "m5")                          // newer than m4: held back
+            Self.say(alice, "m5")  // newer than m4: held back
             let held = try await alice.error(.unavailable)
             #expect(held.id == "m5")
             #expect(held.message.contains("m4"))

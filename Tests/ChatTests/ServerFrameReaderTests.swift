@@ -71,14 +71,15 @@ struct ServerFrameReaderNestedTests {
     static let frames: [ServerFrame] = [
         .presence(Presence(online: ["ann", "bob"], offline: ["cy"], ts: 1_700_000_000_000)),
         .presence(Presence(online: [], offline: [], ts: 0)),
-        .welcome(Welcome(
-            nick: "ann", token: "t0k", users: (0..<50).map { UserStatus(nick: "u\($0)", online: $0 % 3 == 0) },
-            rooms: ["dev", "lobby"], entered: ["lobby", "dev"],
-            history: [
-                "lobby": [ChatMessage(msgId: "m1", from: "bob", room: "lobby", text: "hi \"there\" \\ 😀 \u{2028}", ts: 5, seq: 9)],
-                "dev": [],
-            ]
-        )),
+        .welcome(
+            Welcome(
+                nick: "ann", token: "t0k", users: (0..<50).map { UserStatus(nick: "u\($0)", online: $0 % 3 == 0) },
+                rooms: ["dev", "lobby"], entered: ["lobby", "dev"],
+                history: [
+                    "lobby": [ChatMessage(msgId: "m1", from: "bob", room: "lobby", text: "hi \"there\" \\ 😀 \u{2028}", ts: 5, seq: 9)],
+                    "dev": [],
+                ]
+            )),
     ]
 
     @Test(arguments: frames)
@@ -119,7 +120,8 @@ struct ServerFrameReaderNestedTests {
     }
 
     @Test func unknownFieldsAndNullOptionalsAreReadAsJSONDecoderReadsThem() throws {
-        let text = #"{"type":"welcome","extra":{"deep":[1,2]},"nick":"a","token":"t","users":[{"nick":"a","online":true,"x":null}],"rooms":["r"],"entered":["r"],"history":{"r":[{"msgId":"m","from":"b","room":"r","to":null,"text":"x","ts":-3,"seq":null}]}}"#
+        let text =
+            #"{"type":"welcome","extra":{"deep":[1,2]},"nick":"a","token":"t","users":[{"nick":"a","online":true,"x":null}],"rooms":["r"],"entered":["r"],"history":{"r":[{"msgId":"m","from":"b","room":"r","to":null,"text":"x","ts":-3,"seq":null}]}}"#
         #expect(ServerFrameReader.read(text) == reference(text))
         #expect(reference(text) != nil)
     }

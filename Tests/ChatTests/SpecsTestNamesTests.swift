@@ -1,5 +1,5 @@
-import FoundationEssentials
 import Foundation
+import FoundationEssentials
 import Testing
 
 /// Specs name the test that proves each guarantee (`Suite.testName`, or `.testName` after a
@@ -77,7 +77,8 @@ struct SpecsTestNamesTests {
 
     @Test func theCheckFindsAMisspelledTest() throws {
         let declared = try Self.declaredNames()
-        let cited = Self.citedNames(in: "see `BoundsTests.noSuchTestAnywhere`, `.usersFindsNicksTheWelcomeDoesNotList` and `BoundsTests.swift`\n`ChatLimits.a`, `.notATest`")
+        let cited = Self.citedNames(
+            in: "see `BoundsTests.noSuchTestAnywhere`, `.usersFindsNicksTheWelcomeDoesNotList` and `BoundsTests.swift`\n`ChatLimits.a`, `.notATest`")
         #expect(cited.map(\.parts) == [["BoundsTests", "noSuchTestAnywhere"], ["BoundsTests", "usersFindsNicksTheWelcomeDoesNotList"], ["BoundsTests"]])
         #expect(cited[0].parts.contains { !declared.contains($0) })
         #expect(!cited[1].parts.contains { !declared.contains($0) })

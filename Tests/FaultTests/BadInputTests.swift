@@ -99,14 +99,17 @@ struct BadInputTests {
         let server = try await LiveServer.start()
         let bystanders = try await Bystanders.join(port: server.port)
         let session = "/chat/000/" + ChatPeer.freshNick("s")
-        let open = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let open = try TestHTTP.request(
+            port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         #expect(open.text.hasPrefix("o"))
         let body: [UInt8] = Array(#"["{\"type\":\"join\",\"nick\":\"a"#.utf8) + [0xFF, 0xFE, 0xC0] + Array(#"\"}"]"#.utf8)
-        let head = "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
+        let head =
+            "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n"
         let sent = try TestHTTP.request(port: server.port, raw: Array(head.utf8) + body)
         if sent.status == 204 || sent.status == 200 {
             // Accepted by SockJS (decoded with replacement characters): the chat must refuse the nick.
-            let poll = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            let poll = try TestHTTP.request(
+                port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             #expect(poll.text.contains("invalid_nick") || poll.text.contains("bad_json"), "poll: \(poll.text)")
         } else {
             #expect(sent.status == 500, "xhr_send answered \(sent.status): \(sent.text)")
@@ -187,7 +190,10 @@ struct BadInputTests {
         // One header byte a second: the head never ends; the request timeout (10 s) ends it.
         while writes < 30 {
             let got = (try? socket.read()) ?? []
-            if !got.isEmpty { answer += got; break }
+            if !got.isEmpty {
+                answer += got
+                break
+            }
             if (try? socket.write("X")) == nil { break }
             writes += 1
             if writes == 3 { #expect(await bystanders.exchange()) }
@@ -224,11 +230,16 @@ struct BadInputTests {
         // 2000 sessions opened with one xhr poll and never polled again; 300 of them also join.
         for index in 0..<2000 {
             let session = "/chat/000/ab\(index)x" + ChatPeer.freshNick("")
-            let open = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            let open = try TestHTTP.request(
+                port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
             #expect(open.text.hasPrefix("o"))
             if index % 7 == 0 {
                 let join = #"["{\"type\":\"join\",\"nick\":\"\#(ChatPeer.freshNick("ab"))\"}"]"#
-                _ = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\nConnection: close\r\n\r\n\(join)")
+                _ = try TestHTTP.request(
+                    port: server.port,
+                    raw:
+                        "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\nConnection: close\r\n\r\n\(join)"
+                )
             }
         }
         // 100 websocket sessions that join and drop their TCP connection without a close.

@@ -26,8 +26,9 @@ import Testing
 /// Output (LoadTester's report and log, the nodes' logs) goes to `test-output/faults/NAME/`.
 /// Knobs: `FAULTS_CLIENTS` (default 40), `FAULTS_DURATION` (seconds of sending, default 30).
 /// `scripts/faults.sh soak` keeps the long soak.
-@Suite("Fault scenarios under load (RabbitMQs of their own)", .serialized, .timeLimit(.minutes(10)),
-       .enabled(if: TestEnvironment.rabbitMQEnabled, Comment(rawValue: TestEnvironment.skipMessage)))
+@Suite(
+    "Fault scenarios under load (RabbitMQs of their own)", .serialized, .timeLimit(.minutes(10)),
+    .enabled(if: TestEnvironment.rabbitMQEnabled, Comment(rawValue: TestEnvironment.skipMessage)))
 struct FaultScenarioTests {
     @Test func brokerRestart() async throws {
         try await FaultScenario.run("broker-restart") { scenario in
@@ -81,8 +82,9 @@ struct FaultScenarioTests {
             #expect(scenario.health[0].unanswered, "node 0 never stopped answering /healthz")
             let disconnects = result.value("faults", "disconnects")
             let rejoins = result.value("faults", "reconnects")
-            #expect(disconnects >= 1 && rejoins >= disconnects,
-                    "expected the clients of node 0 to lose their sessions and every one to rejoin (\(rejoins) rejoins after \(disconnects) disconnects)")
+            #expect(
+                disconnects >= 1 && rejoins >= disconnects,
+                "expected the clients of node 0 to lose their sessions and every one to rejoin (\(rejoins) rejoins after \(disconnects) disconnects)")
         }
     }
 
@@ -193,7 +195,9 @@ final class FaultScenario {
         let exited = status & 0x7f == 0
         let code = (status >> 8) & 0xff
         guard exited, code == 0 else {
-            throw FaultScenarioFailure("scripts/\(name) \(arguments.joined(separator: " ")) \(exited ? "exited \(code)" : "was killed by signal \(status & 0x7f)"): \(written.suffix(2000))")
+            throw FaultScenarioFailure(
+                "scripts/\(name) \(arguments.joined(separator: " ")) \(exited ? "exited \(code)" : "was killed by signal \(status & 0x7f)"): \(written.suffix(2000))"
+            )
         }
         return written
     }
@@ -258,19 +262,22 @@ final class FaultScenario {
         let port = ports[index]
         nodes[index] = try await LiveServer.start(
             executable: BuiltProduct.rabbitChat,
-            arguments: ["--port", "\(port)", "--node-id", "faults-\(index)", "--secret-file", output.appendingPathComponent("secret").path,
-                        "--log-level", "warning", "--broker", broker] + extra,
+            arguments: [
+                "--port", "\(port)", "--node-id", "faults-\(index)", "--secret-file", output.appendingPathComponent("secret").path,
+                "--log-level", "warning", "--broker", broker,
+            ] + extra,
             environment: ["XDG_DATA_HOME": output.appendingPathComponent("data-node\(index)").path, "RABBITCHAT_BROKER": nil],
             port: port, readiness: .healthy, timeout: .seconds(60))
         if samplers.count <= index {
             let samples = health[index]
-            samplers.append(Task.detached {
-                while !Task.isCancelled {
-                    samples.record((try? TestHTTP.request(port: port, path: "/healthz"))?.status)
-                    // The sampling period of the health watch, as in faults.sh.
-                    try? await Task.sleep(for: .milliseconds(200))
-                }
-            })
+            samplers.append(
+                Task.detached {
+                    while !Task.isCancelled {
+                        samples.record((try? TestHTTP.request(port: port, path: "/healthz"))?.status)
+                        // The sampling period of the health watch, as in faults.sh.
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
+                })
         }
     }
 
@@ -287,11 +294,12 @@ final class FaultScenario {
 
     /// Starts `LoadTester --faults` against both nodes and waits until all its clients joined.
     func startLoad() async throws {
-        let arguments = [
-            "--clients", "\(clients)", "--rooms", "2", "--rate", "1", "--private-rate", "0.5", "--duration", "\(duration)",
-            "--drain", "60", "--transports", "websocket=2,xhr-streaming=1,xhr-polling=1", "--progress", "5", "--faults",
-            "--presence-timeout", "40", "--report", output.appendingPathComponent("report.json").path,
-        ] + ports.flatMap { ["--url", "http://127.0.0.1:\($0)/chat"] }
+        let arguments =
+            [
+                "--clients", "\(clients)", "--rooms", "2", "--rate", "1", "--private-rate", "0.5", "--duration", "\(duration)",
+                "--drain", "60", "--transports", "websocket=2,xhr-streaming=1,xhr-polling=1", "--progress", "5", "--faults",
+                "--presence-timeout", "40", "--report", output.appendingPathComponent("report.json").path,
+            ] + ports.flatMap { ["--url", "http://127.0.0.1:\($0)/chat"] }
         let process = try ServerProcess(executable: BuiltProduct.path(of: "LoadTester"), arguments: arguments)
         load = process
         try await process.waitUntil(timeout: .seconds(60), "all \(clients) clients joined") {
@@ -309,9 +317,10 @@ final class FaultScenario {
         var reconnects: [Int] = []
         for (index, node) in nodes.enumerated() {
             let port = ports[index]
-            let healthy = (try? await eventually("node \(index) to answer /healthz 200", timeout: .seconds(60), interval: .milliseconds(200)) {
-                (try? TestHTTP.request(port: port, path: "/healthz"))?.status == 200
-            }) != nil
+            let healthy =
+                (try? await eventually("node \(index) to answer /healthz 200", timeout: .seconds(60), interval: .milliseconds(200)) {
+                    (try? TestHTTP.request(port: port, path: "/healthz"))?.status == 200
+                }) != nil
             #expect(healthy, "node \(index) did not answer /healthz 200 at the end")
             reconnects.append(Int((try? node?.metric("rabbitchat_broker_reconnects_total")) ?? -1))
         }

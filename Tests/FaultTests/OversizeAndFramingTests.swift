@@ -27,7 +27,8 @@ struct OversizeAndFramingTests {
         let bystanders = try await Bystanders.join(port: server.port)
         // Into a live session too, as the issue's attacker would.
         let session = "/chat/000/" + ChatPeer.freshNick("c")
-        let open = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let open = try TestHTTP.request(
+            port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         #expect(open.text.hasPrefix("o"))
         for request in [Self.crashRequest, Self.crashRequest.replacingOccurrences(of: "/chat/000/abcdefgh/", with: session + "/")] {
             let answer = try exchange(server.port, Array(request.utf8))
@@ -56,8 +57,14 @@ struct OversizeAndFramingTests {
             (post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", "501"),
             ("POST /chat/000/abcdefgh/xhr_send HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "400"),
             // hixie-76 keys whose digits overflow, and a key without spaces.
-            ("GET /chat/000/abcdefgh/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key1: \(String(repeating: "9", count: 40)) 1\r\nSec-WebSocket-Key2: 1 2\r\n\r\n", "400"),
-            ("GET /chat/000/abcdefgh/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key1: 12345\r\nSec-WebSocket-Key2: 1 2\r\n\r\n", "400"),
+            (
+                "GET /chat/000/abcdefgh/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key1: \(String(repeating: "9", count: 40)) 1\r\nSec-WebSocket-Key2: 1 2\r\n\r\n",
+                "400"
+            ),
+            (
+                "GET /chat/000/abcdefgh/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key1: 12345\r\nSec-WebSocket-Key2: 1 2\r\n\r\n",
+                "400"
+            ),
         ]
         for (request, status) in cases {
             let answer = try exchange(server.port, Array(request.utf8))
@@ -74,7 +81,9 @@ struct OversizeAndFramingTests {
         let bystanders = try await Bystanders.join(port: server.port)
         for (length, code) in [(UInt64(Int64.max), UInt16(1009)), (UInt64.max, UInt16(1002))] {
             let socket = try TestSocket(port: server.port)
-            try socket.write("GET /chat/000/\(ChatPeer.freshNick("w"))/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            try socket.write(
+                "GET /chat/000/\(ChatPeer.freshNick("w"))/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            )
             var frame: [UInt8] = [0x81, 0xFF]
             for shift in stride(from: 56, through: 0, by: -8) { frame.append(UInt8(truncatingIfNeeded: length >> UInt64(shift))) }
             try socket.write(frame + [1, 2, 3, 4])
@@ -116,11 +125,16 @@ struct OversizeAndFramingTests {
         let session = "/chat/000/" + ChatPeer.freshNick("j")
         let nick = ChatPeer.freshNick("j")
         func post(_ path: String, _ body: String, type: String) throws -> TestHTTPResponse {
-            try TestHTTP.request(port: server.port, raw: "POST \(session)/\(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            try TestHTTP.request(
+                port: server.port,
+                raw:
+                    "POST \(session)/\(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: \(type)\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)"
+            )
         }
         func jsonpSend(_ frame: String) throws -> TestHTTPResponse {
             let payload = SockJSJSON.encodeStringArray([frame])
-            return try post("jsonp_send", "d=" + payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, type: "application/x-www-form-urlencoded")
+            return try post(
+                "jsonp_send", "d=" + payload.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!, type: "application/x-www-form-urlencoded")
         }
         /// Polls until a poll's body contains `needle` (bounded).
         func poll(until needle: String) throws -> Bool {
@@ -154,15 +168,24 @@ struct OversizeAndFramingTests {
         #expect(await peer.closed() != nil)
 
         let session = "/chat/000/" + ChatPeer.freshNick("x")
-        #expect(try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").text.hasPrefix("o"))
+        #expect(
+            try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                .text.hasPrefix("o"))
         let body = SockJSJSON.encodeStringArray([huge])
-        let sent = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
+        let sent = try TestHTTP.request(
+            port: server.port,
+            raw: "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)")
         #expect(sent.status == 413)
         // The HTTP session itself goes on: a poll still answers (a heartbeat-free join works).
         let join = SockJSJSON.encodeStringArray([#"{"type":"join","nick":"\#(ChatPeer.freshNick("x"))"}"#])
-        let joined = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\nConnection: close\r\n\r\n\(join)")
+        let joined = try TestHTTP.request(
+            port: server.port,
+            raw:
+                "POST \(session)/xhr_send HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\nConnection: close\r\n\r\n\(join)"
+        )
         #expect(joined.status == 204)
-        let poll = try TestHTTP.request(port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let poll = try TestHTTP.request(
+            port: server.port, raw: "POST \(session)/xhr HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         #expect(poll.text.contains("welcome"), "poll: \(poll.text.prefix(200))")
         #expect(await bystanders.exchange())
         await server.stop()

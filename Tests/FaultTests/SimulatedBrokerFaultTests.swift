@@ -45,7 +45,9 @@ struct SimulatedBrokerFaultTests {
                 chat.simulator!.goDown()
                 try await eventually("both nodes to notice", timeout: .seconds(20)) { !chat.node("a").isBrokerConnected && !chat.node("b").isBrokerConnected }
                 ledger.send(alice, count: 5, to: "bob")
-                try await eventually("every message during the outage to be answered", timeout: .seconds(20)) { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
+                try await eventually("every message during the outage to be answered", timeout: .seconds(20)) {
+                    ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 }
+                }
                 chat.simulator!.comeBack()
             case .restart:
                 chat.simulator!.restart()
@@ -77,7 +79,9 @@ struct SimulatedBrokerFaultTests {
             var ledger = Ledger()
             chat.simulator!.stallConfirms()
             ledger.send(alice, count: 4, to: "bob")
-            try await eventually("every stalled publish to be answered unavailable", timeout: .seconds(20)) { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
+            try await eventually("every stalled publish to be answered unavailable", timeout: .seconds(20)) {
+                ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 }
+            }
             #expect(ledger.pending(alice).count == 8, "no `sent` without a confirm")
             #expect(ledger.frames.allSatisfy { alice.unavailableCount($0.id) > 0 })
             chat.simulator!.releaseConfirms()
@@ -93,7 +97,9 @@ struct SimulatedBrokerFaultTests {
             var ledger = Ledger()
             chat.simulator!.failPublishes(.confirmWithoutStoring)
             ledger.sendPublic(alice, count: 3)
-            try await eventually("every lost message to be answered unavailable", timeout: .seconds(20)) { ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 } }
+            try await eventually("every lost message to be answered unavailable", timeout: .seconds(20)) {
+                ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 }
+            }
             #expect(bob.messagesById.isEmpty)
             chat.simulator!.clearPublishFault()
             try await ledger.resendUntilSent(alice)
@@ -224,8 +230,9 @@ extension ChatCluster {
     /// purpose).
     @discardableResult
     func startForFaults(_ nodeId: String, publishTimeout: Duration? = nil) async throws -> ChatNode {
-        try await start(nodeId, secretCheckWindow: .milliseconds(100), presenceExpiry: .seconds(2), takeoverTimeout: .seconds(5),
-                        publishTimeout: publishTimeout, logLevel: .critical)
+        try await start(
+            nodeId, secretCheckWindow: .milliseconds(100), presenceExpiry: .seconds(2), takeoverTimeout: .seconds(5),
+            publishTimeout: publishTimeout, logLevel: .critical)
     }
 
     /// Nodes `a` and `b` started for faults, `alice` joined on `a` and `bob` on `b`.

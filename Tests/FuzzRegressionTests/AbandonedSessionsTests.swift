@@ -9,7 +9,8 @@ import Testing
 /// held, and a bystander's session keeps working throughout (issue 8, point 2).
 @Suite("Abandoned SockJS sessions")
 struct AbandonedSessionsTests {
-    static let upgrade = "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    static let upgrade =
+        "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
     func bytes(_ channel: EmbeddedChannel) throws -> [UInt8] {

@@ -30,7 +30,8 @@ struct ChatBadInputTests {
         BadInput(name: "text of the wrong type", frame: #"{"type":"say","id":"m5","text":5}"#, code: .badRequest, id: "m5"),
         BadInput(name: "id of the wrong type", frame: #"{"type":"say","id":5,"text":"hi"}"#, code: .badRequest),
         BadInput(name: "a number too large", frame: #"{"type":"history","room":"lobby","limit":1e400}"#, code: .badRequest),
-        BadInput(name: "text over 4000 characters", frame: #"{"type":"say","id":"m6","text":"\#(String(repeating: "é", count: 4001))"}"#, code: .tooLarge, id: "m6"),
+        BadInput(
+            name: "text over 4000 characters", frame: #"{"type":"say","id":"m6","text":"\#(String(repeating: "é", count: 4001))"}"#, code: .tooLarge, id: "m6"),
         BadInput(name: "frame over 64 KiB", frame: #"{"type":"say","id":"m7","text":"hi","pad":"\#(String(repeating: "x", count: 70_000))"}"#, code: .tooLarge),
         BadInput(name: "NUL in the text", frame: #"{"type":"say","id":"m8","text":"a\u0000b"}"#, code: .badRequest, id: "m8"),
         BadInput(name: "escape character in the text", frame: #"{"type":"say","id":"m9","text":"\u001b[31mred"}"#, code: .badRequest, id: "m9"),

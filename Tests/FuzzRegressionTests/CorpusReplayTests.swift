@@ -1,5 +1,5 @@
-import FuzzChecks
 import FoundationEssentials
+import FuzzChecks
 import Testing
 
 /// Every committed seed of `Fuzz/corpus/` passes its fuzzer's checks, so the seeds the fuzzers

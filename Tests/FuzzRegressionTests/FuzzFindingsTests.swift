@@ -57,11 +57,12 @@ extension FuzzFindingsTests {
     /// JSONDecoder reads it; it is not JSON, sockjs-client's `JSON.parse` refuses it, and so does
     /// the Swift client. The check had used JSONDecoder as its reference without that exception.
     @Test func aServerFrameWithATrailingCommaIsRefusedByTheClient() throws {
-        let input = Array(#"o\#nh\#na["{\"type\":\"message\",\"msgId\":\"m1\",\"from\":\"bob\",\"room\":\"lobby\",\"text\":\"hi\",\"ts\":1700000000000,\"seq\":5}",]\#n"#.utf8)
+        let input = Array(
+            #"o\#nh\#na["{\"type\":\"message\",\"msgId\":\"m1\",\"from\":\"bob\",\"room\":\"lobby\",\"text\":\"hi\",\"ts\":1700000000000,\"seq\":5}",]\#n"#.utf8
+        )
         #expect(FuzzTarget.clientFrames.check(input) == [])
         #expect(throws: (any Error).self) {
             _ = try ChatClient.SockJSFrame.parse(#"a["x",]"#)
         }
     }
 }
-

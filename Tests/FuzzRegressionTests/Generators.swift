@@ -69,7 +69,8 @@ enum Generators {
             case 3: return .say(SayRequest(id: id, room: number % 2 == 0 ? nil : a, text: text))
             case 4: return .tell(TellRequest(id: id, to: b, text: text))
             case 5: return .ack(AckRequest(msgIds: Array(repeating: id, count: Int(number.magnitude % 4)) + [a]))
-            case 6: return .history(HistoryRequest(room: a, before: number % 2 == 0 ? nil : number, limit: number % 3 == 0 ? nil : Int(number.magnitude % 100) + 1))
+            case 6:
+                return .history(HistoryRequest(room: a, before: number % 2 == 0 ? nil : number, limit: number % 3 == 0 ? nil : Int(number.magnitude % 100) + 1))
             default: return .typing(number % 2 == 0 ? TypingRequest(room: a) : TypingRequest(to: b))
             }
         }
@@ -89,9 +90,11 @@ enum Generators {
             let (kind, name, text, messages, ts, flag) = t
             switch kind {
             case 0:
-                return .welcome(Welcome(nick: name, token: text, users: [UserStatus(nick: name, online: flag)], rooms: [name],
-                                        entered: flag ? [name] : [], history: flag ? [name: messages] : [:],
-                                        moreHistory: flag && ts % 2 == 0 ? [name] : [], pending: ts % 3 == 0 ? [text: name] : nil))
+                return .welcome(
+                    Welcome(
+                        nick: name, token: text, users: [UserStatus(nick: name, online: flag)], rooms: [name],
+                        entered: flag ? [name] : [], history: flag ? [name: messages] : [:],
+                        moreHistory: flag && ts % 2 == 0 ? [name] : [], pending: ts % 3 == 0 ? [text: name] : nil))
             case 1: return .entered(Entered(room: name, history: messages, more: ts % 2 == 0))
             case 2: return .left(Left(room: name))
             case 3: return .message(messages.first ?? ChatMessage(msgId: text, from: name, to: name, text: text, ts: ts))
@@ -100,7 +103,8 @@ enum Generators {
             case 6: return .presence(Presence(nick: name, online: flag, ts: ts))
             case 7: return .typing(flag ? Typing(from: name, room: name) : Typing(from: name, to: name))
             case 8: return .history(History(room: name, messages: messages, more: ts % 2 == 1))
-            default: return .error(ErrorFrame(code: ChatErrorCode.allCases[Int(ts % Int64(ChatErrorCode.allCases.count))], message: text, id: flag ? name : nil))
+            default:
+                return .error(ErrorFrame(code: ChatErrorCode.allCases[Int(ts % Int64(ChatErrorCode.allCases.count))], message: text, id: flag ? name : nil))
             }
         }
 
@@ -108,6 +112,8 @@ enum Generators {
     static let bytes = Gen<UInt8>.value(in: 0...255).array(of: 0...300)
 
     /// Bytes drawn from JSON's own alphabet, so that many of them are nearly JSON.
-    static let jsonishBytes = Gen<UInt8?>.element(of: Array(#"{}[]:,"\ u0123456789abcdefABCDEF.-+eE truefalsnul typejoinsaytellnickroomtextid"#.utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xE2, 0x80, 0xA8, 0xFF])
-        .map { $0! }.array(of: 0...200)
+    static let jsonishBytes = Gen<UInt8?>.element(
+        of: Array(#"{}[]:,"\ u0123456789abcdefABCDEF.-+eE truefalsnul typejoinsaytellnickroomtextid"#.utf8) + [0x00, 0x0A, 0xC3, 0xA9, 0xE2, 0x80, 0xA8, 0xFF]
+    )
+    .map { $0! }.array(of: 0...200)
 }

@@ -12,12 +12,14 @@ struct JSONNumberRegressionTests {
         }
     }
 
-    @Test("`before` and `limit` outside their types or ranges are bad_request", arguments: [
-        #","before":1e400"#, #","before":-1e400"#, #","before":9223372036854775808"#, #","before":1.5"#,
-        #","before":"5""#, #","before":1e999999999"#, #","before":-9223372036854775809"#,
-        #","limit":0"#, #","limit":-1"#, #","limit":101"#, #","limit":1e400"#, #","limit":18446744073709551616"#,
-        #","limit":1e999999999"#, #","limit":0.5"#, #","limit":-0.0e-999999"#, #","limit":true"#,
-    ])
+    @Test(
+        "`before` and `limit` outside their types or ranges are bad_request",
+        arguments: [
+            #","before":1e400"#, #","before":-1e400"#, #","before":9223372036854775808"#, #","before":1.5"#,
+            #","before":"5""#, #","before":1e999999999"#, #","before":-9223372036854775809"#,
+            #","limit":0"#, #","limit":-1"#, #","limit":101"#, #","limit":1e400"#, #","limit":18446744073709551616"#,
+            #","limit":1e999999999"#, #","limit":0.5"#, #","limit":-0.0e-999999"#, #","limit":true"#,
+        ])
     func outOfRange(_ fields: String) {
         guard case .failure(let error) = history(fields) else {
             Issue.record("\(fields) was accepted")
@@ -28,7 +30,8 @@ struct JSONNumberRegressionTests {
 
     @Test("the extremes of `before` are accepted as they are; -0 is 0")
     func extremes() throws {
-        for (fields, before) in [(#","before":-0"#, Int64(0)), (#","before":9223372036854775807"#, Int64.max), (#","before":-9223372036854775808"#, Int64.min)] {
+        for (fields, before) in [(#","before":-0"#, Int64(0)), (#","before":9223372036854775807"#, Int64.max), (#","before":-9223372036854775808"#, Int64.min)]
+        {
             guard case .success(.history(let request)) = history(fields) else {
                 Issue.record("\(fields) was refused")
                 continue
@@ -52,12 +55,14 @@ struct JSONNumberRegressionTests {
         #expect(error.code == .badRequest)
     }
 
-    @Test("server frames with out-of-range ts or seq fail to decode instead of trapping", arguments: [
-        #"{"type":"sent","id":"1","msgId":"m","ts":1e400}"#,
-        #"{"type":"sent","id":"1","msgId":"m","ts":9223372036854775808}"#,
-        #"{"type":"message","msgId":"a","from":"b","room":"r","text":"t","ts":1,"seq":-9223372036854775809}"#,
-        #"{"type":"message","msgId":"a","from":"b","room":"r","text":"t","ts":1,"seq":1e999999999}"#,
-    ])
+    @Test(
+        "server frames with out-of-range ts or seq fail to decode instead of trapping",
+        arguments: [
+            #"{"type":"sent","id":"1","msgId":"m","ts":1e400}"#,
+            #"{"type":"sent","id":"1","msgId":"m","ts":9223372036854775808}"#,
+            #"{"type":"message","msgId":"a","from":"b","room":"r","text":"t","ts":1,"seq":-9223372036854775809}"#,
+            #"{"type":"message","msgId":"a","from":"b","room":"r","text":"t","ts":1,"seq":1e999999999}"#,
+        ])
     func serverNumbers(_ text: String) {
         #expect(throws: (any Error).self) { try ChatFrameCodec.decodeServerFrame(text) }
     }
@@ -65,6 +70,8 @@ struct JSONNumberRegressionTests {
     @Test("-0 and the Int64 extremes in server frames decode to their values")
     func serverExtremes() throws {
         #expect(try ChatFrameCodec.decodeServerFrame(#"{"type":"sent","id":"1","msgId":"m","ts":-0}"#) == .sent(Sent(id: "1", msgId: "m", ts: 0)))
-        #expect(try ChatFrameCodec.decodeServerFrame(#"{"type":"sent","id":"1","msgId":"m","ts":-9223372036854775808}"#) == .sent(Sent(id: "1", msgId: "m", ts: .min)))
+        #expect(
+            try ChatFrameCodec.decodeServerFrame(#"{"type":"sent","id":"1","msgId":"m","ts":-9223372036854775808}"#)
+                == .sent(Sent(id: "1", msgId: "m", ts: .min)))
     }
 }

@@ -8,7 +8,8 @@ import Testing
 /// Inputs the connection fuzzer (and its seed replay) found broken, each pinned down here.
 @Suite("SockJS connection regressions")
 struct SockJSConnectionRegressionTests {
-    static let upgrade = "GET /echo/000/w1/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    static let upgrade =
+        "GET /echo/000/w1/websocket HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
         + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 
     /// A masked client frame.
@@ -39,7 +40,8 @@ struct SockJSConnectionRegressionTests {
         let server = SockJSConnectionChecks.Server()
         defer { server.recorder.forgetSessions() }
         let channel = try #require(server.connect())
-        let head = "GET /echo/000/h7/websocket HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: x\r\nOrigin: http://x\r\n"
+        let head =
+            "GET /echo/000/h7/websocket HTTP/1.1\r\nUpgrade: WebSocket\r\nConnection: Upgrade\r\nHost: x\r\nOrigin: http://x\r\n"
             + "Sec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n^n:ds[4U"
         try channel.writeInbound(ByteBuffer(string: head))
         #expect(server.shared.registry.count == 1)

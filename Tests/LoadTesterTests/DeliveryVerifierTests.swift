@@ -135,10 +135,11 @@ import Testing
         let refused = ledgers[1].willSend(to: .room(0), at: 1)
         ledgers[1].refused(id: String(refused.seq), code: "rate_limited", message: "Slow down.")
         let result = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
-        #expect(result.violations.first == [
-            Violation(kind: .unconfirmed, detail: "u0#0 (to room 0) never got sent"),
-            Violation(kind: .refused, detail: "u1#0 (to room 0) was refused with rate_limited"),
-        ])
+        #expect(
+            result.violations.first == [
+                Violation(kind: .unconfirmed, detail: "u0#0 (to room 0) never got sent"),
+                Violation(kind: .refused, detail: "u1#0 (to room 0) was refused with rate_limited"),
+            ])
         #expect(result.refused == 1)
     }
 
@@ -158,9 +159,10 @@ import Testing
         deliver(&ledgers, payload, msgId: msgId, to: 1)
         deliver(&ledgers, payload, msgId: "forged", to: 2)
         let result = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
-        #expect(result.violations.first == [
-            Violation(kind: .msgIdMismatch, detail: "u2 got messages of u0 with msgIds other than u0 was told")
-        ])
+        #expect(
+            result.violations.first == [
+                Violation(kind: .msgIdMismatch, detail: "u2 got messages of u0 with msgIds other than u0 was told")
+            ])
     }
 
     @Test func aTextNoClientSentIsUnexpected() {
@@ -189,8 +191,10 @@ import Testing
     @Test func payloadFieldsThatAreNotPlainDecimalNumbersDoNotParse() {
         #expect(LoadPayload(parsing: "lt ab3 1 2 3 r4")?.target == .room(4))
         #expect(LoadPayload(parsing: "lt ab3 1 2 3 u4 ~~~")?.target == .user(4))
-        for text in ["lt ab3 -1 2 3 r4", "lt ab3 1 2 3 r", "lt ab3 1 2 3", "lt  1 2 3 r4", "lt ab3 1 2x 3 r4",
-                     "lt ab3 1 2 99999999999999999999 r4", "xt ab3 1 2 3 r4", "lt ab3 1 2 3 r4x", ""] {
+        for text in [
+            "lt ab3 -1 2 3 r4", "lt ab3 1 2 3 r", "lt ab3 1 2 3", "lt  1 2 3 r4", "lt ab3 1 2x 3 r4",
+            "lt ab3 1 2 99999999999999999999 r4", "xt ab3 1 2 3 r4", "lt ab3 1 2 3 r4x", "",
+        ] {
             #expect(LoadPayload(parsing: text) == nil, "\(text)")
         }
     }
@@ -220,8 +224,9 @@ import Testing
         }
         for (index, (payload, msgId)) in sent.enumerated() {
             for receiver in 0..<10 where !(receiver == 7 && index == 23) {
-                _ = ledgers[receiver].messageArrived(from: naming.nick(payload.sender), room: naming.room(0), to: nil,
-                                                     msgId: msgId, text: payload.text())
+                _ = ledgers[receiver].messageArrived(
+                    from: naming.nick(payload.sender), room: naming.room(0), to: nil,
+                    msgId: msgId, text: payload.text())
             }
         }
         let result = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)

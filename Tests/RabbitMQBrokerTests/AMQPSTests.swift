@@ -25,7 +25,10 @@ enum LiveAMQPS {
 
     static func requireURL() throws -> String {
         guard let url else {
-            throw LiveRabbitMQ.CtlError(message: "No RabbitMQ TLS listener is known: start RabbitMQ with scripts/rabbitmq.sh start (it writes tls/amqps-url into its state folder) or set RABBITCHAT_TEST_AMQPS_URL.")
+            throw LiveRabbitMQ.CtlError(
+                message:
+                    "No RabbitMQ TLS listener is known: start RabbitMQ with scripts/rabbitmq.sh start (it writes tls/amqps-url into its state folder) or set RABBITCHAT_TEST_AMQPS_URL."
+            )
         }
         return url
     }
@@ -50,9 +53,12 @@ enum LiveAMQPS {
 
     /// A self-signed client certificate and its key, named `name` in `folder`.
     static func clientCertificate(_ name: String, in folder: String) throws -> (certificate: String, key: String) {
-        let certificate = folder + "/\(name).pem", key = folder + "/\(name).key"
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                     "-subj", "/CN=\(name)", "-keyout", key, "-out", certificate])
+        let certificate = folder + "/\(name).pem"
+        let key = folder + "/\(name).key"
+        try openssl([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=\(name)", "-keyout", key, "-out", certificate,
+        ])
         return (certificate, key)
     }
 
@@ -60,8 +66,10 @@ enum LiveAMQPS {
     static func foreignCA(in folder: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-                             "-subj", "/CN=not the broker's CA", "-keyout", folder + "/foreign.key", "-out", folder + "/foreign.pem"]
+        process.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+            "-subj", "/CN=not the broker's CA", "-keyout", folder + "/foreign.key", "-out", folder + "/foreign.pem",
+        ]
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

@@ -1,5 +1,6 @@
 import Broker
 import Testing
+
 @testable import RabbitMQBroker
 
 @Suite("AMQP URL parsing")
@@ -80,21 +81,21 @@ struct AMQPURLTests {
     /// that does not parse shows nothing before its last `@`. Each case's password holds "pw".
     @Test(arguments: [
         ("amqp://alice:pw@h:1/", "amqp://alice@h:1/"),
-        ("amqp://alice:pw@x@h:1/v", "amqp://alice@h:1/v"),               // raw '@' in the password: the last '@' ends it
+        ("amqp://alice:pw@x@h:1/v", "amqp://alice@h:1/v"),  // raw '@' in the password: the last '@' ends it
         ("amqp://alice:pw%40x@h:1/", "amqp://alice@h:1/"),
-        ("amqp://alice:pw,x@h:1/", "amqp://alice@h:1/"),                 // raw ','
+        ("amqp://alice:pw,x@h:1/", "amqp://alice@h:1/"),  // raw ','
         ("amqp://alice:pw%2Cx@h:1/", "amqp://alice@h:1/"),
-        ("amqp://alice:pw?x@h/", "amqp://alice@h:5672/"),                // raw '?' before the '@'
+        ("amqp://alice:pw?x@h/", "amqp://alice@h:5672/"),  // raw '?' before the '@'
         ("amqps://alice:pw@h/?cacertfile=/etc/ca.pem", "amqps://alice@h:5671/?cacertfile=/etc/ca.pem"),
-        ("amqp://alice:pw@h:notaport/", "amqp://***@h:notaport/"),       // does not parse
+        ("amqp://alice:pw@h:notaport/", "amqp://***@h:notaport/"),  // does not parse
         ("amqp://alice:pw@x@h:99999/", "amqp://***@h:99999/"),
-        ("amqp://alice:pw/x@h:1/", "amqp://***@h:1/"),                   // raw '/' in the password: does not parse
-        ("amqp://alice:pw%zz@h:1/", "amqp://***@h:1/"),                  // bad escape
-        ("rabbit://alice:pw@h/", "rabbit://***@h/"),                      // wrong scheme
-        ("alice:pw@h:5672", "***@h:5672"),                                // no scheme
-        ("amqp://alice:pw/vhost", "amqp://***/vhost"),                    // no '@': 'pw' would be the port
+        ("amqp://alice:pw/x@h:1/", "amqp://***@h:1/"),  // raw '/' in the password: does not parse
+        ("amqp://alice:pw%zz@h:1/", "amqp://***@h:1/"),  // bad escape
+        ("rabbit://alice:pw@h/", "rabbit://***@h/"),  // wrong scheme
+        ("alice:pw@h:5672", "***@h:5672"),  // no scheme
+        ("amqp://alice:pw/vhost", "amqp://***/vhost"),  // no '@': 'pw' would be the port
         ("amqp://alice:pw", "amqp://***"),
-        ("amqp://h:5672/v?heartbeat=pw", "amqp://h:5672/v?heartbeat=pw"), // no user information at all
+        ("amqp://h:5672/v?heartbeat=pw", "amqp://h:5672/v?heartbeat=pw"),  // no user information at all
     ])
     func redactionTable(url: String, redacted: String) {
         #expect(AMQPURL.redacted(url) == redacted)

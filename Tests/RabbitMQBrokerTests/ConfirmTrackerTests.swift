@@ -1,5 +1,6 @@
 import Broker
 import Testing
+
 @testable import RabbitMQBroker
 
 @Suite("Publisher confirm bookkeeping")

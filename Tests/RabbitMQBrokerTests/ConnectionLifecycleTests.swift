@@ -1,8 +1,9 @@
 import Broker
 import Foundation
 import ServerTestSupport
-@testable import RabbitMQBroker
 import Testing
+
+@testable import RabbitMQBroker
 
 /// Connecting, failing over, and noticing a lost connection: what only the RabbitMQ backend
 /// does. The tests marked `LiveRabbitMQ.enabled` need a running RabbitMQ (see
@@ -86,9 +87,10 @@ struct ConnectionLifecycleTests {
             var index = 0
             while true {
                 do throws(BrokerError) {
-                    _ = try await channel.publishBatch((0..<50).map { _ in
-                        PublishRequest(message: OutgoingMessage("m\(index)"), exchange: "", routingKey: queue)
-                    })
+                    _ = try await channel.publishBatch(
+                        (0..<50).map { _ in
+                            PublishRequest(message: OutgoingMessage("m\(index)"), exchange: "", routingKey: queue)
+                        })
                     index += 1
                 } catch {
                     publishFailure.set(error)
@@ -105,12 +107,16 @@ struct ConnectionLifecycleTests {
             }
             streamFinished.set(count)
         }
-        try await eventually("the consumer to run on an open connection", timeout: .seconds(10), interval: .milliseconds(20)) { (streamFinished.value ?? 0) == 0 && connection.closeReason == nil }
+        try await eventually("the consumer to run on an open connection", timeout: .seconds(10), interval: .milliseconds(20)) {
+            (streamFinished.value ?? 0) == 0 && connection.closeReason == nil
+        }
 
         try await LiveRabbitMQ.closeConnection(named: name)
         // Noticed within two heartbeats of the broker closing it, and everything pending ends.
         try await eventually("the closed connection to be noticed", timeout: heartbeat * 2, interval: .milliseconds(20)) { connection.closeReason != nil }
-        try await eventually("the pending publish and the delivery stream to end", timeout: heartbeat * 2, interval: .milliseconds(20)) { publishFailure.value != nil && streamFinished.value != nil }
+        try await eventually("the pending publish and the delivery stream to end", timeout: heartbeat * 2, interval: .milliseconds(20)) {
+            publishFailure.value != nil && streamFinished.value != nil
+        }
         publisher.cancel()
         reader.cancel()
 

@@ -2,6 +2,7 @@ import Broker
 import Foundation
 import Synchronization
 import Testing
+
 @testable import RabbitMQBroker
 
 /// The command queue and wake pipe between callers and a connection's thread, driven here

@@ -73,6 +73,9 @@ enum LiveRabbitMQ {
             _ = try await rabbitmqctl(["close_connection", pid, "closed by the test"])
             return
         }
-        throw CtlError(message: "no connection named \(name) is listed by rabbitmqctl list_connections: the control tool may drive another RabbitMQ than the one the tests use \(RabbitMQControl.hint(for: url))")
+        throw CtlError(
+            message:
+                "no connection named \(name) is listed by rabbitmqctl list_connections: the control tool may drive another RabbitMQ than the one the tests use \(RabbitMQControl.hint(for: url))"
+        )
     }
 }

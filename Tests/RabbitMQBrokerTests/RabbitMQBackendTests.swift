@@ -82,8 +82,9 @@ struct RabbitMQBackendTests {
         let queue = LiveRabbitMQ.uniqueName("batch-returns")
         try await channel.declareQueue(queue, options: .durable)
         let batch = (0..<90).map { index in
-            PublishRequest(message: OutgoingMessage("\(index)", properties: MessageProperties(persistent: true)), exchange: "",
-                           routingKey: index % 3 == 1 ? "nowhere-\(index)" : queue, mandatory: true)
+            PublishRequest(
+                message: OutgoingMessage("\(index)", properties: MessageProperties(persistent: true)), exchange: "",
+                routingKey: index % 3 == 1 ? "nowhere-\(index)" : queue, mandatory: true)
         }
         let results = try await channel.publishBatch(batch)
         let summary = results.map { result -> String in
@@ -100,7 +101,8 @@ struct RabbitMQBackendTests {
     @Test func aFullRejectPublishQueueNacks() async throws {
         let (connection, channel) = try await openChannel()
         defer { Task { await connection.close() } }
-        let queue = try await channel.declareQueue("", options: QueueOptions(exclusive: true, arguments: ["x-max-length": 1, "x-overflow": "reject-publish"])).name
+        let queue = try await channel.declareQueue("", options: QueueOptions(exclusive: true, arguments: ["x-max-length": 1, "x-overflow": "reject-publish"]))
+            .name
         try await channel.publish(OutgoingMessage("first"), exchange: "", routingKey: queue, mandatory: false)
         await #expect(throws: BrokerError.nacked) {
             try await channel.publish(OutgoingMessage("second"), exchange: "", routingKey: queue, mandatory: false)
@@ -112,9 +114,10 @@ struct RabbitMQBackendTests {
         defer { Task { await connection.close() } }
         // Not auto-delete: the queue must outlive the cancel to be checked.
         let queue = try await channel.declareQueue("", options: QueueOptions(exclusive: true)).name
-        let results = try await channel.publishBatch((0..<1000).map {
-            PublishRequest(message: OutgoingMessage("\($0)", properties: MessageProperties(persistent: true)), exchange: "", routingKey: queue)
-        })
+        let results = try await channel.publishBatch(
+            (0..<1000).map {
+                PublishRequest(message: OutgoingMessage("\($0)", properties: MessageProperties(persistent: true)), exchange: "", routingKey: queue)
+            })
         #expect(results.allSatisfy { if case .success = $0 { true } else { false } })
         let consumer = try await channel.consume(queue: queue, options: ConsumeOptions(prefetch: 1000))
         var seen: [String] = []

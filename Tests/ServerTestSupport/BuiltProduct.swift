@@ -14,7 +14,8 @@ public enum BuiltProduct {
     /// bundle). When it is nowhere, the path where it would be in the test binary's folder,
     /// so that the error that follows names a useful place.
     public static func path(of name: String) -> String {
-        let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        let testBinary =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
             ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
         let start = URL(fileURLWithPath: testBinary).deletingLastPathComponent()
         var directory = start

@@ -38,11 +38,13 @@ public final class ChatCluster: Sendable {
     /// `takeoverTimeout` and `publishTimeout` shorten what fault tests wait for; `logLevel`
     /// quiets the nodes of tests that break things on purpose.
     @discardableResult
-    public func start(_ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
-                      broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
-                      secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30),
-                      presenceExpiry: Duration = .seconds(12), takeoverTimeout: Duration = .seconds(30),
-                      publishTimeout: Duration? = nil, logLevel: Logger.Level = .warning) async throws -> ChatNode {
+    public func start(
+        _ nodeId: String, clock: any ChatClock = SystemChatClock(), claimTimeout: Duration = .seconds(10),
+        broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
+        secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30),
+        presenceExpiry: Duration = .seconds(12), takeoverTimeout: Duration = .seconds(30),
+        publishTimeout: Duration? = nil, logLevel: Logger.Level = .warning
+    ) async throws -> ChatNode {
         var configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret ?? self.secret, limits: limits,
             presenceInterval: .milliseconds(100), presenceExpiry: presenceExpiry,
@@ -125,8 +127,10 @@ public final class ChatCluster: Sendable {
 }
 
 /// Runs `body` with a cluster for `kind` and shuts it down afterwards.
-public func withCluster(_ kind: BackendKind, limits: ChatLimits = ChatLimits(), simulatorStreamBytes: Int? = nil,
-                        _ body: (ChatCluster) async throws -> Void) async throws {
+public func withCluster(
+    _ kind: BackendKind, limits: ChatLimits = ChatLimits(), simulatorStreamBytes: Int? = nil,
+    _ body: (ChatCluster) async throws -> Void
+) async throws {
     let cluster = try ChatCluster(kind, limits: limits, simulatorStreamBytes: simulatorStreamBytes)
     do {
         try await body(cluster)
@@ -163,7 +167,8 @@ extension ChatCluster {
 
     /// Clients for alice, bob and carol (not joined yet: tests join them their own way), on
     /// the nodes named, each node started once.
-    public func aliceBobAndCarol(on nodes: (alice: String, bob: String, carol: String)) async throws -> (alice: TestClient, bob: TestClient, carol: TestClient) {
+    public func aliceBobAndCarol(on nodes: (alice: String, bob: String, carol: String)) async throws -> (alice: TestClient, bob: TestClient, carol: TestClient)
+    {
         uses("alice", "bob", "carol")
         var started: [String] = []
         for node in [nodes.alice, nodes.bob, nodes.carol] where !started.contains(node) {

@@ -42,10 +42,11 @@ public enum ChildProcess {
                 let outputData = output.fileHandleForReading.readDataToEndOfFile()
                 process.waitUntilExit()
                 let errorText = errorData.waitForValue()
-                continuation.resume(returning: Result(
-                    status: process.terminationStatus,
-                    output: String(decoding: outputData, as: UTF8.self),
-                    errorOutput: String(decoding: errorText, as: UTF8.self)))
+                continuation.resume(
+                    returning: Result(
+                        status: process.terminationStatus,
+                        output: String(decoding: outputData, as: UTF8.self),
+                        errorOutput: String(decoding: errorText, as: UTF8.self)))
             }
             thread.start()
         }

@@ -8,7 +8,8 @@ import Foundation
 public enum RabbitMQControl {
     public static let command: [String] = {
         if let given = ProcessInfo.processInfo.environment["RABBITCHAT_TEST_RABBITMQCTL"],
-           !given.trimmingCharacters(in: .whitespaces).isEmpty {
+            !given.trimmingCharacters(in: .whitespaces).isEmpty
+        {
             return given.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         }
         let script = URL(fileURLWithPath: #filePath)
@@ -23,7 +24,8 @@ public enum RabbitMQControl {
         if ProcessInfo.processInfo.environment["RABBITCHAT_TEST_RABBITMQCTL"] != nil {
             return "(the control tool is RABBITCHAT_TEST_RABBITMQCTL=\(command.joined(separator: " ")); it must control the RabbitMQ at \(shown))"
         }
-        return "(the control tool is scripts/rabbitmq.sh ctl, which drives only the node that script started for this port; if RABBITCHAT_TEST_AMQP_URL=\(shown) is another RabbitMQ, set RABBITCHAT_TEST_RABBITMQCTL to the rabbitmqctl command that controls it)"
+        return
+            "(the control tool is scripts/rabbitmq.sh ctl, which drives only the node that script started for this port; if RABBITCHAT_TEST_AMQP_URL=\(shown) is another RabbitMQ, set RABBITCHAT_TEST_RABBITMQCTL to the rabbitmqctl command that controls it)"
     }
 
     public struct Failure: Error, CustomStringConvertible {
@@ -51,7 +53,8 @@ public enum RabbitMQControl {
     /// `url` without the password of its user info.
     static func redacted(_ url: String) -> String {
         guard let scheme = url.range(of: "://"), let at = url.range(of: "@", options: .backwards),
-              at.lowerBound > scheme.upperBound else { return url }
+            at.lowerBound > scheme.upperBound
+        else { return url }
         let userInfo = url[scheme.upperBound..<at.lowerBound]
         let user = userInfo.split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
         return url[..<scheme.upperBound] + user + url[at.lowerBound...]

@@ -117,7 +117,8 @@ public final class TestBroker: Sendable {
             return
         }
         guard !tracked.queues.isEmpty || !tracked.exchanges.isEmpty,
-              let connection = try? await broker.connect(name: prefix + "cleanup") else { return }
+            let connection = try? await broker.connect(name: prefix + "cleanup")
+        else { return }
         var channel = try? await connection.openChannel()
         for queue in Set(tracked.queues) {
             if channel?.closeReason != nil { channel = try? await connection.openChannel() }

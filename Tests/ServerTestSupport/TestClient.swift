@@ -184,7 +184,8 @@ extension TestClient {
     /// published before the marker (this client's earlier ones included: they ran first).
     /// The observers must be in `room`. Consumes nothing. Returns the marker's text.
     @discardableResult
-    public func publicBarrier(in room: String = ChatName.lobby, reaching observers: [TestClient], timeout: Duration = TestPatience.wait) async throws -> String {
+    public func publicBarrier(in room: String = ChatName.lobby, reaching observers: [TestClient], timeout: Duration = TestPatience.wait) async throws -> String
+    {
         let marker = Self.nextMarker()
         send(.say(SayRequest(id: marker, room: room, text: marker)))
         try await eventually("the sent of \(marker)", timeout: timeout) { sentSoFar(marker) != nil }

@@ -3,7 +3,7 @@ import ServerTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The process launcher that the server, client, load and fault tests share: what it captures,

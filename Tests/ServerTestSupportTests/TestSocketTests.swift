@@ -2,7 +2,7 @@ import ServerTestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The raw loopback socket and the raw HTTP exchange on top of it.

@@ -1,8 +1,9 @@
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Issue 13, point 4, against a live `rabbitChat`: a client that does not read what it asked
@@ -13,14 +14,16 @@ struct BoundsLiveTests {
     /// The server's resident memory in KiB (`VmRSS` of /proc/PID/status).
     static func rssKiB(_ pid: Int32) -> Int {
         guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
-              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }) else { return 0 }
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") })
+        else { return 0 }
         return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "0") ?? 0
     }
 
     /// CPU time the process used so far, in clock ticks (utime + stime of /proc/PID/stat).
     static func cpuTicks(_ pid: Int32) -> Int {
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return 0 }
+            let close = stat.lastIndex(of: ")")
+        else { return 0 }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
         // After the command: state is field 3, utime 14 and stime 15 (1-based) of the line.
         guard fields.count > 12 else { return 0 }
@@ -69,8 +72,9 @@ struct BoundsLiveTests {
         // for a while, which would delay a handshake on the same loop (not what this measures).
         for _ in 0..<3 {
             let socket = try TestSocket(port: server.port, timeout: .seconds(10), receiveBuffer: 4096)
-            try socket.write("GET /chat/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            try socket.write(
+                "GET /chat/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
             let head = String(decoding: try socket.read(), as: UTF8.self)
             #expect(head.hasPrefix("HTTP/1.1 101"))
             sockets.append(socket)
@@ -97,8 +101,10 @@ struct BoundsLiveTests {
         defer { folder.remove() }
         let server = try await LiveServer.start(
             executable: "/usr/bin/prlimit",
-            arguments: ["--nofile=64:64", BuiltProduct.rabbitChat, "--port", "\(port)", "--secret-file", folder.path + "/secret",
-                        "--log-level", "warning", "--in-memory"],
+            arguments: [
+                "--nofile=64:64", BuiltProduct.rabbitChat, "--port", "\(port)", "--secret-file", folder.path + "/secret",
+                "--log-level", "warning", "--in-memory",
+            ],
             environment: ["RABBITCHAT_BROKER": nil], port: port)
         defer { _ = server.stopBlocking() }
         #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))

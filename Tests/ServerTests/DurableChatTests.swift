@@ -1,8 +1,9 @@
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `rabbitChat` alone on its built-in broker with a data directory keeps what it confirmed
@@ -11,8 +12,10 @@ import Glibc
 @Suite("rabbitChat with a data directory", .serialized)
 struct DurableChatTests {
     static func start(_ folder: TemporaryFolder) async throws -> (ServerProcess, Int) {
-        let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/data",
-                                        "--log-level", "warning"])
+        let server = try ServerProcess([
+            "--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/data",
+            "--log-level", "warning",
+        ])
         let port = try #require(await server.waitForPort(), "stderr: \(server.standardError)")
         #expect(await TestHTTP.waitForStatus(200, port: port, path: "/healthz"))
         return (server, port)
@@ -72,8 +75,9 @@ struct DurableChatTests {
         let history = (welcome["history"] as? [String: Any])?["lobby"] as? [[String: Any]] ?? []
         let kept = history.first { $0["text"] as? String == "hello before the crash" }
         #expect(kept?["seq"] as? Int == seq, "history after the restart: \(history)")
-        #expect(try alice2.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == id1 } != nil,
-                "the receipt alice had not acked is there")
+        #expect(
+            try alice2.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == id1 } != nil,
+            "the receipt alice had not acked is there")
 
         let bob2 = try TestChatClient(port: port2)
         try bob2.send(["type": "join", "nick": "bob", "token": bobToken])
@@ -102,14 +106,17 @@ struct DurableChatTests {
         try alice.send(["type": "say", "id": "s1", "room": "lobby", "text": "kept in the backup"])
         #expect(try alice.waitFor { $0["type"] as? String == "sent" && $0["id"] as? String == "s1" } != nil)
 
-        let backup = try ServerProcess(executable: BuiltProduct.rabbitChat,
-                                       arguments: ["backup", "--data-dir", folder.path + "/data", folder.path + "/copy"])
+        let backup = try ServerProcess(
+            executable: BuiltProduct.rabbitChat,
+            arguments: ["backup", "--data-dir", folder.path + "/data", folder.path + "/copy"])
         #expect(await backup.waitForExit(timeout: .seconds(30)) == 0, "backup: \(backup.output.combined)")
         #expect(backup.standardOutput.contains("copied"))
         await server.stop()
 
-        let restored = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/copy",
-                                          "--log-level", "warning"])
+        let restored = try ServerProcess([
+            "--port", "0", "--secret-file", folder.path + "/secret", "--data-dir", folder.path + "/copy",
+            "--log-level", "warning",
+        ])
         defer { restored.signal(SIGKILL) }
         let port2 = try #require(await restored.waitForPort(), "stderr: \(restored.standardError)")
         #expect(await TestHTTP.waitForStatus(200, port: port2, path: "/healthz"))

@@ -1,8 +1,9 @@
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Where the tests look for RabbitMQ, and whether they must find it.
@@ -35,9 +36,12 @@ enum RabbitMQEnvironment {
 
 @Suite("rabbitChat on RabbitMQ", .serialized)
 struct MultiNodeTests {
-    @Test("Two processes on one RabbitMQ form one chat: public and private messages cross nodes",
-          .enabled(if: RabbitMQEnvironment.shouldRun,
-                   "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"))
+    @Test(
+        "Two processes on one RabbitMQ form one chat: public and private messages cross nodes",
+        .enabled(
+            if: RabbitMQEnvironment.shouldRun,
+            "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"
+        ))
     func twoNodesFormOneChat() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -54,7 +58,8 @@ struct MultiNodeTests {
 
         let alice = try TestChatClient(port: portA)
         let bob = try TestChatClient(port: portB)
-        let aliceNick = "alice-\(run)", bobNick = "bob-\(run)"
+        let aliceNick = "alice-\(run)"
+        let bobNick = "bob-\(run)"
         try alice.send(["type": "join", "nick": aliceNick])
         #expect(try alice.waitFor { $0["type"] as? String == "welcome" } != nil)
         try bob.send(["type": "join", "nick": bobNick])
@@ -88,9 +93,12 @@ struct MultiNodeTests {
 
 @Suite("rabbitChat when RabbitMQ goes away", .serialized)
 struct BrokerLossTests {
-    @Test("/healthz turns 503 when the broker connection is lost and 200 when it is back; the reconnect is counted",
-          .enabled(if: RabbitMQEnvironment.shouldRun,
-                   "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"))
+    @Test(
+        "/healthz turns 503 when the broker connection is lost and 200 when it is back; the reconnect is counted",
+        .enabled(
+            if: RabbitMQEnvironment.shouldRun,
+            "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"
+        ))
     func healthFollowsTheBrokerConnection() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }

@@ -6,8 +6,10 @@ import Testing
 /// (and `/info`, `iframe.html`, the raw websocket) under every kind of `Origin` and `Host`.
 @Suite("rabbitChat Origin and Host policy", .serialized)
 struct OriginHostPolicyTests {
-    static let arguments = ["--allow-origin", "https://intranet.example", "--allow-origin", "http://10.9.8.7:8080",
-                            "--allow-host", "chat.example"]
+    static let arguments = [
+        "--allow-origin", "https://intranet.example", "--allow-origin", "http://10.9.8.7:8080",
+        "--allow-host", "chat.example",
+    ]
 
     /// The requests a browser makes on each transport, in an order where `xhr_send` and
     /// `jsonp_send` find the sessions that `xhr` and `jsonp` opened.
@@ -27,16 +29,24 @@ struct OriginHostPolicyTests {
             ("raw websocket", "GET /chat/websocket HTTP/1.1\r\n\(h)\(o)\(upgrade)\r\n"),
             ("xhr", "POST /chat/000/\(session)x/xhr HTTP/1.1\r\n\(h)\(o)Content-Length: 0\r\n\(close)\r\n"),
             ("xhr preflight", "OPTIONS /chat/000/\(session)x/xhr_send HTTP/1.1\r\n\(h)\(o)Access-Control-Request-Method: POST\r\n\(close)\r\n"),
-            ("xhr_send", "POST /chat/000/\(session)x/xhr_send HTTP/1.1\r\n\(h)\(o)Content-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\n\(close)\r\n\(join)"),
+            (
+                "xhr_send",
+                "POST /chat/000/\(session)x/xhr_send HTTP/1.1\r\n\(h)\(o)Content-Type: text/plain\r\nContent-Length: \(join.utf8.count)\r\n\(close)\r\n\(join)"
+            ),
             ("xhr_streaming", "POST /chat/000/\(session)s/xhr_streaming HTTP/1.1\r\n\(h)\(o)Content-Length: 0\r\n\r\n"),
             ("eventsource", "GET /chat/000/\(session)e/eventsource HTTP/1.1\r\n\(h)\(o)\r\n"),
             ("htmlfile", "GET /chat/000/\(session)f/htmlfile?c=_jp.a1 HTTP/1.1\r\n\(h)\(o)\r\n"),
             ("jsonp", "GET /chat/000/\(session)j/jsonp?c=_jp.a2 HTTP/1.1\r\n\(h)\(o)\(close)\r\n"),
-            ("jsonp_send", "POST /chat/000/\(session)j/jsonp_send HTTP/1.1\r\n\(h)\(o)Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\(close)\r\n\(form)"),
+            (
+                "jsonp_send",
+                "POST /chat/000/\(session)j/jsonp_send HTTP/1.1\r\n\(h)\(o)Content-Type: application/x-www-form-urlencoded\r\nContent-Length: \(form.utf8.count)\r\n\(close)\r\n\(form)"
+            ),
         ]
     }
 
-    static let corsAnswered: Set = ["info", "info preflight", "xhr", "xhr preflight", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp", "jsonp_send"]
+    static let corsAnswered: Set = [
+        "info", "info preflight", "xhr", "xhr preflight", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp", "jsonp_send",
+    ]
 
     enum Expected: CustomStringConvertible {
         case served, refused
@@ -75,23 +85,23 @@ struct OriginHostPolicyTests {
             let host = row.host.replacingOccurrences(of: ":P", with: ":\(port)")
             for (name, raw) in Self.requests(origin: origin, host: host) {
                 let answer = try RawExchange.send(port: port, raw)
-                let where_ = "\(row.case) / \(name): \(answer.status) \(answer.text.prefix(200))"
-                #expect(answer.headers["x-content-type-options"] == "nosniff", "\(where_)")
+                let place = "\(row.case) / \(name): \(answer.status) \(answer.text.prefix(200))"
+                #expect(answer.headers["x-content-type-options"] == "nosniff", "\(place)")
                 switch row.expected {
                 case .served:
-                    if ![200, 204, 101].contains(answer.status) { failures.append(where_) }
+                    if ![200, 204, 101].contains(answer.status) { failures.append(place) }
                     if let origin, Self.corsAnswered.contains(name) {
-                        #expect(answer.headers["access-control-allow-origin"] == origin, "\(where_)")
-                        #expect(answer.headers["access-control-allow-credentials"] == "true", "\(where_)")
+                        #expect(answer.headers["access-control-allow-origin"] == origin, "\(place)")
+                        #expect(answer.headers["access-control-allow-credentials"] == "true", "\(place)")
                     }
                     if origin == nil, Self.corsAnswered.contains(name) {
-                        #expect(answer.headers["access-control-allow-origin"] == "*", "\(where_)")
-                        #expect(answer.headers["access-control-allow-credentials"] == nil, "\(where_)")
+                        #expect(answer.headers["access-control-allow-origin"] == "*", "\(place)")
+                        #expect(answer.headers["access-control-allow-credentials"] == nil, "\(place)")
                     }
                 case .refused:
-                    if answer.status != 403 { failures.append(where_) }
-                    #expect(answer.headers["access-control-allow-origin"] == nil, "\(where_)")
-                    #expect(answer.text.hasSuffix(".\n") && answer.text.filter { $0 == "\n" }.count == 1, "\(where_)")
+                    if answer.status != 403 { failures.append(place) }
+                    #expect(answer.headers["access-control-allow-origin"] == nil, "\(place)")
+                    #expect(answer.text.hasSuffix(".\n") && answer.text.filter { $0 == "\n" }.count == 1, "\(place)")
                 }
             }
         }
@@ -105,17 +115,27 @@ struct OriginHostPolicyTests {
         for path in ["/", "/app.js", "/sockjs.min.js", "/healthz", "/metrics", "/nothing"] {
             let bad = try RawExchange.send(port: server.port, "GET \(path) HTTP/1.1\r\nHost: evil.example:\(server.port)\r\nConnection: close\r\n\r\n")
             #expect(bad.status == 403, "\(path)")
-            #expect(bad.text == "Host evil.example is not a name of this server; open it by its IP address, as localhost or by its machine name, or start the server with --allow-host evil.example.\n")
+            #expect(
+                bad.text
+                    == "Host evil.example is not a name of this server; open it by its IP address, as localhost or by its machine name, or start the server with --allow-host evil.example.\n"
+            )
             let good = try RawExchange.send(port: server.port, "GET \(path) HTTP/1.1\r\nHost: chat.example:\(server.port)\r\nConnection: close\r\n\r\n")
             #expect(good.status == (path == "/nothing" ? 404 : 200), "\(path)")
         }
-        let foreign = try RawExchange.send(port: server.port, "GET /chat/info HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nOrigin: http://evil.example\r\nConnection: close\r\n\r\n")
-        #expect(foreign.text == "Origin http://evil.example may not use this service: it is not this server's own origin (http://127.0.0.1:\(server.port)) nor an allowed one; start the server with --allow-origin http://evil.example to allow it.\n")
+        let foreign = try RawExchange.send(
+            port: server.port, "GET /chat/info HTTP/1.1\r\nHost: 127.0.0.1:\(server.port)\r\nOrigin: http://evil.example\r\nConnection: close\r\n\r\n")
+        #expect(
+            foreign.text
+                == "Origin http://evil.example may not use this service: it is not this server's own origin (http://127.0.0.1:\(server.port)) nor an allowed one; start the server with --allow-origin http://evil.example to allow it.\n"
+        )
     }
 
-    @Test("--allow-origin and --allow-host refuse what they cannot mean, in one sentence",
-          arguments: [["--allow-origin", "null"], ["--allow-origin", "intranet.example"], ["--allow-origin", "https://a.example/path"],
-                      ["--allow-host", "chat.example:8080"], ["--allow-host", "a/b"], ["--tls-cert", "/nonexistent"]])
+    @Test(
+        "--allow-origin and --allow-host refuse what they cannot mean, in one sentence",
+        arguments: [
+            ["--allow-origin", "null"], ["--allow-origin", "intranet.example"], ["--allow-origin", "https://a.example/path"],
+            ["--allow-host", "chat.example:8080"], ["--allow-host", "a/b"], ["--tls-cert", "/nonexistent"],
+        ])
     func badOptions(arguments: [String]) async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }

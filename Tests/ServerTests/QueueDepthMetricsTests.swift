@@ -33,9 +33,11 @@ struct QueueDepthMetricsTests {
         #expect(try TestHTTP.request(port: port, method: "POST", path: carol + "/xhr_send", body: join).status == 204)
 
         // (The join frame counts as inbound until the node is done with it, just after the welcome.)
-        let busy = try await Self.scrape(port: port, until: {
-            $0[#"rabbitchat_sockjs_outbound_queue_messages{stat="sum"}"#, default: 0] >= 1 && $0["rabbitchat_session_inbound_queue_frames"] == 0
-        })
+        let busy = try await Self.scrape(
+            port: port,
+            until: {
+                $0[#"rabbitchat_sockjs_outbound_queue_messages{stat="sum"}"#, default: 0] >= 1 && $0["rabbitchat_session_inbound_queue_frames"] == 0
+            })
         #expect(busy[#"rabbitchat_inbox_unacked_messages{stat="sum"}"#] == 3, "alice's three private messages, not acked")
         #expect(busy[#"rabbitchat_inbox_unacked_messages{stat="max"}"#] == 3)
         #expect(busy["rabbitchat_inbox_prefetch_messages"] == 100, "the default prefetch of a user queue")
@@ -59,9 +61,11 @@ struct QueueDepthMetricsTests {
             #expect(try bob.waitFor { $0["type"] as? String == "delivered" && $0["msgId"] as? String == msgId } != nil)
         }
         try bob.send(["type": "ack", "msgIds": msgIds])  // the receipts, which clients ack too
-        let idle = try await Self.scrape(port: port, until: {
-            $0[#"rabbitchat_inbox_unacked_messages{stat="sum"}"#] == 0 && $0[#"rabbitchat_sockjs_outbound_queue_messages{stat="sum"}"#] == 0
-        })
+        let idle = try await Self.scrape(
+            port: port,
+            until: {
+                $0[#"rabbitchat_inbox_unacked_messages{stat="sum"}"#] == 0 && $0[#"rabbitchat_sockjs_outbound_queue_messages{stat="sum"}"#] == 0
+            })
         #expect(idle[#"rabbitchat_inbox_unacked_messages{stat="max"}"#] == 0)
         #expect(idle["rabbitchat_sockjs_outbound_queue_waiting_sessions"] == 0)
         #expect(idle[#"rabbitchat_sockjs_outbound_queue_bytes{stat="sum"}"#] == 0)

@@ -26,7 +26,9 @@ struct RawExchange {
         var bytes: [UInt8] = []
         let deadline = ContinuousClock.now + timeout
         while TestHTTP.headEnd(bytes) == nil {
-            guard ContinuousClock.now < deadline else { throw TestSocketError("no response head within \(timeout): \(String(decoding: bytes.prefix(200), as: UTF8.self))") }
+            guard ContinuousClock.now < deadline else {
+                throw TestSocketError("no response head within \(timeout): \(String(decoding: bytes.prefix(200), as: UTF8.self))")
+            }
             let chunk = try socket.read()
             if chunk.isEmpty { throw TestSocketError("closed before a response head: \(String(decoding: bytes.prefix(200), as: UTF8.self))") }
             bytes += chunk
@@ -36,7 +38,8 @@ struct RawExchange {
         var body = Array(bytes[(end + 4)...])
         let parsed = try TestHTTP.parse(Array(bytes[0..<(end + 4)]))
         if let length = parsed.headers["content-length"].flatMap(Int.init), parsed.status != 204, parsed.status != 304,
-           !raw.hasPrefix("HEAD ") {
+            !raw.hasPrefix("HEAD ")
+        {
             while body.count < length, ContinuousClock.now < deadline {
                 let chunk = try socket.read()
                 if chunk.isEmpty { break }

@@ -36,8 +36,9 @@ struct ScriptInjectionTests {
     static func send(port: Int, session: String, _ frame: [String: Any]) throws {
         let text = String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self)
         let body = String(decoding: try JSONSerialization.data(withJSONObject: [text]), as: UTF8.self)
-        let answer = try TestHTTP.request(port: port, method: "POST", path: "/chat/000/\(session)/xhr_send", body: body,
-                                          headers: ["Content-Type": "text/plain"])
+        let answer = try TestHTTP.request(
+            port: port, method: "POST", path: "/chat/000/\(session)/xhr_send", body: body,
+            headers: ["Content-Type": "text/plain"])
         guard answer.status == 204 else { throw TestSocketError("xhr_send answered \(answer.status): \(answer.text)") }
     }
 
@@ -165,14 +166,19 @@ struct ScriptInjectionTests {
         }
 
         let pageCSP = try #require(page.headers["content-security-policy"])
-        #expect(pageCSP == "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'")
+        #expect(
+            pageCSP
+                == "default-src 'self'; connect-src 'self'; img-src 'self' data:; frame-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'self'; object-src 'none'"
+        )
         #expect(page.headers["referrer-policy"] == "same-origin", "same-origin: a form POST (jsonp_send) still carries its Origin")
         let iframe = try RawExchange.send(port: port, "GET /chat/iframe.html HTTP/1.1\r\n\(h)\r\n")
         #expect(iframe.headers["content-security-policy"]?.contains("frame-ancestors 'self';") == true)
         #expect(iframe.headers["content-security-policy"]?.contains("connect-src 'self';") == true)
         #expect(iframe.headers["content-security-policy"]?.contains("script-src 'self' 'sha256-") == true)
         let htmlfile = try RawExchange.send(port: port, "GET /chat/000/hf2/htmlfile?c=cb HTTP/1.1\r\n\(h)\r\n")
-        #expect(htmlfile.headers["content-security-policy"] == "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
+        #expect(
+            htmlfile.headers["content-security-policy"]
+                == "default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; form-action 'none'")
         let echo = try RawExchange.send(port: port, "GET /echo/info HTTP/1.1\r\n\(h)Origin: http://evil.example\r\n\r\n")
         #expect(echo.headers["access-control-allow-origin"] == "http://evil.example", "the protocol suite's services keep reflecting")
     }

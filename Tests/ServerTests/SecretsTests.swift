@@ -1,8 +1,9 @@
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Secrets stay secret, as a user of the `rabbitChat` binary meets it: no broker password in
@@ -19,16 +20,18 @@ struct SecretsTests {
         }
     }
 
-    @Test("A broker URL that fails to parse, or holds @ , / in its password, is never printed with it", arguments: [
-        "amqp://alice:Zq9sEcr3t@127.0.0.1:notaport/",
-        "amqp://alice:Zq9s@Ecr3t@127.0.0.1:99999/",
-        "amqp://alice:Zq9s/Ecr3t@127.0.0.1:5672/",
-        "amqp://alice:Zq9s%zzEcr3t@127.0.0.1:5672/",
-        "rabbit://alice:Zq9s@Ecr3t@127.0.0.1/",
-        "alice:Zq9s,Ecr3t@127.0.0.1:5672",
-        "amqp://alice:Zq9sEcr3t/",
-        "amqp://alice:Zq9s,Ecr3t@127.0.0.1:notaport/,amqp://127.0.0.1:1/",
-    ])
+    @Test(
+        "A broker URL that fails to parse, or holds @ , / in its password, is never printed with it",
+        arguments: [
+            "amqp://alice:Zq9sEcr3t@127.0.0.1:notaport/",
+            "amqp://alice:Zq9s@Ecr3t@127.0.0.1:99999/",
+            "amqp://alice:Zq9s/Ecr3t@127.0.0.1:5672/",
+            "amqp://alice:Zq9s%zzEcr3t@127.0.0.1:5672/",
+            "rabbit://alice:Zq9s@Ecr3t@127.0.0.1/",
+            "alice:Zq9s,Ecr3t@127.0.0.1:5672",
+            "amqp://alice:Zq9sEcr3t/",
+            "amqp://alice:Zq9s,Ecr3t@127.0.0.1:notaport/,amqp://127.0.0.1:1/",
+        ])
     func badBrokerURL(url: String) async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -44,10 +47,12 @@ struct SecretsTests {
         }
     }
 
-    @Test("A URL typed where no option takes it is quoted redacted in the error", arguments: [
-        ["--port", "0", "amqp://alice:Zq9s@Ecr3t@127.0.0.1/"], ["--brokr", "amqp://alice:Zq9sEcr3t@127.0.0.1/"],
-        ["--port", "0", "alice:Zq9s,Ecr3t@127.0.0.1"],
-    ])
+    @Test(
+        "A URL typed where no option takes it is quoted redacted in the error",
+        arguments: [
+            ["--port", "0", "amqp://alice:Zq9s@Ecr3t@127.0.0.1/"], ["--brokr", "amqp://alice:Zq9sEcr3t@127.0.0.1/"],
+            ["--port", "0", "alice:Zq9s,Ecr3t@127.0.0.1"],
+        ])
     func misplacedURL(arguments: [String]) async throws {
         let server = try ServerProcess(arguments)
         let status = await server.waitForExit(timeout: .seconds(20))
@@ -62,8 +67,10 @@ struct SecretsTests {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let closed = try FreePort.next()
-        let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret",
-                                        "--broker", "amqp://alice:Zq9s@,Ecr3t@127.0.0.1:\(closed)/"])
+        let server = try ServerProcess([
+            "--port", "0", "--secret-file", folder.path + "/secret",
+            "--broker", "amqp://alice:Zq9s@,Ecr3t@127.0.0.1:\(closed)/",
+        ])
         let status = await server.waitForExit(timeout: .seconds(30))
         #expect(status != nil && status != 0)
         #expect(server.standardError.contains("amqp://alice@127.0.0.1:\(closed)/"), "stderr: \(server.standardError)")
@@ -107,11 +114,13 @@ struct SecretsTests {
         #expect(!server.standardOutput.contains("guest:guest"))
     }
 
-    @Test("A secret file others may read, or with a short key, stops the start with what to do", arguments: [
-        (0o644, String(repeating: "ab", count: 32), "chmod 600"),
-        (0o640, String(repeating: "ab", count: 32), "chmod 600"),
-        (0o600, String(repeating: "ab", count: 16), "fewer than the 32 needed"),
-    ])
+    @Test(
+        "A secret file others may read, or with a short key, stops the start with what to do",
+        arguments: [
+            (0o644, String(repeating: "ab", count: 32), "chmod 600"),
+            (0o640, String(repeating: "ab", count: 32), "chmod 600"),
+            (0o600, String(repeating: "ab", count: 16), "fewer than the 32 needed"),
+        ])
     func secretFileRefused(mode: Int, contents: String, sentence: String) async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -130,9 +139,12 @@ struct SecretsTests {
 }
 
 /// The same over RabbitMQ: the chat over `amqps://`, and a node with another secret.
-@Suite("rabbitChat on RabbitMQ keeps its secrets", .serialized,
-       .enabled(if: RabbitMQEnvironment.shouldRun,
-                "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"))
+@Suite(
+    "rabbitChat on RabbitMQ keeps its secrets", .serialized,
+    .enabled(
+        if: RabbitMQEnvironment.shouldRun,
+        "RabbitMQ is not reachable at RABBITCHAT_TEST_AMQP_URL (default amqp://guest:guest@127.0.0.1:5672/); start it with scripts/rabbitmq.sh start, or set RABBITCHAT_REQUIRE_RABBITMQ=1 to fail instead"
+    ))
 struct RabbitMQSecretsTests {
     /// The test RabbitMQ's state folder, as scripts/rabbitmq.sh names it for the URL's port.
     static var stateFolder: String {
@@ -157,7 +169,9 @@ struct RabbitMQSecretsTests {
 
     static func amqpsURL() throws -> String {
         guard let url = knownAMQPSURL else {
-            Issue.record("No RabbitMQ TLS listener is known (\(stateFolder)/tls/amqps-url is missing): start RabbitMQ with scripts/rabbitmq.sh start, or set RABBITCHAT_TEST_AMQPS_URL.")
+            Issue.record(
+                "No RabbitMQ TLS listener is known (\(stateFolder)/tls/amqps-url is missing): start RabbitMQ with scripts/rabbitmq.sh start, or set RABBITCHAT_TEST_AMQPS_URL."
+            )
             throw TestSocketError("no amqps URL")
         }
         return url
@@ -169,8 +183,9 @@ struct RabbitMQSecretsTests {
         try await RabbitMQControl.run(arguments, url: RabbitMQEnvironment.url)
     }
 
-    @Test("The server runs a chat over amqps:// (URL from --broker-file), and RabbitMQ sees a TLS connection",
-          .enabled(if: amqpsShouldRun, "RabbitMQ's TLS listener is not reachable: start RabbitMQ with scripts/rabbitmq.sh start"))
+    @Test(
+        "The server runs a chat over amqps:// (URL from --broker-file), and RabbitMQ sees a TLS connection",
+        .enabled(if: amqpsShouldRun, "RabbitMQ's TLS listener is not reachable: start RabbitMQ with scripts/rabbitmq.sh start"))
     func chatOverTLS() async throws {
         let url = try Self.amqpsURL()
         #expect(url.hasPrefix("amqps://"))

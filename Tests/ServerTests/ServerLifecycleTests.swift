@@ -1,8 +1,9 @@
 import Foundation
 import ServerTestSupport
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The `rabbitChat` binary as a user meets it: start, stop with a signal, and the errors it
@@ -19,8 +20,9 @@ struct ServerLifecycleTests {
         return (server, port)
     }
 
-    @Test("SIGTERM and SIGINT close every session with 3000 \"Go away!\" and exit 0 within a few seconds",
-          arguments: [SIGTERM, SIGINT])
+    @Test(
+        "SIGTERM and SIGINT close every session with 3000 \"Go away!\" and exit 0 within a few seconds",
+        arguments: [SIGTERM, SIGINT])
     func signalShutsDownGracefully(signal: Int32) async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -90,8 +92,9 @@ struct ServerLifecycleTests {
         let folder = TemporaryFolder()
         defer { folder.remove() }
         let closedPort = try FreePort.next()
-        let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret"],
-                                       environment: ["RABBITCHAT_BROKER": "amqp://guest:guest@127.0.0.1:\(closedPort)/"])
+        let server = try ServerProcess(
+            ["--port", "0", "--secret-file", folder.path + "/secret"],
+            environment: ["RABBITCHAT_BROKER": "amqp://guest:guest@127.0.0.1:\(closedPort)/"])
         let status = await server.waitForExit(timeout: .seconds(30))
         #expect(status != nil && status != 0)
         #expect(server.standardError.contains("127.0.0.1:\(closedPort)"), "stderr: \(server.standardError)")
@@ -102,8 +105,10 @@ struct ServerLifecycleTests {
     func missingSockJSClient() async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
-        let server = try ServerProcess(["--port", "0", "--secret-file", folder.path + "/secret",
-                                        "--sockjs-client", folder.path + "/nope/sockjs.min.js"])
+        let server = try ServerProcess([
+            "--port", "0", "--secret-file", folder.path + "/secret",
+            "--sockjs-client", folder.path + "/nope/sockjs.min.js",
+        ])
         let status = await server.waitForExit(timeout: .seconds(20))
         let error = server.standardError.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(status != nil && status != 0)
@@ -112,10 +117,12 @@ struct ServerLifecycleTests {
         await server.stop()
     }
 
-    @Test("A bad option names the problem and exits non-zero", arguments: [
-        ["--port", "70000"], ["--frobnicate"], ["--port", "many"], ["--log-level", "loud"], ["--node-id", "a b"],
-        ["--broker", "http://example"], ["--embedded-history-mib", "0"],
-    ])
+    @Test(
+        "A bad option names the problem and exits non-zero",
+        arguments: [
+            ["--port", "70000"], ["--frobnicate"], ["--port", "many"], ["--log-level", "loud"], ["--node-id", "a b"],
+            ["--broker", "http://example"], ["--embedded-history-mib", "0"],
+        ])
     func badOption(arguments: [String]) async throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -132,8 +139,10 @@ struct ServerLifecycleTests {
         let server = try ServerProcess(["--help"])
         let status = await server.waitForExit(timeout: .seconds(20))
         #expect(status == 0)
-        for option in ["--port", "--host", "--broker", "RABBITCHAT_BROKER", "--node-id", "--secret-file",
-                       "--sockjs-client", "--log-level", "--sockjs-test-services", "--embedded-history-mib", "--help"] {
+        for option in [
+            "--port", "--host", "--broker", "RABBITCHAT_BROKER", "--node-id", "--secret-file",
+            "--sockjs-client", "--log-level", "--sockjs-test-services", "--embedded-history-mib", "--help",
+        ] {
             #expect(server.standardOutput.contains(option), "\(option) in --help")
         }
     }

@@ -2,6 +2,7 @@ import Foundation
 import ServerTestSupport
 import Synchronization
 import Testing
+
 @testable import Server
 
 /// The pure parts of the executable: configuration values, the secret file, the static site,
@@ -29,7 +30,10 @@ struct ServerPartsTests {
     @Test("A list of broker URLs is cut only where a new URL starts, never inside a password")
     func brokerListSplit() {
         #expect(ServerConfiguration.splitBrokerList("amqp://a:p,w@h1/,amqp://h2/") == ["amqp://a:p,w@h1/", "amqp://h2/"])
-        #expect(ServerConfiguration.splitBrokerList("amqp://a:p, amqp@h1/ ,  AMQPS://h2/?cacertfile=/c.pem") == ["amqp://a:p, amqp@h1/", "AMQPS://h2/?cacertfile=/c.pem"])
+        #expect(
+            ServerConfiguration.splitBrokerList("amqp://a:p, amqp@h1/ ,  AMQPS://h2/?cacertfile=/c.pem") == [
+                "amqp://a:p, amqp@h1/", "AMQPS://h2/?cacertfile=/c.pem",
+            ])
         #expect(ServerConfiguration.splitBrokerList("amqp://h1/,") == ["amqp://h1/,"])
         // What is not a URL is refused without its user information.
         #expect {
@@ -44,7 +48,9 @@ struct ServerPartsTests {
     func commandLineErrorsAreRedacted() {
         #expect(ServerConfiguration.redactingQuotedURLs(in: "Unexpected argument 'amqp://alice:pw@h/'") == "Unexpected argument 'amqp://alice@h:5672/'")
         #expect(ServerConfiguration.redactingQuotedURLs(in: "Unexpected argument 'alice:p@w@h'") == "Unexpected argument '***@h'")
-        #expect(ServerConfiguration.redactingQuotedURLs(in: "Unknown option '--brokr'. Did you mean '--broker'?") == "Unknown option '--brokr'. Did you mean '--broker'?")
+        #expect(
+            ServerConfiguration.redactingQuotedURLs(in: "Unknown option '--brokr'. Did you mean '--broker'?")
+                == "Unknown option '--brokr'. Did you mean '--broker'?")
     }
 
     @Test("--broker-file: URLs one or more per line, comments skipped; refused when others may read it")
@@ -74,8 +80,9 @@ struct ServerPartsTests {
         }
     }
 
-    @Test("A secret file that group or others may read, or with less than 32 bytes of key, is refused with what to do",
-          arguments: [0o644, 0o640, 0o604, 0o660, 0o602])
+    @Test(
+        "A secret file that group or others may read, or with less than 32 bytes of key, is refused with what to do",
+        arguments: [0o644, 0o640, 0o604, 0o660, 0o602])
     func secretFileModeRefused(mode: Int) throws {
         let folder = TemporaryFolder()
         defer { folder.remove() }
@@ -157,7 +164,9 @@ struct ServerPartsTests {
 
     @Test("A secret file written by hand: hex is decoded, other text is used as bytes, too short is refused")
     func secretFileContents() throws {
-        #expect(try SecretFile.key(from: Array((String(repeating: "00ff", count: 16) + "\n").utf8), path: "x") == Array(repeating: [0, 255], count: 16).flatMap { $0 })
+        #expect(
+            try SecretFile.key(from: Array((String(repeating: "00ff", count: 16) + "\n").utf8), path: "x")
+                == Array(repeating: [0, 255], count: 16).flatMap { $0 })
         #expect(try SecretFile.key(from: Array("  a passphrase of some length, 32+ \n".utf8), path: "x") == Array("a passphrase of some length, 32+".utf8))
         #expect(throws: StartupError.self) { try SecretFile.key(from: Array("00ff00ff00ff00ff00ff00ff00ff00ff\n".utf8), path: "x") }
         #expect(throws: StartupError.self) { try SecretFile.key(from: Array("short".utf8), path: "x") }
@@ -188,7 +197,8 @@ struct ServerPartsTests {
         #expect(ServerMetrics.frameKind(#"{"msgId":"x","type":"sent"}"#) == "sent")
         #expect(ServerMetrics.frameKind(#"{"text":"{\"type\":\"fake\"}","type":"message"}"#) == "message")
         #expect(ServerMetrics.frameKind("not json") == "other")
-        let welcome = #"{"entered":["lobby"],"history":{"lobby":[{"from":"a","msgId":"1","room":"lobby","seq":1,"text":"x","ts":1}]},"nick":"a","rooms":[],"token":"t","type":"welcome","users":[{"nick":"a","online":true}]}"#
+        let welcome =
+            #"{"entered":["lobby"],"history":{"lobby":[{"from":"a","msgId":"1","room":"lobby","seq":1,"text":"x","ts":1}]},"nick":"a","rooms":[],"token":"t","type":"welcome","users":[{"nick":"a","online":true}]}"#
         #expect(ServerMetrics.frameKind(welcome) == "welcome")
         let long = #"{"from":"a","msgId":"1","room":"lobby","seq":1,"text":""# + String(repeating: "y", count: 4000) + #"","ts":1,"type":"message"}"#
         #expect(ServerMetrics.frameKind(long) == "message")

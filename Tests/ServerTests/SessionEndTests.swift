@@ -22,7 +22,9 @@ struct SessionEndTests {
         try watcher.join("watcher")
 
         let socket = try TestSocket(port: port)
-        try socket.write("GET /chat/000/leaver01/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try socket.write(
+            "GET /chat/000/leaver01/websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         var received: [UInt8] = []
         while !String(decoding: received, as: UTF8.self).contains("\r\n\r\n") { received += try socket.read() }
         #expect(String(decoding: received, as: UTF8.self).hasPrefix("HTTP/1.1 101"))

@@ -5,6 +5,7 @@ import NIOSSL
 import ServerTestSupport
 import Synchronization
 import Testing
+
 @testable import Server
 
 /// `--tls-cert` and `--tls-key`: a certificate made by `openssl` in the test, a server that
@@ -18,9 +19,11 @@ struct TLSTests {
         let key = folder.path + "/\(name)-key.pem"
         let openssl = Process()
         openssl.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        openssl.arguments = ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-                             "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=localhost",
-                             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]
+        openssl.arguments = [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "2", "-subj", "/CN=localhost",
+            "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]
         openssl.standardOutput = FileHandle.nullDevice
         openssl.standardError = FileHandle.nullDevice
         try openssl.run()
@@ -53,7 +56,8 @@ struct TLSTests {
 
         // wss: the page's own origin is https://localhost:<port>.
         let key = "dGhlIHNhbXBsZSBub25jZQ=="
-        let upgrade = "GET /chat/000/tls1/websocket HTTP/1.1\r\nHost: localhost:\(server.port)\r\nOrigin: https://localhost:\(server.port)\r\n"
+        let upgrade =
+            "GET /chat/000/tls1/websocket HTTP/1.1\r\nHost: localhost:\(server.port)\r\nOrigin: https://localhost:\(server.port)\r\n"
             + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: \(key)\r\n\r\n"
         let join = #"["{\"type\":\"join\",\"nick\":\"tls-alice\"}"]"#
         let session = try await client.connect(port: server.port)
@@ -115,8 +119,9 @@ struct TLSTests {
     @Test("without TLS, the banner of a server on the network says that tokens cross it in clear; on loopback it does not")
     func clearTextWarning() {
         func banner(host: String, tls: Bool = false) -> String {
-            var configuration = ServerConfiguration(host: host, port: 9191, broker: .embedded, nodeId: nil, secretFile: "/s",
-                                                    sockJSClient: "/c", logLevel: .info, sockJSTestServices: false)
+            var configuration = ServerConfiguration(
+                host: host, port: 9191, broker: .embedded, nodeId: nil, secretFile: "/s",
+                sockJSClient: "/c", logLevel: .info, sockJSTestServices: false)
             if tls {
                 configuration.tlsCertificate = "/etc/chat/cert.pem"
                 configuration.tlsKey = "/etc/chat/key.pem"
@@ -179,14 +184,18 @@ final class TLSTestClient: Sendable {
     }
 
     /// Sends `request` on a new connection and waits until `done` holds for what came back.
-    func exchange(port: Int, send request: String, until done: @escaping @Sendable ((bytes: [UInt8], closed: Bool)) -> Bool) async throws -> (bytes: [UInt8], closed: Bool) {
+    func exchange(port: Int, send request: String, until done: @escaping @Sendable ((bytes: [UInt8], closed: Bool)) -> Bool) async throws -> (
+        bytes: [UInt8], closed: Bool
+    ) {
         let connection = try await connect(port: port)
         try await connection.send(Array(request.utf8))
         let deadline = ContinuousClock.now + .seconds(15)
         while true {
             let state = connection.received.snapshot
             if done(state) { return state }
-            guard ContinuousClock.now < deadline else { throw TestSocketError("no complete answer over TLS: \(String(decoding: state.bytes.prefix(300), as: UTF8.self))") }
+            guard ContinuousClock.now < deadline else {
+                throw TestSocketError("no complete answer over TLS: \(String(decoding: state.bytes.prefix(300), as: UTF8.self))")
+            }
             try await Task.sleep(for: .milliseconds(10))
         }
     }

@@ -24,7 +24,9 @@ final class TestChatClient {
         try socket.write("POST \(self.prefix)/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\n\r\n")
         let opened = try nextSockJSFrame(timeout: .seconds(10))
         guard opened == "o" else {
-            throw TestSocketError("expected the open frame, got \(opened ?? "nothing") (ended: \(ended), unparsed: \(String(decoding: raw.prefix(300), as: UTF8.self)), body: \(String(decoding: body.prefix(300), as: UTF8.self)))")
+            throw TestSocketError(
+                "expected the open frame, got \(opened ?? "nothing") (ended: \(ended), unparsed: \(String(decoding: raw.prefix(300), as: UTF8.self)), body: \(String(decoding: body.prefix(300), as: UTF8.self)))"
+            )
         }
     }
 
@@ -32,8 +34,9 @@ final class TestChatClient {
     func send(_ frame: [String: Any]) throws {
         let text = String(decoding: try JSONSerialization.data(withJSONObject: frame), as: UTF8.self)
         let body = String(decoding: try JSONSerialization.data(withJSONObject: [text]), as: UTF8.self)
-        let response = try TestHTTP.request(port: port, method: "POST", path: prefix + "/xhr_send", body: body,
-                                            headers: ["Content-Type": "text/plain"])
+        let response = try TestHTTP.request(
+            port: port, method: "POST", path: prefix + "/xhr_send", body: body,
+            headers: ["Content-Type": "text/plain"])
         guard response.status == 204 || response.status == 200 else {
             throw TestSocketError("xhr_send answered \(response.status): \(response.text)")
         }
@@ -103,7 +106,10 @@ final class TestChatClient {
             if ended || ContinuousClock.now >= deadline { return nil }
             let bytes: [UInt8]
             do { bytes = try socket.read() } catch { continue }
-            if bytes.isEmpty { ended = true; continue }
+            if bytes.isEmpty {
+                ended = true
+                continue
+            }
             raw += bytes
             decode()
         }

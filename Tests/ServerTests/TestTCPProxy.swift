@@ -1,8 +1,9 @@
 import Foundation
 import ServerTestSupport
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A TCP forwarder on 127.0.0.1 that a test can cut and restore: it stands between rabbitChat
@@ -31,8 +32,14 @@ final class TestTCPProxy: Sendable {
             state = (-1, [])
             return taken
         }
-        if listener >= 0 { shutdown(listener, Int32(SHUT_RDWR)); close(listener) }
-        for fd in open { shutdown(fd, Int32(SHUT_RDWR)); close(fd) }
+        if listener >= 0 {
+            shutdown(listener, Int32(SHUT_RDWR))
+            close(listener)
+        }
+        for fd in open {
+            shutdown(fd, Int32(SHUT_RDWR))
+            close(fd)
+        }
     }
 
     /// Accepts again on the same port.
@@ -49,14 +56,21 @@ final class TestTCPProxy: Sendable {
                 let client = accept(listener, nil, nil)
                 if client < 0 { return }
                 let upstream = Self.connect(port: target)
-                guard upstream >= 0 else { close(client); continue }
+                guard upstream >= 0 else {
+                    close(client)
+                    continue
+                }
                 let stillListening = sockets.withLock { state -> Bool in
                     guard state.listener == listener else { return false }
                     state.open.insert(client)
                     state.open.insert(upstream)
                     return true
                 }
-                guard stillListening else { close(client); close(upstream); return }
+                guard stillListening else {
+                    close(client)
+                    close(upstream)
+                    return
+                }
                 Thread.detachNewThread { Self.pump(from: client, to: upstream) }
                 Thread.detachNewThread { Self.pump(from: upstream, to: client) }
             }
@@ -71,7 +85,10 @@ final class TestTCPProxy: Sendable {
             var sent = 0
             while sent < n {
                 let m = buffer[sent..<n].withUnsafeBytes { send(destination, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-                if m <= 0 { shutdown(source, Int32(SHUT_RDWR)); return }
+                if m <= 0 {
+                    shutdown(source, Int32(SHUT_RDWR))
+                    return
+                }
                 sent += m
             }
         }
@@ -105,7 +122,10 @@ final class TestTCPProxy: Sendable {
         let ok = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        if !ok { close(fd); return -1 }
+        if !ok {
+            close(fd)
+            return -1
+        }
         return fd
     }
 

@@ -38,7 +38,10 @@ struct HTTPRequestParserTests {
         var result: (head: HTTPRequestHead, body: ByteBuffer)?
         for byte in raw {
             buffer.writeInteger(byte)
-            if let r = try parser.next(from: &buffer) { result = r; break }
+            if let r = try parser.next(from: &buffer) {
+                result = r
+                break
+            }
         }
         let request = try #require(result)
         #expect(String(buffer: request.body) == "hello")
@@ -91,7 +94,12 @@ struct HTTPRequestParserTests {
         #expect(throws: HTTPRequestParser.ParseError.bodyTooLarge) { try parser.next(from: &buffer) }
     }
 
-    @Test("garbage is malformed", arguments: ["HELLO\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "GET /\r\n\r\n", "get / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n", "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "GET / HTTP/1.1\r\nOrigin: a\rSet-Cookie: x\r\n\r\n"])
+    @Test(
+        "garbage is malformed",
+        arguments: [
+            "HELLO\r\n\r\n", "GET / HTTP/2.0\r\n\r\n", "GET /\r\n\r\n", "get / HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\r\nNoColon\r\n\r\n",
+            "POST / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", "GET / HTTP/1.1\r\nOrigin: a\rSet-Cookie: x\r\n\r\n",
+        ])
     func malformed(raw: String) {
         var parser = HTTPRequestParser(limits: limits)
         var buffer = ByteBuffer(string: raw)

@@ -38,19 +38,25 @@ struct OriginEnforcementTests {
             ("eventsource", "GET /echo/000/e/eventsource HTTP/1.1\r\n\(h)\(o)\r\n"),
             ("htmlfile", "GET /echo/000/f/htmlfile?c=cb HTTP/1.1\r\n\(h)\(o)\r\n"),
             ("jsonp", "GET /echo/000/j/jsonp?c=cb HTTP/1.1\r\n\(h)\(o)\r\n"),
-            ("jsonp_send", "POST /echo/000/j/jsonp_send HTTP/1.1\r\n\(h)\(o)Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\nd=%5B%22a%22%5D"),
+            (
+                "jsonp_send",
+                "POST /echo/000/j/jsonp_send HTTP/1.1\r\n\(h)\(o)Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 15\r\n\r\nd=%5B%22a%22%5D"
+            ),
         ]
     }
 
-    static let corsAnswered: Set = ["info", "info preflight", "xhr", "xhr preflight", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp", "jsonp_send"]
+    static let corsAnswered: Set = [
+        "info", "info preflight", "xhr", "xhr preflight", "xhr_send", "xhr_streaming", "eventsource", "htmlfile", "jsonp", "jsonp_send",
+    ]
 
     private static func status(_ response: String) -> Int? {
         let line = response.prefix { $0 != "\r" }.split(separator: " ")
         return line.count >= 2 ? Int(line[1]) : nil
     }
 
-    @Test("a foreign, null or doubled Origin gets 403 and a reason on every transport, with no CORS answer",
-          arguments: ["http://evil.example", "null", "http://127.0.0.1:9192", "https://127.0.0.1:9191", "http://intranet.example"])
+    @Test(
+        "a foreign, null or doubled Origin gets 403 and a reason on every transport, with no CORS answer",
+        arguments: ["http://evil.example", "null", "http://127.0.0.1:9192", "https://127.0.0.1:9191", "http://intranet.example"])
     func foreignOriginRefusedEverywhere(origin: String) throws {
         let server = Self.server()
         for (name, raw) in Self.requests(origin: origin) {
@@ -65,8 +71,9 @@ struct OriginEnforcementTests {
         #expect(server.service.events.isEmpty, "no session was opened")
     }
 
-    @Test("no Origin, the server's own and an allowed one are served on every transport",
-          arguments: [nil, "http://127.0.0.1:9191", "https://intranet.example"] as [String?])
+    @Test(
+        "no Origin, the server's own and an allowed one are served on every transport",
+        arguments: [nil, "http://127.0.0.1:9191", "https://intranet.example"] as [String?])
     func ownAndAllowedServed(origin: String?) throws {
         let server = Self.server()
         // xhr_send and jsonp_send need their sessions: the xhr and jsonp polls open them first.
@@ -77,7 +84,8 @@ struct OriginEnforcementTests {
             let code = Self.status(response)
             #expect(code == 200 || code == 204 || code == 101, "\(name): \(response.prefix(300))")
             if let origin, Self.corsAnswered.contains(name) {
-                #expect(response.contains("\r\nAccess-Control-Allow-Origin: \(origin)\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n"), "\(name)")
+                #expect(
+                    response.contains("\r\nAccess-Control-Allow-Origin: \(origin)\r\nAccess-Control-Allow-Credentials: true\r\nVary: Origin\r\n"), "\(name)")
             }
         }
     }
@@ -176,11 +184,17 @@ struct OriginEnforcementTests {
         let iframeBody = String(iframe[iframe.range(of: "\r\n\r\n")!.upperBound...])
         let hash = SockJSEndpoint.inlineScriptHash(iframeBody)
         #expect(hash.hasPrefix("sha256-") && hash.count == 7 + 44)
-        #expect(iframe.contains("\r\nContent-Security-Policy: default-src 'none'; script-src 'self' '\(hash)'; connect-src 'self'; frame-src 'self'; frame-ancestors 'self' https://intranet.example; base-uri 'none'; form-action 'self'\r\n"))
+        #expect(
+            iframe.contains(
+                "\r\nContent-Security-Policy: default-src 'none'; script-src 'self' '\(hash)'; connect-src 'self'; frame-src 'self'; frame-ancestors 'self' https://intranet.example; base-uri 'none'; form-action 'self'\r\n"
+            ))
 
         c = try server.connect()
         try c.send("GET /echo/000/f/htmlfile?c=cb HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        #expect(try c.text().contains("\r\nContent-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'self' https://intranet.example; base-uri 'none'; form-action 'none'\r\n"))
+        #expect(
+            try c.text().contains(
+                "\r\nContent-Security-Policy: default-src 'none'; script-src 'unsafe-inline'; connect-src 'self'; frame-ancestors 'self' https://intranet.example; base-uri 'none'; form-action 'none'\r\n"
+            ))
 
         let open = Self.server(policy: false)
         c = try open.connect()
@@ -193,7 +207,8 @@ struct OriginEnforcementTests {
         #expect(SockJSEndpoint.scriptSource(sockjsURL: "/sockjs.min.js") == "'self'")
         #expect(SockJSEndpoint.scriptSource(sockjsURL: "https://cdn.jsdelivr.net/npm/sockjs-client@1/dist/sockjs.min.js") == "https://cdn.jsdelivr.net")
         #expect(SockJSEndpoint.scriptSource(sockjsURL: "//cdn.example:8443/s.js") == "cdn.example:8443")
-        #expect(SockJSEndpoint.scriptSource(sockjsURL: "https://a.example/x'; script-src *") == "https://a.example", "nothing after the host reaches the policy")
+        #expect(
+            SockJSEndpoint.scriptSource(sockjsURL: "https://a.example/x'; script-src *") == "https://a.example", "nothing after the host reaches the policy")
     }
 
     @Test("htmlfile and jsonp refuse a callback that is not [a-zA-Z0-9_.-]+")

@@ -12,9 +12,11 @@ struct OriginPolicyTests {
         #expect(WebOrigin("http://chat.example/") == WebOrigin(scheme: "http", host: "chat.example", port: 80), "one trailing slash, as people write it")
         #expect(WebOrigin("http://[::1]:9191") == WebOrigin(scheme: "http", host: "[::1]", port: 9191))
         #expect(WebOrigin("http://10.0.0.5") == WebOrigin(scheme: "http", host: "10.0.0.5", port: 80))
-        for bad in ["null", "", "chat.example", "ftp://chat.example", "http://", "http://a/b", "http://a?x", "http://a#x",
-                    "http://user@a", "http://a:99999", "http://a:", "http://a:8o", "http://a b", "http://[::1", "http://[zz::1]",
-                    "javascript://a", "http://a//"] {
+        for bad in [
+            "null", "", "chat.example", "ftp://chat.example", "http://", "http://a/b", "http://a?x", "http://a#x",
+            "http://user@a", "http://a:99999", "http://a:", "http://a:8o", "http://a b", "http://[::1", "http://[zz::1]",
+            "javascript://a", "http://a//",
+        ] {
             #expect(WebOrigin(bad) == nil, "\(bad)")
         }
         #expect(WebOrigin("http://a:80")?.description == "http://a")
@@ -39,7 +41,10 @@ struct OriginPolicyTests {
             return nil
         }
         let foreign = refused(["http://evil.example"])
-        #expect(foreign == "Origin http://evil.example may not use this service: it is not this server's own origin (http://127.0.0.1:9191) nor an allowed one; start the server with --allow-origin http://evil.example to allow it.")
+        #expect(
+            foreign
+                == "Origin http://evil.example may not use this service: it is not this server's own origin (http://127.0.0.1:9191) nor an allowed one; start the server with --allow-origin http://evil.example to allow it."
+        )
         #expect(refused(["null"])?.hasPrefix("Origin null") == true)
         #expect(refused(["http://127.0.0.1:9191"], secure: true) != nil, "an http page may not use the https server")
         #expect(refused(["https://127.0.0.1:9191"]) != nil, "nor an https page the http server")
@@ -65,22 +70,29 @@ struct OriginPolicyTests {
     @Test("Host: IP literals, localhost, the machine's names and allowed names pass; other names are refused")
     func hostDecisions() {
         let policy = HostPolicy(names: ["Build-Box", "chat.example"], allowOption: "--allow-host")
-        for good in ["127.0.0.1", "127.0.0.1:9191", "10.1.2.3:80", "0.0.0.0:9191", "[::1]:9191", "[fe80::1]", "[::ffff:127.0.0.1]:1",
-                     "localhost", "LOCALHOST:9191", "build-box:9191", "chat.example", "Chat.Example:443"] {
+        for good in [
+            "127.0.0.1", "127.0.0.1:9191", "10.1.2.3:80", "0.0.0.0:9191", "[::1]:9191", "[fe80::1]", "[::ffff:127.0.0.1]:1",
+            "localhost", "LOCALHOST:9191", "build-box:9191", "chat.example", "Chat.Example:443",
+        ] {
             #expect(policy.decide(hosts: [good]) == .allowed, "\(good)")
         }
         #expect(policy.decide(hosts: []) == .allowed, "no Host (an HTTP/1.0 tool) is served")
-        for bad in ["evil.example", "evil.example:9191", "localhost.", "localhost.evil.example", "1.2.3.4.evil.example", "127.0.0.1.nip.io",
-                    "999.1.1.1", "1.2.3", "chat.example.evil.example", "build-box.evil.example", "evil.example@127.0.0.1",
-                    "127.0.0.1:99999", "127.0.0.1:", "a b", "", ":9191", "[::1", "[::1]x", "[evil.example]"] {
+        for bad in [
+            "evil.example", "evil.example:9191", "localhost.", "localhost.evil.example", "1.2.3.4.evil.example", "127.0.0.1.nip.io",
+            "999.1.1.1", "1.2.3", "chat.example.evil.example", "build-box.evil.example", "evil.example@127.0.0.1",
+            "127.0.0.1:99999", "127.0.0.1:", "a b", "", ":9191", "[::1", "[::1]x", "[evil.example]",
+        ] {
             guard case .refused(let reason) = policy.decide(hosts: [bad]) else {
                 Issue.record("\(bad) was allowed")
                 continue
             }
             #expect(bad.contains("build-box") || !reason.contains("build-box"), "the answer does not tell a rebinding page the machine's names")
         }
-        #expect(policy.decide(hosts: ["evil.example:9191"])
-            == .refused("Host evil.example is not a name of this server; open it by its IP address, as localhost or by its machine name, or start the server with --allow-host evil.example."))
+        #expect(
+            policy.decide(hosts: ["evil.example:9191"])
+                == .refused(
+                    "Host evil.example is not a name of this server; open it by its IP address, as localhost or by its machine name, or start the server with --allow-host evil.example."
+                ))
         #expect(policy.decide(hosts: ["127.0.0.1", "evil.example"]) == .refused("A request with more than one Host header is refused."))
     }
 

@@ -26,8 +26,10 @@ struct ScriptTransportEscapingTests {
         ("backslash", #"a\b"#, #"a[\"a\\\\b\"]"#),
         ("newline and tab", "a\nb\tc", #"a[\"a\\nb\\tc\"]"#),
         ("other controls", "\u{0}\u{1}\u{1F}\u{7F}", #"a[\"\\u0000\\u0001\\u001f"# + "\u{7F}" + #"\"]"#),
-        ("closing script tag", "</script><img src=x onerror=alert(1)>",
-         #"a[\"\u003c/script\u003e\u003cimg src=x onerror=alert(1)\u003e\"]"#),
+        (
+            "closing script tag", "</script><img src=x onerror=alert(1)>",
+            #"a[\"\u003c/script\u003e\u003cimg src=x onerror=alert(1)\u003e\"]"#
+        ),
         ("upper-case closing tag", "</SCRIPT >", #"a[\"\u003c/SCRIPT \u003e\"]"#),
         ("comment open and close", "<!-- x -->", #"a[\"\u003c!-- x --\u003e\"]"#),
         ("CDATA end", "]]>", #"a[\"]]\u003e\"]"#),

@@ -110,7 +110,9 @@ struct SockJSConnectionHandlerTests {
     func webSocketEcho() throws {
         let server = EmbeddedServer()
         let c = try server.connect()
-        try c.send("GET /echo/000/w/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try c.send(
+            "GET /echo/000/w/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         let handshake = try c.output()
         let text = String(decoding: handshake, as: UTF8.self)
         #expect(text.hasPrefix("HTTP/1.1 101 Switching Protocols\r\n"))
@@ -126,7 +128,9 @@ struct SockJSConnectionHandlerTests {
     func webSocketPingsCoalesce() throws {
         let server = EmbeddedServer()
         let c = try server.connect()
-        try c.send("GET /echo/000/wp/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try c.send(
+            "GET /echo/000/wp/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         _ = try c.output()
         var flood = ByteBuffer()
         for n in 0..<1000 {
@@ -237,7 +241,9 @@ struct SockJSConnectionHandlerTests {
     func webSocketHalfOpen() throws {
         let server = EmbeddedServer()
         let c = try server.connect()
-        try c.send("GET /echo/000/ho/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try c.send(
+            "GET /echo/000/ho/websocket HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
         _ = try c.output()
         server.loop.advanceTime(by: .seconds(25))
         #expect(try c.output() == [0x81, 0x01, UInt8(ascii: "h"), 0x89, 0x00])
@@ -268,7 +274,9 @@ struct SockJSConnectionHandlerTests {
     func hixie76() throws {
         let server = EmbeddedServer()
         let c = try server.connect()
-        try c.send("GET /echo/000/hx/websocket HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nOrigin: http://127.0.0.1:8081\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n")
+        try c.send(
+            "GET /echo/000/hx/websocket HTTP/1.1\r\nHost: 127.0.0.1:8081\r\nConnection: Upgrade\r\nUpgrade: WebSocket\r\nOrigin: http://127.0.0.1:8081\r\nSec-WebSocket-Key1: 4 @1  46546xW%0l 1 5\r\nSec-WebSocket-Key2: 12998 5 Y3 1  .P00\r\n\r\n"
+        )
         let head = try c.text()
         #expect(head.hasPrefix("HTTP/1.1 101 "))
         #expect(head.contains("Sec-WebSocket-Location: ws://127.0.0.1:8081/echo/000/hx/websocket\r\n"))
@@ -285,7 +293,9 @@ struct SockJSConnectionHandlerTests {
     func rawWebSocket() throws {
         let server = EmbeddedServer()
         let c = try server.connect()
-        try c.send("GET /echo/websocket HTTP/1.1\r\n" + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        try c.send(
+            "GET /echo/websocket HTTP/1.1\r\n"
+                + "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
         #expect(try c.text().hasSuffix("\r\n\r\n"))
         try c.send(maskedText("plain [text]"))
         #expect(try c.output() == [0x81, 12] + Array("plain [text]".utf8))

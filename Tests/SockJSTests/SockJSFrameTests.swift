@@ -83,8 +83,9 @@ struct SockJSPreparedBatchTests {
         let batch = SockJSPreparedMessage(batch: ["a", "b\"c", "é\u{2028}"])
         let single = [SockJSPreparedMessage("a"), SockJSPreparedMessage("b\"c"), SockJSPreparedMessage("é\u{2028}")]
         let allocator = ByteBufferAllocator()
-        #expect(String(buffer: SockJSFrame.messages([batch]).payload(allocator: allocator))
-            == String(buffer: SockJSFrame.messages(single).payload(allocator: allocator)))
+        #expect(
+            String(buffer: SockJSFrame.messages([batch]).payload(allocator: allocator))
+                == String(buffer: SockJSFrame.messages(single).payload(allocator: allocator)))
         #expect(batch.texts == ["a", "b\"c", "é\u{2028}"])
     }
 
@@ -92,6 +93,7 @@ struct SockJSPreparedBatchTests {
     func rawWebSocketSplitsABatch() {
         let batch = SockJSPreparedMessage(batch: ["hi", "yo"])
         let bytes = SockJSFrameFlavour.rawWebSocket.wrap(.messages([batch]), allocator: ByteBufferAllocator())
-        #expect(bytes.map { Array($0.readableBytesView) } == [0x81, 0x02, UInt8(ascii: "h"), UInt8(ascii: "i"), 0x81, 0x02, UInt8(ascii: "y"), UInt8(ascii: "o")])
+        #expect(
+            bytes.map { Array($0.readableBytesView) } == [0x81, 0x02, UInt8(ascii: "h"), UInt8(ascii: "i"), 0x81, 0x02, UInt8(ascii: "y"), UInt8(ascii: "o")])
     }
 }

@@ -22,11 +22,13 @@ struct SockJSJSONTests {
         #expect(quoted("\t\u{8}\u{c}\u{1f}") == #""\t\b\f\u001f""#)
     }
 
-    @Test("code points browsers mangle are escaped with lower-case \\u escapes", arguments: [
-        (Unicode.Scalar(0x200C)!, "\\u200c"), (Unicode.Scalar(0x2028)!, "\\u2028"), (Unicode.Scalar(0x202F)!, "\\u202f"),
-        (Unicode.Scalar(0x2060)!, "\\u2060"), (Unicode.Scalar(0x206F)!, "\\u206f"), (Unicode.Scalar(0xFFF0)!, "\\ufff0"),
-        (Unicode.Scalar(0xFFFF)!, "\\uffff"),
-    ])
+    @Test(
+        "code points browsers mangle are escaped with lower-case \\u escapes",
+        arguments: [
+            (Unicode.Scalar(0x200C)!, "\\u200c"), (Unicode.Scalar(0x2028)!, "\\u2028"), (Unicode.Scalar(0x202F)!, "\\u202f"),
+            (Unicode.Scalar(0x2060)!, "\\u2060"), (Unicode.Scalar(0x206F)!, "\\u206f"), (Unicode.Scalar(0xFFF0)!, "\\ufff0"),
+            (Unicode.Scalar(0xFFFF)!, "\\uffff"),
+        ])
     func serverEscapes(scalar: Unicode.Scalar, escaped: String) {
         #expect(quoted(String(scalar)) == "\"\(escaped)\"")
     }

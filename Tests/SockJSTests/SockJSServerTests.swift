@@ -9,10 +9,11 @@ import Testing
 @Suite("Server over real sockets on 127.0.0.1")
 struct SockJSServerTests {
     func makeServer(_ service: RecordingService, options: SockJSOptions = SockJSOptions()) -> SockJSServer {
-        let server = SockJSServer(configuration: .init {
-            $0.logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-            $0.shutdownGracePeriod = .seconds(2)
-        })
+        let server = SockJSServer(
+            configuration: .init {
+                $0.logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+                $0.shutdownGracePeriod = .seconds(2)
+            })
         server.mount("/echo", options: options, service: service)
         server.route("/healthz") { request in
             SockJSHTTPResponse(status: 200, text: "ok \(request.head.method)\n")
@@ -42,7 +43,9 @@ struct SockJSServerTests {
         let stream = try await RawClient.connect(port: port)
         try await stream.send("POST /echo/000/x/xhr_streaming HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
         let ws = try await RawClient.webSocket(port: port)
-        try await eventually("both sessions to open", timeout: .seconds(5)) { stream.received.text.contains("o\n") && ws.received.bytes.suffix(3) == [0x81, 0x01, UInt8(ascii: "o")] }
+        try await eventually("both sessions to open", timeout: .seconds(5)) {
+            stream.received.text.contains("o\n") && ws.received.bytes.suffix(3) == [0x81, 0x01, UInt8(ascii: "o")]
+        }
         #expect(server.sessionCount == 2)
 
         await server.shutdown()
@@ -50,7 +53,11 @@ struct SockJSServerTests {
         try await eventually("both connections to close", timeout: .seconds(5)) { stream.received.closed && ws.received.closed }
         #expect(stream.received.text.contains("c[3000,\"Go away!\"]\n"))
         #expect(ws.received.text.contains("c[3000,\"Go away!\"]"))
-        #expect(service.events.filter { if case .closed(_, .serverShutdown) = $0 { return true }; return false }.count == 2)
+        #expect(
+            service.events.filter {
+                if case .closed(_, .serverShutdown) = $0 { return true }
+                return false
+            }.count == 2)
         #expect(server.sessionCount == 0)
         await stream.close()
         await ws.close()
@@ -66,7 +73,9 @@ struct SockJSServerTests {
             clients.append(try await RawClient.webSocket(port: port, path: "/echo/000/b\(i)/websocket"))
         }
         let openFrame: [UInt8] = [0x81, 0x01, UInt8(ascii: "o")]
-        try await eventually("six open sessions", timeout: .seconds(5)) { service.sessions.count == 6 && clients.allSatisfy { $0.received.bytes.suffix(3) == openFrame } }
+        try await eventually("six open sessions", timeout: .seconds(5)) {
+            service.sessions.count == 6 && clients.allSatisfy { $0.received.bytes.suffix(3) == openFrame }
+        }
         let opened = clients.map { $0.received.bytes.count }
         SockJSServer.broadcast(SockJSPreparedMessage("to all"), to: service.sessions)
         let payload = Array("a[\"to all\"]".utf8)

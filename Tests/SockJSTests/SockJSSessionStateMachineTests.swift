@@ -49,7 +49,8 @@ struct SockJSSessionStateMachineTests {
     func queueUntilPoll() {
         var m = machine()
         _ = m.attachReceiver(.polling, now: t0)
-        let a = SockJSPreparedMessage("a"), b = SockJSPreparedMessage("b")
+        let a = SockJSPreparedMessage("a")
+        let b = SockJSPreparedMessage("b")
         #expect(m.send(a, now: t0) == .queued)
         #expect(m.send(b, now: t0) == .queued)
         #expect(m.attachReceiver(.polling, now: t0) == [.sendMessages([a, b], end: true)])

@@ -99,4 +99,3 @@ struct WebSocketFrameParserTests {
         #expect(SockJSConnectionHandler.webSocketAccept(key: "dGhlIHNhbXBsZSBub25jZQ==") == "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=")
     }
 }
-

@@ -13,8 +13,10 @@ struct JSONEscapeTests {
         return (outcome, String(decoding: out, as: UTF8.self), index)
     }
 
-    @Test(arguments: [("n", "\n"), ("t", "\t"), ("\"", "\""), ("\\", "\\"), ("/", "/"), ("b", "\u{8}"), ("f", "\u{C}"), ("r", "\r"),
-                      ("u00e9", "é"), ("u20AC", "€"), ("ud83d\\ude00", "😀")])
+    @Test(arguments: [
+        ("n", "\n"), ("t", "\t"), ("\"", "\""), ("\\", "\\"), ("/", "/"), ("b", "\u{8}"), ("f", "\u{C}"), ("r", "\r"),
+        ("u00e9", "é"), ("u20AC", "€"), ("ud83d\\ude00", "😀"),
+    ])
     func everyJSONEscapeDecodesToItsCharacter(_ escape: String, _ expected: String) {
         let (outcome, text, index) = Self.decode(escape + "rest")
         #expect(outcome == .decoded)
@@ -40,8 +42,9 @@ struct JSONEscapeTests {
         #expect(text == "\u{FFFD}")
     }
 
-    @Test("a lone high surrogate becomes the replacement and leaves what follows it to the next escape",
-          arguments: ["ud83dx", "ud83d\\u0041", "ud83d\\ud83d\\ude00", "ud83d\\n"])
+    @Test(
+        "a lone high surrogate becomes the replacement and leaves what follows it to the next escape",
+        arguments: ["ud83dx", "ud83d\\u0041", "ud83d\\ud83d\\ude00", "ud83d\\n"])
     func aLoneHighSurrogateBecomesTheReplacementWhenOneIsGiven(_ escape: String) {
         let (outcome, text, index) = Self.decode(escape, loneSurrogate: "\u{FFFD}")
         #expect(outcome == .decoded)

@@ -6,8 +6,9 @@ import Testing
         #expect(try SockJSFrame.parse("o") == .open)
         #expect(try SockJSFrame.parse("h") == .heartbeat)
         #expect(try SockJSFrame.parse(#"a["x","y"]"#) == .messages(["x", "y"]))
-        #expect(try SockJSFrame.parse(#"c[2010,"Another connection still open"]"#)
-            == .close(code: 2010, reason: "Another connection still open"))
+        #expect(
+            try SockJSFrame.parse(#"c[2010,"Another connection still open"]"#)
+                == .close(code: 2010, reason: "Another connection still open"))
     }
 
     @Test func treatsTheXHRStreamingPreludeAsAHeartbeat() throws {
@@ -21,10 +22,12 @@ import Testing
         #expect(throws: SockJSFrame.ParseError.badBody(.unexpectedEnd)) { try SockJSFrame.parse("a[") }
     }
 
-    @Test("a frame's text parses back to the frame", arguments: [
-        SockJSFrame.open, .heartbeat, .messages([]), .messages(["x", "q\"\\ \u{2028} 😀 \u{1}"]),
-        .close(code: 3000, reason: "Go away!"), .close(code: -7, reason: "\u{FFFF}<>&"),
-    ])
+    @Test(
+        "a frame's text parses back to the frame",
+        arguments: [
+            SockJSFrame.open, .heartbeat, .messages([]), .messages(["x", "q\"\\ \u{2028} 😀 \u{1}"]),
+            .close(code: 3000, reason: "Go away!"), .close(code: -7, reason: "\u{FFFF}<>&"),
+        ])
     func textRoundTrips(_ frame: SockJSFrame) throws {
         #expect(try SockJSFrame.parse(utf8: frame.text) == frame)
     }

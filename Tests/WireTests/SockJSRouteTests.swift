@@ -14,7 +14,9 @@ struct SockJSRouteTests {
         }
     }
 
-    @Test("malformed iframe names are not found", arguments: ["/iframe.htm", "/iframe", "/IFRAME.HTML", "/IFRAME", "/iframe.HTML", "/iframe.xml", "/iframe-/.html"])
+    @Test(
+        "malformed iframe names are not found",
+        arguments: ["/iframe.htm", "/iframe", "/IFRAME.HTML", "/IFRAME", "/iframe.HTML", "/iframe.xml", "/iframe-/.html"])
     func badIframe(path: String) {
         #expect(SockJSRoute.route(Substring(path)) == .notFound)
     }
@@ -25,7 +27,9 @@ struct SockJSRouteTests {
         #expect(SockJSRoute.route("/a/b_c-d%20/jsonp_send") == .session(server: "a", session: "b_c-d%20", transport: .jsonpSend))
     }
 
-    @Test("invalid session paths are not found", arguments: ["//xhr", "/a./a/xhr", "/a/a./xhr", "/././/xhr", "/a/a/", "/a/a/unknown", "/a", "/a/a", "//", "///", "/a/b/c/xhr"])
+    @Test(
+        "invalid session paths are not found",
+        arguments: ["//xhr", "/a./a/xhr", "/a/a./xhr", "/././/xhr", "/a/a/", "/a/a/unknown", "/a", "/a/a", "//", "///", "/a/b/c/xhr"])
     func badSessions(path: String) {
         #expect(SockJSRoute.route(Substring(path)) == .notFound)
     }

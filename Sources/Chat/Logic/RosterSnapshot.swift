@@ -40,7 +40,7 @@ public struct RosterSnapshot: Sendable {
         if !replacing, index == users.count, index > 0 { out.append(UInt8(ascii: ",")) }
         out.append(contentsOf: Self.entry(UserStatus(nick: nick, online: true)).utf8)
         if replacing {
-            out.append(contentsOf: json[starts[index] + Self.entry(users[index]).utf8.count ..< json.count])
+            out.append(contentsOf: json[starts[index] + Self.entry(users[index]).utf8.count..<json.count])
         } else if index < users.count {
             out.append(UInt8(ascii: ","))
             out.append(contentsOf: json[starts[index]...])

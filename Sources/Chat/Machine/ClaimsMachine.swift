@@ -131,8 +131,10 @@ struct ClaimsMachine<Instant: InstantProtocol>: Sendable where Instant.Duration 
         guard let queueExists else { return [.answer(waiter: waiter, .unavailable)] }
         if queueExists, claimant == nil { return [.answer(waiter: waiter, .taken)] }
         pending[marker] = Pending(nick: nick, claimant: claimant, queueExists: queueExists, waiter: waiter)
-        return [.startTimer(Timer(marker: marker, deadline: now.advanced(by: claimTimeout))),
-                .publishClaim(nick: nick, marker: marker, claimant: claimant)]
+        return [
+            .startTimer(Timer(marker: marker, deadline: now.advanced(by: claimTimeout))),
+            .publishClaim(nick: nick, marker: marker, claimant: claimant),
+        ]
     }
 
     /// A claim record read from the stream: the first one of a nick decides it; one this node

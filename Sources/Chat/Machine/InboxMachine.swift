@@ -464,8 +464,10 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
             return [.reject(item.tag, channel: inbox.channel)]
         case .tell(let msgId, let from, let to, let text, let ts):
             holders[session]?.pending[msgId, default: []].append(Pending(tag: item.tag, from: from, inbox: inbox.serial))
-            return [.send(.message(ChatMessage(msgId: msgId, from: from, to: to ?? holder.nick, text: text, ts: ts)), session: session),
-                    .privateDelivery]
+            return [
+                .send(.message(ChatMessage(msgId: msgId, from: from, to: to ?? holder.nick, text: text, ts: ts)), session: session),
+                .privateDelivery,
+            ]
         case .delivered(let msgId, let to, let ts):
             // `sent` before `delivered`: a receipt that overtook its message's confirm waits.
             if awaitingConfirm(msgId) {
@@ -526,8 +528,10 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         let ticket = nextTicket
         nextTicket += 1
         acks[ticket] = Ack(token: token, session: session, inbox: inbox, acked: acked, byMsgId: byMsgId, receipts: receipts)
-        return [.startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.receiptTimeout))),
-                .publishReceipts(ticket, receipts)]
+        return [
+            .startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.receiptTimeout))),
+            .publishReceipts(ticket, receipts),
+        ]
     }
 
     /// The broker answered an ack's receipts (in the order of ``Action/publishReceipts(_:_:)``).
@@ -578,8 +582,9 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     private mutating func failed(_ ack: Ack) -> [Action] {
         let tags = ack.acked.map(\.tag)
         var actions: [Action] = [
-            .send(ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame,
-                  session: ack.session),
+            .send(
+                ChatProtocolError(.unavailable, "Your ack could not be recorded: the messages will come again, ack them then.").frame,
+                session: ack.session)
         ]
         let inbox = ack.inbox
         if var holder = holders[ack.session], holder.inbox?.serial == inbox.serial {

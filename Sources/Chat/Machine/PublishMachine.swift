@@ -156,7 +156,8 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
     /// comes after its `sent`.
     mutating func submit(_ submission: Submission, now: Instant) -> [Action] {
         let waiter = Waiter(session: submission.session, admission: submission.admission, token: submission.token)
-        var window = dedup.removeValue(forKey: submission.nick)
+        var window =
+            dedup.removeValue(forKey: submission.nick)
             ?? DedupWindow(capacity: limits.dedupCapacity, windowMilliseconds: limits.dedupWindowMilliseconds)
         let earlier = window.lookup(submission.clientId, now: submission.ts)
         if earlier == nil {
@@ -165,8 +166,10 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         dedup[submission.nick] = window
         if let earlier {
             if earlier.confirmed {
-                return [.send(.sent(Sent(id: submission.clientId, msgId: submission.msgId, ts: earlier.ts)), session: submission.session),
-                        .resume(token: submission.token)]
+                return [
+                    .send(.sent(Sent(id: submission.clientId, msgId: submission.msgId, ts: earlier.ts)), session: submission.session),
+                    .resume(token: submission.token),
+                ]
             }
             if let ticket = ticketOfMsgId[submission.msgId] {
                 attempts[ticket]?.waiters.append(waiter)
@@ -180,12 +183,15 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         }
         let ticket = nextTicket
         nextTicket += 1
-        attempts[ticket] = Attempt(nick: submission.nick, clientId: submission.clientId, msgId: submission.msgId, ts: submission.ts,
-                                   kind: submission.kind, started: now, waiters: [waiter])
+        attempts[ticket] = Attempt(
+            nick: submission.nick, clientId: submission.clientId, msgId: submission.msgId, ts: submission.ts,
+            kind: submission.kind, started: now, waiters: [waiter])
         ticketOfMsgId[submission.msgId] = ticket
         if submission.kind == .say { startHold(submission.session, ticket: ticket) }
-        return [.startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.publishTimeout))),
-                .publish(ticket, submission.request)]
+        return [
+            .startTimer(Timer(ticket: ticket, deadline: now.advanced(by: limits.publishTimeout))),
+            .publish(ticket, submission.request),
+        ]
     }
 
     /// The broker confirmed the publish.

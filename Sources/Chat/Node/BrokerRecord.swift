@@ -42,9 +42,11 @@ struct BrokerRecord: Sendable, Hashable, Codable {
     /// On a `hello` or a `fingerprint`: the publishing node's ``SecretFingerprint``.
     var fingerprint: String?
 
-    init(kind: Kind, msgId: String? = nil, from: String? = nil, to: String? = nil, room: String? = nil, text: String? = nil,
-         ts: Int64? = nil, nick: String? = nil, node: String? = nil, marker: String? = nil, nicks: [String]? = nil,
-         claimant: String? = nil, fingerprint: String? = nil) {
+    init(
+        kind: Kind, msgId: String? = nil, from: String? = nil, to: String? = nil, room: String? = nil, text: String? = nil,
+        ts: Int64? = nil, nick: String? = nil, node: String? = nil, marker: String? = nil, nicks: [String]? = nil,
+        claimant: String? = nil, fingerprint: String? = nil
+    ) {
         self.kind = kind
         self.msgId = msgId
         self.from = from

@@ -17,8 +17,10 @@ public final class ChatNode: Sendable {
     ///   - broker: the broker every node of the chat shares.
     ///   - broadcaster: hands one encoded public frame to many outlets; the server plugs in
     ///     its transport's prepared broadcast.
-    public init(broker: any Broker, configuration: ChatConfiguration, logger: Logger,
-                broadcaster: any ChatBroadcaster = LoopingBroadcaster()) {
+    public init(
+        broker: any Broker, configuration: ChatConfiguration, logger: Logger,
+        broadcaster: any ChatBroadcaster = LoopingBroadcaster()
+    ) {
         self.configuration = configuration
         self.broker = broker
         self.logger = logger
@@ -81,7 +83,7 @@ public final class ChatNode: Sendable {
                 do {
                     try await executor.serve(connection)
                     delay = configuration.reconnectBackoff.lowerBound
-                } catch where !Task.isCancelled && executor.refusal.withLock({ $0 }) == nil {
+                } catch let error where !Task.isCancelled && executor.refusal.withLock({ $0 }) == nil {
                     logger.warning("Lost the broker connection", metadata: ["error": "\(error)"])
                 } catch {
                     // A graceful stop closed the connection: nothing was lost.

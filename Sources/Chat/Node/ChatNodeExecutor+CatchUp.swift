@@ -42,8 +42,9 @@ extension ChatNodeExecutor {
                 sayHello(generation: generation, on: link.publish)
             case .answerHello(let node, let differing):
                 if let theirs = differing {
-                    logger.warning("A node with another secret file tried to join the chat; it refuses to start, this node goes on",
-                                   metadata: ["node": "\(node)", "its fingerprint": "\(theirs)", "this fingerprint": "\(fingerprint)"])
+                    logger.warning(
+                        "A node with another secret file tried to join the chat; it refuses to start, this node goes on",
+                        metadata: ["node": "\(node)", "its fingerprint": "\(theirs)", "this fingerprint": "\(fingerprint)"])
                 }
                 Task { await self.answerHello(node) }
             case .secretConfirmed:

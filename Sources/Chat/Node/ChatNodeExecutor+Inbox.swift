@@ -21,8 +21,9 @@ extension ChatNodeExecutor {
     typealias HeldReceipt = Inboxes.HeldReceipt
 
     static func inboxLimits(_ configuration: ChatConfiguration) -> Inboxes.Limits {
-        Inboxes.Limits(receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch),
-                       takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25), reattachRetry: .seconds(1))
+        Inboxes.Limits(
+            receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch),
+            takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25), reattachRetry: .seconds(1))
     }
 
     /// The node's inbox channel for the current link, opened (again) when there is none or a
@@ -118,7 +119,7 @@ extension ChatNodeExecutor {
                         await runInbox(inboxes.consumed(inbox, session: sessionId, currentGeneration: link?.generation))
                         // Its consumer may have ended already (a channel error): then try again.
                         if inboxes.hasRoute(inbox.key) { outcome = .took(inbox) }
-                    } catch where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
+                    } catch let error where error.code == BrokerError.accessRefused || error.code == BrokerError.resourceLocked {
                         // Lost a race for the queue; the next try reopens the channel.
                     }
                 }
@@ -150,7 +151,8 @@ extension ChatNodeExecutor {
     /// - Parameter generation: the link a retry is for (nil: the current one).
     func reattachInbox(_ sessionId: UInt64, generation: Int? = nil) async {
         guard let entry = sessions[sessionId], inboxes.inbox(of: sessionId) == nil, let current = link?.generation,
-              generation == nil || generation == current else { return }
+            generation == nil || generation == current
+        else { return }
         guard let inbox = await acquireInbox(nick: entry.nick, owner: sessionId) else {
             await runInbox(inboxes.reattachFailed(session: sessionId, generation: current, now: .now))
             return
@@ -275,12 +277,14 @@ extension ChatNodeExecutor {
             case .replacePublishChannel(let ticket):
                 if let channel = receiptChannels[ticket] { await replacePublisher(channel) }
             case .receiptsTimedOut:
-                logger.warning("The broker did not confirm a publish in time; the publish channel is replaced and its waiting publishes are answered unavailable")
+                logger.warning(
+                    "The broker did not confirm a publish in time; the publish channel is replaced and its waiting publishes are answered unavailable")
                 metrics.publishTimeouts.increment()
             case .receiptsDeferred(let count):
                 metrics.receiptsDeferred.increment(by: count)
-                logger.info("Receipts wait: their senders' inboxes are full; the messages stay unacked and come again on the addressee's next join",
-                            metadata: ["count": "\(count)"])
+                logger.info(
+                    "Receipts wait: their senders' inboxes are full; the messages stay unacked and come again on the addressee's next join",
+                    metadata: ["count": "\(count)"])
             case .redeliver(let session, let inbox):
                 await waitForRelease(of: inbox)
                 await reattachInbox(session)
@@ -293,8 +297,9 @@ extension ChatNodeExecutor {
             case .retryReattach(let session, let generation):
                 Task { await self.reattachInbox(session, generation: generation) }
             case .reattachWaits(let session):
-                logger.warning("Could not take a user's inbox again after a reconnect yet; trying again every second",
-                               metadata: ["nick": "\(sessions[session]?.nick ?? "")"])
+                logger.warning(
+                    "Could not take a user's inbox again after a reconnect yet; trying again every second",
+                    metadata: ["nick": "\(sessions[session]?.nick ?? "")"])
             }
         }
     }
@@ -304,8 +309,9 @@ extension ChatNodeExecutor {
     private func publishReceipts(_ ticket: Inboxes.Ticket, _ receipts: [Inboxes.Receipt]) async {
         let requests = receipts.map { receipt in
             let record = BrokerRecord(kind: .delivered, msgId: receipt.msgId, to: receipt.addressee, ts: receipt.ts)
-            return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: receipt.msgId, type: "delivered")),
-                                  exchange: topology.directExchange, routingKey: receipt.sender)
+            return PublishRequest(
+                message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: receipt.msgId, type: "delivered")),
+                exchange: topology.directExchange, routingKey: receipt.sender)
         }
         var outcomes: [Inboxes.ReceiptOutcome] = []
         do throws(BrokerError) {

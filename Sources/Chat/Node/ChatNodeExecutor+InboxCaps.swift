@@ -32,11 +32,12 @@ extension ChatNodeExecutor {
             try await withTemporaryChannel { channel throws(BrokerError) in
                 _ = try await channel.declareQueue(queue, options: options)
             }
-        } catch where error.code == BrokerError.preconditionFailed {
+        } catch let error where error.code == BrokerError.preconditionFailed {
             _ = try await publisher().declareQueue(queue, options: QueueOptions(passive: true))
             legacyInboxes.append(nick)
             if legacyInboxes.count > Self.legacyInboxMemory { legacyInboxes.removeFirst() }
-            logger.warning("""
+            logger.warning(
+                """
                 The inbox \(queue) was declared without the inbox caps (or with others), so it stays uncapped: \
                 apply them with rabbitmqctl set_policy --apply-to queues rabbitchat-inboxes '^\(topology.prefix)user\\.' \
                 '{"max-length":\(configuration.limits.inboxMaxMessages),"max-length-bytes":\(configuration.limits.inboxMaxBytes),"overflow":"reject-publish"}'
@@ -51,9 +52,11 @@ extension ChatNodeExecutor {
     func inboxCouldBeFull(_ nick: String, adding bytes: Int) async -> Bool {
         let limits = configuration.limits
         let queue = topology.userQueue(nick)
-        guard let info = try? await withTemporaryChannel({ channel throws(BrokerError) in
-            try await channel.declareQueue(queue, options: QueueOptions(passive: true))
-        }) else { return false }
+        guard
+            let info = try? await withTemporaryChannel({ channel throws(BrokerError) in
+                try await channel.declareQueue(queue, options: QueueOptions(passive: true))
+            })
+        else { return false }
         let count = Int(info.messageCount)
         if count >= limits.inboxMaxMessages { return true }
         // A record: the text (4 bytes per scalar at most) and its other fields. No overflow:

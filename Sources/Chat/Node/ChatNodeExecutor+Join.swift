@@ -56,7 +56,10 @@ extension ChatNodeExecutor {
         case .grantedRecordingClaim:
             await publishClaim(nick: nick, marker: "token/\(nodeId)", claimant: nil)
         case .badToken:
-            session.send(ChatProtocolError(.authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick.").frame)
+            session.send(
+                ChatProtocolError(
+                    .authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick."
+                ).frame)
             return
         case .taken:
             session.send(Self.nickTaken(nick))
@@ -90,8 +93,9 @@ extension ChatNodeExecutor {
         sessionsMachine.own(nick, by: sessionId)
         if let channel = try? await publisher() {
             let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)
-            _ = try? await channel.publish(OutgoingMessage(body: takeover.body, properties: MessageProperties(type: "takeover")),
-                                           exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+            _ = try? await channel.publish(
+                OutgoingMessage(body: takeover.body, properties: MessageProperties(type: "takeover")),
+                exchange: topology.presenceExchange, routingKey: "", mandatory: false)
         }
         let inbox = await acquireInbox(nick: nick, owner: sessionId)
         guard let inbox else {
@@ -106,8 +110,9 @@ extension ChatNodeExecutor {
 
         let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
         let limits = configuration.limits
-        let entry = SessionEntry(session: session, nick: nick, rooms: rooms,
-                                 typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
+        let entry = SessionEntry(
+            session: session, nick: nick, rooms: rooms,
+            typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
         sessionsMachine.joined(sessionId, entry)
         metrics.joinedSessions.record(sessions.count)
         var roomHistory: [String: [ChatMessage]] = [:]
@@ -121,11 +126,12 @@ extension ChatNodeExecutor {
         // The roster as the sessions were last told; the changes since, this join's included,
         // come to every session (this one too) in the next `presence` frame.
         let roster = welcomeRoster()
-        let welcome = Welcome(nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
-                              entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted(),
-                              pending: request.pending.map { ids in
-                                  Dictionary(ids.map { ($0, messageIds.messageId(sender: nick, clientId: $0)) }, uniquingKeysWith: { first, _ in first })
-                              })
+        let welcome = Welcome(
+            nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
+            entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted(),
+            pending: request.pending.map { ids in
+                Dictionary(ids.map { ($0, messageIds.messageId(sender: nick, clientId: $0)) }, uniquingKeysWith: { first, _ in first })
+            })
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
         localPresence(nick: nick, online: true)
         await startInbox(inbox, session: sessionId, nick: nick)
@@ -183,7 +189,7 @@ extension ChatNodeExecutor {
                 _ = try await channel.declareQueue(topology.userQueue(nick), options: QueueOptions(passive: true))
             }
             return true
-        } catch where error.code == BrokerError.notFound {
+        } catch let error where error.code == BrokerError.notFound {
             return false
         } catch {
             return nil
@@ -193,8 +199,9 @@ extension ChatNodeExecutor {
     func publishClaim(nick: String, marker: String, claimant: String?) async {
         let record = BrokerRecord(kind: .claim, nick: nick, marker: marker, claimant: claimant)
         guard let channel = try? await publisher() else { return }
-        _ = try? await channel.publish(OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
-                                       exchange: "", routingKey: topology.claimsStream, mandatory: false)
+        _ = try? await channel.publish(
+            OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, type: "claim")),
+            exchange: "", routingKey: topology.claimsStream, mandatory: false)
     }
 
     /// Another session took the nick: this one gets `replaced` and is closed (4001).

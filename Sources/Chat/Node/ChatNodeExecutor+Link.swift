@@ -18,7 +18,8 @@ extension ChatNodeExecutor {
         // records (or on after the last one read, after a reconnect): a start costs that much,
         // however long the stream is.
         let end = try await historyEnd(connection, publishingOn: setup)
-        let start: StreamOffset = lastStreamOffset.map { .offset($0 + 1) }
+        let start: StreamOffset =
+            lastStreamOffset.map { .offset($0 + 1) }
             ?? end.map { .offset(max(0, $0 - Int64(configuration.limits.historyReadOnStart))) } ?? .first
         let streamChannel = try await connection.openChannel()
         // In batches (one per unit of broker work, and all units that arrived while the node
@@ -103,8 +104,9 @@ extension ChatNodeExecutor {
     func historyEnd(_ connection: any BrokerConnection, publishingOn channel: any BrokerChannel) async throws(BrokerError) -> Int64? {
         let probe = BrokerRecord(kind: .sync, node: nodeId, marker: "\(nodeId)/end/\(nextMarker)")
         nextMarker += 1
-        try await channel.publish(OutgoingMessage(body: probe.body, properties: MessageProperties(persistent: true, type: "sync")),
-                                  exchange: "", routingKey: topology.historyStream, mandatory: false)
+        try await channel.publish(
+            OutgoingMessage(body: probe.body, properties: MessageProperties(persistent: true, type: "sync")),
+            exchange: "", routingKey: topology.historyStream, mandatory: false)
         let probeChannel = try await connection.openChannel()
         let consumer = try await probeChannel.consume(queue: topology.historyStream, options: .stream(from: .last, prefetch: 1))
         let timeout = configuration.takeoverTimeout
@@ -182,11 +184,13 @@ extension ChatNodeExecutor {
         var hasMembers: [String: Bool] = [:]
         for delivery in batch {
             guard let message = readHistoryRecord(delivery), let room = message.room else { continue }
-            let local = hasMembers[room] ?? {
-                let found = roomMembers[room].map { !$0.isEmpty } ?? false
-                hasMembers[room] = found
-                return found
-            }()
+            let local =
+                hasMembers[room]
+                ?? {
+                    let found = roomMembers[room].map { !$0.isEmpty } ?? false
+                    hasMembers[room] = found
+                    return found
+                }()
             if local { fanOut.append(ChatFrameCodec.encode(.message(message)), room: room) }
         }
         guard !fanOut.isEmpty else { return }
@@ -208,7 +212,8 @@ extension ChatNodeExecutor {
             return nil
         }
         guard record.kind == .say, let msgId = record.msgId, let from = record.from, let room = record.room,
-              let text = record.text, let ts = record.ts, ChatName.isValid(room) else { return nil }
+            let text = record.text, let ts = record.ts, ChatName.isValid(room)
+        else { return nil }
         noteReadBack(msgId)
         let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
         history.append(message, room: room)

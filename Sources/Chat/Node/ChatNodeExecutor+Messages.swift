@@ -23,7 +23,11 @@ extension ChatNodeExecutor {
         }
         if let id = frame.id, case .refuse(let waitingFor) = session.checkOrder(id: id, admission: admission) {
             refused()
-            session.send(ChatProtocolError(.unavailable, "Your earlier message \(waitingFor.prefix(ClientFrame.maxIdBytes)) was not accepted: send it again first, then this one.", id: id).frame)
+            session.send(
+                ChatProtocolError(
+                    .unavailable, "Your earlier message \(waitingFor.prefix(ClientFrame.maxIdBytes)) was not accepted: send it again first, then this one.",
+                    id: id
+                ).frame)
             return
         }
         switch frame {
@@ -47,14 +51,16 @@ extension ChatNodeExecutor {
             }
             await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id, kind: .say) { msgId, ts in
                 let record = BrokerRecord(kind: .say, msgId: msgId, from: entry.nick, room: room, text: request.text, ts: ts)
-                return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "say")),
-                                      exchange: topology.publicExchange, routingKey: ChatTopology.roomKey(room))
+                return PublishRequest(
+                    message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "say")),
+                    exchange: topology.publicExchange, routingKey: ChatTopology.roomKey(room))
             }
         case .tell(let request):
             await publishMessage(from: session.id, admission: admission, nick: entry.nick, clientId: request.id, kind: .tell) { msgId, ts in
                 let record = BrokerRecord(kind: .tell, msgId: msgId, from: entry.nick, to: request.to, text: request.text, ts: ts)
-                return PublishRequest(message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "tell")),
-                                      exchange: topology.directExchange, routingKey: request.to, mandatory: true)
+                return PublishRequest(
+                    message: OutgoingMessage(body: record.body, properties: MessageProperties(persistent: true, messageId: msgId, type: "tell")),
+                    exchange: topology.directExchange, routingKey: request.to, mandatory: true)
             }
         case .ack(let request):
             await acknowledge(request.msgIds, session: session.id)
@@ -74,8 +80,9 @@ extension ChatNodeExecutor {
             let record = BrokerRecord(kind: .typing, from: entry.nick, to: request.to, room: request.room)
             let key = request.room.map(ChatTopology.typingRoomKey) ?? ChatTopology.typingUserKey(request.to ?? "")
             guard let channel = try? await publisher() else { return }
-            _ = try? await channel.publish(OutgoingMessage(body: record.body, properties: MessageProperties(type: "typing")),
-                                           exchange: topology.publicExchange, routingKey: key, mandatory: false)
+            _ = try? await channel.publish(
+                OutgoingMessage(body: record.body, properties: MessageProperties(type: "typing")),
+                exchange: topology.publicExchange, routingKey: key, mandatory: false)
         }
     }
 

@@ -8,8 +8,9 @@ extension ChatNodeExecutor {
     typealias Presences = PresenceMachine<ContinuousClock.Instant>
 
     static func presenceTimings(_ configuration: ChatConfiguration) -> Presences.Timings {
-        Presences.Timings(batchInterval: configuration.presenceBatchInterval, announceInterval: configuration.presenceInterval,
-                          expiryMilliseconds: configuration.presenceExpiry.milliseconds)
+        Presences.Timings(
+            batchInterval: configuration.presenceBatchInterval, announceInterval: configuration.presenceInterval,
+            expiryMilliseconds: configuration.presenceExpiry.milliseconds)
     }
 
     /// Who is online in the cluster.

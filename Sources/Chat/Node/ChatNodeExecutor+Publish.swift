@@ -7,20 +7,24 @@ extension ChatNodeExecutor {
     typealias Publishes = PublishMachine<ContinuousClock.Instant, PublishRequest, HeldReceipt>
 
     static func publishLimits(_ configuration: ChatConfiguration) -> Publishes.Limits {
-        Publishes.Limits(publishTimeout: configuration.publishTimeout,
-                         dedupCapacity: configuration.limits.dedupCapacity,
-                         dedupWindowMilliseconds: configuration.limits.dedupWindow.milliseconds,
-                         heldPublicPerSession: configuration.limits.heldPublicPerSession)
+        Publishes.Limits(
+            publishTimeout: configuration.publishTimeout,
+            dedupCapacity: configuration.limits.dedupCapacity,
+            dedupWindowMilliseconds: configuration.limits.dedupWindow.milliseconds,
+            heldPublicPerSession: configuration.limits.heldPublicPerSession)
     }
 
     /// Publishes a `say` or `tell` once per sender and client id (see ``PublishMachine``) and
     /// returns once the session's frame was answered: `sent`, or an error.
-    func publishMessage(from sessionId: UInt64, admission: UInt64, nick: String, clientId: String, kind: Publishes.Kind,
-                        request makeRequest: (_ msgId: String, _ ts: Int64) -> PublishRequest) async {
+    func publishMessage(
+        from sessionId: UInt64, admission: UInt64, nick: String, clientId: String, kind: Publishes.Kind,
+        request makeRequest: (_ msgId: String, _ ts: Int64) -> PublishRequest
+    ) async {
         let ts = now
         let msgId = messageIds.messageId(sender: nick, clientId: clientId)
-        let submission = Publishes.Submission(session: sessionId, admission: admission, token: nextWaiter, nick: nick, clientId: clientId,
-                                              msgId: msgId, ts: ts, kind: kind, request: makeRequest(msgId, ts))
+        let submission = Publishes.Submission(
+            session: sessionId, admission: admission, token: nextWaiter, nick: nick, clientId: clientId,
+            msgId: msgId, ts: ts, kind: kind, request: makeRequest(msgId, ts))
         nextWaiter += 1
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             publishResumers[submission.token] = continuation
@@ -66,10 +70,12 @@ extension ChatNodeExecutor {
             case .timedOut(let kind, let msgId):
                 switch kind {
                 case .confirm:
-                    logger.warning("The broker did not confirm a publish in time; the publish channel is replaced and its waiting publishes are answered unavailable")
+                    logger.warning(
+                        "The broker did not confirm a publish in time; the publish channel is replaced and its waiting publishes are answered unavailable")
                 case .readBack:
-                    logger.warning("A confirmed public message did not come back through the history stream in time; the sender is told to retry",
-                                   metadata: ["msgId": "\(msgId)"])
+                    logger.warning(
+                        "A confirmed public message did not come back through the history stream in time; the sender is told to retry",
+                        metadata: ["msgId": "\(msgId)"])
                 }
                 metrics.publishTimeouts.increment()
             case .confirmed(let duration):
@@ -110,7 +116,8 @@ extension ChatNodeExecutor {
     private func classify(_ error: BrokerError, of request: PublishRequest) async -> Publishes.Failure {
         if case .unroutable(_, let to) = error { return .unroutable(to: to) }
         if case .nacked = error, request.exchange == topology.directExchange,
-           await inboxCouldBeFull(request.routingKey, adding: request.message.body.count) {
+            await inboxCouldBeFull(request.routingKey, adding: request.message.body.count)
+        {
             return .inboxFull(nick: request.routingKey)
         }
         logger.debug("A publish failed", metadata: ["error": "\(error)"])

@@ -12,8 +12,9 @@ extension ChatNodeExecutor {
         let hello = BrokerRecord(kind: .hello, node: nodeId, fingerprint: fingerprint)
         Task {
             do {
-                try await channel.publish(OutgoingMessage(body: hello.body, properties: MessageProperties(type: "hello")),
-                                          exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+                try await channel.publish(
+                    OutgoingMessage(body: hello.body, properties: MessageProperties(type: "hello")),
+                    exchange: topology.presenceExchange, routingKey: "", mandatory: false)
             } catch {
                 return  // the connection is going: the next one says hello again
             }
@@ -38,15 +39,17 @@ extension ChatNodeExecutor {
     func answerHello(_ node: String) async {
         let answer = BrokerRecord(kind: .fingerprint, to: node, node: nodeId, fingerprint: fingerprint)
         guard let channel = try? await publisher() else { return }
-        _ = try? await channel.publish(OutgoingMessage(body: answer.body, properties: MessageProperties(type: "fingerprint")),
-                                       exchange: topology.presenceExchange, routingKey: "", mandatory: false)
+        _ = try? await channel.publish(
+            OutgoingMessage(body: answer.body, properties: MessageProperties(type: "fingerprint")),
+            exchange: topology.presenceExchange, routingKey: "", mandatory: false)
     }
 
     /// This node's secret is not the chat's: it says so, closes its broker connection (so
     /// ``ChatNode/run()`` ends with ``ChatNodeRefused``) and has served no join. What it left
     /// (its `hello`, an empty roster, its auto-deleted node queue) does not disturb the others.
     func refuseToStart(other: (node: String, fingerprint: String)) {
-        let sentence = "This node's secret file differs from the one the running node \(other.node) uses (fingerprint \(fingerprint), theirs \(other.fingerprint)); give every node of the chat the same secret file (copy it with --secret-file) and start this node again."
+        let sentence =
+            "This node's secret file differs from the one the running node \(other.node) uses (fingerprint \(fingerprint), theirs \(other.fingerprint)); give every node of the chat the same secret file (copy it with --secret-file) and start this node again."
         refusal.withLock { $0 = sentence }
         logger.error("\(sentence)")
         if let connection = link?.connection {

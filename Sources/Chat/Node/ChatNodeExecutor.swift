@@ -135,8 +135,9 @@ actor ChatNodeExecutor {
         let fingerprint = SecretFingerprint.of(configuration.secret)
         self.fingerprint = fingerprint
         messageIds = MessageIDs(secret: configuration.secret)
-        history = RoomHistory(capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
-                              maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
+        history = RoomHistory(
+            capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
+            maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
         presenceMachine = Presences(nodeId: configuration.nodeId, timings: Self.presenceTimings(configuration))
         catchUp = CatchUps(nodeId: configuration.nodeId, fingerprint: fingerprint, timings: Self.catchUpTimings(configuration))
         sessionsMachine = Sessions(joinsInFlight: configuration.limits.joinsInFlight, roomsPerSession: configuration.limits.roomsPerSession)

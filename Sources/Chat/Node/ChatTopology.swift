@@ -66,6 +66,6 @@ public struct ChatTopology: Sendable, Hashable {
     ]
     /// Arguments of a node queue: at most this many waiting events, the oldest dropped.
     public static let nodeQueueArguments: AMQPTable = [
-        "x-max-length": .int(10_000),
+        "x-max-length": .int(10_000)
     ]
 }

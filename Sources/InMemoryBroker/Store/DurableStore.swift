@@ -2,10 +2,11 @@ import Broker
 import CSQLite
 import Dispatch
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// One change to the durable state, made by the simulator under its lock and written by
@@ -31,10 +32,31 @@ enum StoreOp: Sendable {
 
 /// What the store holds, read at open: the simulator is rebuilt from it.
 struct StoreSnapshot {
-    struct Exchange { let name: String; let kind: ExchangeKind; let autoDelete: Bool; let arguments: AMQPTable }
-    struct Queue { let id: Int64; let name: String; let autoDelete: Bool; let arguments: AMQPTable }
-    struct Binding { let exchange: String; let queue: String; let key: String; let arguments: AMQPTable }
-    struct Message { let queue: Int64; let seq: Int64; let timestamp: Int64; let payload: SimPayload; let delivered: Bool }
+    struct Exchange {
+        let name: String
+        let kind: ExchangeKind
+        let autoDelete: Bool
+        let arguments: AMQPTable
+    }
+    struct Queue {
+        let id: Int64
+        let name: String
+        let autoDelete: Bool
+        let arguments: AMQPTable
+    }
+    struct Binding {
+        let exchange: String
+        let queue: String
+        let key: String
+        let arguments: AMQPTable
+    }
+    struct Message {
+        let queue: Int64
+        let seq: Int64
+        let timestamp: Int64
+        let payload: SimPayload
+        let delivered: Bool
+    }
 
     var exchanges: [Exchange] = []
     var queues: [Queue] = []
@@ -92,14 +114,17 @@ final class DurableStore: @unchecked Sendable {
         let lockPath = directory + "/" + Self.lockName
         let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
-            throw StoreError("cannot open \(lockPath): \(String(cString: strerror(errno))); check the data directory's permissions or choose another with --data-dir.")
+            throw StoreError(
+                "cannot open \(lockPath): \(String(cString: strerror(errno))); check the data directory's permissions or choose another with --data-dir.")
         }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             var buffer = [UInt8](repeating: 0, count: 32)
             let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
             let owner = count > 0 ? String(decoding: buffer[0..<count], as: UTF8.self).trimmingSpaces : "another process"
             closeDescriptor(fd)
-            throw StoreError("the data directory \(directory) is in use by \(owner.isEmpty ? "another process" : "process \(owner)"); stop that server first, or start this one with another --data-dir or --in-memory.")
+            throw StoreError(
+                "the data directory \(directory) is in use by \(owner.isEmpty ? "another process" : "process \(owner)"); stop that server first, or start this one with another --data-dir or --in-memory."
+            )
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(fd, 0)
@@ -107,7 +132,9 @@ final class DurableStore: @unchecked Sendable {
         lockDescriptor = fd
         do throws(StoreError) {
             if let scan = WALScan.scan(path: databasePath + "-wal"), scan.tornBytes > 0 {
-                log("store \(databasePath): dropped a torn tail of \(scan.tornBytes) bytes after the last complete transaction of its write-ahead log (\(scan.transactions) complete transactions kept); what was confirmed before the crash is all there.")
+                log(
+                    "store \(databasePath): dropped a torn tail of \(scan.tornBytes) bytes after the last complete transaction of its write-ahead log (\(scan.transactions) complete transactions kept); what was confirmed before the crash is all there."
+                )
             }
             let connection = try SQLiteConnection(path: databasePath)
             try Self.configure(connection)
@@ -134,7 +161,8 @@ final class DurableStore: @unchecked Sendable {
             parts.append(part)
             current += (current.isEmpty && !path.hasPrefix("/") ? "" : "/") + part
             if mkdir(current, 0o700) != 0 && errno != EEXIST {
-                throw StoreError("cannot create the data directory \(current): \(String(cString: strerror(errno))); create it yourself or choose another with --data-dir.")
+                throw StoreError(
+                    "cannot create the data directory \(current): \(String(cString: strerror(errno))); create it yourself or choose another with --data-dir.")
             }
         }
         var info = stat()
@@ -149,14 +177,16 @@ final class DurableStore: @unchecked Sendable {
     private static func configure(_ db: SQLiteConnection) throws(StoreError) {
         let version = try db.integer("PRAGMA user_version")
         if version > formatVersion {
-            throw StoreError("the store \(db.path) was written by a newer rabbitChat (format \(version)); run that version, or move the data directory away to start over.")
+            throw StoreError(
+                "the store \(db.path) was written by a newer rabbitChat (format \(version)); run that version, or move the data directory away to start over.")
         }
         // WAL with synchronous=FULL: every commit fsyncs the log before it returns.
         // journal_size_limit=0: the log is cut back to its first transaction each time it restarts.
         guard try db.prepare("PRAGMA journal_mode=WAL").stepText() == "wal" else {
             throw StoreError("the store \(db.path) cannot use write-ahead logging; put the data directory on a local file system.")
         }
-        try db.execute("""
+        try db.execute(
+            """
             PRAGMA synchronous=FULL;
             PRAGMA journal_size_limit=0;
             PRAGMA foreign_keys=OFF;
@@ -225,18 +255,24 @@ final class DurableStore: @unchecked Sendable {
         let exchanges = try db.prepare("SELECT name, kind, auto_delete, arguments FROM exchanges ORDER BY name")
         while try exchanges.step() {
             guard let kind = ExchangeKind(rawValue: exchanges.text(1)) else { throw StoreCodec.corrupt }
-            snapshot.exchanges.append(.init(name: exchanges.text(0), kind: kind, autoDelete: exchanges.int64(2) != 0,
-                                            arguments: try StoreCodec.decodeTable(exchanges.blob(3))))
+            snapshot.exchanges.append(
+                .init(
+                    name: exchanges.text(0), kind: kind, autoDelete: exchanges.int64(2) != 0,
+                    arguments: try StoreCodec.decodeTable(exchanges.blob(3))))
         }
         let queues = try db.prepare("SELECT id, name, auto_delete, arguments FROM queues ORDER BY id")
         while try queues.step() {
-            snapshot.queues.append(.init(id: queues.int64(0), name: queues.text(1), autoDelete: queues.int64(2) != 0,
-                                         arguments: try StoreCodec.decodeTable(queues.blob(3))))
+            snapshot.queues.append(
+                .init(
+                    id: queues.int64(0), name: queues.text(1), autoDelete: queues.int64(2) != 0,
+                    arguments: try StoreCodec.decodeTable(queues.blob(3))))
         }
         let bindings = try db.prepare("SELECT exchange, queue, key, arguments FROM bindings")
         while try bindings.step() {
-            snapshot.bindings.append(.init(exchange: bindings.text(0), queue: bindings.text(1), key: bindings.text(2),
-                                           arguments: try StoreCodec.decodeTable(bindings.blob(3))))
+            snapshot.bindings.append(
+                .init(
+                    exchange: bindings.text(0), queue: bindings.text(1), key: bindings.text(2),
+                    arguments: try StoreCodec.decodeTable(bindings.blob(3))))
         }
         let messages = try db.prepare("SELECT id, ts, exchange, routing_key, properties, body, delivered FROM messages ORDER BY id")
         // Consecutive messages usually share exchange, routing key and properties: compare the
@@ -255,8 +291,10 @@ final class DurableStore: @unchecked Sendable {
                 properties = try StoreCodec.decodeProperties(propertiesBytes.bytes)
             }
             let payload = SimPayload(exchange: exchange.text, routingKey: key.text, body: messages.blob(5), properties: properties)
-            snapshot.messages.append(.init(queue: id >> seqBits, seq: id & maxSeq, timestamp: messages.int64(1), payload: payload,
-                                           delivered: messages.int64(6) != 0))
+            snapshot.messages.append(
+                .init(
+                    queue: id >> seqBits, seq: id & maxSeq, timestamp: messages.int64(1), payload: payload,
+                    delivered: messages.int64(6) != 0))
         }
         return snapshot
     }
@@ -483,8 +521,8 @@ extension SQLiteStatement {
     }
 }
 
-private extension String {
-    var trimmingSpaces: String {
+extension String {
+    fileprivate var trimmingSpaces: String {
         String(self.filter { !$0.isWhitespace && $0 != "\0" })
     }
 }

@@ -18,8 +18,10 @@ enum StoreCodec {
         if properties == MessageProperties() { return [] }
         var out: [UInt8] = []
         var flags: UInt16 = properties.persistent ? 1 : 0
-        let strings = [properties.contentType, properties.messageId, properties.correlationId, properties.replyTo,
-                       properties.type, properties.appId, properties.expiration]
+        let strings = [
+            properties.contentType, properties.messageId, properties.correlationId, properties.replyTo,
+            properties.type, properties.appId, properties.expiration,
+        ]
         for (index, value) in strings.enumerated() where value != nil { flags |= 1 << (index + 1) }
         if properties.timestamp != nil { flags |= 1 << 8 }
         if !properties.headers.isEmpty { flags |= 1 << 9 }
@@ -50,17 +52,32 @@ enum StoreCodec {
 
     private static func append(_ value: AMQPValue, to out: inout [UInt8]) {
         switch value {
-        case .bool(let b): out.append(1); out.append(b ? 1 : 0)
-        case .int(let n): out.append(2); appendInteger(UInt64(bitPattern: n), bytes: 8, to: &out)
-        case .double(let d): out.append(3); appendInteger(d.bitPattern, bytes: 8, to: &out)
-        case .string(let s): out.append(4); appendString(s, to: &out)
-        case .timestamp(let t): out.append(5); appendInteger(UInt64(bitPattern: t), bytes: 8, to: &out)
-        case .bytes(let b): out.append(6); appendInteger(UInt64(b.count), bytes: 4, to: &out); out.append(contentsOf: b)
+        case .bool(let b):
+            out.append(1)
+            out.append(b ? 1 : 0)
+        case .int(let n):
+            out.append(2)
+            appendInteger(UInt64(bitPattern: n), bytes: 8, to: &out)
+        case .double(let d):
+            out.append(3)
+            appendInteger(d.bitPattern, bytes: 8, to: &out)
+        case .string(let s):
+            out.append(4)
+            appendString(s, to: &out)
+        case .timestamp(let t):
+            out.append(5)
+            appendInteger(UInt64(bitPattern: t), bytes: 8, to: &out)
+        case .bytes(let b):
+            out.append(6)
+            appendInteger(UInt64(b.count), bytes: 4, to: &out)
+            out.append(contentsOf: b)
         case .array(let items):
             out.append(7)
             appendInteger(UInt64(items.count), bytes: 4, to: &out)
             for item in items { append(item, to: &out) }
-        case .table(let table): out.append(8); append(table, to: &out)
+        case .table(let table):
+            out.append(8)
+            append(table, to: &out)
         case .void: out.append(9)
         }
     }

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// Reads a SQLite write-ahead log (`store.sqlite-wal`) before SQLite opens it, to find the
@@ -46,7 +46,8 @@ public struct WALScan: Equatable, Sendable {
         let frameSize = frameHeaderSize + pageSize
         while frameSize <= bytes.count - offset {
             guard bigEndian(bytes, offset + 8) == salt1, bigEndian(bytes, offset + 12) == salt2,
-                  bigEndian(bytes, offset) != 0 else { break }
+                bigEndian(bytes, offset) != 0
+            else { break }
             sums = checksum(bytes, offset..<(offset + 8), bigEndian: bigEndianSums, sums)
             sums = checksum(bytes, (offset + frameHeaderSize)..<(offset + frameSize), bigEndian: bigEndianSums, sums)
             guard sums.0 == bigEndian(bytes, offset + 16), sums.1 == bigEndian(bytes, offset + 20) else { break }

@@ -1,5 +1,6 @@
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// Drives a ``ClaimsMachine`` as the node's executor does, without a broker, tasks or sleeps:
 /// it keeps the timers the machine started (as values), fires the due ones when the manual

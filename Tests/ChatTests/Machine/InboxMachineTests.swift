@@ -1,5 +1,6 @@
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// Drives an ``InboxMachine`` as the node's executor does, without a broker, tasks or sleeps:
 /// it keeps the timers the machine started (as values), fires the due ones when the manual
@@ -26,9 +27,11 @@ struct InboxHarness {
     static let reattachRetry = Duration.seconds(1)
 
     init() {
-        machine = Machine(limits: .init(receiptTimeout: Self.timeout, heldPerInbox: Self.prefetch,
-                                        takeoverTimeout: Self.takeoverTimeout, takeoverRetry: Self.takeoverRetry,
-                                        reattachRetry: Self.reattachRetry))
+        machine = Machine(
+            limits: .init(
+                receiptTimeout: Self.timeout, heldPerInbox: Self.prefetch,
+                takeoverTimeout: Self.takeoverTimeout, takeoverRetry: Self.takeoverRetry,
+                reattachRetry: Self.reattachRetry))
     }
 
     static func inbox(_ serial: Int, channel: Int = 1, generation: Int = 1) -> Machine.Inbox {
@@ -194,9 +197,11 @@ struct InboxMachineTests {
         var harness = InboxHarness()
         let inbox = InboxHarness.inbox(1)
         _ = harness.join(7, inbox)
-        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1", from: "alice"),
-                             InboxHarness.receipt(2, on: inbox, msgId: "r1"),
-                             InboxHarness.tell(3, on: inbox, msgId: "m3", from: "carol")])
+        _ = harness.deliver([
+            InboxHarness.tell(1, on: inbox, msgId: "m1", from: "alice"),
+            InboxHarness.receipt(2, on: inbox, msgId: "r1"),
+            InboxHarness.tell(3, on: inbox, msgId: "m3", from: "carol"),
+        ])
         let (token, acked) = harness.ack(["m1", "r1", "unknown"], session: 7)
         // The receipt goes to alice (a receipt needs none); nothing is acked at the broker and
         // the session's frame waits until the receipt's confirm.
@@ -267,8 +272,10 @@ struct InboxMachineTests {
         _ = harness.join(7, mine)
         _ = harness.join(8, theirs, nick: "carol")
         // One channel, interleaved tags of two users.
-        _ = harness.deliver([InboxHarness.tell(1, on: mine, msgId: "m1"), InboxHarness.tell(2, on: theirs, msgId: "t2"),
-                             InboxHarness.tell(3, on: mine, msgId: "m3"), InboxHarness.tell(4, on: mine, msgId: "m4")])
+        _ = harness.deliver([
+            InboxHarness.tell(1, on: mine, msgId: "m1"), InboxHarness.tell(2, on: theirs, msgId: "t2"),
+            InboxHarness.tell(3, on: mine, msgId: "m3"), InboxHarness.tell(4, on: mine, msgId: "m4"),
+        ])
         // m3's ack is under way (its receipt awaits the confirm) when the session ends.
         let (token, _) = harness.ack(["m3"], session: 7)
         let ticket = try #require(harness.published.keys.first)
@@ -289,8 +296,10 @@ struct InboxMachineTests {
         var harness = InboxHarness()
         let inbox = InboxHarness.inbox(1)
         _ = harness.join(7, inbox)
-        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1", from: "alice"),
-                             InboxHarness.tell(2, on: inbox, msgId: "m2", from: "carol")])
+        _ = harness.deliver([
+            InboxHarness.tell(1, on: inbox, msgId: "m1", from: "alice"),
+            InboxHarness.tell(2, on: inbox, msgId: "m2", from: "carol"),
+        ])
         let (token, _) = harness.ack(["m1", "m2"], session: 7)
         let ticket = try #require(harness.published.keys.first)
         let answered = harness.answer(ticket, [.senderInboxFull, .confirmed])

@@ -1,5 +1,6 @@
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// Drives a ``PresenceMachine`` as the node's executor does, without a broker, tasks or sleeps:
 /// it keeps the timers the machine started (as values), fires the due ones when the manual
@@ -13,8 +14,11 @@ struct PresenceHarness {
     /// The chat clock's milliseconds at the manual clock's zero.
     static let epoch: Int64 = 1_700_000_000_000
 
-    var machine = Machine(nodeId: "a", timings: .init(batchInterval: Self.batchInterval, announceInterval: Self.announceInterval,
-                                                      expiryMilliseconds: Self.expiry.milliseconds))
+    var machine = Machine(
+        nodeId: "a",
+        timings: .init(
+            batchInterval: Self.batchInterval, announceInterval: Self.announceInterval,
+            expiryMilliseconds: Self.expiry.milliseconds))
     var now = ManualInstant(offset: .zero)
     var timers: [Machine.TimerKind: ManualInstant] = [:]
     /// This node's joined sessions' nicks.

@@ -1,5 +1,6 @@
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// An instant of a clock that moves only when a test says so.
 struct ManualInstant: InstantProtocol {
@@ -30,8 +31,10 @@ struct PublishHarness {
     static let timeout = Duration.seconds(10)
 
     init(heldPublicPerSession: Int = 1024, dedupCapacity: Int = 10_000) {
-        machine = Machine(limits: .init(publishTimeout: Self.timeout, dedupCapacity: dedupCapacity,
-                                        dedupWindowMilliseconds: 600_000, heldPublicPerSession: heldPublicPerSession))
+        machine = Machine(
+            limits: .init(
+                publishTimeout: Self.timeout, dedupCapacity: dedupCapacity,
+                dedupWindowMilliseconds: 600_000, heldPublicPerSession: heldPublicPerSession))
     }
 
     /// Applies what an executor would do with `actions` to the harness's own bookkeeping.
@@ -49,14 +52,17 @@ struct PublishHarness {
     }
 
     /// A session runs a `say` (or `tell`) with client id `id`; the ts is the clock's milliseconds.
-    mutating func submit(_ id: String, session: UInt64 = 1, nick: String = "alice", kind: Machine.Kind = .say,
-                         ts: Int64 = 1_000) -> (token: UInt64, actions: [Machine.Action]) {
+    mutating func submit(
+        _ id: String, session: UInt64 = 1, nick: String = "alice", kind: Machine.Kind = .say,
+        ts: Int64 = 1_000
+    ) -> (token: UInt64, actions: [Machine.Action]) {
         let token = nextToken
         nextToken += 1
         let admission = nextAdmission
         nextAdmission += 1
-        let submission = Machine.Submission(session: session, admission: admission, token: token, nick: nick, clientId: id,
-                                            msgId: Self.msgId(nick, id), ts: ts, kind: kind, request: "\(nick):\(id)")
+        let submission = Machine.Submission(
+            session: session, admission: admission, token: token, nick: nick, clientId: id,
+            msgId: Self.msgId(nick, id), ts: ts, kind: kind, request: "\(nick):\(id)")
         return (token, note(machine.submit(submission, now: now)))
     }
 

@@ -1,5 +1,6 @@
-@testable import Chat
 import Testing
+
+@testable import Chat
 
 /// A joined session as the machine sees it; the outlet is a name.
 struct TestSession: JoinedSession, Equatable {

@@ -8,7 +8,7 @@ import Testing
 /// alice was told is `sent` reaches bob (duplicates dropped by msgId), every private one comes
 /// back `delivered`, messages refused meanwhile got `unavailable` (retried with the same id
 /// until `sent`), and both see each other online at the end.
-@Suite("Faults on the simulator", .timeLimit(.minutes(2)))
+@Suite("Faults on the simulator", .timeLimit(.minutes(5)))
 struct SimulatedBrokerFaultTests {
     enum Fault: String, CaseIterable, CustomTestStringConvertible {
         /// Every connection dropped (`rabbitmqctl close_connection`).
@@ -43,9 +43,9 @@ struct SimulatedBrokerFaultTests {
                 ledger.send(alice, count: 5, to: "bob")
             case .goDownAndComeBack:
                 chat.simulator!.goDown()
-                try await eventually("both nodes to notice", timeout: .seconds(20)) { !chat.node("a").isBrokerConnected && !chat.node("b").isBrokerConnected }
+                try await eventually("both nodes to notice") { !chat.node("a").isBrokerConnected && !chat.node("b").isBrokerConnected }
                 ledger.send(alice, count: 5, to: "bob")
-                try await eventually("every message during the outage to be answered", timeout: .seconds(20)) {
+                try await eventually("every message during the outage to be answered") {
                     ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 }
                 }
                 chat.simulator!.comeBack()
@@ -55,18 +55,18 @@ struct SimulatedBrokerFaultTests {
             case .nodeStops:
                 ledger.remember(alice)
                 await chat.stop("a")
-                try await eventually("bob to see alice go offline with her node", timeout: .seconds(20)) { bob.sees("alice", online: false) }
+                try await eventually("bob to see alice go offline with her node") { bob.sees("alice", online: false) }
                 alice = chat.client(on: "b")
                 try await alice.join("alice", token: token)
                 ledger.send(alice, count: 5, to: "bob")
             }
-            try await eventually("node b to be connected", timeout: .seconds(20)) { chat.node("b").isBrokerConnected }
+            try await eventually("node b to be connected") { chat.node("b").isBrokerConnected }
             try await ledger.resendUntilSent(alice, afterRejoin: fault == .nodeStops)
             if fault == .goDownAndComeBack {
                 #expect(ledger.refused > 0, "messages sent while the broker was down are answered unavailable")
             }
             try await ledger.expectDelivered(to: bob, from: alice)
-            try await eventually("alice and bob to see each other online", timeout: .seconds(20)) {
+            try await eventually("alice and bob to see each other online") {
                 bob.sees("alice", online: true) && alice.sees("bob", online: true)
             }
         }
@@ -75,11 +75,11 @@ struct SimulatedBrokerFaultTests {
     @Test("A confirm that never comes is answered unavailable at the publish timeout; the retry is sent")
     func aLostConfirmIsUnavailableAndTheRetryIsSent() async throws {
         try await withCluster(.inMemory) { chat in
-            let (alice, bob) = try await chat.faultPair(publishTimeout: .milliseconds(500))
+            let (alice, bob) = try await chat.faultPair(publishTimeout: .seconds(2))
             var ledger = Ledger()
             chat.simulator!.stallConfirms()
             ledger.send(alice, count: 4, to: "bob")
-            try await eventually("every stalled publish to be answered unavailable", timeout: .seconds(20)) {
+            try await eventually("every stalled publish to be answered unavailable") {
                 ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 }
             }
             #expect(ledger.pending(alice).count == 8, "no `sent` without a confirm")
@@ -93,11 +93,11 @@ struct SimulatedBrokerFaultTests {
     @Test("A public message confirmed but never stored is answered unavailable, and its retry reaches the room")
     func aConfirmedButLostPublicMessageIsRetried() async throws {
         try await withCluster(.inMemory) { chat in
-            let (alice, bob) = try await chat.faultPair(publishTimeout: .milliseconds(500))
+            let (alice, bob) = try await chat.faultPair(publishTimeout: .seconds(2))
             var ledger = Ledger()
             chat.simulator!.failPublishes(.confirmWithoutStoring)
             ledger.sendPublic(alice, count: 3)
-            try await eventually("every lost message to be answered unavailable", timeout: .seconds(20)) {
+            try await eventually("every lost message to be answered unavailable") {
                 ledger.pending(alice).allSatisfy { alice.refusals($0) > 0 }
             }
             #expect(bob.messagesById.isEmpty)
@@ -115,7 +115,7 @@ extension SimulatedBrokerFaultTests {
             let (alice, bob) = try await chat.faultPair()
             alice.send(.tell(TellRequest(id: "1", to: "bob", text: "ack me twice")))
             // A `tell` reaches bob's queue before its confirm reaches alice's node: wait for both.
-            try await eventually("bob to get the message and alice its sent", timeout: .seconds(20)) {
+            try await eventually("bob to get the message and alice its sent") {
                 bob.messagesById.values.contains { $0.text == "ack me twice" } && alice.sentSoFar("1") != nil
             }
             let msgId = try #require(alice.sentSoFar("1")).msgId
@@ -124,12 +124,12 @@ extension SimulatedBrokerFaultTests {
 
             chat.simulator!.failPublishes(.nack)
             bob.send(.ack(AckRequest(msgIds: [msgId])))
-            try await eventually("bob's ack to be answered unavailable", timeout: .seconds(20)) { ackRefusals() == 1 }
+            try await eventually("bob's ack to be answered unavailable") { ackRefusals() == 1 }
             chat.simulator!.clearPublishFault()
-            try await eventually("the message to come again", timeout: .seconds(20)) { copies() == 2 }
+            try await eventually("the message to come again") { copies() == 2 }
             #expect(!alice.receipts.contains(msgId))
             bob.send(.ack(AckRequest(msgIds: [msgId])))
-            try await eventually("alice to get delivered", timeout: .seconds(20)) { alice.receipts.contains(msgId) }
+            try await eventually("alice to get delivered") { alice.receipts.contains(msgId) }
         }
     }
 }
@@ -185,7 +185,7 @@ struct Ledger {
     /// message is sent once first (a new session has seen none of them).
     mutating func resendUntilSent(_ client: TestClient, afterRejoin: Bool = false) async throws {
         var queue: [(id: String, frame: ClientFrame)] = afterRejoin ? frames.filter { pending(client).contains($0.id) } : []
-        let deadline = ContinuousClock.now + .seconds(30)
+        let deadline = ContinuousClock.now + TestPatience.wait
         while ContinuousClock.now < deadline {
             let pendingNow = Set(pending(client))
             if pendingNow.isEmpty { return }
@@ -211,14 +211,14 @@ struct Ledger {
     /// ones, and each comes back to alice as `delivered`.
     func expectDelivered(to bob: TestClient, from alice: TestClient) async throws {
         let sent = frames.map { (frame: $0.frame, msgId: msgId($0.id, alice)!) }
-        try await eventually("bob to get every sent message", timeout: .seconds(20)) {
+        try await eventually("bob to get every sent message") {
             let atBob = bob.messagesById
             return sent.allSatisfy { atBob[$0.msgId] != nil }
         }
         let privateIds = sent.compactMap { if case .tell = $0.frame { $0.msgId } else { nil } }
         #expect(bob.messagesById.values.filter { $0.to != nil }.count == privateIds.count)
         bob.send(.ack(AckRequest(msgIds: privateIds)))
-        try await eventually("alice to get delivered for every private message", timeout: .seconds(20)) {
+        try await eventually("alice to get delivered for every private message") {
             alice.receipts.isSuperset(of: privateIds)
         }
     }

@@ -107,13 +107,13 @@ public final class LiveServer: Sendable {
 
     /// Stops it by its PID (SIGTERM, SIGKILL after `grace`); returns the exit status.
     @discardableResult
-    public func stop(grace: Duration = .seconds(10)) async -> Int32? {
+    public func stop(grace: Duration = .seconds(30)) async -> Int32? {
         await process.stop(grace: grace)
     }
 
     /// `stop(grace:)` for a `defer` block: the calling thread sleeps while it waits.
     @discardableResult
-    public func stopBlocking(grace: Duration = .seconds(10)) -> Int32? {
+    public func stopBlocking(grace: Duration = .seconds(30)) -> Int32? {
         process.stopBlocking(grace: grace)
     }
 }

@@ -53,7 +53,8 @@ public final class LiveServer: Sendable {
         guard let port = await process.waitForPort(timeout: timeout) else {
             await process.stop(grace: .seconds(2))
             throw ServerDidNotStart(
-                "rabbitChat printed no URL (\(process.exitReason.map { "\($0)" } ?? "still running")); it wrote: \(process.output.combined.suffix(2000))")
+                "rabbitChat printed no URL (\(process.exitReason.map { "\($0)" } ?? "still running")); it wrote: \(ServerDidNotStart.excerpt(process.output.combined))"
+            )
         }
         let server = LiveServer(process: process, port: port, folder: folder)
         try await server.waitUntilReady(readiness, timeout: deadline - ContinuousClock.now)

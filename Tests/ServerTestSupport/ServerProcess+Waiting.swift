@@ -78,12 +78,12 @@ extension ServerProcess {
                 if await isReady() { return true }
                 if let exit = exitReason {
                     _ = await waitForExit(timeout: .zero)
-                    throw ServerDidNotStart("\(executable) \(exit) before \(what); it wrote: \(output.combined.suffix(2000))")
+                    throw ServerDidNotStart("\(executable) \(exit) before \(what); it wrote: \(ServerDidNotStart.excerpt(output.combined))")
                 }
                 return false
             }
             return
         } catch is TimedOut {}
-        throw ServerDidNotStart("\(executable) did not reach \(what) within \(timeout); it wrote: \(output.combined.suffix(2000))")
+        throw ServerDidNotStart("\(executable) did not reach \(what) within \(timeout); it wrote: \(ServerDidNotStart.excerpt(output.combined))")
     }
 }

@@ -81,7 +81,7 @@ enum DeliveryVerifier {
                     room = -1
                     result.privateConfirmed += 1
                     if !message.receipted {
-                        result.violations.record(.missingReceipt, "\(name) was never reported delivered to u\(addressee)")
+                        result.violations.record(.missingReceipt, "\(name) (msgId \(msgId)) was never reported delivered to u\(addressee)")
                     }
                 }
                 let key = ClientLedger.StreamKey(sender: Int32(s), room: room)

@@ -24,7 +24,8 @@ import Testing
 /// Gated like the RabbitMQ cases: without RabbitMQ they are skipped, unless
 /// `RABBITCHAT_REQUIRE_RABBITMQ=1`, when a RabbitMQ that cannot be started fails them.
 /// Output (LoadTester's report and log, the nodes' logs) goes to `test-output/faults/NAME/`.
-/// Knobs: `FAULTS_CLIENTS` (default 40), `FAULTS_DURATION` (seconds of sending, default 30).
+/// Knobs: `FAULTS_CLIENTS` (default 40), `FAULTS_DURATION` (seconds of sending, default 30),
+/// `FAULTS_LOG_LEVEL` (the nodes' log level, default warning).
 /// `scripts/faults.sh soak` keeps the long soak.
 @Suite(
     "Fault scenarios under load (RabbitMQs of their own)", .serialized, .timeLimit(.minutes(10)),
@@ -113,6 +114,9 @@ final class FaultScenario {
     let output: URL
     let clients = Int(ProcessInfo.processInfo.environment["FAULTS_CLIENTS"] ?? "") ?? 40
     let duration = Int(ProcessInfo.processInfo.environment["FAULTS_DURATION"] ?? "") ?? 30
+    /// The nodes' `--log-level`: `FAULTS_LOG_LEVEL` (`debug` traces every private delivery,
+    /// receipt and ack), default `warning`.
+    static let nodeLogLevel = ProcessInfo.processInfo.environment["FAULTS_LOG_LEVEL"] ?? "warning"
     let ports: [Int]
     let health = [HealthSamples(), HealthSamples()]
     private var nodes: [LiveServer?] = [nil, nil]
@@ -264,7 +268,7 @@ final class FaultScenario {
             executable: BuiltProduct.rabbitChat,
             arguments: [
                 "--port", "\(port)", "--node-id", "faults-\(index)", "--secret-file", output.appendingPathComponent("secret").path,
-                "--log-level", "warning", "--broker", broker,
+                "--log-level", Self.nodeLogLevel, "--broker", broker,
             ] + extra,
             environment: ["XDG_DATA_HOME": output.appendingPathComponent("data-node\(index)").path, "RABBITCHAT_BROKER": nil],
             port: port, readiness: .healthy, timeout: .seconds(60))
@@ -307,13 +311,23 @@ final class FaultScenario {
         }
     }
 
+    /// The end of each node's log, for a failure's message (empty when `passed`).
+    private func nodeLogExcerpts(_ passed: Bool) -> String {
+        guard !passed else { return "" }
+        return nodes.enumerated().map { index, node in
+            "\n--- node \(index) log, last 1,500 characters:\n\(String((node?.log ?? "").suffix(1500)))"
+        }.joined()
+    }
+
     /// What every scenario must show: LoadTester passed and both nodes answer /healthz 200
     /// again. Returns the report and each node's broker reconnects.
     func finish() async throws -> FaultResult {
         guard let load else { throw FaultScenarioFailure("no load was started") }
         let status = await load.waitForExit(timeout: .seconds(Int64(duration) + 150))
         try? load.output.combined.write(to: output.appendingPathComponent("loadtester.log"), atomically: true, encoding: .utf8)
-        #expect(status == 0, "LoadTester exited \(status.map(String.init) ?? "not in time"): \(load.output.combined.suffix(1500))")
+        #expect(
+            status == 0,
+            "LoadTester exited \(status.map(String.init) ?? "not in time"): \(load.output.combined.suffix(1500))\(nodeLogExcerpts(status == 0))")
         var reconnects: [Int] = []
         for (index, node) in nodes.enumerated() {
             let port = ports[index]

@@ -173,6 +173,7 @@ extension ChatNodeExecutor {
     /// A batch from the inbox sink of channel `channel`.
     func onInboxDeliveries(_ batch: [Delivery], channel: Int) async {
         let items = batch.map { Inboxes.Item(tag: $0.deliveryTag, consumerTag: $0.consumerTag ?? "", content: Self.inboxContent($0.body)) }
+        if logger.logLevel <= .debug { logger.debug("Inbox deliveries", metadata: ["channel": "\(channel)", "items": "\(items)"]) }
         await runInbox(inboxes.deliveries(items, channel: channel) { self.publishes.isInFlight($0) })
     }
 
@@ -237,6 +238,8 @@ extension ChatNodeExecutor {
     /// Carries out the machine's actions, in order; the broker calls are awaited one by one.
     func runInbox(_ actions: [Inboxes.Action]) async {
         for action in actions {
+            // The trace of private deliveries, receipts and acks (`--log-level debug`).
+            if logger.logLevel <= .debug { logger.debug("Inbox action", metadata: ["action": "\(action)"]) }
             switch action {
             case .send(let frame, let session):
                 send(frame, to: session)

@@ -35,6 +35,7 @@ extension ChatNodeExecutor {
     /// Carries out the machine's actions, in order.
     func run(_ actions: [Publishes.Action]) {
         for action in actions {
+            if logger.logLevel <= .debug { logger.debug("Publish action", metadata: ["action": "\(action)"]) }
             switch action {
             case .publish(let ticket, let request):
                 Task { await self.performPublish(ticket, request) }

@@ -1,11 +1,14 @@
-/// The `id` of a `say` or `tell` frame found by one lexical pass over its bytes, without
-/// decoding it: what a session names in the answer to a frame it refuses for rate or a full
-/// queue (Specs/bounds.md: "a frame refused for rate is not fully decoded"). It reads the
+/// The `id` of a `say` or `tell` frame, or that a frame is an `ack`, found by one lexical pass
+/// over its bytes, without decoding it: what a session names in the answer to a frame it
+/// refuses for rate or a full queue (Specs/bounds.md: "a frame refused for rate is not fully
+/// decoded"), and whether that frame was an ack whose messages must come again. It reads the
 /// top-level `type` and `id` strings only; nested values and every other string are skipped.
 package enum FrameIdProbe {
     package enum Result: Equatable {
         /// A `say`/`tell` and its `id` (1 to `ClientFrame.maxIdBytes` bytes).
         case id(String)
+        /// An `ack`.
+        case ack
         /// No usable id: not a `say`/`tell`, no string `id`, or not a JSON object.
         case none
         /// `type` or `id` holds an escape sequence: only a real decode can tell.
@@ -79,6 +82,7 @@ package enum FrameIdProbe {
             }
         }
         if escapedField { return .undecided }
+        if let type, equals(type, "ack") { return .ack }
         guard let type, equals(type, "say") || equals(type, "tell"),
             let id, (1...ClientFrame.maxIdBytes).contains(id.count)
         else { return .none }

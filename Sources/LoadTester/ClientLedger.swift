@@ -182,23 +182,29 @@ struct ClientLedger: Sendable {
     }
 
     /// A `delivered` receipt arrived.
-    mutating func receiptArrived(msgId: String, to: String) {
+    /// Returns whether it reported one more message delivered: not for a second receipt of the
+    /// same message (a message that came twice is acked twice), nor for one that came before
+    /// its message's `sent` (``confirmed(id:msgId:)`` counts it then).
+    @discardableResult
+    mutating func receiptArrived(msgId: String, to: String) -> Bool {
         let me = self.me
         guard let seq = privateSeqByMsgId[msgId] else {
             if toleratesFaults {
                 // Its `sent` was lost with a connection; the retry's `sent` will claim it.
                 tolerated.earlyReceipts[msgId] = to
-                return
+                return false
             }
             violations.record(.unexpected, "u\(me) got delivered for \(msgId), not one of its private messages")
-            return
+            return false
         }
         guard case .user(let addressee) = outgoing[seq].target, plan.nick(addressee) == to else {
             violations.record(.leak, "u\(me)#\(seq) was reported delivered to \(to), not to its addressee")
-            return
+            return false
         }
-        receipts += outgoing[seq].receipted ? 0 : 1
+        guard !outgoing[seq].receipted else { return false }
+        receipts += 1
         outgoing[seq].receipted = true
+        return true
     }
 
     // MARK: Receiving side

@@ -226,14 +226,18 @@ final class SimulatedUser {
             }
             deliver(message, live: true)
         case .sent(let sent):
+            let receiptsBefore = ledger.receipts
             if let outgoing = ledger.confirmed(id: sent.id, msgId: sent.msgId) {
                 counters.add(.confirmed)
                 counters.add(.expectedDeliveries, plan.recipientCount(outgoing.target))
                 if case .user = outgoing.target { counters.add(.expectedReceipts) }
             }
+            // A receipt that came before this `sent` (of a retry) counts now.
+            if ledger.receipts > receiptsBefore { counters.add(.receipts, ledger.receipts - receiptsBefore) }
         case .delivered(let delivered):
-            ledger.receiptArrived(msgId: delivered.msgId, to: delivered.to)
-            counters.add(.receipts)
+            // The run is drained once every message was reported delivered: a second receipt of
+            // one message (it came twice, so it was acked twice) is not another one.
+            if ledger.receiptArrived(msgId: delivered.msgId, to: delivered.to) { counters.add(.receipts) }
             // Receipts are acked like private messages, or they come again on the next join.
             pendingAcks.append(delivered.msgId)
             scheduleAckFlush()

@@ -348,6 +348,8 @@ struct BoundsTests {
         #expect(FrameIdProbe.probe(#"{"text":"\"id\":\"x\"","id" : "c2","type":"tell","to":"bob"}"#) == .id("c2"))
         #expect(FrameIdProbe.probe(#"{"type":"say","nested":{"id":"inner"},"text":"x"}"#) == .none)
         #expect(FrameIdProbe.probe(#"{"type":"enter","id":"c3","room":"dev"}"#) == .none)
+        #expect(FrameIdProbe.probe(#"{"msgIds":["a","b"],"type":"ack"}"#) == .ack)
+        #expect(FrameIdProbe.probe(#"{"type":"say","text":"{\"type\":\"ack\"}","id":"c4"}"#) == .id("c4"))
         #expect(FrameIdProbe.probe(#"{"type":"say","id":7}"#) == .none)
         #expect(FrameIdProbe.probe(#"{"type":"say","id":"c\u0031"}"#) == .undecided)
         #expect(FrameIdProbe.probe("not json") == .none)

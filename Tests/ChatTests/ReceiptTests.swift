@@ -58,6 +58,44 @@ struct ReceiptTests {
         }
     }
 
+    /// An `ack` refused on arrival (over the rate) never ran: its message comes again in the
+    /// same session, and the ack of that copy sends the receipt. (Seen in CI: a load client
+    /// whose ack was refused for rate never got the message again, so its sender never got
+    /// `delivered`.)
+    @Test(arguments: BackendKind.allCases)
+    func anAckRefusedForRateBringsItsMessageAgainAndTheNextAckSendsTheReceipt(_ kind: BackendKind) async throws {
+        // Bursts of 4 and a rate that only bob's injected clock refills.
+        try await withCluster(kind, limits: ChatLimits(ratePerSecond: 1, burst: 4)) { cluster in
+            cluster.uses("alice", "bob")
+            let clock = ManualChatClock()
+            try await cluster.start("a")
+            try await cluster.start("b", clock: clock)
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice")
+            let bob = cluster.client(on: "b")
+            try await bob.join("bob")  // token 1 of 4
+
+            alice.send(.tell(TellRequest(id: "q1", to: "bob", text: "are you there?")))
+            let sent = try await alice.sent("q1")
+            let message = try await bob.message("are you there?")
+            for _ in 0..<3 { bob.send(.ack(AckRequest(msgIds: ["not-one-of-mine"]))) }  // tokens 2 to 4
+            bob.send(.ack(AckRequest(msgIds: [message.msgId])))  // over the rate: refused on arrival
+            let refused = try await bob.error(.rateLimited)
+            #expect(refused.id == nil)
+            #expect(refused.message.contains("will come again"))
+            // The message comes again in the same session, with the same msgId.
+            let again = try await bob.next("the message again") { frame -> ChatMessage? in
+                if case .message(let m) = frame, m.msgId == message.msgId { m } else { nil }
+            }
+            #expect(again.text == "are you there?")
+            clock.advance(by: .seconds(10))
+            bob.send(.ack(AckRequest(msgIds: [again.msgId])))
+            let receipt = try await Self.delivered(alice)
+            #expect(receipt.msgId == sent.msgId)
+            #expect(receipt.to == "bob")
+        }
+    }
+
     @Test(arguments: BackendKind.allCases)
     func aReceiptAckedByItsSessionIsNotRedeliveredToTheNextSession(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in

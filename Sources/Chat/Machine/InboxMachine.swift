@@ -577,6 +577,21 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         return [.receiptsTimedOut, .replacePublishChannel(ticket)] + failed(ack)
     }
 
+    /// An `ack` of `session` was refused on arrival (over the rate, or the session's queue
+    /// full): it never ran, so the messages it named are still pending here, and the client was
+    /// told they come again. The session's inbox is released with everything it did not ack and
+    /// taken again, so they do. While a release of it is under way (or it holds no inbox, or
+    /// nothing is pending) this changes nothing: a flood of refused acks makes one release.
+    mutating func ackRefused(_ session: UInt64) -> [Action] {
+        guard var holder = holders[session], let inbox = holder.inbox else { return [] }
+        let pending = Self.tags(of: inbox, in: holder.pending)
+        guard !pending.isEmpty else { return [] }
+        holder.inbox = nil
+        holder.pending = [:]
+        holders[session] = holder
+        return beginRelease(inbox, tags: pending) + [.redeliver(session: session, inbox: inbox)]
+    }
+
     /// The ack could not be recorded: the client is told, and its messages come again (the
     /// session's inbox is released with the ack's tags and taken again).
     private mutating func failed(_ ack: Ack) -> [Action] {

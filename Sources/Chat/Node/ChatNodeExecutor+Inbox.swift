@@ -182,6 +182,11 @@ extension ChatNodeExecutor {
         await runInbox(inboxes.consumerEnded(key, currentGeneration: link?.generation))
     }
 
+    /// An `ack` of the session was refused on arrival: see ``InboxMachine/ackRefused(_:)``.
+    func ackRefused(session sessionId: UInt64) async {
+        await runInbox(inboxes.ackRefused(sessionId))
+    }
+
     /// A `delivered` receipt the publish machine held until its message's `sent`.
     func receiptReleased(_ held: HeldReceipt) async {
         await runInbox(inboxes.receiptReleased(held) { self.publishes.isInFlight($0) })

@@ -104,12 +104,26 @@ public final class ChatSession: Sendable {
             return
         case .refused:
             executor.refused()
-            let id = refusedOnArrival(text, lastAdmitted: lastAdmitted)
-            send(ChatProtocolError(.rateLimited, "You are sending too fast: wait a moment, then send this again.", id: id).frame)
+            switch refusedOnArrival(text, lastAdmitted: lastAdmitted) {
+            case .ack:
+                send(
+                    ChatProtocolError(.rateLimited, "You are sending too fast: that ack was not recorded, so its messages will come again; ack them then.")
+                        .frame)
+            case .other(let id):
+                send(ChatProtocolError(.rateLimited, "You are sending too fast: wait a moment, then send this again.", id: id).frame)
+            }
         case .busy:
             executor.refused()
-            let id = refusedOnArrival(text, lastAdmitted: lastAdmitted)
-            send(ChatProtocolError(.unavailable, "The server is still busy with your earlier messages: send this again in a moment.", id: id).frame)
+            switch refusedOnArrival(text, lastAdmitted: lastAdmitted) {
+            case .ack:
+                send(
+                    ChatProtocolError(
+                        .unavailable,
+                        "The server is still busy with your earlier messages: that ack was not recorded, so its messages will come again; ack them then."
+                    ).frame)
+            case .other(let id):
+                send(ChatProtocolError(.unavailable, "The server is still busy with your earlier messages: send this again in a moment.", id: id).frame)
+            }
         case .flooding:
             executor.refused()
             send(ChatProtocolError(.rateLimited, "You kept sending too fast, so this connection is closed: reconnect and send slower.").frame)
@@ -167,10 +181,26 @@ public final class ChatSession: Sendable {
     }
 
     /// A `say`/`tell` refused on arrival holds back the newer ones; returns its `id`, if any.
-    private func refusedOnArrival(_ text: String, lastAdmitted: UInt64) -> String? {
-        guard let id = Self.probeId(text) else { return nil }
-        state.withLock { $0.orderHold.refusedOnArrival(id: id, lastAdmitted: lastAdmitted) }
-        return id
+    private func refusedOnArrival(_ text: String, lastAdmitted: UInt64) -> RefusedFrame {
+        switch Self.probe(text) {
+        case .ack:
+            // Its messages stay pending in this session and the client was told they come
+            // again: the node puts them back now (Specs/chat-protocol.md, "Private messages").
+            let id = self.id
+            Task { [executor] in await executor.ackRefused(session: id) }
+            return .ack
+        case .id(let id):
+            state.withLock { $0.orderHold.refusedOnArrival(id: id, lastAdmitted: lastAdmitted) }
+            return .other(id: id)
+        case .none, .undecided:
+            return .other(id: nil)
+        }
+    }
+
+    /// A frame refused on arrival: an `ack`, or another frame with the `id` of a `say`/`tell`.
+    private enum RefusedFrame {
+        case ack
+        case other(id: String?)
     }
 
     /// The `say`/`tell` with admission number `admission` was not accepted when it ran.
@@ -187,14 +217,14 @@ public final class ChatSession: Sendable {
         outlet.send(ChatFrameCodec.encode(frame))
     }
 
-    /// The refused frame's `id` by a lexical scan, not a decode: a flood refused for rate costs
-    /// one pass over its bytes. Only an `id` or `type` with escapes takes the decoder.
-    private static func probeId(_ text: String) -> String? {
-        guard text.utf8.count <= 64 * 1024 else { return nil }
-        switch FrameIdProbe.probe(text) {
-        case .id(let id): return id
-        case .none: return nil
-        case .undecided: return (try? ChatFrameCodec.decodeClientFrame(text, limits: ChatLimits()))?.id
-        }
+    /// What the refused frame is, by a lexical scan, not a decode: a flood refused for rate
+    /// costs one pass over its bytes. Only an `id` or `type` with escapes takes the decoder.
+    private static func probe(_ text: String) -> FrameIdProbe.Result {
+        guard text.utf8.count <= 64 * 1024 else { return .none }
+        let probed = FrameIdProbe.probe(text)
+        guard probed == .undecided else { return probed }
+        guard let frame = try? ChatFrameCodec.decodeClientFrame(text, limits: ChatLimits()) else { return .none }
+        if case .ack = frame { return .ack }
+        return frame.id.map { .id($0) } ?? .none
     }
 }

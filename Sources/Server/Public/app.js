@@ -385,7 +385,7 @@ function onError(f) {
       }
       break;
     case "rate_limited":
-      break; // an ack or typing frame over the rate: the next one goes through
+      break; // a typing frame over the rate (the next one goes through), or an ack (its messages come again)
     default:
       view.toast(f.message || ("Error: " + code));
   }

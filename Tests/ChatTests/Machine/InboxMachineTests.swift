@@ -327,6 +327,36 @@ struct InboxMachineTests {
         #expect(did(ended) == ["requeue:1", "released:1"])
     }
 
+    @Test func anAckRefusedOnArrivalBringsTheSessionsUnackedMessagesAgainOnce() throws {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        _ = harness.deliver([
+            InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2"),
+            InboxHarness.receipt(3, on: inbox, msgId: "r3"),
+        ])
+        // m1's ack ran and is under way; the ack of m2 and r3 was refused for rate, never ran.
+        let (token, _) = harness.ack(["m1"], session: 7)
+        let ticket = try #require(harness.published.keys.first)
+        let refused = harness.machine.ackRefused(7)
+        #expect(did(refused) == ["cancel:1", "redeliver:7"])
+        // More refused acks while that release is under way change nothing.
+        #expect(harness.machine.ackRefused(7).isEmpty)
+        let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+        #expect(did(ended) == ["requeue:2,3", "released:1"])
+        // m1's receipt is confirmed: m1 is acked on its channel, as any answered ack.
+        #expect(did(harness.answer(ticket, [.confirmed])) == ["ack:1", "resume:\(token)"])
+        // Taken again, the session gets m2 and r3 again; a refused ack with nothing pending
+        // changes nothing.
+        let again = InboxHarness.inbox(2)
+        _ = harness.join(7, again)
+        #expect(harness.machine.ackRefused(7).isEmpty)
+        let redelivered = harness.deliver([InboxHarness.tell(4, on: again, msgId: "m2"), InboxHarness.receipt(5, on: again, msgId: "r3")])
+        #expect(did(redelivered) == ["message:m2@7", "delivered:r3@7"])
+        // A session without a holder (never joined) changes nothing either.
+        #expect(harness.machine.ackRefused(99).isEmpty)
+    }
+
     @Test func anInboxEndedByTheBrokerIsTakenAgainWhileItsLinkLasts() {
         var harness = InboxHarness()
         let inbox = InboxHarness.inbox(1, generation: 1)

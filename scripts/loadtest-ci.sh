@@ -25,6 +25,14 @@ lt_log() { echo "loadtest: $*" >&2; }
 # lt_build CONFIG: builds rabbitChat and LoadTester; sets LT_BIN to their folder.
 lt_build() {
     local config=$1
+    # LT_BIN_DIR: a folder with prebuilt rabbitChat and LoadTester (e.g. an older server beside
+    # today's LoadTester, for a before/after comparison); nothing is built.
+    if [ -n "${LT_BIN_DIR:-}" ]; then
+        LT_BIN=$LT_BIN_DIR
+        [ -x "$LT_BIN/rabbitChat" ] && [ -x "$LT_BIN/LoadTester" ] && return 0
+        lt_log "LT_BIN_DIR=$LT_BIN holds no rabbitChat and LoadTester."
+        return 1
+    fi
     # LT_NO_BUILD=1: use the binaries already built (e.g. to measure while another build of the
     # same checkout is running); say which commit they were built from in the figures.
     if [ "${LT_NO_BUILD:-0}" = 1 ]; then

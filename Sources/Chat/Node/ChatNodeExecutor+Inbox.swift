@@ -39,14 +39,15 @@ extension ChatNodeExecutor {
             return current
         }
         guard inboxes.channelNeeded() else {
-            _ = await wait(timeout: configuration.takeoverTimeout) { inboxes.waitForChannel($0) }
+            await waitInInbox { inboxes.waitForChannel($0, now: .now) }
             guard let current = inboxChannel, current.generation == self.link?.generation, current.channel.closeReason == nil else {
                 throw BrokerError.channelClosed("the node's inbox channel could not be opened; join again in a moment.")
             }
             return current
         }
         defer {
-            for waiter in inboxes.channelOpeningEnded() { resume(waiter: waiter, with: true) }
+            let actions = inboxes.channelOpeningEnded()
+            Task { await self.runInbox(actions) }
         }
         retireClosedInboxChannels()
         let channel = try await link.connection.openChannel()
@@ -204,7 +205,20 @@ extension ChatNodeExecutor {
 
     private func waitForRelease(of inbox: Inbox) async {
         guard inboxes.isClosing(inbox.serial) else { return }
-        _ = await wait(timeout: configuration.takeoverTimeout) { inboxReleaseWaiters[inbox.serial, default: []].append($0) }
+        await waitInInbox { inboxes.waitForRelease(of: inbox.serial, waiter: $0, now: .now) }
+    }
+
+    /// Suspends until the machine wakes the waiter that `register` gave it
+    /// (``InboxMachine/Action/wake(waiter:timedOut:)``): what it waits for happened, or its
+    /// deadline (a machine timer) passed.
+    private func waitInInbox(_ register: (UInt64) -> [Inboxes.Action]) async {
+        let waiter = nextWaiter
+        nextWaiter += 1
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            inboxWaitResumers[waiter] = continuation
+            let actions = register(waiter)
+            Task { await self.runInbox(actions) }
+        }
     }
 
     /// The client acked `msgIds`: see ``InboxMachine/acknowledge(_:session:ts:token:now:)``.
@@ -253,8 +267,9 @@ extension ChatNodeExecutor {
             case .cancelConsumer(let inbox):
                 guard let shared = inboxChannels[inbox.channel]?.channel.channel, shared.closeReason == nil else { continue }
                 try? await shared.cancel(consumerTag: inbox.consumerTag)
-            case .released(let serial):
-                for waiter in inboxReleaseWaiters.removeValue(forKey: serial) ?? [] { resume(waiter: waiter, with: true) }
+            case .wake(let waiter, _):
+                // A timed-out waiter goes on as one woken in time: it checks what it needs.
+                inboxWaitResumers.removeValue(forKey: waiter)?.resume()
             case .reattach(let session):
                 Task { await self.reattachInbox(session) }
             case .consumerEnded(let channel):
@@ -268,12 +283,9 @@ extension ChatNodeExecutor {
             case .publishReceipts(let ticket, let receipts):
                 Task { await self.publishReceipts(ticket, receipts) }
             case .startTimer(let timer):
-                inboxTimers[timer.ticket] = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.inboxTimerFired(timer.ticket)
-                }
+                inboxTimers.start(timer.ticket, deadline: timer.deadline) { [weak self] in await self?.inboxTimerFired($0) }
             case .cancelTimer(let ticket):
-                inboxTimers.removeValue(forKey: ticket)?.cancel()
+                inboxTimers.cancel(ticket)
             case .replacePublishChannel(let ticket):
                 if let channel = receiptChannels[ticket] { await replacePublisher(channel) }
             case .receiptsTimedOut:
@@ -340,8 +352,8 @@ extension ChatNodeExecutor {
         await runInbox(inboxes.receiptsAnswered(ticket, outcomes))
     }
 
-    private func inboxTimerFired(_ ticket: Inboxes.Ticket) async {
-        inboxTimers.removeValue(forKey: ticket)
-        await runInbox(inboxes.timerFired(ticket, now: .now))
+    private func inboxTimerFired(_ firing: MachineTimers<Inboxes.Ticket>.Firing) async {
+        guard inboxTimers.take(firing) else { return }
+        await runInbox(inboxes.timerFired(firing.key, now: .now))
     }
 }

@@ -45,10 +45,7 @@ extension ChatNodeExecutor {
             }
             return current
         }
-        defer {
-            let actions = inboxes.channelOpeningEnded()
-            Task { await self.runInbox(actions) }
-        }
+        defer { runInboxWaits(inboxes.channelOpeningEnded()) }
         retireClosedInboxChannels()
         let channel = try await link.connection.openChannel()
         guard self.link?.generation == link.generation else {
@@ -216,9 +213,28 @@ extension ChatNodeExecutor {
         nextWaiter += 1
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             inboxWaitResumers[waiter] = continuation
-            let actions = register(waiter)
-            Task { await self.runInbox(actions) }
+            runInboxWaits(register(waiter))
         }
+    }
+
+    /// Carries out a wait's actions at once, without awaiting (a deadline to start or cancel, a
+    /// waiter to wake), so the deadline runs before anything can end the wait; any other
+    /// action goes through ``runInbox(_:)`` in a task, after them.
+    private func runInboxWaits(_ actions: [Inboxes.Action]) {
+        var rest: [Inboxes.Action] = []
+        for action in actions {
+            switch action {
+            case .startTimer(let timer): startInboxTimer(timer)
+            case .cancelTimer(let ticket): inboxTimers.cancel(ticket)
+            case .wake(let waiter, _): inboxWaitResumers.removeValue(forKey: waiter)?.resume()
+            default: rest.append(action)
+            }
+        }
+        if !rest.isEmpty { Task { await self.runInbox(rest) } }
+    }
+
+    private func startInboxTimer(_ timer: Inboxes.Timer) {
+        inboxTimers.start(timer.ticket, deadline: timer.deadline) { [weak self] in await self?.inboxTimerFired($0) }
     }
 
     /// The client acked `msgIds`: see ``InboxMachine/acknowledge(_:session:ts:token:now:)``.
@@ -283,7 +299,7 @@ extension ChatNodeExecutor {
             case .publishReceipts(let ticket, let receipts):
                 Task { await self.publishReceipts(ticket, receipts) }
             case .startTimer(let timer):
-                inboxTimers.start(timer.ticket, deadline: timer.deadline) { [weak self] in await self?.inboxTimerFired($0) }
+                startInboxTimer(timer)
             case .cancelTimer(let ticket):
                 inboxTimers.cancel(ticket)
             case .replacePublishChannel(let ticket):

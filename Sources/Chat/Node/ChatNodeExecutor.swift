@@ -100,8 +100,8 @@ actor ChatNodeExecutor {
     /// Callers waiting for an inbox release to finish or for the inbox channel's opening, by
     /// waiter id (``InboxMachine/Wait``).
     var inboxWaitResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
-    /// The running timers of the inbox machine (an ack's deadline, a take-over's next try),
-    /// by ticket.
+    /// The running timers of the inbox machine (an ack's deadline, a take-over's or reattach's
+    /// next try, a wait's deadline), by ticket.
     var inboxTimers = MachineTimers<Inboxes.Ticket>()
     /// The channel each ack's receipts went on, closed if its deadline passes.
     var receiptChannels: [Inboxes.Ticket: any BrokerChannel] = [:]

@@ -7,8 +7,9 @@
 /// private messages and receipts handed to it and not acked, the inboxes being released (the
 /// exact tags to nack back), the acks whose `delivered` receipts await their confirm, each
 /// with its deadline, the take-overs of user queues (tried again while the queue is held, until
-/// their deadline), the sessions waiting to take their inbox again, and who opens the inbox
-/// channel. `ChatNodeExecutor` feeds it events (a take-over's try, a consumer started, deliveries,
+/// their deadline), the sessions waiting to take their inbox again, who opens the inbox
+/// channel, and the callers waiting for that opening or for an inbox's release (each until its
+/// deadline). `ChatNodeExecutor` feeds it events (a take-over's try, a consumer started, deliveries,
 /// a consumer ended, a welcome went out, a session ended, an ack, the receipts' outcome, a
 /// timer fired, the link lost) and carries out the ``Action``s it returns, in order (see
 /// ChatNodeExecutor+Inbox.swift).
@@ -118,10 +119,12 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         case failed
     }
 
-    /// One ack whose receipts are being published, or one take-over of a user queue.
+    /// One ack whose receipts are being published, one take-over of a user queue, one session's
+    /// next try to take its inbox again, or one caller's wait (``Wait``).
     typealias Ticket = UInt64
 
-    /// An ack's deadline, or a take-over's next try: the executor fires
+    /// An ack's deadline, a take-over's next try, a reattach's next try, or a wait's deadline:
+    /// the executor fires
     /// ``timerFired(_:now:)`` with its ticket once `deadline` has passed, unless an action
     /// cancelled it first.
     struct Timer: Sendable, Hashable {
@@ -140,8 +143,9 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         case reject(UInt64, channel: Int)
         /// Cancel the inbox's consumer; its `ended` event finishes the release.
         case cancelConsumer(Inbox)
-        /// The release of inbox `serial` is done: whoever waits for it may go on.
-        case released(serial: Int)
+        /// Caller `waiter` goes on: what it waited for (``waitForChannel(_:now:)``,
+        /// ``waitForRelease(of:waiter:now:)``) happened, or its deadline passed first (`timedOut`).
+        case wake(waiter: UInt64, timedOut: Bool)
         /// The session lost its inbox while the link lasts: take it again.
         case reattach(session: UInt64)
         /// A consumer on inbox channel `channel` ended (it no longer counts on that channel).
@@ -182,6 +186,19 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     struct Reattach: Sendable, Hashable {
         var session: UInt64
         var generation: Int
+    }
+
+    /// A caller waiting, as `waiter`, for the inbox channel being opened or for the release of
+    /// inbox `serial`, at most until `deadline` (the takeover timeout after it began).
+    struct Wait: Sendable, Hashable {
+        enum Awaited: Sendable, Hashable {
+            case channel
+            case release(serial: Int)
+        }
+
+        var waiter: UInt64
+        var awaited: Awaited
+        var deadline: Instant
     }
 
     /// A session taking its user queue over: tried again while someone else still holds it,
@@ -237,7 +254,9 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// A call is opening the node's inbox channel; the others wait for it (so thousands of
     /// inboxes taken again after a channel error open one channel, not thousands).
     private(set) var channelOpening = false
-    private var channelWaiters: [UInt64] = []
+    /// Callers waiting for the channel's opening or an inbox's release, by the ticket of their
+    /// deadline (one per caller: a session's join, reattach or end; sessions are bounded).
+    private(set) var waits: [Ticket: Wait] = [:]
 
     init(limits: Limits) {
         self.limits = limits
@@ -337,8 +356,7 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         for item in route.held { actions += returnDelivery(item.tag, of: inbox) }
         if let tags = closing.removeValue(forKey: inbox.serial) {
             if !tags.isEmpty { actions.append(.requeue(tags.sorted(), channel: inbox.channel)) }
-            actions.append(.released(serial: inbox.serial))
-            return actions
+            return actions + wakeAll(waitingFor: .release(serial: inbox.serial))
         }
         guard var holder = holders[route.session], holder.inbox?.serial == inbox.serial else { return actions }
         let tags = Self.tags(of: inbox, in: holder.pending)
@@ -426,24 +444,52 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     // MARK: The inbox channel
 
     /// The inbox channel is unusable and a consumer needs it: `true` when this caller opens a
-    /// new one, `false` when one is being opened already (then it waits for
-    /// ``channelOpeningEnded()`` as `waiter`).
+    /// new one, `false` when one is being opened already (then it waits for it with
+    /// ``waitForChannel(_:now:)``).
     mutating func channelNeeded() -> Bool {
         if channelOpening { return false }
         channelOpening = true
         return true
     }
 
-    /// A caller waits (as `waiter`) for the inbox channel being opened.
-    mutating func waitForChannel(_ waiter: UInt64) {
-        channelWaiters.append(waiter)
+    /// A caller waits, as `waiter`, for the inbox channel being opened: woken by
+    /// ``channelOpeningEnded()``, or timed out after ``Limits/takeoverTimeout`` (at once when
+    /// no opening is under way).
+    mutating func waitForChannel(_ waiter: UInt64, now: Instant) -> [Action] {
+        guard channelOpening else { return [.wake(waiter: waiter, timedOut: false)] }
+        return beginWait(waiter, for: .channel, now: now)
     }
 
     /// The inbox channel was opened, or could not be: the waiters go on (they find out which).
-    mutating func channelOpeningEnded() -> [UInt64] {
+    mutating func channelOpeningEnded() -> [Action] {
         channelOpening = false
-        defer { channelWaiters = [] }
-        return channelWaiters
+        return wakeAll(waitingFor: .channel)
+    }
+
+    /// A caller waits, as `waiter`, for the release of inbox `serial` to finish (its consumer's
+    /// end, when its tags go back): woken then, or timed out after ``Limits/takeoverTimeout``
+    /// (at once when that inbox is not being released).
+    mutating func waitForRelease(of serial: Int, waiter: UInt64, now: Instant) -> [Action] {
+        guard closing[serial] != nil else { return [.wake(waiter: waiter, timedOut: false)] }
+        return beginWait(waiter, for: .release(serial: serial), now: now)
+    }
+
+    private mutating func beginWait(_ waiter: UInt64, for awaited: Wait.Awaited, now: Instant) -> [Action] {
+        let ticket = nextTicket
+        nextTicket += 1
+        let deadline = now.advanced(by: limits.takeoverTimeout)
+        waits[ticket] = Wait(waiter: waiter, awaited: awaited, deadline: deadline)
+        return [.startTimer(Timer(ticket: ticket, deadline: deadline))]
+    }
+
+    /// Wakes every caller waiting for `awaited`, in the order they began waiting.
+    private mutating func wakeAll(waitingFor awaited: Wait.Awaited) -> [Action] {
+        var actions: [Action] = []
+        for ticket in waits.keys.sorted() where waits[ticket]?.awaited == awaited {
+            guard let wait = waits.removeValue(forKey: ticket) else { continue }
+            actions += [.cancelTimer(ticket), .wake(waiter: wait.waiter, timedOut: false)]
+        }
+        return actions
     }
 
     // MARK: Deliveries
@@ -560,9 +606,13 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
 
     /// A reattach's pause is over: it tries again.
     /// A take-over's pause is over: it tries again, or gives up once its deadline passed.
+    /// A wait's deadline passed: its caller goes on, timed out.
     /// An ack's receipts were not confirmed by their deadline: the channel they went on is
     /// replaced and the ack is `unavailable` (a late answer changes nothing).
     mutating func timerFired(_ ticket: Ticket, now: Instant) -> [Action] {
+        if let wait = waits.removeValue(forKey: ticket) {
+            return [.wake(waiter: wait.waiter, timedOut: true)]
+        }
         if let reattach = reattaches.removeValue(forKey: ticket) {
             return [.retryReattach(session: reattach.session, generation: reattach.generation)]
         }

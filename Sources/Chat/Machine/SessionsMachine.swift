@@ -8,6 +8,9 @@ typealias SessionRooms = OrderedSet<String>
 /// the nick and the outlet and keeps the rooms.
 protocol JoinedSession: Sendable {
     associatedtype Outlet: Sendable
+    /// The instant of the machine's deadlines (the join timeout): the node's continuous clock,
+    /// a manual one in tests.
+    associatedtype Instant: InstantProtocol where Instant.Duration == Duration
     var nick: String { get }
     var rooms: SessionRooms { get set }
     var outlet: Outlet { get }
@@ -22,12 +25,15 @@ protocol JoinedSession: Sendable {
 /// replaced when a nick joins again, what a session's end leaves behind, and whether a room can
 /// be entered. `ChatNodeExecutor` carries out the ``Action``s it returns, in order: resume a join
 /// let through the gate, close a replaced session, forget an ended one's publishes, announce a
-/// nick offline, release an ended session's inbox.
+/// nick offline, release an ended session's inbox. It also keeps each attached connection's
+/// join deadline and decides, when it passes, whether the connection is closed
+/// (``JoinTimerAction``, carried out by ChatNodeExecutor+JoinTimeout.swift).
 ///
-/// No broker, no tasks, no clock: tests drive it with values (Specs/chat-protocol.md,
-/// "Delivery guarantees": the machine's tests).
+/// No broker, no tasks, no clock (the events that need the time carry it): tests drive it with
+/// values (Specs/chat-protocol.md, "Delivery guarantees": the machine's tests).
 struct SessionsMachine<Entry: JoinedSession>: Sendable {
     typealias Outlet = Entry.Outlet
+    typealias Instant = Entry.Instant
 
     enum Action: Sendable {
         /// A join waiting at the gate goes on now.
@@ -41,6 +47,22 @@ struct SessionsMachine<Entry: JoinedSession>: Sendable {
         case offline(nick: String)
         /// The ended session's inbox is released (what its client did not ack goes back).
         case releaseInbox(session: UInt64)
+    }
+
+    /// A connection's join deadline: the executor fires ``joinTimerFired(_:)`` with its session
+    /// once `deadline` has passed, unless an action cancelled it first.
+    struct JoinTimer: Sendable, Hashable {
+        var session: UInt64
+        var deadline: Instant
+    }
+
+    /// What the join timeout asks of the executor, in order.
+    enum JoinTimerAction: Sendable, Hashable {
+        case startTimer(JoinTimer)
+        case cancelTimer(session: UInt64)
+        /// The connection neither joined nor is joining by its deadline: it is closed with
+        /// `ChatCloseCode.joinTimeout` (4004), unless it closed already.
+        case closeForJoinTimeout(session: UInt64)
     }
 
     /// How a `join` frame may start.
@@ -73,14 +95,20 @@ struct SessionsMachine<Entry: JoinedSession>: Sendable {
     /// ``outlets(inRoom:)`` as last computed; dropped when the room's members change.
     private var roomOutlets: [String: [Outlet]] = [:]
     private(set) var gate: JoinGate
+    /// The join deadline of each attached connection, until it passes or the connection ends
+    /// (one per connection, and connections are bounded).
+    private(set) var joinDeadlines: [UInt64: Instant] = [:]
     private let roomsPerSession: Int
+    private let joinTimeout: Duration
 
     /// - Parameters:
     ///   - joinsInFlight: joins let through the gate at once (``JoinGate``).
     ///   - roomsPerSession: the rooms a session may be in at once.
-    init(joinsInFlight: Int, roomsPerSession: Int) {
+    ///   - joinTimeout: how long a connection may stay attached without joining.
+    init(joinsInFlight: Int, roomsPerSession: Int, joinTimeout: Duration) {
         gate = JoinGate(capacity: joinsInFlight)
         self.roomsPerSession = roomsPerSession
+        self.joinTimeout = joinTimeout
     }
 
     /// Whether session `id` joined or has a join under way (the join timeout spares it).
@@ -91,6 +119,30 @@ struct SessionsMachine<Entry: JoinedSession>: Sendable {
     /// Whether `session` holds `nick` on this node.
     func owns(_ nick: String, _ session: UInt64) -> Bool {
         nickOwner[nick] == session
+    }
+
+    // MARK: The join timeout
+
+    /// A connection was attached as session `session`: it has until the join timeout to join
+    /// (an idle stranger holds no session for long).
+    mutating func attached(_ session: UInt64, now: Instant) -> [JoinTimerAction] {
+        let deadline = now.advanced(by: joinTimeout)
+        joinDeadlines[session] = deadline
+        return [.startTimer(JoinTimer(session: session, deadline: deadline))]
+    }
+
+    /// The join deadline of `session` passed: the connection is closed unless it joined or has
+    /// a join under way (that join's own outcome decides).
+    mutating func joinTimerFired(_ session: UInt64) -> [JoinTimerAction] {
+        guard joinDeadlines.removeValue(forKey: session) != nil, !hasJoinedOrIsJoining(session) else { return [] }
+        return [.closeForJoinTimeout(session: session)]
+    }
+
+    /// The connection of `session` ended (joined or not): its join deadline, if still pending,
+    /// is dropped.
+    mutating func detached(_ session: UInt64) -> [JoinTimerAction] {
+        guard joinDeadlines.removeValue(forKey: session) != nil else { return [] }
+        return [.cancelTimer(session: session)]
     }
 
     // MARK: Joining

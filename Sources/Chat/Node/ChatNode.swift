@@ -46,13 +46,9 @@ public final class ChatNode: Sendable {
         executor.sessionCount.add(1, ordering: .relaxed)
         let session = ChatSession(id: id, outlet: outlet, executor: executor, limits: configuration.limits, clock: configuration.clock)
         // A connection that has not joined within the join timeout is closed (4004): an idle
-        // stranger holds no session for long. A join still under way counts as joined.
-        let timeout = configuration.joinTimeout
-        Task { [weak session, executor] in
-            try? await Task.sleep(for: timeout)
-            guard let session, !session.isClosed, await !executor.hasJoinedOrIsJoining(id) else { return }
-            session.outlet.close(code: ChatCloseCode.joinTimeout, reason: "Join timeout")
-        }
+        // stranger holds no session for long. A join still under way counts as joined
+        // (``SessionsMachine/joinTimerFired(_:)``).
+        Task { [executor] in await executor.attached(session) }
         return session
     }
 

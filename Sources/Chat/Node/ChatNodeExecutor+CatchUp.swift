@@ -28,13 +28,9 @@ extension ChatNodeExecutor {
         for action in actions {
             switch action {
             case .startTimer(let timer):
-                catchUpTimers.removeValue(forKey: timer.kind)?.cancel()
-                catchUpTimers[timer.kind] = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.catchUpTimerFired(timer.kind)
-                }
+                catchUpTimers.start(timer.kind, deadline: timer.deadline) { [weak self] in await self?.catchUpTimerFired($0) }
             case .cancelTimer(let kind):
-                catchUpTimers.removeValue(forKey: kind)?.cancel()
+                catchUpTimers.cancel(kind)
             case .resume(let waiter, let caughtUp):
                 catchUpResumers.removeValue(forKey: waiter)?.resume(returning: caughtUp)
             case .sayHello(let generation):
@@ -55,8 +51,8 @@ extension ChatNodeExecutor {
         }
     }
 
-    private func catchUpTimerFired(_ kind: CatchUps.TimerKind) {
-        catchUpTimers.removeValue(forKey: kind)
-        run(catchUp.timerFired(kind))
+    private func catchUpTimerFired(_ firing: MachineTimers<CatchUps.TimerKind>.Firing) {
+        guard catchUpTimers.take(firing) else { return }
+        run(catchUp.timerFired(firing.key))
     }
 }

@@ -39,15 +39,13 @@ extension ChatNodeExecutor {
             return current
         }
         guard inboxes.channelNeeded() else {
-            _ = await wait(timeout: configuration.takeoverTimeout) { inboxes.waitForChannel($0) }
+            await waitInInbox { inboxes.waitForChannel($0, now: .now) }
             guard let current = inboxChannel, current.generation == self.link?.generation, current.channel.closeReason == nil else {
                 throw BrokerError.channelClosed("the node's inbox channel could not be opened; join again in a moment.")
             }
             return current
         }
-        defer {
-            for waiter in inboxes.channelOpeningEnded() { resume(waiter: waiter, with: true) }
-        }
+        defer { runInboxWaits(inboxes.channelOpeningEnded()) }
         retireClosedInboxChannels()
         let channel = try await link.connection.openChannel()
         guard self.link?.generation == link.generation else {
@@ -210,7 +208,39 @@ extension ChatNodeExecutor {
 
     private func waitForRelease(of inbox: Inbox) async {
         guard inboxes.isClosing(inbox.serial) else { return }
-        _ = await wait(timeout: configuration.takeoverTimeout) { inboxReleaseWaiters[inbox.serial, default: []].append($0) }
+        await waitInInbox { inboxes.waitForRelease(of: inbox.serial, waiter: $0, now: .now) }
+    }
+
+    /// Suspends until the machine wakes the waiter that `register` gave it
+    /// (``InboxMachine/Action/wake(waiter:timedOut:)``): what it waits for happened, or its
+    /// deadline (a machine timer) passed.
+    private func waitInInbox(_ register: (UInt64) -> [Inboxes.Action]) async {
+        let waiter = nextWaiter
+        nextWaiter += 1
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            inboxWaitResumers[waiter] = continuation
+            runInboxWaits(register(waiter))
+        }
+    }
+
+    /// Carries out a wait's actions at once, without awaiting (a deadline to start or cancel, a
+    /// waiter to wake), so the deadline runs before anything can end the wait; any other
+    /// action goes through ``runInbox(_:)`` in a task, after them.
+    private func runInboxWaits(_ actions: [Inboxes.Action]) {
+        var rest: [Inboxes.Action] = []
+        for action in actions {
+            switch action {
+            case .startTimer(let timer): startInboxTimer(timer)
+            case .cancelTimer(let ticket): inboxTimers.cancel(ticket)
+            case .wake(let waiter, _): inboxWaitResumers.removeValue(forKey: waiter)?.resume()
+            default: rest.append(action)
+            }
+        }
+        if !rest.isEmpty { Task { await self.runInbox(rest) } }
+    }
+
+    private func startInboxTimer(_ timer: Inboxes.Timer) {
+        inboxTimers.start(timer.ticket, deadline: timer.deadline) { [weak self] in await self?.inboxTimerFired($0) }
     }
 
     /// The client acked `msgIds`: see ``InboxMachine/acknowledge(_:session:ts:token:now:)``.
@@ -261,8 +291,9 @@ extension ChatNodeExecutor {
             case .cancelConsumer(let inbox):
                 guard let shared = inboxChannels[inbox.channel]?.channel.channel, shared.closeReason == nil else { continue }
                 try? await shared.cancel(consumerTag: inbox.consumerTag)
-            case .released(let serial):
-                for waiter in inboxReleaseWaiters.removeValue(forKey: serial) ?? [] { resume(waiter: waiter, with: true) }
+            case .wake(let waiter, _):
+                // A timed-out waiter goes on as one woken in time: it checks what it needs.
+                inboxWaitResumers.removeValue(forKey: waiter)?.resume()
             case .reattach(let session):
                 Task { await self.reattachInbox(session) }
             case .consumerEnded(let channel):
@@ -276,12 +307,9 @@ extension ChatNodeExecutor {
             case .publishReceipts(let ticket, let receipts):
                 Task { await self.publishReceipts(ticket, receipts) }
             case .startTimer(let timer):
-                inboxTimers[timer.ticket] = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.inboxTimerFired(timer.ticket)
-                }
+                startInboxTimer(timer)
             case .cancelTimer(let ticket):
-                inboxTimers.removeValue(forKey: ticket)?.cancel()
+                inboxTimers.cancel(ticket)
             case .replacePublishChannel(let ticket):
                 if let channel = receiptChannels[ticket] { await replacePublisher(channel) }
             case .receiptsTimedOut:
@@ -348,8 +376,8 @@ extension ChatNodeExecutor {
         await runInbox(inboxes.receiptsAnswered(ticket, outcomes))
     }
 
-    private func inboxTimerFired(_ ticket: Inboxes.Ticket) async {
-        inboxTimers.removeValue(forKey: ticket)
-        await runInbox(inboxes.timerFired(ticket, now: .now))
+    private func inboxTimerFired(_ firing: MachineTimers<Inboxes.Ticket>.Firing) async {
+        guard inboxTimers.take(firing) else { return }
+        await runInbox(inboxes.timerFired(firing.key, now: .now))
     }
 }

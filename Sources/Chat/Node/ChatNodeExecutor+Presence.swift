@@ -51,13 +51,9 @@ extension ChatNodeExecutor {
         for action in actions {
             switch action {
             case .startTimer(let timer):
-                presenceTimers.removeValue(forKey: timer.kind)?.cancel()
-                presenceTimers[timer.kind] = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.presenceTimerFired(timer.kind)
-                }
+                presenceTimers.start(timer.kind, deadline: timer.deadline) { [weak self] in await self?.presenceTimerFired($0) }
             case .cancelTimer(let kind):
-                presenceTimers.removeValue(forKey: kind)?.cancel()
+                presenceTimers.cancel(kind)
             case .sendPresence(let frame):
                 guard !sessions.isEmpty else { continue }
                 broadcaster.broadcast(ChatFrameCodec.encode(.presence(frame)), to: sessions.values.map(\.session.outlet))
@@ -75,9 +71,9 @@ extension ChatNodeExecutor {
         }
     }
 
-    private func presenceTimerFired(_ kind: Presences.TimerKind) {
-        presenceTimers.removeValue(forKey: kind)
-        run(presenceMachine.timerFired(kind, now: .now, ms: now, localRoster: localRoster))
+    private func presenceTimerFired(_ firing: MachineTimers<Presences.TimerKind>.Firing) {
+        guard presenceTimers.take(firing) else { return }
+        run(presenceMachine.timerFired(firing.key, now: .now, ms: now, localRoster: localRoster))
     }
 
     /// Publishes one roster announcement and tells the machine how it went.

@@ -40,12 +40,9 @@ extension ChatNodeExecutor {
             case .publish(let ticket, let request):
                 Task { await self.performPublish(ticket, request) }
             case .startTimer(let timer):
-                publishTimers[timer.ticket] = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.publishTimerFired(timer.ticket)
-                }
+                publishTimers.start(timer.ticket, deadline: timer.deadline) { [weak self] in await self?.publishTimerFired($0) }
             case .cancelTimer(let ticket):
-                publishTimers.removeValue(forKey: ticket)?.cancel()
+                publishTimers.cancel(ticket)
             case .replaceChannel(let ticket):
                 if let channel = publishChannels[ticket] {
                     Task { await self.replacePublisher(channel) }
@@ -125,9 +122,9 @@ extension ChatNodeExecutor {
         return .unavailable
     }
 
-    private func publishTimerFired(_ ticket: Publishes.Ticket) {
-        publishTimers.removeValue(forKey: ticket)
-        run(publishes.timerFired(ticket, now: .now))
+    private func publishTimerFired(_ firing: MachineTimers<Publishes.Ticket>.Firing) {
+        guard publishTimers.take(firing) else { return }
+        run(publishes.timerFired(firing.key, now: .now))
     }
 
     /// The history stream delivered the record of public message `msgId`.

@@ -1,9 +1,4 @@
 extension ChatNodeExecutor {
-    /// Whether session `id` joined or has a join under way (the join timeout spares it).
-    func hasJoinedOrIsJoining(_ id: UInt64) -> Bool {
-        sessionsMachine.hasJoinedOrIsJoining(id)
-    }
-
     /// The welcome's `users` before the joining nick is added (``ClaimsMachine/welcomeRosterUsers(cap:isOnline:)``).
     func welcomeRosterUsers() -> [UserStatus] {
         claimsMachine.welcomeRosterUsers(cap: configuration.limits.welcomeRoster) { presence.isOnline($0) }

@@ -34,6 +34,8 @@ actor ChatNodeExecutor {
         var rooms: OrderedSet<String>
         /// `typing` frames over it are dropped silently.
         var typingLimiter: RateLimiter
+
+        typealias Instant = ContinuousClock.Instant
     }
 
     nonisolated let configuration: ChatConfiguration
@@ -65,12 +67,12 @@ actor ChatNodeExecutor {
     /// Presence: the table, the batched flush, the roster snapshot, the announcements
     /// (ChatNodeExecutor+Presence.swift).
     var presenceMachine: Presences
-    var presenceTimers: [Presences.TimerKind: Task<Void, Never>] = [:]
+    var presenceTimers = MachineTimers<Presences.TimerKind>()
     /// The roster announcement being published, if one is (``PresenceMachine`` allows one at a time).
     var rosterAnnouncement: Task<Void, Never>?
     /// Whether joins may be served: the link's catch-up and the secret check (ChatNodeExecutor+CatchUp.swift).
     var catchUp: CatchUps
-    var catchUpTimers: [CatchUps.TimerKind: Task<Void, Never>] = [:]
+    var catchUpTimers = MachineTimers<CatchUps.TimerKind>()
     /// Joins waiting to catch up, by waiter id.
     var catchUpResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// The claims, this node's claims waiting for their record, the roster lookups
@@ -80,9 +82,11 @@ actor ChatNodeExecutor {
     var claimResumers: [UInt64: CheckedContinuation<ClaimOutcome, Never>] = [:]
     /// The running deadline of each claim waiting for its record, by marker.
     var claimTimers: [String: Task<Void, Never>] = [:]
-    /// Joined and joining sessions, nick owners, room members, the join gate
-    /// (ChatNodeExecutor+Join.swift, +JoinGate.swift).
+    /// Joined and joining sessions, nick owners, room members, the join gate, the join deadlines
+    /// (ChatNodeExecutor+Join.swift, +JoinGate.swift, +JoinTimeout.swift).
     var sessionsMachine: Sessions
+    /// The running join deadline of each attached connection, by session id.
+    var joinTimers = MachineTimers<UInt64>()
     /// The channel of every inbox consumer for the current link, once one was needed.
     var inboxChannel: InboxChannel?
     /// Every inbox channel whose sink is still read (the current one, and closed ones until
@@ -93,11 +97,12 @@ actor ChatNodeExecutor {
     /// acks awaiting their receipts' confirms and the opening of the inbox channel
     /// (ChatNodeExecutor+Inbox.swift).
     var inboxes: Inboxes
-    /// Sessions waiting for an inbox release to finish, by inbox serial.
-    var inboxReleaseWaiters: [Int: [UInt64]] = [:]
-    /// The running timers of the inbox machine (an ack's deadline, a take-over's next try),
-    /// by ticket.
-    var inboxTimers: [Inboxes.Ticket: Task<Void, Never>] = [:]
+    /// Callers waiting for an inbox release to finish or for the inbox channel's opening, by
+    /// waiter id (``InboxMachine/Wait``).
+    var inboxWaitResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// The running timers of the inbox machine (an ack's deadline, a take-over's or reattach's
+    /// next try, a wait's deadline), by ticket.
+    var inboxTimers = MachineTimers<Inboxes.Ticket>()
     /// The channel each ack's receipts went on, closed if its deadline passes.
     var receiptChannels: [Inboxes.Ticket: any BrokerChannel] = [:]
     /// Sessions waiting for their ack to be answered, by token.
@@ -108,7 +113,7 @@ actor ChatNodeExecutor {
     /// and the public messages held for a sender until its `sent` (ChatNodeExecutor+Publish.swift).
     var publishes: Publishes
     /// The running deadline of each publish in flight, by ticket (cancelled when answered).
-    var publishTimers: [Publishes.Ticket: Task<Void, Never>] = [:]
+    var publishTimers = MachineTimers<Publishes.Ticket>()
     /// The channel each publish in flight went on, closed if its deadline passes.
     var publishChannels: [Publishes.Ticket: any BrokerChannel] = [:]
     /// Sessions waiting for their `say`/`tell` to be answered, by ``PublishMachine/Submission/token``.
@@ -140,10 +145,22 @@ actor ChatNodeExecutor {
             maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
         presenceMachine = Presences(nodeId: configuration.nodeId, timings: Self.presenceTimings(configuration))
         catchUp = CatchUps(nodeId: configuration.nodeId, fingerprint: fingerprint, timings: Self.catchUpTimings(configuration))
-        sessionsMachine = Sessions(joinsInFlight: configuration.limits.joinsInFlight, roomsPerSession: configuration.limits.roomsPerSession)
+        sessionsMachine = Sessions(
+            joinsInFlight: configuration.limits.joinsInFlight, roomsPerSession: configuration.limits.roomsPerSession,
+            joinTimeout: configuration.joinTimeout)
         claimsMachine = Claims(claimTimeout: configuration.claimTimeout)
         publishes = Publishes(limits: Self.publishLimits(configuration))
         inboxes = Inboxes(limits: Self.inboxLimits(configuration))
+    }
+
+    deinit {
+        // A node that went away leaves no timer sleeping.
+        presenceTimers.cancelAll()
+        catchUpTimers.cancelAll()
+        inboxTimers.cancelAll()
+        publishTimers.cancelAll()
+        joinTimers.cancelAll()
+        for task in claimTimers.values { task.cancel() }
     }
 
     var now: Int64 { configuration.clock.nowMilliseconds() }
@@ -156,7 +173,8 @@ actor ChatNodeExecutor {
     // MARK: Waiting with a timeout
 
     /// Suspends until `resume(waiter:with:)` is called for the returned id, or `timeout` passes
-    /// (then false). `register` runs first, with the id, on the actor.
+    /// (then false). `register` runs first, with the id, on the actor. Only the graceful stop
+    /// uses it (ChatNodeExecutor+Link.swift); the machines' waits are machine timers.
     func wait(timeout: Duration, register: (UInt64) -> Void) async -> Bool {
         let id = nextWaiter
         nextWaiter += 1

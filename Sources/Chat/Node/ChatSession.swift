@@ -34,7 +34,7 @@ public final class ChatSession: Sendable {
         var draining = false
         /// A frame was admitted once: the chat knows the session.
         var started = false
-        /// ``ChatNodeExecutor/sessionEnded(_:)`` was called or is about to be.
+        /// ``ChatNodeExecutor/detached(_:)`` was called or is about to be.
         var endScheduled = false
         var admitted: UInt64 = 0
         var orderHold = SendOrderHold()
@@ -144,7 +144,7 @@ public final class ChatSession: Sendable {
                 return nil
             }
             guard let next else {
-                if endNow { await executor.sessionEnded(id) }
+                if endNow { await executor.detached(id) }
                 return
             }
             await executor.process(next.text, admission: next.admission, from: self)
@@ -153,7 +153,7 @@ public final class ChatSession: Sendable {
     }
 
     private func endSession() {
-        Task { [executor, id] in await executor.sessionEnded(id) }
+        Task { [executor, id] in await executor.detached(id) }
     }
 
     /// The client's connection is gone. Its unacknowledged private messages go back to its

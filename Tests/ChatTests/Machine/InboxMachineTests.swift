@@ -116,7 +116,7 @@ struct InboxHarness {
 
 /// What the inbox machine does, in order, as short strings: `message:<msgId>@<session>`,
 /// `delivered:<msgId>@<session>`, `<code>@<session>`, `ack:<tags>`, `requeue:<tags>`,
-/// `reject:<tag>`, `cancel:<serial>`, `released:<serial>`, `reattach:<session>`,
+/// `reject:<tag>`, `cancel:<serial>`, `wake:<waiter>`, `timedOut:<waiter>`, `reattach:<session>`,
 /// `hold:<msgId>`, `publish:<msgIds>`, `redeliver:<session>`, `resume:<token>`.
 func did(_ actions: [InboxHarness.Machine.Action]) -> [String] {
     actions.compactMap { action in
@@ -129,7 +129,7 @@ func did(_ actions: [InboxHarness.Machine.Action]) -> [String] {
         case .requeue(let tags, _): return "requeue:\(tags.map(String.init).joined(separator: ","))"
         case .reject(let tag, _): return "reject:\(tag)"
         case .cancelConsumer(let inbox): return "cancel:\(inbox.serial)"
-        case .released(let serial): return "released:\(serial)"
+        case .wake(let waiter, let timedOut): return timedOut ? "timedOut:\(waiter)" : "wake:\(waiter)"
         case .reattach(let session): return "reattach:\(session)"
         case .holdReceipt(_, let msgId): return "hold:\(msgId)"
         case .publishReceipts(_, let receipts): return "publish:\(receipts.map(\.msgId).joined(separator: ","))"
@@ -259,7 +259,7 @@ struct InboxMachineTests {
         #expect(did(fired) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
         #expect(harness.machine.inbox(of: 7) == nil)
         let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(ended) == ["requeue:1,2", "released:1"])
+        #expect(did(ended) == ["requeue:1,2"])
         // The confirm that comes late changes nothing.
         let late = harness.answer(ticket, [.confirmed])
         #expect(late.isEmpty)
@@ -285,7 +285,7 @@ struct InboxMachineTests {
         let afterCancel = harness.deliver([InboxHarness.tell(5, on: mine, msgId: "m5")])
         #expect(afterCancel.isEmpty)
         let ended = harness.machine.consumerEnded(mine.key, currentGeneration: 1)
-        #expect(did(ended) == ["requeue:1,4,5", "released:1"])
+        #expect(did(ended) == ["requeue:1,4,5"])
         // The confirm then acks m3; carol's delivery was never touched.
         let confirmed = harness.answer(ticket, [.confirmed])
         #expect(did(confirmed) == ["ack:3", "resume:\(token)"])
@@ -309,7 +309,7 @@ struct InboxMachineTests {
         let sessionEnded = harness.machine.sessionEnded(7)
         #expect(did(sessionEnded) == ["cancel:1"])
         let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(ended) == ["requeue:1", "released:1"])
+        #expect(did(ended) == ["requeue:1"])
     }
 
     @Test func aFailedReceiptBringsTheAckedMessagesAgainAndABadRecordIsRejected() throws {
@@ -324,7 +324,7 @@ struct InboxMachineTests {
         let failed = harness.answer(ticket, [.failed])
         #expect(did(failed) == ["unavailable@7", "cancel:1", "redeliver:7", "resume:\(token)"])
         let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(ended) == ["requeue:1", "released:1"])
+        #expect(did(ended) == ["requeue:1"])
     }
 
     @Test func anAckRefusedOnArrivalBringsTheSessionsUnackedMessagesAgainOnce() throws {
@@ -389,7 +389,7 @@ struct InboxMachineTests {
         #expect(did(released) == ["cancel:1"])
         #expect(harness.machine.isClosing(1))
         let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
-        #expect(did(ended) == ["requeue:1,2", "released:1"])
+        #expect(did(ended) == ["requeue:1,2"])
         #expect(!harness.machine.isClosing(1))
     }
 
@@ -399,17 +399,66 @@ struct InboxMachineTests {
         #expect(first)
         let second = harness.machine.channelNeeded()
         #expect(!second)
-        harness.machine.waitForChannel(11)
+        let waits = harness.note(harness.machine.waitForChannel(11, now: harness.now))
         let third = harness.machine.channelNeeded()
         #expect(!third)
-        harness.machine.waitForChannel(12)
-        let waiters = harness.machine.channelOpeningEnded()
-        #expect(waiters == [11, 12])
-        // The next unusable channel is opened again by one caller.
+        _ = harness.note(harness.machine.waitForChannel(12, now: harness.now))
+        #expect(harness.timers.count == 2)
+        let ended = harness.note(harness.machine.channelOpeningEnded())
+        #expect(did(ended) == ["wake:11", "wake:12"])
+        // Woken in time: their deadlines are cancelled.
+        #expect(harness.timers.isEmpty)
+        guard case .startTimer(let timer) = waits.first else {
+            Issue.record("a wait starts its deadline")
+            return
+        }
+        #expect(timer.deadline == harness.now.advanced(by: InboxHarness.takeoverTimeout))
+        // The next unusable channel is opened again by one caller; with no opening under way a
+        // wait ends at once.
         let next = harness.machine.channelNeeded()
         #expect(next)
-        let noWaiters = harness.machine.channelOpeningEnded()
-        #expect(noWaiters.isEmpty)
+        #expect(did(harness.machine.channelOpeningEnded()).isEmpty)
+        #expect(did(harness.machine.waitForChannel(13, now: harness.now)) == ["wake:13"])
+    }
+
+    @Test func aWaitForTheInboxChannelOrAReleaseTimesOutAtTheTakeoverTimeout() {
+        var harness = InboxHarness()
+        let inbox = InboxHarness.inbox(1)
+        _ = harness.join(7, inbox)
+        _ = harness.note(harness.machine.sessionEnded(7))
+        #expect(harness.machine.isClosing(1))
+        let opens = harness.machine.channelNeeded()
+        #expect(opens)
+        _ = harness.note(harness.machine.waitForChannel(21, now: harness.now))
+        _ = harness.note(harness.machine.waitForRelease(of: 1, waiter: 22, now: harness.now))
+        // An inbox not being released is waited for not at all.
+        #expect(did(harness.machine.waitForRelease(of: 2, waiter: 23, now: harness.now)) == ["wake:23"])
+        #expect(harness.timers.count == 2)
+        // Neither came in time: not before the takeover timeout, then both go on, timed out
+        // (the harness fires timers of one deadline in no set order).
+        #expect(did(harness.advance(by: InboxHarness.takeoverTimeout - .milliseconds(1))).isEmpty)
+        #expect(did(harness.advance(by: .milliseconds(1))).sorted() == ["timedOut:21", "timedOut:22"])
+        #expect(harness.timers.isEmpty)
+        // What comes after a timeout wakes no one again.
+        #expect(did(harness.machine.channelOpeningEnded()).isEmpty)
+        #expect(did(harness.note(harness.machine.consumerEnded(inbox.key, currentGeneration: 1))).isEmpty)
+    }
+
+    @Test func theEndOfAReleaseWakesItsWaitersInOrderAndOnlyThem() {
+        var harness = InboxHarness()
+        let first = InboxHarness.inbox(1)
+        let second = InboxHarness.inbox(2)
+        _ = harness.join(7, first)
+        _ = harness.join(8, second, nick: "carol")
+        _ = harness.note(harness.machine.sessionEnded(7))
+        _ = harness.note(harness.machine.sessionEnded(8))
+        _ = harness.note(harness.machine.waitForRelease(of: 1, waiter: 31, now: harness.now))
+        _ = harness.note(harness.machine.waitForRelease(of: 2, waiter: 32, now: harness.now))
+        _ = harness.note(harness.machine.waitForRelease(of: 1, waiter: 33, now: harness.now))
+        #expect(did(harness.note(harness.machine.consumerEnded(first.key, currentGeneration: 1))) == ["wake:31", "wake:33"])
+        #expect(harness.timers.count == 1)
+        #expect(did(harness.note(harness.machine.consumerEnded(second.key, currentGeneration: 1))) == ["wake:32"])
+        #expect(harness.timers.isEmpty)
     }
 
     @Test func aTakeOverTriesAgainWhileTheQueueIsHeldUntilItsDeadline() {

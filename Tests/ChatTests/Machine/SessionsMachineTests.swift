@@ -4,6 +4,8 @@ import Testing
 
 /// A joined session as the machine sees it; the outlet is a name.
 struct TestSession: JoinedSession, Equatable {
+    typealias Instant = ManualInstant
+
     var nick: String
     var rooms: SessionRooms
     var outlet: String
@@ -24,10 +26,13 @@ func did(_ actions: [SessionsMachine<TestSession>.Action]) -> [String] {
 }
 
 /// The sessions and rooms guarantees of Specs/chat-protocol.md on ``SessionsMachine`` alone:
-/// no broker, no tasks, no clock, no sleeps.
+/// no broker, no tasks, a manual clock, no sleeps.
 @Suite("SessionsMachine")
 struct SessionsMachineTests {
     typealias Machine = SessionsMachine<TestSession>
+
+    static let joinTimeout = Duration.seconds(10)
+    static let start = ManualInstant(offset: .zero)
 
     /// Runs a whole join of `nick` by `session` as the node does once the nick is won: start,
     /// the gate, the take-over, the welcome. Returns the take-over's actions.
@@ -43,7 +48,7 @@ struct SessionsMachineTests {
     }
 
     @Test func oneJoinPerSessionAndNoneAfterItsWelcome() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         #expect(machine.startJoin(1) == .go)
         #expect(machine.hasJoinedOrIsJoining(1))
         #expect(machine.startJoin(1) == .underWay)
@@ -59,7 +64,7 @@ struct SessionsMachineTests {
     }
 
     @Test func theJoinGateLetsInAtMostItsCapacityInArrivalOrder() {
-        var machine = Machine(joinsInFlight: 2, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 2, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         #expect(did(machine.enterGate(1)) == ["letIn:1"])
         #expect(did(machine.enterGate(2)) == ["letIn:2"])
         // Full: the next ones wait, in the order they came.
@@ -79,7 +84,7 @@ struct SessionsMachineTests {
     }
 
     @Test func aNewerJoinOfTheSameNickReplacesTheLiveSessionAndKeepsTheNickOnline() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         #expect(Self.join(&machine, 1, nick: "alice", rooms: ["lobby", "rust"]).isEmpty)
         #expect(Self.join(&machine, 2, nick: "bob", rooms: ["lobby"]).isEmpty)
         // alice again, on a new connection, with other rooms: the older session is closed
@@ -103,7 +108,7 @@ struct SessionsMachineTests {
     }
 
     @Test func aTakeoverFromAnotherNodeClosesTheSessionAndTheNickGoesOffline() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         _ = Self.join(&machine, 1, nick: "alice", rooms: ["lobby"])
         #expect(did(machine.replace(1)) == ["close:1", "ended:1", "offline:alice", "release:1"])
         #expect(machine.nickOwner.isEmpty)
@@ -113,7 +118,7 @@ struct SessionsMachineTests {
     }
 
     @Test func aSessionNotYetWelcomedOnlyLosesTheNickWhenReplaced() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         #expect(machine.startJoin(1) == .go)
         machine.own("alice", by: 1)
         #expect(machine.replace(1).isEmpty)
@@ -128,7 +133,7 @@ struct SessionsMachineTests {
     }
 
     @Test func aSessionEndLeavesItsRoomsAndFreesTheNick() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         _ = Self.join(&machine, 1, nick: "alice", rooms: ["lobby", "rust"])
         _ = Self.join(&machine, 2, nick: "bob", rooms: ["rust"])
         #expect(did(machine.end(1)) == ["ended:1", "offline:alice", "release:1"])
@@ -144,7 +149,7 @@ struct SessionsMachineTests {
     }
 
     @Test func aSessionEndingAfterItsNickMovedOnDoesNotTakeTheNickOffline() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
         _ = Self.join(&machine, 1, nick: "alice")
         // A second join of alice holds the nick but is not welcomed yet.
         #expect(machine.startJoin(2) == .go)
@@ -155,7 +160,7 @@ struct SessionsMachineTests {
     }
 
     @Test func enterIsCappedAndLeaveLeavesOnlyItsRoom() {
-        var machine = Machine(joinsInFlight: 4, roomsPerSession: 2)
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 2, joinTimeout: Self.joinTimeout)
         #expect(machine.enter("lobby", session: 1) == .notJoined)
         _ = Self.join(&machine, 1, nick: "alice", rooms: ["lobby"])
         _ = Self.join(&machine, 2, nick: "bob", rooms: ["lobby"])
@@ -174,5 +179,25 @@ struct SessionsMachineTests {
         #expect(machine.enter("swift", session: 1) == .entered)
         #expect(machine.sessions[1]?.rooms == ["rust", "swift"])
         #expect(machine.roomMembers.keys.sorted() == ["lobby", "rust", "swift"])
+    }
+
+    @Test func aConnectionThatHasNotJoinedByItsDeadlineIsClosedAndOneJoinedOrJoiningIsNot() {
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
+        let deadline = Self.start.advanced(by: Self.joinTimeout)
+        for session: UInt64 in 1...4 {
+            #expect(machine.attached(session, now: Self.start) == [.startTimer(.init(session: session, deadline: deadline))])
+        }
+        // 1 never joins; 2 joined; 3 is joining when its deadline passes; 4 went away.
+        _ = Self.join(&machine, 2, nick: "bob")
+        #expect(machine.startJoin(3) == .go)
+        #expect(machine.detached(4) == [.cancelTimer(session: 4)])
+        #expect(machine.joinTimerFired(1) == [.closeForJoinTimeout(session: 1)])
+        #expect(machine.joinTimerFired(2).isEmpty)
+        #expect(machine.joinTimerFired(3).isEmpty)
+        // A deadline is decided once: a late or repeated fire, or a cancelled one, does nothing.
+        #expect(machine.joinTimerFired(1).isEmpty)
+        #expect(machine.joinTimerFired(4).isEmpty)
+        #expect(machine.detached(1).isEmpty)
+        #expect(machine.joinDeadlines.isEmpty)
     }
 }

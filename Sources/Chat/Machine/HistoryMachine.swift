@@ -114,6 +114,23 @@ struct HistoryMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
         return message
     }
 
+    // MARK: Answers
+
+    /// The answer to `enter`: the room's newest `historyOnJoin` messages within
+    /// `historyBytesPerReply`, and whether older ones are kept.
+    func entered(_ room: String, limits: ChatLimits) -> Entered {
+        let page = history.page(in: room, limit: limits.historyOnJoin, maxBytes: limits.historyBytesPerReply)
+        return Entered(room: room, history: page.messages, more: page.more)
+    }
+
+    /// The answer to `history`: the newest `limit` (default ``ClientFrame/defaultHistoryLimit``)
+    /// messages before `before` within `historyBytesPerReply`, and whether older ones are kept.
+    func page(_ request: HistoryRequest, limits: ChatLimits) -> History {
+        let limit = request.limit ?? ClientFrame.defaultHistoryLimit
+        let page = history.page(in: request.room, before: request.before, limit: limit, maxBytes: limits.historyBytesPerReply)
+        return History(room: request.room, messages: page.messages, more: page.more)
+    }
+
     /// Where the next link's history consumer starts: after the last record read (a
     /// reconnect), else `readOnStart` records back from the stream's `end`, else its first
     /// record.

@@ -107,8 +107,9 @@ extension ChatNodeExecutor {
         }
     }
 
-    /// Tells every node that this one took `nick` over (best effort: a node that misses it
-    /// learns from the inbox take-over).
+    /// Tells every node that this one took `nick` over: a session of the nick on another node
+    /// is replaced and lets go of the inbox. Best effort: without it the inbox take-over runs
+    /// into its timeout.
     private func publishTakeover(_ nick: String) async {
         guard let channel = try? await publisher() else { return }
         let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)

@@ -98,6 +98,23 @@ struct HistoryMachineTests {
         #expect(sends == [[1, 2], [3, 4], [5]].map { $0.map { Self.frame($0, room: "lobby", offset: Int64($0)) } })
     }
 
+    @Test func anEnterAndAHistoryPageGiveTheNewestWithinTheirLimitsAndSayWhetherOlderAreKept() {
+        var machine = Machine(history: RoomHistory(capacity: 100), probeTimeout: .seconds(5))
+        let batch = (1...8).map { Machine.Record(offset: Int64($0), body: Self.say($0, room: "lobby").body) }
+        _ = machine.read(batch) { _ in false }
+        let limits = ChatLimits(historyOnJoin: 5)
+        let entered = machine.entered("lobby", limits: limits)
+        #expect(entered.room == "lobby" && entered.history.map(\.seq) == [4, 5, 6, 7, 8] && entered.more)
+        #expect(machine.entered("empty", limits: limits) == Entered(room: "empty", history: [], more: false))
+        let page = machine.page(HistoryRequest(room: "lobby", before: 4, limit: 2), limits: limits)
+        #expect(page.messages.map(\.seq) == [2, 3] && page.more)
+        let first = machine.page(HistoryRequest(room: "lobby", before: 3), limits: limits)
+        #expect(first.messages.map(\.seq) == [1, 2] && !first.more, "the default limit takes the rest")
+        var tight = limits
+        tight.historyBytesPerReply = RoomHistory.cost(of: ChatMessage(msgId: "m1", from: "bob", room: "lobby", text: "text 1", ts: 1001, seq: 1)) * 2
+        #expect(machine.entered("lobby", limits: tight).history.map(\.seq) == [7, 8])
+    }
+
     @Test func aLinkReadsOnAfterTheLastRecordReadElseABoundedPartBackFromTheEnd() {
         var machine = Machine(history: RoomHistory(capacity: 100), probeTimeout: .seconds(5))
         #expect(machine.start(end: nil, readOnStart: 20_000) == .first)

@@ -275,6 +275,25 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         return []
     }
 
+    /// One room's frames of a history batch (``HistoryMachine/Action/send(room:frames:)``) for
+    /// the room's local `members`, in the order they entered: nil when no session holds
+    /// anything (every member gets them now); else the members that get them now (`open`, in
+    /// order), and the actions for the ones whose own `say` awaits its `sent` (``holdPublic(_:for:)``),
+    /// carried out before the frames go to `open`.
+    mutating func fanOut<Outlet>(_ frames: [String], to members: some Sequence<(key: UInt64, value: Outlet)>) -> (open: [Outlet], actions: [Action])? {
+        guard isHoldingAny else { return nil }
+        var open: [Outlet] = []
+        var actions: [Action] = []
+        for (session, outlet) in members {
+            if isHolding(session) {
+                actions += holdPublic(frames, for: session)
+            } else {
+                open.append(outlet)
+            }
+        }
+        return (open, actions)
+    }
+
     /// Forgets the dedup windows of senders idle for longer than the window (every presence tick).
     mutating func forgetIdleSenders(now milliseconds: Int64) {
         let horizon = milliseconds - limits.dedupWindowMilliseconds

@@ -24,117 +24,98 @@ extension ChatNodeExecutor {
         sessionsMachine.outlets(inRoom: room)
     }
 
-    /// `join`: checks or claims the nick, takes it over from any older session in the cluster,
-    /// takes the user's inbox, then welcomes the session. Waiting private messages follow.
+    typealias Join = JoinMachine<ContinuousClock.Instant>
+
+    /// `join`: a ``JoinMachine`` decides each step (wait for the catch-up, the gate, the
+    /// claim, the user queue, the take-over of the nick and the inbox, the welcome or the
+    /// error); this performs the steps and feeds their results back. Waiting private messages
+    /// follow the welcome.
     func join(_ session: ChatSession, _ request: JoinRequest) async {
         let sessionId = session.id
-        switch sessionsMachine.startJoin(sessionId) {
-        case .go:
-            break
-        case .alreadyJoined(let nick):
-            session.send(ChatProtocolError(.badRequest, "You already joined as \(nick): open a new connection to join as someone else.").frame)
-            return
-        case .underWay:
-            session.send(ChatProtocolError(.badRequest, "A join is already under way on this connection: wait for its welcome.").frame)
-            return
-        }
-        defer { sessionsMachine.joinFinished(sessionId) }
-        let nick = request.nick
-        guard await waitUntilCaughtUp() else {
-            session.send(Self.unavailable())
-            return
-        }
-        // The broker calls below queue on the node's one connection: joins take turns.
-        await enterJoinGate()
-        defer { leaveJoinGate() }
-
-        let claimant = request.nonce.map { tokens.claimant(for: nick, nonce: $0) }
-        let token: Claims.Token = request.token.map { tokens.verify($0, for: nick) ? .valid : .invalid } ?? .absent
-        switch claimsMachine.admission(of: nick, token: token, claimant: claimant) {
-        case .granted:
-            break
-        case .grantedRecordingClaim:
-            await publishClaim(nick: nick, marker: "token/\(nodeId)", claimant: nil)
-        case .badToken:
-            session.send(
-                ChatProtocolError(
-                    .authFailed, "This token is not valid for the nick \(nick): join with the token you got in its first welcome, or pick another nick."
-                ).frame)
-            return
-        case .taken:
-            session.send(Self.nickTaken(nick))
-            return
-        case .claim(let checkQueue):
-            switch await claim(nick, claimant: claimant, checkQueue: checkQueue) {
-            case .won: break
-            case .taken:
-                session.send(Self.nickTaken(nick))
-                return
-            case .unavailable:
-                session.send(Self.unavailable())
-                return
+        var join = Join(request: request, nodeId: nodeId, tokens: tokens, messageIds: messageIds, limits: configuration.limits)
+        var action = join.start(sessionsMachine.startJoin(sessionId))
+        var inbox: Inbox?
+        steps: while true {
+            switch action {
+            case .waitUntilCaughtUp:
+                action = join.caughtUp(await waitUntilCaughtUp())
+            case .enterGate:
+                // The broker calls below queue on the node's one connection: joins take turns.
+                await enterJoinGate()
+                action = join.enteredGate()
+            case .checkAdmission(let nick, let token, let claimant):
+                action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
+            case .recordClaim(let nick, let marker):
+                await publishClaim(nick: nick, marker: marker, claimant: nil)
+                action = join.claimRecorded()
+            case .claim(let nick, let claimant, let checkQueue):
+                action = join.claimed(await claim(nick, claimant: claimant, checkQueue: checkQueue))
+            case .declareQueue(let nick):
+                let declared = await declareAndBindUserQueue(nick)
+                action = join.queueDeclared(declared, sessionClosed: session.isClosed)
+            case .takeOverNick(let nick):
+                await run(sessionsMachine.takeOver(nick, by: sessionId))
+                sessionsMachine.own(nick, by: sessionId)
+                await publishTakeover(nick)
+                action = join.tookOverNick()
+            case .takeInbox(let nick):
+                inbox = await acquireInbox(nick: nick, owner: sessionId)
+                action = join.inboxTaken(
+                    inbox.map { _ in
+                        Join.Standing(ownsNick: sessionsMachine.owns(nick, sessionId), isClosed: session.isClosed, isJoined: sessions[sessionId] != nil)
+                    })
+            case .admit(let nick, let rooms):
+                let limits = configuration.limits
+                let entry = SessionEntry(
+                    session: session, nick: nick, rooms: rooms,
+                    typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
+                sessionsMachine.joined(sessionId, entry)
+                metrics.joinedSessions.record(sessions.count)
+                action = join.admitted(history: history, roster: welcomeRoster())
+            case .welcome(_, let frame):
+                session.outlet.send(frame)
+                localPresence(nick: join.nick, online: true)
+                if let inbox { await startInbox(inbox, session: sessionId, nick: join.nick) }
+                break steps
+            case .fail(let error, let disown):
+                if let disown { sessionsMachine.disown(disown, by: sessionId) }
+                session.send(error.frame)
+                break steps
+            case .releaseInbox:
+                if let inbox { await releaseInbox(inbox) }
+                break steps
+            case .finish:
+                break steps
             }
         }
+        if join.holdsGate { leaveJoinGate() }
+        if join.started { sessionsMachine.joinFinished(sessionId) }
+    }
 
+    /// Declares `user.<nick>` with the inbox caps, on a channel of its own (a queue declared
+    /// without them refuses: ChatNodeExecutor+InboxCaps.swift), and binds it on the shared
+    /// channel. False when the broker failed.
+    private func declareAndBindUserQueue(_ nick: String) async -> Bool {
         do {
-            // With the inbox caps, on a channel of its own (a queue declared without them
-            // refuses: ChatNodeExecutor+InboxCaps.swift); the binding on the shared channel.
             try await declareUserQueue(nick)
             let channel = try await publisher()
             try await channel.bindQueue(topology.userQueue(nick), exchange: topology.directExchange, routingKey: nick, arguments: [:])
+            return true
         } catch {
             logger.warning("Could not declare a user queue", metadata: ["nick": "\(nick)", "error": "\(error)"])
-            session.send(Self.unavailable())
-            return
+            return false
         }
-        guard !session.isClosed else { return }
+    }
 
-        await run(sessionsMachine.takeOver(nick, by: sessionId))
-        sessionsMachine.own(nick, by: sessionId)
-        if let channel = try? await publisher() {
-            let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)
-            _ = try? await channel.publish(
-                OutgoingMessage(body: takeover.body, properties: MessageProperties(type: "takeover")),
-                exchange: topology.presenceExchange, routingKey: "", mandatory: false)
-        }
-        let inbox = await acquireInbox(nick: nick, owner: sessionId)
-        guard let inbox else {
-            sessionsMachine.disown(nick, by: sessionId)
-            session.send(ChatProtocolError(.unavailable, "Your nick is still held by another connection or the broker is down: join again in a moment.").frame)
-            return
-        }
-        guard sessionsMachine.owns(nick, sessionId), !session.isClosed, sessions[sessionId] == nil else {
-            await releaseInbox(inbox)
-            return
-        }
-
-        let rooms = OrderedSet(request.rooms ?? [ChatName.lobby])
-        let limits = configuration.limits
-        let entry = SessionEntry(
-            session: session, nick: nick, rooms: rooms,
-            typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
-        sessionsMachine.joined(sessionId, entry)
-        metrics.joinedSessions.record(sessions.count)
-        var roomHistory: [String: [ChatMessage]] = [:]
-        var moreHistory: [String] = []
-        let historyShare = limits.welcomeHistoryBytes / max(1, rooms.count)
-        for room in rooms {
-            let page = history.page(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
-            roomHistory[room] = page.messages
-            if page.more { moreHistory.append(room) }
-        }
-        // The roster as the sessions were last told; the changes since, this join's included,
-        // come to every session (this one too) in the next `presence` frame.
-        let roster = welcomeRoster()
-        let welcome = Welcome(
-            nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
-            entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted(),
-            pending: request.pending.map { ids in
-                Dictionary(ids.map { ($0, messageIds.messageId(sender: nick, clientId: $0)) }, uniquingKeysWith: { first, _ in first })
-            })
-        session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
-        localPresence(nick: nick, online: true)
-        await startInbox(inbox, session: sessionId, nick: nick)
+    /// Tells every node that this one took `nick` over: a session of the nick on another node
+    /// is replaced and lets go of the inbox. Best effort: without it the inbox take-over runs
+    /// into its timeout.
+    private func publishTakeover(_ nick: String) async {
+        guard let channel = try? await publisher() else { return }
+        let takeover = BrokerRecord(kind: .takeover, nick: nick, node: nodeId)
+        _ = try? await channel.publish(
+            OutgoingMessage(body: takeover.body, properties: MessageProperties(type: "takeover")),
+            exchange: topology.presenceExchange, routingKey: "", mandatory: false)
     }
 
     /// Claims a nick this node has no claim record of (``ClaimsMachine/claim(_:claimant:queueExists:marker:waiter:now:)``)
@@ -243,11 +224,7 @@ extension ChatNodeExecutor {
     }
 
     static func unavailable(id: String? = nil) -> ServerFrame {
-        ChatProtocolError(.unavailable, "The chat cannot reach its message broker right now: try again in a moment.", id: id).frame
-    }
-
-    static func nickTaken(_ nick: String) -> ServerFrame {
-        ChatProtocolError(.authFailed, "The nick \(nick) is taken: join with its token, or pick another nick.").frame
+        Join.unavailable(id: id).frame
     }
 }
 

@@ -19,8 +19,10 @@ extension ChatNodeExecutor {
         // however long the stream is.
         let end = try await historyEnd(connection, publishingOn: setup)
         let start: StreamOffset =
-            lastStreamOffset.map { .offset($0 + 1) }
-            ?? end.map { .offset(max(0, $0 - Int64(configuration.limits.historyReadOnStart))) } ?? .first
+            switch historyMachine.start(end: end, readOnStart: configuration.limits.historyReadOnStart) {
+            case .first: .first
+            case .offset(let offset): .offset(offset)
+            }
         let streamChannel = try await connection.openChannel()
         // In batches (one per unit of broker work, and all units that arrived while the node
         // was busy): the node hops onto its actor once per batch and sends each room's messages
@@ -39,7 +41,7 @@ extension ChatNodeExecutor {
 
         let marker = "\(nodeId)/\(myGeneration)/\(nextMarker)"
         nextMarker += 1
-        run(catchUp.linkUp(generation: myGeneration, syncMarker: marker, historyEnd: end, lastHistoryOffset: lastStreamOffset))
+        run(catchUp.linkUp(generation: myGeneration, syncMarker: marker, historyEnd: end, lastHistoryOffset: historyMachine.lastOffset))
         _ = try await setup.publish(
             OutgoingMessage(body: BrokerRecord(kind: .sync, node: nodeId, marker: marker).body, properties: MessageProperties(persistent: true, type: "sync")),
             exchange: "", routingKey: topology.claimsStream, mandatory: false)
@@ -99,32 +101,64 @@ extension ChatNodeExecutor {
 
     /// The offset where the history stream ends now: a `sync` record is published into it (so
     /// it is not empty), then a consumer from `last` (the start of its last chunk) reports the
-    /// offset of its first delivery. Nil when that does not come within the takeover timeout
-    /// (then the node reads the stream from its first record).
+    /// offset of its first delivery. Nil when that does not come before the machine's deadline
+    /// (the takeover timeout; ``HistoryMachine/probeStarted(now:)``), then the node reads the
+    /// stream from its first record.
     func historyEnd(_ connection: any BrokerConnection, publishingOn channel: any BrokerChannel) async throws(BrokerError) -> Int64? {
-        let probe = BrokerRecord(kind: .sync, node: nodeId, marker: "\(nodeId)/end/\(nextMarker)")
+        let probeRecord = BrokerRecord(kind: .sync, node: nodeId, marker: "\(nodeId)/end/\(nextMarker)")
         nextMarker += 1
         try await channel.publish(
-            OutgoingMessage(body: probe.body, properties: MessageProperties(persistent: true, type: "sync")),
+            OutgoingMessage(body: probeRecord.body, properties: MessageProperties(persistent: true, type: "sync")),
             exchange: "", routingKey: topology.historyStream, mandatory: false)
         let probeChannel = try await connection.openChannel()
         let consumer = try await probeChannel.consume(queue: topology.historyStream, options: .stream(from: .last, prefetch: 1))
-        let timeout = configuration.takeoverTimeout
-        let end = await withTaskGroup(of: Int64?.self) { group in
-            group.addTask {
-                for await delivery in consumer.deliveries { return delivery.streamOffset }
-                return nil
+        let (probe, actions) = historyMachine.probeStarted(now: .now)
+        var reader: Task<Void, Never>?
+        let end = await withCheckedContinuation { (continuation: CheckedContinuation<Int64?, Never>) in
+            historyProbeResumer = (probe, continuation)
+            reader = Task {
+                var offset: Int64?
+                for await delivery in consumer.deliveries {
+                    offset = delivery.streamOffset
+                    break
+                }
+                self.probeRead(probe, offset: offset)
             }
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                return nil
-            }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first
+            run(actions)
         }
+        reader?.cancel()
         await probeChannel.close()
         return end
+    }
+
+    private func probeRead(_ probe: Int, offset: Int64?) {
+        run(historyMachine.probeRead(probe, offset: offset))
+    }
+
+    private func probeTimerFired(_ probe: Int) {
+        historyProbeTimer = nil
+        run(historyMachine.probeTimerFired(probe))
+    }
+
+    /// Carries out the end probe's actions, in order.
+    func run(_ actions: [Histories.ProbeAction]) {
+        for action in actions {
+            switch action {
+            case .startTimer(let timer):
+                historyProbeTimer?.cancel()
+                historyProbeTimer = Task { [weak self] in
+                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
+                    await self?.probeTimerFired(timer.probe)
+                }
+            case .cancelTimer:
+                historyProbeTimer?.cancel()
+                historyProbeTimer = nil
+            case .answer(let probe, let end):
+                guard let resumer = historyProbeResumer, resumer.probe == probe else { continue }
+                historyProbeResumer = nil
+                resumer.continuation.resume(returning: end)
+            }
+        }
     }
 
     /// The connection is gone: waiting joins fail, inboxes are void (the broker requeued
@@ -174,50 +208,34 @@ extension ChatNodeExecutor {
 
     // MARK: History stream
 
-    /// Reads one batch of history records in one actor turn: every record is indexed (history,
-    /// read-back of this node's own publishes, catch-up), and each room's public messages of the
-    /// batch go to the room's local sessions as one frame, so membership is the same for the
-    /// whole batch and a session entering or leaving sees a batch entirely before or after.
-    func onHistory(_ batch: [Delivery]) {
-        var fanOut = PublicFanOut()
-        /// Whether a room has local sessions, looked up once per room and batch.
-        var hasMembers: [String: Bool] = [:]
-        for delivery in batch {
-            guard let message = readHistoryRecord(delivery), let room = message.room else { continue }
-            let local =
-                hasMembers[room]
-                ?? {
-                    let found = roomMembers[room].map { !$0.isEmpty } ?? false
-                    hasMembers[room] = found
-                    return found
-                }()
-            if local { fanOut.append(ChatFrameCodec.encode(.message(message)), room: room) }
-        }
-        guard !fanOut.isEmpty else { return }
-        for send in fanOut.sends() {
-            let recipients = self.fanOut(send.frames, room: send.room)
-            metrics.publicDeliveries.increment(by: recipients * send.frames.count)
-        }
-    }
+    typealias Histories = HistoryMachine<ContinuousClock.Instant>
 
-    /// Indexes one history record: returns the public message it carries, if any.
-    private func readHistoryRecord(_ delivery: Delivery) -> ChatMessage? {
-        historyRecordsRead += 1
-        if let offset = delivery.streamOffset {
-            lastStreamOffset = offset
-            run(catchUp.historyRead(offset: offset))
+    /// Every public message read, by room (``HistoryMachine/history``).
+    var history: RoomHistory { historyMachine.history }
+    /// History records read since the node started (to show that a start reads a bounded part).
+    var historyRecordsRead: Int { historyMachine.recordsRead }
+
+    /// Reads one batch of history records in one actor turn (``HistoryMachine/read(_:hasMembers:)``):
+    /// every record is indexed (history, read-back of this node's own publishes, catch-up), and
+    /// each room's public messages of the batch go to the room's local sessions as one frame, so
+    /// membership is the same for the whole batch and a session entering or leaving sees a
+    /// batch entirely before or after.
+    func onHistory(_ batch: [Delivery]) {
+        let records = batch.map { Histories.Record(offset: $0.streamOffset, body: $0.body) }
+        let actions = historyMachine.read(records) { room in roomMembers[room].map { !$0.isEmpty } ?? false }
+        for action in actions {
+            switch action {
+            case .readUpTo(let offset):
+                run(catchUp.historyRead(offset: offset))
+            case .readBack(let msgId):
+                noteReadBack(msgId)
+            case .skippedUnreadable:
+                logger.warning("Skipped an unreadable record in the history stream")
+            case .send(let room, let frames):
+                let recipients = fanOut(frames, room: room)
+                metrics.publicDeliveries.increment(by: recipients * frames.count)
+            }
         }
-        guard let record = BrokerRecord.decode(delivery.body) else {
-            logger.warning("Skipped an unreadable record in the history stream")
-            return nil
-        }
-        guard record.kind == .say, let msgId = record.msgId, let from = record.from, let room = record.room,
-            let text = record.text, let ts = record.ts, ChatName.isValid(room)
-        else { return nil }
-        noteReadBack(msgId)
-        let message = ChatMessage(msgId: msgId, from: from, room: room, text: text, ts: ts, seq: delivery.streamOffset)
-        history.append(message, room: room)
-        return message
     }
 
     // MARK: Claims stream

@@ -38,8 +38,7 @@ extension ChatNodeExecutor {
                 session.send(ChatProtocolError(.tooManyRooms, "You are in \(count) rooms, the most at once: leave one before you enter \(request.room).").frame)
                 return
             }
-            let page = history.page(in: request.room, limit: configuration.limits.historyOnJoin, maxBytes: configuration.limits.historyBytesPerReply)
-            session.send(.entered(Entered(room: request.room, history: page.messages, more: page.more)))
+            session.send(.entered(historyMachine.entered(request.room, limits: configuration.limits)))
         case .leave(let request):
             sessionsMachine.leave(request.room, session: session.id)
             session.send(.left(Left(room: request.room)))
@@ -65,9 +64,7 @@ extension ChatNodeExecutor {
         case .ack(let request):
             await acknowledge(request.msgIds, session: session.id)
         case .history(let request):
-            let limit = request.limit ?? ClientFrame.defaultHistoryLimit
-            let page = history.page(in: request.room, before: request.before, limit: limit, maxBytes: configuration.limits.historyBytesPerReply)
-            session.send(.history(History(room: request.room, messages: page.messages, more: page.more)))
+            session.send(.history(historyMachine.page(request, limits: configuration.limits)))
         case .users(let request):
             session.send(.users(findUsers(prefix: request.prefix ?? "", limit: request.limit ?? ClientFrame.defaultUsersLimit)))
         case .typing(let request):

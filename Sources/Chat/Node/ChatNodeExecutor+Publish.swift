@@ -134,22 +134,15 @@ extension ChatNodeExecutor {
     }
 
     /// Sends one room's frames of a history batch to its local sessions; a session whose own
-    /// `say` awaits its `sent` gets them later, after the `sent` (``PublishMachine/holdPublic(_:for:)``).
+    /// `say` awaits its `sent` gets them later, after the `sent` (``PublishMachine/fanOut(_:to:)``).
     func fanOut(_ frames: [String], room: String) -> Int {
         let outlets = outlets(inRoom: room)
-        guard publishes.isHoldingAny else {
+        guard let fan = publishes.fanOut(frames, to: roomMembers[room] ?? [:]) else {
             sendPublic(frames, to: outlets)
             return outlets.count
         }
-        var open: [any ChatOutlet] = []
-        for (sessionId, outlet) in roomMembers[room] ?? [:] {
-            if publishes.isHolding(sessionId) {
-                run(publishes.holdPublic(frames, for: sessionId))
-            } else {
-                open.append(outlet)
-            }
-        }
-        sendPublic(frames, to: open)
+        run(fan.actions)
+        sendPublic(frames, to: fan.open)
         return outlets.count
     }
 }

@@ -52,10 +52,7 @@ actor ChatNodeExecutor {
 
     var link: Link?
     var generation = 0
-    var lastStreamOffset: Int64?
     var lastClaimsOffset: Int64?
-    /// History records read since the node started (to show that a start reads a bounded part).
-    var historyRecordsRead = 0
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
     nonisolated let fingerprint: String
     /// The secret check is over and found no node with another secret (``CatchUpMachine``),
@@ -63,7 +60,13 @@ actor ChatNodeExecutor {
     nonisolated let secretConfirmed = Atomic<Bool>(false)
     /// The sentence saying why the node refused to start; set once, then the node stops.
     nonisolated let refusal = Mutex<String?>(nil)
-    var history: RoomHistory
+    /// The history index, where the history stream was read up to, the end probe
+    /// (ChatNodeExecutor+Link.swift).
+    var historyMachine: Histories
+    /// The end probe's deadline, while it runs.
+    var historyProbeTimer: Task<Void, Never>?
+    /// The link's start waiting for the end probe's answer, with the probe's id.
+    var historyProbeResumer: (probe: Int, continuation: CheckedContinuation<Int64?, Never>)?
     /// Presence: the table, the batched flush, the roster snapshot, the announcements
     /// (ChatNodeExecutor+Presence.swift).
     var presenceMachine: Presences
@@ -140,9 +143,11 @@ actor ChatNodeExecutor {
         let fingerprint = SecretFingerprint.of(configuration.secret)
         self.fingerprint = fingerprint
         messageIds = MessageIDs(secret: configuration.secret)
-        history = RoomHistory(
-            capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
-            maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms)
+        historyMachine = Histories(
+            history: RoomHistory(
+                capacity: configuration.limits.historyKept, maxRoomBytes: configuration.limits.historyKeptBytes,
+                maxTotalBytes: configuration.limits.historyTotalBytes, maxRooms: configuration.limits.historyRooms),
+            probeTimeout: configuration.takeoverTimeout)
         presenceMachine = Presences(nodeId: configuration.nodeId, timings: Self.presenceTimings(configuration))
         catchUp = CatchUps(nodeId: configuration.nodeId, fingerprint: fingerprint, timings: Self.catchUpTimings(configuration))
         sessionsMachine = Sessions(

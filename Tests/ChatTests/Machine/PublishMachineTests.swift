@@ -282,6 +282,19 @@ struct PublishMachineTests {
         #expect(!harness.machine.isHoldingAny)
     }
 
+    @Test func aHistoryBatchGoesNowToEveryMemberWithoutAHoldAndAfterItsSentToTheSender() throws {
+        var harness = PublishHarness()
+        let members: [(key: UInt64, value: String)] = [(1, "out1"), (2, "out2"), (3, "out3")]
+        #expect(harness.machine.fanOut(["m"], to: members) == nil, "nobody holds: every member gets the frames now")
+        _ = harness.submit("a", session: 2)
+        let fanOut = harness.machine.fanOut(["m1", "m2"], to: members)
+        let fan = try #require(fanOut)
+        #expect(fan.open == ["out1", "out3"] && fan.actions.isEmpty)
+        let ticket = try #require(harness.ticket(of: "alice:a"))
+        _ = harness.confirm(ticket)
+        #expect(said(harness.readBack(PublishHarness.msgId("alice", "a"))) == ["sent:a@2", "held:m1,m2@2"])
+    }
+
     @Test func messagesOfOthersWaitBehindTheHeldCopyInStreamOrder() throws {
         var harness = PublishHarness()
         _ = harness.submit("s1", session: 1)

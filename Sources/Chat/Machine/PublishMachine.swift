@@ -24,6 +24,8 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         var dedupWindowMilliseconds: Int64
         /// Public messages held for one sender while its `say` awaits `sent`.
         var heldPublicPerSession: Int
+        /// How long a graceful stop waits for the publishes in flight before it goes on.
+        var stopGrace: Duration = .seconds(2)
     }
 
     /// One publish attempt.
@@ -95,8 +97,13 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         case inboxFull
         /// The session's frame is answered: its next frame may run.
         case resume(token: UInt64)
-        /// A graceful stop began and no publish is in flight any more: the stop may go on.
+        /// A graceful stop began and no publish is in flight any more, or its grace is over:
+        /// the stop may go on.
         case drained
+        /// A graceful stop waits for publishes in flight until `deadline` at most: the executor
+        /// calls ``stopGraceEnded()`` then, unless ``Action/cancelStopTimer`` came first.
+        case startStopTimer(deadline: Instant)
+        case cancelStopTimer
     }
 
     struct Waiter: Sendable, Hashable {
@@ -229,17 +236,27 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
 
     /// A graceful stop began: a confirmed `say` is `sent` without its read-back, and so is
     /// every one confirmed from now on.
-    /// Says ``Action/drained`` once nothing is in flight (at once when nothing is).
+    /// Says ``Action/drained`` once nothing is in flight (at once when nothing is), or when
+    /// ``Limits/stopGrace`` has passed (``stopGraceEnded()``), whichever comes first.
     mutating func stop(now: Instant) -> [Action] {
         stopping = true
         var actions: [Action] = []
         for ticket in attempts.keys.sorted() where attempts[ticket]?.confirmed == true {
             actions += complete(ticket, failure: nil, now: now, timerFired: false)
         }
-        if attempts.isEmpty, !actions.contains(where: { if case .drained = $0 { true } else { false } }) {
-            actions.append(.drained)
+        if attempts.isEmpty {
+            if !actions.contains(where: { if case .drained = $0 { true } else { false } }) { actions.append(.drained) }
+        } else {
+            actions.append(.startStopTimer(deadline: now.advanced(by: limits.stopGrace)))
         }
         return actions
+    }
+
+    /// The stop's grace is over with publishes still in flight: the stop goes on without them
+    /// (closing the connection fails them, and their senders resend).
+    mutating func stopGraceEnded() -> [Action] {
+        guard stopping, !attempts.isEmpty else { return [] }
+        return [.drained]
     }
 
     /// A session ended: what was held for it is dropped.
@@ -352,7 +369,7 @@ struct PublishMachine<Instant: InstantProtocol, Request: Sendable, Receipt: Send
         for waiter in attempt.waiters {
             actions.append(.resume(token: waiter.token))
         }
-        if stopping, attempts.isEmpty { actions.append(.drained) }
+        if stopping, attempts.isEmpty { actions += [.cancelStopTimer, .drained] }
         return actions
     }
 }

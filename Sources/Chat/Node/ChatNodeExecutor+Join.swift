@@ -143,12 +143,9 @@ extension ChatNodeExecutor {
             case .publishClaim(let nick, let marker, let claimant):
                 Task { await self.publishClaim(nick: nick, marker: marker, claimant: claimant) }
             case .startTimer(let timer):
-                claimTimers[timer.marker] = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.claimTimerFired(timer.marker)
-                }
+                claimTimers.start(timer.marker, deadline: timer.deadline) { [weak self] in await self?.claimTimerFired($0) }
             case .cancelTimer(let marker):
-                claimTimers.removeValue(forKey: marker)?.cancel()
+                claimTimers.cancel(marker)
             case .answer(let waiter, let outcome):
                 claimResumers.removeValue(forKey: waiter)?.resume(returning: outcome)
             case .claimsChanged:
@@ -157,9 +154,9 @@ extension ChatNodeExecutor {
         }
     }
 
-    private func claimTimerFired(_ marker: String) {
-        claimTimers.removeValue(forKey: marker)
-        run(claimsMachine.timerFired(marker))
+    private func claimTimerFired(_ firing: MachineTimers<String>.Firing) {
+        guard claimTimers.take(firing) else { return }
+        run(claimsMachine.timerFired(firing.key))
     }
 
     /// Whether `user.<nick>` exists: a passive declare, on a channel of its own because a

@@ -135,9 +135,9 @@ extension ChatNodeExecutor {
         run(historyMachine.probeRead(probe, offset: offset))
     }
 
-    private func probeTimerFired(_ probe: Int) {
-        historyProbeTimer = nil
-        run(historyMachine.probeTimerFired(probe))
+    private func probeTimerFired(_ firing: MachineTimers<Int>.Firing) {
+        guard historyProbeTimer.take(firing) else { return }
+        run(historyMachine.probeTimerFired(firing.key))
     }
 
     /// Carries out the end probe's actions, in order.
@@ -145,14 +145,10 @@ extension ChatNodeExecutor {
         for action in actions {
             switch action {
             case .startTimer(let timer):
-                historyProbeTimer?.cancel()
-                historyProbeTimer = Task { [weak self] in
-                    guard (try? await Task.sleep(until: timer.deadline, clock: .continuous)) != nil else { return }
-                    await self?.probeTimerFired(timer.probe)
-                }
+                historyProbeTimer.cancelAll()
+                historyProbeTimer.start(timer.probe, deadline: timer.deadline) { [weak self] in await self?.probeTimerFired($0) }
             case .cancelTimer:
-                historyProbeTimer?.cancel()
-                historyProbeTimer = nil
+                historyProbeTimer.cancelAll()
             case .answer(let probe, let end):
                 guard let resumer = historyProbeResumer, resumer.probe == probe else { continue }
                 historyProbeResumer = nil
@@ -173,7 +169,8 @@ extension ChatNodeExecutor {
         inboxes.linkLost()
     }
 
-    /// Graceful stop: let publishes awaiting a confirm finish (for up to 2 s), tell the cluster
+    /// Graceful stop: let publishes awaiting a confirm finish (for up to the publish machine's
+    /// stop grace, 2 s), tell the cluster
     /// this node's users left, then close the connection. Idempotent: a second call (the
     /// cancellation handler and the run loop both call it) waits for the first to finish.
     func shutdown(_ connection: any BrokerConnection) async {
@@ -192,10 +189,9 @@ extension ChatNodeExecutor {
         // The stream readers end with the node's task, so a confirmed public message can no
         // longer come back through the history stream: on a stopping node the confirm is
         // what says `sent` (the read-back guards against a failing cluster, not a stop).
-        run(publishes.stop(now: .now))
-        if publishes.inFlight > 0 {
-            _ = await wait(timeout: .seconds(2)) { stopWaiter = $0 }
-            stopWaiter = nil
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            stopDrained = continuation
+            run(publishes.stop(now: .now))
         }
         // An announcement already under way (it may still list this node's sessions) goes out
         // before the empty roster, never after it.

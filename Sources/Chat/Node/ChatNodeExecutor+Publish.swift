@@ -83,7 +83,12 @@ extension ChatNodeExecutor {
             case .resume(let token):
                 publishResumers.removeValue(forKey: token)?.resume()
             case .drained:
-                if let waiter = stopWaiter { resume(waiter: waiter, with: true) }
+                stopDrained?.resume()
+                stopDrained = nil
+            case .startStopTimer(let deadline):
+                stopTimer.start(0, deadline: deadline) { [weak self] in await self?.stopTimerFired($0) }
+            case .cancelStopTimer:
+                stopTimer.cancel(0)
             }
         }
     }
@@ -120,6 +125,11 @@ extension ChatNodeExecutor {
         }
         logger.debug("A publish failed", metadata: ["error": "\(error)"])
         return .unavailable
+    }
+
+    private func stopTimerFired(_ firing: MachineTimers<Int>.Firing) {
+        guard stopTimer.take(firing) else { return }
+        run(publishes.stopGraceEnded())
     }
 
     private func publishTimerFired(_ firing: MachineTimers<Publishes.Ticket>.Firing) {

@@ -63,8 +63,8 @@ actor ChatNodeExecutor {
     /// The history index, where the history stream was read up to, the end probe
     /// (ChatNodeExecutor+Link.swift).
     var historyMachine: Histories
-    /// The end probe's deadline, while it runs.
-    var historyProbeTimer: Task<Void, Never>?
+    /// The end probe's deadline, while it runs (keyed by the probe's id).
+    var historyProbeTimer = MachineTimers<Int>()
     /// The link's start waiting for the end probe's answer, with the probe's id.
     var historyProbeResumer: (probe: Int, continuation: CheckedContinuation<Int64?, Never>)?
     /// Presence: the table, the batched flush, the roster snapshot, the announcements
@@ -84,7 +84,7 @@ actor ChatNodeExecutor {
     /// Joins waiting for their claim's outcome, by waiter id.
     var claimResumers: [UInt64: CheckedContinuation<ClaimOutcome, Never>] = [:]
     /// The running deadline of each claim waiting for its record, by marker.
-    var claimTimers: [String: Task<Void, Never>] = [:]
+    var claimTimers = MachineTimers<String>()
     /// Joined and joining sessions, nick owners, room members, the join gate, the join deadlines
     /// (ChatNodeExecutor+Join.swift, +JoinGate.swift, +JoinTimeout.swift).
     var sessionsMachine: Sessions
@@ -122,8 +122,9 @@ actor ChatNodeExecutor {
     /// Sessions waiting for their `say`/`tell` to be answered, by ``PublishMachine/Submission/token``.
     var publishResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
     /// The graceful stop waiting for the publishes in flight (``PublishMachine/Action/drained``).
-    var stopWaiter: UInt64?
-    var waiters: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    var stopDrained: CheckedContinuation<Void, Never>?
+    /// The graceful stop's grace (``PublishMachine/Limits/stopGrace``), while it runs.
+    var stopTimer = MachineTimers<Int>()
     /// Joins waiting for their turn at the join gate (ChatNodeExecutor+JoinGate.swift).
     var joinGateResumers: [UInt64: CheckedContinuation<Void, Never>] = [:]
     var nextWaiter: UInt64 = 1
@@ -165,7 +166,9 @@ actor ChatNodeExecutor {
         inboxTimers.cancelAll()
         publishTimers.cancelAll()
         joinTimers.cancelAll()
-        for task in claimTimers.values { task.cancel() }
+        claimTimers.cancelAll()
+        historyProbeTimer.cancelAll()
+        stopTimer.cancelAll()
     }
 
     var now: Int64 { configuration.clock.nowMilliseconds() }
@@ -173,30 +176,6 @@ actor ChatNodeExecutor {
 
     nonisolated func refused() {
         metrics.framesRefused.increment()
-    }
-
-    // MARK: Waiting with a timeout
-
-    /// Suspends until `resume(waiter:with:)` is called for the returned id, or `timeout` passes
-    /// (then false). `register` runs first, with the id, on the actor. Only the graceful stop
-    /// uses it (ChatNodeExecutor+Link.swift); the machines' waits are machine timers.
-    func wait(timeout: Duration, register: (UInt64) -> Void) async -> Bool {
-        let id = nextWaiter
-        nextWaiter += 1
-        register(id)
-        let timer = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            await self?.resume(waiter: id, with: false)
-        }
-        let result = await withCheckedContinuation { continuation in
-            waiters[id] = continuation
-        }
-        timer.cancel()
-        return result
-    }
-
-    func resume(waiter id: UInt64, with value: Bool) {
-        waiters.removeValue(forKey: id)?.resume(returning: value)
     }
 
     // MARK: Channels

@@ -240,6 +240,19 @@ struct PublishMachineTests {
         #expect(harness.machine.inFlight == 0)
     }
 
+    @Test func aGracefulStopWaitsForPublishesInFlightOnlyForItsGrace() throws {
+        var harness = PublishHarness()
+        _ = harness.submit("t1", kind: .tell)
+        let ticket = try #require(harness.ticket(of: "alice:t1"))
+        // Not confirmed yet: the stop waits, for 2 s at most.
+        let stopped = harness.note(harness.machine.stop(now: harness.now))
+        #expect(stopped == [.startStopTimer(deadline: harness.now.advanced(by: .seconds(2)))])
+        #expect(harness.machine.stopGraceEnded() == [.drained])
+        // A confirm after the grace answers its sender, and says drained again (harmless).
+        #expect(harness.confirm(ticket).suffix(2) == [.cancelStopTimer, .drained])
+        #expect(harness.machine.stopGraceEnded().isEmpty)
+    }
+
     @Test func aStopWithNothingInFlightIsDrainedAtOnce() throws {
         var harness = PublishHarness()
         #expect(harness.machine.stop(now: harness.now) == [.drained])

@@ -115,24 +115,19 @@ extension ChatNodeExecutor {
             typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
         sessionsMachine.joined(sessionId, entry)
         metrics.joinedSessions.record(sessions.count)
-        var roomHistory: [String: [ChatMessage]] = [:]
-        var moreHistory: [String] = []
-        let historyShare = limits.welcomeHistoryBytes / max(1, rooms.count)
-        for room in rooms {
-            let page = history.page(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
-            roomHistory[room] = page.messages
-            if page.more { moreHistory.append(room) }
-        }
+        let pages = history.welcome(
+            rooms: rooms, resume: request.resume?.rooms ?? [:], limit: limits.historyOnJoin, maxBytes: limits.welcomeHistoryBytes / max(1, rooms.count))
         // The roster as the sessions were last told; the changes since, this join's included,
         // come to every session (this one too) in the next `presence` frame.
         let roster = welcomeRoster()
         let welcome = Welcome(
             nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
-            entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted(),
+            entered: Array(rooms), history: pages.history, moreHistory: pages.moreHistory,
             pending: request.pending.map { ids in
                 Dictionary(ids.map { ($0, messageIds.messageId(sender: nick, clientId: $0)) }, uniquingKeysWith: { first, _ in first })
             })
         session.outlet.send(ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) })
+        for frame in pages.followUp { session.send(frame) }
         localPresence(nick: nick, online: true)
         await startInbox(inbox, session: sessionId, nick: nick)
     }

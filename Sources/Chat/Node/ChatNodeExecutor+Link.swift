@@ -205,6 +205,7 @@ extension ChatNodeExecutor {
         historyRecordsRead += 1
         if let offset = delivery.streamOffset {
             lastStreamOffset = offset
+            history.noteRead(offset: offset)
             run(catchUp.historyRead(offset: offset))
         }
         guard let record = BrokerRecord.decode(delivery.body) else {

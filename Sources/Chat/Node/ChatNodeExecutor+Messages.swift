@@ -65,9 +65,7 @@ extension ChatNodeExecutor {
         case .ack(let request):
             await acknowledge(request.msgIds, session: session.id)
         case .history(let request):
-            let limit = request.limit ?? ClientFrame.defaultHistoryLimit
-            let page = history.page(in: request.room, before: request.before, limit: limit, maxBytes: configuration.limits.historyBytesPerReply)
-            session.send(.history(History(room: request.room, messages: page.messages, more: page.more)))
+            for frame in history.answer(request, maxBytes: configuration.limits.historyBytesPerReply) { session.send(frame) }
         case .users(let request):
             session.send(.users(findUsers(prefix: request.prefix ?? "", limit: request.limit ?? ClientFrame.defaultUsersLimit)))
         case .typing(let request):

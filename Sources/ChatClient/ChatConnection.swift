@@ -56,9 +56,15 @@ public final class ChatConnection: Sendable {
     /// Without a token the join carries `nonce` (by default one made for this connection), so
     /// a retry of a join answered `unavailable` gets the nick if the first attempt's claim won;
     /// a client that retries on another connection passes the same `nonce` again.
+    /// `resume` names the last `seq` the client has of some of `rooms` (see ``ResumePositions``):
+    /// what followed comes right after the welcome, or a `gap`.
     @discardableResult
-    public func join(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil) -> Bool {
-        send(.join(JoinRequest(nick: nick, token: token, rooms: rooms, nonce: token == nil ? nonce ?? joinNonce : nil)))
+    public func join(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, resume: [String: Int64]? = nil) -> Bool {
+        send(
+            .join(
+                JoinRequest(
+                    nick: nick, token: token, rooms: rooms, nonce: token == nil ? nonce ?? joinNonce : nil,
+                    resume: resume.flatMap { $0.isEmpty ? nil : JoinResume(rooms: $0) })))
     }
 
     /// `say`: a public message to a room the session is in. `id` makes retries idempotent.
@@ -80,10 +86,11 @@ public final class ChatConnection: Sendable {
         send(.ack(AckRequest(msgIds: msgIds)))
     }
 
-    /// `history`: older public messages of a room.
+    /// `history`: older public messages of a room (`before`), or the oldest ones after a `seq`
+    /// (`after`, to page on after a resume whose `history` said `more`).
     @discardableResult
-    public func history(room: String, before: Int64? = nil, limit: Int? = nil) -> Bool {
-        send(.history(HistoryRequest(room: room, before: before, limit: limit)))
+    public func history(room: String, before: Int64? = nil, after: Int64? = nil, limit: Int? = nil) -> Bool {
+        send(.history(HistoryRequest(room: room, before: before, after: after, limit: limit)))
     }
 
     /// `enter`: start receiving a room's messages.

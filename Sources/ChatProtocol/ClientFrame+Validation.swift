@@ -48,6 +48,7 @@ extension ClientFrame {
                 }
                 for room in rooms { try Self.checkRoom(room) }
             }
+            if let resume = join.resume?.rooms { try Self.checkResume(resume, rooms: join.rooms ?? [ChatName.lobby]) }
         case .enter(let request), .leave(let request):
             try Self.checkRoom(request.room)
         case .say(let say):
@@ -71,6 +72,14 @@ extension ClientFrame {
             try Self.checkRoom(request.room)
             if let limit = request.limit, !(1...Self.maxHistoryLimit).contains(limit) {
                 throw ChatProtocolError(.badRequest, "'limit' must be between 1 and \(Self.maxHistoryLimit).")
+            }
+            if let after = request.after {
+                guard request.before == nil else {
+                    throw ChatProtocolError(.badRequest, "A history request names 'before' or 'after', not both: send two requests.")
+                }
+                guard after >= 0 else {
+                    throw ChatProtocolError(.badRequest, "'after' must be a seq you received (0 or more): send the seq of your newest message of the room.")
+                }
             }
         case .users(let request):
             if let prefix = request.prefix, !prefix.isEmpty, !ChatName.isValid(prefix) {
@@ -96,6 +105,23 @@ extension ClientFrame {
     private static func checkRoom(_ room: String, id: String? = nil) throws(ChatProtocolError) {
         guard ChatName.isValid(room) else {
             throw ChatProtocolError(.invalidRoom, "A room name is 1 to 32 letters, digits, '_', '.' or '-': pick another one.", id: id)
+        }
+    }
+
+    private static func checkResume(_ resume: [String: Int64], rooms: [String]) throws(ChatProtocolError) {
+        guard resume.count <= maxJoinRooms else {
+            throw ChatProtocolError(.badRequest, "'resume' names at most \(maxJoinRooms) rooms: resume the others with 'history' and 'after'.")
+        }
+        let joined = Set(rooms)
+        for (room, seq) in resume.sorted(by: { $0.key < $1.key }) {
+            try checkRoom(room)
+            guard seq >= 0 else {
+                throw ChatProtocolError(
+                    .badRequest, "A position in 'resume' must be a seq you received (0 or more): send the seq of your newest message of \(room).")
+            }
+            guard joined.contains(room) else {
+                throw ChatProtocolError(.badRequest, "'resume' names \(room), which is not in 'rooms': list it in 'rooms' too.")
+            }
         }
     }
 

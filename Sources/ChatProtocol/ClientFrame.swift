@@ -50,13 +50,20 @@ public struct JoinRequest: Sendable, Hashable, Codable {
     /// connection broke): the welcome gives the `msgId` of each, so the client knows its own
     /// messages in the history without matching texts.
     public var pending: [String]?
+    /// The last `seq` the client has of some of its rooms: what followed comes right after the
+    /// welcome, or a `gap` where the node no longer has it (Specs/chat-protocol.md, "Resume
+    /// without gaps").
+    public var resume: JoinResume?
 
-    public init(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil) {
+    public init(
+        nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil, resume: JoinResume? = nil
+    ) {
         self.nick = nick
         self.token = token
         self.rooms = rooms
         self.nonce = nonce
         self.pending = pending
+        self.resume = resume
     }
 
     /// A fresh nonce for ``nonce``: 128 random bits in hex.
@@ -74,6 +81,14 @@ public struct JoinRequest: Sendable, Hashable, Codable {
         }
         return text
     }
+}
+
+/// A join's `resume`: per room, the last `seq` the client has (each room one of the join's
+/// `rooms`). Private conversations (`private`) are accepted for issue 16, not served yet.
+public struct JoinResume: Sendable, Hashable, Codable {
+    public var rooms: [String: Int64]?
+
+    public init(rooms: [String: Int64]? = nil) { self.rooms = rooms }
 }
 
 /// `enter` and `leave`: one room.
@@ -119,17 +134,21 @@ public struct AckRequest: Sendable, Hashable, Codable {
     public init(msgIds: [String]) { self.msgIds = msgIds }
 }
 
-/// `history`: older public messages of a room, oldest first.
+/// `history`: public messages of a room, oldest first: the newest (before `before`), or the
+/// oldest after `after`.
 public struct HistoryRequest: Sendable, Hashable, Codable {
     public var room: String
     /// Only messages with a smaller `seq`; the newest when absent.
     public var before: Int64?
+    /// Only messages with a larger `seq`, the oldest of them first (0 or more; not with `before`).
+    public var after: Int64?
     /// How many; 50 when absent, at most 100.
     public var limit: Int?
 
-    public init(room: String, before: Int64? = nil, limit: Int? = nil) {
+    public init(room: String, before: Int64? = nil, after: Int64? = nil, limit: Int? = nil) {
         self.room = room
         self.before = before
+        self.after = after
         self.limit = limit
     }
 }

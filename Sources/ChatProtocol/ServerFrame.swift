@@ -11,6 +11,7 @@ public enum ServerFrame: Sendable, Hashable {
     case history(History)
     case error(ErrorFrame)
     case users(UsersList)
+    case gap(Gap)
 
     /// The `type` field's value.
     public var type: String {
@@ -26,6 +27,7 @@ public enum ServerFrame: Sendable, Hashable {
         case .history: "history"
         case .error: "error"
         case .users: "users"
+        case .gap: "gap"
         }
     }
 }
@@ -219,16 +221,21 @@ public struct Typing: Sendable, Hashable, Codable {
 public struct History: Sendable, Hashable, Codable {
     public var room: String
     public var messages: [ChatMessage]
-    /// The node keeps older messages of the room than the oldest listed: page on with `before`.
+    /// Without ``after``: the node keeps older messages of the room than the oldest listed (page
+    /// on with `before`). With it: newer messages follow the newest listed (page on with `after`).
     public var more: Bool
+    /// The `after` this answers (a `history` request's or a join's `resume`); nil for the newest
+    /// messages or those `before` a `seq`.
+    public var after: Int64?
 
-    public init(room: String, messages: [ChatMessage], more: Bool = false) {
+    public init(room: String, messages: [ChatMessage], more: Bool = false, after: Int64? = nil) {
         self.room = room
         self.messages = messages
         self.more = more
+        self.after = after
     }
 
-    enum CodingKeys: String, CodingKey { case room, messages, more }
+    enum CodingKeys: String, CodingKey { case room, messages, more, after }
 
     /// `more` is read as false when absent (servers before it was added).
     public init(from decoder: any Decoder) throws {
@@ -236,6 +243,22 @@ public struct History: Sendable, Hashable, Codable {
         room = try container.decode(String.self, forKey: .room)
         messages = try container.decode([ChatMessage].self, forKey: .messages)
         more = try container.decodeIfPresent(Bool.self, forKey: .more) ?? false
+        after = try container.decodeIfPresent(Int64.self, forKey: .after)
+    }
+}
+
+/// `gap`: the node no longer has every message of `room` after `after`; it holds all of them
+/// from `seq` `next` on (what lay between may have been messages, or nothing). Comes before the
+/// `history` that answers the same `after`.
+public struct Gap: Sendable, Hashable, Codable {
+    public var room: String
+    public var after: Int64
+    public var next: Int64
+
+    public init(room: String, after: Int64, next: Int64) {
+        self.room = room
+        self.after = after
+        self.next = next
     }
 }
 
@@ -286,6 +309,7 @@ extension ServerFrame: Codable {
         case "history": self = .history(try History(from: decoder))
         case "error": self = .error(try ErrorFrame(from: decoder))
         case "users": self = .users(try UsersList(from: decoder))
+        case "gap": self = .gap(try Gap(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -305,6 +329,7 @@ extension ServerFrame: Codable {
         case .history(let payload): try payload.encode(to: encoder)
         case .error(let payload): try payload.encode(to: encoder)
         case .users(let payload): try payload.encode(to: encoder)
+        case .gap(let payload): try payload.encode(to: encoder)
         }
     }
 }

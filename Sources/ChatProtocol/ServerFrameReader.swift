@@ -45,9 +45,9 @@ package enum ServerFrameReader {
             return .entered(Entered(room: room, history: history, more: more ?? false))
         case "history":
             guard let room = object.string("room"), let messages = object["messages"].flatMap(chatMessages),
-                let more = object.optionalBool("more")
+                let more = object.optionalBool("more"), let after = object.optionalInteger("after")
             else { return nil }
-            return .history(History(room: room, messages: messages, more: more ?? false))
+            return .history(History(room: room, messages: messages, more: more ?? false, after: after))
         case "welcome":
             guard let nick = object.string("nick"), let token = object.string("token"),
                 let rooms = object["rooms"]?.strings, let entered = object["entered"]?.strings,

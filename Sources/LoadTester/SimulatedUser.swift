@@ -273,7 +273,7 @@ final class SimulatedUser {
             counters.add(.otherFrames)
         case .history(let history) where recovery != nil && history.room == roomName:
             recovered(history.messages)
-        case .typing, .history, .entered, .left, .users:
+        case .typing, .history, .entered, .left, .users, .gap:
             counters.add(.otherFrames)
         }
     }

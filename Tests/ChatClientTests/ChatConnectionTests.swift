@@ -89,6 +89,48 @@ import Testing
         #expect(history.messages.map(\.msgId) == [sent.msgId])
     }
 
+    /// A reconnecting client names its last `seq` of the room and gets what it missed after the
+    /// welcome, then pages on with `after` (Specs/chat-protocol.md, "Resume without gaps").
+    @Test func aReconnectResumesTheRoomFromItsLastSeq() async throws {
+        let server = try await TestServer.rabbitChat.start()
+        defer { server.stopBlocking() }
+        let endpoint = try SockJSEndpoint(url: server.url("/chat"))
+        let (alice, aliceEvents) = ChatConnection.streaming(endpoint: endpoint, transport: .websocket, eventLoop: Self.group.next())
+        let (bob, bobEvents) = ChatConnection.streaming(endpoint: endpoint, transport: .websocket, eventLoop: Self.group.next())
+        let a = Reader(alice, aliceEvents)
+        let b = Reader(bob, bobEvents)
+        defer { alice.close() }
+        var positions = ResumePositions()
+        alice.join(nick: "alice", rooms: ["tea"])
+        _ = try await a.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        bob.join(nick: "bob", rooms: ["tea"])
+        let welcome = try await b.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        _ = positions.observe(.welcome(welcome))
+        alice.say(id: "a0", text: "first", room: "tea")
+        let first = try await b.next("message") { if case .message(let m) = $0 { m } else { nil } }
+        let fresh = positions.observe(.message(first))
+        #expect(fresh == [first])
+        bob.close()
+
+        for n in 1...3 {
+            alice.say(id: "a\(n)", text: "missed \(n)", room: "tea")
+            _ = try await a.next("sent") { if case .sent(let s) = $0, s.id == "a\(n)" { s } else { nil } }
+        }
+        let (again, againEvents) = ChatConnection.streaming(endpoint: endpoint, transport: .websocket, eventLoop: Self.group.next())
+        let c = Reader(again, againEvents)
+        defer { again.close() }
+        again.join(nick: "bob", token: welcome.token, rooms: ["tea"], resume: positions.resume(for: ["tea"]))
+        let rejoined = try await c.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        #expect(rejoined.history["tea"] == nil)
+        let resumed = try await c.next("history") { if case .history(let h) = $0 { h } else { nil } }
+        #expect(resumed.after == first.seq)
+        let missed = positions.observe(.history(resumed))
+        #expect(missed.map(\.text) == ["missed 1", "missed 2", "missed 3"])
+        again.history(room: "tea", after: positions.rooms["tea"], limit: 10)
+        let none = try await c.next("history after") { if case .history(let h) = $0 { h } else { nil } }
+        #expect(none.messages.isEmpty && !none.more)
+    }
+
     @Test func serverErrorsArriveAsFrames() async throws {
         let server = try await TestServer.rabbitChat.start()
         defer { server.stopBlocking() }

@@ -346,3 +346,38 @@ test('the private archive updates a message in place and keeps the newest DM_KEE
   assert.deepEqual(list.map((m) => m.msgId), ['m2', 'm3', 'm4']);
   assert.equal(P.DM_KEEP, 200);
 });
+
+// ---------------------------------------------------------------- resume without gaps
+
+test('resume: a re-join names the newest seq shown of each room it enters, and only those', () => {
+  const convs = new Map();
+  const lobby = P.newConversation('#lobby');
+  const dev = P.newConversation('#dev');
+  convs.set(lobby.key, lobby);
+  convs.set(dev.key, dev);
+  assert.equal(P.resumeFor(convs, ['lobby', 'dev']), null);
+  for (const seq of [7, 41, 12]) P.noteNewestSeq(lobby, seq);
+  P.noteNewestSeq(lobby, -1);
+  P.noteNewestSeq(lobby, 1.5);
+  P.noteNewestSeq(lobby, undefined);
+  assert.equal(lobby.newestSeq, 41);
+  assert.deepEqual(P.resumeFor(convs, ['lobby', 'dev', 'ops']), { rooms: { lobby: 41 } });
+  // The join frame carries it, for rooms it enters only.
+  const frame = P.joinFrame('bob', 't0k', null, ['lobby'], [], { rooms: { lobby: 41, dev: 3 } });
+  assert.deepEqual(frame.resume, { rooms: { lobby: 41 } });
+  assert.equal('resume' in P.joinFrame('bob', 't0k', null, ['dev'], [], { rooms: { lobby: 41 } }), false);
+  assert.equal('resume' in P.joinFrame('bob', 't0k', null, ['lobby'], [], null), false);
+  // The welcome leaves a resumed room out of its history.
+  assert.equal(P.welcomeResumed({ history: {} }, 'lobby', { rooms: { lobby: 41 } }), true);
+  assert.equal(P.welcomeResumed({ history: { lobby: [] } }, 'lobby', { rooms: { lobby: 41 } }), false);
+  assert.equal(P.welcomeResumed({ history: {} }, 'lobby', null), false);
+});
+
+test('resume: a history answer to after with more asks the next page after its newest seq; a gap has a line', () => {
+  const page = { type: 'history', room: 'lobby', after: 41, more: true, messages: [{ seq: 42 }, { seq: 50 }] };
+  assert.deepEqual(P.nextAfterPage(page), { type: 'history', room: 'lobby', after: 50, limit: P.RESUME_PAGE });
+  assert.equal(P.nextAfterPage({ ...page, more: false }), null);
+  assert.equal(P.nextAfterPage({ ...page, messages: [] }), null);
+  assert.equal(P.nextAfterPage({ type: 'history', room: 'lobby', more: true, messages: [{ seq: 1 }] }), null);
+  assert.match(P.gapText({ type: 'gap', room: 'lobby', after: 3, next: 90 }), /#lobby/);
+});

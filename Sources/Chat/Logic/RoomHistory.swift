@@ -17,10 +17,18 @@ public struct RoomHistory: Sendable, Hashable {
     private var recency: OrderedSet<String> = []
     /// What ``cost(of:)`` says of every message kept.
     public private(set) var totalBytes = 0
+    /// The offset of the first stream record read (nil: none yet): messages before it were never
+    /// read, so the node holds no room complete before it.
+    private var firstRead: Int64?
+    /// The newest `seq` of any room forgotten whole (-1: none): a room that appears after a
+    /// forget may have lost messages up to there.
+    private var forgottenThrough: Int64 = -1
 
     private struct Room: Sendable, Hashable {
         var messages = Deque<ChatMessage>()
         var bytes = 0
+        /// The node holds every message of the room with a `seq` from here on.
+        var from: Int64
     }
 
     public init(capacity: Int, maxRoomBytes: Int = .max, maxTotalBytes: Int = .max, maxRooms: Int = .max) {
@@ -43,15 +51,31 @@ public struct RoomHistory: Sendable, Hashable {
         message.text.utf8.count + message.msgId.utf8.count + message.from.utf8.count + (message.room?.utf8.count ?? 0) + 96
     }
 
+    /// The node read the stream record at `offset` (any record, a message or not), in stream
+    /// order: the first one read is where the node's knowledge of every room begins.
+    public mutating func noteRead(offset: Int64) {
+        if firstRead == nil { firstRead = offset }
+    }
+
+    /// The `seq` from which the node holds every message of `room` (it may be past the room's
+    /// newest message): a client resuming before it may have missed messages it cannot get here.
+    public func completeFrom(in room: String) -> Int64 {
+        rooms[room]?.from ?? newRoomFrom
+    }
+
+    private var newRoomFrom: Int64 { max(firstRead ?? 0, forgottenThrough &+ 1) }
+
     /// Adds a message read from the stream (in stream order, so `seq` increases).
     public mutating func append(_ message: ChatMessage, room: String) {
+        if let seq = message.seq { noteRead(offset: seq) }
         let cost = Self.cost(of: message)
-        var entry = rooms.removeValue(forKey: room) ?? Room()
+        var entry = rooms.removeValue(forKey: room) ?? Room(from: newRoomFrom)
         entry.messages.append(message)
         entry.bytes += cost
         totalBytes += cost
         while entry.messages.count > 1, entry.messages.count > capacity || entry.bytes > maxRoomBytes {
             let dropped = entry.messages.removeFirst()
+            if let seq = dropped.seq { entry.from = max(entry.from, seq &+ 1) }
             entry.bytes -= Self.cost(of: dropped)
             totalBytes -= Self.cost(of: dropped)
         }
@@ -70,6 +94,7 @@ public struct RoomHistory: Sendable, Hashable {
             }
             victim.bytes -= Self.cost(of: dropped)
             totalBytes -= Self.cost(of: dropped)
+            if let seq = dropped.seq { victim.from = max(victim.from, seq &+ 1) }
             if victim.messages.isEmpty {
                 forget(oldest)
             } else {
@@ -79,7 +104,10 @@ public struct RoomHistory: Sendable, Hashable {
     }
 
     private mutating func forget(_ room: String) {
-        if let entry = rooms.removeValue(forKey: room) { totalBytes -= entry.bytes }
+        if let entry = rooms.removeValue(forKey: room) {
+            totalBytes -= entry.bytes
+            forgottenThrough = max(forgottenThrough, entry.messages.last?.seq ?? entry.from &- 1)
+        }
         recency.remove(room)
     }
 
@@ -107,5 +135,31 @@ public struct RoomHistory: Sendable, Hashable {
             start -= 1
         }
         return (Array(messages[start..<end]), start > messages.startIndex)
+    }
+
+    /// The oldest `limit` messages of `room` with `seq` above `after`, oldest first, no more of
+    /// them than fit in `maxBytes` but at least one when there is one; `more` when newer ones
+    /// follow the newest given (the client pages on with `after` = its `seq`), and `gapNext` when
+    /// the node no longer holds every message after `after`: it holds all of them from there.
+    public func page(in room: String, after: Int64, limit: Int, maxBytes: Int = .max) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?) {
+        let from = completeFrom(in: room)
+        let gapNext: Int64? = after < from &- 1 ? from : nil
+        guard let messages = rooms[room]?.messages else { return ([], false, gapNext) }
+        // The first message with a larger `seq` (they increase): a binary search.
+        var low = messages.startIndex
+        var high = messages.endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if (messages[middle].seq ?? .min) <= after { low = middle + 1 } else { high = middle }
+        }
+        var end = low
+        var bytes = 0
+        while end < messages.endIndex, end - low < max(1, limit) {
+            let size = Self.cost(of: messages[end])
+            guard end == low || size <= maxBytes - bytes else { break }
+            bytes += size
+            end += 1
+        }
+        return (Array(messages[low..<end]), end < messages.endIndex, gapNext)
     }
 }

@@ -99,6 +99,7 @@ struct HistoryMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
         recordsRead += 1
         if let offset = record.offset {
             lastOffset = offset
+            history.noteRead(offset: offset)
             actions.append(.readUpTo(offset: offset))
         }
         guard let decoded = BrokerRecord.decode(record.body) else {
@@ -123,12 +124,12 @@ struct HistoryMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
         return Entered(room: room, history: page.messages, more: page.more)
     }
 
-    /// The answer to `history`: the newest `limit` (default ``ClientFrame/defaultHistoryLimit``)
-    /// messages before `before` within `historyBytesPerReply`, and whether older ones are kept.
-    func page(_ request: HistoryRequest, limits: ChatLimits) -> History {
-        let limit = request.limit ?? ClientFrame.defaultHistoryLimit
-        let page = history.page(in: request.room, before: request.before, limit: limit, maxBytes: limits.historyBytesPerReply)
-        return History(room: request.room, messages: page.messages, more: page.more)
+    /// The answer to `history` (``RoomHistory/answer(_:maxBytes:)``): the newest `limit`
+    /// (default ``ClientFrame/defaultHistoryLimit``) messages before `before` within
+    /// `historyBytesPerReply` and whether older ones are kept; with `after`, a `gap` when the
+    /// node no longer holds every message after it, then the oldest messages after it.
+    func page(_ request: HistoryRequest, limits: ChatLimits) -> [ServerFrame] {
+        history.answer(request, maxBytes: limits.historyBytesPerReply)
     }
 
     /// Where the next link's history consumer starts: after the last record read (a

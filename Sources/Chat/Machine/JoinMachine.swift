@@ -42,9 +42,10 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
         /// The session is joined now (``SessionsMachine/joined(_:_:)``) in `rooms`; then
         /// ``admitted(history:roster:)``.
         case admit(nick: String, rooms: OrderedSet<String>)
-        /// Terminal: send `frame` (the encoded `welcome`), announce the nick online, start the
+        /// Terminal: send `frame` (the encoded `welcome`), then `followUp` (per resumed room a
+        /// `gap` when needed and a `history` with `after`), announce the nick online, start the
         /// inbox taken (its held deliveries follow the welcome).
-        case welcome(Welcome, frame: String)
+        case welcome(Welcome, frame: String, followUp: [ServerFrame])
         /// Terminal: send `error`'s frame; when `disown` names the nick, the session first stops
         /// holding it (``SessionsMachine/disown(_:by:)``).
         case fail(ChatProtocolError, disown: String?)
@@ -212,10 +213,10 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     /// join's included, come in the next `presence` frame).
     mutating func admitted(history: RoomHistory, roster: RosterSnapshot) -> Action {
         precondition(state == .welcoming)
-        let welcome = Self.welcome(
-            nick: nick, rooms: rooms, pending: request.pending, history: history, limits: limits, tokens: tokens, messageIds: messageIds)
+        let (welcome, followUp) = Self.welcome(
+            nick: nick, rooms: rooms, request: request, history: history, limits: limits, tokens: tokens, messageIds: messageIds)
         let frame = ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) }
-        return finish(.welcome(welcome, frame: frame))
+        return finish(.welcome(welcome, frame: frame, followUp: followUp))
     }
 
     // MARK: The welcome
@@ -223,24 +224,22 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     /// The welcome of `nick` in `rooms` without its `users` (they are encoded from the roster
     /// snapshot): the token, the most recently active rooms, each entered room's newest
     /// history (the welcome's history bytes shared evenly among them) and whether older is
-    /// kept, the `msgId` of each `pending` id.
+    /// kept, the `msgId` of each `pending` id. A room the join resumes (`resume.rooms`) is left
+    /// out of the history; the frames that follow the welcome resume it instead
+    /// (``RoomHistory/welcome(rooms:resume:limit:maxBytes:)``).
     static func welcome(
-        nick: String, rooms: OrderedSet<String>, pending: [String]?, history: RoomHistory, limits: ChatLimits, tokens: NickToken, messageIds: MessageIDs
-    ) -> Welcome {
-        var roomHistory: [String: [ChatMessage]] = [:]
-        var moreHistory: [String] = []
-        let historyShare = limits.welcomeHistoryBytes / max(1, rooms.count)
-        for room in rooms {
-            let page = history.page(in: room, limit: limits.historyOnJoin, maxBytes: historyShare)
-            roomHistory[room] = page.messages
-            if page.more { moreHistory.append(room) }
-        }
-        return Welcome(
+        nick: String, rooms: OrderedSet<String>, request: JoinRequest, history: RoomHistory, limits: ChatLimits, tokens: NickToken,
+        messageIds: MessageIDs
+    ) -> (Welcome, followUp: [ServerFrame]) {
+        let pages = history.welcome(
+            rooms: rooms, resume: request.resume?.rooms ?? [:], limit: limits.historyOnJoin, maxBytes: limits.welcomeHistoryBytes / max(1, rooms.count))
+        let welcome = Welcome(
             nick: nick, token: tokens.token(for: nick), users: [], rooms: history.recentRoomNames(limit: limits.welcomeRooms),
-            entered: Array(rooms), history: roomHistory, moreHistory: moreHistory.sorted(),
-            pending: pending.map { ids in
+            entered: Array(rooms), history: pages.history, moreHistory: pages.moreHistory,
+            pending: request.pending.map { ids in
                 Dictionary(ids.map { ($0, messageIds.messageId(sender: nick, clientId: $0)) }, uniquingKeysWith: { first, _ in first })
             })
+        return (welcome, pages.followUp)
     }
 
     // MARK: Errors

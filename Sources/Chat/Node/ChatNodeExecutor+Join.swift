@@ -72,8 +72,9 @@ extension ChatNodeExecutor {
                 sessionsMachine.joined(sessionId, entry)
                 metrics.joinedSessions.record(sessions.count)
                 action = join.admitted(history: history, roster: welcomeRoster())
-            case .welcome(_, let frame):
+            case .welcome(_, let frame, let followUp):
                 session.outlet.send(frame)
+                for frame in followUp { session.send(frame) }
                 localPresence(nick: join.nick, online: true)
                 if let inbox { await startInbox(inbox, session: sessionId, nick: join.nick) }
                 break steps

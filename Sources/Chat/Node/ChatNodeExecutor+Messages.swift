@@ -64,7 +64,7 @@ extension ChatNodeExecutor {
         case .ack(let request):
             await acknowledge(request.msgIds, session: session.id)
         case .history(let request):
-            session.send(.history(historyMachine.page(request, limits: configuration.limits)))
+            for frame in historyMachine.page(request, limits: configuration.limits) { session.send(frame) }
         case .users(let request):
             session.send(.users(findUsers(prefix: request.prefix ?? "", limit: request.limit ?? ClientFrame.defaultUsersLimit)))
         case .typing(let request):

@@ -6,7 +6,7 @@ import {
   ACK_DELAY_MS, DM_KEEP, HISTORY_PAGE, MAX_TEXT, NAME_RE, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
   AckQueue, Outbox, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
   homeKey, mapFromJSON, pendingByMsgId, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
-  planSent, scalarLength, welcomeRoomMore,
+  planSent, scalarLength, welcomeRoomMore, gapText, nextAfterPage, noteNewestSeq, resumeFor, welcomeResumed,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
 import * as view from "./view.js";
@@ -41,6 +41,7 @@ const state = {
   me: null,              // our nick once chosen
   token: null,
   joined: false,         // welcome received on the current connection
+  lastResume: null,      // the `resume` of the last join sent ({rooms: {room: seq}}), or null
   transport: "",
   users: new Map(),      // nick -> online
   knownRooms: new Set(), // rooms with history anywhere
@@ -134,9 +135,12 @@ const conn = createConnection({
     join() {
       if (!state.me) return null;
       const token = tokens().get(state.me);
+      const rooms = store.get("rooms." + state.me, ["lobby"]);
+      // A re-join names the newest seq shown of each room: what it missed follows the welcome.
+      state.lastResume = resumeFor(state.convs, rooms);
       return {
-        nick: state.me, token, nonce: token ? null : joinNonce(state.me), rooms: store.get("rooms." + state.me, ["lobby"]),
-        pending: state.outbox.frames().map((f) => f.id),
+        nick: state.me, token, nonce: token ? null : joinNonce(state.me), rooms,
+        pending: state.outbox.frames().map((f) => f.id), resume: state.lastResume,
       };
     },
   },
@@ -167,6 +171,7 @@ function handleFrame(f) {
     case "presence": onPresence(f); break;
     case "typing": onTyping(f); break;
     case "history": onHistory(f); break;
+    case "gap": onGap(f); break;
     case "error": onError(f); break;
     case "users": onUsers(f); break;
     default: break; // unknown frames are ignored, as the protocol allows
@@ -195,7 +200,8 @@ function onWelcome(f) {
   const history = new Map(Object.entries(f.history || {}));
   for (const room of state.entered) {
     const c = getConv(convKey("room", room));
-    addHistory(c, history.get(room) || [], welcomeRoomMore(f, room));
+    if (welcomeResumed(f, room, state.lastResume)) view.ensurePane(c); // its `history` with `after` follows
+    else addHistory(c, history.get(room) || [], welcomeRoomMore(f, room));
   }
   if (!state.active || !state.convs.has(state.active) ||
       (state.active[0] === "#" && !state.entered.includes(state.active.slice(1)))) {
@@ -249,6 +255,7 @@ function onMessage(m, live) {
   if (msgId === null) return;
   if (needsAck(m, live)) queueAck(m.msgId);
   const c = getConv(convKeyOfMessage(m, state.me));
+  if (c.kind === "room") noteNewestSeq(c, m.seq);
   if (c.seen.has(msgId)) {
     view.noteShownSeq(c, msgId, m.seq);
     return;
@@ -330,10 +337,24 @@ function clearTyping(c, nick) { if (c.typing.delete(nick)) view.renderTyping(); 
 function onHistory(f) {
   const c = state.convs.get(convKey("room", f.room));
   if (!c) return;
+  if (typeof f.after === "number") {
+    // What a re-join missed, oldest first: shown as new, then the next page while there is more.
+    for (const m of f.messages || []) onMessage(m, true);
+    const next = nextAfterPage(f);
+    if (next) send(next);
+    return;
+  }
   c.loadingHistory = false;
   const msgs = f.messages || [];
   c.hasMore = historyHasMore(f.more, msgs.length);
   view.prependHistory(c, msgs);
+}
+
+// The server no longer keeps some of what a re-join missed: a line where the kept ones begin.
+function onGap(f) {
+  const c = state.convs.get(convKey("room", f.room));
+  if (!c || typeof f.next !== "number") return;
+  view.showGap(c, f.next, gapText(f), () => loadOlder(c));
 }
 
 function onError(f) {

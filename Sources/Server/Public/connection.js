@@ -10,7 +10,7 @@ import { backoffDelay, joinFrame } from "./protocol.js";
 // - closed(code): the socket closed; returns true when it has dealt with the close itself
 //   (no automatic reconnect);
 // - connecting(): a new socket is about to open (not joined on it yet);
-// - join(): the fields of the `join` frame to send ({ nick, token, nonce, rooms }), or null.
+// - join(): the fields of the `join` frame to send ({ nick, token, nonce, rooms, pending, resume }), or null.
 export function createConnection({ url, transports, hooks }) {
   let sock = null;
   let transport = "";
@@ -85,7 +85,7 @@ export function createConnection({ url, transports, hooks }) {
 
   function sendJoin() {
     const j = hooks.join();
-    if (j) send(joinFrame(j.nick, j.token, j.nonce, j.rooms, j.pending));
+    if (j) send(joinFrame(j.nick, j.token, j.nonce, j.rooms, j.pending, j.resume));
   }
 
   // Closes the socket without the close reaching `hooks.closed` (a sign-out or a replacement).

@@ -43,6 +43,7 @@ export function newConversation(key) {
     items: new Map(),      // the view's: msgId or "pending:"+id -> element
     seen: new Set(),       // msgIds shown
     oldestSeq: null,
+    newestSeq: null,       // the newest room seq shown: where a re-join resumes
     hasMore: kind === "room",
     loadingHistory: false,
     unread: 0,
@@ -69,6 +70,48 @@ export function welcomeRoomMore(welcome, room) {
 // asks to continue from).
 export function noteSeq(c, seq) {
   if (seq !== undefined && seq !== null && (c.oldestSeq === null || seq < c.oldestSeq)) c.oldestSeq = seq;
+}
+
+// ---------------------------------------------------------------- resume without gaps
+// (Specs/chat-protocol.md, "Resume without gaps")
+export const RESUME_PAGE = 100;
+
+// A public message's seq raises the conversation's newest one (where a re-join resumes).
+export function noteNewestSeq(c, seq) {
+  if (typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0 && (c.newestSeq === null || c.newestSeq === undefined || seq > c.newestSeq)) c.newestSeq = seq;
+}
+
+// A re-join's `resume`: the newest seq shown of each room it enters, or null when the page has
+// none (a fresh page takes the welcome's newest history instead).
+export function resumeFor(convs, rooms) {
+  const positions = {};
+  let any = false;
+  for (const room of rooms || []) {
+    const c = convs.get(convKey("room", room));
+    if (c && typeof c.newestSeq === "number") { positions[room] = c.newestSeq; any = true; }
+  }
+  return any ? { rooms: positions } : null;
+}
+
+// Whether the welcome resumed `room`: it then has no history for it, and a `history` with
+// `after` follows (the room's shown messages and `more` stay as they were).
+export function welcomeResumed(welcome, room, resume) {
+  return !!(resume && resume.rooms && Object.prototype.hasOwnProperty.call(resume.rooms, room) &&
+    !(welcome.history && Object.prototype.hasOwnProperty.call(welcome.history, room)));
+}
+
+// After a `history` answer to `after` that says `more`: the next page's request, else null.
+export function nextAfterPage(f) {
+  if (typeof f.after !== "number" || f.more !== true) return null;
+  let last = f.after;
+  for (const m of f.messages || []) if (typeof m.seq === "number" && m.seq > last) last = m.seq;
+  if (last === f.after) return null; // nothing listed: asking again would get the same
+  return { type: "history", room: f.room, after: last, limit: RESUME_PAGE };
+}
+
+// The line a `gap` shows where the kept messages begin again.
+export function gapText(f) {
+  return "Some messages of #" + f.room + " from while you were away are no longer kept.";
 }
 
 // ---------------------------------------------------------------- the outbox
@@ -187,12 +230,22 @@ export function backoffDelay(attempt, random) {
 // `pending`: the ids of our say/tell frames not yet answered (the outbox), oldest first; the
 // welcome then names the msgId of each (Specs/chat-protocol.md, "After a re-join").
 export const JOIN_PENDING_MAX = 100;
-export function joinFrame(nick, token, nonce, rooms, pending) {
+export function joinFrame(nick, token, nonce, rooms, pending, resume) {
   const frame = { type: "join", nick };
   if (token) frame.token = token;
   else frame.nonce = nonce;
   frame.rooms = Array.isArray(rooms) && rooms.length ? rooms : ["lobby"];
   if (Array.isArray(pending) && pending.length) frame.pending = pending.slice(0, JOIN_PENDING_MAX);
+  // Only rooms the join enters may be resumed (the server refuses others as bad_request).
+  if (resume && resume.rooms) {
+    const positions = {};
+    let any = false;
+    for (const room of frame.rooms) {
+      const seq = resume.rooms[room];
+      if (typeof seq === "number" && Number.isSafeInteger(seq) && seq >= 0) { positions[room] = seq; any = true; }
+    }
+    if (any) frame.resume = { rooms: positions };
+  }
   return frame;
 }
 

@@ -222,6 +222,21 @@ export function prependHistory(c, msgs) {
   renderHistoryEdge(c);
 }
 
+// A `gap` line: placed by seq before the first message the server still keeps (`next` on), with
+// "Load older" for what the server keeps before what is shown.
+export function showGap(c, next, text, loadOlder) {
+  const pane = ensurePane(c);
+  const line = el("div", { className: "gap-line", dataset: { seq: String(next - 0.5) } }, [
+    document.createTextNode(text + " "),
+    el("button", { type: "button", className: "link-button load-older", text: "Load older", onclick: loadOlder }),
+  ]);
+  let before = null;
+  for (const child of pane.children) {
+    if (child.dataset.seq && Number(child.dataset.seq) >= next) { before = child; break; }
+  }
+  pane.insertBefore(line, before);
+}
+
 // A message shown already learns its room seq (a copy from history after the live one).
 export function noteShownSeq(c, msgId, seq) {
   const node = c.items.get(msgId);

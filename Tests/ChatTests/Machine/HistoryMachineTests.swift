@@ -98,6 +98,12 @@ struct HistoryMachineTests {
         #expect(sends == [[1, 2], [3, 4], [5]].map { $0.map { Self.frame($0, room: "lobby", offset: Int64($0)) } })
     }
 
+    /// The one `history` frame of an answer (nil when it is anything else, a `gap` included).
+    static func onlyHistory(_ frames: [ServerFrame]) -> History? {
+        guard frames.count == 1, case .history(let history) = frames[0] else { return nil }
+        return history
+    }
+
     @Test func anEnterAndAHistoryPageGiveTheNewestWithinTheirLimitsAndSayWhetherOlderAreKept() {
         var machine = Machine(history: RoomHistory(capacity: 100), probeTimeout: .seconds(5))
         let batch = (1...8).map { Machine.Record(offset: Int64($0), body: Self.say($0, room: "lobby").body) }
@@ -106,10 +112,13 @@ struct HistoryMachineTests {
         let entered = machine.entered("lobby", limits: limits)
         #expect(entered.room == "lobby" && entered.history.map(\.seq) == [4, 5, 6, 7, 8] && entered.more)
         #expect(machine.entered("empty", limits: limits) == Entered(room: "empty", history: [], more: false))
-        let page = machine.page(HistoryRequest(room: "lobby", before: 4, limit: 2), limits: limits)
-        #expect(page.messages.map(\.seq) == [2, 3] && page.more)
-        let first = machine.page(HistoryRequest(room: "lobby", before: 3), limits: limits)
-        #expect(first.messages.map(\.seq) == [1, 2] && !first.more, "the default limit takes the rest")
+        let page = Self.onlyHistory(machine.page(HistoryRequest(room: "lobby", before: 4, limit: 2), limits: limits))
+        #expect(page?.messages.map(\.seq) == [2, 3] && page?.more == true)
+        let first = Self.onlyHistory(machine.page(HistoryRequest(room: "lobby", before: 3), limits: limits))
+        #expect(first?.messages.map(\.seq) == [1, 2] && first?.more == false, "the default limit takes the rest")
+        // With `after`: the oldest after it, in order; the node read the room from offset 1 on.
+        let after = Self.onlyHistory(machine.page(HistoryRequest(room: "lobby", after: 5), limits: limits))
+        #expect(after?.messages.map(\.seq) == [6, 7, 8] && after?.more == false && after?.after == 5)
         var tight = limits
         tight.historyBytesPerReply = RoomHistory.cost(of: ChatMessage(msgId: "m1", from: "bob", room: "lobby", text: "text 1", ts: 1001, seq: 1)) * 2
         #expect(machine.entered("lobby", limits: tight).history.map(\.seq) == [7, 8])

@@ -81,7 +81,7 @@ struct JoinMachineTests {
         history.append(Self.message(2, room: "news"), room: "news")
         let roster = RosterSnapshot(users: [UserStatus(nick: "bob", online: true)])
         let welcomeAction = join.did(join.machine.admitted(history: history, roster: roster))
-        guard case .welcome(let welcome, let frame) = welcomeAction else {
+        guard case .welcome(let welcome, let frame, let followUp) = welcomeAction, followUp.isEmpty else {
             Issue.record("expected a welcome, got \(welcomeAction)")
             return
         }
@@ -228,9 +228,10 @@ struct JoinMachineTests {
         history.append(Self.message(6, room: "dev"), room: "dev")
         history.append(Self.message(7, room: "old"), room: "old")
         history.append(Self.message(8, room: "zoo"), room: "zoo")
-        let welcome = Machine.welcome(
-            nick: "alice", rooms: ["zoo", "lobby", "dev"], pending: ["c1", "c2", "c1"], history: history, limits: limits, tokens: JoinHarness.tokens,
-            messageIds: JoinHarness.messageIds)
+        let (welcome, followUp) = Machine.welcome(
+            nick: "alice", rooms: ["zoo", "lobby", "dev"], request: JoinRequest(nick: "alice", pending: ["c1", "c2", "c1"]), history: history,
+            limits: limits, tokens: JoinHarness.tokens, messageIds: JoinHarness.messageIds)
+        #expect(followUp.isEmpty)
         #expect(welcome.history["lobby"]?.map(\.msgId) == ["m3", "m4", "m5"])
         #expect(welcome.history["dev"]?.map(\.msgId) == ["m6"] && welcome.history["zoo"]?.map(\.msgId) == ["m8"])
         #expect(welcome.moreHistory == ["lobby"])
@@ -250,9 +251,32 @@ struct JoinMachineTests {
             two.append(Self.message(n, room: "a", text: String(repeating: "x", count: 100)), room: "a")
             two.append(Self.message(3 + n, room: "b", text: String(repeating: "x", count: 100)), room: "b")
         }
-        let shared = Machine.welcome(
-            nick: "alice", rooms: ["a", "b"], pending: nil, history: two, limits: tight, tokens: JoinHarness.tokens, messageIds: JoinHarness.messageIds)
+        let (shared, _) = Machine.welcome(
+            nick: "alice", rooms: ["a", "b"], request: JoinRequest(nick: "alice"), history: two, limits: tight, tokens: JoinHarness.tokens,
+            messageIds: JoinHarness.messageIds)
         #expect(shared.history["a"]?.map(\.msgId) == ["m2", "m3"] && shared.history["b"]?.map(\.msgId) == ["m5", "m6"])
         #expect(shared.moreHistory == ["a", "b"] && shared.pending == nil)
+    }
+}
+
+extension JoinMachineTests {
+    /// A room the join resumes is left out of the welcome's history; the frames that follow the
+    /// welcome carry what it missed after its `seq` (a `gap` first when the node no longer
+    /// holds all of it).
+    @Test func aResumedRoomIsLeftOutOfTheWelcomeAndWhatItMissedFollows() {
+        var history = RoomHistory(capacity: 100)
+        for n in 1...5 { history.append(Self.message(n, room: "lobby"), room: "lobby") }
+        history.append(Self.message(6, room: "dev"), room: "dev")
+        let request = JoinRequest(nick: "alice", rooms: ["lobby", "dev"], resume: JoinResume(rooms: ["lobby": 2]))
+        let (welcome, followUp) = Machine.welcome(
+            nick: "alice", rooms: ["lobby", "dev"], request: request, history: history, limits: ChatLimits(), tokens: JoinHarness.tokens,
+            messageIds: JoinHarness.messageIds)
+        #expect(welcome.history["lobby"] == nil && welcome.history["dev"]?.map(\.msgId) == ["m6"])
+        #expect(followUp.count == 1)
+        guard case .history(let page)? = followUp.last else {
+            Issue.record("expected a history page after the welcome, got \(followUp)")
+            return
+        }
+        #expect(page.room == "lobby" && page.after == 2 && page.messages.map(\.msgId) == ["m3", "m4", "m5"])
     }
 }

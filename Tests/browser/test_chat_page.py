@@ -756,3 +756,164 @@ def test_the_page_works_over_https(browser, tls_server, transport):
     finally:
         for u in users:
             u.close()
+
+
+def say_in_order(room, texts, per_session=40):
+    """Says `texts` in `room` in this order, with no browser: each SockJS xhr-polling session of
+    its own joins as a nick of its own and says at most `per_session` at once (with its join,
+    under the server's burst of 50 frames); the next session starts once every `sent` of the
+    previous one came back, so the room holds the texts in the order given. Returns the nicks."""
+    import json
+    import time
+    import urllib.request
+
+    senders = []
+    for start in range(0, len(texts), per_session):
+        base = f"{BASE_URL}/chat/000/{secrets.token_hex(4)}"
+
+        def post(path, body=b""):
+            req = urllib.request.Request(base + path, data=body, method="POST", headers={"Content-Type": "text/plain"})
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.read().decode()
+
+        def frames_until(done):
+            """Polls the session until `done(frame)` says so for the last frame read; an error frame fails."""
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                body = post("/xhr")
+                if body.startswith("c"):
+                    raise AssertionError(f"the sender's session closed: {body}")
+                if not body.startswith("a"):
+                    continue
+                for raw in json.loads(body[1:]):
+                    frame = json.loads(raw)
+                    assert frame["type"] != "error", frame
+                    if done(frame):
+                        return
+            raise AssertionError("the sender's session never got its answers")
+
+        sender = f"bulk{start // per_session}-{secrets.token_hex(3)}"
+        senders.append(sender)
+        assert post("/xhr").startswith("o")
+        post("/xhr_send", json.dumps([json.dumps({"type": "join", "nick": sender, "rooms": [room]})]).encode())
+        frames_until(lambda f: f["type"] == "welcome")
+        chunk = texts[start:start + per_session]
+        says = [{"type": "say", "id": f"s{start + i}", "room": room, "text": t} for i, t in enumerate(chunk)]
+        post("/xhr_send", json.dumps([json.dumps(f) for f in says]).encode())
+        sent = set()
+        frames_until(lambda f: f["type"] == "sent" and (sent.add(f["id"]) or len(sent) == len(chunk)))
+    return senders
+
+
+# Keeps every SockJS object the page makes in window.sockets (an init script: the page's own
+# code is unchanged), so that a test can cut the page's connection from the page side.
+KEEP_SOCKETS = """
+window.sockets = [];
+let kept;
+Object.defineProperty(window, "SockJS", {
+  configurable: true,
+  get() { return kept; },
+  set(Original) {
+    kept = function (...args) { const s = new Original(...args); window.sockets.push(s); return s; };
+    kept.prototype = Original.prototype;
+  },
+});
+"""
+
+
+def go_away(user: User) -> None:
+    """The page loses its connection and cannot get a new one: the SockJS info request every new
+    connection starts with fails (any transport), and the open socket is closed under the page."""
+    user.context.route("**/chat/info*", lambda route: route.abort("internetdisconnected"))
+    user.page.evaluate("window.sockets.filter((s) => s.readyState === 1).forEach((s) => s.close())")
+    expect(user.page.locator("#conn")).to_have_attribute("data-state", re.compile("reconnecting|connecting"))
+
+
+def come_back(user: User) -> None:
+    """The network is back: the browser says so (`online`), and the page reconnects by itself."""
+    user.context.unroute("**/chat/info*")
+    # Said again while it is not back: an attempt under way when the network came back fails
+    # and waits out its backoff (up to 30 s) unless told again.
+    for _ in range(20):
+        user.page.evaluate("window.dispatchEvent(new Event('online'))")
+        try:
+            expect(user.page.locator("#conn")).to_have_attribute("data-state", "connected", timeout=1000)
+            break
+        except AssertionError:
+            continue
+    user.wait_joined()
+
+
+def room_pane_items(user: User, room: str) -> list[str]:
+    """The room's pane from top to bottom: each message's text, and "GAP" for a gap line."""
+    return user.page.evaluate(
+        """(key) => [...document.querySelectorAll(`#messages .conv-pane[data-conv="${key}"] > .msg, #messages .conv-pane[data-conv="${key}"] > .gap-line`)]
+             .map((n) => n.classList.contains("gap-line") ? "GAP" : n.querySelector(".msg-text").textContent)""",
+        f"#{room}")
+
+
+def joined_in_room(browser, base: str, transport: str):
+    user = User(browser, nick(base, transport), transport)
+    user.context.add_init_script(KEEP_SOCKETS)
+    room = f"away{secrets.token_hex(3)}"
+    user.join()
+    user.page.fill("#enter-input", room)
+    user.page.press("#enter-input", "Enter")
+    expect(user.page.locator("#conv-title")).to_have_text(f"#{room}")
+    last = f"last before leaving {secrets.token_hex(3)}"
+    user.say(last)
+    # Its own copy came back with the room seq the page resumes from.
+    expect(user.message(last)).to_have_attribute("data-seq", re.compile(r"^\d+$"))
+    return user, room, last
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_page_away_while_1000_messages_reach_its_room_shows_every_one_once_in_order(browser, transport):
+    user, room, last = joined_in_room(browser, "pat", transport)
+    try:
+        go_away(user)
+        texts = [f"missed {i:04d}" for i in range(1000)]
+        say_in_order(room, texts)
+        come_back(user)
+        pane = user.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg')
+        expect(pane).to_have_count(1 + len(texts), timeout=60_000)
+        assert room_pane_items(user, room) == [last] + texts
+        expect(user.page.locator("#messages .gap-line")).to_have_count(0)
+        user.shot("21-resumed-1000")
+        assert user.errors == [] and user.dialogs == []
+    finally:
+        user.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_page_away_for_more_than_the_server_keeps_shows_the_gap_and_all_that_is_kept(browser, transport):
+    # Past 1 MiB of messages per room the server keeps only the newest (Specs/bounds.md): 300
+    # messages of about 3.9 KB are more than that.
+    user, room, last = joined_in_room(browser, "quin", transport)
+    try:
+        go_away(user)
+        filler = "x" * 3900
+        texts = [f"big {i:03d} {filler}" for i in range(300)]
+        say_in_order(room, texts)
+        come_back(user)
+        gap = user.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .gap-line')
+        expect(gap).to_have_count(1, timeout=60_000)
+        expect(gap).to_contain_text("no longer kept")
+        expect(user.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .msg').last).to_contain_text("big 299 ")
+        items = room_pane_items(user, room)
+        # What is shown: the last message before leaving, the gap, then the newest ones the server
+        # kept, every one once, in order, up to the newest.
+        assert items[:2] == [last, "GAP"], items[:3]
+        kept = items[2:]
+        first = int(kept[0].split()[1])
+        assert 0 < first < 100, first
+        assert kept == texts[first:]
+        # The server keeps nothing older than the gap's `next`, and the page shows older
+        # messages: no "Load older" in the gap line, nor at the top of the room.
+        expect(gap.locator("button")).to_have_count(0)
+        expect(user.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .history-edge button')).to_have_count(0)
+        gap.scroll_into_view_if_needed()
+        user.shot("22-resumed-gap")
+        assert user.errors == [] and user.dialogs == []
+    finally:
+        user.close()

@@ -381,3 +381,33 @@ test('resume: a history answer to after with more asks the next page after its n
   assert.equal(P.nextAfterPage({ type: 'history', room: 'lobby', more: true, messages: [{ seq: 1 }] }), null);
   assert.match(P.gapText({ type: 'gap', room: 'lobby', after: 3, next: 90 }), /#lobby/);
 });
+
+test('resume: a gap offers older messages only when the page shows none older than its next', () => {
+  // Shown: seq 10..41 (more before them, the server said); the gap says nothing before 90 is kept.
+  const shown = P.newConversation('#lobby');
+  P.noteSeq(shown, 10);
+  P.noteSeq(shown, 41);
+  assert.equal(shown.hasMore, true);
+  assert.equal(P.applyGap(shown, 90), false);
+  assert.equal(shown.hasMore, false);
+  assert.equal(shown.olderGone, true);
+  // The room's beginning was shown already: nothing changes but the answer.
+  const beginning = P.newConversation('#dev');
+  P.noteSeq(beginning, 3);
+  beginning.hasMore = false;
+  assert.equal(P.applyGap(beginning, 90), false);
+  assert.equal(beginning.olderGone, false);
+  // Nothing shown, or only messages from next on: the server may keep some older than those.
+  const empty = P.newConversation('#ops');
+  assert.equal(P.applyGap(empty, 90), true);
+  assert.equal(empty.hasMore, true);
+  const newer = P.newConversation('#qa');
+  P.noteSeq(newer, 95);
+  assert.equal(P.applyGap(newer, 90), true);
+  assert.equal(newer.olderGone, false);
+  // Exactly at next: that message is the oldest kept, nothing older is.
+  const atNext = P.newConversation('#hr');
+  P.noteSeq(atNext, 90);
+  assert.equal(P.applyGap(atNext, 90), false);
+  assert.equal(atNext.hasMore, false);
+});

@@ -6,7 +6,7 @@ import {
   ACK_DELAY_MS, DM_KEEP, HISTORY_PAGE, MAX_TEXT, NAME_RE, TYPING_SEND_EVERY_MS, TYPING_SHOW_MS,
   AckQueue, Outbox, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
   homeKey, mapFromJSON, pendingByMsgId, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
-  planSent, scalarLength, welcomeRoomMore, gapText, nextAfterPage, noteNewestSeq, resumeFor, welcomeResumed,
+  planSent, scalarLength, welcomeRoomMore, applyGap, gapText, nextAfterPage, noteNewestSeq, resumeFor, welcomeResumed,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
 import * as view from "./view.js";
@@ -354,7 +354,9 @@ function onHistory(f) {
 function onGap(f) {
   const c = state.convs.get(convKey("room", f.room));
   if (!c || typeof f.next !== "number") return;
-  view.showGap(c, f.next, gapText(f), () => loadOlder(c));
+  const offerOlder = applyGap(c, f.next);
+  view.showGap(c, f.next, gapText(f), offerOlder ? () => loadOlder(c) : null);
+  view.renderHistoryEdge(c);
 }
 
 function onError(f) {

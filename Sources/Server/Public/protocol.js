@@ -45,6 +45,7 @@ export function newConversation(key) {
     oldestSeq: null,
     newestSeq: null,       // the newest room seq shown: where a re-join resumes
     hasMore: kind === "room",
+    olderGone: false,      // a `gap` said older messages than those shown are no longer kept
     loadingHistory: false,
     unread: 0,
     typing: new Map(),     // nick -> expiry
@@ -112,6 +113,21 @@ export function nextAfterPage(f) {
 // The line a `gap` shows where the kept messages begin again.
 export function gapText(f) {
   return "Some messages of #" + f.room + " from while you were away are no longer kept.";
+}
+
+// A `gap` says the server keeps nothing of the room older than `next`. Older messages than those
+// shown may then be there only when the page shows none older than `next` (nothing shown, or its
+// oldest shown is newer): only then do the gap line and the room's top offer to load older ones
+// (`history` with `before` the oldest shown). Otherwise asking would only get an empty answer:
+// `hasMore` goes, and `olderGone` says older messages existed but are no longer kept.
+// Returns whether the gap line offers "Load older".
+export function applyGap(c, next) {
+  const olderMayBeKept = c.oldestSeq === null || c.oldestSeq === undefined || c.oldestSeq > next;
+  if (!olderMayBeKept && c.hasMore) {
+    c.hasMore = false;
+    c.olderGone = true;
+  }
+  return olderMayBeKept && c.hasMore;
 }
 
 // ---------------------------------------------------------------- the outbox

@@ -92,6 +92,8 @@ export function renderHistoryEdge(c) {
     edge.append(document.createTextNode("Loading earlier messages…"));
   } else if (c.hasMore) {
     edge.append(el("button", { type: "button", className: "link-button load-older", text: "Load earlier messages", onclick: () => actions.loadOlder(c) }));
+  } else if (c.olderGone) {
+    edge.append(document.createTextNode("Older messages of #" + c.name + " are no longer kept."));
   } else {
     edge.append(document.createTextNode(c.seen.size ? "This is the beginning of #" + c.name + "." : "No messages in #" + c.name + " yet. Say hello!"));
   }
@@ -223,12 +225,13 @@ export function prependHistory(c, msgs) {
 }
 
 // A `gap` line: placed by seq before the first message the server still keeps (`next` on), with
-// "Load older" for what the server keeps before what is shown.
+// "Load older" when `loadOlder` is given (the server may keep older messages than those shown).
 export function showGap(c, next, text, loadOlder) {
   const pane = ensurePane(c);
   const line = el("div", { className: "gap-line", dataset: { seq: String(next - 0.5) } }, [
-    document.createTextNode(text + " "),
-    el("button", { type: "button", className: "link-button load-older", text: "Load older", onclick: loadOlder }),
+    document.createTextNode(text),
+    loadOlder ? document.createTextNode(" ") : null,
+    loadOlder ? el("button", { type: "button", className: "link-button load-older", text: "Load older", onclick: loadOlder }) : null,
   ]);
   let before = null;
   for (const child of pane.children) {

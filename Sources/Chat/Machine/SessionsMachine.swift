@@ -222,6 +222,26 @@ struct SessionsMachine<Entry: JoinedSession>: Sendable {
         return outlets
     }
 
+    // MARK: Events from other nodes
+
+    /// Who gets a `typing` from `from`: the room's local members but its sender, or the local
+    /// session holding `to` (Specs/chat-protocol.md: typing reaches the room's others or the
+    /// addressee only).
+    func typingRecipients(from: String, room: String?, to: String?) -> [Outlet] {
+        if let room {
+            return (roomMembers[room] ?? [:]).compactMap { id, outlet in sessions[id]?.nick == from ? nil : outlet }
+        }
+        guard let to, let session = nickOwner[to], let entry = sessions[session] else { return [] }
+        return [entry.outlet]
+    }
+
+    /// Another node (`node`, not `localNode`) took `nick` over: the local session holding it,
+    /// if any, is to be replaced (``replace(_:announce:)``).
+    func sessionReplacedByTakeover(of nick: String, node: String, localNode: String) -> UInt64? {
+        guard node != localNode else { return nil }
+        return nickOwner[nick]
+    }
+
     // MARK: Ending
 
     /// Another session took the nick (on this node or, told by a `takeover` record, on

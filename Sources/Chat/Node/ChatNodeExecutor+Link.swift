@@ -265,19 +265,17 @@ extension ChatNodeExecutor {
             guard let node = record.node else { return }
             onRoster(from: node, nicks: Set(record.nicks ?? []))
         case .takeover:
-            guard let node = record.node, node != nodeId, let nick = record.nick, let sessionId = nickOwner[nick] else { return }
+            guard let node = record.node, let nick = record.nick,
+                let sessionId = sessionsMachine.sessionReplacedByTakeover(of: nick, node: node, localNode: nodeId)
+            else { return }
             await replace(sessionId)
         case .hello, .fingerprint:
             onSecretRecord(record)
         case .typing:
             guard let from = record.from else { return }
-            let frame = ChatFrameCodec.encode(.typing(Typing(from: from, room: record.room, to: record.to)))
-            if let room = record.room {
-                let outlets = (roomMembers[room] ?? [:]).compactMap { id, outlet in sessions[id]?.nick == from ? nil : outlet }
-                broadcaster.broadcast(frame, to: outlets)
-            } else if let to = record.to, let sessionId = nickOwner[to], let entry = sessions[sessionId] {
-                entry.session.outlet.send(frame)
-            }
+            let outlets = sessionsMachine.typingRecipients(from: from, room: record.room, to: record.to)
+            guard !outlets.isEmpty else { return }
+            broadcaster.broadcast(ChatFrameCodec.encode(.typing(Typing(from: from, room: record.room, to: record.to))), to: outlets)
         default:
             return
         }

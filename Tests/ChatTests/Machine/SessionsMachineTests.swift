@@ -200,4 +200,20 @@ struct SessionsMachineTests {
         #expect(machine.detached(1).isEmpty)
         #expect(machine.joinDeadlines.isEmpty)
     }
+
+    @Test func typingGoesToTheRoomsOtherLocalMembersOrTheAddresseeAndATakeoverElsewhereReplacesTheLocalHolder() {
+        var machine = Machine(joinsInFlight: 4, roomsPerSession: 10, joinTimeout: Self.joinTimeout)
+        _ = Self.join(&machine, 1, nick: "alice", rooms: ["lobby", "dev"])
+        _ = Self.join(&machine, 2, nick: "bob", rooms: ["lobby"])
+        _ = Self.join(&machine, 3, nick: "carol", rooms: ["dev"])
+        #expect(machine.typingRecipients(from: "alice", room: "lobby", to: nil) == ["out2"])
+        #expect(machine.typingRecipients(from: "bob", room: "dev", to: nil) == ["out1", "out3"])
+        #expect(machine.typingRecipients(from: "zed", room: "empty", to: nil).isEmpty)
+        #expect(machine.typingRecipients(from: "zed", room: nil, to: "carol") == ["out3"])
+        #expect(machine.typingRecipients(from: "zed", room: nil, to: "nobody").isEmpty)
+        // A `takeover` record from another node names the local holder; this node's own does not.
+        #expect(machine.sessionReplacedByTakeover(of: "bob", node: "n2", localNode: "n1") == 2)
+        #expect(machine.sessionReplacedByTakeover(of: "bob", node: "n1", localNode: "n1") == nil)
+        #expect(machine.sessionReplacedByTakeover(of: "nobody", node: "n2", localNode: "n1") == nil)
+    }
 }

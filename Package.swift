@@ -253,7 +253,7 @@ let package = Package(
         ),
         .testTarget(
             name: "LoadTesterTests",
-            dependencies: ["LoadTester", "ChatClient", "ServerTestSupport"],
+            dependencies: ["LoadTester", "ChatClient", "ChatProtocol", "ServerTestSupport"],
             swiftSettings: strict
         ),
         .testTarget(

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Short LoadTester runs for CI: every transport, the in-process broker on one node, and two
 # nodes on RabbitMQ. Each run must verify clean (no loss, duplicate, misorder or leak);
-# performance is reported, not asserted.
+# performance is reported, not asserted. After each, a short resume run on the same server(s)
+# (`--resume-drops`): half the clients drop for 1-5 s while sending and rejoin (on the other
+# node with two) naming their room's last seq; every public message must still arrive exactly
+# once, in order, with no gap (Specs/chat-protocol.md, "Resume without gaps").
 #
 #   scripts/loadtest-ci.sh                 build (debug), run both backends
 #   LOADTEST_CONFIG=release scripts/loadtest-ci.sh    with release builds
@@ -135,11 +138,18 @@ lt_main() {
 
     local common=(--clients "${LOADTEST_CLIENTS:-100}" --duration "${LOADTEST_DURATION:-15}" --rooms 4
         --rate 1 --private-rate 0.5 --transports websocket=2,xhr-streaming=1,xhr-polling=1 --drain 20 --progress 5)
+    # The resume runs: rooms of 20, so a drop of a few seconds misses more than one resume
+    # frame holds and the client pages on with `history after`.
+    local resume=(--clients "${LOADTEST_RESUME_CLIENTS:-40}" --duration "${LOADTEST_RESUME_DURATION:-6}" --rooms 2
+        --rate 2 --private-rate 0.5 --transports websocket=2,xhr-streaming=1,xhr-polling=1 --drain 20 --progress 5
+        --resume-drops 0.5)
     local failed=0
 
     lt_log "== in-process broker, one node"
     if lt_start_server inmem --secret-file "$LT_OUT/secret"; then
         lt_loadtest "$LT_OUT/inmem.json" --url "http://127.0.0.1:$LT_PORT/chat" "${common[@]}" || failed=1
+        lt_log "== in-process broker, one node: clients drop and resume"
+        lt_loadtest "$LT_OUT/inmem-resume.json" --url "http://127.0.0.1:$LT_PORT/chat" "${resume[@]}" || failed=1
     else
         failed=1
     fi
@@ -154,6 +164,9 @@ lt_main() {
             && ports+=("$LT_PORT"); then
             lt_loadtest "$LT_OUT/rabbitmq-2nodes.json" --url "http://127.0.0.1:${ports[0]}/chat" \
                 --url "http://127.0.0.1:${ports[1]}/chat" "${common[@]}" || failed=1
+            lt_log "== RabbitMQ, two nodes: clients drop and resume on the other node"
+            lt_loadtest "$LT_OUT/rabbitmq-2nodes-resume.json" --url "http://127.0.0.1:${ports[0]}/chat" \
+                --url "http://127.0.0.1:${ports[1]}/chat" "${resume[@]}" || failed=1
         else
             failed=1
         fi

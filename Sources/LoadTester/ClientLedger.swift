@@ -106,6 +106,16 @@ struct ClientLedger: Sendable {
     var toleratesFaults = false
     /// What the fault-tolerant mode counted instead of recording (see `LoadTester+Faults.swift`).
     var tolerated = ToleratedFaults()
+    /// `--resume-drops`: the client drops and resumes. Public messages stay exactly once, in
+    /// order, with no gap; private ones are at least once (the inbox redelivers what was not
+    /// acked; duplicates are dropped by `msgId` and counted, like reordering); refusals that ask
+    /// for a retry and receipts ahead of their `sent` are tolerated as with `--faults`.
+    var resumes = false
+    /// What `--resume-drops` counted (see `LoadTester+Resume.swift`).
+    var resume = ResumeFigures()
+
+    /// Refusals to retry and early receipts are tolerated (`--faults` or `--resume-drops`).
+    var retries: Bool { toleratesFaults || resumes }
 
     init(me: Int, plan: LoadPlan) {
         self.me = me
@@ -160,7 +170,7 @@ struct ClientLedger: Sendable {
             return false
         }
         guard case .pending = outgoing[seq].state else { return false }
-        if toleratesFaults, code == "unavailable" || code == "rate_limited" {
+        if retries, code == "unavailable" || code == "rate_limited" {
             // Not accepted, to be sent again with the same id.
             if code == "unavailable" { tolerated.unavailable += 1 } else { tolerated.rateLimited += 1 }
             return true
@@ -189,7 +199,7 @@ struct ClientLedger: Sendable {
     mutating func receiptArrived(msgId: String, to: String) -> Bool {
         let me = self.me
         guard let seq = privateSeqByMsgId[msgId] else {
-            if toleratesFaults {
+            if retries {
                 // Its `sent` was lost with a connection; the retry's `sent` will claim it.
                 tolerated.earlyReceipts[msgId] = to
                 return false
@@ -244,6 +254,11 @@ struct ClientLedger: Sendable {
                 return .foreign
             }
             key = StreamKey(sender: Int32(sender), room: Int32(target))
+            if resumes, sender == me, outgoing.indices.contains(payload.seq), outgoing[payload.seq].state == .pending {
+                // Its `sent` was lost with the dropped connection; the resume brought its copy.
+                confirmed(id: String(payload.seq), msgId: msgId)
+                resume.confirmedByOwnCopy += 1
+            }
             if roomIncoming.isEmpty { roomIncoming = Array(repeating: Incoming(), count: plan.members[myRoom].count) }
             outcome = roomIncoming[plan.slotInRoom[sender]].record(payload.seq, msgId: msgId)
         case .user(let addressee):
@@ -259,14 +274,16 @@ struct ClientLedger: Sendable {
             outcome = privateIncoming[key.sender, default: Incoming()].record(payload.seq, msgId: msgId)
         }
         received += 1
+        // With drops, private messages are at least once; public ones stay exactly once.
+        let tolerant = toleratesFaults || (resumes && key.room == -1)
         if !outcome.new {
-            if toleratesFaults {
+            if tolerant {
                 tolerated.duplicatesDropped += 1
             } else {
                 violations.record(.duplicate, "u\(me) got \(name()) again")
             }
         } else if let last = outcome.after {
-            if toleratesFaults {
+            if tolerant {
                 tolerated.reordered += 1
             } else {
                 violations.record(.misorder, "u\(me) got \(name()) after u\(sender)#\(last)")
@@ -274,6 +291,27 @@ struct ClientLedger: Sendable {
         }
         if case .user = payload.target { return .load(sentAt: payload.sentAt, privateMsgId: msgId) }
         return .load(sentAt: payload.sentAt, privateMsgId: nil)
+    }
+
+    /// `--resume-drops`: the client's `ResumePositions` dropped a public message of its room as
+    /// one it has. `allowed`: a `seq` a page of a resume listed that also came live (the spec
+    /// lets a page list such a message again; the client keeps one copy per `seq`); anything
+    /// else came twice from the server: a duplicate.
+    mutating func repeatDropped(from: String, text: String, seq: Int64?, allowed: Bool) {
+        let me = self.me
+        if allowed {
+            resume.pageRepeats += 1
+            return
+        }
+        let name = LoadPayload(parsing: text).map { "u\($0.sender)#\($0.seq)" } ?? "a message from \(from)"
+        violations.record(.duplicate, "u\(me) got \(name) (seq \(seq.map(String.init) ?? "none")) again, outside a resume's pages")
+    }
+
+    /// `--resume-drops`: a resume answered `gap`: the node no longer had all the client missed.
+    mutating func gapArrived(room: String, after: Int64, next: Int64) {
+        let me = self.me
+        resume.gaps += 1
+        violations.record(.gap, "u\(me) resumed \(room) after seq \(after) and got a gap: kept from seq \(next) on")
     }
 
     /// What arrived on one stream (a sender's messages to a room, or its private ones), nil

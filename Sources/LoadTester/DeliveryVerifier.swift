@@ -21,6 +21,8 @@ enum DeliveryVerifier {
         /// retried until `sent`), and what the clients counted instead of recording violations.
         var unconfirmedTolerated = 0
         var tolerated = ToleratedFaults()
+        /// `--resume-drops` runs: drops, resumes and what came back through them.
+        var resume = ResumeFigures()
 
         var passed: Bool { violations.isEmpty }
     }
@@ -34,9 +36,10 @@ enum DeliveryVerifier {
         let toleratesFaults = ledgers.contains { $0.toleratesFaults }
         for ledger in ledgers {
             result.tolerated.add(ledger.tolerated)
+            result.resume.add(ledger.resume)
             result.violations.merge(ledger.violations)
             // Duplicates (tolerated with faults) are not deliveries.
-            result.deliveries += ledger.received - (ledger.toleratesFaults ? ledger.tolerated.duplicatesDropped : 0)
+            result.deliveries += ledger.received - (ledger.retries ? ledger.tolerated.duplicatesDropped : 0)
             result.receipts += ledger.receipts
         }
 

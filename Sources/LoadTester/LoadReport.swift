@@ -69,6 +69,9 @@ struct LoadReport: Sendable {
         if scenario.faultTolerant {
             lines.append(verdict.tolerated.summary + "; \(verdict.unconfirmedTolerated) never confirmed")
         }
+        if scenario.resumeDrops != nil {
+            lines.append(verdict.resume.summary(privateDuplicates: verdict.tolerated.duplicatesDropped))
+        }
         for server in servers {
             var text =
                 "server RSS  pid \(server.pid): \(Self.mebibytes(server.before)) before, \(Self.mebibytes(server.joined)) all joined, \(Self.mebibytes(server.end)) after sending"
@@ -78,10 +81,15 @@ struct LoadReport: Sendable {
             lines.append(text)
         }
         if verdict.passed {
-            lines.append(
-                scenario.faultTolerant
-                    ? "verdict     PASS: every sent message reached every recipient (duplicates dropped by msgId), and no one else"
-                    : "verdict     PASS: every message reached every recipient exactly once, in order, and no one else")
+            if scenario.faultTolerant {
+                lines.append("verdict     PASS: every sent message reached every recipient (duplicates dropped by msgId), and no one else")
+            } else if scenario.resumeDrops != nil {
+                lines.append(
+                    "verdict     PASS: across \(verdict.resume.drops) drops every public message reached every member of its room exactly once, in order, "
+                        + "with no gap; every private one its addressee (redelivered duplicates dropped by msgId); and no one else")
+            } else {
+                lines.append("verdict     PASS: every message reached every recipient exactly once, in order, and no one else")
+            }
         } else {
             let counts = Violation.Kind.allCases.compactMap { kind -> String? in
                 let count = verdict.violations.count(kind)
@@ -150,6 +158,9 @@ struct LoadReport: Sendable {
         /// `--faults` runs only: what was tolerated, and messages never confirmed.
         var faults: ToleratedFaults?
         var unconfirmed: Int?
+        /// `--resume-drops` runs only: drops, resumes and what came back through them.
+        var resume: ResumeFigures?
+        var privateDuplicatesDropped: Int?
     }
 
     static func percentiles(_ histogram: Histogram<UInt64>) -> JSON.Percentiles {
@@ -193,7 +204,9 @@ struct LoadReport: Sendable {
             violationCounts: Dictionary(uniqueKeysWithValues: verdict.violations.counts.map { ($0.key.rawValue, $0.value) }),
             violations: verdict.violations.first,
             faults: scenario.faultTolerant ? verdict.tolerated : nil,
-            unconfirmed: scenario.faultTolerant ? verdict.unconfirmedTolerated : nil
+            unconfirmed: scenario.faultTolerant ? verdict.unconfirmedTolerated : nil,
+            resume: scenario.resumeDrops != nil ? verdict.resume : nil,
+            privateDuplicatesDropped: scenario.resumeDrops != nil ? verdict.tolerated.duplicatesDropped : nil
         )
     }
 

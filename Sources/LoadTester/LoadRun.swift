@@ -61,7 +61,8 @@ struct LoadRun {
                 let transport = scenario.transports.transport(for: index)
                 let padding = scenario.padding
                 let ignored = scenario.faults.ignorePublicDelivery[index]
-                let recovery = scenario.faultTolerant ? FaultRecovery(endpoints: scenario.endpoints) : nil
+                let resumes = scenario.resumeDrops != nil
+                let recovery = scenario.faultTolerant || resumes ? FaultRecovery(endpoints: scenario.endpoints) : nil
                 users.append(
                     try await loop.submit {
                         let user = SimulatedUser(
@@ -74,7 +75,8 @@ struct LoadRun {
                             counters: counters,
                             padding: padding,
                             ignoredPublicDelivery: ignored,
-                            recovery: recovery
+                            recovery: recovery,
+                            resumes: resumes
                         )
                         let handle = NIOLoopBound(user, eventLoop: loop)
                         user.connect(handle: handle)
@@ -118,9 +120,14 @@ struct LoadRun {
         let until = SimulatedUser.now() + UInt64(scenario.duration * 1_000_000_000)
         let publicRate = scenario.rate
         let privateRate = scenario.privateRate
-        for user in users {
+        for (index, user) in users.enumerated() {
+            var drop: (after: Double, away: Double)?
+            if let drops = scenario.resumeDrops, drops.drops(index) {
+                drop = (Double.random(in: drops.moment) * scenario.duration, Double.random(in: drops.away))
+            }
+            let planned = drop
             user.eventLoop.execute {
-                user.value.startSending(publicRate: publicRate, privateRate: privateRate, until: until)
+                user.value.startSending(publicRate: publicRate, privateRate: privateRate, until: until, drop: planned)
             }
         }
         let sendEnd = sendStart + .seconds(scenario.duration)

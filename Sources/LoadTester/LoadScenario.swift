@@ -32,6 +32,9 @@ struct LoadScenario: Sendable {
     var faultTolerant = false
     /// `--faults`: seconds to wait at the end for every client to see every client online.
     var presenceTimeout = 30.0
+    /// `--resume-drops`: which clients drop once while sending, when and for how long; they
+    /// rejoin naming their room's last `seq`. See `LoadTester+Resume.swift`.
+    var resumeDrops: ResumeDrops?
 
     var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
 

@@ -72,6 +72,15 @@ struct LoadTesterCommand: AsyncParsableCommand {
     @Option(name: .customLong("presence-timeout"), help: "With --faults: seconds to wait at the end for every client to see every client online.")
     var presenceTimeout = 30.0
 
+    @Option(
+        name: .customLong("resume-drops"),
+        help: ArgumentHelp(
+            "Share of clients (0 to 1) that drop their connection once while sending, for 1-5 s, then rejoin (on the next --url) naming their room's last seq.",
+            discussion:
+                "Missed public messages must come back through the resume and `history after` pages: a public message twice, one missing, out of order, or a `gap` is a violation. Private messages are at least once (the inbox redelivers what was not acked; duplicates are dropped by msgId and counted).",
+            valueName: "share"))
+    var resumeDrops = 0.0
+
     @Option(help: "A tag for nicks and rooms of this run (letters and digits; random by default).")
     var run: String?
 
@@ -86,6 +95,10 @@ struct LoadTesterCommand: AsyncParsableCommand {
         guard progress > 0 else { throw ValidationError("--progress must be more than 0 seconds.") }
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256.") }
         guard (0...3900).contains(padding) else { throw ValidationError("--padding must be between 0 and 3900 characters.") }
+        guard (0...1).contains(resumeDrops) else { throw ValidationError("--resume-drops is a share of the clients: between 0 and 1.") }
+        guard !(faults && resumeDrops > 0) else {
+            throw ValidationError("--faults and --resume-drops check different promises: use one of them.")
+        }
         if let run {
             guard (1...16).contains(run.count), run.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else {
                 throw ValidationError("--run must be 1 to 16 letters or digits.")
@@ -125,7 +138,8 @@ struct LoadTesterCommand: AsyncParsableCommand {
             serverPIDs: serverPIDs,
             naming: LoadNaming(run: run ?? LoadNaming.randomRun()),
             faultTolerant: faults,
-            presenceTimeout: presenceTimeout
+            presenceTimeout: presenceTimeout,
+            resumeDrops: resumeDrops > 0 ? ResumeDrops(share: resumeDrops) : nil
         )
         FileDescriptorLimit.raise(toAtLeast: clients * 2 + 256)
         let report: LoadReport

@@ -11,6 +11,9 @@ final class SimulatedUser {
         case joined
         /// Fault-tolerant runs: the session closed mid-run; reconnecting and rejoining.
         case reconnecting
+        /// `--resume-drops`: rejoined; the resume's frames and pages are still coming (new
+        /// messages wait, unconfirmed ones are resent when it ends).
+        case resuming
         case finished
     }
 
@@ -54,6 +57,15 @@ final class SimulatedUser {
     /// attempt answered `unavailable` did claim it.
     private let joinNonce = JoinRequest.makeNonce()
     static let maxJoinAttempts = 20
+    /// `--resume-drops` runs: the room's position and the resume in progress.
+    private var roomResume: RoomResume?
+    /// The node this client's session is on, the one it dropped from, and whether its last
+    /// join named a position.
+    private var currentEndpoint: SockJSEndpoint
+    private var droppedFrom: SockJSEndpoint?
+    private var resumeNamed = false
+    /// Counts connections: events of a connection this client dropped are ignored.
+    private var generation = 0
 
     init(
         index: Int,
@@ -65,9 +77,11 @@ final class SimulatedUser {
         counters: ProgressCounters,
         padding: Int,
         ignoredPublicDelivery: Int? = nil,
-        recovery: FaultRecovery? = nil
+        recovery: FaultRecovery? = nil,
+        resumes: Bool = false
     ) {
         self.recovery = recovery
+        self.currentEndpoint = endpoint
         self.ignoredPublicDelivery = ignoredPublicDelivery
         self.index = index
         self.plan = plan
@@ -78,7 +92,9 @@ final class SimulatedUser {
         self.counters = counters
         self.padding = padding
         self.ledger = ClientLedger(me: index, plan: plan)
-        self.ledger.toleratesFaults = recovery != nil
+        self.ledger.toleratesFaults = recovery != nil && !resumes
+        self.ledger.resumes = resumes
+        if resumes { roomResume = RoomResume(room: plan.room(plan.roomOf[index])) }
     }
 
     static func now() -> UInt64 { NIODeadline.now().uptimeNanoseconds }
@@ -97,21 +113,32 @@ final class SimulatedUser {
 
     private func open(endpoint: SockJSEndpoint) {
         guard let handle else { return }
+        generation += 1
+        let generation = self.generation
+        currentEndpoint = endpoint
         let connection = ChatConnection(endpoint: endpoint, transport: transport, eventLoop: eventLoop) { event in
-            handle.value.handle(event)
+            handle.value.handle(event, generation: generation)
         }
         self.connection = connection
-        connection.join(nick: nick, token: token, rooms: [roomName], nonce: joinNonce)
+        let resume = token == nil ? nil : roomResume?.resumeRequest
+        resumeNamed = resume?.isEmpty == false
+        connection.join(nick: nick, token: token, rooms: [roomName], nonce: joinNonce, resume: resume)
     }
 
     /// Sends at the given rates (messages per second; 0 for none) until `until` (uptime ns).
     /// The first message of each kind comes after a random part of its interval, so clients
     /// do not all send in the same instant.
-    func startSending(publicRate: Double, privateRate: Double, until: UInt64) {
+    /// `drop`: `--resume-drops` clients drop their connection `after` seconds, for `away` seconds.
+    func startSending(publicRate: Double, privateRate: Double, until: UInt64, drop: (after: Double, away: Double)? = nil) {
         guard phase == .joined else { return }
         sendUntil = until
         if publicRate > 0 { schedule(.room, every: 1 / publicRate, first: true) }
         if privateRate > 0, plan.clientCount > 1 { schedule(.user, every: 1 / privateRate, first: true) }
+        if let drop {
+            eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(drop.after * 1_000_000_000))) { [weak self] in
+                self?.drop(away: drop.away)
+            }
+        }
     }
 
     /// Stops sending and closes the session; a close after this is not a violation.
@@ -132,7 +159,9 @@ final class SimulatedUser {
         let interval = Int64(seconds * 1_000_000_000)
         let delay = first ? Int64.random(in: 0...max(1, interval)) : interval
         timers[kind] = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(delay)) { [weak self] in
-            guard let self, self.phase == .joined || self.phase == .reconnecting, Self.now() < self.sendUntil else { return }
+            guard let self, self.phase == .joined || self.phase == .reconnecting || self.phase == .resuming, Self.now() < self.sendUntil else {
+                return
+            }
             switch kind {
             case .room: self.sendPublic()
             case .user: self.sendPrivate()
@@ -171,7 +200,8 @@ final class SimulatedUser {
 
     // MARK: Events
 
-    private func handle(_ event: ChatClientEvent) {
+    private func handle(_ event: ChatClientEvent, generation: Int) {
+        guard generation == self.generation else { return }
         switch event {
         case .open:
             counters.add(.connected)
@@ -186,7 +216,7 @@ final class SimulatedUser {
                 closeReason = reason
                 counters.add(.failedToJoin)
                 phase = .finished
-            case .joined where recovery != nil:
+            case .joined where recovery != nil, .resuming:
                 counters.add(.disconnected)
                 ledger.tolerated.disconnects += 1
                 catchUpFloor = newestRoomSeq
@@ -212,7 +242,11 @@ final class SimulatedUser {
             notePresence(welcome.users.map { ($0.nick, $0.online) })
             onlineView.insert(index)
             if phase == .reconnecting {
-                rejoined(history: welcome.history[roomName] ?? [])
+                if roomResume != nil {
+                    resumed(welcome)
+                } else {
+                    rejoined(history: welcome.history[roomName] ?? [])
+                }
                 return
             }
             guard phase == .connecting else { return }
@@ -224,7 +258,11 @@ final class SimulatedUser {
                 defer { publicDeliveries += 1 }
                 if publicDeliveries == ignoredPublicDelivery { return }
             }
-            deliver(message, live: true)
+            if message.room == roomName, let outcome = roomResume?.received(frame) {
+                apply(outcome)
+            } else {
+                deliver(message, live: true)
+            }
         case .sent(let sent):
             let receiptsBefore = ledger.receipts
             if let outgoing = ledger.confirmed(id: sent.id, msgId: sent.msgId) {
@@ -271,6 +309,10 @@ final class SimulatedUser {
         case .presence(let presence):
             notePresence(presence.online.map { ($0, true) } + presence.offline.map { ($0, false) })
             counters.add(.otherFrames)
+        case .history(let history) where roomResume != nil && history.room == roomName && history.after != nil:
+            if let outcome = roomResume?.received(frame) { apply(outcome) }
+        case .gap(let gap) where roomResume != nil && gap.room == roomName:
+            if let outcome = roomResume?.received(frame) { apply(outcome) }
         case .history(let history) where recovery != nil && history.room == roomName:
             recovered(history.messages)
         case .typing, .history, .entered, .left, .users, .gap:
@@ -283,6 +325,13 @@ final class SimulatedUser {
     private func deliver(_ message: ChatMessage, live: Bool) {
         if message.room == roomName, let seq = message.seq { newestRoomSeq = max(newestRoomSeq ?? seq, seq) }
         let duplicatesBefore = ledger.tolerated.duplicatesDropped
+        let ownCopiesBefore = ledger.resume.confirmedByOwnCopy
+        defer {
+            if ledger.resume.confirmedByOwnCopy > ownCopiesBefore {
+                counters.add(.confirmed)
+                counters.add(.expectedDeliveries, plan.recipientCount(.room(plan.roomOf[index])))
+            }
+        }
         let arrival = ledger.messageArrived(
             from: message.from,
             room: message.room,
@@ -308,7 +357,7 @@ final class SimulatedUser {
 
     private func notePresence(_ entries: [(nick: String, online: Bool)]) {
         // Only fault-tolerant runs check presence; tracking it costs every client O(clients).
-        guard recovery != nil else { return }
+        guard recovery != nil, roomResume == nil else { return }
         for entry in entries {
             guard let client = plan.naming.clientIndex(ofNick: entry.nick), client < plan.clientCount else { continue }
             if entry.online { onlineView.insert(client) } else { onlineView.remove(client) }
@@ -364,7 +413,12 @@ final class SimulatedUser {
         eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(delay)) { [weak self] in
             guard let self else { return }
             self.retryScheduled = false
-            guard self.phase == .joined || self.phase == .reconnecting else { return }
+            guard self.phase == .joined || self.phase == .reconnecting || self.phase == .resuming else { return }
+            // While a resume runs, resends wait for its end (a message may prove taken by its copy).
+            if self.phase == .resuming {
+                self.enqueueRetry([])
+                return
+            }
             // While reconnecting, the rejoin resends everything pending anyway.
             guard self.phase == .joined else {
                 self.retryQueue.removeAll()
@@ -395,6 +449,67 @@ final class SimulatedUser {
         }
     }
 
+    // MARK: Drops and resumes (`--resume-drops` runs only)
+
+    /// Closes the connection as a lost network would, stays away `away` seconds, then rejoins
+    /// on the next node, naming the room's position. Waits for a position (the first message
+    /// of the room) so that the rejoin resumes.
+    private func drop(away: Double) {
+        guard phase == .joined, let recovery, let roomResume else { return }
+        guard !roomResume.resumeRequest.isEmpty else {
+            guard Self.now() < sendUntil else { return }
+            eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(250)) { [weak self] in self?.drop(away: away) }
+            return
+        }
+        ledger.resume.drops += 1
+        counters.add(.disconnected)
+        phase = .reconnecting
+        droppedFrom = currentEndpoint
+        pendingAcks.removeAll()
+        let dropped = connection
+        connection = nil
+        generation += 1
+        dropped?.close()
+        let here = recovery.endpoints.firstIndex(of: currentEndpoint) ?? 0
+        let next = recovery.endpoints[(here + 1) % recovery.endpoints.count]
+        reconnectTimer = eventLoop.assumeIsolated().scheduleTask(in: .nanoseconds(Int64(away * 1_000_000_000))) { [weak self] in
+            guard let self, self.phase == .reconnecting else { return }
+            self.open(endpoint: next)
+        }
+    }
+
+    /// Rejoined after a drop: the resume's frames follow the welcome.
+    private func resumed(_ welcome: Welcome) {
+        phase = .resuming
+        reconnectAttempt = 0
+        ledger.tolerated.reconnects += 1
+        if resumeNamed { ledger.resume.resumes += 1 }
+        if let droppedFrom, droppedFrom != currentEndpoint { ledger.resume.toOtherNode += 1 }
+        droppedFrom = nil
+        if let outcome = roomResume?.rejoined(welcome, resumed: resumeNamed) { apply(outcome) }
+    }
+
+    /// Records what a resume frame (or a live message) brought, asks the next page, and once
+    /// the resume is over sends again every message not yet confirmed, oldest first.
+    private func apply(_ outcome: RoomResume.Outcome) {
+        for repeated in outcome.repeats {
+            ledger.repeatDropped(from: repeated.message.from, text: repeated.message.text, seq: repeated.message.seq, allowed: repeated.allowed)
+        }
+        if let gap = outcome.gap { ledger.gapArrived(room: gap.room, after: gap.after, next: gap.next) }
+        for delivery in outcome.deliveries {
+            if delivery.recovered { ledger.resume.recovered += 1 }
+            deliver(delivery.message, live: !delivery.recovered)
+        }
+        if let after = outcome.pageAfter, let recovery {
+            ledger.resume.pages += 1
+            connection?.history(room: roomName, after: after, limit: recovery.historyPage)
+        }
+        if outcome.finished, phase == .resuming {
+            phase = .joined
+            enqueueRetry(ledger.outgoing.indices.filter { ledger.outgoing[$0].state == .pending })
+        }
+    }
+
     /// Acks go out once per loop turn, however many private messages arrived in it.
     private func scheduleAckFlush() {
         guard !ackFlushScheduled else { return }
@@ -406,7 +521,7 @@ final class SimulatedUser {
         ackFlushScheduled = false
         guard !pendingAcks.isEmpty else { return }
         // Not joined (reconnecting): the messages come again after the rejoin and are acked then.
-        guard phase == .joined || phase == .finished else {
+        guard phase == .joined || phase == .resuming || phase == .finished else {
             pendingAcks.removeAll(keepingCapacity: true)
             return
         }

@@ -24,6 +24,8 @@ struct Violation: Hashable, Sendable, Codable, CustomStringConvertible {
         case unexpected
         /// A client's session closed before the run was over.
         case disconnected
+        /// `--resume-drops`: a resume answered with a `gap` (with default retention nothing is dropped).
+        case gap
     }
 
     var kind: Kind

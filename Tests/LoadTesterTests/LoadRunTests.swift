@@ -55,6 +55,29 @@ import Testing
         #expect(report.summary.contains("  - loss: u4 never got"))
     }
 
+    @Test func clientsThatDropAndResumeGetEveryPublicMessageOnceInOrderWithNoGap() async throws {
+        let server = try await LiveServer.start()
+        defer { server.stopBlocking() }
+        var scenario = try scenario(url: server.url("/chat"))
+        scenario.rate = 4
+        scenario.duration = 3
+        // Every other client drops once, early enough to miss messages, and comes back soon.
+        scenario.resumeDrops = ResumeDrops(share: 0.5, away: 0.5...1.0, moment: 0.1...0.3)
+        let report = try await LoadRun(scenario: scenario, log: { _ in }).run()
+        #expect(report.verdict.violations.first == [])
+        #expect(report.passed)
+        #expect(report.verdict.confirmed == report.verdict.sent)
+        #expect(report.verdict.deliveries == report.verdict.expectedDeliveries)
+        #expect(report.verdict.receipts == report.verdict.privateConfirmed)
+        let resume = report.verdict.resume
+        #expect(resume.drops == 4)
+        #expect(resume.resumes == resume.drops)
+        #expect(resume.recovered > 0)
+        #expect(resume.gaps == 0)
+        #expect(report.summary.contains("resume      4 drops, 4 resumes"))
+        #expect(report.summary.contains("verdict     PASS: across 4 drops every public message"))
+    }
+
     @Test func nothingListeningIsOneClearSentence() async throws {
         let port = try FreePort.next()
         let url = "http://127.0.0.1:\(port)/chat"

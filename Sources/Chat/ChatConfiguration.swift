@@ -39,6 +39,9 @@ public struct ChatConfiguration: Sendable {
     /// it concludes that they share its secret (Specs/amqp-topology.md, "Every node uses the
     /// same secret"). Joins wait for it once per process start, not per reconnect.
     public var secretCheckWindow: Duration = .seconds(1)
+    /// `--registration closed`: only nicks with an account made by an operator
+    /// (`rabbitChat user add`) may join; others get `registration_closed`.
+    public var registrationClosed = false
 
     public init(
         nodeId: String,

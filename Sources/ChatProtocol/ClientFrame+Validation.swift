@@ -3,6 +3,10 @@ extension ClientFrame {
     public static let maxIdBytes = 128
     /// The most msgIds in one `ack`.
     public static let maxAckIds = 1000
+    /// The fewest and most bytes of a password (UTF-8).
+    public static let passwordBytes = 8...256
+    /// A password sign-in that failed, whatever was wrong (it never says which part).
+    public static let signInFailed = "The nick and password do not match: check both and try again."
     /// The fewest and most bytes of a join's `nonce`.
     public static let nonceBytes = 16...128
     /// The most rooms in one `join`.
@@ -28,6 +32,9 @@ extension ClientFrame {
             if let token = join.token, token.utf8.count > 256 {
                 throw ChatProtocolError(.authFailed, "This token is not valid for this nick: join with the token you got in your first welcome.")
             }
+            if let password = join.password, !Self.passwordBytes.contains(password.utf8.count) {
+                throw ChatProtocolError(.authFailed, Self.signInFailed)
+            }
             if let nonce = join.nonce {
                 guard Self.nonceBytes.contains(nonce.utf8.count), nonce.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
                     throw ChatProtocolError(
@@ -51,6 +58,15 @@ extension ClientFrame {
             if let resume = join.resume?.rooms { try Self.checkResume(resume, rooms: join.rooms ?? [ChatName.lobby]) }
         case .enter(let request), .leave(let request):
             try Self.checkRoom(request.room)
+        case .setPassword(let request):
+            guard Self.passwordBytes.contains(request.password.utf8.count) else {
+                throw ChatProtocolError(
+                    .weakPassword,
+                    "A password is \(Self.passwordBytes.lowerBound) to \(Self.passwordBytes.upperBound) bytes: pick a longer (or shorter) one.")
+            }
+            if let current = request.current, !Self.passwordBytes.contains(current.utf8.count) {
+                throw ChatProtocolError(.authFailed, "That is not your current password: send it as 'current' to change your password.")
+            }
         case .say(let say):
             try Self.checkId(say.id)
             if let room = say.room { try Self.checkRoom(room, id: say.id) }

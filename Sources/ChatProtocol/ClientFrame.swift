@@ -10,6 +10,7 @@ public enum ClientFrame: Sendable, Hashable {
     case history(HistoryRequest)
     case typing(TypingRequest)
     case users(UsersRequest)
+    case setPassword(SetPasswordRequest)
 
     /// The `type` field's value.
     public var type: String {
@@ -23,6 +24,7 @@ public enum ClientFrame: Sendable, Hashable {
         case .history: "history"
         case .typing: "typing"
         case .users: "users"
+        case .setPassword: "setPassword"
         }
     }
 
@@ -54,12 +56,16 @@ public struct JoinRequest: Sendable, Hashable, Codable {
     /// welcome, or a `gap` where the node no longer has it (Specs/chat-protocol.md, "Resume
     /// without gaps").
     public var resume: JoinResume?
+    /// The nick's password (8 to 256 bytes), for a nick protected with `setPassword`.
+    public var password: String?
 
     public init(
-        nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil, resume: JoinResume? = nil
+        nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil, resume: JoinResume? = nil,
+        password: String? = nil
     ) {
         self.nick = nick
         self.token = token
+        self.password = password
         self.rooms = rooms
         self.nonce = nonce
         self.pending = pending
@@ -178,6 +184,18 @@ public struct UsersRequest: Sendable, Hashable, Codable {
     }
 }
 
+/// `setPassword`: protects the session's nick with `password` (8 to 256 bytes); `current` is
+/// required when the nick has a password already.
+public struct SetPasswordRequest: Sendable, Hashable, Codable {
+    public var password: String
+    public var current: String?
+
+    public init(password: String, current: String? = nil) {
+        self.password = password
+        self.current = current
+    }
+}
+
 extension ClientFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -194,6 +212,7 @@ extension ClientFrame: Codable {
         case "history": self = .history(try HistoryRequest(from: decoder))
         case "typing": self = .typing(try TypingRequest(from: decoder))
         case "users": self = .users(try UsersRequest(from: decoder))
+        case "setPassword": self = .setPassword(try SetPasswordRequest(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -210,6 +229,7 @@ extension ClientFrame: Codable {
         case .history(let payload): try payload.encode(to: encoder)
         case .typing(let payload): try payload.encode(to: encoder)
         case .users(let payload): try payload.encode(to: encoder)
+        case .setPassword(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -12,6 +12,7 @@ public enum ServerFrame: Sendable, Hashable {
     case error(ErrorFrame)
     case users(UsersList)
     case gap(Gap)
+    case passwordSet(PasswordSet)
 
     /// The `type` field's value.
     public var type: String {
@@ -28,6 +29,7 @@ public enum ServerFrame: Sendable, Hashable {
         case .error: "error"
         case .users: "users"
         case .gap: "gap"
+        case .passwordSet: "passwordSet"
         }
     }
 }
@@ -291,6 +293,12 @@ public struct ErrorFrame: Sendable, Hashable, Codable {
     }
 }
 
+/// `passwordSet`: the session's nick is protected by the password it sent (the record is on
+/// the broker, confirmed); sign in with it from any browser.
+public struct PasswordSet: Sendable, Hashable, Codable {
+    public init() {}
+}
+
 extension ServerFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -310,6 +318,7 @@ extension ServerFrame: Codable {
         case "error": self = .error(try ErrorFrame(from: decoder))
         case "users": self = .users(try UsersList(from: decoder))
         case "gap": self = .gap(try Gap(from: decoder))
+        case "passwordSet": self = .passwordSet(try PasswordSet(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -330,6 +339,7 @@ extension ServerFrame: Codable {
         case .error(let payload): try payload.encode(to: encoder)
         case .users(let payload): try payload.encode(to: encoder)
         case .gap(let payload): try payload.encode(to: encoder)
+        case .passwordSet(let payload): try payload.encode(to: encoder)
         }
     }
 }

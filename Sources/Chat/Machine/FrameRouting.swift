@@ -15,6 +15,8 @@ enum FrameRoute: Sendable, Equatable {
     /// Publish a private message (``PublishMachine``, kind `tell`) to `to`.
     case tell(id: String, to: String, text: String)
     case ack(msgIds: [String])
+    /// Protect the nick with a password, or change it (``AccountsMachine``).
+    case setPassword(SetPasswordRequest)
     case history(HistoryRequest)
     case users(prefix: String, limit: Int)
     /// Publish a `typing` record with `routingKey` (best effort, no confirm).
@@ -60,6 +62,8 @@ enum FrameRouting {
             return .tell(id: request.id, to: request.to, text: request.text)
         case .ack(let request):
             return .ack(msgIds: request.msgIds)
+        case .setPassword(let request):
+            return .setPassword(request)
         case .history(let request):
             return .history(request)
         case .users(let request):

@@ -139,6 +139,13 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     }
 
     /// The claims machine's answer.
+    /// The nick's account refused the join before its claim was looked at (a wrong or missing
+    /// password, over a password limit, registration closed: ``AccountsMachine``).
+    mutating func refused(_ error: ChatProtocolError) -> Action {
+        precondition(state == .admitting)
+        return fail(error)
+    }
+
     mutating func admission(_ admission: Claims.Admission) -> Action {
         precondition(state == .admitting)
         switch admission {

@@ -44,7 +44,12 @@ extension ChatNodeExecutor {
                 await enterJoinGate()
                 action = join.enteredGate()
             case .checkAdmission(let nick, let token, let claimant):
-                action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
+                // A protected nick: its password (off the actor), in place of the token.
+                switch await signIn(request, address: session.address) {
+                case .open: action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
+                case .signedIn: action = join.admission(claimsMachine.admission(of: nick, token: .valid, claimant: claimant))
+                case .refused(let error): action = join.refused(error)
+                }
             case .recordClaim(let nick, let marker):
                 await publishClaim(nick: nick, marker: marker, claimant: nil)
                 action = join.claimRecorded()

@@ -53,6 +53,14 @@ actor ChatNodeExecutor {
     var link: Link?
     var generation = 0
     var lastClaimsOffset: Int64?
+    /// Where the `chat.state` stream was read up to.
+    var lastStateOffset: Int64?
+    /// The accounts read from `chat.state` and the password derivations (ChatNodeExecutor+Accounts.swift).
+    var accountsMachine = Accounts()
+    /// Derivations waiting for their turn, by waiter id (``AccountsMachine/Action``).
+    var derivationResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    /// The password attempts per nick and per address (Specs/bounds.md).
+    var passwordLimiter = PasswordLimits()
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
     nonisolated let fingerprint: String
     /// The secret check is over and found no node with another secret (``CatchUpMachine``),

@@ -121,6 +121,11 @@ struct RabbitChat: AsyncParsableCommand {
             Backup.main(Array(CommandLine.arguments.dropFirst(2)))
             Foundation.exit(0)
         }
+        // `rabbitChat user add|passwd|delete NAME`: the operator's accounts (UserCommand).
+        if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "user" {
+            await UserCommand.main(Array(CommandLine.arguments.dropFirst(2)))
+            Foundation.exit(0)
+        }
         let command: any ParsableCommand
         do {
             command = try parseAsRoot()

@@ -32,4 +32,6 @@ public enum ChatErrorCode: String, Sendable, Hashable, Codable, CaseIterable {
     case inboxFull = "inbox_full"
     /// `enter` when the session is in as many rooms as it may be.
     case tooManyRooms = "too_many_rooms"
+    /// `signOut` with a device id that is not one of the user's; nothing was signed out.
+    case unknownDevice = "unknown_device"
 }

@@ -102,3 +102,16 @@ struct PasswordLimiter<Instant: InstantProtocol>: Sendable where Instant.Duratio
         while let first = instants.first, !(horizon < first) { instants.removeFirst() }
     }
 }
+
+/// An instant of the chat's clock (``ChatClock``, milliseconds), for the password limits: a
+/// test that moves its ``ManualChatClock`` moves the limits' windows too.
+struct ChatClockInstant: InstantProtocol {
+    var offset: Duration
+
+    init(milliseconds: Int64) { offset = .milliseconds(milliseconds) }
+    init(offset: Duration) { self.offset = offset }
+
+    func advanced(by duration: Duration) -> ChatClockInstant { ChatClockInstant(offset: offset + duration) }
+    func duration(to other: ChatClockInstant) -> Duration { other.offset - offset }
+    static func < (lhs: ChatClockInstant, rhs: ChatClockInstant) -> Bool { lhs.offset < rhs.offset }
+}

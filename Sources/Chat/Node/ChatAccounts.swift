@@ -10,7 +10,8 @@ public enum ChatAccounts {
     }
 
     /// Makes (or replaces) the operator account of `nick` with `password`; the hash is derived
-    /// here (about 150 ms), then the record is published and confirmed.
+    /// here (about 150 ms), then the record is published and confirmed, then a `revoke` of
+    /// every device of the nick (signed-in browsers sign in again with the new password).
     public static func setPassword(_ password: String, for nick: String, on connection: any BrokerConnection, topology: ChatTopology) async throws(Failure) {
         guard ChatName.isValid(nick) else {
             throw Failure(description: "A nick is 1 to 32 letters, digits, '_', '.' or '-': \(nick) is not one.")
@@ -27,16 +28,19 @@ public enum ChatAccounts {
         }
         let ts = SystemChatClock().nowMilliseconds()
         try await publish(StateRecord.password(nick: nick, hash: hash, ts: ts, byOperator: true), on: connection, topology: topology)
+        // A new password signs every device out (their sessions close with 4005).
+        try await publish(StateRecord(AccountsMachine<Int>.Record.revokeAll(nick: nick, ts: ts)), on: connection, topology: topology)
     }
 
     /// Deletes the account of `nick`: the nick is no longer protected (and, under
-    /// `--registration closed`, may no longer join).
+    /// `--registration closed`, may no longer join); every device of it is signed out.
     public static func delete(_ nick: String, on connection: any BrokerConnection, topology: ChatTopology) async throws(Failure) {
         guard ChatName.isValid(nick) else {
             throw Failure(description: "A nick is 1 to 32 letters, digits, '_', '.' or '-': \(nick) is not one.")
         }
         let ts = SystemChatClock().nowMilliseconds()
         try await publish(StateRecord.delete(nick: nick, ts: ts), on: connection, topology: topology)
+        try await publish(StateRecord(AccountsMachine<Int>.Record.revokeAll(nick: nick, ts: ts)), on: connection, topology: topology)
     }
 
     private static func publish(_ record: StateRecord, on connection: any BrokerConnection, topology: ChatTopology) async throws(Failure) {

@@ -1,52 +1,46 @@
 import Broker
 import Dispatch
-
-/// An instant of the chat's clock (``ChatClock``, milliseconds), for the password limits: a
-/// test that moves its ``ManualChatClock`` moves the limits' windows too.
-struct ChatClockInstant: InstantProtocol {
-    var offset: Duration
-
-    init(milliseconds: Int64) { offset = .milliseconds(milliseconds) }
-    init(offset: Duration) { self.offset = offset }
-
-    func advanced(by duration: Duration) -> ChatClockInstant { ChatClockInstant(offset: offset + duration) }
-    func duration(to other: ChatClockInstant) -> Duration { other.offset - offset }
-    static func < (lhs: ChatClockInstant, rhs: ChatClockInstant) -> Bool { lhs.offset < rhs.offset }
-}
+import FoundationEssentials
 
 extension ChatNodeExecutor {
     typealias Accounts = AccountsMachine<UInt64>
-    typealias PasswordLimits = PasswordLimiter<ChatClockInstant>
 
-    /// What a join of a protected nick found.
-    enum SignIn: Sendable, Hashable {
-        /// Not protected: the join goes on as before issue 16.
-        case open
-        /// The password matched: the nick is the join's, as with a valid token.
-        case signedIn
-        case refused(ChatProtocolError)
+    /// How a derivation (scrypt) ended.
+    enum Derived<Value: Sendable>: Sendable {
+        case done(Value)
+        /// It threw (parameters this node does not derive with).
+        case failed
+        /// No place to run it: too many derivations wait already.
+        case busy
     }
 
-    /// The clock's instant now, for ``PasswordLimiter``.
-    var limiterNow: ChatClockInstant { ChatClockInstant(milliseconds: now) }
-
     /// Runs `work` (a password derivation) off the actor, when the accounts machine lets it:
-    /// at most two at once, 32 waiting; nil when refused (`unavailable`) or when it threw.
-    func derive<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> T? {
+    /// at most two at once, 32 waiting.
+    func derive<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async -> Derived<T> {
         let waiter = nextWaiter
         nextWaiter += 1
         let admitted = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             derivationResumers[waiter] = continuation
             run(accountsMachine.requestDerivation(waiter))
         }
-        guard admitted else { return nil }
+        guard admitted else { return .busy }
         let result: T? = await withCheckedContinuation { (continuation: CheckedContinuation<T?, Never>) in
             // A queue of its own (not the actor's executor nor the cooperative pool): scrypt
             // takes about 150 ms and must not hold up the node's other work.
             ChatNodeExecutor.derivationQueue.async { continuation.resume(returning: try? work()) }
         }
         run(accountsMachine.derivationEnded())
-        return result
+        return result.map { .done($0) } ?? .failed
+    }
+
+    /// A password check's outcome, as the accounts machine takes it.
+    func verify(_ password: String, against hash: PasswordHash) async -> Accounts.Verification {
+        switch await derive({ try hash.verify(password) }) {
+        case .done(true): .matched
+        case .done(false): .mismatched
+        case .failed: .unusable
+        case .busy: .busy
+        }
     }
 
     static let derivationQueue = DispatchQueue(label: "rabbitChat.scrypt", attributes: .concurrent)
@@ -56,86 +50,131 @@ extension ChatNodeExecutor {
             switch action {
             case .derive(let waiter): derivationResumers.removeValue(forKey: waiter)?.resume(returning: true)
             case .refuse(let waiter): derivationResumers.removeValue(forKey: waiter)?.resume(returning: false)
+            case .deviceRecorded(let waiter, let known):
+                deviceTimers.cancel(waiter)
+                deviceResumers.removeValue(forKey: waiter)?.resume(returning: known)
+            case .signOut(let nick, let devices):
+                closeSignedOut(nick: nick, devices: Set(devices))
             }
         }
     }
 
-    static var busy: ChatProtocolError {
-        ChatProtocolError(.unavailable, "Too many sign-ins at once on this server: try again in a few seconds.")
+    /// Every local session of `nick` on one of `devices` closes with 4005 `Signed out`.
+    func closeSignedOut(nick: String, devices: Set<String>) {
+        for entry in sessions.values where entry.nick == nick {
+            guard let device = entry.device, devices.contains(device), !entry.session.isClosed else { continue }
+            entry.session.markClosed()
+            entry.outlet.close(code: ChatCloseCode.signedOut, reason: "Signed out")
+        }
     }
 
-    /// A join's account check (``AccountsMachine/check(nick:withPassword:registrationClosed:)``),
-    /// then, for a protected nick, the limits and the password derivation.
-    func signIn(_ request: JoinRequest, address: String) async -> SignIn {
-        switch accountsMachine.check(nick: request.nick, withPassword: request.password != nil, registrationClosed: configuration.registrationClosed) {
-        case .open:
-            return .open
-        case .registrationClosed:
-            return .refused(
-                ChatProtocolError(.registrationClosed, "This server admits only accounts made by its operator: ask the operator for an account."))
-        case .authFailed:
-            return .refused(ChatProtocolError(.authFailed, ClientFrame.signInFailed))
+    /// A join's sign-in: the accounts machine decides (``AccountsMachine/signIn(_:registrationClosed:now:)``);
+    /// a password is derived here, off the actor, and its outcome decided there too.
+    func signIn(_ request: JoinRequest, address: String) async -> Accounts.Admission {
+        let credentials = Accounts.Credentials(nick: request.nick, password: request.password, session: request.session, address: address)
+        switch accountsMachine.signIn(credentials, registrationClosed: configuration.registrationClosed, now: now) {
+        case .decided(let admission):
+            return admission
         case .verify(let hash):
-            guard let password = request.password else { return .refused(ChatProtocolError(.authFailed, ClientFrame.signInFailed)) }
-            if let refusal = limit(nick: request.nick, address: address) { return .refused(refusal) }
-            guard let matches = await derive({ try hash.verify(password) }) else { return .refused(Self.busy) }
-            if matches {
-                passwordLimiter.succeeded(nick: request.nick)
-                return .signedIn
-            }
-            passwordLimiter.failed(nick: request.nick, now: limiterNow)
-            return .refused(ChatProtocolError(.authFailed, ClientFrame.signInFailed))
+            let verification = await verify(request.password ?? "", against: hash)
+            return accountsMachine.passwordChecked(nick: request.nick, verification, now: now)
         }
     }
 
-    private func limit(nick: String, address: String) -> ChatProtocolError? {
-        guard case .limited(let wait) = passwordLimiter.attempt(nick: nick, address: address, now: limiterNow) else { return nil }
-        let seconds = max(1, wait.components.seconds + (wait.components.attoseconds > 0 ? 1 : 0))
-        return ChatProtocolError(.rateLimited, "Too many password attempts: wait \(seconds) seconds, then try again.")
+    /// A new device for `nick`: draws its id and session token, publishes its `device` record
+    /// (confirmed) and waits until the stream brings it back (so every node that read as far
+    /// knows it). Nil when the broker failed or the record did not come back in time.
+    func recordDevice(nick: String, label: String?) async -> (id: String, session: String)? {
+        let id = Self.randomDeviceId()
+        let token = Self.randomSessionToken()
+        let record = Accounts.deviceRecord(nick: nick, id: id, token: token, label: label ?? ClientFrame.defaultDeviceLabel, now: now)
+        guard await publishState(record) else { return nil }
+        let waiter = nextWaiter
+        nextWaiter += 1
+        let known = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            deviceResumers[waiter] = continuation
+            deviceTimers.start(waiter, deadline: .now + configuration.claimTimeout) { [weak self] in await self?.deviceTimerFired($0, id: id) }
+            run(accountsMachine.awaitDevice(nick: nick, id: id, job: waiter))
+        }
+        return known ? (id, token) : nil
     }
 
-    /// `setPassword`: checks `current` when the nick has a password, hashes the new one (off
-    /// the actor), publishes the `password` record to `chat.state` and waits for its confirm.
-    func setPassword(_ request: SetPasswordRequest, nick: String, session: ChatSession) async {
-        if let account = accountsMachine.accounts[nick] {
-            guard let current = request.current else {
-                session.send(ChatProtocolError(.authFailed, "Your nick has a password: send it as 'current' to change it.").frame)
-                return
-            }
-            if let refusal = limit(nick: nick, address: session.address) {
-                session.send(refusal.frame)
-                return
-            }
-            guard let matches = await derive({ try account.hash.verify(current) }) else {
-                session.send(Self.busy.frame)
-                return
-            }
-            guard matches else {
-                passwordLimiter.failed(nick: nick, now: limiterNow)
-                session.send(ChatProtocolError(.authFailed, "That is not your current password: send it as 'current' to change your password.").frame)
-                return
-            }
-            passwordLimiter.succeeded(nick: nick)
-        }
-        let password = request.password
-        guard let hash = await derive({ try PasswordHash.make(password: password) }) else {
-            session.send(Self.busy.frame)
-            return
-        }
-        let record = StateRecord.password(nick: nick, hash: hash, ts: now, byOperator: false)
+    private func deviceTimerFired(_ firing: MachineTimers<UInt64>.Firing, id: String) {
+        guard deviceTimers.take(firing) else { return }
+        run(accountsMachine.deviceWaitExpired(id: id))
+    }
+
+    /// A device joined again an hour or more after it was last seen: a `seen` record, best effort.
+    func refreshSeen(nick: String, device: String) {
+        let record = Accounts.Record.seen(nick: nick, id: device, ts: now)
+        Task { _ = await self.publishState(record) }
+    }
+
+    /// Publishes `record` to `chat.state` and waits for its confirm; false when it failed.
+    func publishState(_ record: Accounts.Record) async -> Bool {
+        let body = StateRecord(record)
         do {
             let channel = try await publisher()
             try await channel.publish(
-                OutgoingMessage(body: record.encoded(), properties: MessageProperties(persistent: true, type: "password")),
+                OutgoingMessage(body: body.encoded(), properties: MessageProperties(persistent: true, type: body.kind)),
                 exchange: "", routingKey: topology.stateStream, mandatory: true)
+            return true
         } catch {
-            logger.warning("Could not store a password record", metadata: ["nick": "\(nick)", "error": "\(error)"])
+            logger.warning("Could not store a state record", metadata: ["kind": "\(body.kind)", "nick": "\(record.nick)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// `setPassword`: the accounts machine decides (``AccountsMachine/changePassword(nick:current:address:now:)``);
+    /// the current password and the new hash are derived here, off the actor; the `password`
+    /// record is published and confirmed before `passwordSet`.
+    func setPassword(_ request: SetPasswordRequest, nick: String, session: ChatSession) async {
+        var change = accountsMachine.changePassword(nick: nick, current: request.current, address: session.address, now: now)
+        if case .verifyCurrent(let hash) = change {
+            let verification = await verify(request.current ?? "", against: hash)
+            change = accountsMachine.currentChecked(nick: nick, verification, now: now)
+        }
+        guard case .hashNew = change else {
+            if case .refused(let error) = change { session.send(error.frame) }
+            return
+        }
+        let password = request.password
+        guard case .done(let hash) = await derive({ try PasswordHash.make(password: password) }) else {
+            session.send(Accounts.busy.frame)
+            return
+        }
+        let record = Accounts.Record.password(nick: nick, hash: hash, ts: now, byOperator: false)
+        guard await publishState(record) else {
             session.send(ChatProtocolError(.unavailable, "Your password could not be stored: try again in a few seconds.").frame)
             return
         }
         // Known here at once; the stream brings the same record back (newest wins, so twice is once).
-        accountsMachine.read(.password(nick: nick, hash: hash, ts: record.ts, byOperator: false))
+        accountsMachine.read(record)
         session.send(.passwordSet(PasswordSet()))
+    }
+
+    /// `devices`: the user's devices, newest first.
+    func listDevices(session: ChatSession) {
+        guard let entry = sessions[session.id] else { return }
+        session.send(.devices(DeviceList(devices: accountsMachine.deviceList(of: entry.nick, current: entry.device))))
+    }
+
+    /// `signOut`: the accounts machine decides what to revoke; the `revoke` record is published
+    /// (confirmed), then `signedOut`, then every live session of those devices here closes
+    /// (4005); the other nodes close theirs when they read the record.
+    func signOut(device: String?, everywhere: Bool, session: ChatSession) async {
+        guard let entry = sessions[session.id] else { return }
+        switch accountsMachine.signOut(nick: entry.nick, current: entry.device, device: device, everywhere: everywhere, now: now) {
+        case .refused(let error):
+            session.send(error.frame)
+        case .publish(let record, let devices):
+            guard await publishState(record) else {
+                session.send(ChatProtocolError(.unavailable, "The sign-out could not be stored: try again in a few seconds.").frame)
+                return
+            }
+            session.send(.signedOut(SignedOut(devices: devices)))
+            run(accountsMachine.signedOut(nick: entry.nick, devices: devices))
+        }
     }
 
     /// A record of the `chat.state` stream.
@@ -146,6 +185,21 @@ extension ChatNodeExecutor {
             return
         }
         guard let record: Accounts.Record = StateRecord.decode(delivery.body) else { return }
-        accountsMachine.read(record)
+        run(accountsMachine.read(record))
+    }
+
+    /// 12 random hex digits.
+    static func randomDeviceId() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = generator.next() as UInt64
+        let hex = String(value & 0xFFFF_FFFF_FFFF, radix: 16)
+        return String(repeating: "0", count: 12 - hex.count) + hex
+    }
+
+    /// 32 random bytes, base64url without padding (43 characters).
+    static func randomSessionToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return NickToken.base64URL(Data(bytes))
     }
 }

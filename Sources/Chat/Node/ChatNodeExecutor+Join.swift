@@ -44,12 +44,23 @@ extension ChatNodeExecutor {
                 await enterJoinGate()
                 action = join.enteredGate()
             case .checkAdmission(let nick, let token, let claimant):
-                // A protected nick: its password (off the actor), in place of the token.
+                // The accounts machine first: a password (derived off the actor) or a session
+                // token proves the nick in place of the HMAC token.
                 switch await signIn(request, address: session.address) {
-                case .open: action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
-                case .signedIn: action = join.admission(claimsMachine.admission(of: nick, token: .valid, claimant: claimant))
-                case .refused(let error): action = join.refused(error)
+                case .open:
+                    action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
+                case .signedIn:
+                    action = join.admission(claimsMachine.admission(of: nick, token: .valid, claimant: claimant))
+                case .device(let id, let refreshSeen):
+                    if refreshSeen { self.refreshSeen(nick: nick, device: id) }
+                    action = join.admission(
+                        claimsMachine.admission(of: nick, token: .valid, claimant: claimant), device: .existing(id: id, session: request.session ?? ""))
+                case .refused(let error):
+                    action = join.refused(error)
                 }
+            case .recordDevice(let nick, let label):
+                let recorded = await recordDevice(nick: nick, label: label)
+                action = join.deviceRecorded(recorded.map { Join.DeviceSession(id: $0.id, session: $0.session) })
             case .recordClaim(let nick, let marker):
                 await publishClaim(nick: nick, marker: marker, claimant: nil)
                 action = join.claimRecorded()
@@ -72,7 +83,7 @@ extension ChatNodeExecutor {
             case .admit(let nick, let rooms):
                 let limits = configuration.limits
                 let entry = SessionEntry(
-                    session: session, nick: nick, rooms: rooms,
+                    session: session, nick: nick, device: join.device?.id, rooms: rooms,
                     typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
                 sessionsMachine.joined(sessionId, entry)
                 metrics.joinedSessions.record(sessions.count)

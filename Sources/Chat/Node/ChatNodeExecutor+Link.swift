@@ -185,6 +185,7 @@ extension ChatNodeExecutor {
         run(catchUp.linkLost())
         run(presenceMachine.linkLost())
         run(claimsMachine.linkLost())
+        run(accountsMachine.linkLost())
         inboxes.linkLost()
     }
 

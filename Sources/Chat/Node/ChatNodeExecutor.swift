@@ -31,6 +31,8 @@ actor ChatNodeExecutor {
     struct SessionEntry: JoinedSession {
         let session: ChatSession
         var nick: String
+        /// The device this session signed in on (``AccountsMachine``): a `revoke` of it closes the session (4005).
+        var device: String?
         var rooms: OrderedSet<String>
         /// `typing` frames over it are dropped silently.
         var typingLimiter: RateLimiter
@@ -59,8 +61,10 @@ actor ChatNodeExecutor {
     var accountsMachine = Accounts()
     /// Derivations waiting for their turn, by waiter id (``AccountsMachine/Action``).
     var derivationResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
-    /// The password attempts per nick and per address (Specs/bounds.md).
-    var passwordLimiter = PasswordLimits()
+    /// Joins waiting for their new device's record to come back through `chat.state`, by waiter id.
+    var deviceResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    /// Their deadlines (the claim timeout), by waiter id.
+    var deviceTimers = MachineTimers<UInt64>()
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
     nonisolated let fingerprint: String
     /// The secret check is over and found no node with another secret (``CatchUpMachine``),
@@ -175,6 +179,7 @@ actor ChatNodeExecutor {
         publishTimers.cancelAll()
         joinTimers.cancelAll()
         claimTimers.cancelAll()
+        deviceTimers.cancelAll()
         historyProbeTimer.cancelAll()
         stopTimer.cancelAll()
     }

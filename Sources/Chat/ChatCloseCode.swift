@@ -8,4 +8,6 @@ public enum ChatCloseCode {
     public static let flooding = 4003
     /// No successful join within ``ChatConfiguration/joinTimeout`` of connecting.
     public static let joinTimeout = 4004
+    /// This session's device was signed out (`signOut` on any device, `rabbitChat user passwd/delete`).
+    public static let signedOut = 4005
 }

@@ -58,13 +58,32 @@ public final class ChatConnection: Sendable {
     /// a client that retries on another connection passes the same `nonce` again.
     /// `resume` names the last `seq` the client has of some of `rooms` (see ``ResumePositions``):
     /// what followed comes right after the welcome, or a `gap`.
+    /// A protected nick joins with its `password` (a new device, labelled `device`), or with
+    /// the `session` token of an earlier welcome (this device again, no password).
     @discardableResult
-    public func join(nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, resume: [String: Int64]? = nil) -> Bool {
-        send(
+    public func join(
+        nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, resume: [String: Int64]? = nil, password: String? = nil,
+        session: String? = nil, device: String? = nil
+    ) -> Bool {
+        let proven = token != nil || password != nil || session != nil
+        return send(
             .join(
                 JoinRequest(
-                    nick: nick, token: token, rooms: rooms, nonce: token == nil ? nonce ?? joinNonce : nil,
-                    resume: resume.flatMap { $0.isEmpty ? nil : JoinResume(rooms: $0) })))
+                    nick: nick, token: token, rooms: rooms, nonce: proven ? nil : nonce ?? joinNonce,
+                    resume: resume.flatMap { $0.isEmpty ? nil : JoinResume(rooms: $0) }, password: password, session: session, device: device)))
+    }
+
+    /// `devices`: the user's signed-in devices (answered with `devices`).
+    @discardableResult
+    public func devices() -> Bool {
+        send(.devices(DevicesRequest()))
+    }
+
+    /// `signOut`: this device (both nil), the device `device`, or every device (`everywhere`);
+    /// answered with `signedOut`, then each signed-out session closes with 4005.
+    @discardableResult
+    public func signOut(device: String? = nil, everywhere: Bool = false) -> Bool {
+        send(.signOut(SignOutRequest(device: device, everywhere: everywhere ? true : nil)))
     }
 
     /// `say`: a public message to a room the session is in. `id` makes retries idempotent.

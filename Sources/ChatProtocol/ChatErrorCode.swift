@@ -14,6 +14,10 @@ public enum ChatErrorCode: String, Sendable, Hashable, Codable, CaseIterable {
     case invalidRoom = "invalid_room"
     /// A claimed nick joined without its token or with a wrong one.
     case authFailed = "auth_failed"
+    /// `setPassword` with a password under 8 or over 256 bytes.
+    case weakPassword = "weak_password"
+    /// `--registration closed` and the nick has no account made by an operator.
+    case registrationClosed = "registration_closed"
     /// A text over the limit or a frame over 64 KiB.
     case tooLarge = "too_large"
     /// Over the session's rate; the frame was not accepted.
@@ -28,4 +32,6 @@ public enum ChatErrorCode: String, Sendable, Hashable, Codable, CaseIterable {
     case inboxFull = "inbox_full"
     /// `enter` when the session is in as many rooms as it may be.
     case tooManyRooms = "too_many_rooms"
+    /// `signOut` with a device id that is not one of the user's; nothing was signed out.
+    case unknownDevice = "unknown_device"
 }

@@ -3,6 +3,20 @@ extension ClientFrame {
     public static let maxIdBytes = 128
     /// The most msgIds in one `ack`.
     public static let maxAckIds = 1000
+    /// The fewest and most bytes of a password (UTF-8).
+    public static let passwordBytes = 8...256
+    /// A password sign-in that failed, whatever was wrong (it never says which part).
+    public static let signInFailed = "The nick and password do not match: check both and try again."
+    /// A join by a session token that is unknown or was signed out.
+    public static let sessionFailed = "This device is signed out (or its session is unknown): sign in again with your password."
+    /// The characters of a session token (base64url of 32 bytes, no padding).
+    public static let sessionCharacters = 43
+    /// The label of a device whose join named none.
+    public static let defaultDeviceLabel = "Unnamed device"
+    /// The fewest and most characters of a device label.
+    public static let deviceLabelCharacters = 1...64
+    /// The most bytes of a device id in `signOut` (ids are 12 hex digits).
+    public static let maxDeviceIdBytes = 64
     /// The fewest and most bytes of a join's `nonce`.
     public static let nonceBytes = 16...128
     /// The most rooms in one `join`.
@@ -28,6 +42,20 @@ extension ClientFrame {
             if let token = join.token, token.utf8.count > 256 {
                 throw ChatProtocolError(.authFailed, "This token is not valid for this nick: join with the token you got in your first welcome.")
             }
+            if let password = join.password, !Self.passwordBytes.contains(password.utf8.count) {
+                throw ChatProtocolError(.authFailed, Self.signInFailed)
+            }
+            if let session = join.session, !Self.isSessionToken(session) {
+                throw ChatProtocolError(.authFailed, Self.sessionFailed)
+            }
+            if let label = join.device {
+                guard Self.deviceLabelCharacters.contains(label.unicodeScalars.count), !label.unicodeScalars.contains(where: Self.isControl) else {
+                    throw ChatProtocolError(
+                        .badRequest,
+                        "'device' is a label of \(Self.deviceLabelCharacters.lowerBound) to \(Self.deviceLabelCharacters.upperBound) characters without control characters: shorten it."
+                    )
+                }
+            }
             if let nonce = join.nonce {
                 guard Self.nonceBytes.contains(nonce.utf8.count), nonce.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
                     throw ChatProtocolError(
@@ -51,6 +79,26 @@ extension ClientFrame {
             if let resume = join.resume?.rooms { try Self.checkResume(resume, rooms: join.rooms ?? [ChatName.lobby]) }
         case .enter(let request), .leave(let request):
             try Self.checkRoom(request.room)
+        case .setPassword(let request):
+            guard Self.passwordBytes.contains(request.password.utf8.count) else {
+                throw ChatProtocolError(
+                    .weakPassword,
+                    "A password is \(Self.passwordBytes.lowerBound) to \(Self.passwordBytes.upperBound) bytes: pick a longer (or shorter) one.")
+            }
+            if let current = request.current, !Self.passwordBytes.contains(current.utf8.count) {
+                throw ChatProtocolError(.authFailed, "That is not your current password: send it as 'current' to change your password.")
+            }
+        case .devices:
+            break
+        case .signOut(let request):
+            if let device = request.device {
+                guard request.everywhere != true else {
+                    throw ChatProtocolError(.badRequest, "A signOut names a 'device' or 'everywhere', not both: send two.")
+                }
+                guard !device.isEmpty, device.utf8.count <= Self.maxDeviceIdBytes else {
+                    throw ChatProtocolError(.unknownDevice, "No device of yours has that id: ask 'devices' for the ids, then sign out one of them.")
+                }
+            }
         case .say(let say):
             try Self.checkId(say.id)
             if let room = say.room { try Self.checkRoom(room, id: say.id) }
@@ -100,6 +148,16 @@ extension ClientFrame {
                 throw ChatProtocolError(.badRequest, "A typing frame names exactly one of 'room' or 'to'.")
             }
         }
+    }
+
+    /// 43 base64url characters: the shape of a session token (its value is checked by the node).
+    static func isSessionToken(_ text: String) -> Bool {
+        text.utf8.count == sessionCharacters
+            && text.utf8.allSatisfy { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D || $0 == 0x5F }
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || scalar.value == 0x7F
     }
 
     private static func checkRoom(_ room: String, id: String? = nil) throws(ChatProtocolError) {

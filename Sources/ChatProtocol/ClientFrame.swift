@@ -10,6 +10,9 @@ public enum ClientFrame: Sendable, Hashable {
     case history(HistoryRequest)
     case typing(TypingRequest)
     case users(UsersRequest)
+    case setPassword(SetPasswordRequest)
+    case devices(DevicesRequest)
+    case signOut(SignOutRequest)
 
     /// The `type` field's value.
     public var type: String {
@@ -23,6 +26,9 @@ public enum ClientFrame: Sendable, Hashable {
         case .history: "history"
         case .typing: "typing"
         case .users: "users"
+        case .setPassword: "setPassword"
+        case .devices: "devices"
+        case .signOut: "signOut"
         }
     }
 
@@ -54,12 +60,24 @@ public struct JoinRequest: Sendable, Hashable, Codable {
     /// welcome, or a `gap` where the node no longer has it (Specs/chat-protocol.md, "Resume
     /// without gaps").
     public var resume: JoinResume?
+    /// The nick's password (8 to 256 bytes), for a nick protected with `setPassword`.
+    public var password: String?
+    /// The device's session token from an earlier welcome (43 characters): signs this device
+    /// in again without a password and without a new device.
+    public var session: String?
+    /// A label for the new device this join makes (1 to 64 characters, e.g. "Firefox on
+    /// laptop"), shown in `devices`; ignored by a join with `session`.
+    public var device: String?
 
     public init(
-        nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil, resume: JoinResume? = nil
+        nick: String, token: String? = nil, rooms: [String]? = nil, nonce: String? = nil, pending: [String]? = nil, resume: JoinResume? = nil,
+        password: String? = nil, session: String? = nil, device: String? = nil
     ) {
         self.nick = nick
         self.token = token
+        self.password = password
+        self.session = session
+        self.device = device
         self.rooms = rooms
         self.nonce = nonce
         self.pending = pending
@@ -178,6 +196,36 @@ public struct UsersRequest: Sendable, Hashable, Codable {
     }
 }
 
+/// `setPassword`: protects the session's nick with `password` (8 to 256 bytes); `current` is
+/// required when the nick has a password already.
+public struct SetPasswordRequest: Sendable, Hashable, Codable {
+    public var password: String
+    public var current: String?
+
+    public init(password: String, current: String? = nil) {
+        self.password = password
+        self.current = current
+    }
+}
+
+/// `devices`: the session's user's devices (answered with `devices`).
+public struct DevicesRequest: Sendable, Hashable, Codable {
+    public init() {}
+}
+
+/// `signOut`: ends one device of the user (`device`, an id from `devices`), every device
+/// (`everywhere`), or, with neither, this one. Every live session of an ended device closes
+/// with 4005.
+public struct SignOutRequest: Sendable, Hashable, Codable {
+    public var device: String?
+    public var everywhere: Bool?
+
+    public init(device: String? = nil, everywhere: Bool? = nil) {
+        self.device = device
+        self.everywhere = everywhere
+    }
+}
+
 extension ClientFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -194,6 +242,9 @@ extension ClientFrame: Codable {
         case "history": self = .history(try HistoryRequest(from: decoder))
         case "typing": self = .typing(try TypingRequest(from: decoder))
         case "users": self = .users(try UsersRequest(from: decoder))
+        case "setPassword": self = .setPassword(try SetPasswordRequest(from: decoder))
+        case "devices": self = .devices(try DevicesRequest(from: decoder))
+        case "signOut": self = .signOut(try SignOutRequest(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -210,6 +261,9 @@ extension ClientFrame: Codable {
         case .history(let payload): try payload.encode(to: encoder)
         case .typing(let payload): try payload.encode(to: encoder)
         case .users(let payload): try payload.encode(to: encoder)
+        case .setPassword(let payload): try payload.encode(to: encoder)
+        case .devices(let payload): try payload.encode(to: encoder)
+        case .signOut(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -12,6 +12,9 @@ public enum ServerFrame: Sendable, Hashable {
     case error(ErrorFrame)
     case users(UsersList)
     case gap(Gap)
+    case passwordSet(PasswordSet)
+    case devices(DeviceList)
+    case signedOut(SignedOut)
 
     /// The `type` field's value.
     public var type: String {
@@ -28,6 +31,9 @@ public enum ServerFrame: Sendable, Hashable {
         case .error: "error"
         case .users: "users"
         case .gap: "gap"
+        case .passwordSet: "passwordSet"
+        case .devices: "devices"
+        case .signedOut: "signedOut"
         }
     }
 }
@@ -61,11 +67,18 @@ public struct Welcome: Sendable, Hashable, Codable {
     public var moreHistory: [String]
     /// For the join's `pending` ids: the `msgId` each has (nil when the join listed none).
     public var pending: [String: String]?
+    /// This device's session token (43 characters): keep it and join with it (`session`)
+    /// instead of `token`; a join by password or a new nick gets a new one.
+    public var session: String?
+    /// This device's id (12 hex digits), as `devices` lists it.
+    public var device: String?
 
     public init(
         nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = [],
-        pending: [String: String]? = nil
+        pending: [String: String]? = nil, session: String? = nil, device: String? = nil
     ) {
+        self.session = session
+        self.device = device
         self.nick = nick
         self.token = token
         self.users = users
@@ -76,7 +89,7 @@ public struct Welcome: Sendable, Hashable, Codable {
         self.pending = pending
     }
 
-    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory, pending }
+    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory, pending, session, device }
 
     /// `moreHistory` is read as empty when absent (servers before it was added).
     public init(from decoder: any Decoder) throws {
@@ -89,6 +102,8 @@ public struct Welcome: Sendable, Hashable, Codable {
         history = try container.decode([String: [ChatMessage]].self, forKey: .history)
         moreHistory = try container.decodeIfPresent([String].self, forKey: .moreHistory) ?? []
         pending = try container.decodeIfPresent([String: String].self, forKey: .pending)
+        session = try container.decodeIfPresent(String.self, forKey: .session)
+        device = try container.decodeIfPresent(String.self, forKey: .device)
     }
 }
 
@@ -291,6 +306,48 @@ public struct ErrorFrame: Sendable, Hashable, Codable {
     }
 }
 
+/// `passwordSet`: the session's nick is protected by the password it sent (the record is on
+/// the broker, confirmed); sign in with it from any browser.
+public struct PasswordSet: Sendable, Hashable, Codable {
+    public init() {}
+}
+
+/// One signed-in browser of the user, as `devices` lists it.
+public struct DeviceInfo: Sendable, Hashable, Codable {
+    /// 12 hex digits; name it in `signOut`.
+    public var id: String
+    public var label: String
+    /// When it signed in (ms since the epoch).
+    public var created: Int64
+    /// When it last joined (ms; refreshed at most once an hour).
+    public var lastSeen: Int64
+    /// The device of the session that asked.
+    public var current: Bool
+
+    public init(id: String, label: String, created: Int64, lastSeen: Int64, current: Bool) {
+        self.id = id
+        self.label = label
+        self.created = created
+        self.lastSeen = lastSeen
+        self.current = current
+    }
+}
+
+/// `devices`: the answer to `devices`, newest first, at most 50.
+public struct DeviceList: Sendable, Hashable, Codable {
+    public var devices: [DeviceInfo]
+
+    public init(devices: [DeviceInfo]) { self.devices = devices }
+}
+
+/// `signedOut`: the answer to `signOut`, with the ids signed out; their live sessions close
+/// with 4005 right after (this one too when its own device was among them).
+public struct SignedOut: Sendable, Hashable, Codable {
+    public var devices: [String]
+
+    public init(devices: [String]) { self.devices = devices }
+}
+
 extension ServerFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -310,6 +367,9 @@ extension ServerFrame: Codable {
         case "error": self = .error(try ErrorFrame(from: decoder))
         case "users": self = .users(try UsersList(from: decoder))
         case "gap": self = .gap(try Gap(from: decoder))
+        case "passwordSet": self = .passwordSet(try PasswordSet(from: decoder))
+        case "devices": self = .devices(try DeviceList(from: decoder))
+        case "signedOut": self = .signedOut(try SignedOut(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -330,6 +390,9 @@ extension ServerFrame: Codable {
         case .error(let payload): try payload.encode(to: encoder)
         case .users(let payload): try payload.encode(to: encoder)
         case .gap(let payload): try payload.encode(to: encoder)
+        case .passwordSet(let payload): try payload.encode(to: encoder)
+        case .devices(let payload): try payload.encode(to: encoder)
+        case .signedOut(let payload): try payload.encode(to: encoder)
         }
     }
 }

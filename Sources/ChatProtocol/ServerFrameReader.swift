@@ -73,10 +73,11 @@ package enum ServerFrameReader {
                 }
                 pending = map
             }
+            guard let session = object.optionalString("session"), let device = object.optionalString("device") else { return nil }
             return .welcome(
                 Welcome(
                     nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history,
-                    moreHistory: moreHistory, pending: pending))
+                    moreHistory: moreHistory, pending: pending, session: session, device: device))
         default:
             return nil
         }

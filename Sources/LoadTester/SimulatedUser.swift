@@ -41,6 +41,8 @@ final class SimulatedUser {
     private let recovery: FaultRecovery?
     private var handle: NIOLoopBound<SimulatedUser>?
     private var token: String?
+    /// This user's device session token (from its first welcome).
+    private var session: String?
     private var reconnectAttempt = 0
     private var reconnectTimer: Scheduled<Void>?
     /// The newest `seq` seen in this client's room, and the one it had when its session closed
@@ -122,7 +124,8 @@ final class SimulatedUser {
         self.connection = connection
         let resume = token == nil ? nil : roomResume?.resumeRequest
         resumeNamed = resume?.isEmpty == false
-        connection.join(nick: nick, token: token, rooms: [roomName], nonce: joinNonce, resume: resume)
+        // A device's session token, once a welcome gave one: a rejoin by it makes no new device.
+        connection.join(nick: nick, token: session == nil ? token : nil, rooms: [roomName], nonce: joinNonce, resume: resume, session: session)
     }
 
     /// Sends at the given rates (messages per second; 0 for none) until `until` (uptime ns).
@@ -239,6 +242,7 @@ final class SimulatedUser {
         switch frame {
         case .welcome(let welcome):
             token = welcome.token
+            session = welcome.session ?? session
             notePresence(welcome.users.map { ($0.nick, $0.online) })
             onlineView.insert(index)
             if phase == .reconnecting {
@@ -315,7 +319,7 @@ final class SimulatedUser {
             if let outcome = roomResume?.received(frame) { apply(outcome) }
         case .history(let history) where recovery != nil && history.room == roomName:
             recovered(history.messages)
-        case .typing, .history, .entered, .left, .users, .gap:
+        case .typing, .history, .entered, .left, .users, .gap, .passwordSet, .devices, .signedOut:
             counters.add(.otherFrames)
         }
     }

@@ -50,6 +50,7 @@ struct ChatServer {
             nodeId: nodeId, secret: secret.key, topology: ChatTopology(replicatedInboxes: configuration.replicatedQueues))
         // The built-in broker lives in this process: no other node can answer the secret check.
         if configuration.broker == .embedded { chatConfiguration.secretCheckWindow = .zero }
+        chatConfiguration.registrationClosed = configuration.registration == .closed
         let node = ChatNode(
             broker: broker,
             configuration: chatConfiguration,

@@ -1,4 +1,5 @@
 import Chat
+import NIOCore
 import SockJS
 import Synchronization
 
@@ -18,7 +19,7 @@ final class ChatSockJSService: SockJSService {
     }
 
     func sessionOpened(_ session: SockJSSession) {
-        let chat = node.attach(SockJSChatOutlet(session: session, metrics: metrics))
+        let chat = node.attach(SockJSChatOutlet(session: session, metrics: metrics), address: session.remoteAddress?.ipAddress ?? "unknown")
         sessions.withLock { $0[ObjectIdentifier(session)] = chat }
         metrics.sessionsChanged(transport: session.transport.rawValue, by: 1)
     }

@@ -103,6 +103,12 @@ struct RabbitChat: AsyncParsableCommand {
     @Flag(help: "With the built-in broker: keep everything in memory only; it is all lost when the process stops (for tests and demos).")
     var inMemory = false
 
+    @Option(
+        help: ArgumentHelp(
+            "open: anyone may pick a free nick (and protect it with a password); closed: only accounts made with `rabbitChat user add NAME` may join.",
+            valueName: "open|closed"))
+    var registration: Registration = .open
+
     @Flag(help: "Also mount the SockJS protocol test services (/echo, /close, /disabled_websocket_echo, /cookie_needed_echo) for conformance tests.")
     var sockjsTestServices = false
 
@@ -113,6 +119,11 @@ struct RabbitChat: AsyncParsableCommand {
         // server's own --data-dir would take the option away from it).
         if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "backup" {
             Backup.main(Array(CommandLine.arguments.dropFirst(2)))
+            Foundation.exit(0)
+        }
+        // `rabbitChat user add|passwd|delete NAME`: the operator's accounts (UserCommand).
+        if CommandLine.arguments.count > 1, CommandLine.arguments[1] == "user" {
+            await UserCommand.main(Array(CommandLine.arguments.dropFirst(2)))
             Foundation.exit(0)
         }
         let command: any ParsableCommand
@@ -237,6 +248,7 @@ struct RabbitChat: AsyncParsableCommand {
         configuration.tlsCertificate = tlsCert
         configuration.tlsKey = tlsKey
         configuration.dataDirectory = dataDirectory
+        configuration.registration = registration
         return configuration
     }
 

@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import RabbitMQBroker
 
@@ -23,6 +24,8 @@ struct ServerConfiguration: Sendable {
     var sockJSTestServices: Bool
     /// User inboxes as quorum queues (`--replicated-queues`), for a RabbitMQ cluster.
     var replicatedQueues = false
+    /// `--registration`: `closed` admits only accounts made with `rabbitChat user add`.
+    var registration: Registration = .open
     /// With the built-in broker: the most message bytes each of its streams (the public
     /// history, the claims) keeps in memory (`--embedded-history-mib`). RabbitMQ keeps them on
     /// disk up to 1 GiB; in the process that would be memory growing for hours.
@@ -160,4 +163,10 @@ struct ServerConfiguration: Sendable {
                 ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == "."
             }
     }
+}
+
+/// `--registration`: who may claim a nick (Specs/server.md).
+enum Registration: String, ExpressibleByArgument, Sendable, CaseIterable {
+    case open
+    case closed
 }

@@ -29,6 +29,7 @@ public final class ChatCluster: Sendable {
         for exchange in ["chat.public", "chat.direct", "chat.presence"] { _ = testBroker.exchangeName(exchange) }
         _ = testBroker.queueName("chat.history")
         _ = testBroker.queueName("chat.claims")
+        _ = testBroker.queueName("chat.state")
     }
 
     /// The simulator under the cluster, for fault injection; nil on RabbitMQ.
@@ -43,7 +44,7 @@ public final class ChatCluster: Sendable {
         broadcaster: any ChatBroadcaster = LoopingBroadcaster(), secret: [UInt8]? = nil,
         secretCheckWindow: Duration = .milliseconds(200), joinTimeout: Duration = .seconds(30),
         presenceExpiry: Duration = .seconds(12), takeoverTimeout: Duration = .seconds(30),
-        publishTimeout: Duration? = nil, logLevel: Logger.Level = .warning
+        publishTimeout: Duration? = nil, logLevel: Logger.Level = .warning, registrationClosed: Bool = false
     ) async throws -> ChatNode {
         var configuration = ChatConfiguration(
             nodeId: testBroker.prefix + nodeId, secret: secret ?? self.secret, limits: limits,
@@ -52,6 +53,8 @@ public final class ChatCluster: Sendable {
             claimTimeout: claimTimeout, clock: clock, topology: topology)
         configuration.secretCheckWindow = secretCheckWindow
         configuration.joinTimeout = joinTimeout
+        configuration.registrationClosed = registrationClosed
+        configuration.passwordCost = Self.passwordCost
         if let publishTimeout { configuration.publishTimeout = publishTimeout }
         var logger = Logger(label: "chat-test-\(nodeId)")
         logger.logLevel = logLevel
@@ -99,10 +102,27 @@ public final class ChatCluster: Sendable {
         nodes.withLock { $0[nodeId]?.broker }?.comeBack()
     }
 
-    /// A simulated client attached to a node.
-    public func client(on nodeId: String) -> TestClient {
+    /// scrypt's cost in tests (2^10, about 5 ms, instead of 2^15): dozens of password tests run
+    /// side by side in one process, and at full cost their derivations took the CPU from every
+    /// other suite's nodes (claims and secret checks then missed their deadlines).
+    public static let passwordCost = 1 << 10
+
+    /// A simulated client attached to a node, from `address` (for the password limits).
+    public func client(on nodeId: String, address: String = "local") -> TestClient {
         let outlet = TestOutlet()
-        return TestClient(session: node(nodeId).attach(outlet), outlet: outlet)
+        return TestClient(session: node(nodeId).attach(outlet, address: address), outlet: outlet)
+    }
+
+    /// Makes an operator account, as `rabbitChat user add NAME` does.
+    public func addAccount(_ nick: String, password: String) async throws {
+        let connection = try await testBroker.broker.connect(name: "operator")
+        do {
+            try await ChatAccounts.setPassword(password, for: nick, on: connection, topology: topology, cost: Self.passwordCost)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
     }
 
     /// A client on `nodeId` that joined `nick` (uses `nick`).

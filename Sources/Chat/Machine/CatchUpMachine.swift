@@ -82,6 +82,9 @@ struct CatchUpMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
     private(set) var historyTarget: Int64?
     /// The claims stream was read up to this link's sync marker: every earlier claim is known.
     private(set) var claimsCaughtUp = false
+    /// The state stream was read up to this link's sync marker: every earlier account is known.
+    /// Set at once by a link that does not read the state stream (``linkUp(generation:syncMarker:historyEnd:lastHistoryOffset:readsState:)``).
+    private(set) var stateCaughtUp = false
     /// The history stream was read up to ``historyTarget``.
     private(set) var historyCaughtUp = false
     /// The secret check is over and found no node with another secret. Stays true across links.
@@ -100,15 +103,17 @@ struct CatchUpMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
     }
 
     /// Joins may be served.
-    var caughtUp: Bool { claimsCaughtUp && historyCaughtUp && secretChecked }
+    var caughtUp: Bool { claimsCaughtUp && stateCaughtUp && historyCaughtUp && secretChecked }
 
     // MARK: Events
 
     /// A link came up: its `sync` record goes into the claims stream with `syncMarker`, the
     /// history stream ended at `historyEnd` and was read up to `lastHistoryOffset` before.
-    mutating func linkUp(generation: Int, syncMarker: String, historyEnd: Int64?, lastHistoryOffset: Int64?) -> [Action] {
+    /// `readsState`: the same `sync` record goes into the state stream, and joins wait for it too.
+    mutating func linkUp(generation: Int, syncMarker: String, historyEnd: Int64?, lastHistoryOffset: Int64?, readsState: Bool = false) -> [Action] {
         self.generation = generation
         self.syncMarker = syncMarker
+        stateCaughtUp = !readsState
         historyTarget = historyEnd
         if let historyEnd {
             historyCaughtUp = (lastHistoryOffset ?? -1) >= historyEnd
@@ -142,6 +147,13 @@ struct CatchUpMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
     mutating func syncRead(marker: String?) -> [Action] {
         guard marker == syncMarker, !claimsCaughtUp else { return [] }
         claimsCaughtUp = true
+        return resumeIfCaughtUp()
+    }
+
+    /// The node read a `sync` record from the state stream.
+    mutating func stateSyncRead(marker: String?) -> [Action] {
+        guard marker == syncMarker, !stateCaughtUp else { return [] }
+        stateCaughtUp = true
         return resumeIfCaughtUp()
     }
 
@@ -195,6 +207,7 @@ struct CatchUpMachine<Instant: InstantProtocol>: Sendable where Instant.Duration
         guard let lost = generation else { return [] }
         generation = nil
         claimsCaughtUp = false
+        stateCaughtUp = false
         historyCaughtUp = false
         var actions: [Action] = [.cancelTimer(.secretCheck(generation: lost))]
         for waiter in waiters {

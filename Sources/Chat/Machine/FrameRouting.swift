@@ -15,6 +15,12 @@ enum FrameRoute: Sendable, Equatable {
     /// Publish a private message (``PublishMachine``, kind `tell`) to `to`.
     case tell(id: String, to: String, text: String)
     case ack(msgIds: [String])
+    /// Protect the nick with a password, or change it (``AccountsMachine``).
+    case setPassword(SetPasswordRequest)
+    /// List the user's devices (``AccountsMachine/deviceList(of:current:limit:)``).
+    case devices
+    /// Sign out one device, this one (`device` nil) or every one (``AccountsMachine/signOut(nick:current:device:everywhere:now:)``).
+    case signOut(device: String?, everywhere: Bool)
     case history(HistoryRequest)
     case users(prefix: String, limit: Int)
     /// Publish a `typing` record with `routingKey` (best effort, no confirm).
@@ -60,6 +66,12 @@ enum FrameRouting {
             return .tell(id: request.id, to: request.to, text: request.text)
         case .ack(let request):
             return .ack(msgIds: request.msgIds)
+        case .setPassword(let request):
+            return .setPassword(request)
+        case .devices:
+            return .devices
+        case .signOut(let request):
+            return .signOut(device: request.device, everywhere: request.everywhere ?? false)
         case .history(let request):
             return .history(request)
         case .users(let request):

@@ -31,6 +31,10 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
         /// Claim the nick and wait for its outcome (``ClaimsMachine/claim(_:claimant:queueExists:marker:waiter:now:)``),
         /// then ``claimed(_:)``.
         case claim(nick: String, claimant: String?, checkQueue: Bool)
+        /// Record a new device of the nick (labelled `label`, or the default label): draw its id
+        /// and session token, publish its `device` record and wait until the node read it back
+        /// (``AccountsMachine/awaitDevice(nick:id:job:)``), then ``deviceRecorded(_:)``.
+        case recordDevice(nick: String, label: String?)
         /// Declare `user.<nick>` (with the inbox caps) and bind it, then ``queueDeclared(_:sessionClosed:)``.
         case declareQueue(nick: String)
         /// Replace any older local session of the nick (``SessionsMachine/takeOver(_:by:)``), own
@@ -73,8 +77,23 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
         var isJoined: Bool
     }
 
+    /// The device a join signs in on (``admission(_:device:)``).
+    enum DeviceGrant: Sendable, Hashable {
+        /// A new device (a password sign-in, a free nick, a valid HMAC token): recorded once the
+        /// nick is the join's, before its queue is declared.
+        case new
+        /// The device of the join's valid session token.
+        case existing(id: String, session: String)
+    }
+
+    /// A device and its session token, as the welcome names them.
+    struct DeviceSession: Sendable, Hashable {
+        var id: String
+        var session: String
+    }
+
     private enum State: Sendable, Hashable {
-        case new, catchingUp, atGate, admitting, recordingClaim, claiming, declaring, takingOverNick, takingInbox, welcoming, done
+        case new, catchingUp, atGate, admitting, recordingClaim, claiming, recordingDevice, declaring, takingOverNick, takingInbox, welcoming, done
     }
 
     let request: JoinRequest
@@ -91,6 +110,8 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     private var rooms: OrderedSet<String> = []
     /// The claimant of a tokenless join with a nonce (``NickToken/claimant(for:nonce:)``).
     private var claimant: String?
+    /// This join's device, once known (an existing one from the admission, a new one once recorded).
+    private(set) var device: DeviceSession?
 
     init(request: JoinRequest, nodeId: String, tokens: NickToken, messageIds: MessageIDs, limits: ChatLimits) {
         self.request = request
@@ -139,8 +160,17 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     }
 
     /// The claims machine's answer.
-    mutating func admission(_ admission: Claims.Admission) -> Action {
+    /// The nick's account refused the join before its claim was looked at (a wrong or missing
+    /// password, over a password limit, registration closed: ``AccountsMachine``).
+    mutating func refused(_ error: ChatProtocolError) -> Action {
         precondition(state == .admitting)
+        return fail(error)
+    }
+
+    /// `device`: ``DeviceGrant/existing(id:session:)`` when the join's session token was valid.
+    mutating func admission(_ admission: Claims.Admission, device grant: DeviceGrant = .new) -> Action {
+        precondition(state == .admitting)
+        if case .existing(let id, let session) = grant { device = DeviceSession(id: id, session: session) }
         switch admission {
         case .granted:
             return declare()
@@ -174,6 +204,15 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
         case .taken: return fail(Self.nickTaken(nick))
         case .unavailable: return fail(Self.unavailable())
         }
+    }
+
+    /// The new device was recorded and read back (nil: the broker failed, or the record did not
+    /// come back in time).
+    mutating func deviceRecorded(_ recorded: DeviceSession?) -> Action {
+        precondition(state == .recordingDevice)
+        guard let recorded else { return fail(Self.unavailable()) }
+        device = recorded
+        return declare()
     }
 
     /// The user queue was declared and bound (`declared`), and whether the session closed
@@ -213,8 +252,10 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     /// join's included, come in the next `presence` frame).
     mutating func admitted(history: RoomHistory, roster: RosterSnapshot) -> Action {
         precondition(state == .welcoming)
-        let (welcome, followUp) = Self.welcome(
+        var (welcome, followUp) = Self.welcome(
             nick: nick, rooms: rooms, request: request, history: history, limits: limits, tokens: tokens, messageIds: messageIds)
+        welcome.session = device?.session
+        welcome.device = device?.id
         let frame = ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) }
         return finish(.welcome(welcome, frame: frame, followUp: followUp))
     }
@@ -255,6 +296,10 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     // MARK: Steps
 
     private mutating func declare() -> Action {
+        if device == nil {
+            state = .recordingDevice
+            return .recordDevice(nick: nick, label: request.device)
+        }
         state = .declaring
         return .declareQueue(nick: nick)
     }

@@ -17,7 +17,7 @@ struct ChatMetrics: Sendable {
 
     init() {
         var framesIn: [String: Counter] = [:]
-        for kind in ["join", "enter", "leave", "say", "tell", "ack", "history", "typing"] {
+        for kind in ["join", "enter", "leave", "say", "tell", "ack", "history", "typing", "setPassword"] {
             framesIn[kind] = Counter(label: "rabbitchat_messages_in_total", dimensions: [("kind", kind)])
         }
         self.framesIn = framesIn

@@ -41,10 +41,13 @@ public final class ChatNode: Sendable {
     public var sessionCount: Int { executor.sessionCount.load(ordering: .relaxed) }
 
     /// A new client connection. Frames go in through the returned session, out through `outlet`.
-    public func attach(_ outlet: any ChatOutlet) -> ChatSession {
+    /// `address` is the client's (its IP without the port): password attempts are limited per
+    /// address (Specs/chat-protocol.md, "Rate limits").
+    public func attach(_ outlet: any ChatOutlet, address: String = "local") -> ChatSession {
         let id = nextSessionId.wrappingAdd(1, ordering: .relaxed).oldValue
         executor.sessionCount.add(1, ordering: .relaxed)
-        let session = ChatSession(id: id, outlet: outlet, executor: executor, limits: configuration.limits, clock: configuration.clock)
+        let session = ChatSession(
+            id: id, outlet: outlet, address: address, executor: executor, limits: configuration.limits, clock: configuration.clock)
         // A connection that has not joined within the join timeout is closed (4004): an idle
         // stranger holds no session for long. A join still under way counts as joined
         // (``SessionsMachine/joinTimerFired(_:)``).

@@ -44,12 +44,32 @@ extension ChatNodeExecutor {
                 await enterJoinGate()
                 action = join.enteredGate()
             case .checkAdmission(let nick, let token, let claimant):
-                action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
+                // The accounts machine first: a password (derived off the actor) or a session
+                // token proves the nick in place of the HMAC token.
+                switch await signIn(request, address: session.address) {
+                case .open:
+                    action = join.admission(claimsMachine.admission(of: nick, token: token, claimant: claimant))
+                case .signedIn:
+                    action = join.admission(claimsMachine.admission(of: nick, token: .valid, claimant: claimant))
+                case .device(let id, let refreshSeen):
+                    if refreshSeen { self.refreshSeen(nick: nick, device: id) }
+                    action = join.admission(
+                        claimsMachine.admission(of: nick, token: .valid, claimant: claimant), device: .existing(id: id, session: request.session ?? ""))
+                case .refused(let error):
+                    action = join.refused(error)
+                }
+            case .recordDevice(let nick, let label):
+                let recorded = await recordDevice(nick: nick, label: label)
+                action = join.deviceRecorded(recorded.map { Join.DeviceSession(id: $0.id, session: $0.session) })
             case .recordClaim(let nick, let marker):
                 await publishClaim(nick: nick, marker: marker, claimant: nil)
                 action = join.claimRecorded()
             case .claim(let nick, let claimant, let checkQueue):
-                action = join.claimed(await claim(nick, claimant: claimant, checkQueue: checkQueue))
+                let outcome = await claim(nick, claimant: claimant, checkQueue: checkQueue)
+                if outcome == .unavailable {
+                    logger.warning("A claim was not decided in time (or the link was lost): its join is answered unavailable", metadata: ["nick": "\(nick)"])
+                }
+                action = join.claimed(outcome)
             case .declareQueue(let nick):
                 let declared = await declareAndBindUserQueue(nick)
                 action = join.queueDeclared(declared, sessionClosed: session.isClosed)
@@ -67,7 +87,7 @@ extension ChatNodeExecutor {
             case .admit(let nick, let rooms):
                 let limits = configuration.limits
                 let entry = SessionEntry(
-                    session: session, nick: nick, rooms: rooms,
+                    session: session, nick: nick, device: join.device?.id, rooms: rooms,
                     typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
                 sessionsMachine.joined(sessionId, entry)
                 metrics.joinedSessions.record(sessions.count)
@@ -77,6 +97,11 @@ extension ChatNodeExecutor {
                 for frame in followUp { session.send(frame) }
                 localPresence(nick: join.nick, online: true)
                 if let inbox { await startInbox(inbox, session: sessionId, nick: join.nick) }
+                // Its device was signed out while the join ran (a `revoke` read meanwhile found
+                // no live session of it yet): it closes now, as every session of it did.
+                if let device = join.device?.id, !accountsMachine.isSignedIn(nick: join.nick, device: device) {
+                    closeSignedOut(nick: join.nick, devices: [device])
+                }
                 break steps
             case .fail(let error, let disown):
                 if let disown { sessionsMachine.disown(disown, by: sessionId) }

@@ -32,6 +32,10 @@ extension ChatNodeExecutor {
         let claimsChannel = try await connection.openChannel()
         let claimsStart: StreamOffset = lastClaimsOffset.map { .offset($0 + 1) } ?? .first
         let claimRecords = try await claimsChannel.consume(queue: topology.claimsStream, options: .stream(from: claimsStart, prefetch: 1000))
+        // State (accounts): the whole stream at start, then on after the last record read.
+        let stateChannel = try await connection.openChannel()
+        let stateStart: StreamOffset = lastStateOffset.map { .offset($0 + 1) } ?? .first
+        let stateRecords = try await stateChannel.consume(queue: topology.stateStream, options: .stream(from: stateStart, prefetch: 1000))
 
         generation += 1
         let myGeneration = generation
@@ -41,10 +45,13 @@ extension ChatNodeExecutor {
 
         let marker = "\(nodeId)/\(myGeneration)/\(nextMarker)"
         nextMarker += 1
-        run(catchUp.linkUp(generation: myGeneration, syncMarker: marker, historyEnd: end, lastHistoryOffset: historyMachine.lastOffset))
+        run(catchUp.linkUp(generation: myGeneration, syncMarker: marker, historyEnd: end, lastHistoryOffset: historyMachine.lastOffset, readsState: true))
         _ = try await setup.publish(
             OutgoingMessage(body: BrokerRecord(kind: .sync, node: nodeId, marker: marker).body, properties: MessageProperties(persistent: true, type: "sync")),
             exchange: "", routingKey: topology.claimsStream, mandatory: false)
+        _ = try await setup.publish(
+            OutgoingMessage(body: BrokerRecord(kind: .sync, node: nodeId, marker: marker).body, properties: MessageProperties(persistent: true, type: "sync")),
+            exchange: "", routingKey: topology.stateStream, mandatory: false)
 
         for sessionId in sessions.keys {
             Task { await self.reattachInbox(sessionId) }
@@ -77,6 +84,17 @@ extension ChatNodeExecutor {
                 }
             }
             group.addTask {
+                var unacked = 0
+                for await delivery in stateRecords.deliveries {
+                    await self.onStateRecord(delivery)
+                    unacked += 1
+                    if unacked >= 100 {
+                        unacked = 0
+                        try? await stateChannel.ack(deliveryTag: delivery.deliveryTag, multiple: true)
+                    }
+                }
+            }
+            group.addTask {
                 for await delivery in events.deliveries {
                     await self.onEvent(delivery)
                 }
@@ -97,6 +115,7 @@ extension ChatNodeExecutor {
         try await channel.declareQueue(topology.historyStream, options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
         try await channel.bindQueue(topology.historyStream, exchange: topology.publicExchange, routingKey: "room.#", arguments: [:])
         try await channel.declareQueue(topology.claimsStream, options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
+        try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: ChatTopology.stateStreamArguments))
     }
 
     /// The offset where the history stream ends now: a `sync` record is published into it (so
@@ -166,6 +185,7 @@ extension ChatNodeExecutor {
         run(catchUp.linkLost())
         run(presenceMachine.linkLost())
         run(claimsMachine.linkLost())
+        run(accountsMachine.linkLost())
         inboxes.linkLost()
     }
 

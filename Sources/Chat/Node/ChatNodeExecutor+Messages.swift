@@ -55,6 +55,13 @@ extension ChatNodeExecutor {
             }
         case .ack(let msgIds):
             await acknowledge(msgIds, session: session.id)
+        case .setPassword(let request):
+            guard let nick = sessions[session.id]?.nick else { return }
+            await setPassword(request, nick: nick, session: session)
+        case .devices:
+            listDevices(session: session)
+        case .signOut(let device, let everywhere):
+            await signOut(device: device, everywhere: everywhere, session: session)
         case .history(let request):
             for frame in historyMachine.page(request, limits: configuration.limits) { session.send(frame) }
         case .users(let prefix, let limit):

@@ -31,6 +31,8 @@ actor ChatNodeExecutor {
     struct SessionEntry: JoinedSession {
         let session: ChatSession
         var nick: String
+        /// The device this session signed in on (``AccountsMachine``): a `revoke` of it closes the session (4005).
+        var device: String?
         var rooms: OrderedSet<String>
         /// `typing` frames over it are dropped silently.
         var typingLimiter: RateLimiter
@@ -53,6 +55,18 @@ actor ChatNodeExecutor {
     var link: Link?
     var generation = 0
     var lastClaimsOffset: Int64?
+    /// Where the `chat.state` stream was read up to.
+    var lastStateOffset: Int64?
+    /// The accounts read from `chat.state` and the password derivations (ChatNodeExecutor+Accounts.swift).
+    var accountsMachine = Accounts()
+    /// Derivations waiting for their turn, by waiter id (``AccountsMachine/Action``).
+    var derivationResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    /// Joins waiting for their new device's record to come back through `chat.state`, by waiter id.
+    var deviceResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
+    /// Their deadlines (the claim timeout), by waiter id.
+    var deviceTimers = MachineTimers<UInt64>()
+    /// Sessions whose `signOut` awaits its confirm (they close after their `signedOut`).
+    var signingOut: Set<UInt64> = []
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
     nonisolated let fingerprint: String
     /// The secret check is over and found no node with another secret (``CatchUpMachine``),
@@ -167,6 +181,7 @@ actor ChatNodeExecutor {
         publishTimers.cancelAll()
         joinTimers.cancelAll()
         claimTimers.cancelAll()
+        deviceTimers.cancelAll()
         historyProbeTimer.cancelAll()
         stopTimer.cancelAll()
     }

@@ -15,6 +15,8 @@ public final class ChatSession: Sendable {
     /// Unique within its node.
     public let id: UInt64
     let outlet: any ChatOutlet
+    /// The client's address (its IP, without the port), for the password limits per address.
+    let address: String
     private let executor: ChatNodeExecutor
     private let limits: ChatLimits
     private let clock: any ChatClock
@@ -50,9 +52,10 @@ public final class ChatSession: Sendable {
         }
     }
 
-    init(id: UInt64, outlet: any ChatOutlet, executor: ChatNodeExecutor, limits: ChatLimits, clock: any ChatClock) {
+    init(id: UInt64, outlet: any ChatOutlet, address: String, executor: ChatNodeExecutor, limits: ChatLimits, clock: any ChatClock) {
         self.id = id
         self.outlet = outlet
+        self.address = address
         self.executor = executor
         self.limits = limits
         self.clock = clock

@@ -41,6 +41,9 @@ public struct ChatTopology: Sendable, Hashable {
     /// The stream of nick claims and the nodes' sync markers: small, so every node reads it
     /// whole at start (the roster and the first claim of each nick) without reading history.
     public var claimsStream: String { prefix + "chat.claims" }
+    /// The stream of per-user state (issue 16): `password` and `delete` records so far; every
+    /// node reads it whole from `first`.
+    public var stateStream: String { prefix + "chat.state" }
 
     /// A user's durable inbox; its existence is the nick's claim.
     public func userQueue(_ nick: String) -> String { prefix + "user." + nick }
@@ -61,6 +64,11 @@ public struct ChatTopology: Sendable, Hashable {
     ]
     /// Arguments of the claims stream: a few records per nick, bounded on disk all the same.
     public static let claimsStreamArguments: AMQPTable = [
+        "x-queue-type": "stream",
+        "x-max-length-bytes": .int(1 << 28),
+    ]
+    /// Arguments of the state stream (Specs/amqp-topology.md: 256 MiB).
+    public static let stateStreamArguments: AMQPTable = [
         "x-queue-type": "stream",
         "x-max-length-bytes": .int(1 << 28),
     ]

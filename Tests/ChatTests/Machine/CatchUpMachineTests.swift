@@ -100,6 +100,25 @@ struct CatchUpMachineTests {
         #expect(harness.answered[2] == true)
     }
 
+    /// A node that reads `chat.state` (issue 16) serves joins only once it read its link's
+    /// sync marker there too: a restarted node knows every password before a join.
+    @Test func aNodeReadingTheStateStreamWaitsForItsSyncMarkerThereToo() {
+        var harness = CatchUpHarness()
+        harness.note(harness.machine.linkUp(generation: 1, syncMarker: CatchUpHarness.marker(1), historyEnd: nil, lastHistoryOffset: nil, readsState: true))
+        harness.note(harness.machine.startSecretCheck())
+        harness.helloSent()
+        harness.advance(by: CatchUpHarness.window)
+        harness.wait(1)
+        harness.note(harness.machine.syncRead(marker: CatchUpHarness.marker(1)))
+        harness.note(harness.machine.stateSyncRead(marker: CatchUpHarness.marker(0)))
+        #expect(harness.answered.isEmpty, "claims read, the state stream not yet")
+        harness.note(harness.machine.stateSyncRead(marker: CatchUpHarness.marker(1)))
+        #expect(harness.answered == [1: true])
+        // A lost link must read the state stream again up to the next marker.
+        harness.note(harness.machine.linkLost())
+        #expect(!harness.machine.stateCaughtUp)
+    }
+
     @Test func joinsThatWaitTooLongAreUnavailable() {
         var harness = CatchUpHarness()
         harness.linkUp()

@@ -67,5 +67,9 @@ struct FrameRoutingTests {
         #expect(Self.route(.history(history)) == .history(history))
         #expect(Self.route(.users(UsersRequest())) == .users(prefix: "", limit: ClientFrame.defaultUsersLimit))
         #expect(Self.route(.users(UsersRequest(prefix: "al", limit: 3))) == .users(prefix: "al", limit: 3))
+        #expect(Self.route(.devices(DevicesRequest())) == .devices)
+        #expect(Self.route(.signOut(SignOutRequest())) == .signOut(device: nil, everywhere: false), "this device")
+        #expect(Self.route(.signOut(SignOutRequest(device: "e9b2c4f01a7d"))) == .signOut(device: "e9b2c4f01a7d", everywhere: false))
+        #expect(Self.route(.signOut(SignOutRequest(everywhere: true))) == .signOut(device: nil, everywhere: true))
     }
 }

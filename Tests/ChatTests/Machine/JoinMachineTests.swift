@@ -36,9 +36,17 @@ struct JoinHarness {
         return did(machine.enteredGate())
     }
 
-    /// From a won nick through the queue, the nick's and the inbox's take-over to the admission.
-    mutating func fromDeclareToAdmit(_ declare: Machine.Action) -> Machine.Action {
+    /// A device of a valid session token (``JoinMachine/DeviceGrant/existing(id:session:)``).
+    static let device = Machine.DeviceGrant.existing(id: "d7f3a1c09b2e", session: "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY")
+    /// The new device the executor records when asked (``JoinMachine/Action/recordDevice(nick:label:)``).
+    static let newDevice = Machine.DeviceSession(id: "e9b2c4f01a7d", session: "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8")
+
+    /// From a won nick through its new device (recorded when the join asks), the queue, the
+    /// nick's and the inbox's take-over to the admission.
+    mutating func fromDeclareToAdmit(_ first: Machine.Action) -> Machine.Action {
         let nick = machine.nick
+        var declare = first
+        if case .recordDevice(nick, _) = first { declare = did(machine.deviceRecorded(Self.newDevice)) }
         #expect(declare == .declareQueue(nick: nick))
         #expect(did(machine.queueDeclared(true, sessionClosed: false)) == .takeOverNick(nick: nick))
         #expect(did(machine.tookOverNick()) == .takeInbox(nick: nick))
@@ -96,7 +104,29 @@ struct JoinMachineTests {
         }
         #expect(decoded.users == [UserStatus(nick: "alice", online: true), UserStatus(nick: "bob", online: true)])
         #expect(decoded.history == welcome.history && decoded.token == welcome.token)
+        #expect(welcome.session == JoinHarness.newDevice.session && welcome.device == JoinHarness.newDevice.id, "a new device")
+        #expect(decoded.session == welcome.session && decoded.device == welcome.device)
+        #expect(join.steps.contains(.recordDevice(nick: "alice", label: nil)))
         #expect(join.steps.filter(\.isTerminal).count == 1)
+    }
+
+    @Test func aNewDeviceIsRecordedOnceTheNickIsTheJoinsAndASessionTokensDeviceIsNot() {
+        var byPassword = JoinHarness(JoinRequest(nick: "alice", password: "correct horse", device: "Firefox on laptop"))
+        _ = byPassword.throughTheGate()
+        #expect(byPassword.did(byPassword.machine.admission(.granted)) == .recordDevice(nick: "alice", label: "Firefox on laptop"))
+        #expect(byPassword.machine.deviceRecorded(nil) == .fail(JoinHarness.unavailable(), disown: nil), "not stored, or not read back in time")
+        #expect(byPassword.machine.isDone)
+
+        var bySession = JoinHarness(JoinRequest(nick: "alice", session: "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"))
+        _ = bySession.throughTheGate()
+        let admit = bySession.fromDeclareToAdmit(bySession.did(bySession.machine.admission(.granted, device: JoinHarness.device)))
+        #expect(admit == .admit(nick: "alice", rooms: ["lobby"]))
+        #expect(!bySession.steps.contains { if case .recordDevice = $0 { true } else { false } })
+        guard case .welcome(let welcome, _, _) = bySession.machine.admitted(history: RoomHistory(capacity: 1), roster: RosterSnapshot(users: [])) else {
+            Issue.record("expected a welcome")
+            return
+        }
+        #expect(welcome.session == "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY" && welcome.device == "d7f3a1c09b2e", "the same session")
     }
 
     @Test func aJoinWithoutRoomsEntersTheLobbyAndAValidTokenGoesStraightToTheQueue() {
@@ -164,7 +194,7 @@ struct JoinMachineTests {
     @Test func aBrokerFailingMidJoinIsUnavailable() {
         var join = JoinHarness(JoinRequest(nick: "alice"))
         _ = join.throughTheGate()
-        #expect(join.did(join.machine.admission(.granted)) == .declareQueue(nick: "alice"))
+        #expect(join.did(join.machine.admission(.granted, device: JoinHarness.device)) == .declareQueue(nick: "alice"))
         #expect(join.machine.queueDeclared(false, sessionClosed: false) == .fail(JoinHarness.unavailable(), disown: nil))
         #expect(join.machine.isDone)
     }
@@ -172,7 +202,7 @@ struct JoinMachineTests {
     @Test func anInboxStillHeldAfterTheTakeoverTimeoutIsUnavailableAndFreesTheNick() {
         var join = JoinHarness(JoinRequest(nick: "alice"))
         _ = join.throughTheGate()
-        _ = join.machine.admission(.granted)
+        _ = join.machine.admission(.granted, device: JoinHarness.device)
         _ = join.machine.queueDeclared(true, sessionClosed: false)
         _ = join.machine.tookOverNick()
         #expect(join.machine.inboxTaken(nil) == .fail(JoinHarness.inboxHeld, disown: "alice"))
@@ -182,7 +212,7 @@ struct JoinMachineTests {
     @Test func aSessionClosedMidJoinEndsItSilentlyAndGivesBackAnInboxItTook() {
         var beforeQueue = JoinHarness(JoinRequest(nick: "alice"))
         _ = beforeQueue.throughTheGate()
-        _ = beforeQueue.machine.admission(.granted)
+        _ = beforeQueue.machine.admission(.granted, device: JoinHarness.device)
         #expect(beforeQueue.machine.queueDeclared(true, sessionClosed: true) == .finish)
         #expect(beforeQueue.machine.isDone)
         let standings = [
@@ -193,7 +223,7 @@ struct JoinMachineTests {
         for standing in standings {
             var join = JoinHarness(JoinRequest(nick: "alice"))
             _ = join.throughTheGate()
-            _ = join.machine.admission(.granted)
+            _ = join.machine.admission(.granted, device: JoinHarness.device)
             _ = join.machine.queueDeclared(true, sessionClosed: false)
             _ = join.machine.tookOverNick()
             #expect(join.machine.inboxTaken(standing) == .releaseInbox, "\(standing)")
@@ -213,7 +243,7 @@ struct JoinMachineTests {
         #expect(atClaim.machine.claimed(.unavailable) == .fail(JoinHarness.unavailable(), disown: nil))
         var atInbox = JoinHarness(JoinRequest(nick: "alice", token: JoinHarness.tokens.token(for: "alice")))
         _ = atInbox.throughTheGate()
-        _ = atInbox.machine.admission(.granted)
+        _ = atInbox.machine.admission(.granted, device: JoinHarness.device)
         _ = atInbox.machine.queueDeclared(true, sessionClosed: false)
         _ = atInbox.machine.tookOverNick()
         #expect(atInbox.machine.inboxTaken(nil) == .fail(JoinHarness.inboxHeld, disown: "alice"))

@@ -82,5 +82,10 @@ import Testing
         #expect(throws: PasswordHash.Failure.badParameters) { try costly.verify("correct horse battery staple") }
         costly.n = 1000
         #expect(throws: PasswordHash.Failure.badParameters) { try costly.verify("correct horse battery staple") }
+        // Each parameter within its own range, together 128 · 2^20 · 32 · 4 bytes = 16 GiB.
+        costly.n = 1 << 20
+        costly.r = 32
+        costly.p = 4
+        #expect(throws: PasswordHash.Failure.badParameters) { try costly.verify("correct horse battery staple") }
     }
 }

@@ -24,6 +24,9 @@ struct PasswordHash: Sendable, Hashable, Codable {
     static let passwordBytes = 8...256
     /// The largest `N` a record may ask for (a hostile record must not cost the node gigabytes).
     static let maxN = 1 << 20
+    /// The most memory one derivation may take, scrypt's `128 · N · r · p` bytes (256 MiB; the
+    /// defaults take 32 MiB): `N`, `r` and `p` each within their own range could still ask for 4 GiB.
+    static let maxDerivationBytes = 1 << 28
 
     enum Failure: Error, Sendable, Hashable {
         /// The parameters are not ones this node derives with (not a power of two, too costly).
@@ -53,7 +56,9 @@ struct PasswordHash: Sendable, Hashable, Codable {
     }
 
     private static func derive(password: String, salt: [UInt8], n: Int, r: Int, p: Int) throws -> [UInt8] {
-        guard n > 1, n <= maxN, n & (n - 1) == 0, (1...32).contains(r), (1...4).contains(p), !salt.isEmpty else {
+        guard n > 1, n <= maxN, n & (n - 1) == 0, (1...32).contains(r), (1...4).contains(p), !salt.isEmpty,
+            128 * n * r * p <= maxDerivationBytes
+        else {
             throw Failure.badParameters
         }
         let key = try KDF.Scrypt.deriveKey(

@@ -7,7 +7,7 @@ import Testing
 /// The surfaces of issue 16 and the refused-ack rule, attacked as a hostile client would
 /// (Specs/bounds.md, "refused acks" and "`history`'s `after` and a join's `resume`"): every
 /// attack gets a clear error or a correct empty answer, is bounded, and costs no one else.
-@Suite("A hostile client against resume, history and refused acks", .timeLimit(.minutes(3)))
+@Suite("A hostile client against resume, history and refused acks", .serialized, .timeLimit(.minutes(3)))
 struct HostileClientTests {
     /// A client that answers each redelivery of its unacked private messages with another ack
     /// refused for rate (and a few more refused ones on top) makes the node release its inbox
@@ -212,6 +212,50 @@ struct HostileClientTests {
             _ = try await ResumeTests.history(carol, after: start)
             let total = carol.outlet.frames.map(Self.wireBytes).reduce(0, +)
             #expect(total < Self.outboundCap, "a welcome and its resume: \(total) bytes")
+        }
+    }
+
+    /// A resume of 50 rooms with one message of 4000 × U+2028 (28 KB on the wire) after the
+    /// position in each: every room's page holds at least one message when one follows, so the
+    /// resume used to send all of them at once, about 1.4 MB (computed; measured with 100 rooms:
+    /// 2,423,201 bytes): over the outbound cap.
+    /// The pages of one join now hold the welcome's budget together; the rooms past it get a
+    /// page with no message and `more`, and a `history` with the same `after` brings each of
+    /// their messages: every one once, none lost.
+    @Test(arguments: BackendKind.allCases)
+    func aResumeOfManyRoomsOfLargeMessagesStaysUnderTheOutboundCapAndLosesNothing(_ kind: BackendKind) async throws {
+        try await withCluster(kind, limits: ResumeTests.limits()) { cluster in
+            cluster.uses("alice", "carol")
+            try await cluster.start("a")
+            let rooms = (0..<50).map { "r\($0)" }
+            let alice = cluster.client(on: "a")
+            try await alice.join("alice", rooms: rooms)
+            alice.send(.say(SayRequest(id: "start", room: "r0", text: "start")))
+            let start = try #require(try await alice.message("start").seq)
+            let text = String(repeating: "\u{2028}", count: 4000)
+            for (n, room) in rooms.enumerated() { alice.send(.say(SayRequest(id: "e\(n)", room: room, text: text))) }
+            try await alice.sent("e\(rooms.count - 1)")
+
+            let carol = cluster.client(on: "a")
+            let positions = Dictionary(uniqueKeysWithValues: rooms.map { ($0, start) })
+            carol.send(.join(JoinRequest(nick: "carol", rooms: rooms, resume: JoinResume(rooms: positions))))
+            _ = try await carol.welcome()
+            let pages = { carol.received.compactMap { frame -> History? in if case .history(let h) = frame { h } else { nil } } }
+            try await eventually("a resume page per room") { pages().count >= rooms.count }
+            let total = carol.outlet.frames.map(Self.wireBytes).reduce(0, +)
+            #expect(total < Self.outboundCap, "the welcome and its resume pages: \(total) bytes")
+            let resumed = pages()
+            #expect(Set(resumed.map(\.room)) == Set(rooms))
+            let empty = resumed.filter { $0.messages.isEmpty }
+            #expect(!empty.isEmpty)
+            #expect(empty.allSatisfy { $0.more && $0.after == start })
+            // Each room left empty pages on with the same `after` and gets its message.
+            for page in empty { carol.send(.history(HistoryRequest(room: page.room, after: start, limit: 100))) }
+            try await eventually("every room's message") { pages().count >= rooms.count + empty.count }
+            let got = pages().flatMap(\.messages).filter { $0.text == text }
+            #expect(got.count == rooms.count)
+            #expect(Set(got.compactMap(\.room)) == Set(rooms))
+            #expect(carol.closeCode == nil)
         }
     }
 

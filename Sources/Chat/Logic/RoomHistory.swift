@@ -176,9 +176,15 @@ public struct RoomHistory: Sendable, Hashable {
     /// follow the newest given (the client pages on with `after` = its `seq`), and `gapNext` when
     /// the node no longer holds every message after `after`: it holds all of them from there.
     public func page(in room: String, after: Int64, limit: Int, maxBytes: Int = .max) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?) {
+        let page = pageAfter(in: room, after: after, limit: limit, maxBytes: maxBytes)
+        return (page.messages, page.more, page.gapNext)
+    }
+
+    /// ``page(in:after:limit:maxBytes:)`` and the bytes (``wireCost(of:)``) of its messages.
+    func pageAfter(in room: String, after: Int64, limit: Int, maxBytes: Int) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?, bytes: Int) {
         let from = completeFrom(in: room)
         let gapNext: Int64? = after < from &- 1 ? from : nil
-        guard let messages = rooms[room]?.messages, let costs = rooms[room]?.wireCosts else { return ([], false, gapNext) }
+        guard let messages = rooms[room]?.messages, let costs = rooms[room]?.wireCosts else { return ([], false, gapNext, 0) }
         // The first message with a larger `seq` (they increase): a binary search.
         var low = messages.startIndex
         var high = messages.endIndex
@@ -194,6 +200,6 @@ public struct RoomHistory: Sendable, Hashable {
             bytes += size
             end += 1
         }
-        return (Array(messages[low..<end]), end < messages.endIndex, gapNext)
+        return (Array(messages[low..<end]), end < messages.endIndex, gapNext, bytes)
     }
 }

@@ -269,7 +269,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ChatTests",
-            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "ServerTestSupport"],
+            dependencies: ["Chat", "ChatProtocol", "Broker", "InMemoryBroker", "ServerTestSupport", "SockJSWire"],
             swiftSettings: strict
         ),
         .testTarget(

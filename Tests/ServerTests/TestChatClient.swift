@@ -6,7 +6,11 @@ import ServerTestSupport
 final class TestChatClient {
     let port: Int
     let prefix: String
-    private let socket: TestSocket
+    private var socket: TestSocket
+    private let receiveBuffer: Int32?
+    /// Opens the next streaming response when the server ends one (at the SockJS response
+    /// limit, 128 KiB), as a browser's xhr-streaming does.
+    private let reopens: Bool
     private var raw: [UInt8] = []
     private var chunked = false
     private var body: [UInt8] = []
@@ -17,17 +21,27 @@ final class TestChatClient {
     private(set) var ended = false
 
     /// Opens a session and waits for the SockJS open frame.
-    init(port: Int, prefix: String = "/chat") throws {
+    /// `receiveBuffer` shrinks the receiving socket's kernel buffer (a client that stops
+    /// reading); `reopens` opens the next streaming response when one ends.
+    init(port: Int, prefix: String = "/chat", receiveBuffer: Int32? = nil, reopens: Bool = false) throws {
         self.port = port
         self.prefix = prefix + "/000/" + UUID().uuidString.prefix(8).lowercased()
-        socket = try TestSocket(port: port, timeout: .seconds(1))
-        try socket.write("POST \(self.prefix)/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\n\r\n")
+        self.receiveBuffer = receiveBuffer
+        self.reopens = reopens
+        socket = try Self.stream(port: port, path: self.prefix, receiveBuffer: receiveBuffer)
         let opened = try nextSockJSFrame(timeout: .seconds(10))
         guard opened == "o" else {
             throw TestSocketError(
                 "expected the open frame, got \(opened ?? "nothing") (ended: \(ended), unparsed: \(String(decoding: raw.prefix(300), as: UTF8.self)), body: \(String(decoding: body.prefix(300), as: UTF8.self)))"
             )
         }
+    }
+
+    /// A connection with the `xhr_streaming` request of session `path` sent.
+    private static func stream(port: Int, path: String, receiveBuffer: Int32?) throws -> TestSocket {
+        let socket = try TestSocket(port: port, timeout: .seconds(1), receiveBuffer: receiveBuffer)
+        try socket.write("POST \(path)/xhr_streaming HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nContent-Length: 0\r\n\r\n")
+        return socket
     }
 
     /// Sends one chat frame.
@@ -107,15 +121,31 @@ final class TestChatClient {
             let bytes: [UInt8]
             do { bytes = try socket.read() } catch { continue }
             if bytes.isEmpty {
+                if reopens, closeFrame == nil {
+                    try reopen()
+                    continue
+                }
                 ended = true
                 continue
             }
             raw += bytes
             decode()
+            if reopens, responseEnded, closeFrame == nil { try reopen() }
         }
     }
 
     private var headParsed = false
+    /// The streaming response's last chunk came (the server may keep the connection).
+    private var responseEnded = false
+
+    /// The next streaming response of the session, on a new connection.
+    private func reopen() throws {
+        socket = try Self.stream(port: port, path: prefix, receiveBuffer: receiveBuffer)
+        raw = []
+        headParsed = false
+        chunked = false
+        responseEnded = false
+    }
 
     /// Moves what arrived into `body`: strips the response head once, then de-chunks if needed.
     private func decode() {
@@ -127,9 +157,12 @@ final class TestChatClient {
             headParsed = true
         }
         if chunked {
+            let last = Array("\r\n0\r\n\r\n".utf8)
+            let finished = raw.count >= last.count && Array(raw.suffix(last.count)) == last
             let (decoded, rest) = TestHTTP.dechunk(raw)
             body += decoded
             raw = rest
+            if finished, rest.isEmpty { responseEnded = true }
         } else {
             body += raw
             raw = []

@@ -377,7 +377,10 @@ test('resume: a history answer to after with more asks the next page after its n
   const page = { type: 'history', room: 'lobby', after: 41, more: true, messages: [{ seq: 42 }, { seq: 50 }] };
   assert.deepEqual(P.nextAfterPage(page), { type: 'history', room: 'lobby', after: 50, limit: P.RESUME_PAGE });
   assert.equal(P.nextAfterPage({ ...page, more: false }), null);
-  assert.equal(P.nextAfterPage({ ...page, messages: [] }), null);
+  // A resume page left empty by the join's byte budget: the same `after` again.
+  assert.deepEqual(P.nextAfterPage({ ...page, messages: [] }), { type: 'history', room: 'lobby', after: 41, limit: P.RESUME_PAGE });
+  assert.equal(P.nextAfterPage({ ...page, more: false, messages: [] }), null);
+  assert.equal(P.nextAfterPage({ ...page, messages: [{ seq: 41 }] }), null);
   assert.equal(P.nextAfterPage({ type: 'history', room: 'lobby', more: true, messages: [{ seq: 1 }] }), null);
   assert.match(P.gapText({ type: 'gap', room: 'lobby', after: 3, next: 90 }), /#lobby/);
 });

@@ -26,6 +26,9 @@ public struct RoomHistory: Sendable, Hashable {
 
     private struct Room: Sendable, Hashable {
         var messages = Deque<ChatMessage>()
+        /// ``wireCost(of:)`` of each message of ``messages``, in the same order (counted once,
+        /// as the message is read: answers add them up on every page).
+        var wireCosts = Deque<Int>()
         var bytes = 0
         /// The node holds every message of the room with a `seq` from here on.
         var from: Int64
@@ -51,6 +54,34 @@ public struct RoomHistory: Sendable, Hashable {
         message.text.utf8.count + message.msgId.utf8.count + message.from.utf8.count + (message.room?.utf8.count ?? 0) + 96
     }
 
+    /// Bytes a message is counted as in an answer's byte budget: ``cost(of:)`` with each of the
+    /// text's characters counted as its bytes at worst on the wire, escaped twice (in the chat
+    /// frame's JSON, then in the SockJS frame's JSON string, where the script transports escape
+    /// `<`, `>` and `&` too): a `"` is 4 bytes there (`\\\"`), a `<` 6 (`\u003c`), a U+2028 7. The
+    /// same as ``cost(of:)`` for text that needs no escape. So an answer within its budget stays
+    /// within it on the wire, whatever its text, and never reaches the session's 1 MiB outbound
+    /// cap (Specs/bounds.md).
+    public static func wireCost(of message: ChatMessage) -> Int {
+        var bytes = message.msgId.utf8.count + message.from.utf8.count + (message.room?.utf8.count ?? 0) + 96
+        for scalar in message.text.unicodeScalars { bytes += wireWidth(scalar) }
+        return bytes
+    }
+
+    /// The most bytes one character of a text takes in a SockJS frame (see ``wireCost(of:)``).
+    static func wireWidth(_ scalar: Unicode.Scalar) -> Int {
+        switch scalar.value {
+        case 0x22, 0x5C: 4
+        case 0x08, 0x09, 0x0A, 0x0C, 0x0D: 3
+        case 0x00..<0x20: 7
+        case 0x3C, 0x3E, 0x26: 6
+        case 0x20..<0x80: 1
+        case 0x80..<0x800: 2
+        case 0x200C...0x200F, 0x2028...0x202F, 0x2060...0x206F, 0xFFF0...0xFFFF: 7
+        case 0x800..<0x10000: 3
+        default: 4
+        }
+    }
+
     /// The node read the stream record at `offset` (any record, a message or not), in stream
     /// order: the first one read is where the node's knowledge of every room begins.
     public mutating func noteRead(offset: Int64) {
@@ -71,10 +102,12 @@ public struct RoomHistory: Sendable, Hashable {
         let cost = Self.cost(of: message)
         var entry = rooms.removeValue(forKey: room) ?? Room(from: newRoomFrom)
         entry.messages.append(message)
+        entry.wireCosts.append(Self.wireCost(of: message))
         entry.bytes += cost
         totalBytes += cost
         while entry.messages.count > 1, entry.messages.count > capacity || entry.bytes > maxRoomBytes {
             let dropped = entry.messages.removeFirst()
+            entry.wireCosts.removeFirst()
             if let seq = dropped.seq { entry.from = max(entry.from, seq &+ 1) }
             entry.bytes -= Self.cost(of: dropped)
             totalBytes -= Self.cost(of: dropped)
@@ -92,6 +125,7 @@ public struct RoomHistory: Sendable, Hashable {
                 forget(oldest)
                 continue
             }
+            victim.wireCosts.removeFirst()
             victim.bytes -= Self.cost(of: dropped)
             totalBytes -= Self.cost(of: dropped)
             if let seq = dropped.seq { victim.from = max(victim.from, seq &+ 1) }
@@ -112,8 +146,8 @@ public struct RoomHistory: Sendable, Hashable {
     }
 
     /// The newest `limit` messages of `room` with `seq` below `before` (all when nil), oldest
-    /// first, and no more of them than fit in `maxBytes` (each counted as `cost(of:)`, about its
-    /// size in a frame).
+    /// first, and no more of them than fit in `maxBytes` (each counted as `wireCost(of:)`, its
+    /// size in a frame at worst).
     public func messages(in room: String, before: Int64? = nil, limit: Int, maxBytes: Int = .max) -> [ChatMessage] {
         page(in: room, before: before, limit: limit, maxBytes: maxBytes).messages
     }
@@ -121,7 +155,7 @@ public struct RoomHistory: Sendable, Hashable {
     /// ``messages(in:before:limit:maxBytes:)``, and whether older messages of the room are kept
     /// than the oldest one given (`more`: the client may page on with `before`).
     public func page(in room: String, before: Int64? = nil, limit: Int, maxBytes: Int = .max) -> (messages: [ChatMessage], more: Bool) {
-        guard let messages = rooms[room]?.messages else { return ([], false) }
+        guard let messages = rooms[room]?.messages, let costs = rooms[room]?.wireCosts else { return ([], false) }
         var end = messages.endIndex
         if let before {
             while end > messages.startIndex, let seq = messages[end - 1].seq, seq >= before { end -= 1 }
@@ -129,7 +163,7 @@ public struct RoomHistory: Sendable, Hashable {
         var start = end
         var bytes = 0
         while start > messages.startIndex, end - start < limit {
-            let size = Self.cost(of: messages[start - 1])
+            let size = costs[start - 1]
             guard size <= maxBytes - bytes else { break }
             bytes += size
             start -= 1
@@ -142,9 +176,15 @@ public struct RoomHistory: Sendable, Hashable {
     /// follow the newest given (the client pages on with `after` = its `seq`), and `gapNext` when
     /// the node no longer holds every message after `after`: it holds all of them from there.
     public func page(in room: String, after: Int64, limit: Int, maxBytes: Int = .max) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?) {
+        let page = pageAfter(in: room, after: after, limit: limit, maxBytes: maxBytes)
+        return (page.messages, page.more, page.gapNext)
+    }
+
+    /// ``page(in:after:limit:maxBytes:)`` and the bytes (``wireCost(of:)``) of its messages.
+    func pageAfter(in room: String, after: Int64, limit: Int, maxBytes: Int) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?, bytes: Int) {
         let from = completeFrom(in: room)
         let gapNext: Int64? = after < from &- 1 ? from : nil
-        guard let messages = rooms[room]?.messages else { return ([], false, gapNext) }
+        guard let messages = rooms[room]?.messages, let costs = rooms[room]?.wireCosts else { return ([], false, gapNext, 0) }
         // The first message with a larger `seq` (they increase): a binary search.
         var low = messages.startIndex
         var high = messages.endIndex
@@ -155,11 +195,11 @@ public struct RoomHistory: Sendable, Hashable {
         var end = low
         var bytes = 0
         while end < messages.endIndex, end - low < max(1, limit) {
-            let size = Self.cost(of: messages[end])
+            let size = costs[end]
             guard end == low || size <= maxBytes - bytes else { break }
             bytes += size
             end += 1
         }
-        return (Array(messages[low..<end]), end < messages.endIndex, gapNext)
+        return (Array(messages[low..<end]), end < messages.endIndex, gapNext, bytes)
     }
 }

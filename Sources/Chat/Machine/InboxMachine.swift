@@ -34,6 +34,10 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
         /// The pause before a session that lost its inbox (a reconnect, a channel error) tries
         /// to take it again, after a take-over that failed.
         var reattachRetry: Duration
+        /// The least time between two releases of one session's inbox for refused acks
+        /// (``InboxMachine/ackRefused(_:now:)``): a client that floods refused acks makes at
+        /// most one release (its unacked messages requeued and delivered again) per interval.
+        var refusedAckInterval: Duration = .seconds(1)
     }
 
     /// An inbox consumer as its channel's sink names it.
@@ -257,6 +261,14 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// Callers waiting for the channel's opening or an inbox's release, by the ticket of their
     /// deadline (one per caller: a session's join, reattach or end; sessions are bounded).
     private(set) var waits: [Ticket: Wait] = [:]
+    /// When each session's inbox was last released for a refused ack (one entry per session
+    /// that had an ack refused, dropped at its end).
+    private(set) var refusedReleases: [UInt64: Instant] = [:]
+    /// The release for a refused ack that waits for its session's interval to pass, by the
+    /// ticket of its timer (at most one per session: later refusals meanwhile change nothing).
+    private(set) var refusedLater: [Ticket: UInt64] = [:]
+    /// The ticket of ``refusedLater`` by session.
+    private var refusedLaterTicket: [UInt64: Ticket] = [:]
 
     init(limits: Limits) {
         self.limits = limits
@@ -383,12 +395,18 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// A session ended: its inbox, if it holds one, is released (``release(_:ofSession:)``).
     mutating func sessionEnded(_ session: UInt64) -> [Action] {
         reattachWarned.remove(session)
-        guard let holder = holders[session] else { return [] }
+        refusedReleases.removeValue(forKey: session)
+        var actions: [Action] = []
+        if let ticket = refusedLaterTicket.removeValue(forKey: session) {
+            refusedLater.removeValue(forKey: ticket)
+            actions.append(.cancelTimer(ticket))
+        }
+        guard let holder = holders[session] else { return actions }
         guard let inbox = holder.inbox else {
             holders.removeValue(forKey: session)
-            return []
+            return actions
         }
-        return release(inbox, ofSession: session)
+        return actions + release(inbox, ofSession: session)
     }
 
     /// The broker connection is gone: every inbox is void (the broker requeued their
@@ -609,7 +627,12 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// A wait's deadline passed: its caller goes on, timed out.
     /// An ack's receipts were not confirmed by their deadline: the channel they went on is
     /// replaced and the ack is `unavailable` (a late answer changes nothing).
+    /// A refused ack's release that waited for its interval goes now (``ackRefused(_:now:)``).
     mutating func timerFired(_ ticket: Ticket, now: Instant) -> [Action] {
+        if let session = refusedLater.removeValue(forKey: ticket) {
+            refusedLaterTicket.removeValue(forKey: session)
+            return releaseForRefusedAck(session, now: now)
+        }
         if let wait = waits.removeValue(forKey: ticket) {
             return [.wake(waiter: wait.waiter, timedOut: true)]
         }
@@ -632,13 +655,35 @@ struct InboxMachine<Instant: InstantProtocol>: Sendable where Instant.Duration =
     /// told they come again. The session's inbox is released with everything it did not ack and
     /// taken again, so they do. While a release of it is under way (or it holds no inbox, or
     /// nothing is pending) this changes nothing: a flood of refused acks makes one release.
-    mutating func ackRefused(_ session: UInt64) -> [Action] {
+    ///
+    /// A client that sends one refused ack after each redelivery would otherwise make the node
+    /// requeue and redeliver its whole unacked window (up to the inbox prefetch) per refused
+    /// frame, as fast as the broker turns it around. So the inbox of one session is released
+    /// this way at most once per ``Limits/refusedAckInterval``: a refusal sooner than that
+    /// starts a timer for the interval's end (one per session; more refusals meanwhile change
+    /// nothing), and the release goes then (Specs/bounds.md, "refused acks").
+    mutating func ackRefused(_ session: UInt64, now: Instant) -> [Action] {
+        guard let holder = holders[session], let inbox = holder.inbox, !Self.tags(of: inbox, in: holder.pending).isEmpty else { return [] }
+        guard refusedLaterTicket[session] == nil else { return [] }
+        if let last = refusedReleases[session], now < last.advanced(by: limits.refusedAckInterval) {
+            let ticket = nextTicket
+            nextTicket += 1
+            refusedLater[ticket] = session
+            refusedLaterTicket[session] = ticket
+            return [.startTimer(Timer(ticket: ticket, deadline: last.advanced(by: limits.refusedAckInterval)))]
+        }
+        return releaseForRefusedAck(session, now: now)
+    }
+
+    /// Releases the session's inbox with everything it did not ack, and takes it again.
+    private mutating func releaseForRefusedAck(_ session: UInt64, now: Instant) -> [Action] {
         guard var holder = holders[session], let inbox = holder.inbox else { return [] }
         let pending = Self.tags(of: inbox, in: holder.pending)
         guard !pending.isEmpty else { return [] }
         holder.inbox = nil
         holder.pending = [:]
         holders[session] = holder
+        refusedReleases[session] = now
         return beginRelease(inbox, tags: pending) + [.redeliver(session: session, inbox: inbox)]
     }
 

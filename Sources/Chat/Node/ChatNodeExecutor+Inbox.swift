@@ -23,7 +23,8 @@ extension ChatNodeExecutor {
     static func inboxLimits(_ configuration: ChatConfiguration) -> Inboxes.Limits {
         Inboxes.Limits(
             receiptTimeout: configuration.publishTimeout, heldPerInbox: Int(configuration.limits.inboxPrefetch),
-            takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25), reattachRetry: .seconds(1))
+            takeoverTimeout: configuration.takeoverTimeout, takeoverRetry: .milliseconds(25), reattachRetry: .seconds(1),
+            refusedAckInterval: .seconds(1))
     }
 
     /// The node's inbox channel for the current link, opened (again) when there is none or a
@@ -180,9 +181,9 @@ extension ChatNodeExecutor {
         await runInbox(inboxes.consumerEnded(key, currentGeneration: link?.generation))
     }
 
-    /// An `ack` of the session was refused on arrival: see ``InboxMachine/ackRefused(_:)``.
+    /// An `ack` of the session was refused on arrival: see ``InboxMachine/ackRefused(_:now:)``.
     func ackRefused(session sessionId: UInt64) async {
-        await runInbox(inboxes.ackRefused(sessionId))
+        await runInbox(inboxes.ackRefused(sessionId, now: .now))
     }
 
     /// A `delivered` receipt the publish machine held until its message's `sent`.

@@ -40,6 +40,9 @@ public final class ChatSession: Sendable {
         var endScheduled = false
         var admitted: UInt64 = 0
         var orderHold = SendOrderHold()
+        /// A task telling the node about a refused `ack` has not started yet: a flood of refused
+        /// acks keeps at most one such task waiting (the node coalesces the refusals anyway).
+        var ackRefusalQueued = false
         var closed = false
         var detached = false
 
@@ -189,8 +192,16 @@ public final class ChatSession: Sendable {
         case .ack:
             // Its messages stay pending in this session and the client was told they come
             // again: the node puts them back now (Specs/chat-protocol.md, "Private messages").
-            let id = self.id
-            Task { [executor] in await executor.ackRefused(session: id) }
+            let queue = state.withLock { state in
+                defer { state.ackRefusalQueued = true }
+                return !state.ackRefusalQueued
+            }
+            if queue {
+                Task {
+                    state.withLock { $0.ackRefusalQueued = false }
+                    await executor.ackRefused(session: id)
+                }
+            }
             return .ack
         case .id(let id):
             state.withLock { $0.orderHold.refusedOnArrival(id: id, lastAdmitted: lastAdmitted) }

@@ -104,9 +104,13 @@ export function welcomeResumed(welcome, room, resume) {
 // After a `history` answer to `after` that says `more`: the next page's request, else null.
 export function nextAfterPage(f) {
   if (typeof f.after !== "number" || f.more !== true) return null;
+  const listed = f.messages || [];
   let last = f.after;
-  for (const m of f.messages || []) if (typeof m.seq === "number" && m.seq > last) last = m.seq;
-  if (last === f.after) return null; // nothing listed: asking again would get the same
+  for (const m of listed) if (typeof m.seq === "number" && m.seq > last) last = m.seq;
+  // A join's resume page left empty (the join's resume frames spent their byte budget): a
+  // `history` with the same `after` lists at least one message. Messages listed but none newer:
+  // asking again would get the same.
+  if (last === f.after && listed.length > 0) return null;
   return { type: "history", room: f.room, after: last, limit: RESUME_PAGE };
 }
 

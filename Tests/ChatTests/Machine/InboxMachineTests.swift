@@ -338,10 +338,10 @@ struct InboxMachineTests {
         // m1's ack ran and is under way; the ack of m2 and r3 was refused for rate, never ran.
         let (token, _) = harness.ack(["m1"], session: 7)
         let ticket = try #require(harness.published.keys.first)
-        let refused = harness.machine.ackRefused(7)
+        let refused = harness.machine.ackRefused(7, now: harness.now)
         #expect(did(refused) == ["cancel:1", "redeliver:7"])
         // More refused acks while that release is under way change nothing.
-        #expect(harness.machine.ackRefused(7).isEmpty)
+        #expect(harness.machine.ackRefused(7, now: harness.now).isEmpty)
         let ended = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
         #expect(did(ended) == ["requeue:2,3"])
         // m1's receipt is confirmed: m1 is acked on its channel, as any answered ack.
@@ -350,11 +350,64 @@ struct InboxMachineTests {
         // changes nothing.
         let again = InboxHarness.inbox(2)
         _ = harness.join(7, again)
-        #expect(harness.machine.ackRefused(7).isEmpty)
+        #expect(harness.machine.ackRefused(7, now: harness.now).isEmpty)
         let redelivered = harness.deliver([InboxHarness.tell(4, on: again, msgId: "m2"), InboxHarness.receipt(5, on: again, msgId: "r3")])
         #expect(did(redelivered) == ["message:m2@7", "delivered:r3@7"])
         // A session without a holder (never joined) changes nothing either.
-        #expect(harness.machine.ackRefused(99).isEmpty)
+        #expect(harness.machine.ackRefused(99, now: harness.now).isEmpty)
+    }
+
+    /// A client that answers each redelivery with another refused ack: one release per
+    /// `refusedAckInterval` (1 s) at most, whatever the number of refusals; one that comes
+    /// sooner waits for the interval's end (one timer per session), and a session that ends
+    /// meanwhile cancels it.
+    @Test func aFloodOfRefusedAcksReleasesTheInboxAtMostOncePerInterval() {
+        var harness = InboxHarness()
+        var serial = 1
+        var inbox = InboxHarness.inbox(serial)
+        _ = harness.join(7, inbox)
+        _ = harness.deliver([InboxHarness.tell(1, on: inbox, msgId: "m1"), InboxHarness.tell(2, on: inbox, msgId: "m2")])
+        var releases = 0
+        var tag: UInt64 = 2
+        /// The release under way ends and the session takes its inbox again, with both back.
+        func redeliver(_ harness: inout InboxHarness) {
+            _ = harness.machine.consumerEnded(inbox.key, currentGeneration: 1)
+            serial += 1
+            inbox = InboxHarness.inbox(serial)
+            _ = harness.join(7, inbox)
+            _ = harness.deliver([InboxHarness.tell(tag + 1, on: inbox, msgId: "m1"), InboxHarness.tell(tag + 2, on: inbox, msgId: "m2")])
+            tag += 2
+        }
+        #expect(did(harness.note(harness.machine.ackRefused(7, now: harness.now))) == ["cancel:1", "redeliver:7"])
+        releases += 1
+        redeliver(&harness)
+        // 10 ms later the client refuses again, 100 times: one timer for the interval's end.
+        _ = harness.advance(by: .milliseconds(10))
+        var early: [InboxHarness.Machine.Action] = []
+        for _ in 0..<100 { early += harness.note(harness.machine.ackRefused(7, now: harness.now)) }
+        #expect(did(early).isEmpty)
+        #expect(harness.timers.count == 1)
+        #expect(harness.machine.refusedLater.count == 1)
+        // The interval passes: the one release goes, and brings both messages again.
+        let due = harness.advance(by: .milliseconds(990))
+        #expect(did(due) == ["cancel:2", "redeliver:7"])
+        releases += 1
+        redeliver(&harness)
+        // A whole interval later a refusal releases at once again.
+        _ = harness.advance(by: .seconds(1))
+        #expect(did(harness.note(harness.machine.ackRefused(7, now: harness.now))) == ["cancel:3", "redeliver:7"])
+        releases += 1
+        #expect(releases == 3)
+        redeliver(&harness)
+        // A refusal waiting for its interval is dropped with its session; nothing stays behind.
+        _ = harness.note(harness.machine.ackRefused(7, now: harness.now))
+        #expect(harness.timers.count == 1)
+        let ended = harness.note(harness.machine.sessionEnded(7))
+        #expect(did(ended) == ["cancel:4"])
+        #expect(harness.timers.isEmpty)
+        #expect(harness.machine.refusedLater.isEmpty)
+        #expect(harness.machine.refusedReleases.isEmpty)
+        #expect(did(harness.advance(by: .seconds(5))).isEmpty)
     }
 
     @Test func anInboxEndedByTheBrokerIsTakenAgainWhileItsLinkLasts() {

@@ -570,10 +570,14 @@ def test_nicks_named_like_object_properties_work_and_sign_out_forgets_the_nick(b
         return user.page.evaluate(
             "(k) => { const v = JSON.parse(localStorage.getItem('rabbitChat.' + k)); return v ? Object.keys(v) : null; }", key)
 
+    def credential_keys(user: User):
+        # The nicks this browser can join as: by the old token, or by a device session (issue 16).
+        return sorted(set((stored_keys(user, "tokens") or []) + (stored_keys(user, "sessions") or [])))
+
     try:
         for user in everyone:
             join(user)
-        assert stored_keys(proto, "tokens") == ["__proto__"]
+        assert credential_keys(proto) == ["__proto__"]
         for user in senders:
             expect(user.roster_entry("__proto__")).to_have_class(re.compile(r"\bonline\b"))
         expect(proto.roster_entry("constructor")).to_have_class(re.compile(r"\bonline\b"))
@@ -607,12 +611,12 @@ def test_nicks_named_like_object_properties_work_and_sign_out_forgets_the_nick(b
         proto.page.evaluate("localStorage.setItem('rabbitChat.dms.someone-else', '{\"x\":[]}')")
         proto.page.click("#logout-button")
         expect(proto.page.locator("#login")).to_be_visible()
-        assert "__proto__" not in (stored_keys(proto, "tokens") or [])
+        assert "__proto__" not in credential_keys(proto)
         assert stored(proto, "dms.__proto__") is None
         assert stored(proto, "outbox.__proto__") is None
         assert stored(proto, "dms.someone-else") == {"x": []}
-        # The senders still have their own tokens.
-        assert stored_keys(senders[0], "tokens") == ["constructor"]
+        # The senders still have their own tokens (or sessions, from a server that gives them).
+        assert credential_keys(senders[0]) == ["constructor"]
         for user in everyone:
             assert user.errors == [], user.errors
             assert user.dialogs == []
@@ -917,3 +921,240 @@ def test_a_page_away_for_more_than_the_server_keeps_shows_the_gap_and_all_that_i
         assert user.errors == [] and user.dialogs == []
     finally:
         user.close()
+
+
+# ---------------------------------------------------------------- accounts and devices (issue 16)
+
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a longer and newer passphrase"
+
+
+def stored_map(page: Page, key: str) -> dict:
+    return page.evaluate("(k) => JSON.parse(localStorage.getItem('rabbitChat.' + k)) || {}", key)
+
+
+def protect_nick(user: User, password: str) -> None:
+    """Opens the account panel and protects the nick with `password`, typed twice."""
+    user.page.click("#account-button")
+    expect(user.page.locator("#account")).to_be_visible()
+    expect(user.page.locator("#password-title")).to_have_text("Protect your nick with a password")
+    user.page.fill("#password-new", password)
+    user.page.fill("#password-repeat", password)
+    user.page.click("#password-submit")
+    expect(user.page.locator("#password-status")).to_have_text(
+        "Your nick is protected: sign in with it and this password from any browser.")
+    expect(user.page.locator("#password-title")).to_have_text("Change your password")
+
+
+def sign_in(user: User, password: str) -> None:
+    """Types the nick and `password` on the sign-in screen and signs in."""
+    user.page.fill("#nick-input", user.nick)
+    user.page.fill("#password-input", password)
+    expect(user.page.locator("#join-button")).to_have_text("Sign in")
+    user.page.click("#join-button")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_nick_protected_with_a_password_signs_in_from_a_second_browser_and_a_wrong_password_is_refused(browser, transport):
+    """Profile A takes a free nick and protects it with a password (the form checks both copies
+    and the length first); profile B, a browser of its own (its own localStorage), is refused with
+    a wrong password and signs in with the right one; B then changes the password, which needs the
+    current one."""
+    a = User(browser, nick("pat", transport), transport)
+    b = User(browser, a.nick, transport)
+    try:
+        a.join()
+        a.page.click("#account-button")
+        expect(a.page.locator("#account")).to_be_visible()
+        # The form's own checks, one sentence each, with the field to fix marked.
+        a.page.fill("#password-new", PASSWORD)
+        a.page.fill("#password-repeat", PASSWORD + "x")
+        a.page.click("#password-submit")
+        expect(a.page.locator("#password-error")).to_have_text("The two new passwords differ: type the same one twice.")
+        expect(a.page.locator("#password-repeat")).to_have_attribute("aria-invalid", "true")
+        a.page.fill("#password-new", "short")
+        a.page.fill("#password-repeat", "short")
+        a.page.click("#password-submit")
+        expect(a.page.locator("#password-error")).to_have_text("Use at least 8 characters for the password, then try again.")
+        expect(a.page.locator("#password-new")).to_have_attribute("aria-invalid", "true")
+        a.page.click("#account-close")
+        protect_nick(a, PASSWORD)
+        expect(a.page.locator("#password-error")).to_be_hidden()
+        a.shot("30-password-set")
+
+        # B: the same nick with a wrong password is refused, and says what to do.
+        b.open()
+        sign_in(b, PASSWORD + "!")
+        expect(b.page.locator("#login-error")).to_have_text("The nick and password do not match: check both and try again.")
+        expect(b.page.locator("#login")).to_be_visible()
+        expect(b.page.locator("#nick-input")).to_have_value(b.nick)
+        expect(b.page.locator("#password-input")).to_be_focused()
+        b.shot("31-wrong-password")
+        # The nick alone (a free join) is refused too: it is protected.
+        b.page.fill("#nick-input", b.nick)
+        b.page.fill("#password-input", "")
+        expect(b.page.locator("#join-button")).to_have_text("Join the chat")
+        b.page.click("#join-button")
+        expect(b.page.locator("#login-error")).to_have_text(
+            "That nick is taken or protected by a password: enter its password if it is yours, or pick another nick.")
+
+        # The right password signs B in. The server keeps one live session per nick today, so A's
+        # is replaced (close 4001) when B signs in; A says so (issue 16 point 3 will keep both).
+        sign_in(b, PASSWORD)
+        b.wait_joined()
+        expect(a.page.locator("#conn")).to_have_attribute("data-state", "replaced")
+        # No password is kept in the browser's storage.
+        assert PASSWORD not in b.page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+        b.shot("32-signed-in-with-password")
+
+        # B changes the password: the current one is needed, and a wrong one is refused.
+        b.page.click("#account-button")
+        expect(b.page.locator("#password-title")).to_have_text("Change your password")
+        b.page.fill("#password-new", NEW_PASSWORD)
+        b.page.fill("#password-repeat", NEW_PASSWORD)
+        b.page.click("#password-submit")
+        expect(b.page.locator("#password-error")).to_have_text("Enter your current password to change it.")
+        b.page.fill("#password-current", "not the password")
+        b.page.click("#password-submit")
+        expect(b.page.locator("#password-error")).to_have_text(
+            "The current password is missing or wrong: enter the one you set before, then try again.")
+        expect(b.page.locator("#password-current")).to_have_attribute("aria-invalid", "true")
+        b.page.fill("#password-new", NEW_PASSWORD)
+        b.page.fill("#password-repeat", NEW_PASSWORD)
+        b.page.fill("#password-current", PASSWORD)
+        b.page.click("#password-submit")
+        expect(b.page.locator("#password-status")).to_have_text(
+            "Your nick is protected: sign in with it and this password from any browser.")
+        expect(b.page.locator("#password-error")).to_be_hidden()
+        b.shot("33-password-changed")
+        assert a.errors == [] and b.errors == [], (a.errors, b.errors)
+        assert a.dialogs == [] and b.dialogs == []
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices_and_sign_out(browser):
+    """The page against a stand-in server (FAKE_SOCKJS): a browser holding only the old HMAC token
+    joins with it once and keeps the welcome's `session` instead; re-joins send the session; the
+    devices panel lists `devices` as text; "Sign out" and "Sign out everywhere" send `signOut`;
+    close 4005 forgets the session and shows the sign-in screen; each refused sign-in says what to do."""
+    me = nick("tess", "fake")
+    session = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"
+    context = browser.new_context(viewport={"width": 1180, "height": 760})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/sockjs.min.js", lambda route: route.fulfill(
+        status=200, content_type="application/javascript", body=FAKE_SOCKJS))
+    page = context.new_page()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def wait_until(expression, arg=None):
+        # Polled from here: the page's Content-Security-Policy forbids wait_for_function's eval.
+        for _ in range(300):
+            if page.evaluate(expression, arg):
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError("the page never got to: " + expression)
+
+    def joins():
+        return page.evaluate("() => window.fakeSockets.flatMap(s => s.sent.filter(f => f.type === 'join'))")
+
+    def sent(kind):
+        return page.evaluate("(k) => window.fakeSockets.flatMap(s => s.sent.filter(f => f.type === k))", kind)
+
+    def open_socket():
+        return "window.fakeSockets.filter(s => s.readyState === 1).pop()"
+
+    def deliver(frame):
+        page.evaluate(f"f => {open_socket()}.deliver(f)", frame)
+
+    def welcome(**extra):
+        deliver({"type": "welcome", "nick": me, "users": [{"nick": me, "online": True}], "rooms": ["lobby"],
+                 "entered": ["lobby"], "history": {"lobby": []}, **extra})
+        expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+
+    try:
+        # A browser from before sessions: the nick and its old token only.
+        page.goto(f"{BASE_URL}/?transport=websocket")
+        page.evaluate("([n]) => { localStorage.setItem('rabbitChat.nick', JSON.stringify(n));"
+                      " localStorage.setItem('rabbitChat.tokens', JSON.stringify({[n]: 'old-hmac-token'})); }", [me])
+        page.reload()
+        wait_until("() => (window.fakeSockets || []).some(s => s.sent.some(f => f.type === 'join'))")
+        first = joins()[-1]
+        assert first.get("token") == "old-hmac-token" and "session" not in first and "nonce" not in first, first
+        welcome(session=session, device="d7f3a1c09b2e")
+        expect(page.locator("#me-nick")).to_have_text(me)
+        assert stored_map(page, "sessions") == {me: session}
+        assert me not in stored_map(page, "tokens")
+
+        # The connection breaks: the re-join sends the session, never the old token again.
+        page.evaluate(f"{open_socket()}.drop(1006)")
+        wait_until("() => window.fakeSockets.filter(s => s.readyState === 1 && s.sent.some(f => f.type === 'join')).length === 1"
+                   " && window.fakeSockets.length >= 2")
+        again = joins()[-1]
+        assert again.get("session") == session and "token" not in again and "password" not in again, again
+        welcome(session=session, device="d7f3a1c09b2e")
+
+        # The devices panel asks for the list and shows it; a label is text, never markup.
+        page.click("#account-button")
+        wait_until("() => window.fakeSockets.some(s => s.sent.some(f => f.type === 'devices'))")
+        now = int(page.evaluate("Date.now()"))
+        deliver({"type": "devices", "devices": [
+            {"id": "d7f3a1c09b2e", "label": "Chrome on Linux", "created": now - 3_600_000, "lastSeen": now, "current": True},
+            {"id": "e9b2c4f01a7d", "label": XSS, "created": now - 86_400_000, "lastSeen": now - 300_000, "current": False},
+        ]})
+        expect(page.locator("#device-list li")).to_have_count(2)
+        other = page.locator('#device-list li[data-device="e9b2c4f01a7d"]')
+        expect(other.locator(".device-label")).to_have_text(XSS)
+        expect(other.locator(".device-times")).to_contain_text("last seen 5 minutes ago")
+        expect(page.locator('#device-list li[data-device="d7f3a1c09b2e"] .device-this')).to_have_text("this device")
+        expect(page.locator("#account img")).to_have_count(0)
+        expect(other.locator("button")).to_have_accessible_name(f"Sign out {XSS}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "fake-37-devices.png"))
+
+        # "Sign out" on the other device sends its id; the answer takes it off the list.
+        other.locator("button").click()
+        assert sent("signOut")[-1] == {"type": "signOut", "device": "e9b2c4f01a7d"}
+        deliver({"type": "signedOut", "devices": ["e9b2c4f01a7d"]})
+        expect(page.locator("#device-list li")).to_have_count(1)
+        expect(page.locator("#devices-status")).to_have_text("Signed out 1 device.")
+
+        # "Sign out everywhere": the server revokes every session and closes this one with 4005.
+        page.click("#signout-everywhere")
+        assert sent("signOut")[-1] == {"type": "signOut", "everywhere": True}
+        deliver({"type": "signedOut", "devices": ["d7f3a1c09b2e"]})
+        page.evaluate(f"{open_socket()}.drop(4005)")
+        expect(page.locator("#login")).to_be_visible()
+        expect(page.locator("#login-error")).to_have_text("You were signed out on this device: sign in again with your nick and password.")
+        expect(page.locator("#nick-input")).to_have_value(me)
+        expect(page.locator("#password-input")).to_be_focused()
+        assert me not in stored_map(page, "sessions") and me not in stored_map(page, "tokens")
+
+        # Signing in with a password sends it with this device's label; each refusal is one sentence.
+        refusals = {
+            "auth_failed": "The nick and password do not match: check both and try again.",
+            "rate_limited": "Too many password attempts for this nick: try again in 600 s.",
+            "registration_closed": "This chat only admits accounts made by its operator: ask them for one, then sign in with its password.",
+        }
+        for code, shown in refusals.items():
+            page.fill("#nick-input", me)
+            page.fill("#password-input", PASSWORD)
+            page.click("#join-button")
+            wait_until("(p) => window.fakeSockets.some(s => s.readyState === 1 && s.sent.some(f => f.type === 'join' && f.password === p))",
+                       PASSWORD)
+            join = joins()[-1]
+            assert join["password"] == PASSWORD and join["device"] == "Chrome on Linux" and "session" not in join, join
+            server_message = "Too many password attempts for this nick: try again in 600 s." if code == "rate_limited" else "no"
+            deliver({"type": "error", "code": code, "message": server_message})
+            expect(page.locator("#login-error")).to_have_text(shown)
+            expect(page.locator("#login")).to_be_visible()
+            page.evaluate("() => window.fakeSockets.forEach(s => { s.sent = s.sent.filter(f => f.type !== 'join'); })")
+        page.screenshot(path=str(SHOTS / "fake-38-sign-in-refused.png"))
+        assert PASSWORD not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+        assert errors == [] and dialogs == [], (errors, dialogs)
+    finally:
+        context.close()

@@ -1003,6 +1003,7 @@ def test_a_nick_protected_with_a_password_signs_in_from_a_second_browser_and_a_w
         sign_in(b, PASSWORD)
         b.wait_joined()
         expect(a.page.locator("#conn")).to_have_attribute("data-state", "replaced")
+        expect(a.page.locator("#notice")).to_contain_text("in another window or browser")
         # No password is kept in the browser's storage.
         assert PASSWORD not in b.page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
         b.shot("32-signed-in-with-password")
@@ -1032,6 +1033,74 @@ def test_a_nick_protected_with_a_password_signs_in_from_a_second_browser_and_a_w
     finally:
         a.close()
         b.close()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_devices_are_listed_and_signing_out_everywhere_ends_every_device(browser, transport, tmp_path):
+    """A protects a nick; B signs in to it from a second profile: each keeps a session token of
+    its own (not the password), B's account panel lists both devices, and "Sign out everywhere"
+    from B revokes both: B gets close 4005 and shows the sign-in screen; A's session no longer
+    signs it in. A server of its own: the password attempts of these tests do not count against
+    the shared server's per-address limit."""
+    server = OwnServer(tmp_path)
+    a = User(browser, nick("sam", transport), transport, base_url=server.url)
+    b = User(browser, a.nick, transport, base_url=server.url)
+    try:
+        a.join()
+        session_a = stored_map(a.page, "sessions").get(a.nick)
+        assert session_a and len(session_a) == 43, stored_map(a.page, "sessions")
+        assert a.nick not in stored_map(a.page, "tokens")
+        protect_nick(a, PASSWORD)
+
+        b.open()
+        sign_in(b, PASSWORD)
+        b.wait_joined()
+        session_b = stored_map(b.page, "sessions").get(b.nick)
+        assert session_b and len(session_b) == 43 and session_b != session_a
+        # One live session per nick today: B's sign-in replaced A's connection (close 4001). A's
+        # session token is still valid: only its socket went.
+        expect(a.page.locator("#conn")).to_have_attribute("data-state", "replaced")
+
+        # A reload of B joins by its session: no password asked.
+        b.page.reload()
+        b.wait_joined()
+
+        b.page.click("#account-button")
+        devices = b.page.locator("#device-list li")
+        expect(devices).to_have_count(2)
+        expect(b.page.locator('#device-list li[data-current="true"]')).to_have_count(1)
+        expect(b.page.locator('#device-list li[data-current="true"] .device-this')).to_have_text("this device")
+        expect(b.page.locator('#device-list li[data-current="true"] .device-label')).to_have_text(re.compile(r"^Chrome on Linux$"))
+        expect(devices.first.locator(".device-times")).to_contain_text("last seen")
+        b.shot("34-devices")
+
+        # Sign out everywhere: B's own socket closes with 4005 and the page shows the sign-in screen.
+        b.page.click("#signout-everywhere")
+        expect(b.page.locator("#login")).to_be_visible()
+        expect(b.page.locator("#login-error")).to_have_text(
+            "You were signed out on this device: sign in again with your nick and password.")
+        expect(b.page.locator("#nick-input")).to_have_value(b.nick)
+        assert b.nick not in stored_map(b.page, "sessions")
+        b.shot("35-signed-out-everywhere")
+
+        # A (replaced, so not connected when the sessions were revoked) takes the nick back with
+        # its session, which no longer signs in: it shows the sign-in screen and forgets it. With
+        # several live sessions per nick (issue 16 point 3), A would be closed with 4005 instead.
+        expect(a.page.locator("#notice")).to_be_visible()  # above the account panel A still has open
+        a.page.click("#notice-action")
+        expect(a.page.locator("#login")).to_be_visible()
+        expect(a.page.locator("#login-error")).to_have_text(
+            "This device is no longer signed in: enter your password to sign in again, or pick another nick.")
+        assert a.nick not in stored_map(a.page, "sessions")
+        a.shot("36-other-device-signed-out")
+        # And the password still signs in (the sessions went, not the account).
+        sign_in(a, PASSWORD)
+        a.wait_joined()
+        assert a.errors == [] and b.errors == [], (a.errors, b.errors)
+    finally:
+        a.close()
+        b.close()
+        server.stop()
 
 
 def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices_and_sign_out(browser):

@@ -569,7 +569,7 @@ function onReplaced() {
   if (state.me && view.isAppShown()) view.renderSidebar();
   conn.stop();
   view.setConn("replaced", "Opened elsewhere");
-  view.showNotice("You opened this chat as " + state.me + " in another window, so this one was disconnected.",
+  view.showNotice("You opened this chat as " + state.me + " in another window or browser, so this one was disconnected.",
     "Use it here", () => { view.hideNotice(); conn.reconnectNow(); });
 }
 

@@ -1035,6 +1035,32 @@ def test_a_nick_protected_with_a_password_signs_in_from_a_second_browser_and_a_w
         b.close()
 
 
+def first_answer(base_url: str, frame: dict) -> dict:
+    """Sends one chat frame through a SockJS xhr-polling session of its own (no browser) and
+    returns the server's first chat frame in answer."""
+    import json
+    import time
+    import urllib.request
+
+    base = f"{base_url.rstrip('/')}/chat/000/{secrets.token_hex(4)}"
+
+    def post(path, body=b""):
+        req = urllib.request.Request(base + path, data=body, method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.read().decode()
+
+    assert post("/xhr").startswith("o")
+    post("/xhr_send", json.dumps([json.dumps(frame)]).encode())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        got = post("/xhr")
+        if got.startswith("a"):
+            return json.loads(json.loads(got[1:])[0])
+        if got.startswith("c"):
+            raise AssertionError("closed without an answer: " + got)
+    raise AssertionError("no answer to " + json.dumps(frame))
+
+
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_devices_are_listed_and_signing_out_everywhere_ends_every_device(browser, transport, tmp_path):
     """A protects a nick; B signs in to it from a second profile: each keeps a session token of
@@ -1096,6 +1122,15 @@ def test_devices_are_listed_and_signing_out_everywhere_ends_every_device(browser
         # And the password still signs in (the sessions went, not the account).
         sign_in(a, PASSWORD)
         a.wait_joined()
+        # "Switch" signs this device out on the server too: its session no longer joins.
+        session_a2 = stored_map(a.page, "sessions").get(a.nick)
+        assert session_a2 and session_a2 != session_a
+        a.page.click("#logout-button")
+        expect(a.page.locator("#login")).to_be_visible()
+        assert a.nick not in stored_map(a.page, "sessions")
+        expect(a.page.locator("#conn")).to_have_attribute("data-state", "connected")  # the fresh socket, after the 4005
+        answer = first_answer(server.url, {"type": "join", "nick": a.nick, "session": session_a2})
+        assert answer.get("code") == "auth_failed", answer
         assert a.errors == [] and b.errors == [], (a.errors, b.errors)
     finally:
         a.close()
@@ -1224,6 +1259,21 @@ def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices
             page.evaluate("() => window.fakeSockets.forEach(s => { s.sent = s.sent.filter(f => f.type !== 'join'); })")
         page.screenshot(path=str(SHOTS / "fake-38-sign-in-refused.png"))
         assert PASSWORD not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+
+        # The right password: the welcome's session is kept; "Switch" signs this device out on the
+        # server (signOut without a device: this one) and forgets the session here.
+        page.fill("#nick-input", me)
+        page.fill("#password-input", PASSWORD)
+        page.click("#join-button")
+        wait_until("(p) => window.fakeSockets.some(s => s.readyState === 1 && s.sent.some(f => f.type === 'join' && f.password === p))",
+                   PASSWORD)
+        welcome(session=session, device="d7f3a1c09b2e")
+        expect(page.locator("#me-nick")).to_have_text(me)
+        assert stored_map(page, "sessions") == {me: session}
+        page.click("#logout-button")
+        assert sent("signOut")[-1] == {"type": "signOut"}
+        expect(page.locator("#login")).to_be_visible()
+        assert me not in stored_map(page, "sessions")
         assert errors == [] and dialogs == [], (errors, dialogs)
     finally:
         context.close()

@@ -49,6 +49,7 @@ const state = {
   devices: [],           // the `devices` list last received
   passwordRequest: false, // a setPassword waits for its answer
   devicesRequest: false, // a devices or signOut waits for its answer
+  leaving: null,         // "Switch" signed this device out: the old socket's timer until the server closes it
   joined: false,         // welcome received on the current connection
   lastResume: null,      // the `resume` of the last join sent ({rooms: {room: seq}}), or null
   transport: "",
@@ -148,6 +149,7 @@ const conn = createConnection({
       clearTimeout(state.ackTimer); state.ackTimer = null;
       state.acks.disarm();
       if (state.me && view.isAppShown()) view.renderSidebar(); // our own dot goes grey while away
+      if (state.leaving) { finishLeaving(); return true; }
       if (code === 4001) { onReplaced(); return true; }
       // This device's session was revoked (a sign-out here or elsewhere): sign in again.
       if (closeSignsOut(code)) { onSignedOutHere(); return true; }
@@ -190,6 +192,7 @@ function flushAcks() {
 
 // ---------------------------------------------------------------- inbound frames
 function handleFrame(f) {
+  if (state.leaving) return; // the old session's last frames, after "Switch"
   switch (f.type) {
     case "welcome": onWelcome(f); break;
     case "entered": onEntered(f.room, f.history || [], f.more); break;
@@ -564,6 +567,15 @@ function onSignedOut(f) {
   if (!result.me) requestDevices();
 }
 
+// The old socket after "Switch" closed (or took too long): a fresh connection for the next nick.
+const LEAVE_WAIT_MS = 3000;
+function finishLeaving() {
+  if (!state.leaving) return;
+  clearTimeout(state.leaving);
+  state.leaving = null;
+  conn.restart();
+}
+
 function onReplaced() {
   state.joined = false;
   if (state.me && view.isAppShown()) view.renderSidebar();
@@ -698,7 +710,7 @@ function signOut(message, forget, options) {
   view.showDevicesError(null);
   view.setPasswordBusy(false);
   showLogin(message, prefill, askPassword);
-  conn.restart();
+  if (!(options && options.keepSocket)) conn.restart();
 }
 
 // ---------------------------------------------------------------- wiring
@@ -714,6 +726,7 @@ function wire() {
       return;
     }
     view.hideLoginError();
+    finishLeaving(); // a sign-in right after "Switch" does not wait for the old socket
     state.me = nick;
     // Kept in memory for this join only (and its retries): the welcome's session replaces it.
     state.password = password || null;
@@ -777,8 +790,14 @@ function wire() {
   });
   $("retry-button").addEventListener("click", conn.reconnectNow);
   $("logout-button").addEventListener("click", () => {
-    // This device's session is revoked on the server too, when it has one.
-    if (state.joined && state.me && sessions().has(state.me)) send(signOutFrame(null));
+    // This device's session is revoked on the server too, when it has one: the socket stays until
+    // the server closes it (4005), so the signOut is not lost with a socket closed under it (the
+    // HTTP transports send it in a request of its own), at most LEAVE_WAIT_MS.
+    if (state.joined && state.me && sessions().has(state.me) && send(signOutFrame(null))) {
+      signOut(null, true, { keepSocket: true });
+      state.leaving = setTimeout(finishLeaving, LEAVE_WAIT_MS);
+      return;
+    }
     signOut(null, true);
   });
   $("menu-button").addEventListener("click", () => {

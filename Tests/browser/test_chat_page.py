@@ -1138,6 +1138,29 @@ def test_devices_are_listed_and_signing_out_everywhere_ends_every_device(browser
         server.stop()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_server_with_closed_registration_tells_a_stranger_to_ask_its_operator(browser, transport, tmp_path):
+    """`--registration closed`: a nick without an operator-made account is refused, free or with a
+    password, and the sign-in screen says what to do."""
+    server = OwnServer(tmp_path, extra=("--registration", "closed"))
+    stranger = User(browser, nick("zed", transport), transport, base_url=server.url)
+    closed = "This chat only admits accounts made by its operator: ask them for one, then sign in with its password."
+    try:
+        stranger.open()
+        stranger.page.fill("#nick-input", stranger.nick)
+        stranger.page.click("#join-button")
+        expect(stranger.page.locator("#login-error")).to_have_text(closed)
+        expect(stranger.page.locator("#nick-input")).to_have_value(stranger.nick)
+        sign_in(stranger, PASSWORD)
+        expect(stranger.page.locator("#login-error")).to_have_text(closed)
+        expect(stranger.page.locator("#login")).to_be_visible()
+        stranger.shot("39-registration-closed")
+        assert stranger.errors == [], stranger.errors
+    finally:
+        stranger.close()
+        server.stop()
+
+
 def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices_and_sign_out(browser):
     """The page against a stand-in server (FAKE_SOCKJS): a browser holding only the old HMAC token
     joins with it once and keeps the welcome's `session` instead; re-joins send the session; the

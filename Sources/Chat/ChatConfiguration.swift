@@ -42,6 +42,10 @@ public struct ChatConfiguration: Sendable {
     /// `--registration closed`: only nicks with an account made by an operator
     /// (`rabbitChat user add`) may join; others get `registration_closed`.
     public var registrationClosed = false
+    /// scrypt's cost `N` for the passwords this node hashes (`setPassword`): 2^15 (Specs/chat-protocol.md,
+    /// "Passwords"). A password is checked with the parameters stored with it. The tests use a
+    /// small cost, so suites that run side by side in one process do not starve each other.
+    public var passwordCost = 1 << 15
 
     public init(
         nodeId: String,

@@ -54,6 +54,7 @@ public final class ChatCluster: Sendable {
         configuration.secretCheckWindow = secretCheckWindow
         configuration.joinTimeout = joinTimeout
         configuration.registrationClosed = registrationClosed
+        configuration.passwordCost = Self.passwordCost
         if let publishTimeout { configuration.publishTimeout = publishTimeout }
         var logger = Logger(label: "chat-test-\(nodeId)")
         logger.logLevel = logLevel
@@ -101,6 +102,11 @@ public final class ChatCluster: Sendable {
         nodes.withLock { $0[nodeId]?.broker }?.comeBack()
     }
 
+    /// scrypt's cost in tests (2^10, about 5 ms, instead of 2^15): dozens of password tests run
+    /// side by side in one process, and at full cost their derivations took the CPU from every
+    /// other suite's nodes (claims and secret checks then missed their deadlines).
+    public static let passwordCost = 1 << 10
+
     /// A simulated client attached to a node, from `address` (for the password limits).
     public func client(on nodeId: String, address: String = "local") -> TestClient {
         let outlet = TestOutlet()
@@ -111,7 +117,7 @@ public final class ChatCluster: Sendable {
     public func addAccount(_ nick: String, password: String) async throws {
         let connection = try await testBroker.broker.connect(name: "operator")
         do {
-            try await ChatAccounts.setPassword(password, for: nick, on: connection, topology: topology)
+            try await ChatAccounts.setPassword(password, for: nick, on: connection, topology: topology, cost: Self.passwordCost)
         } catch {
             await connection.close()
             throw error

@@ -30,11 +30,11 @@ struct PasswordHash: Sendable, Hashable, Codable {
         case badParameters
     }
 
-    /// Hashes `password` with a fresh random salt and the default parameters.
-    static func make(password: String) throws -> PasswordHash {
+    /// Hashes `password` with a fresh random salt and the default parameters (`n`: scrypt's cost).
+    static func make(password: String, n: Int = defaultN) throws -> PasswordHash {
         var generator = SystemRandomNumberGenerator()
         let salt = (0..<saltBytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-        return try make(password: password, salt: salt, n: defaultN, r: defaultR, p: defaultP)
+        return try make(password: password, salt: salt, n: n, r: defaultR, p: defaultP)
     }
 
     static func make(password: String, salt: [UInt8], n: Int, r: Int, p: Int) throws -> PasswordHash {

@@ -12,7 +12,10 @@ public enum ChatAccounts {
     /// Makes (or replaces) the operator account of `nick` with `password`; the hash is derived
     /// here (about 150 ms), then the record is published and confirmed, then a `revoke` of
     /// every device of the nick (signed-in browsers sign in again with the new password).
-    public static func setPassword(_ password: String, for nick: String, on connection: any BrokerConnection, topology: ChatTopology) async throws(Failure) {
+    /// `cost`: scrypt's `N` (``ChatConfiguration/passwordCost``).
+    public static func setPassword(
+        _ password: String, for nick: String, on connection: any BrokerConnection, topology: ChatTopology, cost: Int = 1 << 15
+    ) async throws(Failure) {
         guard ChatName.isValid(nick) else {
             throw Failure(description: "A nick is 1 to 32 letters, digits, '_', '.' or '-': \(nick) is not one.")
         }
@@ -22,7 +25,7 @@ public enum ChatAccounts {
         }
         let hash: PasswordHash
         do {
-            hash = try PasswordHash.make(password: password)
+            hash = try PasswordHash.make(password: password, n: cost)
         } catch {
             throw Failure(description: "The password could not be hashed (\(error)).")
         }

@@ -101,6 +101,7 @@ extension ChatNodeExecutor {
 
     private func deviceTimerFired(_ firing: MachineTimers<UInt64>.Firing, id: String) {
         guard deviceTimers.take(firing) else { return }
+        logger.warning("A new device's record did not come back through chat.state in time: its join is answered unavailable", metadata: ["device": "\(id)"])
         run(accountsMachine.deviceWaitExpired(id: id))
     }
 
@@ -139,7 +140,8 @@ extension ChatNodeExecutor {
             return
         }
         let password = request.password
-        guard case .done(let hash) = await derive({ try PasswordHash.make(password: password) }) else {
+        let cost = configuration.passwordCost
+        guard case .done(let hash) = await derive({ try PasswordHash.make(password: password, n: cost) }) else {
             session.send(Accounts.busy.frame)
             return
         }

@@ -32,6 +32,14 @@ extension ChatNodeExecutor {
             case .cancelTimer(let kind):
                 catchUpTimers.cancel(kind)
             case .resume(let waiter, let caughtUp):
+                if !caughtUp, catchUp.generation != nil {
+                    logger.warning(
+                        "A join waited for the node to catch up until its deadline and is answered unavailable",
+                        metadata: [
+                            "claims": "\(catchUp.claimsCaughtUp)", "state": "\(catchUp.stateCaughtUp)", "history": "\(catchUp.historyCaughtUp)",
+                            "secretChecked": "\(catchUp.secretChecked)",
+                        ])
+                }
                 catchUpResumers.removeValue(forKey: waiter)?.resume(returning: caughtUp)
             case .sayHello(let generation):
                 guard let link, link.generation == generation else { continue }

@@ -65,7 +65,11 @@ extension ChatNodeExecutor {
                 await publishClaim(nick: nick, marker: marker, claimant: nil)
                 action = join.claimRecorded()
             case .claim(let nick, let claimant, let checkQueue):
-                action = join.claimed(await claim(nick, claimant: claimant, checkQueue: checkQueue))
+                let outcome = await claim(nick, claimant: claimant, checkQueue: checkQueue)
+                if outcome == .unavailable {
+                    logger.warning("A claim was not decided in time (or the link was lost): its join is answered unavailable", metadata: ["nick": "\(nick)"])
+                }
+                action = join.claimed(outcome)
             case .declareQueue(let nick):
                 let declared = await declareAndBindUserQueue(nick)
                 action = join.queueDeclared(declared, sessionClosed: session.isClosed)

@@ -131,6 +131,51 @@ import Testing
         #expect(none.messages.isEmpty && !none.more)
     }
 
+    /// Issue 16, point 2, through the client: a password join makes a device, `devices` lists
+    /// it, a join by its `session` signs it in again, `signOut` answers `signedOut` and the
+    /// server closes the connection with 4005.
+    @Test func aDeviceSignsInBySessionListsItsDevicesAndSignsOutWith4005() async throws {
+        let server = try await TestServer.rabbitChat.start()
+        defer { server.stopBlocking() }
+        let endpoint = try SockJSEndpoint(url: server.url("/chat"))
+        let (first, firstEvents) = ChatConnection.streaming(endpoint: endpoint, transport: .websocket, eventLoop: Self.group.next())
+        let a = Reader(first, firstEvents)
+        first.join(nick: "alice")
+        let claimed = try await a.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        first.send(.setPassword(SetPasswordRequest(password: "correct horse battery staple")))
+        _ = try await a.next("passwordSet") { if case .passwordSet = $0 { true } else { nil } }
+        first.close()
+
+        let (laptop, laptopEvents) = ChatConnection.streaming(endpoint: endpoint, transport: .websocket, eventLoop: Self.group.next())
+        let b = Reader(laptop, laptopEvents)
+        laptop.join(nick: "alice", password: "correct horse battery staple", device: "laptop")
+        let signedIn = try await b.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        #expect(signedIn.device != claimed.device && signedIn.session?.count == 43)
+        laptop.devices()
+        let listed = try await b.next("devices") { if case .devices(let d) = $0 { d.devices } else { nil } }
+        #expect(listed.map(\.id) == [signedIn.device, claimed.device].compactMap { $0 })
+        #expect(listed.first?.label == "laptop" && listed.first?.current == true)
+        laptop.close()
+
+        let (again, againEvents) = ChatConnection.streaming(endpoint: endpoint, transport: .websocket, eventLoop: Self.group.next())
+        let c = Reader(again, againEvents)
+        defer { again.close() }
+        again.join(nick: "alice", session: signedIn.session)
+        let back = try await c.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        #expect(back.device == signedIn.device && back.session == signedIn.session)
+        again.signOut()
+        let out = try await c.next("signedOut") { if case .signedOut(let s) = $0 { s.devices } else { nil } }
+        #expect(out == [signedIn.device].compactMap { $0 })
+        var closeCode: Int?
+        while let event = await c.iterator.next() {
+            if case .closed(let code, _) = event {
+                closeCode = code
+                break
+            }
+        }
+        #expect(closeCode == 4005)
+    }
+
     @Test func serverErrorsArriveAsFrames() async throws {
         let server = try await TestServer.rabbitChat.start()
         defer { server.stopBlocking() }

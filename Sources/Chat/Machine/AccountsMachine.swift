@@ -305,6 +305,11 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
         }
     }
 
+    /// Whether `device` of `nick` is known and not signed out.
+    func isSignedIn(nick: String, device: String) -> Bool {
+        devices[nick]?[device] != nil
+    }
+
     /// `signOut` from a session of `nick` on device `current`: one `device`, else every device
     /// (`everywhere`), else this one.
     func signOut(nick: String, current: String?, device: String?, everywhere: Bool, now: Int64) -> SignOutDecision {

@@ -59,13 +59,19 @@ extension ChatNodeExecutor {
         }
     }
 
-    /// Every local session of `nick` on one of `devices` closes with 4005 `Signed out`.
+    /// Every local session of `nick` on one of `devices` closes with 4005 `Signed out`; a
+    /// session whose own `signOut` awaits its confirm closes after its `signedOut` instead.
     func closeSignedOut(nick: String, devices: Set<String>) {
-        for entry in sessions.values where entry.nick == nick {
-            guard let device = entry.device, devices.contains(device), !entry.session.isClosed else { continue }
-            entry.session.markClosed()
-            entry.outlet.close(code: ChatCloseCode.signedOut, reason: "Signed out")
+        for (id, entry) in sessions where entry.nick == nick && !signingOut.contains(id) {
+            guard let device = entry.device, devices.contains(device) else { continue }
+            close(entry)
         }
+    }
+
+    private func close(_ entry: SessionEntry) {
+        guard !entry.session.isClosed else { return }
+        entry.session.markClosed()
+        entry.outlet.close(code: ChatCloseCode.signedOut, reason: "Signed out")
     }
 
     /// A join's sign-in: the accounts machine decides (``AccountsMachine/signIn(_:registrationClosed:now:)``);
@@ -170,12 +176,18 @@ extension ChatNodeExecutor {
         case .refused(let error):
             session.send(error.frame)
         case .publish(let record, let devices):
-            guard await publishState(record) else {
+            // The stream may bring the record back before its confirm: this session then
+            // closes only after its answer (below).
+            signingOut.insert(session.id)
+            let stored = await publishState(record)
+            signingOut.remove(session.id)
+            if stored {
+                session.send(.signedOut(SignedOut(devices: devices)))
+                run(accountsMachine.signedOut(nick: entry.nick, devices: devices))
+            } else {
                 session.send(ChatProtocolError(.unavailable, "The sign-out could not be stored: try again in a few seconds.").frame)
-                return
             }
-            session.send(.signedOut(SignedOut(devices: devices)))
-            run(accountsMachine.signedOut(nick: entry.nick, devices: devices))
+            if let own = entry.device, !accountsMachine.isSignedIn(nick: entry.nick, device: own) { close(entry) }
         }
     }
 

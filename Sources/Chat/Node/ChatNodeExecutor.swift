@@ -65,6 +65,8 @@ actor ChatNodeExecutor {
     var deviceResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// Their deadlines (the claim timeout), by waiter id.
     var deviceTimers = MachineTimers<UInt64>()
+    /// Sessions whose `signOut` awaits its confirm (they close after their `signedOut`).
+    var signingOut: Set<UInt64> = []
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
     nonisolated let fingerprint: String
     /// The secret check is over and found no node with another secret (``CatchUpMachine``),

@@ -125,7 +125,9 @@ import Testing
         machine.read(.password(nick: "alice", hash: Self.hash(1), ts: 1, byOperator: false))
         #expect(Self.check(&machine, "alice", session: Self.token("A"), now: 2000) == .decided(.device(id: Self.id(1), refreshSeen: false)))
         #expect(Self.check(&machine, "alice", now: 2000) == .decided(.refused(Self.failed)), "never the HMAC token with a password")
+        #expect(machine.isSignedIn(nick: "alice", device: Self.id(1)))
         #expect(machine.read(.revoke(nick: "alice", devices: [Self.id(1)], ts: 3000)) == [.signOut(nick: "alice", devices: [Self.id(1)])])
+        #expect(!machine.isSignedIn(nick: "alice", device: Self.id(1)))
         #expect(Self.check(&machine, "alice", session: Self.token("A"), now: 4000) == .decided(.refused(signedOut)), "revoked")
         #expect(machine.read(.revoke(nick: "alice", devices: [Self.id(1)], ts: 3000)) == [], "twice is once")
     }

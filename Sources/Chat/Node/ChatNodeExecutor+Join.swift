@@ -97,6 +97,11 @@ extension ChatNodeExecutor {
                 for frame in followUp { session.send(frame) }
                 localPresence(nick: join.nick, online: true)
                 if let inbox { await startInbox(inbox, session: sessionId, nick: join.nick) }
+                // Its device was signed out while the join ran (a `revoke` read meanwhile found
+                // no live session of it yet): it closes now, as every session of it did.
+                if let device = join.device?.id, !accountsMachine.isSignedIn(nick: join.nick, device: device) {
+                    closeSignedOut(nick: join.nick, devices: [device])
+                }
                 break steps
             case .fail(let error, let disown):
                 if let disown { sessionsMachine.disown(disown, by: sessionId) }

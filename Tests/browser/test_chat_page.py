@@ -570,10 +570,14 @@ def test_nicks_named_like_object_properties_work_and_sign_out_forgets_the_nick(b
         return user.page.evaluate(
             "(k) => { const v = JSON.parse(localStorage.getItem('rabbitChat.' + k)); return v ? Object.keys(v) : null; }", key)
 
+    def credential_keys(user: User):
+        # The nicks this browser can join as: by the old token, or by a device session (issue 16).
+        return sorted(set((stored_keys(user, "tokens") or []) + (stored_keys(user, "sessions") or [])))
+
     try:
         for user in everyone:
             join(user)
-        assert stored_keys(proto, "tokens") == ["__proto__"]
+        assert credential_keys(proto) == ["__proto__"]
         for user in senders:
             expect(user.roster_entry("__proto__")).to_have_class(re.compile(r"\bonline\b"))
         expect(proto.roster_entry("constructor")).to_have_class(re.compile(r"\bonline\b"))
@@ -607,12 +611,12 @@ def test_nicks_named_like_object_properties_work_and_sign_out_forgets_the_nick(b
         proto.page.evaluate("localStorage.setItem('rabbitChat.dms.someone-else', '{\"x\":[]}')")
         proto.page.click("#logout-button")
         expect(proto.page.locator("#login")).to_be_visible()
-        assert "__proto__" not in (stored_keys(proto, "tokens") or [])
+        assert "__proto__" not in credential_keys(proto)
         assert stored(proto, "dms.__proto__") is None
         assert stored(proto, "outbox.__proto__") is None
         assert stored(proto, "dms.someone-else") == {"x": []}
-        # The senders still have their own tokens.
-        assert stored_keys(senders[0], "tokens") == ["constructor"]
+        # The senders still have their own tokens (or sessions, from a server that gives them).
+        assert credential_keys(senders[0]) == ["constructor"]
         for user in everyone:
             assert user.errors == [], user.errors
             assert user.dialogs == []
@@ -917,3 +921,382 @@ def test_a_page_away_for_more_than_the_server_keeps_shows_the_gap_and_all_that_i
         assert user.errors == [] and user.dialogs == []
     finally:
         user.close()
+
+
+# ---------------------------------------------------------------- accounts and devices (issue 16)
+
+PASSWORD = "correct horse battery"
+NEW_PASSWORD = "a longer and newer passphrase"
+
+
+def stored_map(page: Page, key: str) -> dict:
+    return page.evaluate("(k) => JSON.parse(localStorage.getItem('rabbitChat.' + k)) || {}", key)
+
+
+def protect_nick(user: User, password: str) -> None:
+    """Opens the account panel and protects the nick with `password`, typed twice."""
+    user.page.click("#account-button")
+    expect(user.page.locator("#account")).to_be_visible()
+    expect(user.page.locator("#password-title")).to_have_text("Protect your nick with a password")
+    user.page.fill("#password-new", password)
+    user.page.fill("#password-repeat", password)
+    user.page.click("#password-submit")
+    expect(user.page.locator("#password-status")).to_have_text(
+        "Your nick is protected: sign in with it and this password from any browser.")
+    expect(user.page.locator("#password-title")).to_have_text("Change your password")
+
+
+def sign_in(user: User, password: str) -> None:
+    """Types the nick and `password` on the sign-in screen and signs in."""
+    user.page.fill("#nick-input", user.nick)
+    user.page.fill("#password-input", password)
+    expect(user.page.locator("#join-button")).to_have_text("Sign in")
+    user.page.click("#join-button")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_nick_protected_with_a_password_signs_in_from_a_second_browser_and_a_wrong_password_is_refused(browser, transport):
+    """Profile A takes a free nick and protects it with a password (the form checks both copies
+    and the length first); profile B, a browser of its own (its own localStorage), is refused with
+    a wrong password and signs in with the right one; B then changes the password, which needs the
+    current one."""
+    a = User(browser, nick("pat", transport), transport)
+    b = User(browser, a.nick, transport)
+    try:
+        a.join()
+        a.page.click("#account-button")
+        expect(a.page.locator("#account")).to_be_visible()
+        # The form's own checks, one sentence each, with the field to fix marked.
+        a.page.fill("#password-new", PASSWORD)
+        a.page.fill("#password-repeat", PASSWORD + "x")
+        a.page.click("#password-submit")
+        expect(a.page.locator("#password-error")).to_have_text("The two new passwords differ: type the same one twice.")
+        expect(a.page.locator("#password-repeat")).to_have_attribute("aria-invalid", "true")
+        a.page.fill("#password-new", "short")
+        a.page.fill("#password-repeat", "short")
+        a.page.click("#password-submit")
+        expect(a.page.locator("#password-error")).to_have_text("Use at least 8 characters for the password, then try again.")
+        expect(a.page.locator("#password-new")).to_have_attribute("aria-invalid", "true")
+        a.page.click("#account-close")
+        protect_nick(a, PASSWORD)
+        expect(a.page.locator("#password-error")).to_be_hidden()
+        a.shot("30-password-set")
+
+        # B: the same nick with a wrong password is refused, and says what to do.
+        b.open()
+        sign_in(b, PASSWORD + "!")
+        expect(b.page.locator("#login-error")).to_have_text("The nick and password do not match: check both and try again.")
+        expect(b.page.locator("#login")).to_be_visible()
+        expect(b.page.locator("#nick-input")).to_have_value(b.nick)
+        expect(b.page.locator("#password-input")).to_be_focused()
+        b.shot("31-wrong-password")
+        # The nick alone (a free join) is refused too: it is protected.
+        b.page.fill("#nick-input", b.nick)
+        b.page.fill("#password-input", "")
+        expect(b.page.locator("#join-button")).to_have_text("Join the chat")
+        b.page.click("#join-button")
+        expect(b.page.locator("#login-error")).to_have_text(
+            "That nick is taken or protected by a password: enter its password if it is yours, or pick another nick.")
+
+        # The right password signs B in. The server keeps one live session per nick today, so A's
+        # is replaced (close 4001) when B signs in; A says so (issue 16 point 3 will keep both).
+        sign_in(b, PASSWORD)
+        b.wait_joined()
+        expect(a.page.locator("#conn")).to_have_attribute("data-state", "replaced")
+        expect(a.page.locator("#notice")).to_contain_text("in another window or browser")
+        # No password is kept in the browser's storage.
+        assert PASSWORD not in b.page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+        b.shot("32-signed-in-with-password")
+
+        # B changes the password: the current one is needed, and a wrong one is refused.
+        b.page.click("#account-button")
+        expect(b.page.locator("#password-title")).to_have_text("Change your password")
+        b.page.fill("#password-new", NEW_PASSWORD)
+        b.page.fill("#password-repeat", NEW_PASSWORD)
+        b.page.click("#password-submit")
+        expect(b.page.locator("#password-error")).to_have_text("Enter your current password to change it.")
+        b.page.fill("#password-current", "not the password")
+        b.page.click("#password-submit")
+        expect(b.page.locator("#password-error")).to_have_text(
+            "The current password is missing or wrong: enter the one you set before, then try again.")
+        expect(b.page.locator("#password-current")).to_have_attribute("aria-invalid", "true")
+        b.page.fill("#password-new", NEW_PASSWORD)
+        b.page.fill("#password-repeat", NEW_PASSWORD)
+        b.page.fill("#password-current", PASSWORD)
+        b.page.click("#password-submit")
+        expect(b.page.locator("#password-status")).to_have_text(
+            "Your nick is protected: sign in with it and this password from any browser.")
+        expect(b.page.locator("#password-error")).to_be_hidden()
+        b.shot("33-password-changed")
+        assert a.errors == [] and b.errors == [], (a.errors, b.errors)
+        assert a.dialogs == [] and b.dialogs == []
+    finally:
+        a.close()
+        b.close()
+
+
+def first_answer(base_url: str, frame: dict) -> dict:
+    """Sends one chat frame through a SockJS xhr-polling session of its own (no browser) and
+    returns the server's first chat frame in answer."""
+    import json
+    import time
+    import urllib.request
+
+    base = f"{base_url.rstrip('/')}/chat/000/{secrets.token_hex(4)}"
+
+    def post(path, body=b""):
+        req = urllib.request.Request(base + path, data=body, method="POST", headers={"Content-Type": "text/plain"})
+        with urllib.request.urlopen(req, timeout=15) as r:
+            return r.read().decode()
+
+    assert post("/xhr").startswith("o")
+    post("/xhr_send", json.dumps([json.dumps(frame)]).encode())
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        got = post("/xhr")
+        if got.startswith("a"):
+            return json.loads(json.loads(got[1:])[0])
+        if got.startswith("c"):
+            raise AssertionError("closed without an answer: " + got)
+    raise AssertionError("no answer to " + json.dumps(frame))
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_devices_are_listed_and_signing_out_everywhere_ends_every_device(browser, transport, tmp_path):
+    """A protects a nick; B signs in to it from a second profile: each keeps a session token of
+    its own (not the password), B's account panel lists both devices, and "Sign out everywhere"
+    from B revokes both: B gets close 4005 and shows the sign-in screen; A's session no longer
+    signs it in. A server of its own: the password attempts of these tests do not count against
+    the shared server's per-address limit."""
+    server = OwnServer(tmp_path)
+    a = User(browser, nick("sam", transport), transport, base_url=server.url)
+    b = User(browser, a.nick, transport, base_url=server.url)
+    try:
+        a.join()
+        session_a = stored_map(a.page, "sessions").get(a.nick)
+        assert session_a and len(session_a) == 43, stored_map(a.page, "sessions")
+        assert a.nick not in stored_map(a.page, "tokens")
+        protect_nick(a, PASSWORD)
+
+        b.open()
+        sign_in(b, PASSWORD)
+        b.wait_joined()
+        session_b = stored_map(b.page, "sessions").get(b.nick)
+        assert session_b and len(session_b) == 43 and session_b != session_a
+        # One live session per nick today: B's sign-in replaced A's connection (close 4001). A's
+        # session token is still valid: only its socket went.
+        expect(a.page.locator("#conn")).to_have_attribute("data-state", "replaced")
+
+        # A reload of B joins by its session: no password asked.
+        b.page.reload()
+        b.wait_joined()
+
+        b.page.click("#account-button")
+        devices = b.page.locator("#device-list li")
+        expect(devices).to_have_count(2)
+        expect(b.page.locator('#device-list li[data-current="true"]')).to_have_count(1)
+        expect(b.page.locator('#device-list li[data-current="true"] .device-this')).to_have_text("this device")
+        expect(b.page.locator('#device-list li[data-current="true"] .device-label')).to_have_text(re.compile(r"^Chrome on Linux$"))
+        expect(devices.first.locator(".device-times")).to_contain_text("last seen")
+        b.shot("34-devices")
+
+        # Sign out everywhere: B's own socket closes with 4005 and the page shows the sign-in screen.
+        b.page.click("#signout-everywhere")
+        expect(b.page.locator("#login")).to_be_visible()
+        expect(b.page.locator("#login-error")).to_have_text(
+            "You were signed out on this device: sign in again with your nick and password.")
+        expect(b.page.locator("#nick-input")).to_have_value(b.nick)
+        assert b.nick not in stored_map(b.page, "sessions")
+        b.shot("35-signed-out-everywhere")
+
+        # A (replaced, so not connected when the sessions were revoked) takes the nick back with
+        # its session, which no longer signs in: it shows the sign-in screen and forgets it. With
+        # several live sessions per nick (issue 16 point 3), A would be closed with 4005 instead.
+        expect(a.page.locator("#notice")).to_be_visible()  # above the account panel A still has open
+        a.page.click("#notice-action")
+        expect(a.page.locator("#login")).to_be_visible()
+        expect(a.page.locator("#login-error")).to_have_text(
+            "This device is no longer signed in: enter your password to sign in again, or pick another nick.")
+        assert a.nick not in stored_map(a.page, "sessions")
+        a.shot("36-other-device-signed-out")
+        # And the password still signs in (the sessions went, not the account).
+        sign_in(a, PASSWORD)
+        a.wait_joined()
+        # "Switch" signs this device out on the server too: its session no longer joins.
+        session_a2 = stored_map(a.page, "sessions").get(a.nick)
+        assert session_a2 and session_a2 != session_a
+        a.page.click("#logout-button")
+        expect(a.page.locator("#login")).to_be_visible()
+        assert a.nick not in stored_map(a.page, "sessions")
+        expect(a.page.locator("#conn")).to_have_attribute("data-state", "connected")  # the fresh socket, after the 4005
+        answer = first_answer(server.url, {"type": "join", "nick": a.nick, "session": session_a2})
+        assert answer.get("code") == "auth_failed", answer
+        assert a.errors == [] and b.errors == [], (a.errors, b.errors)
+    finally:
+        a.close()
+        b.close()
+        server.stop()
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_a_server_with_closed_registration_tells_a_stranger_to_ask_its_operator(browser, transport, tmp_path):
+    """`--registration closed`: a nick without an operator-made account is refused, free or with a
+    password, and the sign-in screen says what to do."""
+    server = OwnServer(tmp_path, extra=("--registration", "closed"))
+    stranger = User(browser, nick("zed", transport), transport, base_url=server.url)
+    closed = "This chat only admits accounts made by its operator: ask them for one, then sign in with its password."
+    try:
+        stranger.open()
+        stranger.page.fill("#nick-input", stranger.nick)
+        stranger.page.click("#join-button")
+        expect(stranger.page.locator("#login-error")).to_have_text(closed)
+        expect(stranger.page.locator("#nick-input")).to_have_value(stranger.nick)
+        sign_in(stranger, PASSWORD)
+        expect(stranger.page.locator("#login-error")).to_have_text(closed)
+        expect(stranger.page.locator("#login")).to_be_visible()
+        stranger.shot("39-registration-closed")
+        assert stranger.errors == [], stranger.errors
+    finally:
+        stranger.close()
+        server.stop()
+
+
+def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices_and_sign_out(browser):
+    """The page against a stand-in server (FAKE_SOCKJS): a browser holding only the old HMAC token
+    joins with it once and keeps the welcome's `session` instead; re-joins send the session; the
+    devices panel lists `devices` as text; "Sign out" and "Sign out everywhere" send `signOut`;
+    close 4005 forgets the session and shows the sign-in screen; each refused sign-in says what to do."""
+    me = nick("tess", "fake")
+    session = "BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY"
+    context = browser.new_context(viewport={"width": 1180, "height": 760})
+    context.set_default_timeout(TIMEOUT_MS)
+    context.route("**/sockjs.min.js", lambda route: route.fulfill(
+        status=200, content_type="application/javascript", body=FAKE_SOCKJS))
+    page = context.new_page()
+    errors: list[str] = []
+    dialogs: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    def wait_until(expression, arg=None):
+        # Polled from here: the page's Content-Security-Policy forbids wait_for_function's eval.
+        for _ in range(300):
+            if page.evaluate(expression, arg):
+                return
+            page.wait_for_timeout(50)
+        raise AssertionError("the page never got to: " + expression)
+
+    def joins():
+        return page.evaluate("() => window.fakeSockets.flatMap(s => s.sent.filter(f => f.type === 'join'))")
+
+    def sent(kind):
+        return page.evaluate("(k) => window.fakeSockets.flatMap(s => s.sent.filter(f => f.type === k))", kind)
+
+    def open_socket():
+        return "window.fakeSockets.filter(s => s.readyState === 1).pop()"
+
+    def deliver(frame):
+        page.evaluate(f"f => {open_socket()}.deliver(f)", frame)
+
+    def welcome(**extra):
+        deliver({"type": "welcome", "nick": me, "users": [{"nick": me, "online": True}], "rooms": ["lobby"],
+                 "entered": ["lobby"], "history": {"lobby": []}, **extra})
+        expect(page.locator("#conn")).to_have_attribute("data-state", "connected")
+
+    try:
+        # A browser from before sessions: the nick and its old token only.
+        page.goto(f"{BASE_URL}/?transport=websocket")
+        page.evaluate("([n]) => { localStorage.setItem('rabbitChat.nick', JSON.stringify(n));"
+                      " localStorage.setItem('rabbitChat.tokens', JSON.stringify({[n]: 'old-hmac-token'})); }", [me])
+        page.reload()
+        wait_until("() => (window.fakeSockets || []).some(s => s.sent.some(f => f.type === 'join'))")
+        first = joins()[-1]
+        assert first.get("token") == "old-hmac-token" and "session" not in first and "nonce" not in first, first
+        welcome(session=session, device="d7f3a1c09b2e")
+        expect(page.locator("#me-nick")).to_have_text(me)
+        assert stored_map(page, "sessions") == {me: session}
+        assert me not in stored_map(page, "tokens")
+
+        # The connection breaks: the re-join sends the session, never the old token again.
+        page.evaluate(f"{open_socket()}.drop(1006)")
+        wait_until("() => window.fakeSockets.filter(s => s.readyState === 1 && s.sent.some(f => f.type === 'join')).length === 1"
+                   " && window.fakeSockets.length >= 2")
+        again = joins()[-1]
+        assert again.get("session") == session and "token" not in again and "password" not in again, again
+        welcome(session=session, device="d7f3a1c09b2e")
+
+        # The devices panel asks for the list and shows it; a label is text, never markup.
+        page.click("#account-button")
+        wait_until("() => window.fakeSockets.some(s => s.sent.some(f => f.type === 'devices'))")
+        now = int(page.evaluate("Date.now()"))
+        deliver({"type": "devices", "devices": [
+            {"id": "d7f3a1c09b2e", "label": "Chrome on Linux", "created": now - 3_600_000, "lastSeen": now, "current": True},
+            {"id": "e9b2c4f01a7d", "label": XSS, "created": now - 86_400_000, "lastSeen": now - 300_000, "current": False},
+        ]})
+        expect(page.locator("#device-list li")).to_have_count(2)
+        other = page.locator('#device-list li[data-device="e9b2c4f01a7d"]')
+        expect(other.locator(".device-label")).to_have_text(XSS)
+        expect(other.locator(".device-times")).to_contain_text("last seen 5 minutes ago")
+        expect(page.locator('#device-list li[data-device="d7f3a1c09b2e"] .device-this')).to_have_text("this device")
+        expect(page.locator("#account img")).to_have_count(0)
+        expect(other.locator("button")).to_have_accessible_name(f"Sign out {XSS}")
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "fake-37-devices.png"))
+
+        # "Sign out" on the other device sends its id; the answer takes it off the list.
+        other.locator("button").click()
+        assert sent("signOut")[-1] == {"type": "signOut", "device": "e9b2c4f01a7d"}
+        deliver({"type": "signedOut", "devices": ["e9b2c4f01a7d"]})
+        expect(page.locator("#device-list li")).to_have_count(1)
+        expect(page.locator("#devices-status")).to_have_text("Signed out 1 device.")
+
+        # "Sign out everywhere": the server revokes every session and closes this one with 4005.
+        page.click("#signout-everywhere")
+        assert sent("signOut")[-1] == {"type": "signOut", "everywhere": True}
+        deliver({"type": "signedOut", "devices": ["d7f3a1c09b2e"]})
+        page.evaluate(f"{open_socket()}.drop(4005)")
+        expect(page.locator("#login")).to_be_visible()
+        expect(page.locator("#login-error")).to_have_text("You were signed out on this device: sign in again with your nick and password.")
+        expect(page.locator("#nick-input")).to_have_value(me)
+        expect(page.locator("#password-input")).to_be_focused()
+        assert me not in stored_map(page, "sessions") and me not in stored_map(page, "tokens")
+
+        # Signing in with a password sends it with this device's label; each refusal is one sentence.
+        refusals = {
+            "auth_failed": "The nick and password do not match: check both and try again.",
+            "rate_limited": "Too many password attempts for this nick: try again in 600 s.",
+            "registration_closed": "This chat only admits accounts made by its operator: ask them for one, then sign in with its password.",
+        }
+        for code, shown in refusals.items():
+            page.fill("#nick-input", me)
+            page.fill("#password-input", PASSWORD)
+            page.click("#join-button")
+            wait_until("(p) => window.fakeSockets.some(s => s.readyState === 1 && s.sent.some(f => f.type === 'join' && f.password === p))",
+                       PASSWORD)
+            join = joins()[-1]
+            assert join["password"] == PASSWORD and join["device"] == "Chrome on Linux" and "session" not in join, join
+            server_message = "Too many password attempts for this nick: try again in 600 s." if code == "rate_limited" else "no"
+            deliver({"type": "error", "code": code, "message": server_message})
+            expect(page.locator("#login-error")).to_have_text(shown)
+            expect(page.locator("#login")).to_be_visible()
+            page.evaluate("() => window.fakeSockets.forEach(s => { s.sent = s.sent.filter(f => f.type !== 'join'); })")
+        page.screenshot(path=str(SHOTS / "fake-38-sign-in-refused.png"))
+        assert PASSWORD not in page.evaluate("JSON.stringify(Object.assign({}, localStorage))")
+
+        # The right password: the welcome's session is kept; "Switch" signs this device out on the
+        # server (signOut without a device: this one) and forgets the session here.
+        page.fill("#nick-input", me)
+        page.fill("#password-input", PASSWORD)
+        page.click("#join-button")
+        wait_until("(p) => window.fakeSockets.some(s => s.readyState === 1 && s.sent.some(f => f.type === 'join' && f.password === p))",
+                   PASSWORD)
+        welcome(session=session, device="d7f3a1c09b2e")
+        expect(page.locator("#me-nick")).to_have_text(me)
+        assert stored_map(page, "sessions") == {me: session}
+        page.click("#logout-button")
+        assert sent("signOut")[-1] == {"type": "signOut"}
+        expect(page.locator("#login")).to_be_visible()
+        assert me not in stored_map(page, "sessions")
+        assert errors == [] and dialogs == [], (errors, dialogs)
+    finally:
+        context.close()

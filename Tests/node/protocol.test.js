@@ -414,3 +414,142 @@ test('resume: a gap offers older messages only when the page shows none older th
   assert.equal(P.applyGap(atNext, 90), false);
   assert.equal(atNext.hasMore, false);
 });
+
+// ---------------------------------------------------------------- accounts and devices (issue 16)
+
+const SESSION = 'BwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSY';
+
+test('accounts: a join proves who we are with a typed password, else the session, else the old token once, else a nonce', () => {
+  assert.deepEqual(P.joinCredentials({ password: 'correct horse', device: 'Chrome on Linux', session: SESSION, token: 't0k', nonce: 'n0' }),
+    { kind: 'password', fields: { password: 'correct horse', device: 'Chrome on Linux' } });
+  assert.deepEqual(P.joinCredentials({ password: '', session: SESSION, token: 't0k', nonce: 'n0' }),
+    { kind: 'session', fields: { session: SESSION } });
+  // Only the old token is stored: it goes (the welcome then brings a session that replaces it).
+  assert.deepEqual(P.joinCredentials({ session: null, token: 't0k', nonce: 'n0' }), { kind: 'token', fields: { token: 't0k' } });
+  // A stored session of the wrong shape is not sent.
+  assert.deepEqual(P.joinCredentials({ session: 'short', token: null, nonce: 'n0' }), { kind: 'free', fields: { nonce: 'n0' } });
+  assert.equal(P.joinCredentials({ password: 'x'.repeat(9), device: 'd'.repeat(100) }).fields.device.length, P.DEVICE_LABEL_MAX);
+  // In the join frame, the credential stands for the token and the nonce; the rest is as before.
+  assert.deepEqual(P.joinFrame('alice', { session: SESSION }, 'n0', ['dev'], ['c1']),
+    { type: 'join', nick: 'alice', session: SESSION, rooms: ['dev'], pending: ['c1'] });
+  assert.deepEqual(P.joinFrame('alice', { password: 'correct horse', device: 'Chrome on Linux' }, null, []),
+    { type: 'join', nick: 'alice', password: 'correct horse', device: 'Chrome on Linux', rooms: ['lobby'] });
+  assert.deepEqual(P.joinFrame('carol', { nonce: 'n0' }, null, ['lobby']), { type: 'join', nick: 'carol', nonce: 'n0', rooms: ['lobby'] });
+});
+
+test('accounts: a device label names the browser and its system in at most 64 characters', () => {
+  assert.equal(P.deviceLabel('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0 Safari/537.36'), 'Chrome on Linux');
+  assert.equal(P.deviceLabel('Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0'), 'Firefox on Windows');
+  assert.equal(P.deviceLabel('Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Mobile Safari/604.1'), 'Safari on iOS');
+  assert.equal(P.deviceLabel('Mozilla/5.0 (Linux; Android 14) Chrome/120.0 Mobile Safari/537.36 EdgA/1 Edg/120'), 'Edge on Android');
+  assert.equal(P.deviceLabel(''), 'Browser');
+});
+
+test('accounts: the sign-in form wants a valid nick, and a password of 8 to 256 bytes when one is typed', () => {
+  assert.equal(P.signInError('alice', ''), null);
+  assert.equal(P.signInError('alice', 'correct horse'), null);
+  assert.match(P.signInError('no spaces', ''), /letters, digits/);
+  assert.match(P.signInError('alice', 'short'), /too short: check it and try again\./);
+  assert.match(P.signInError('alice', 'é'.repeat(129)), /too long/); // 258 bytes, 129 characters
+  assert.equal(P.passwordLengthError('12345678'), null);
+  assert.equal(P.passwordLengthError('x'.repeat(256)), null);
+  assert.match(P.passwordLengthError('x'.repeat(257)), /at most 256 bytes/);
+});
+
+test('accounts: protecting a nick sends the new password once both match; changing it needs the current one', () => {
+  assert.deepEqual(P.setPasswordPlan({ password: 'correct horse', repeat: 'correct horse', current: '', protectedNick: false }),
+    { frame: { type: 'setPassword', password: 'correct horse' } });
+  assert.deepEqual(P.setPasswordPlan({ password: 'a longer and newer passphrase', repeat: 'a longer and newer passphrase',
+    current: 'correct horse battery staple', protectedNick: true }),
+  { frame: { type: 'setPassword', password: 'a longer and newer passphrase', current: 'correct horse battery staple' } });
+  const short = P.setPasswordPlan({ password: 'short', repeat: 'short', current: '', protectedNick: false });
+  assert.equal(short.field, 'new');
+  assert.match(short.error, /^Use at least 8 characters for the password, then try again\.$/);
+  assert.deepEqual(P.setPasswordPlan({ password: 'correct horse', repeat: 'correct hose', current: '', protectedNick: false }),
+    { error: 'The two new passwords differ: type the same one twice.', field: 'repeat' });
+  assert.equal(P.setPasswordPlan({ password: 'correct horse', repeat: 'correct horse', current: '', protectedNick: true }).field, 'current');
+  // The server's answers, each one sentence that says what to do.
+  assert.match(P.setPasswordErrorText('auth_failed'), /current password is missing or wrong: enter the one you set before/);
+  assert.match(P.setPasswordErrorText('weak_password'), /8 to 256 bytes/);
+  assert.equal(P.setPasswordErrorText('rate_limited', 'Too many password attempts: try again in 42 s.'), 'Too many password attempts: try again in 42 s.');
+  assert.match(P.setPasswordErrorText('unavailable'), /try again in a moment/);
+  assert.match(P.setPasswordErrorText('bad_request', "Unknown frame type 'setPassword'"), /cannot protect nicks yet/);
+});
+
+test('accounts: a welcome with a session replaces the old token; without one the token is kept, except after a password sign-in', () => {
+  assert.deepEqual(P.welcomeCredentials({ nick: 'alice', session: SESSION, device: 'd7f3a1c09b2e', token: 'old' }, 'token'),
+    { session: SESSION, device: 'd7f3a1c09b2e', token: null, forgetToken: true });
+  assert.deepEqual(P.welcomeCredentials({ nick: 'alice', session: SESSION, device: 'NOT-HEX' }, 'free'),
+    { session: SESSION, device: null, token: null, forgetToken: true });
+  // A server without sessions (this version's): the token as before.
+  assert.deepEqual(P.welcomeCredentials({ nick: 'alice', token: 't0k' }, 'free'), { session: null, device: null, token: 't0k', forgetToken: false });
+  // Its token cannot sign a protected nick in again: not stored.
+  assert.deepEqual(P.welcomeCredentials({ nick: 'alice', token: 't0k' }, 'password'), { session: null, device: null, token: null, forgetToken: true });
+  assert.equal(P.welcomeCredentials({ nick: 'alice', session: 'x'.repeat(42), token: 't0k' }, 'free').session, null);
+});
+
+test('accounts: what a refused join means, by how it proved who we are', () => {
+  assert.deepEqual(P.joinErrorPlan('auth_failed', 'password'),
+    { forget: null, message: 'The nick and password do not match: check both and try again.', askPassword: true });
+  assert.equal(P.joinErrorPlan('auth_failed', 'session').forget, 'session');
+  assert.equal(P.joinErrorPlan('auth_failed', 'token').forget, 'token');
+  assert.equal(P.joinErrorPlan('auth_failed', 'free').forget, null);
+  assert.match(P.joinErrorPlan('auth_failed', 'free').message, /enter its password if it is yours, or pick another nick\.$/);
+  assert.equal(P.joinErrorPlan('rate_limited', 'password', 'Too many attempts: try again in 60 s.').message, 'Too many attempts: try again in 60 s.');
+  assert.match(P.joinErrorPlan('rate_limited', 'password').message, /wait a few minutes/);
+  assert.match(P.joinErrorPlan('registration_closed', 'free').message, /ask them for one/);
+  assert.equal(P.joinErrorPlan('unavailable', 'free'), null);
+  assert.equal(P.joinErrorPlan('replaced', 'session'), null);
+  for (const code of ['auth_failed', 'rate_limited', 'registration_closed', 'invalid_nick']) {
+    for (const kind of ['password', 'session', 'token', 'free']) {
+      const m = P.joinErrorPlan(code, kind).message;
+      // One sentence: a capital first, a full stop last, none between (". " then a capital).
+      assert.match(m, /^[A-Z].*\.$/, `${code}/${kind}: ${m}`);
+      assert.doesNotMatch(m, /[.!?] +[A-Z]/, `${code}/${kind}: one sentence: ${m}`);
+    }
+  }
+});
+
+test('devices: the list keeps well-formed entries, marks this device, and a signOut names one, this or all', () => {
+  const f = { type: 'devices', devices: [
+    { id: 'e9b2c4f01a7d', label: 'Chrome on Linux', created: 1700000000000, lastSeen: 1700000500000, current: false },
+    { id: 'd7f3a1c09b2e', label: '', created: 1600000000000, lastSeen: 'x' },
+    { id: '../../etc', label: 'bad' }, null, 'junk',
+  ] };
+  assert.deepEqual(P.devicesFromFrame(f, 'd7f3a1c09b2e'), [
+    { id: 'e9b2c4f01a7d', label: 'Chrome on Linux', created: 1700000000000, lastSeen: 1700000500000, current: false },
+    { id: 'd7f3a1c09b2e', label: 'Unnamed device', created: 1600000000000, lastSeen: null, current: true },
+  ]);
+  assert.deepEqual(P.devicesFromFrame({ devices: 'nope' }, null), []);
+  const many = { devices: Array.from({ length: 80 }, (_, i) => ({ id: i.toString(16).padStart(12, '0'), label: 'd' + i })) };
+  assert.equal(P.devicesFromFrame(many, null).length, P.DEVICES_MAX);
+  assert.deepEqual(P.signOutFrame('everywhere'), { type: 'signOut', everywhere: true });
+  assert.deepEqual(P.signOutFrame('e9b2c4f01a7d'), { type: 'signOut', device: 'e9b2c4f01a7d' });
+  assert.deepEqual(P.signOutFrame(null), { type: 'signOut' });
+});
+
+test('devices: signedOut removes the revoked ones and says whether this device was one; 4005 signs out', () => {
+  const list = P.devicesFromFrame({ devices: [
+    { id: 'e9b2c4f01a7d', label: 'A', current: false }, { id: 'd7f3a1c09b2e', label: 'B', current: true }] }, null);
+  assert.deepEqual(P.applySignedOut(list, { type: 'signedOut', devices: ['e9b2c4f01a7d'] }, 'd7f3a1c09b2e'),
+    { devices: [list[1]], me: false });
+  assert.deepEqual(P.applySignedOut(list, { type: 'signedOut', devices: ['e9b2c4f01a7d', 'd7f3a1c09b2e'] }, null),
+    { devices: [], me: true });
+  // The list not loaded: the welcome's device id still tells.
+  assert.equal(P.applySignedOut([], { devices: ['d7f3a1c09b2e'] }, 'd7f3a1c09b2e').me, true);
+  assert.equal(P.closeSignsOut(4005), true);
+  assert.equal(P.closeSignsOut(4001), false);
+  assert.match(P.SIGNED_OUT_TEXT, /^You were signed out/);
+});
+
+test('devices: last seen reads as minutes, hours or days ago, then as the date', () => {
+  const now = Date.UTC(2026, 11, 7, 12, 0, 0);
+  assert.equal(P.agoText(now - 5000, now), 'just now');
+  assert.equal(P.agoText(now + 5000, now), 'just now');
+  assert.equal(P.agoText(now - 60_000, now), '1 minute ago');
+  assert.equal(P.agoText(now - 5 * 60_000, now), '5 minutes ago');
+  assert.equal(P.agoText(now - 3 * 3600_000, now), '3 hours ago');
+  assert.equal(P.agoText(now - 2 * 86400_000, now), '2 days ago');
+  assert.equal(P.agoText(Date.UTC(2026, 0, 2), now), '2026-01-02');
+  assert.equal(P.agoText(null, now), 'unknown');
+});

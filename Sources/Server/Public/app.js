@@ -7,6 +7,8 @@ import {
   AckQueue, Outbox, applyPresence, convKey, convKeyOfMessage, countsAsUnread, historyHasMore,
   homeKey, mapFromJSON, pendingByMsgId, mapToJSON, mergeArchive, messageId, needsAck, newConversation, outboxErrorPlan,
   planSent, scalarLength, welcomeRoomMore, applyGap, gapText, nextAfterPage, noteNewestSeq, resumeFor, welcomeResumed,
+  SIGNED_OUT_TEXT, applySignedOut, closeSignsOut, deviceLabel, devicesFromFrame, joinCredentials, joinErrorPlan,
+  setPasswordErrorText, setPasswordPlan, signInError, signOutFrame, welcomeCredentials,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
 import * as view from "./view.js";
@@ -40,6 +42,14 @@ const forcedTransports = (params.get("transport") || "").split(",").map((s) => s
 const state = {
   me: null,              // our nick once chosen
   token: null,
+  password: null,        // the password typed to sign in, in memory only until a welcome brings a session
+  joinKind: null,        // how the last join sent proved who we are: password, session, token or free
+  device: null,          // this device's id, from the welcome's `device`
+  protectedNick: false,  // the nick has a password, as far as this page knows
+  devices: [],           // the `devices` list last received
+  passwordRequest: false, // a setPassword waits for its answer
+  devicesRequest: false, // a devices or signOut waits for its answer
+  leaving: null,         // "Switch" signed this device out: the old socket's timer until the server closes it
   joined: false,         // welcome received on the current connection
   lastResume: null,      // the `resume` of the last join sent ({rooms: {room: seq}}), or null
   transport: "",
@@ -72,10 +82,22 @@ function saveMap(key, map) { store.set(key, mapToJSON(map)); }
 function tokens() { return loadMap("tokens"); }
 function saveToken(nick, token) { const t = tokens(); t.set(nick, token); saveMap("tokens", t); }
 function forgetToken(nick) { const t = tokens(); t.delete(nick); saveMap("tokens", t); }
+// This device's session token per nick (issue 16): it replaces the old token, which goes once a
+// welcome brings a session.
+function sessions() { return loadMap("sessions"); }
+function saveSession(nick, session) { const t = sessions(); t.set(nick, session); saveMap("sessions", t); }
+function forgetSession(nick) { const t = sessions(); t.delete(nick); saveMap("sessions", t); }
+// The nicks this browser knows to have a password (it set one, or signed in with one).
+function markProtected(nick) { const p = loadMap("protected"); p.set(nick, true); saveMap("protected", p); }
+function knownProtected(nick) { return loadMap("protected").get(nick) === true; }
 // Sign-out: this browser forgets everything it kept for `nick` (its token, join nonce, private
 // messages, unsent messages, rooms); another nick's data stays.
 function forgetNick(nick) {
   forgetToken(nick);
+  forgetSession(nick);
+  const marks = loadMap("protected");
+  marks.delete(nick);
+  saveMap("protected", marks);
   const nonces = loadMap("nonces");
   nonces.delete(nick);
   saveMap("nonces", nonces);
@@ -127,19 +149,28 @@ const conn = createConnection({
       clearTimeout(state.ackTimer); state.ackTimer = null;
       state.acks.disarm();
       if (state.me && view.isAppShown()) view.renderSidebar(); // our own dot goes grey while away
+      if (state.leaving) { finishLeaving(); return true; }
       if (code === 4001) { onReplaced(); return true; }
+      // This device's session was revoked (a sign-out here or elsewhere): sign in again.
+      if (closeSignsOut(code)) { onSignedOutHere(); return true; }
       // Closed for not joining in time (4004): connect again when someone signs in.
       if (code === 4004 && !state.me) { view.setConn("offline", "Idle: sign in to connect"); return true; }
       return false;
     },
     join() {
       if (!state.me) return null;
-      const token = tokens().get(state.me);
+      // A typed password, else this device's session, else the old token (once), else a nonce.
+      let creds = joinCredentials({
+        password: state.password, device: deviceLabel(navigator.userAgent),
+        session: sessions().get(state.me), token: tokens().get(state.me),
+      });
+      if (creds.kind === "free") creds = joinCredentials({ nonce: joinNonce(state.me) });
+      state.joinKind = creds.kind;
       const rooms = store.get("rooms." + state.me, ["lobby"]);
       // A re-join names the newest seq shown of each room: what it missed follows the welcome.
       state.lastResume = resumeFor(state.convs, rooms);
       return {
-        nick: state.me, token, nonce: token ? null : joinNonce(state.me), rooms,
+        nick: state.me, token: creds.fields, nonce: null, rooms,
         pending: state.outbox.frames().map((f) => f.id), resume: state.lastResume,
       };
     },
@@ -161,6 +192,7 @@ function flushAcks() {
 
 // ---------------------------------------------------------------- inbound frames
 function handleFrame(f) {
+  if (state.leaving) return; // the old session's last frames, after "Switch"
   switch (f.type) {
     case "welcome": onWelcome(f); break;
     case "entered": onEntered(f.room, f.history || [], f.more); break;
@@ -174,6 +206,9 @@ function handleFrame(f) {
     case "gap": onGap(f); break;
     case "error": onError(f); break;
     case "users": onUsers(f); break;
+    case "passwordSet": onPasswordSet(); break;
+    case "devices": onDevices(f); break;
+    case "signedOut": onSignedOut(f); break;
     default: break; // unknown frames are ignored, as the protocol allows
   }
 }
@@ -183,8 +218,19 @@ function onWelcome(f) {
   state.joined = true;
   conn.joined();
   state.me = f.nick;
-  state.token = f.token;
-  saveToken(f.nick, f.token);
+  // The welcome's session replaces the old token; a server without sessions still gives the token.
+  const creds = welcomeCredentials(f, state.joinKind);
+  if (creds.session) {
+    saveSession(f.nick, creds.session);
+    state.device = creds.device;
+    state.password = null; // the session signs this device in from now on
+  }
+  if (creds.forgetToken) forgetToken(f.nick);
+  if (creds.token) saveToken(f.nick, creds.token);
+  state.token = creds.session || creds.token;
+  if (state.joinKind === "password") markProtected(f.nick);
+  state.protectedNick = knownProtected(f.nick);
+  view.renderPasswordForm(state.protectedNick);
   store.set("nick", f.nick);
   state.users.clear();
   for (const u of f.users || []) state.users.set(u.nick, !!u.online);
@@ -219,6 +265,7 @@ function onWelcome(f) {
   // answers a retry inside its dedup window with `sent` and the same msgId.
   for (const frame of state.outbox.frames()) send(frame);
   flushAcks();
+  if (view.accountOpen()) requestDevices();
 }
 
 function onEntered(room, history, more) {
@@ -380,11 +427,30 @@ function onError(f) {
       return;
     }
   }
+  // An answer to our join: a wrong password, a revoked session, a taken nick, too many attempts.
+  if (!state.joined && state.me) {
+    const plan = joinErrorPlan(code, state.joinKind, f.message);
+    if (plan) { onJoinRefused(plan); return; }
+  }
+  // An answer to our setPassword (errors carry no id: at most one setPassword waits at a time).
+  if (state.joined && state.passwordRequest &&
+      ["weak_password", "auth_failed", "rate_limited", "unavailable", "bad_request"].includes(code)) {
+    state.passwordRequest = false;
+    view.setPasswordBusy(false);
+    view.showPasswordError(setPasswordErrorText(code, f.message), code === "auth_failed" ? "current" : code === "weak_password" ? "new" : null);
+    return;
+  }
+  if (state.joined && state.devicesRequest && (code === "unknown_device" || code === "bad_request" || code === "unavailable")) {
+    state.devicesRequest = false;
+    view.showDevicesError(code === "unknown_device" ? "That device is no longer signed in: the list is up to date now."
+      : code === "unavailable" ? "The chat cannot do that right now: try again in a moment."
+        : "This server does not manage devices yet: update it to see them here.");
+    if (code === "unknown_device") requestDevices();
+    return;
+  }
   switch (code) {
     case "auth_failed":
-      forgetToken(state.me);
-      signOut("That nick is taken. Pick another one, or come back from the browser that claimed it.");
-      break;
+      break; // a join's or a setPassword's, handled above
     case "invalid_nick":
       signOut(f.message || "That nick is not valid.");
       break;
@@ -414,12 +480,108 @@ function onError(f) {
   }
 }
 
+// The join was refused (joinErrorPlan): the stored credential it names goes, and the sign-in
+// screen says what to do, the nick filled in.
+function onJoinRefused(plan) {
+  const nick = state.me;
+  if (plan.forget === "session") forgetSession(nick);
+  if (plan.forget === "token") forgetToken(nick);
+  state.password = null;
+  signOut(plan.message, false, { prefill: nick, askPassword: plan.askPassword });
+}
+
+// This device was signed out (close 4005): it forgets the nick's session and everything it kept
+// for the nick, and shows the sign-in screen.
+function onSignedOutHere() {
+  const nick = state.me;
+  if (nick) forgetNick(nick);
+  state.password = null;
+  signOut(SIGNED_OUT_TEXT, false, { prefill: nick, askPassword: true });
+}
+
+// ---------------------------------------------------------------- account: password and devices
+function onPasswordSet() {
+  if (!state.passwordRequest) return;
+  state.passwordRequest = false;
+  state.protectedNick = true;
+  markProtected(state.me);
+  view.setPasswordBusy(false);
+  view.clearPasswordForm();
+  view.renderPasswordForm(true);
+  view.showPasswordStatus("Your nick is protected: sign in with it and this password from any browser.");
+}
+
+function submitPassword() {
+  const plan = setPasswordPlan({
+    password: $("password-new").value, repeat: $("password-repeat").value,
+    current: $("password-current").value, protectedNick: state.protectedNick,
+  });
+  if (plan.error) { view.showPasswordError(plan.error, plan.field); return; }
+  if (state.passwordRequest) return;
+  if (!state.joined || !send(plan.frame)) {
+    view.showPasswordError("Not connected: try again once the chat is back.", null);
+    return;
+  }
+  state.passwordRequest = true;
+  view.setPasswordBusy(true);
+  view.showPasswordStatus("Saving…");
+}
+
+function requestDevices() {
+  if (!state.joined || !send({ type: "devices" })) {
+    view.showDevicesStatus("Not connected: the list comes once the chat is back.");
+    return;
+  }
+  state.devicesRequest = true;
+}
+
+function onDevices(f) {
+  state.devicesRequest = false;
+  state.devices = devicesFromFrame(f, state.device);
+  renderDevices();
+  view.showDevicesError(null);
+}
+
+function renderDevices() {
+  view.renderDevices(state.devices, Date.now(), (id) => signOutDevice(id));
+}
+
+function signOutDevice(target) {
+  if (!state.joined || !send(signOutFrame(target))) {
+    view.showDevicesError("Not connected: try again once the chat is back.");
+    return;
+  }
+  state.devicesRequest = true;
+  view.showDevicesStatus("Signing out…");
+}
+
+function onSignedOut(f) {
+  state.devicesRequest = false;
+  const before = state.devices.length;
+  const result = applySignedOut(state.devices, f, state.device);
+  state.devices = result.devices;
+  renderDevices();
+  const n = Array.isArray(f.devices) ? f.devices.length : before - result.devices.length;
+  view.showDevicesStatus(result.me ? "Signed out: this device closes now." : "Signed out " + n + (n === 1 ? " device." : " devices."));
+  // This device's own socket closes next (4005); the others' list is asked again.
+  if (!result.me) requestDevices();
+}
+
+// The old socket after "Switch" closed (or took too long): a fresh connection for the next nick.
+const LEAVE_WAIT_MS = 3000;
+function finishLeaving() {
+  if (!state.leaving) return;
+  clearTimeout(state.leaving);
+  state.leaving = null;
+  conn.restart();
+}
+
 function onReplaced() {
   state.joined = false;
   if (state.me && view.isAppShown()) view.renderSidebar();
   conn.stop();
   view.setConn("replaced", "Opened elsewhere");
-  view.showNotice("You opened this chat as " + state.me + " in another window, so this one was disconnected.",
+  view.showNotice("You opened this chat as " + state.me + " in another window or browser, so this one was disconnected.",
     "Use it here", () => { view.hideNotice(); conn.reconnectNow(); });
 }
 
@@ -519,12 +681,21 @@ function loadOlder(c) {
 }
 
 // ---------------------------------------------------------------- sign in / out
-function showLogin(message) {
-  view.showLogin(message, state.me || store.get("nick", "") || "");
+function showLogin(message, prefill, askPassword) {
+  view.showLogin(message, prefill || state.me || store.get("nick", "") || "", askPassword);
 }
 
-function signOut(message, forget) {
+// Back to the sign-in screen with `message`; `forget`: this browser forgets the nick's data;
+// `prefill` the nick the form shows, `askPassword` the focus in the password field.
+function signOut(message, forget, options) {
+  const { prefill, askPassword } = options || {};
   if (forget && state.me) forgetNick(state.me);
+  state.password = null;
+  state.device = null;
+  state.devices = [];
+  state.passwordRequest = false;
+  state.devicesRequest = false;
+  state.protectedNick = false;
   store.remove("nick");
   state.me = null;
   state.joined = false;
@@ -534,8 +705,12 @@ function signOut(message, forget) {
   state.outbox = new Outbox();
   state.pendingByMsgId = new Map();
   view.clearMessages();
-  showLogin(message);
-  conn.restart();
+  view.clearPasswordForm();
+  view.showPasswordStatus("");
+  view.showDevicesError(null);
+  view.setPasswordBusy(false);
+  showLogin(message, prefill, askPassword);
+  if (!(options && options.keepSocket)) conn.restart();
 }
 
 // ---------------------------------------------------------------- wiring
@@ -544,16 +719,34 @@ function wire() {
   $("login-form").addEventListener("submit", (e) => {
     e.preventDefault();
     const nick = $("nick-input").value.trim();
-    if (!NAME_RE.test(nick)) {
-      view.showLoginError("Use 1 to 32 letters, digits, _ . or -.");
+    const password = $("password-input").value;
+    const error = signInError(nick, password);
+    if (error) {
+      view.showLoginError(error);
       return;
     }
     view.hideLoginError();
+    finishLeaving(); // a sign-in right after "Switch" does not wait for the old socket
     state.me = nick;
+    // Kept in memory for this join only (and its retries): the welcome's session replaces it.
+    state.password = password || null;
+    $("password-input").value = "";
+    view.renderJoinButton();
     store.set("nick", nick);
     if (state.joined) return;
     if (conn.open) conn.sendJoin(); else conn.reconnectNow();
   });
+  $("password-input").addEventListener("input", view.renderJoinButton);
+  $("account-button").addEventListener("click", () => {
+    if (view.accountOpen()) { view.closeAccount(); return; }
+    view.renderPasswordForm(state.protectedNick);
+    view.openAccount();
+    renderDevices();
+    requestDevices();
+  });
+  $("account-close").addEventListener("click", () => { view.closeAccount(); $("account-button").focus(); });
+  $("password-form").addEventListener("submit", (e) => { e.preventDefault(); submitPassword(); });
+  $("signout-everywhere").addEventListener("click", () => signOutDevice("everywhere"));
 
   const input = $("composer-input");
   const autoGrow = () => { input.style.height = "auto"; input.style.height = Math.min(input.scrollHeight, window.innerHeight * 0.4) + "px"; };
@@ -596,7 +789,17 @@ function wire() {
     if (s.scrollTop < 60) loadOlder(state.convs.get(state.active));
   });
   $("retry-button").addEventListener("click", conn.reconnectNow);
-  $("logout-button").addEventListener("click", () => signOut(null, true));
+  $("logout-button").addEventListener("click", () => {
+    // This device's session is revoked on the server too, when it has one: the socket stays until
+    // the server closes it (4005), so the signOut is not lost with a socket closed under it (the
+    // HTTP transports send it in a request of its own), at most LEAVE_WAIT_MS.
+    if (state.joined && state.me && sessions().has(state.me) && send(signOutFrame(null))) {
+      signOut(null, true, { keepSocket: true });
+      state.leaving = setTimeout(finishLeaving, LEAVE_WAIT_MS);
+      return;
+    }
+    signOut(null, true);
+  });
   $("menu-button").addEventListener("click", () => {
     if (view.menuOpen()) view.closeMenu(); else view.openMenu();
   });

@@ -10,7 +10,8 @@ import { backoffDelay, joinFrame } from "./protocol.js";
 // - closed(code): the socket closed; returns true when it has dealt with the close itself
 //   (no automatic reconnect);
 // - connecting(): a new socket is about to open (not joined on it yet);
-// - join(): the fields of the `join` frame to send ({ nick, token, nonce, rooms, pending, resume }), or null.
+// - join(): the fields of the `join` frame to send ({ nick, token, nonce, rooms, pending, resume }), or null;
+//   `token` may be the credential fields of protocol.js's joinCredentials (password, session, token or nonce).
 export function createConnection({ url, transports, hooks }) {
   let sock = null;
   let transport = "";

@@ -250,9 +250,12 @@ export function backoffDelay(attempt, random) {
 // `pending`: the ids of our say/tell frames not yet answered (the outbox), oldest first; the
 // welcome then names the msgId of each (Specs/chat-protocol.md, "After a re-join").
 export const JOIN_PENDING_MAX = 100;
+// `token`: the old HMAC token (a string), or the `fields` of joinCredentials (password, session,
+// token or nonce), which then stand for `token` and `nonce`.
 export function joinFrame(nick, token, nonce, rooms, pending, resume) {
   const frame = { type: "join", nick };
-  if (token) frame.token = token;
+  if (token && typeof token === "object") Object.assign(frame, token);
+  else if (token) frame.token = token;
   else frame.nonce = nonce;
   frame.rooms = Array.isArray(rooms) && rooms.length ? rooms : ["lobby"];
   if (Array.isArray(pending) && pending.length) frame.pending = pending.slice(0, JOIN_PENDING_MAX);
@@ -344,4 +347,172 @@ export function mergeArchive(list, msg, keep = DM_KEEP) {
   if (i >= 0) list[i] = Object.assign(list[i], msg); else list.push(msg);
   if (list.length > keep) list.splice(0, list.length - keep);
   return list;
+}
+
+// ---------------------------------------------------------------- accounts and devices (issue 16)
+// (Specs/chat-protocol.md, "Passwords" and "Accepted for issue 16, not served yet": `session`,
+// `device`, `devices`, `signOut`, `signedOut`, close 4005.)
+export const PASSWORD_MIN_BYTES = 8;
+export const PASSWORD_MAX_BYTES = 256;
+export const DEVICE_LABEL_MAX = 64;
+export const DEVICES_MAX = 50;
+export const CLOSE_SIGNED_OUT = 4005;
+export const SESSION_RE = /^[A-Za-z0-9_-]{43}$/;
+export const DEVICE_ID_RE = /^[0-9a-f]{12}$/;
+
+export function utf8Length(s) { return new TextEncoder().encode(s).length; }
+
+// What a join proves who we are with, strongest first: a password typed now (with this device's
+// label), this device's session token, the old HMAC nick token (sent once: its welcome brings a
+// session, which replaces it), else nothing (a free nick, claimed by the join's nonce).
+// Returns { kind: "password" | "session" | "token" | "free", fields } where `fields` go into the join.
+export function joinCredentials({ password, device, session, token, nonce }) {
+  if (typeof password === "string" && password.length) {
+    const fields = { password };
+    if (typeof device === "string" && device.length) fields.device = device.slice(0, DEVICE_LABEL_MAX);
+    return { kind: "password", fields };
+  }
+  if (typeof session === "string" && SESSION_RE.test(session)) return { kind: "session", fields: { session } };
+  if (typeof token === "string" && token.length) return { kind: "token", fields: { token } };
+  return { kind: "free", fields: typeof nonce === "string" && nonce.length ? { nonce } : {} };
+}
+
+// A short label for this browser, as the devices list shows it ("Chrome on Linux").
+export function deviceLabel(userAgent) {
+  const ua = String(userAgent || "");
+  const browser = /Edg\//.test(ua) ? "Edge" : /OPR\/|Opera/.test(ua) ? "Opera" : /Firefox\//.test(ua) ? "Firefox"
+    : /Chrom(e|ium)\//.test(ua) ? "Chrome" : /Safari\//.test(ua) ? "Safari" : "Browser";
+  const os = /Android/.test(ua) ? "Android" : /iPhone|iPad|iPod/.test(ua) ? "iOS" : /Windows/.test(ua) ? "Windows"
+    : /Mac OS X|Macintosh/.test(ua) ? "macOS" : /CrOS/.test(ua) ? "ChromeOS" : /Linux/.test(ua) ? "Linux" : null;
+  return (os ? browser + " on " + os : browser).slice(0, DEVICE_LABEL_MAX);
+}
+
+// Whether a password is of an acceptable length (8 to 256 bytes of UTF-8): null when it is, else
+// the sentence that says what to do.
+export function passwordLengthError(password) {
+  const n = utf8Length(password || "");
+  if (n < PASSWORD_MIN_BYTES) return "Use at least " + PASSWORD_MIN_BYTES + " characters for the password, then try again.";
+  if (n > PASSWORD_MAX_BYTES) return "Use at most " + PASSWORD_MAX_BYTES + " bytes for the password, then try again.";
+  return null;
+}
+
+// The sign-in form: a nick, and a password when the nick is protected. Returns an error sentence,
+// or null when the join can go.
+export function signInError(nick, password) {
+  if (!NAME_RE.test(nick)) return "Use 1 to 32 letters, digits, _ . or - for the nick.";
+  if (password) {
+    const e = passwordLengthError(password);
+    if (e) return "The password is too " + (utf8Length(password) < PASSWORD_MIN_BYTES ? "short" : "long") + ": check it and try again.";
+  }
+  return null;
+}
+
+// The protect-or-change form: the new password twice, and the current one when the nick has a
+// password already (`protectedNick`: the page knows it has; the server asks anyway when it does).
+// Returns { frame } to send, or { error, field } naming the field to fix.
+export function setPasswordPlan({ password, repeat, current, protectedNick }) {
+  const lengthError = passwordLengthError(password);
+  if (lengthError) return { error: lengthError, field: "new" };
+  if (password !== repeat) return { error: "The two new passwords differ: type the same one twice.", field: "repeat" };
+  if (protectedNick && !current) return { error: "Enter your current password to change it.", field: "current" };
+  const frame = { type: "setPassword", password };
+  if (current) frame.current = current;
+  return { frame };
+}
+
+// What an error answering our `setPassword` means, as one sentence with what to do next.
+export function setPasswordErrorText(code, serverMessage) {
+  switch (code) {
+    case "weak_password": return "Use a password of 8 to 256 bytes, then try again.";
+    case "auth_failed": return "The current password is missing or wrong: enter the one you set before, then try again.";
+    case "rate_limited": return serverMessage || "Too many password attempts: wait a few minutes, then try again.";
+    case "unavailable": return "The chat cannot save the password right now: try again in a moment.";
+    case "bad_request": return "This server cannot protect nicks yet: ask its operator to update it.";
+    default: return serverMessage || "The password was not set: try again.";
+  }
+}
+
+// What to keep from a welcome: its `session` (and this device's id) when it carries one, which
+// replaces any old token of the nick; else, from a server without sessions, its `token` as before,
+// except after a password sign-in (a protected nick never joins by token).
+// Returns { session, device, token, forgetToken }.
+export function welcomeCredentials(welcome, joinKind) {
+  const session = typeof welcome.session === "string" && SESSION_RE.test(welcome.session) ? welcome.session : null;
+  const device = typeof welcome.device === "string" && DEVICE_ID_RE.test(welcome.device) ? welcome.device : null;
+  if (session) return { session, device, token: null, forgetToken: true };
+  const token = joinKind !== "password" && typeof welcome.token === "string" && welcome.token.length ? welcome.token : null;
+  return { session: null, device: null, token, forgetToken: joinKind === "password" };
+}
+
+// What an error answering our join means (joinKind: how the join proved who we are). Returns
+// null for the codes the page handles otherwise (unavailable, replaced, …), else
+// { forget: "session" | "token" | null, message, askPassword }: the stored credential to drop, the
+// sentence the sign-in screen shows, and whether its password field is the thing to fill in.
+export function joinErrorPlan(code, joinKind, serverMessage) {
+  switch (code) {
+    case "auth_failed":
+      if (joinKind === "password") return { forget: null, message: "The nick and password do not match: check both and try again.", askPassword: true };
+      if (joinKind === "session") return { forget: "session", message: "This device is no longer signed in: enter your password to sign in again, or pick another nick.", askPassword: true };
+      return { forget: joinKind === "token" ? "token" : null,
+        message: "That nick is taken or protected by a password: enter its password if it is yours, or pick another nick.", askPassword: true };
+    case "rate_limited":
+      return { forget: null, message: serverMessage || "Too many sign-in attempts: wait a few minutes, then try again.", askPassword: false };
+    case "registration_closed":
+      return { forget: null, message: "This chat only admits accounts made by its operator: ask them for one, then sign in with its password.", askPassword: false };
+    case "invalid_nick":
+      return { forget: null, message: serverMessage || "That nick is not valid: use 1 to 32 letters, digits, _ . or -.", askPassword: false };
+    default:
+      return null;
+  }
+}
+
+// A socket closed with this code ends this device's sign-in (4005 `Signed out`): the session is
+// forgotten and the sign-in screen says so.
+export const SIGNED_OUT_TEXT = "You were signed out on this device: sign in again with your nick and password.";
+export function closeSignsOut(code) { return code === CLOSE_SIGNED_OUT; }
+
+// The `signOut` frame: this device (no field), another one by its id, or every device.
+export function signOutFrame(target) {
+  if (target === "everywhere") return { type: "signOut", everywhere: true };
+  if (typeof target === "string" && DEVICE_ID_RE.test(target)) return { type: "signOut", device: target };
+  return { type: "signOut" };
+}
+
+// A `devices` frame's list, as the page shows it: entries of the right shape only, at most
+// DEVICES_MAX, newest first as the server sends them; `current` marks this device (or its id
+// matching the welcome's `device`).
+export function devicesFromFrame(f, myDevice) {
+  const out = [];
+  for (const d of Array.isArray(f && f.devices) ? f.devices : []) {
+    if (out.length >= DEVICES_MAX) break;
+    if (!d || typeof d.id !== "string" || !DEVICE_ID_RE.test(d.id)) continue;
+    out.push({
+      id: d.id,
+      label: typeof d.label === "string" && d.label.length ? d.label.slice(0, DEVICE_LABEL_MAX) : "Unnamed device",
+      created: typeof d.created === "number" && Number.isFinite(d.created) ? d.created : null,
+      lastSeen: typeof d.lastSeen === "number" && Number.isFinite(d.lastSeen) ? d.lastSeen : null,
+      current: d.current === true || (myDevice !== null && myDevice !== undefined && d.id === myDevice),
+    });
+  }
+  return out;
+}
+
+// A `signedOut` answer: the devices it revoked leave the list; `me` says whether this device was
+// one of them (its socket closes with 4005 next).
+export function applySignedOut(devices, f, myDevice) {
+  const gone = new Set(Array.isArray(f && f.devices) ? f.devices.filter((id) => typeof id === "string") : []);
+  const me = devices.some((d) => d.current && gone.has(d.id)) || (typeof myDevice === "string" && gone.has(myDevice));
+  return { devices: devices.filter((d) => !gone.has(d.id)), me };
+}
+
+// "just now", "5 minutes ago", "3 hours ago", "2 days ago", or the date: when a device was last seen.
+export function agoText(ts, now) {
+  if (typeof ts !== "number") return "unknown";
+  const s = Math.max(0, Math.floor((now - ts) / 1000));
+  if (s < 60) return "just now";
+  const plural = (n, unit) => n + " " + unit + (n === 1 ? "" : "s") + " ago";
+  if (s < 3600) return plural(Math.floor(s / 60), "minute");
+  if (s < 86400) return plural(Math.floor(s / 3600), "hour");
+  if (s < 30 * 86400) return plural(Math.floor(s / 86400), "day");
+  return new Date(ts).toISOString().slice(0, 10);
 }

@@ -1,6 +1,6 @@
 // rabbitChat page: everything it draws. Message data only ever reaches the DOM through
 // textContent and text nodes, never innerHTML.
-import { convKey, noteSeq, nextStatus, sortPeople, stillTyping, totalUnread, typingText } from "./protocol.js";
+import { agoText, convKey, noteSeq, nextStatus, sortPeople, stillTyping, totalUnread, typingText } from "./protocol.js";
 
 // The page's state (app.js owns it) and the actions a click starts: activate(key),
 // enterRoom(name), loadOlder(conversation).
@@ -434,7 +434,10 @@ export function openMenu() { $("app").classList.add("menu-open"); $("menu-button
 export function closeMenu() { $("app").classList.remove("menu-open"); $("menu-button").setAttribute("aria-expanded", "false"); }
 export function menuOpen() { return $("app").classList.contains("menu-open"); }
 
-export function showLogin(message, nick) {
+// The sign-in screen, with `message` (or none) and `nick` filled in; `askPassword` puts the focus
+// in the password field (the nick is right, the password is what to give).
+export function showLogin(message, nick, askPassword) {
+  closeAccount();
   $("app").hidden = true;
   $("login").hidden = false;
   const err = $("login-error");
@@ -442,8 +445,18 @@ export function showLogin(message, nick) {
   err.textContent = message || "";
   const input = $("nick-input");
   input.value = nick || "";
-  input.focus();
-  input.select();
+  $("password-input").value = "";
+  renderJoinButton();
+  if (askPassword && input.value) {
+    $("password-input").focus();
+  } else {
+    input.focus();
+    input.select();
+  }
+}
+// "Sign in" with a password typed, "Join the chat" without.
+export function renderJoinButton() {
+  $("join-button").textContent = $("password-input").value ? "Sign in" : "Join the chat";
 }
 export function showLoginError(text) {
   const err = $("login-error");
@@ -470,4 +483,79 @@ export function wireUserSearch(search) {
     }, 250);
   });
   list.before(input);
+}
+
+// ---------------------------------------------------------------- account: password and devices
+export function accountOpen() { return !$("account").hidden; }
+export function openAccount() {
+  $("account").hidden = false;
+  $("app").classList.add("account-open");
+  $("account-button").setAttribute("aria-expanded", "true");
+  $("password-username").value = state.me || "";
+  closeMenu();
+  $("account-title").focus();
+}
+export function closeAccount() {
+  if ($("account").hidden) return;
+  $("account").hidden = true;
+  $("app").classList.remove("account-open");
+  $("account-button").setAttribute("aria-expanded", "false");
+}
+
+// The password form says whether it protects the nick or changes its password.
+export function renderPasswordForm(protectedNick) {
+  $("password-title").textContent = protectedNick ? "Change your password" : "Protect your nick with a password";
+  $("password-lead").textContent = protectedNick
+    ? "Your nick is protected: sign in to it with its password from any browser."
+    : "With a password, only you can use this nick, and you can sign in to it from any browser.";
+  $("password-submit").textContent = protectedNick ? "Change password" : "Protect my nick";
+}
+const PASSWORD_FIELDS = { new: "password-new", repeat: "password-repeat", current: "password-current" };
+// An error in one sentence; `field` (new, repeat or current) is marked invalid and focused.
+export function showPasswordError(text, field) {
+  const err = $("password-error");
+  err.textContent = text;
+  err.hidden = false;
+  $("password-status").textContent = "";
+  for (const [name, id] of Object.entries(PASSWORD_FIELDS)) {
+    const input = $(id);
+    if (name === field) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-errormessage", "password-error"); }
+    else { input.removeAttribute("aria-invalid"); input.removeAttribute("aria-errormessage"); }
+  }
+  if (field) $(PASSWORD_FIELDS[field]).focus();
+}
+export function showPasswordStatus(text) {
+  $("password-error").hidden = true;
+  for (const id of Object.values(PASSWORD_FIELDS)) { $(id).removeAttribute("aria-invalid"); $(id).removeAttribute("aria-errormessage"); }
+  $("password-status").textContent = text;
+}
+export function clearPasswordForm() {
+  for (const id of Object.values(PASSWORD_FIELDS)) $(id).value = "";
+}
+export function setPasswordBusy(busy) { $("password-submit").disabled = busy; }
+
+// The devices signed in to this nick: label, when signed in, when last seen, "this device", and a
+// "Sign out" for each (`signOut(id)`). Labels are the user's text: they go in as text only.
+export function renderDevices(devices, now, signOut) {
+  $("device-list").replaceChildren(...devices.map((d) => el("li", { dataset: { device: d.id, current: d.current ? "true" : "false" } }, [
+    el("div", { className: "device-info" }, [
+      el("div", null, [el("span", { className: "device-label", text: d.label }),
+        d.current ? el("span", { className: "device-this", text: "this device" }) : null]),
+      el("div", { className: "device-times", text:
+        "Signed in " + (d.created === null ? "at an unknown time" : new Date(d.created).toLocaleString()) +
+        " · last seen " + (d.current ? "now" : agoText(d.lastSeen, now)) }),
+    ]),
+    el("button", { type: "button", className: "ghost-button device-signout", text: "Sign out",
+      "aria-label": "Sign out " + d.label + (d.current ? " (this device)" : ""), onclick: () => signOut(d.id) }),
+  ])));
+}
+export function showDevicesError(text) {
+  const err = $("devices-error");
+  err.textContent = text || "";
+  err.hidden = !text;
+  if (text) $("devices-status").textContent = "";
+}
+export function showDevicesStatus(text) {
+  $("devices-error").hidden = true;
+  $("devices-status").textContent = text;
 }

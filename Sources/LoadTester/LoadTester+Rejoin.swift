@@ -14,8 +14,8 @@ struct RejoinFigures: Sendable, Equatable, Codable {
     /// Rejoins that named a device session token, and those that named the HMAC token.
     var bySession = 0
     var byToken = 0
-    /// Rejoins whose welcome named another device than the first (or none): a rejoin by session
-    /// token must reuse its device.
+    /// Rejoins whose welcome named another device than the first welcome did (or none): a
+    /// rejoin by session token must reuse its device. A server without devices names none.
     var newDevice = 0
 
     mutating func add(_ other: RejoinFigures) {

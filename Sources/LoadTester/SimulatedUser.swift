@@ -286,7 +286,7 @@ final class SimulatedUser {
             if phase == .rejoining {
                 phase = .joined
                 rejoin.rejoined += 1
-                if welcome.device == nil || welcome.device != firstDevice { rejoin.newDevice += 1 }
+                if firstDevice != nil, welcome.device != firstDevice { rejoin.newDevice += 1 }
                 counters.add(.rejoined)
                 statistics.recordRejoin(nanoseconds: Self.now() &- connectStartedAt)
                 return

@@ -1344,6 +1344,16 @@ def set_hidden(page: Page, hidden: bool) -> None:
     )
 
 
+def wait_notes(page: Page, count: int) -> list:
+    """The notifications recorded once there are `count` (polled: wait_for_function would eval a string, which the CSP forbids)."""
+    for _ in range(TIMEOUT_MS // 100):
+        notes = page.evaluate("window.__notes")
+        if len(notes) >= count:
+            return notes
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{count} notifications expected, got {page.evaluate('window.__notes')}")
+
+
 def text_content(locator) -> str:
     return locator.evaluate("e => e.textContent")
 
@@ -1439,8 +1449,7 @@ def test_formatted_text_a_folded_message_and_a_mention_that_notifies(browser, tr
         expect(mention.locator(".mention.mention-me")).to_have_text("@" + alice.nick)
         expect(bob.message(f"ping {tag}").locator(".mention")).to_have_text("@" + alice.nick)
         expect(bob.message(f"ping {tag}")).not_to_have_class(re.compile(r"\bmentions-me\b"))
-        alice.page.wait_for_function("window.__notes.length >= 1")
-        notes = alice.page.evaluate("window.__notes")
+        notes = wait_notes(alice.page, 1)
         assert len(notes) == 1, notes
         assert notes[0]["title"] == f"{bob.nick} mentioned you in #lobby"
         assert notes[0]["body"] == f"ping {tag} @{alice.nick} are you there?"
@@ -1450,8 +1459,7 @@ def test_formatted_text_a_folded_message_and_a_mention_that_notifies(browser, tr
         # A private message notifies too.
         bob.open_dm(alice.nick)
         bob.say(f"private {tag}")
-        alice.page.wait_for_function("window.__notes.length >= 2")
-        assert alice.page.evaluate("window.__notes[1]") == {"title": f"{bob.nick} (private)", "body": f"private {tag}"}
+        assert wait_notes(alice.page, 2)[1] == {"title": f"{bob.nick} (private)", "body": f"private {tag}"}
         expect(alice.page).to_have_title("(@1 \u00b7 3) rabbitChat")
         alice.shot("text-04-mention-notified")
 

@@ -340,7 +340,8 @@ function noticeMessage(c, m, counted) {
   const mentionsMe = c.kind === "room" && view.textMentions(m.text, state.me);
   const text = String(m.text);
   const hidden = document.visibilityState === "hidden";
-  if (!hidden && c.key === state.active) view.announce(announcementFor({ from: m.from, kind: c.kind, room: c.name, text, mentionsMe }));
+  // Heard: what comes in the conversation shown, and private messages and mentions from elsewhere.
+  if (!hidden && (c.key === state.active || c.kind === "dm" || mentionsMe)) view.announce(announcementFor({ from: m.from, kind: c.kind, room: c.name, text, mentionsMe }));
   if (mentionsMe && counted) c.mentions = bumpMentions(c.mentions, c.unread + 1);
   const permission = typeof Notification === "function" ? Notification.permission : "unsupported";
   if (!shouldNotify({ live: true, mine: false, kind: c.kind, mentionsMe, hidden, permission })) return;

@@ -583,7 +583,9 @@ const THEME_LABELS = { system: "Theme: system", light: "Theme: light", dark: "Th
 export function renderThemeButton(theme) {
   const button = $("theme-button");
   if (!button) return;
-  button.textContent = THEME_LABELS[theme] || THEME_LABELS.system;
+  const label = THEME_LABELS[theme] || THEME_LABELS.system;
+  button.querySelector(".theme-label").textContent = label;
+  button.setAttribute("aria-label", label); // the name a phone's glyph-only button keeps
   button.dataset.theme = theme;
   button.title = "Switch between the system's theme, light and dark";
 }

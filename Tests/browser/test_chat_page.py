@@ -1408,6 +1408,16 @@ def test_formatted_text_a_folded_message_and_a_mention_that_notifies(browser, tr
         expect(two).to_have_count(1)
         assert text_content(two) == f"two lines {tag}\nsecond line"
 
+        # Pasted text (inserted in one go, as a paste does) keeps its line breaks.
+        composer = bob.page.locator("#composer-input")
+        composer.fill("")
+        composer.focus()
+        bob.page.keyboard.insert_text(f"pasted {tag}\n  indented\n\nafter a blank line")
+        composer.press("Enter")
+        pasted = alice.message(f"pasted {tag}").locator(".msg-text")
+        expect(pasted).to_have_count(1)
+        assert text_content(pasted) == f"pasted {tag}\n  indented\n\nafter a blank line"
+
         # A long message folds; "Show more" opens it from the keyboard.
         bob.say(f"long {tag}\n" + "\n".join(f"line {i}" for i in range(1, 31)))
         long_msg = alice.message(f"long {tag}")
@@ -1430,7 +1440,6 @@ def test_formatted_text_a_folded_message_and_a_mention_that_notifies(browser, tr
         expect(alice.message(f"plain {tag}")).to_have_count(1)
 
         # bob completes alice's nick from the keyboard and mentions her.
-        composer = bob.page.locator("#composer-input")
         composer.fill("")
         composer.press_sequentially(f"ping {tag} @{alice.nick[:-1]}")
         expect(bob.page.locator("#mention-list")).to_be_visible()

@@ -341,7 +341,9 @@ function noticeMessage(c, m, counted) {
   const text = String(m.text);
   const hidden = document.visibilityState === "hidden";
   // Heard: what comes in the conversation shown, and private messages and mentions from elsewhere.
-  if (!hidden && (c.key === state.active || c.kind === "dm" || mentionsMe)) view.announce(announcementFor({ from: m.from, kind: c.kind, room: c.name, text, mentionsMe }));
+  if (!hidden && (c.key === state.active || c.kind === "dm" || mentionsMe)) {
+    view.announce(announcementFor({ from: m.from, kind: c.kind, room: c.name, text, mentionsMe }));
+  }
   if (mentionsMe && counted) c.mentions = bumpMentions(c.mentions, c.unread + 1);
   const permission = typeof Notification === "function" ? Notification.permission : "unsupported";
   if (!shouldNotify({ live: true, mine: false, kind: c.kind, mentionsMe, hidden, permission })) return;

@@ -14,6 +14,11 @@ struct LoadReport: Sendable {
     let scenario: LoadScenario
     let connectSeconds: Double
     let connectLatency: Histogram<UInt64>
+    /// `--rejoin-away` runs only: from the first rejoin to the last welcome, connect→welcome
+    /// of the rejoins, and what they were.
+    var rejoinSeconds: Double? = nil
+    var rejoinLatency = LoopStatistics.makeHistogram()
+    var rejoin: RejoinFigures? = nil
     let sendSeconds: Double
     let deliveryWindowSeconds: Double
     let latency: Histogram<UInt64>
@@ -55,6 +60,12 @@ struct LoadReport: Sendable {
         lines.append(
             "connect     all joined in \(Self.oneDecimal(connectSeconds)) s (ramp \(Int(scenario.ramp))/s); connect→welcome p50 \(Self.milliseconds(connectLatency.valueAtPercentile(50))) p99 \(Self.milliseconds(connectLatency.valueAtPercentile(99))) max \(Self.milliseconds(connectLatency.max))"
         )
+        if let rejoinSeconds, let rejoin {
+            let rate = rejoinSeconds > 0 ? Int((Double(rejoin.rejoined) / rejoinSeconds).rounded()) : 0
+            lines.append(
+                "rejoin      all \(rejoin.rejoined) rejoined in \(Self.oneDecimal(rejoinSeconds)) s = \(rate)/s (\(rejoin.bySession) by session, \(rejoin.byToken) by HMAC token, \(rejoin.newDevice) new devices); connect→welcome p50 \(Self.milliseconds(rejoinLatency.valueAtPercentile(50))) p99 \(Self.milliseconds(rejoinLatency.valueAtPercentile(99))) max \(Self.milliseconds(rejoinLatency.max))"
+            )
+        }
         lines.append(
             "messages    \(verdict.sent) sent, \(verdict.confirmed) confirmed, \(verdict.refused) refused = \(Int(messagesPerSecond.rounded())) msgs/s"
         )
@@ -161,6 +172,10 @@ struct LoadReport: Sendable {
         /// `--resume-drops` runs only: drops, resumes and what came back through them.
         var resume: ResumeFigures?
         var privateDuplicatesDropped: Int?
+        /// `--rejoin-away` runs only: the rejoins by device session after everyone left.
+        var rejoinSeconds: Double?
+        var rejoinMs: Percentiles?
+        var rejoin: RejoinFigures?
     }
 
     static func percentiles(_ histogram: Histogram<UInt64>) -> JSON.Percentiles {
@@ -206,7 +221,10 @@ struct LoadReport: Sendable {
             faults: scenario.faultTolerant ? verdict.tolerated : nil,
             unconfirmed: scenario.faultTolerant ? verdict.unconfirmedTolerated : nil,
             resume: scenario.resumeDrops != nil ? verdict.resume : nil,
-            privateDuplicatesDropped: scenario.resumeDrops != nil ? verdict.tolerated.duplicatesDropped : nil
+            privateDuplicatesDropped: scenario.resumeDrops != nil ? verdict.tolerated.duplicatesDropped : nil,
+            rejoinSeconds: rejoinSeconds,
+            rejoinMs: rejoin != nil ? Self.percentiles(rejoinLatency) : nil,
+            rejoin: rejoin
         )
     }
 

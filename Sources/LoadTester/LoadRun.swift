@@ -115,6 +115,12 @@ struct LoadRun {
         log("all \(joined) clients joined in \(Self.format(seconds: connectSeconds))")
         let rssJoined = servers.map { $0.residentBytes() }
 
+        // `--rejoin-away`: everyone leaves at once and comes back by device session.
+        var rejoinSeconds: Double?
+        if let away = scenario.rejoinAway {
+            rejoinSeconds = try await rejoinAll(users, away: away, counters: counters, progress: progress, nextProgress: &nextProgress)
+        }
+
         // Send.
         let sendStart = ContinuousClock.now
         let until = SimulatedUser.now() + UInt64(scenario.duration * 1_000_000_000)
@@ -160,13 +166,24 @@ struct LoadRun {
         }
         var latency = LoopStatistics.makeHistogram()
         var connect = LoopStatistics.makeHistogram()
+        var rejoinLatency = LoopStatistics.makeHistogram()
         for box in statistics {
-            let (l, c) = try await box.eventLoop.submit { (box.value.latency, box.value.connect) }.get()
+            let (l, c, r) = try await box.eventLoop.submit { (box.value.latency, box.value.connect, box.value.rejoin) }.get()
             latency.add(l)
             connect.add(c)
+            rejoinLatency.add(r)
         }
         var verdict = DeliveryVerifier.verify(plan: plan, ledgers: ledgers)
         verdict.tolerated.presenceNotConverged = presenceNotConverged
+        var rejoin: RejoinFigures?
+        if rejoinSeconds != nil {
+            var figures = RejoinFigures()
+            for one in try await Self.collect(users, { $0.rejoin }) { figures.add(one) }
+            rejoin = figures
+            if figures.newDevice > 0 {
+                verdict.violations.record(.unexpected, "\(figures.newDevice) rejoins by device session got a welcome for another device")
+            }
+        }
         if presenceNotConverged > 0 {
             verdict.violations.record(
                 .unexpected, "\(presenceNotConverged) clients did not see every client online within \(Int(scenario.presenceTimeout)) s of the end")
@@ -175,6 +192,9 @@ struct LoadRun {
             scenario: scenario,
             connectSeconds: connectSeconds,
             connectLatency: connect,
+            rejoinSeconds: rejoinSeconds,
+            rejoinLatency: rejoinLatency,
+            rejoin: rejoin,
             sendSeconds: scenario.duration,
             deliveryWindowSeconds: deliveryWindow,
             latency: latency,

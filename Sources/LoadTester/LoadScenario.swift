@@ -35,6 +35,10 @@ struct LoadScenario: Sendable {
     /// `--resume-drops`: which clients drop once while sending, when and for how long; they
     /// rejoin naming their room's last `seq`. See `LoadTester+Resume.swift`.
     var resumeDrops: ResumeDrops?
+    /// `--rejoin-away`: after every client joined, all close their sessions at once, stay away
+    /// this many seconds, and rejoin at `ramp` by their device session (the HMAC token on a
+    /// server from before device sessions). See `LoadTester+Rejoin.swift`.
+    var rejoinAway: Double?
 
     var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
 

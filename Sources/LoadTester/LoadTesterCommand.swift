@@ -81,6 +81,15 @@ struct LoadTesterCommand: AsyncParsableCommand {
             valueName: "share"))
     var resumeDrops = 0.0
 
+    @Option(
+        name: .customLong("rejoin-away"),
+        help: ArgumentHelp(
+            "After every client joined, all close their sessions at once, stay away this many seconds, and rejoin at --ramp by their device session token.",
+            discussion:
+                "Reports connect→welcome of the rejoins beside the first joins (a rejoin by session needs no password check and makes no new device); then the run sends and verifies as usual. Against a server without device sessions the clients rejoin by the HMAC token.",
+            valueName: "seconds"))
+    var rejoinAway: Double?
+
     @Option(help: "A tag for nicks and rooms of this run (letters and digits; random by default).")
     var run: String?
 
@@ -96,6 +105,9 @@ struct LoadTesterCommand: AsyncParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256.") }
         guard (0...3900).contains(padding) else { throw ValidationError("--padding must be between 0 and 3900 characters.") }
         guard (0...1).contains(resumeDrops) else { throw ValidationError("--resume-drops is a share of the clients: between 0 and 1.") }
+        if let rejoinAway {
+            guard (0...600).contains(rejoinAway) else { throw ValidationError("--rejoin-away is seconds away: between 0 and 600.") }
+        }
         guard !(faults && resumeDrops > 0) else {
             throw ValidationError("--faults and --resume-drops check different promises: use one of them.")
         }
@@ -139,7 +151,8 @@ struct LoadTesterCommand: AsyncParsableCommand {
             naming: LoadNaming(run: run ?? LoadNaming.randomRun()),
             faultTolerant: faults,
             presenceTimeout: presenceTimeout,
-            resumeDrops: resumeDrops > 0 ? ResumeDrops(share: resumeDrops) : nil
+            resumeDrops: resumeDrops > 0 ? ResumeDrops(share: resumeDrops) : nil,
+            rejoinAway: rejoinAway
         )
         FileDescriptorLimit.raise(toAtLeast: clients * 2 + 256)
         let report: LoadReport

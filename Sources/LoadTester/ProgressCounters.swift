@@ -5,6 +5,7 @@ import Synchronization
 final class ProgressCounters: Sendable {
     enum Counter: CaseIterable {
         case connected, joined, failedToJoin, disconnected
+        case rejoined, failedToRejoin
         case sent, confirmed, refused
         case expectedDeliveries, delivered, expectedReceipts, receipts
         case otherFrames
@@ -14,6 +15,8 @@ final class ProgressCounters: Sendable {
     private let joined = Atomic<Int>(0)
     private let failedToJoin = Atomic<Int>(0)
     private let disconnected = Atomic<Int>(0)
+    private let rejoined = Atomic<Int>(0)
+    private let failedToRejoin = Atomic<Int>(0)
     private let sent = Atomic<Int>(0)
     private let confirmed = Atomic<Int>(0)
     private let refused = Atomic<Int>(0)
@@ -29,6 +32,8 @@ final class ProgressCounters: Sendable {
         case .joined: body(joined)
         case .failedToJoin: body(failedToJoin)
         case .disconnected: body(disconnected)
+        case .rejoined: body(rejoined)
+        case .failedToRejoin: body(failedToRejoin)
         case .sent: body(sent)
         case .confirmed: body(confirmed)
         case .refused: body(refused)

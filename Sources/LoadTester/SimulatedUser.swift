@@ -14,6 +14,8 @@ final class SimulatedUser {
         /// `--resume-drops`: rejoined; the resume's frames and pages are still coming (new
         /// messages wait, unconfirmed ones are resent when it ends).
         case resuming
+        /// `--rejoin-away`: closed on purpose after joining; rejoins by its device session.
+        case rejoining
         case finished
     }
 
@@ -68,6 +70,10 @@ final class SimulatedUser {
     private var resumeNamed = false
     /// Counts connections: events of a connection this client dropped are ignored.
     private var generation = 0
+    /// `--rejoin-away`: this client's rejoin as the run measures it (see `LoadTester+Rejoin.swift`).
+    private(set) var rejoin = RejoinFigures()
+    /// The device id of the first welcome, to tell whether a rejoin reused it.
+    private var firstDevice: String?
 
     init(
         index: Int,
@@ -142,6 +148,25 @@ final class SimulatedUser {
                 self?.drop(away: drop.away)
             }
         }
+    }
+
+    /// `--rejoin-away`: closes this client's session on purpose; events of that connection are
+    /// ignored from now on, so its close is not a violation.
+    func leaveForRejoin() {
+        guard phase == .joined else { return }
+        phase = .rejoining
+        generation += 1
+        connection?.close()
+        connection = nil
+    }
+
+    /// `--rejoin-away`: joins again on the same node by the device session (the HMAC token when
+    /// the server gave no session), timed from here to the welcome.
+    func rejoinNow() {
+        guard phase == .rejoining else { return }
+        connectStartedAt = Self.now()
+        if session != nil { rejoin.bySession += 1 } else if token != nil { rejoin.byToken += 1 }
+        open(endpoint: currentEndpoint)
     }
 
     /// Stops sending and closes the session; a close after this is not a violation.
@@ -219,6 +244,11 @@ final class SimulatedUser {
                 closeReason = reason
                 counters.add(.failedToJoin)
                 phase = .finished
+            case .rejoining:
+                closeReason = reason
+                rejoin.failed += 1
+                counters.add(.failedToRejoin)
+                phase = .finished
             case .joined where recovery != nil, .resuming:
                 counters.add(.disconnected)
                 ledger.tolerated.disconnects += 1
@@ -253,8 +283,17 @@ final class SimulatedUser {
                 }
                 return
             }
+            if phase == .rejoining {
+                phase = .joined
+                rejoin.rejoined += 1
+                if welcome.device == nil || welcome.device != firstDevice { rejoin.newDevice += 1 }
+                counters.add(.rejoined)
+                statistics.recordRejoin(nanoseconds: Self.now() &- connectStartedAt)
+                return
+            }
             guard phase == .connecting else { return }
             phase = .joined
+            firstDevice = welcome.device
             counters.add(.joined)
             statistics.recordConnect(nanoseconds: Self.now() &- connectStartedAt)
         case .message(let message):
@@ -283,6 +322,15 @@ final class SimulatedUser {
             // Receipts are acked like private messages, or they come again on the next join.
             pendingAcks.append(delivered.msgId)
             scheduleAckFlush()
+        case .error(let error) where phase == .rejoining:
+            // A refused rejoin fails the run's rejoin step, with the server's words.
+            closeReason = "\(error.code.rawValue): \(error.message)"
+            rejoin.failed += 1
+            counters.add(.failedToRejoin)
+            phase = .finished
+            generation += 1
+            connection?.close()
+            connection = nil
         case .error(let error) where phase == .reconnecting:
             // The rejoin was refused (e.g. `unavailable` while the broker is away): try again.
             _ = error

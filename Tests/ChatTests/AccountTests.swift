@@ -1,4 +1,5 @@
 import Chat
+import Foundation
 import ServerTestSupport
 import Testing
 
@@ -131,6 +132,36 @@ struct AccountTests {
             let erin = cluster.client(on: "a")
             Self.signIn(erin, "erin", password: Self.password)
             #expect(try await erin.welcome().nick == "erin")
+        }
+    }
+
+    /// A password stored with weaker scrypt parameters than the node's is hashed again at the
+    /// next sign-in: a `rehash` record at the node's cost comes through `chat.state`, and the
+    /// password (and only it) still signs in on a node started afterwards, which folds it.
+    @Test(arguments: BackendKind.allCases)
+    func aPasswordStoredAtALowerCostIsHashedAgainAtTheNextSignIn(_ kind: BackendKind) async throws {
+        try await withCluster(kind) { cluster in
+            cluster.uses("frank")
+            try await cluster.addAccount("frank", password: Self.password, cost: ChatCluster.passwordCost / 2)
+            try await cluster.start("a")
+            let frank = cluster.client(on: "a")
+            Self.signIn(frank, "frank", password: Self.password)
+            #expect(try await frank.welcome().nick == "frank")
+            let cost = ChatCluster.passwordCost
+            let rehashed = try await cluster.stateStreamHas { body in
+                guard let record = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] else { return false }
+                return record["kind"] as? String == "rehash" && record["nick"] as? String == "frank" && record["N"] as? Int == cost
+                    && record["replaces"] is String
+            }
+            #expect(rehashed, "a rehash record at N = \(cost)")
+
+            try await cluster.start("b")
+            let wrong = cluster.client(on: "b")
+            Self.signIn(wrong, "frank", password: "not the password at all")
+            try await wrong.error(.authFailed)
+            let again = cluster.client(on: "b")
+            Self.signIn(again, "frank", password: Self.password)
+            #expect(try await again.welcome().nick == "frank")
         }
     }
 }

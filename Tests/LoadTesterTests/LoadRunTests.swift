@@ -78,6 +78,26 @@ import Testing
         #expect(report.summary.contains("verdict     PASS: across 4 drops every public message"))
     }
 
+    /// `--rejoin-away`: everyone leaves at once and comes back by device session on every
+    /// transport; each rejoin reuses its device, and the run then delivers everything as usual.
+    @Test func everyClientLeavesAndRejoinsByItsDeviceSessionThenTheRunPasses() async throws {
+        let server = try await LiveServer.start()
+        defer { server.stopBlocking() }
+        var scenario = try scenario(url: server.url("/chat"))
+        scenario.rejoinAway = 0.2
+        let report = try await LoadRun(scenario: scenario, log: { _ in }).run()
+        #expect(report.verdict.violations.first == [])
+        #expect(report.passed)
+        #expect(report.rejoin == RejoinFigures(rejoined: 9, failed: 0, bySession: 9, byToken: 0, newDevice: 0))
+        #expect(report.rejoinLatency.totalCount == 9)
+        #expect((report.rejoinSeconds ?? 0) > 0)
+        #expect(report.verdict.deliveries == report.verdict.expectedDeliveries)
+        #expect(report.summary.contains("rejoin      all 9 rejoined in"))
+        #expect(report.summary.contains("(9 by session, 0 by HMAC token, 0 new devices)"))
+        #expect(report.json.rejoin?.rejoined == 9)
+        #expect(report.json.rejoinMs?.count == 9)
+    }
+
     @Test func nothingListeningIsOneClearSentence() async throws {
         let port = try FreePort.next()
         let url = "http://127.0.0.1:\(port)/chat"

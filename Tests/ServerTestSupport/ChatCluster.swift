@@ -107,17 +107,41 @@ public final class ChatCluster: Sendable {
     /// other suite's nodes (claims and secret checks then missed their deadlines).
     public static let passwordCost = 1 << 10
 
+    /// Whether a record of this cluster's `chat.state` stream (its body) satisfies `match`,
+    /// reading from the stream's start for at most `timeout` (records published meanwhile too).
+    public func stateStreamHas(timeout: Duration = TestPatience.wait, _ match: @escaping @Sendable ([UInt8]) -> Bool) async throws -> Bool {
+        let connection = try await testBroker.broker.connect(name: "state-reader")
+        let channel = try await connection.openChannel()
+        let consumer = try await channel.consume(queue: topology.stateStream, options: .stream(from: .first, prefetch: 100))
+        // The stream finishes when its channel closes: at the deadline, unless a record matched first.
+        let closer = Task {
+            try? await Task.sleep(for: timeout)
+            await channel.close()
+        }
+        var found = false
+        for await delivery in consumer.deliveries {
+            try? await channel.ack(deliveryTag: delivery.deliveryTag, multiple: false)
+            if match(delivery.body) {
+                found = true
+                break
+            }
+        }
+        closer.cancel()
+        await connection.close()
+        return found
+    }
+
     /// A simulated client attached to a node, from `address` (for the password limits).
     public func client(on nodeId: String, address: String = "local") -> TestClient {
         let outlet = TestOutlet()
         return TestClient(session: node(nodeId).attach(outlet, address: address), outlet: outlet)
     }
 
-    /// Makes an operator account, as `rabbitChat user add NAME` does.
-    public func addAccount(_ nick: String, password: String) async throws {
+    /// Makes an operator account, as `rabbitChat user add NAME` does (`cost`: scrypt's `N`).
+    public func addAccount(_ nick: String, password: String, cost: Int = passwordCost) async throws {
         let connection = try await testBroker.broker.connect(name: "operator")
         do {
-            try await ChatAccounts.setPassword(password, for: nick, on: connection, topology: topology, cost: Self.passwordCost)
+            try await ChatAccounts.setPassword(password, for: nick, on: connection, topology: topology, cost: cost)
         } catch {
             await connection.close()
             throw error

@@ -76,21 +76,23 @@ public enum TestHTTP {
         return nil
     }
 
-    /// Decodes as many complete chunks as `raw` holds; returns them and the bytes left over
-    /// (empty once the last chunk has come).
-    public static func dechunk(_ raw: [UInt8]) -> (body: [UInt8], rest: [UInt8]) {
+    /// Decodes as many complete chunks as `raw` holds; returns them, the bytes left over (empty
+    /// once the last chunk has come) and whether the last (zero-size) chunk came. A reader of a
+    /// streaming response must use `ended`, not the bytes it last read: the last chunk can come
+    /// alone, after the chunk before it was already decoded.
+    public static func dechunk(_ raw: [UInt8]) -> (body: [UInt8], rest: [UInt8], ended: Bool) {
         var body: [UInt8] = []
         var i = 0
         while true {
             guard let lineEnd = (i..<max(i, raw.count - 1)).first(where: { raw[$0] == 13 && raw[$0 + 1] == 10 }) else { break }
             let sizeText = String(decoding: raw[i..<lineEnd], as: UTF8.self).split(separator: ";").first.map(String.init) ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { break }
+            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16), size >= 0 else { break }
             let start = lineEnd + 2
-            if size == 0 { return (body, []) }
-            guard start + size + 2 <= raw.count else { break }
+            if size == 0 { return (body, [], true) }
+            guard size <= raw.count, start + size + 2 <= raw.count else { break }
             body += raw[start..<(start + size)]
             i = start + size + 2
         }
-        return (body, Array(raw[i...]))
+        return (body, Array(raw[i...]), false)
     }
 }

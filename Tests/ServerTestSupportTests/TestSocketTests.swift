@@ -40,9 +40,22 @@ import Testing
     }
 
     @Test func dechunkKeepsAnIncompleteChunkForLater() {
-        let (body, rest) = TestHTTP.dechunk(Array("5\r\nhello\r\n6\r\n wor".utf8))
+        let (body, rest, ended) = TestHTTP.dechunk(Array("5\r\nhello\r\n6\r\n wor".utf8))
         #expect(body == Array("hello".utf8))
         #expect(rest == Array("6\r\n wor".utf8))
+        #expect(!ended)
+    }
+
+    /// The last chunk of a streaming response can come in a read of its own; the reader must
+    /// still see the response end (TestChatClient then opens the next one).
+    @Test func dechunkSeesTheLastChunkWhenItComesAlone() {
+        let first = TestHTTP.dechunk(Array("5\r\nhello\r\n".utf8))
+        #expect(first.body == Array("hello".utf8))
+        #expect(first.rest.isEmpty)
+        #expect(!first.ended)
+        let last = TestHTTP.dechunk(Array("0\r\n\r\n".utf8))
+        #expect(last.body.isEmpty)
+        #expect(last.ended)
     }
 
     @Test func parseRefusesATruncatedHead() {

@@ -157,12 +157,10 @@ final class TestChatClient {
             headParsed = true
         }
         if chunked {
-            let last = Array("\r\n0\r\n\r\n".utf8)
-            let finished = raw.count >= last.count && Array(raw.suffix(last.count)) == last
-            let (decoded, rest) = TestHTTP.dechunk(raw)
+            let (decoded, rest, ended) = TestHTTP.dechunk(raw)
             body += decoded
             raw = rest
-            if finished, rest.isEmpty { responseEnded = true }
+            if ended { responseEnded = true }
         } else {
             body += raw
             raw = []

@@ -43,6 +43,10 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
     /// A record of the `chat.state` stream this machine folds.
     enum Record: Sendable, Hashable {
         case password(nick: String, hash: PasswordHash, ts: Int64, byOperator: Bool)
+        /// The same password hashed again with stronger parameters at a sign-in. It replaces
+        /// only the hash whose salt is `replacing` (a password changed meanwhile, on any node,
+        /// wins), and keeps that record's `ts`, so it never outranks a change.
+        case rehash(nick: String, hash: PasswordHash, replacing: [UInt8], ts: Int64)
         case delete(nick: String, ts: Int64)
         /// A new device (`ts`: when it was made).
         case device(nick: String, id: String, label: String, sessionHash: String, ts: Int64)
@@ -55,7 +59,8 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
 
         var nick: String {
             switch self {
-            case .password(let nick, _, _, _), .delete(let nick, _), .device(let nick, _, _, _, _), .seen(let nick, _, _), .revoke(let nick, _, _),
+            case .password(let nick, _, _, _), .rehash(let nick, _, _, _), .delete(let nick, _), .device(let nick, _, _, _, _), .seen(let nick, _, _),
+                .revoke(let nick, _, _),
                 .revokeAll(let nick, _):
                 nick
             }
@@ -185,6 +190,11 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
             let operatorMade = byOperator || (accounts[nick]?.operatorMade ?? false)
             accounts[nick] = Account(hash: hash, ts: ts, operatorMade: operatorMade)
             return []
+        case .rehash(let nick, let hash, let replacing, _):
+            guard var account = accounts[nick], account.hash.salt == replacing else { return [] }
+            account.hash = hash
+            accounts[nick] = account
+            return []
         case .delete(let nick, let ts):
             if let seen = newest[nick], ts < seen { return [] }
             newest[nick] = ts
@@ -267,6 +277,16 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
         case .busy:
             return .refused(Self.busy)
         }
+    }
+
+    /// After a password sign-in of `nick`: the account's hash when it was made with weaker
+    /// parameters than this node's (`cost`, scrypt's `N`, or a smaller `r` or `p` than the
+    /// defaults), to be derived again from the password just checked and published as a
+    /// ``Record/rehash(nick:hash:replacing:ts:)``; nil when it is as strong (never weakened).
+    func rehashNeeded(nick: String, cost: Int) -> PasswordHash? {
+        guard let hash = accounts[nick]?.hash else { return nil }
+        let weaker = hash.n < cost || hash.r < PasswordHash.defaultR || hash.p < PasswordHash.defaultP
+        return weaker ? hash : nil
     }
 
     /// The record of a new device of `nick`; `id` and `token` are drawn at random by the caller.

@@ -83,7 +83,27 @@ extension ChatNodeExecutor {
             return admission
         case .verify(let hash):
             let verification = await verify(request.password ?? "", against: hash)
-            return accountsMachine.passwordChecked(nick: request.nick, verification, now: now)
+            let admission = accountsMachine.passwordChecked(nick: request.nick, verification, now: now)
+            if admission == .signedIn, let weaker = accountsMachine.rehashNeeded(nick: request.nick, cost: configuration.passwordCost) {
+                let nick = request.nick
+                let password = request.password ?? ""
+                Task { await self.rehash(nick: nick, password: password, replacing: weaker) }
+            }
+            return admission
+        }
+    }
+
+    /// After a sign-in whose password was stored with weaker parameters than this node's:
+    /// the same password hashed at this node's cost, published as a `rehash` record (best
+    /// effort: busy or failed, the next sign-in tries again). Nothing is published when the
+    /// password changed meanwhile; the record itself replaces only the hash it names.
+    func rehash(nick: String, password: String, replacing weaker: PasswordHash) async {
+        let cost = configuration.passwordCost
+        guard case .done(let hash) = await derive({ try PasswordHash.make(password: password, n: cost) }) else { return }
+        guard accountsMachine.rehashNeeded(nick: nick, cost: cost)?.salt == weaker.salt else { return }
+        let record = Accounts.Record.rehash(nick: nick, hash: hash, replacing: weaker.salt, ts: now)
+        if await publishState(record) {
+            logger.info("A password stored with weaker parameters was hashed again at this node's cost", metadata: ["nick": "\(nick)", "N": "\(cost)"])
         }
     }
 

@@ -5,7 +5,8 @@ import FoundationEssentials
 /// "hash":"<base64>","ts":1700000000000,"by":"user"}`, `{"kind":"delete","nick":"alice","ts":...}`,
 /// `{"kind":"device","nick":"alice","id":"d7f3a1c09b2e","label":"Firefox on laptop","session":"<base64url SHA-256 of the token>","ts":...}`,
 /// `{"kind":"seen","nick":"alice","id":"d7f3a1c09b2e","ts":...}`, `{"kind":"revoke","nick":"alice","devices":["d7f3a1c09b2e"],"ts":...}`
-/// or `{"kind":"revoke","nick":"alice","all":true,"ts":...}`.
+/// or `{"kind":"revoke","nick":"alice","all":true,"ts":...}`; a `rehash` has the fields of `password`
+/// without `by`, and `"replaces":"<base64 salt of the hash it replaces>"`.
 /// Other kinds (for later parts of issue 16) are skipped by this version.
 struct StateRecord: Sendable, Hashable, Codable {
     var kind: String
@@ -29,15 +30,18 @@ struct StateRecord: Sendable, Hashable, Codable {
     var devices: [String]?
     /// A `revoke` of every device of the nick.
     var all: Bool?
+    /// The salt (base64) of the hash a `rehash` replaces.
+    var replaces: String?
 
     enum CodingKeys: String, CodingKey {
-        case kind, nick, kdf, r, p, salt, hash, ts, by, id, label, session, devices, all
+        case kind, nick, kdf, r, p, salt, hash, ts, by, id, label, session, devices, all, replaces
         case n = "N"
     }
 
     init(
         kind: String, nick: String, kdf: String? = nil, n: Int? = nil, r: Int? = nil, p: Int? = nil, salt: String? = nil, hash: String? = nil, ts: Int64,
-        by: String? = nil, id: String? = nil, label: String? = nil, session: String? = nil, devices: [String]? = nil, all: Bool? = nil
+        by: String? = nil, id: String? = nil, label: String? = nil, session: String? = nil, devices: [String]? = nil, all: Bool? = nil,
+        replaces: String? = nil
     ) {
         self.kind = kind
         self.nick = nick
@@ -54,6 +58,7 @@ struct StateRecord: Sendable, Hashable, Codable {
         self.session = session
         self.devices = devices
         self.all = all
+        self.replaces = replaces
     }
 
     /// The record of `record`, as it goes to `chat.state`.
@@ -61,6 +66,11 @@ struct StateRecord: Sendable, Hashable, Codable {
         switch record {
         case .password(let nick, let hash, let ts, let byOperator):
             self = .password(nick: nick, hash: hash, ts: ts, byOperator: byOperator)
+        case .rehash(let nick, let hash, let replacing, let ts):
+            self.init(
+                kind: "rehash", nick: nick, kdf: "scrypt", n: hash.n, r: hash.r, p: hash.p,
+                salt: Data(hash.salt).base64EncodedString(), hash: Data(hash.hash).base64EncodedString(), ts: ts,
+                replaces: Data(replacing).base64EncodedString())
         case .delete(let nick, let ts):
             self = .delete(nick: nick, ts: ts)
         case .device(let nick, let id, let label, let sessionHash, let ts):
@@ -99,12 +109,13 @@ struct StateRecord: Sendable, Hashable, Codable {
         guard let record = try? JSONDecoder().decode(StateRecord.self, from: Data(body)), !record.nick.isEmpty else { return nil }
         switch record.kind {
         case "password":
-            guard record.kdf == "scrypt", let n = record.n, let r = record.r, let p = record.p,
-                let salt = record.salt.flatMap({ Data(base64Encoded: $0) }), let hash = record.hash.flatMap({ Data(base64Encoded: $0) }),
-                salt.count >= 8, salt.count <= 64, hash.count == PasswordHash.hashBytes
-            else { return nil }
-            let value = PasswordHash(n: n, r: r, p: p, salt: Array(salt), hash: Array(hash))
+            guard let value = record.passwordHash else { return nil }
             return .password(nick: record.nick, hash: value, ts: record.ts, byOperator: record.by == "operator")
+        case "rehash":
+            guard let value = record.passwordHash, let replaces = record.replaces.flatMap({ Data(base64Encoded: $0) }),
+                replaces.count >= 8, replaces.count <= 64
+            else { return nil }
+            return .rehash(nick: record.nick, hash: value, replacing: Array(replaces), ts: record.ts)
         case "delete":
             return .delete(nick: record.nick, ts: record.ts)
         case "device":
@@ -127,5 +138,16 @@ struct StateRecord: Sendable, Hashable, Codable {
     /// 12 lowercase hex digits.
     static func isDeviceId(_ id: String) -> Bool {
         id.utf8.count == 12 && id.utf8.allSatisfy { (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }
+    }
+}
+
+extension StateRecord {
+    /// The scrypt hash of a `password` or `rehash` record; nil when a field is missing or out
+    /// of range (the parameters themselves are checked when a derivation uses them).
+    fileprivate var passwordHash: PasswordHash? {
+        guard kdf == "scrypt", let n, let r, let p, let salt = salt.flatMap({ Data(base64Encoded: $0) }),
+            let hash = hash.flatMap({ Data(base64Encoded: $0) }), salt.count >= 8, salt.count <= 64, hash.count == PasswordHash.hashBytes
+        else { return nil }
+        return PasswordHash(n: n, r: r, p: p, salt: Array(salt), hash: Array(hash))
     }
 }

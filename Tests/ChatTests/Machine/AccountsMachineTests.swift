@@ -41,6 +41,43 @@ import Testing
         #expect(Self.check(&machine, "alice", password: "long enough") == .verify(Self.hash(2)))
     }
 
+    /// A password stored with weaker parameters than the node's is hashed again at the next
+    /// sign-in; the `rehash` record replaces only the hash it names and keeps its `ts`, so a
+    /// password changed meanwhile (read before or after it) always wins.
+    @Test func aWeakerHashIsRehashedAtSignInAndARehashNeverOutranksAPasswordChange() {
+        var machine = Machine()
+        let weak = PasswordHash(n: 1 << 10, r: 8, p: 1, salt: Array(repeating: 1, count: 16), hash: Array(repeating: 1, count: 32))
+        machine.read(.password(nick: "alice", hash: weak, ts: 10, byOperator: true))
+        #expect(machine.rehashNeeded(nick: "alice", cost: 1 << 15) == weak)
+        #expect(machine.rehashNeeded(nick: "alice", cost: 1 << 10) == nil, "as strong as the node's cost")
+        #expect(machine.rehashNeeded(nick: "alice", cost: 1 << 9) == nil, "never weakened")
+        #expect(machine.rehashNeeded(nick: "bob", cost: 1 << 15) == nil, "no account")
+        let smallR = PasswordHash(n: 1 << 15, r: 4, p: 1, salt: Array(repeating: 9, count: 16), hash: Array(repeating: 9, count: 32))
+        machine.read(.password(nick: "carol", hash: smallR, ts: 10, byOperator: false))
+        #expect(machine.rehashNeeded(nick: "carol", cost: 1 << 15) == smallR, "a smaller r than the default is weaker too")
+
+        // The rehash replaces the hash it names, keeps the account's ts and its operator mark.
+        machine.read(.rehash(nick: "alice", hash: Self.hash(2), replacing: weak.salt, ts: 50))
+        #expect(machine.accounts["alice"] == .init(hash: Self.hash(2), ts: 10, operatorMade: true))
+        #expect(machine.rehashNeeded(nick: "alice", cost: 1 << 15) == nil)
+
+        // A change read first: the rehash of the old hash read after it does nothing.
+        machine.read(.password(nick: "alice", hash: Self.hash(3), ts: 60, byOperator: false))
+        machine.read(.rehash(nick: "alice", hash: Self.hash(4), replacing: Self.hash(2).salt, ts: 70))
+        #expect(machine.accounts["alice"]?.hash == Self.hash(3))
+
+        // A rehash read first, then a change made earlier by the clock than the rehash: the change wins.
+        machine.read(.rehash(nick: "alice", hash: Self.hash(5), replacing: Self.hash(3).salt, ts: 90))
+        #expect(machine.accounts["alice"]?.hash == Self.hash(5))
+        machine.read(.password(nick: "alice", hash: Self.hash(6), ts: 80, byOperator: false))
+        #expect(machine.accounts["alice"]?.hash == Self.hash(6))
+
+        // A rehash of a deleted account brings nothing back.
+        machine.read(.delete(nick: "alice", ts: 100))
+        machine.read(.rehash(nick: "alice", hash: Self.hash(7), replacing: Self.hash(6).salt, ts: 110))
+        #expect(machine.accounts["alice"] == nil)
+    }
+
     @Test func aDeleteFreesTheNickAndAnOlderRecordReadLaterDoesNotBringItBack() {
         var machine = Machine()
         machine.read(.password(nick: "alice", hash: Self.hash(1), ts: 10, byOperator: true))
@@ -243,6 +280,7 @@ import Testing
         let device = Machine.deviceRecord(nick: "alice", id: Self.id(1), token: Self.token("A"), label: "Firefox on laptop", now: 44)
         let records: [Machine.Record] = [
             device, .seen(nick: "alice", id: Self.id(1), ts: 45), .revoke(nick: "alice", devices: [Self.id(1)], ts: 46), .revokeAll(nick: "alice", ts: 47),
+            .rehash(nick: "alice", hash: Self.hash(8), replacing: Self.hash(7).salt, ts: 48),
         ]
         for record in records {
             let again: Machine.Record? = StateRecord.decode(StateRecord(record).encoded())

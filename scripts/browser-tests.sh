@@ -5,7 +5,9 @@
 # stops the server by its PID, and exits non-zero if any test failed.
 #
 # Screenshots of the main states land in test-output/screenshots/, the server's log in
-# test-output/browser-server.log. Needs python3-venv and chromium (scripts/setup.sh --test).
+# test-output/browser-server.log. The accessibility test runs axe-core on the sign-in and chat
+# screens, light and dark, and fails on any serious or critical violation.
+# Needs python3-venv and chromium (scripts/setup.sh --test).
 # RABBITCHAT_BINARY=path skips the build and uses that binary.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,12 +22,14 @@ if [ ! -x /usr/bin/chromium ]; then
     exit 1
 fi
 
-# Python environment with Playwright (the driver only; the browser is Debian's).
-if ! "$VENV/bin/python" -c "import playwright, pytest" 2>/dev/null; then
-    echo "== setting up $VENV (pip install playwright pytest)"
-    python3 -m venv "$VENV" || { echo "error: python3 -m venv failed; install python3-venv with apt-get." >&2; exit 1; }
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check playwright pytest ||
-        { echo "error: pip could not install playwright and pytest; check access to PyPI." >&2; exit 1; }
+# Python environment with Playwright (the driver only; the browser is Debian's) and axe-core
+# (PyPI's axe-playwright-python ships axe.min.js; the accessibility test runs it in the page).
+if ! "$VENV/bin/python" -c "import playwright, pytest, axe_playwright_python" 2>/dev/null; then
+    echo "== setting up $VENV (pip install playwright pytest axe-playwright-python)"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV" ||
+        { echo "error: python3 -m venv failed; install python3-venv with apt-get." >&2; exit 1; }
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check playwright pytest axe-playwright-python ||
+        { echo "error: pip could not install playwright, pytest and axe-playwright-python; check access to PyPI." >&2; exit 1; }
 fi
 
 # The server binary.

@@ -22,7 +22,7 @@ struct StaticResponse: Sendable, Equatable {
 }
 
 /// The page and its files (`/`, `/app.css`, `/favicon.svg`, and the ES modules `/app.js`,
-/// `/protocol.js`, `/connection.js`, `/view.js`: every file of `Public`, served as
+/// `/protocol.js`, `/connection.js`, `/view.js`, `/format.js`, `/attention.js`: every file of `Public`, served as
 /// `application/javascript` so a module script loads) and the browser's SockJS library
 /// (`/sockjs.min.js`, from the Debian package, never a CDN). Everything is loaded into memory at
 /// start so a missing file is a start-up error, not a broken page later.

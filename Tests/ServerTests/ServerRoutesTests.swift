@@ -83,7 +83,7 @@ struct ServerRoutesTests {
                     toLoad.append(String(match.output.1))
                 }
             }
-            #expect(loaded == ["/app.js", "/protocol.js", "/connection.js", "/view.js"])
+            #expect(loaded == ["/app.js", "/protocol.js", "/connection.js", "/view.js", "/format.js", "/attention.js"])
         } catch {
             await server.stop()
             throw error

@@ -33,13 +33,15 @@ def browser():
 class User:
     """One person: a browser context (its own localStorage) and the page open in it."""
 
-    def __init__(self, browser: Browser, nick: str, transport: str, phone: bool = False, base_url: str = BASE_URL):
+    def __init__(self, browser: Browser, nick: str, transport: str, phone: bool = False, base_url: str = BASE_URL,
+                 color_scheme: str = "light"):
         self.nick = nick
         self.transport = transport
         self.base_url = base_url
         viewport = {"width": 390, "height": 760} if phone else {"width": 1180, "height": 760}
         # A self-signed certificate (the https test's) is accepted; plain http is unaffected.
-        self.context: BrowserContext = browser.new_context(viewport=viewport, ignore_https_errors=base_url.startswith("https:"))
+        self.context: BrowserContext = browser.new_context(viewport=viewport, ignore_https_errors=base_url.startswith("https:"),
+                                                           color_scheme=color_scheme)
         self.context.set_default_timeout(TIMEOUT_MS)
         self.dialogs: list[str] = []
         self.errors: list[str] = []
@@ -1300,3 +1302,251 @@ def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices
         assert errors == [] and dialogs == [], (errors, dialogs)
     finally:
         context.close()
+
+
+# ---------------------------------------------------------------- the text people write, mentions, accessibility (issue 18)
+
+# Records what the page does with the Notification API: each notification (recorded before the
+# browser shows it) and each permission request.
+NOTE_RECORDER = """
+(() => {
+  window.__notes = [];
+  window.__asked = 0;
+  const Real = window.Notification;
+  if (typeof Real !== "function") return;
+  class Recorded extends Real {
+    constructor(title, options) {
+      window.__notes.push({ title, body: options && options.body });
+      super(title, options);
+    }
+  }
+  Object.defineProperty(Recorded, "permission", { get: () => Real.permission });
+  Recorded.requestPermission = (...args) => { window.__asked++; return Real.requestPermission(...args); };
+  window.Notification = Recorded;
+})();
+"""
+
+
+def set_hidden(page: Page, hidden: bool) -> None:
+    """The page behaves as a tab in the background (hidden) or in front again."""
+    page.evaluate(
+        """(hidden) => {
+          if (hidden) {
+            Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+            Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+          } else {
+            delete document.visibilityState;
+            delete document.hidden;
+          }
+          document.dispatchEvent(new Event("visibilitychange"));
+        }""",
+        hidden,
+    )
+
+
+def wait_notes(page: Page, count: int) -> list:
+    """The notifications recorded once there are `count` (polled: wait_for_function would eval a string, which the CSP forbids)."""
+    for _ in range(TIMEOUT_MS // 100):
+        notes = page.evaluate("window.__notes")
+        if len(notes) >= count:
+            return notes
+        page.wait_for_timeout(100)
+    raise AssertionError(f"{count} notifications expected, got {page.evaluate('window.__notes')}")
+
+
+def text_content(locator) -> str:
+    return locator.evaluate("e => e.textContent")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_formatted_text_a_folded_message_and_a_mention_that_notifies(browser, transport):
+    alice = User(browser, nick("ann", transport), transport)
+    bob = User(browser, nick("ben", transport), transport)
+    alice.context.grant_permissions(["notifications"], origin=BASE_URL)
+    alice.context.add_init_script(NOTE_RECORDER)
+    bob.context.add_init_script(NOTE_RECORDER)
+    tag = secrets.token_hex(3)
+    try:
+        # Notifications are asked for on the first click, never at load.
+        bob.open()
+        expect(bob.page.locator("#nick-input")).to_be_visible()
+        assert bob.page.evaluate("window.__asked") == 0
+        bob.page.fill("#nick-input", bob.nick)
+        bob.page.click("#join-button")
+        bob.wait_joined()
+        assert bob.page.evaluate("window.__asked") == 1
+        alice.join()
+        expect(bob.roster_entry(alice.nick)).to_have_class(re.compile(r"\bonline\b"))
+        # The history shown on load is not announced.
+        expect(alice.page.locator("#announcer")).to_have_text("")
+
+        # Code, bold, italics, links (http and https only), emoji; markup stays text.
+        bob.say(f"fmt {tag} **bold** _italic_ `a<b>` https://example.com/{tag}?q=1. javascript:alert(1) :tada:\n"
+                "```\n<img src=x onerror=alert(1)>\n**not bold**\n```")
+        msg = alice.message(f"fmt {tag}")
+        expect(msg).to_have_count(1)
+        text = msg.locator(".msg-text")
+        expect(text.locator("strong")).to_have_text("bold")
+        expect(text.locator("em")).to_have_text("italic")
+        expect(text.locator("code.msg-code")).to_have_text("a<b>")
+        expect(text.locator("a")).to_have_count(1)
+        expect(text.locator("a")).to_have_attribute("href", f"https://example.com/{tag}?q=1")
+        expect(text.locator("a")).to_have_attribute("rel", "noopener noreferrer")
+        expect(text.locator("a")).to_have_attribute("target", "_blank")
+        assert text_content(text.locator("pre")) == "<img src=x onerror=alert(1)>\n**not bold**"
+        expect(text).to_contain_text("javascript:alert(1) \U0001F389")
+        expect(alice.page.locator("#messages img, #messages b, #messages script")).to_have_count(0)
+        # The screen reader hears the new message.
+        expect(alice.page.locator("#announcer")).to_contain_text(f"{bob.nick} in #lobby: fmt {tag}")
+
+        # Shift+Enter starts a new line; the line breaks arrive.
+        bob.page.fill("#composer-input", f"two lines {tag}")
+        bob.page.press("#composer-input", "Shift+Enter")
+        bob.page.locator("#composer-input").press_sequentially("second line")
+        bob.page.press("#composer-input", "Enter")
+        two = alice.message(f"two lines {tag}").locator(".msg-text")
+        expect(two).to_have_count(1)
+        assert text_content(two) == f"two lines {tag}\nsecond line"
+
+        # Pasted text (inserted in one go, as a paste does) keeps its line breaks.
+        composer = bob.page.locator("#composer-input")
+        composer.fill("")
+        composer.focus()
+        bob.page.keyboard.insert_text(f"pasted {tag}\n  indented\n\nafter a blank line")
+        composer.press("Enter")
+        pasted = alice.message(f"pasted {tag}").locator(".msg-text")
+        expect(pasted).to_have_count(1)
+        assert text_content(pasted) == f"pasted {tag}\n  indented\n\nafter a blank line"
+
+        # A long message folds; "Show more" opens it from the keyboard.
+        bob.say(f"long {tag}\n" + "\n".join(f"line {i}" for i in range(1, 31)))
+        long_msg = alice.message(f"long {tag}")
+        expect(long_msg.locator(".msg-text.folded")).to_have_count(1)
+        fold = long_msg.locator(".fold-button")
+        expect(fold).to_have_text("Show more")
+        expect(fold).to_have_attribute("aria-expanded", "false")
+        folded_height = long_msg.locator(".msg-text").evaluate("e => e.clientHeight")
+        alice.shot("text-01-formatted-and-folded")
+        fold.focus()
+        alice.page.keyboard.press("Enter")
+        expect(fold).to_have_text("Show less")
+        expect(fold).to_have_attribute("aria-expanded", "true")
+        assert long_msg.locator(".msg-text").evaluate("e => e.clientHeight") > folded_height
+        alice.shot("text-02-unfolded")
+
+        # alice's page goes to the background; a plain room message counts but does not notify.
+        set_hidden(alice.page, True)
+        bob.say(f"plain {tag}")
+        expect(alice.message(f"plain {tag}")).to_have_count(1)
+
+        # bob completes alice's nick from the keyboard and mentions her.
+        composer.fill("")
+        composer.press_sequentially(f"ping {tag} @{alice.nick[:-1]}")
+        expect(bob.page.locator("#mention-list")).to_be_visible()
+        expect(bob.page.locator('#mention-list [aria-selected="true"]')).to_have_attribute("data-nick", alice.nick)
+        expect(composer).to_have_attribute("aria-activedescendant", "mention-option-0")
+        bob.shot("text-03-mention-completion")
+        composer.press("Enter")
+        expect(bob.page.locator("#mention-list")).to_be_hidden()
+        expect(composer).to_have_value(f"ping {tag} @{alice.nick} ")
+        composer.press_sequentially("are you there?")
+        composer.press("Enter")
+
+        # alice: the mention is highlighted, notifies, and counts in the title and on the favicon.
+        mention = alice.message(f"ping {tag}")
+        expect(mention).to_have_class(re.compile(r"\bmentions-me\b"))
+        expect(mention.locator(".mention.mention-me")).to_have_text("@" + alice.nick)
+        expect(bob.message(f"ping {tag}").locator(".mention")).to_have_text("@" + alice.nick)
+        expect(bob.message(f"ping {tag}")).not_to_have_class(re.compile(r"\bmentions-me\b"))
+        notes = wait_notes(alice.page, 1)
+        assert len(notes) == 1, notes
+        assert notes[0]["title"] == f"{bob.nick} mentioned you in #lobby"
+        assert notes[0]["body"] == f"ping {tag} @{alice.nick} are you there?"
+        expect(alice.page).to_have_title("(@1 \u00b7 2) rabbitChat")
+        expect(alice.page.locator('link[rel="icon"]')).to_have_attribute("data-badge", "1@")
+
+        # A private message notifies too.
+        bob.open_dm(alice.nick)
+        bob.say(f"private {tag}")
+        assert wait_notes(alice.page, 2)[1] == {"title": f"{bob.nick} (private)", "body": f"private {tag}"}
+        expect(alice.page).to_have_title("(@1 \u00b7 3) rabbitChat")
+        alice.shot("text-04-mention-notified")
+
+        # Back in front: the room shown is read; the private message still counts.
+        set_hidden(alice.page, False)
+        expect(alice.page).to_have_title("(1) rabbitChat")
+        expect(alice.page.locator('link[rel="icon"]')).to_have_attribute("data-badge", "1")
+        assert bob.page.evaluate("window.__notes.length") == 0
+        assert not alice.errors and not bob.errors, alice.errors + bob.errors
+        assert not alice.dialogs and not bob.dialogs
+    finally:
+        alice.close()
+        bob.close()
+
+
+def axe_serious(page: Page) -> list[str]:
+    """axe-core's serious and critical violations on the page as it is, one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at " + ", ".join(str(n["target"]) for n in v["nodes"][:5])
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_axe_finds_nothing_serious_on_the_sign_in_and_chat_screens_in_light_and_dark(browser, transport):
+    for scheme in ("light", "dark"):
+        carol = User(browser, nick("cy", transport), transport, color_scheme=scheme)
+        dave = User(browser, nick("dee", transport), transport, color_scheme=scheme)
+        try:
+            carol.open()
+            expect(carol.page.locator("#nick-input")).to_be_visible()
+            carol.shot(f"a11y-{scheme}-01-sign-in")
+            assert axe_serious(carol.page) == []
+            carol.page.fill("#nick-input", carol.nick)
+            carol.page.press("#nick-input", "Enter")
+            carol.wait_joined()
+            dave.join()
+            tag = secrets.token_hex(3)
+            dave.say(f"a11y {tag} **bold** _it_ `code` https://example.com/{tag} @{carol.nick} :wave:\n```\nblock\n```")
+            dave.say(f"long {tag}\n" + "\n".join(f"line {i}" for i in range(1, 31)))
+            expect(carol.message(f"a11y {tag}")).to_have_class(re.compile(r"\bmentions-me\b"))
+            expect(carol.message(f"long {tag}").locator(".fold-button")).to_be_visible()
+
+            # The keyboard: the skip link leads to the message box; focus is visible.
+            carol.page.focus(".skip-link")
+            expect(carol.page.locator(".skip-link")).to_be_in_viewport()
+            carol.page.keyboard.press("Enter")
+            expect(carol.page.locator("#composer-input")).to_be_focused()
+            carol.page.keyboard.press("Tab")
+            expect(carol.page.locator("#send-button")).to_be_focused()
+            assert carol.page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none"
+            # Escape closes the account panel and gives the focus back to its button.
+            carol.page.click("#account-button")
+            expect(carol.page.locator("#account")).to_be_visible()
+            carol.page.keyboard.press("Escape")
+            expect(carol.page.locator("#account")).to_be_hidden()
+            expect(carol.page.locator("#account-button")).to_be_focused()
+
+            carol.shot(f"a11y-{scheme}-02-chat")
+            assert axe_serious(carol.page) == []
+
+            # The theme button overrides the system's: system, light, dark.
+            theme = carol.page.locator("#theme-button")
+            expect(theme).to_have_attribute("aria-label", "Theme: system")
+            other = "dark" if scheme == "light" else "light"
+            clicks = 2 if other == "dark" else 1
+            for _ in range(clicks):
+                theme.click()
+            expect(carol.page.locator("html")).to_have_attribute("data-theme", other)
+            expect(theme).to_have_attribute("aria-label", f"Theme: {other}")
+            expect(theme.locator(".theme-label")).to_have_text(f"Theme: {other}")
+            carol.shot(f"a11y-{scheme}-03-chat-themed-{other}")
+            assert axe_serious(carol.page) == []
+            assert not carol.errors and not dave.errors, carol.errors + dave.errors
+        finally:
+            carol.close()
+            dave.close()

@@ -11,6 +11,10 @@ import {
   setPasswordErrorText, setPasswordPlan, signInError, signOutFrame, welcomeCredentials,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
+import {
+  announcementFor, bumpMentions, completeMention, mentionCandidates, mentionQuery, nextTheme, notificationFor,
+  shouldNotify, THEMES,
+} from "./attention.js";
 import * as view from "./view.js";
 
 const { $ } = view;
@@ -325,7 +329,38 @@ function onMessage(m, live) {
   if (c.kind === "dm") archiveDM(c.name, { msgId, from: m.from, to: m.to, text: m.text, ts: m.ts, status });
   if (c.kind === "dm" && m.from !== state.me) clearTyping(c, m.from);
   if (c.kind === "room") clearTyping(c, m.from);
-  if (countsAsUnread({ live, mine, activeKey: state.active, convKey: c.key, hidden: document.visibilityState === "hidden" })) bumpUnread(c);
+  const counted = countsAsUnread({ live, mine, activeKey: state.active, convKey: c.key, hidden: document.visibilityState === "hidden" });
+  if (live && !mine) noticeMessage(c, m, counted);
+  if (counted) bumpUnread(c);
+}
+
+// A live message from someone else: the screen reader hears it, a mention counts, and a private
+// message or a mention notifies while the page is hidden.
+function noticeMessage(c, m, counted) {
+  const mentionsMe = c.kind === "room" && view.textMentions(m.text, state.me);
+  const text = String(m.text);
+  const hidden = document.visibilityState === "hidden";
+  // Heard: what comes in the conversation shown, and private messages and mentions from elsewhere.
+  if (!hidden && (c.key === state.active || c.kind === "dm" || mentionsMe)) {
+    view.announce(announcementFor({ from: m.from, kind: c.kind, room: c.name, text, mentionsMe }));
+  }
+  if (mentionsMe && counted) c.mentions = bumpMentions(c.mentions, c.unread + 1);
+  const permission = typeof Notification === "function" ? Notification.permission : "unsupported";
+  if (!shouldNotify({ live: true, mine: false, kind: c.kind, mentionsMe, hidden, permission })) return;
+  const { title, body } = notificationFor({ from: m.from, kind: c.kind, room: c.name, text });
+  try {
+    const note = new Notification(title, { body, tag: String(m.msgId), icon: "/favicon.svg" });
+    note.onclick = () => { window.focus(); if (state.convs.has(c.key)) activate(c.key); note.close(); };
+  } catch (_) { /* a browser that allows notifications only from a service worker: the title still counts */ }
+}
+
+// Notifications are asked for on the user's first click, never at load.
+function askNotificationsOnce() {
+  if (typeof Notification !== "function" || Notification.permission !== "default") return;
+  try {
+    const asked = Notification.requestPermission();
+    if (asked && typeof asked.catch === "function") asked.catch(() => {});
+  } catch (_) { /* an old browser's callback form: no answer needed */ }
 }
 
 // History comes oldest first: the page of a welcome or an `entered` goes below what is shown.
@@ -760,14 +795,19 @@ function wire() {
     if (input.value.trim()) sendTyping();
   });
   input.addEventListener("keydown", (e) => {
+    if (mentionKey(e)) return;
     if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); $("composer").requestSubmit(); }
   });
+  input.addEventListener("input", updateMentions);
+  input.addEventListener("click", updateMentions);
+  input.addEventListener("blur", () => setTimeout(() => { if (document.activeElement !== input) closeMentions(); }, 150));
   $("composer").addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value;
     if (!text.trim()) return;
     if (scalarLength(text) > MAX_TEXT) { view.toast("Messages can be at most " + MAX_TEXT + " characters."); return; }
     sendText(text);
+    closeMentions();
     input.value = "";
     autoGrow();
     $("char-count").hidden = true;
@@ -805,6 +845,14 @@ function wire() {
   });
   $("scrim").addEventListener("click", view.closeMenu);
   $("notice-close").addEventListener("click", view.hideNotice);
+  document.addEventListener("click", askNotificationsOnce, { once: true, capture: true });
+  $("theme-button").addEventListener("click", () => applyTheme(nextTheme(store.get("theme", "system")), true));
+  // Escape closes what covers the conversation: the drawer on a phone, then the account panel.
+  document.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || e.defaultPrevented) return;
+    if (view.menuOpen()) { view.closeMenu(); $("menu-button").focus(); return; }
+    if (view.accountOpen()) { view.closeAccount(); $("account-button").focus(); }
+  });
   document.addEventListener("visibilitychange", () => {
     if (document.visibilityState === "visible") {
       const c = state.convs.get(state.active);
@@ -814,7 +862,73 @@ function wire() {
   window.addEventListener("online", () => { if (!conn.active && !conn.stopped) conn.reconnectNow(); });
 }
 
+// ---------------------------------------------------------------- @nick completion
+const mentions = { query: null, list: [], index: 0 };
+function mentionNicks() {
+  const names = new Set(state.users.keys());
+  for (const c of state.convs.values()) if (c.kind === "dm") names.add(c.name);
+  return names;
+}
+function updateMentions() {
+  const input = $("composer-input");
+  const caret = input.selectionStart === input.selectionEnd ? input.selectionStart : null;
+  const query = caret === null ? null : mentionQuery(input.value, caret);
+  const list = query ? mentionCandidates(query.prefix, mentionNicks(), state.me, 8) : [];
+  if (!query || !list.length) { closeMentions(); return; }
+  const keep = mentions.list[mentions.index];
+  mentions.query = query;
+  mentions.list = list;
+  mentions.index = Math.max(0, list.indexOf(keep));
+  view.showMentionList(list, mentions.index, pickMention);
+}
+function closeMentions() {
+  if (!mentions.query) return;
+  mentions.query = null;
+  mentions.list = [];
+  mentions.index = 0;
+  view.hideMentionList();
+}
+function pickMention(i) {
+  const input = $("composer-input");
+  const nick = mentions.list[i];
+  if (!mentions.query || nick === undefined) return;
+  const done = completeMention(input.value, mentions.query, input.selectionStart, nick);
+  input.value = done.text;
+  input.setSelectionRange(done.caret, done.caret);
+  closeMentions();
+  input.focus();
+}
+// Up and Down move in the open list, Enter or Tab take the nick, Escape closes it.
+function mentionKey(e) {
+  if (!mentions.query || e.isComposing) return false;
+  const n = mentions.list.length;
+  if (e.key === "ArrowDown" || e.key === "ArrowUp") {
+    mentions.index = (mentions.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+    view.showMentionList(mentions.list, mentions.index, pickMention);
+  } else if ((e.key === "Enter" && !e.shiftKey) || (e.key === "Tab" && !e.shiftKey)) {
+    pickMention(mentions.index);
+  } else if (e.key === "Escape") {
+    closeMentions();
+  } else {
+    return false;
+  }
+  e.preventDefault();
+  e.stopPropagation();
+  return true;
+}
+
+// ---------------------------------------------------------------- theme
+// "system" follows prefers-color-scheme; "light" and "dark" are the user's choice, kept in this browser.
+function applyTheme(theme, save) {
+  const t = THEMES.includes(theme) ? theme : "system";
+  if (t === "system") delete document.documentElement.dataset.theme;
+  else document.documentElement.dataset.theme = t;
+  if (save) store.set("theme", t);
+  view.renderThemeButton(t);
+}
+
 function start() {
+  applyTheme(store.get("theme", "system"), false);
   view.bindView(state, { activate, enterRoom, loadOlder, conversation: getConv });
   wire();
   if (typeof globalThis.SockJS !== "function") {

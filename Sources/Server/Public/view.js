@@ -1,6 +1,8 @@
 // rabbitChat page: everything it draws. Message data only ever reaches the DOM through
 // textContent and text nodes, never innerHTML.
 import { agoText, convKey, noteSeq, nextStatus, sortPeople, stillTyping, totalUnread, typingText } from "./protocol.js";
+import { mentionsIn, parseMessage, shouldFold } from "./format.js";
+import { attentionCounts, badgeFor, titleText } from "./attention.js";
 
 // The page's state (app.js owns it) and the actions a click starts: activate(key),
 // enterRoom(name), loadOlder(conversation).
@@ -45,19 +47,50 @@ function timeOf(ts) {
 }
 function fullTime(ts) { return new Date(ts).toLocaleString(); }
 
-// Text with http(s) links made clickable; every piece goes in as a text node.
-const URL_RE = /\bhttps?:\/\/[^\s<>"']+/g;
-function richText(text) {
-  const frag = document.createDocumentFragment();
-  let last = 0;
-  for (const m of text.matchAll(URL_RE)) {
-    if (m.index > last) frag.append(document.createTextNode(text.slice(last, m.index)));
-    const a = el("a", { href: m[0], target: "_blank", rel: "noopener noreferrer nofollow", text: m[0] });
-    frag.append(a);
-    last = m.index + m[0].length;
+// The tree of format.js as DOM nodes: every piece of the user's text goes in as a text node.
+function renderNodes(nodes, parent) {
+  for (const n of nodes) {
+    switch (n.t) {
+      case "text": parent.append(document.createTextNode(n.v)); break;
+      case "pre": parent.append(el("pre", { className: "msg-pre" }, [el("code", { text: n.v })])); break;
+      case "code": parent.append(el("code", { className: "msg-code", text: n.v })); break;
+      case "b": renderNodes(n.c, parent.appendChild(el("strong"))); break;
+      case "i": renderNodes(n.c, parent.appendChild(el("em"))); break;
+      case "link": parent.append(el("a", { href: n.href, target: "_blank", rel: "noopener noreferrer", text: n.v })); break;
+      case "mention": parent.append(el("span", {
+        className: "mention" + (n.nick === state.me ? " mention-me" : ""), dataset: { nick: n.nick }, text: "@" + n.nick })); break;
+      default: break;
+    }
   }
-  if (last < text.length) frag.append(document.createTextNode(text.slice(last)));
-  return frag;
+}
+
+// The formatted text of a message: its element, and whether it names us.
+let foldIds = 0;
+function formattedText(text) {
+  const nodes = parseMessage(text);
+  const box = el("div", { className: "msg-text" });
+  renderNodes(nodes, box);
+  return { box, mentionsMe: !!state.me && mentionsIn(nodes).includes(state.me) };
+}
+
+// Whether `text` names `me` (the same parse the message's element uses).
+export function textMentions(text, me) {
+  return !!me && mentionsIn(parseMessage(String(text))).includes(me);
+}
+
+// A long message folds: its text shows its first lines and a "Show more" button opens it.
+function foldable(box, text) {
+  if (!shouldFold(text)) return [box];
+  box.id = "msg-text-" + (++foldIds);
+  box.classList.add("folded");
+  const button = el("button", { type: "button", className: "link-button fold-button", text: "Show more",
+    "aria-expanded": "false", "aria-controls": box.id });
+  button.addEventListener("click", () => {
+    const open = box.classList.toggle("folded") === false;
+    button.textContent = open ? "Show less" : "Show more";
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+  return [box, button];
 }
 
 // ---------------------------------------------------------------- connection state
@@ -108,13 +141,13 @@ function messageElement(c, m) {
   if (m.msgId) node.dataset.msgid = m.msgId;
   if (m.pendingId) node.dataset.pending = m.pendingId;
   if (m.seq !== undefined && m.seq !== null) node.dataset.seq = String(m.seq);
-  const text = el("div", { className: "msg-text" });
-  text.append(richText(String(m.text)));
+  const { box: text, mentionsMe } = formattedText(String(m.text));
+  if (mentionsMe && !mine) node.classList.add("mentions-me");
   const head = el("div", { className: "msg-head" }, [
     el("span", { className: "msg-from", text: m.from }),
     el("time", { className: "msg-time", text: timeOf(m.ts), title: fullTime(m.ts) }),
   ]);
-  const body = el("div", { className: "msg-body" }, [head, text]);
+  const body = el("div", { className: "msg-body" }, [head, ...foldable(text, String(m.text))]);
   if (mine) {
     const meta = el("div", { className: "msg-meta" }, [
       el("span", { className: "tick-label" }), el("span", { className: "tick", "aria-label": "" })]);
@@ -346,10 +379,48 @@ export function renderHeader() {
     $("composer-input").placeholder = "Message " + c.name;
   }
   const total = totalUnread(state.convs.values());
-  document.title = (total ? "(" + total + ") " : "") + "rabbitChat";
+  renderAttention();
   const badge = $("menu-unread");
   badge.hidden = total === 0;
   badge.textContent = String(total);
+}
+
+// The unread and mention counts in the title and as a badge on the favicon (drawn on a canvas).
+let iconDrawn = "";
+export function renderAttention() {
+  const counts = attentionCounts(state.convs.values());
+  document.title = titleText(counts);
+  const badge = badgeFor(counts);
+  const key = badge ? badge.label + (badge.mention ? "@" : "") : "";
+  if (key === iconDrawn) return;
+  iconDrawn = key;
+  const link = document.querySelector('link[rel="icon"]');
+  if (!link) return;
+  link.dataset.badge = key;
+  if (!badge) { link.type = "image/svg+xml"; link.href = "/favicon.svg"; return; }
+  const canvas = document.createElement("canvas");
+  canvas.width = 64; canvas.height = 64;
+  const g = canvas.getContext("2d");
+  if (!g) return;
+  g.fillStyle = "#c2410c";
+  g.beginPath(); g.roundRect(4, 12, 44, 44, 12); g.fill();
+  g.fillStyle = badge.mention ? "#b91c1c" : "#1d4ed8";
+  g.beginPath(); g.arc(44, 22, 20, 0, 2 * Math.PI); g.fill();
+  g.fillStyle = "#ffffff";
+  g.font = "bold " + (badge.label.length > 2 ? 18 : 26) + "px system-ui, sans-serif";
+  g.textAlign = "center"; g.textBaseline = "middle";
+  g.fillText(badge.label, 44, 23);
+  link.type = "image/png";
+  link.href = canvas.toDataURL("image/png");
+}
+
+// The screen reader hears a new message through the polite live region (the history shown on
+// load or on switching rooms is not announced). The region keeps its last few lines only.
+export function announce(text) {
+  const region = $("announcer");
+  if (!region) return;
+  region.append(el("p", { text }));
+  while (region.childElementCount > 3) region.firstElementChild.remove();
 }
 
 function convButton(c, label, extra) {
@@ -483,6 +554,40 @@ export function wireUserSearch(search) {
     }, 250);
   });
   list.before(input);
+}
+
+// ---------------------------------------------------------------- @nick completion and theme
+// The list of nicks for the `@prefix` typed: a listbox under the composer, the textarea pointing at
+// the highlighted option (aria-activedescendant), so a screen reader says which one Enter takes.
+export function showMentionList(nicks, index, pick) {
+  const list = $("mention-list");
+  const input = $("composer-input");
+  list.replaceChildren(...nicks.map((nick, i) => {
+    const option = el("li", { id: "mention-option-" + i, role: "option", className: "mention-option",
+      "aria-selected": i === index ? "true" : "false", dataset: { nick } }, [avatar(nick, true), el("span", { text: nick })]);
+    option.addEventListener("mousedown", (e) => { e.preventDefault(); pick(i); });
+    return option;
+  }));
+  list.hidden = false;
+  input.setAttribute("aria-activedescendant", "mention-option-" + index);
+}
+export function hideMentionList() {
+  const list = $("mention-list");
+  list.hidden = true;
+  list.replaceChildren();
+  const input = $("composer-input");
+  input.removeAttribute("aria-activedescendant");
+}
+
+const THEME_LABELS = { system: "Theme: system", light: "Theme: light", dark: "Theme: dark" };
+export function renderThemeButton(theme) {
+  const button = $("theme-button");
+  if (!button) return;
+  const label = THEME_LABELS[theme] || THEME_LABELS.system;
+  button.querySelector(".theme-label").textContent = label;
+  button.setAttribute("aria-label", label); // the name a phone's glyph-only button keeps
+  button.dataset.theme = theme;
+  button.title = "Switch between the system's theme, light and dark";
 }
 
 // ---------------------------------------------------------------- account: password and devices

@@ -180,6 +180,19 @@ public struct RoomHistory: Sendable, Hashable {
         return (page.messages, page.more, page.gapNext)
     }
 
+    /// How many messages of `room` the node holds with `seq` above `after`, at most `cap`
+    /// (the welcome's `unread`): what the node no longer holds is not counted.
+    public func count(in room: String, after: Int64, cap: Int) -> Int {
+        guard let messages = rooms[room]?.messages else { return 0 }
+        var low = messages.startIndex
+        var high = messages.endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if (messages[middle].seq ?? .min) <= after { low = middle + 1 } else { high = middle }
+        }
+        return min(cap, messages.endIndex - low)
+    }
+
     /// ``page(in:after:limit:maxBytes:)`` and the bytes (``wireCost(of:)``) of its messages.
     func pageAfter(in room: String, after: Int64, limit: Int, maxBytes: Int) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?, bytes: Int) {
         let from = completeFrom(in: room)

@@ -115,7 +115,7 @@ extension ChatNodeExecutor {
         try await channel.declareQueue(topology.historyStream, options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
         try await channel.bindQueue(topology.historyStream, exchange: topology.publicExchange, routingKey: "room.#", arguments: [:])
         try await channel.declareQueue(topology.claimsStream, options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
-        try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: ChatTopology.stateStreamArguments))
+        try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: stateStreamArguments))
     }
 
     /// The offset where the history stream ends now: a `sync` record is published into it (so

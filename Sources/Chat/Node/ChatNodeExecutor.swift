@@ -65,6 +65,12 @@ actor ChatNodeExecutor {
     var deviceResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// Their deadlines (the claim timeout), by waiter id.
     var deviceTimers = MachineTimers<UInt64>()
+    /// Read positions and settings, the `read` throttle (ChatNodeExecutor+ReadState.swift).
+    var readState = ReadStates()
+    /// The deferred `read` of each session and conversation, by key.
+    var readTimers = MachineTimers<ReadTimerKey>()
+    /// Who checkpoints which user's state, and when (``StateRetentionMachine``).
+    var retention: StateRetentionMachine
     /// Sessions whose `signOut` awaits its confirm (they close after their `signedOut`).
     var signingOut: Set<UInt64> = []
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
@@ -171,6 +177,8 @@ actor ChatNodeExecutor {
         claimsMachine = Claims(claimTimeout: configuration.claimTimeout)
         publishes = Publishes(limits: Self.publishLimits(configuration))
         inboxes = Inboxes(limits: Self.inboxLimits(configuration))
+        retention = StateRetentionMachine(
+            nodeId: configuration.nodeId, retainedBytes: Int64(configuration.limits.stateStreamBytes - configuration.limits.stateSegmentBytes))
     }
 
     deinit {
@@ -182,6 +190,7 @@ actor ChatNodeExecutor {
         joinTimers.cancelAll()
         claimTimers.cancelAll()
         deviceTimers.cancelAll()
+        readTimers.cancelAll()
         historyProbeTimer.cancelAll()
         stopTimer.cancelAll()
     }

@@ -200,7 +200,10 @@ extension ChatNodeExecutor {
 
     /// A record of the `chat.state` stream.
     func onStateRecord(_ delivery: Delivery) {
-        if let offset = delivery.streamOffset { lastStateOffset = offset }
+        if let offset = delivery.streamOffset {
+            lastStateOffset = offset
+            if firstStateOffset == nil { firstStateOffset = offset }
+        }
         if delivery.properties.type == "sync" {
             let record = BrokerRecord.decode(delivery.body)
             if let record { run(catchUp.stateSyncRead(marker: record.marker)) }

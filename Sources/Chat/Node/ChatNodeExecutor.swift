@@ -55,8 +55,9 @@ actor ChatNodeExecutor {
     var link: Link?
     var generation = 0
     var lastClaimsOffset: Int64?
-    /// Where the `chat.state` stream was read up to.
+    /// Where the `chat.state` stream was read up to, and from (what retention left at the start).
     var lastStateOffset: Int64?
+    var firstStateOffset: Int64?
     /// The accounts read from `chat.state` and the password derivations (ChatNodeExecutor+Accounts.swift).
     var accountsMachine = Accounts()
     /// Derivations waiting for their turn, by waiter id (``AccountsMachine/Action``).

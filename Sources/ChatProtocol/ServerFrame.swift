@@ -99,7 +99,9 @@ public struct Welcome: Sendable, Hashable, Codable {
         self.pending = pending
     }
 
-    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory, pending, session, device, read, unread, privateReceipts }
+    enum CodingKeys: String, CodingKey {
+        case nick, token, users, rooms, entered, history, moreHistory, pending, session, device, read, unread, privateReceipts
+    }
 
     /// `moreHistory` is read as empty when absent (servers before it was added).
     public init(from decoder: any Decoder) throws {

@@ -75,7 +75,9 @@ import Testing
         var machine = Machine()
         let lobby = Machine.Conversation.room("lobby")
         #expect(machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 10, lastOffset: 90, now: 1_000) != .ignore)
-        #expect(machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 12, lastOffset: 90, now: 1_200) == .deferUntil(deadline: 2_000))
+        #expect(
+            machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 12, lastOffset: 90, now: 1_200)
+                == .deferUntil(deadline: 2_000))
         #expect(machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 15, lastOffset: 90, now: 1_400) == .deferred)
         #expect(machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 13, lastOffset: 90, now: 1_500) == .deferred)
         // Another conversation, or another session, has a throttle of its own.
@@ -88,7 +90,9 @@ import Testing
         #expect(machine.throttleFired(session: 1, conversation: lobby, now: 2_000) == Self.read("alice", "lobby", 15, origin: "a/1"))
         #expect(machine.deferredCount(of: 1) == 0)
         // The next one within a second of that publish is deferred again.
-        #expect(machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 20, lastOffset: 90, now: 2_500) == .deferUntil(deadline: 3_000))
+        #expect(
+            machine.requestRead(session: 1, origin: "a/1", nick: "alice", conversation: lobby, upTo: 20, lastOffset: 90, now: 2_500)
+                == .deferUntil(deadline: 3_000))
     }
 
     @Test func aDeferredReadThatTheStreamOvertookPublishesNothing() {

@@ -599,7 +599,11 @@ test('read state: a read from another session moves the position forward only an
 
 test('read state: a seen room sends read up to its newest seq, at most once a second, and nothing when read already', () => {
   const c = readConv('lobby');
-  assert.deepEqual(P.readPlan(c, 0), { frame: null, wait: null }, 'no message yet');
+  // Seen empty, no position yet: read up to 0, so what comes next counts as unread on any device.
+  const empty = P.readPlan(c, 0);
+  assert.deepEqual(empty, { frame: { type: 'read', room: 'lobby', upTo: 0 }, wait: null });
+  P.readSent(c, empty.frame, 0);
+  assert.deepEqual(P.readPlan(c, 5_000), { frame: null, wait: null }, 'no message since');
   c.newestSeq = 12;
   const first = P.readPlan(c, 10_000);
   assert.deepEqual(first, { frame: { type: 'read', room: 'lobby', upTo: 12 }, wait: null });

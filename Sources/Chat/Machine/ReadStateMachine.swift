@@ -199,14 +199,14 @@ struct ReadStateMachine<Session: Sendable & Hashable>: Sendable {
     // MARK: The welcome
 
     /// The welcome's `read` and `unread` of `nick`: every room with a read position, and per
-    /// such room how many messages after it `history` holds (at most ``unreadCap``).
+    /// such room how many messages of others after it `history` holds (at most ``unreadCap``).
     func welcome(of nick: String, history: RoomHistory) -> (read: ConversationCounts, unread: ConversationCounts) {
         var read: [String: Int64] = [:]
         var unread: [String: Int64] = [:]
         for (conversation, position) in positions[nick] ?? [:] {
             guard case .room(let room) = conversation else { continue }
             read[room] = position.upTo
-            unread[room] = Int64(history.count(in: room, after: position.upTo, cap: Self.unreadCap))
+            unread[room] = Int64(history.count(in: room, after: position.upTo, cap: Self.unreadCap, excluding: nick))
         }
         return (ConversationCounts(rooms: read), ConversationCounts(rooms: unread))
     }

@@ -14,7 +14,7 @@ import DequeModule
 /// the node that published the record whose reading made it due (its `node` field) is the
 /// owner: it publishes a checkpoint of every nick whose base is more than half the refresh
 /// distance behind (``Action/checkpoint(nicks:)``). Every node decides alike, so one node
-/// publishes. Should the owner die first, each further quarter of the refresh distance without
+/// publishes; it does not name a nick again while that nick's checkpoint is on its way. Should the owner die first, each further quarter of the refresh distance without
 /// the checkpoint makes the then-reading record's node the owner (a record of the operator
 /// tool or of an older node names none: the next step decides).
 struct StateRetentionMachine: Sendable {
@@ -38,6 +38,8 @@ struct StateRetentionMachine: Sendable {
     private var queue: Deque<(nick: String, position: Int64)> = []
     /// The step of the due condition last acted on (0: not due).
     private var step: Int64 = 0
+    /// Nicks whose checkpoint this node is publishing: not named again until read back (or failed).
+    private(set) var inFlight: Set<String> = []
 
     /// - Parameters:
     ///   - retainedBytes: the bytes of records the stream keeps for certain (its
@@ -57,12 +59,24 @@ struct StateRetentionMachine: Sendable {
             base[nick] = position
             queue.append((nick, position))
         }
+        if let nick, isCheckpoint { inFlight.remove(nick) }
         return decide(origin: origin)
     }
 
     /// A nick's checkpoint found no state left: it is not kept any more.
     mutating func forget(_ nick: String) {
         base.removeValue(forKey: nick)
+        inFlight.remove(nick)
+    }
+
+    /// This node's checkpoint of `nick` could not be published: the nick may be named again.
+    mutating func checkpointFailed(_ nick: String) {
+        inFlight.remove(nick)
+    }
+
+    /// The link was lost: no checkpoint of this node is on its way any more.
+    mutating func linkLost() {
+        inFlight = []
     }
 
     /// The position of the oldest base still valid.
@@ -84,8 +98,10 @@ struct StateRetentionMachine: Sendable {
         var nicks: [String] = []
         for entry in queue {
             guard entry.position < cut else { break }
-            if base[entry.nick] == entry.position { nicks.append(entry.nick) }
+            if base[entry.nick] == entry.position, !inFlight.contains(entry.nick) { nicks.append(entry.nick) }
         }
+        guard !nicks.isEmpty else { return [] }
+        inFlight.formUnion(nicks)
         return [.checkpoint(nicks: nicks)]
     }
 }

@@ -110,6 +110,10 @@ extension ChatNodeExecutor {
         run(retention.read(nick: nil, bytes: body.count, isCheckpoint: false, origin: node))
     }
 
+    private func publishCheckpoint(_ record: StateRecord) async {
+        if await !publishState(record, nick: record.nick) { retention.checkpointFailed(record.nick) }
+    }
+
     func run(_ actions: [StateRetentionMachine.Action]) {
         for action in actions {
             switch action {
@@ -125,8 +129,9 @@ extension ChatNodeExecutor {
                     }
                 }
                 guard !records.isEmpty else { continue }
+                checkpointsPublished += records.count
                 logger.info("Checkpointing users' state in chat.state before retention could drop it", metadata: ["users": "\(records.count)"])
-                Task { for record in records { _ = await self.publishState(record, nick: record.nick) } }
+                Task { for record in records { await self.publishCheckpoint(record) } }
             }
         }
     }

@@ -72,6 +72,8 @@ actor ChatNodeExecutor {
     var readTimers = MachineTimers<ReadTimerKey>()
     /// Who checkpoints which user's state, and when (``StateRetentionMachine``).
     var retention: StateRetentionMachine
+    /// `checkpoint` records this node published (for tests and the log).
+    var checkpointsPublished = 0
     /// Sessions whose `signOut` awaits its confirm (they close after their `signedOut`).
     var signingOut: Set<UInt64> = []
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.

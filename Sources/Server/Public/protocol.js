@@ -567,13 +567,16 @@ export function applyRead(c, upTo) {
 }
 
 // The user has seen room `c` up to its newest message: the `read` to send now (`frame`), or how
-// long to wait before sending it (`wait`, ms), or neither (nothing new, or not a room).
+// long to wait before sending it (`wait`, ms), or neither (nothing new, or not a room). A room
+// seen empty without a read position is read up to 0, so that the server counts what comes next
+// in it as unread (a room without a position has no count in the welcome).
 export function readPlan(c, now) {
-  if (c.kind !== "room" || !isSeq(c.newestSeq)) return { frame: null, wait: null };
-  if (c.readUpTo !== null && c.newestSeq <= c.readUpTo) return { frame: null, wait: null };
+  if (c.kind !== "room") return { frame: null, wait: null };
+  const upTo = isSeq(c.newestSeq) ? c.newestSeq : (c.readUpTo === null ? 0 : null);
+  if (upTo === null || (c.readUpTo !== null && upTo <= c.readUpTo)) return { frame: null, wait: null };
   const since = now - c.readSentAt;
   if (since < READ_SEND_EVERY_MS) return { frame: null, wait: READ_SEND_EVERY_MS - since };
-  return { frame: { type: "read", room: c.name, upTo: c.newestSeq }, wait: null };
+  return { frame: { type: "read", room: c.name, upTo }, wait: null };
 }
 
 // The `read` was sent: the page counts the room read up to there.

@@ -134,20 +134,22 @@ import Testing
         #expect(machine.throttleFired(session: 1, conversation: lobby, now: 1_000) == nil)
     }
 
-    @Test func theWelcomeCountsTheMessagesAfterEachReadPositionThatTheNodeHolds() {
+    @Test func theWelcomeCountsOthersMessagesAfterEachReadPositionThatTheNodeHolds() {
         var machine = Machine()
         var history = RoomHistory(capacity: 5)
         for seq in Int64(1)...8 {
             history.append(ChatMessage(msgId: "m\(seq)", from: "bob", room: "lobby", text: "hi", ts: seq, seq: seq), room: "lobby")
         }
+        history.append(ChatMessage(msgId: "own", from: "alice", room: "lobby", text: "mine", ts: 9, seq: 9), room: "lobby")
         machine.read(Self.read("alice", "lobby", 6))
         machine.read(Self.read("alice", "quiet", 3))
         machine.read(Self.read("bob", "lobby", 1))
         let alice = machine.welcome(of: "alice", history: history)
         #expect(alice.read == ConversationCounts(rooms: ["lobby": 6, "quiet": 3]))
         #expect(alice.unread == ConversationCounts(rooms: ["lobby": 2, "quiet": 0]))
-        // Bob read up to 1; the node holds the newest 5 (4...8): what it no longer holds is not counted.
-        #expect(machine.welcome(of: "bob", history: history).unread == ConversationCounts(rooms: ["lobby": 5]))
+        // Alice's own message (9) does not count. Bob read up to 1; the node holds the newest 5
+        // (5...9): what it no longer holds is not counted, and his own messages (5...8) neither.
+        #expect(machine.welcome(of: "bob", history: history).unread == ConversationCounts(rooms: ["lobby": 1]))
         #expect(machine.welcome(of: "carol", history: history).read == ConversationCounts())
     }
 

@@ -84,3 +84,23 @@ import Testing
         #expect(machine.end == StateRetentionMachine.overheadBytes + 4 * Self.cost + StateRetentionMachine.overheadBytes)
     }
 }
+
+extension StateRetentionMachineTests {
+    @Test func aUserWhoseCheckpointIsOnItsWayIsNotNamedAgainUntilReadBackOrFailed() {
+        var machine = Self.machine(node: "a", records: 4)
+        _ = machine.read(nick: "alice", bytes: Self.body, isCheckpoint: false, origin: "a")
+        _ = machine.read(nick: "bob", bytes: Self.body, isCheckpoint: false, origin: "a")
+        for _ in 0..<2 { _ = machine.read(nick: nil, bytes: Self.body, isCheckpoint: false, origin: "x") }
+        #expect(machine.read(nick: nil, bytes: Self.body, isCheckpoint: false, origin: "a") == [.checkpoint(nicks: ["alice", "bob"])])
+        #expect(machine.inFlight == ["alice", "bob"])
+        // The next step comes before the checkpoints: nobody to name.
+        #expect(machine.read(nick: nil, bytes: Self.body, isCheckpoint: false, origin: "a").isEmpty)
+        // Alice's came back; bob's failed: he is named at the next step.
+        #expect(machine.read(nick: "alice", bytes: Self.body, isCheckpoint: true, origin: "a").isEmpty)
+        machine.checkpointFailed("bob")
+        #expect(machine.inFlight.isEmpty)
+        #expect(machine.read(nick: nil, bytes: Self.body, isCheckpoint: false, origin: "a") == [.checkpoint(nicks: ["bob"])])
+        machine.linkLost()
+        #expect(machine.inFlight.isEmpty)
+    }
+}

@@ -166,8 +166,8 @@ struct ReadStateTests {
     }
 
     /// A `chat.state` declared by an earlier build (without the segment size) is used as it is:
-    /// the broker refuses the new arguments (RabbitMQ: 406), the node declares it passively, and
-    /// accounts and read positions work.
+    /// the broker refuses the new arguments (RabbitMQ: 406), the node and the operator tool
+    /// declare it passively, and accounts and read positions work.
     @Test(arguments: BackendKind.allCases)
     func aStateStreamDeclaredByAnEarlierBuildIsUsedAsItIs(_ kind: BackendKind) async throws {
         try await withCluster(kind) { cluster in
@@ -179,6 +179,13 @@ struct ReadStateTests {
             let (alice, _) = try await Self.join(cluster, "alice", on: "a")
             alice.send(.read(ReadRequest(room: ChatName.lobby, upTo: 0)))
             try await eventually("alice's position") { await Self.position(node, "alice", ChatName.lobby) == 0 }
+            // The operator tool too.
+            try await cluster.addAccount("carol", password: Self.password)
+            cluster.uses("carol")
+            try await eventually("node a to read carol's account") { await node.executor.accountsMachine.accounts["carol"] != nil }
+            let carol = cluster.client(on: "a")
+            carol.send(.join(JoinRequest(nick: "carol", password: Self.password)))
+            #expect(try await carol.welcome().nick == "carol")
         }
     }
 }

@@ -106,6 +106,11 @@ public struct ChatLimits: Sendable, Hashable {
     /// (``JoinGate``), so that joins arriving together finish one after another instead of all
     /// at the end.
     public var joinsInFlight: Int
+    /// `chat.state`'s `x-max-length-bytes` and `x-stream-max-segment-size-bytes`
+    /// (Specs/amqp-topology.md, "Retention of chat.state"): every user's state is checkpointed
+    /// before it could fall out of the newest `stateStreamBytes - stateSegmentBytes` bytes.
+    public var stateStreamBytes: Int = 1 << 28
+    public var stateSegmentBytes: Int = 1 << 24
     /// Messages a user's queue may hold waiting (`x-max-length`); over it a `tell` is
     /// `inbox_full` (Specs/amqp-topology.md, "Inbox caps").
     public var inboxMaxMessages: Int = 1000

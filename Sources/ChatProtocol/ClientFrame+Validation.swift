@@ -88,8 +88,15 @@ extension ClientFrame {
             if let current = request.current, !Self.passwordBytes.contains(current.utf8.count) {
                 throw ChatProtocolError(.authFailed, "That is not your current password: send it as 'current' to change your password.")
             }
-        case .devices:
+        case .devices, .settings:
             break
+        case .read(let request):
+            guard request.with == nil else {
+                throw ChatProtocolError(.badRequest, "Read positions of private conversations ('with') are not served yet: send 'read' with a 'room'.")
+            }
+            guard let room = request.room else { throw ChatProtocolError(.badRequest, "A read names its 'room': add it.") }
+            try Self.checkRoom(room)
+            guard request.upTo >= 0 else { throw ChatProtocolError(.badRequest, "'upTo' is the seq of a message you were sent: 0 or more.") }
         case .signOut(let request):
             if let device = request.device {
                 guard request.everywhere != true else {

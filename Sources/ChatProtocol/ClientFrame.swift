@@ -13,6 +13,8 @@ public enum ClientFrame: Sendable, Hashable {
     case setPassword(SetPasswordRequest)
     case devices(DevicesRequest)
     case signOut(SignOutRequest)
+    case read(ReadRequest)
+    case settings(SettingsRequest)
 
     /// The `type` field's value.
     public var type: String {
@@ -29,6 +31,8 @@ public enum ClientFrame: Sendable, Hashable {
         case .setPassword: "setPassword"
         case .devices: "devices"
         case .signOut: "signOut"
+        case .read: "read"
+        case .settings: "settings"
         }
     }
 
@@ -226,6 +230,29 @@ public struct SignOutRequest: Sendable, Hashable, Codable {
     }
 }
 
+/// `read`: the user has seen `room` up to `upTo` (a `seq`); the read position moves there on
+/// every device (Specs/chat-protocol.md, "Read state"). Private conversations (`with`) are
+/// accepted for issue 16, not served yet.
+public struct ReadRequest: Sendable, Hashable, Codable {
+    public var room: String?
+    public var with: String?
+    public var upTo: Int64
+
+    public init(room: String? = nil, with: String? = nil, upTo: Int64) {
+        self.room = room
+        self.with = with
+        self.upTo = upTo
+    }
+}
+
+/// `settings`: the user's settings, stored for every device; answered with `settings`.
+public struct SettingsRequest: Sendable, Hashable, Codable {
+    /// Whether peers see `seen` for private conversations (true unless set false).
+    public var privateReceipts: Bool
+
+    public init(privateReceipts: Bool) { self.privateReceipts = privateReceipts }
+}
+
 extension ClientFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -245,6 +272,8 @@ extension ClientFrame: Codable {
         case "setPassword": self = .setPassword(try SetPasswordRequest(from: decoder))
         case "devices": self = .devices(try DevicesRequest(from: decoder))
         case "signOut": self = .signOut(try SignOutRequest(from: decoder))
+        case "read": self = .read(try ReadRequest(from: decoder))
+        case "settings": self = .settings(try SettingsRequest(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -264,6 +293,8 @@ extension ClientFrame: Codable {
         case .setPassword(let payload): try payload.encode(to: encoder)
         case .devices(let payload): try payload.encode(to: encoder)
         case .signOut(let payload): try payload.encode(to: encoder)
+        case .read(let payload): try payload.encode(to: encoder)
+        case .settings(let payload): try payload.encode(to: encoder)
         }
     }
 }

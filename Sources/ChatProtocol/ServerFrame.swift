@@ -15,6 +15,8 @@ public enum ServerFrame: Sendable, Hashable {
     case passwordSet(PasswordSet)
     case devices(DeviceList)
     case signedOut(SignedOut)
+    case read(ReadPosition)
+    case settings(Settings)
 
     /// The `type` field's value.
     public var type: String {
@@ -34,6 +36,8 @@ public enum ServerFrame: Sendable, Hashable {
         case .passwordSet: "passwordSet"
         case .devices: "devices"
         case .signedOut: "signedOut"
+        case .read: "read"
+        case .settings: "settings"
         }
     }
 }
@@ -72,6 +76,12 @@ public struct Welcome: Sendable, Hashable, Codable {
     public var session: String?
     /// This device's id (12 hex digits), as `devices` lists it.
     public var device: String?
+    /// The user's read position per room (Specs/chat-protocol.md, "Read state").
+    public var read: ConversationCounts?
+    /// Per room with a read position: how many messages after it the node holds (at most 1000).
+    public var unread: ConversationCounts?
+    /// Whether the user lets peers see `seen` (`settings`).
+    public var privateReceipts: Bool?
 
     public init(
         nick: String, token: String, users: [UserStatus], rooms: [String], entered: [String], history: [String: [ChatMessage]], moreHistory: [String] = [],
@@ -89,7 +99,9 @@ public struct Welcome: Sendable, Hashable, Codable {
         self.pending = pending
     }
 
-    enum CodingKeys: String, CodingKey { case nick, token, users, rooms, entered, history, moreHistory, pending, session, device }
+    enum CodingKeys: String, CodingKey {
+        case nick, token, users, rooms, entered, history, moreHistory, pending, session, device, read, unread, privateReceipts
+    }
 
     /// `moreHistory` is read as empty when absent (servers before it was added).
     public init(from decoder: any Decoder) throws {
@@ -104,6 +116,9 @@ public struct Welcome: Sendable, Hashable, Codable {
         pending = try container.decodeIfPresent([String: String].self, forKey: .pending)
         session = try container.decodeIfPresent(String.self, forKey: .session)
         device = try container.decodeIfPresent(String.self, forKey: .device)
+        read = try container.decodeIfPresent(ConversationCounts.self, forKey: .read)
+        unread = try container.decodeIfPresent(ConversationCounts.self, forKey: .unread)
+        privateReceipts = try container.decodeIfPresent(Bool.self, forKey: .privateReceipts)
     }
 }
 
@@ -348,6 +363,35 @@ public struct SignedOut: Sendable, Hashable, Codable {
     public init(devices: [String]) { self.devices = devices }
 }
 
+/// `read`: this user's read position of `room` moved to `upTo`, on any of their devices.
+public struct ReadPosition: Sendable, Hashable, Codable {
+    public var room: String?
+    public var with: String?
+    public var upTo: Int64
+
+    public init(room: String? = nil, with: String? = nil, upTo: Int64) {
+        self.room = room
+        self.with = with
+        self.upTo = upTo
+    }
+}
+
+/// `settings`: the user's settings, as stored (the answer to `settings`, and to every other
+/// session of the user when they change).
+public struct Settings: Sendable, Hashable, Codable {
+    public var privateReceipts: Bool
+
+    public init(privateReceipts: Bool) { self.privateReceipts = privateReceipts }
+}
+
+/// Per kind of conversation, a number per conversation: the welcome's `read` (read positions)
+/// and `unread` (counts). `private` is accepted for issue 16, not served yet.
+public struct ConversationCounts: Sendable, Hashable, Codable {
+    public var rooms: [String: Int64]
+
+    public init(rooms: [String: Int64] = [:]) { self.rooms = rooms }
+}
+
 extension ServerFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }
 
@@ -370,6 +414,8 @@ extension ServerFrame: Codable {
         case "passwordSet": self = .passwordSet(try PasswordSet(from: decoder))
         case "devices": self = .devices(try DeviceList(from: decoder))
         case "signedOut": self = .signedOut(try SignedOut(from: decoder))
+        case "read": self = .read(try ReadPosition(from: decoder))
+        case "settings": self = .settings(try Settings(from: decoder))
         default: throw UnknownFrameType(type: type)
         }
     }
@@ -393,6 +439,8 @@ extension ServerFrame: Codable {
         case .passwordSet(let payload): try payload.encode(to: encoder)
         case .devices(let payload): try payload.encode(to: encoder)
         case .signedOut(let payload): try payload.encode(to: encoder)
+        case .read(let payload): try payload.encode(to: encoder)
+        case .settings(let payload): try payload.encode(to: encoder)
         }
     }
 }

@@ -73,11 +73,17 @@ package enum ServerFrameReader {
                 }
                 pending = map
             }
-            guard let session = object.optionalString("session"), let device = object.optionalString("device") else { return nil }
-            return .welcome(
-                Welcome(
-                    nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history,
-                    moreHistory: moreHistory, pending: pending, session: session, device: device))
+            guard let session = object.optionalString("session"), let device = object.optionalString("device"),
+                let privateReceipts = object.optionalBool("privateReceipts"), let read = optionalCounts(object["read"]),
+                let unread = optionalCounts(object["unread"])
+            else { return nil }
+            var welcome = Welcome(
+                nick: nick, token: token, users: users, rooms: rooms, entered: entered, history: history,
+                moreHistory: moreHistory, pending: pending, session: session, device: device)
+            welcome.read = read
+            welcome.unread = unread
+            welcome.privateReceipts = privateReceipts
+            return .welcome(welcome)
         default:
             return nil
         }
@@ -125,6 +131,18 @@ package enum ServerFrameReader {
             let seq = object.optionalInteger("seq")
         else { return nil }
         return ChatMessage(msgId: msgId, from: from, room: room, to: to, text: text, ts: ts, seq: seq)
+    }
+
+    /// An optional ``ConversationCounts`` (`{"rooms":{"lobby":3}}`): absent or null gives
+    /// .some(nil); anything else it does not fully read (another key, a duplicate) gives nil.
+    private static func optionalCounts(_ value: JSONReader.Value?) -> ConversationCounts?? {
+        guard let value, !value.isNull else { return .some(nil) }
+        guard let members = value.members, members.count == 1, members[0].key == "rooms", let rooms = members[0].value.members else { return nil }
+        var map: [String: Int64] = [:]
+        for member in rooms {
+            guard let number = member.value.integer, map.updateValue(number, forKey: member.key) == nil else { return nil }
+        }
+        return .some(ConversationCounts(rooms: map))
     }
 
     private static func chatMessages(_ value: JSONReader.Value) -> [ChatMessage]? {

@@ -367,7 +367,7 @@ final class SimulatedUser {
             if let outcome = roomResume?.received(frame) { apply(outcome) }
         case .history(let history) where recovery != nil && history.room == roomName:
             recovered(history.messages)
-        case .typing, .history, .entered, .left, .users, .gap, .passwordSet, .devices, .signedOut:
+        case .typing, .history, .entered, .left, .users, .gap, .passwordSet, .devices, .signedOut, .read, .settings:
             counters.add(.otherFrames)
         }
     }

@@ -76,4 +76,16 @@ struct FrameValidationTests {
         let ids = (0...ClientFrame.maxAckIds).map { "\"m\($0)\"" }.joined(separator: ",")
         #expect(code(#"{"type":"ack","msgIds":[\#(ids)]}"#) == .badRequest)
     }
+
+    @Test func aReadNamesOneValidRoomAndAPositionOfZeroOrMore() {
+        #expect(code(#"{"type":"read","room":"lobby","upTo":0}"#) == nil)
+        #expect(code(#"{"type":"read","room":"lobby","upTo":-1}"#) == .badRequest)
+        #expect(code(#"{"type":"read","room":"no spaces","upTo":3}"#) == .invalidRoom)
+        #expect(code(#"{"type":"read","upTo":3}"#) == .badRequest)
+        #expect(code(#"{"type":"read","room":"lobby"}"#) == .badRequest)
+        #expect(code(#"{"type":"read","room":"lobby","upTo":1.5}"#) == .badRequest)
+        #expect(code(#"{"type":"read","with":"bob","upTo":3}"#) == .badRequest)
+        #expect(code(#"{"type":"settings","privateReceipts":"no"}"#) == .badRequest)
+        #expect(code(#"{"type":"settings"}"#) == .badRequest)
+    }
 }

@@ -25,11 +25,14 @@ struct GoldenFrameTests {
     @Test func everyFrameTypeHasAGoldenExample() throws {
         let clientTypes = try Set(Self.names(prefix: "client-").map { try ChatFrameCodec.decodeClientFrame(Self.read($0), limits: ChatLimits()).type })
         let serverTypes = try Set(Self.names(prefix: "server-").map { try ChatFrameCodec.decodeServerFrame(Self.read($0)).type })
-        #expect(clientTypes == ["join", "enter", "leave", "say", "tell", "ack", "history", "typing", "users", "setPassword", "devices", "signOut"])
+        #expect(
+            clientTypes == [
+                "join", "enter", "leave", "say", "tell", "ack", "history", "typing", "users", "setPassword", "devices", "signOut", "read", "settings",
+            ])
         #expect(
             serverTypes == [
                 "welcome", "entered", "left", "message", "sent", "delivered", "presence", "typing", "history", "error", "users", "gap", "passwordSet",
-                "devices", "signedOut",
+                "devices", "signedOut", "read", "settings",
             ])
     }
 

@@ -1550,3 +1550,84 @@ def test_axe_finds_nothing_serious_on_the_sign_in_and_chat_screens_in_light_and_
         finally:
             carol.close()
             dave.close()
+
+
+def room_badge(user: User, room: str):
+    return user.page.locator(f'#room-list [data-conv="#{room}"] .badge')
+
+
+def rooms_known(user: User) -> dict:
+    return user.page.evaluate("window.rabbitChat.rooms")
+
+
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_unread_counts_and_the_new_messages_line_survive_a_reload_and_reading_is_stored(browser, transport):
+    # One nick per browser context today (a second tab of a nick takes it over), so the same
+    # user's other device is this context reloading; a second user writes.
+    erin = User(browser, nick("erin", transport), transport)
+    finn = User(browser, nick("finn", transport), transport)
+    room = f"reads{secrets.token_hex(3)}"
+    try:
+        erin.join()
+        erin.page.fill("#enter-input", room)
+        erin.page.press("#enter-input", "Enter")
+        expect(erin.page.locator("#conv-title")).to_have_text(f"#{room}")
+        # Seen empty: the page stores a read position, so what comes next counts as unread.
+        erin.page.wait_for_function(f"window.rabbitChat.rooms['{room}'] && window.rabbitChat.rooms['{room}'].readUpTo === 0")
+        erin.open_room("lobby")
+
+        finn.join()
+        finn.page.fill("#enter-input", room)
+        finn.page.press("#enter-input", "Enter")
+        expect(finn.page.locator("#conv-title")).to_have_text(f"#{room}")
+        texts = [f"unread {i} {secrets.token_hex(2)}" for i in range(3)]
+        for text in texts:
+            finn.say(text)
+            expect(finn.message(text)).to_have_attribute("data-status", "sent")
+        expect(room_badge(erin, room)).to_have_text("3")
+        erin.shot("40-unread-before-reload")
+
+        # A reload: the count comes back from the server's welcome.
+        erin.page.reload()
+        erin.wait_joined()
+        expect(erin.page.locator("#conv-title")).to_have_text("#lobby")
+        expect(room_badge(erin, room)).to_have_text("3")
+        erin.shot("41-unread-after-reload")
+
+        # Opening the room: the line sits above the first unread message, and the room is read.
+        erin.open_room(room)
+        line = erin.page.locator(f'#messages .conv-pane[data-conv="#{room}"] .new-line')
+        expect(line).to_have_count(1)
+        expect(line).to_have_text("New messages")
+        first = erin.message(texts[0])
+        expect(first).to_have_count(1)
+        assert erin.page.evaluate(
+            "([room, text]) => { const pane = document.querySelector(`#messages .conv-pane[data-conv=\"#${room}\"]`);"
+            " const kids = [...pane.children]; const line = kids.findIndex((k) => k.classList.contains('new-line'));"
+            " return kids[line + 1].textContent.includes(text); }",
+            [room, texts[0]])
+        expect(room_badge(erin, room)).to_have_count(0)
+        newest = erin.page.evaluate(
+            f"Number(document.querySelector('#messages .conv-pane[data-conv=\"#{room}\"] .msg:last-child').dataset.seq)")
+        erin.page.wait_for_function(f"window.rabbitChat.rooms['{room}'].readUpTo === {newest}")
+        erin.shot("42-new-messages-line")
+
+        # A session's frames run in order: once erin's answer comes, her read before it is stored.
+        reply = f"read them {secrets.token_hex(2)}"
+        erin.say(reply)
+        expect(erin.message(reply)).to_have_attribute("data-status", "sent")
+        # Back in the lobby, reload: the read position was stored, so no count comes back (her own
+        # message does not count), and a new message of finn's counts one.
+        erin.open_room("lobby")
+        erin.page.reload()
+        erin.wait_joined()
+        erin.page.wait_for_function(f"window.rabbitChat.rooms['{room}'] && window.rabbitChat.rooms['{room}'].readUpTo >= {newest}")
+        expect(room_badge(erin, room)).to_have_count(0)
+        later = f"later {secrets.token_hex(2)}"
+        finn.say(later)
+        expect(room_badge(erin, room)).to_have_text("1")
+        erin.shot("43-read-stored")
+        assert erin.errors == [] and finn.errors == []
+    finally:
+        erin.close()
+        finn.close()

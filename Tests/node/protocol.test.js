@@ -553,3 +553,68 @@ test('devices: last seen reads as minutes, hours or days ago, then as the date',
   assert.equal(P.agoText(Date.UTC(2026, 0, 2), now), '2026-01-02');
   assert.equal(P.agoText(null, now), 'unknown');
 });
+
+// ---------------------------------------------------------------- read state (issue 16, point 5)
+
+const readConv = (name) => Object.assign(room(name), { newestSeq: null, readUpTo: null, readSentAt: -Infinity, otherSeqs: [], unread: 0 });
+
+test('read state: the welcome gives a room its read position and unread count, and nothing it does not know', () => {
+  const welcome = { read: { rooms: { lobby: 41, rust: 7 } }, unread: { rooms: { lobby: 3, rust: 0 } } };
+  assert.deepEqual(P.welcomeReadState(welcome, 'lobby'), { upTo: 41, unread: 3 });
+  assert.deepEqual(P.welcomeReadState(welcome, 'rust'), { upTo: 7, unread: 0 });
+  assert.deepEqual(P.welcomeReadState(welcome, 'go'), { upTo: null, unread: null });
+  // A server before read state, or nonsense: nothing.
+  assert.deepEqual(P.welcomeReadState({}, 'lobby'), { upTo: null, unread: null });
+  assert.deepEqual(P.welcomeReadState({ read: { rooms: { lobby: -1 } }, unread: { rooms: { lobby: '3' } } }, 'lobby'), { upTo: null, unread: null });
+  assert.equal(P.newConversation('#lobby').readUpTo, null);
+});
+
+test('read state: others\' seqs are kept in order, once, the newest thousand, and count what follows a position', () => {
+  const c = readConv('lobby');
+  for (const seq of [5, 3, 9, 5, 7]) P.noteOtherSeq(c, seq);
+  P.noteOtherSeq(c, undefined);
+  assert.deepEqual(c.otherSeqs, [3, 5, 7, 9]);
+  assert.equal(P.unreadAfter(c, 5), 2);
+  assert.equal(P.unreadAfter(c, 9), 0);
+  assert.equal(P.unreadAfter(c, 0), 4);
+  for (let seq = 10; seq < 10 + P.READ_SEQS_KEEP; seq++) P.noteOtherSeq(c, seq);
+  assert.equal(c.otherSeqs.length, P.READ_SEQS_KEEP);
+  assert.equal(c.otherSeqs[0], 10);
+});
+
+test('read state: a read from another session moves the position forward only and lowers the count', () => {
+  const c = readConv('lobby');
+  for (const seq of [3, 5, 7, 9]) P.noteOtherSeq(c, seq);
+  c.unread = 4;
+  assert.equal(P.applyRead(c, 5), true);
+  assert.equal(c.readUpTo, 5);
+  assert.equal(c.unread, 2);
+  assert.equal(P.applyRead(c, 4), false);
+  assert.equal(P.applyRead(c, 5), false);
+  assert.equal(c.readUpTo, 5);
+  assert.equal(P.applyRead(c, 'x'), false);
+  assert.equal(P.applyRead(c, 9), true);
+  assert.equal(c.unread, 0);
+});
+
+test('read state: a seen room sends read up to its newest seq, at most once a second, and nothing when read already', () => {
+  const c = readConv('lobby');
+  // Seen empty, no position yet: read up to 0, so what comes next counts as unread on any device.
+  const empty = P.readPlan(c, 0);
+  assert.deepEqual(empty, { frame: { type: 'read', room: 'lobby', upTo: 0 }, wait: null });
+  P.readSent(c, empty.frame, 0);
+  assert.deepEqual(P.readPlan(c, 5_000), { frame: null, wait: null }, 'no message since');
+  c.newestSeq = 12;
+  const first = P.readPlan(c, 10_000);
+  assert.deepEqual(first, { frame: { type: 'read', room: 'lobby', upTo: 12 }, wait: null });
+  P.readSent(c, first.frame, 10_000);
+  assert.equal(c.readUpTo, 12);
+  assert.deepEqual(P.readPlan(c, 10_100), { frame: null, wait: null }, 'read already');
+  c.newestSeq = 15;
+  assert.deepEqual(P.readPlan(c, 10_400), { frame: null, wait: 600 }, 'within the second: wait');
+  assert.deepEqual(P.readPlan(c, 11_000), { frame: { type: 'read', room: 'lobby', upTo: 15 }, wait: null });
+  assert.deepEqual(P.readPlan(Object.assign(dm('bob'), { newestSeq: 3, readUpTo: null, readSentAt: -Infinity }), 0), { frame: null, wait: null });
+  // The server said a newer position (another session): nothing to send.
+  c.readUpTo = 20;
+  assert.deepEqual(P.readPlan(c, 20_000), { frame: null, wait: null });
+});

@@ -180,6 +180,24 @@ public struct RoomHistory: Sendable, Hashable {
         return (page.messages, page.more, page.gapNext)
     }
 
+    /// How many messages of `room` not from `author` the node holds with `seq` above `after`,
+    /// at most `cap` (the welcome's `unread`): what the node no longer holds is not counted.
+    public func count(in room: String, after: Int64, cap: Int, excluding author: String? = nil) -> Int {
+        guard let messages = rooms[room]?.messages else { return 0 }
+        var low = messages.startIndex
+        var high = messages.endIndex
+        while low < high {
+            let middle = low + (high - low) / 2
+            if (messages[middle].seq ?? .min) <= after { low = middle + 1 } else { high = middle }
+        }
+        var count = 0
+        for index in low..<messages.endIndex where messages[index].from != author {
+            count += 1
+            if count >= cap { break }
+        }
+        return count
+    }
+
     /// ``page(in:after:limit:maxBytes:)`` and the bytes (``wireCost(of:)``) of its messages.
     func pageAfter(in room: String, after: Int64, limit: Int, maxBytes: Int) -> (messages: [ChatMessage], more: Bool, gapNext: Int64?, bytes: Int) {
         let from = completeFrom(in: room)

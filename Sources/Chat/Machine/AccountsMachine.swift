@@ -165,6 +165,9 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
     private(set) var devices: [String: [String: Device]] = [:]
     /// Every device by its session hash.
     private var bySession: [String: DeviceKey] = [:]
+    /// Per nick, the `chat.state` offset of the newest `revoke` or `delete` read: a checkpoint
+    /// made before it brings back none of the nick's devices (``readCheckpoint(nick:at:parts:)``).
+    private var lastRevoke: [String: Int64] = [:]
     /// Joins waiting for their new device's record to come back through the stream.
     private(set) var awaited: [String: Job] = [:]
     private(set) var limiter: Limiter
@@ -180,9 +183,15 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
 
     // MARK: The stream
 
-    /// The node read `record` from `chat.state`.
+    /// The node read `record` from `chat.state` (at `offset`, when the broker said).
     @discardableResult
-    mutating func read(_ record: Record) -> [Action] {
+    mutating func read(_ record: Record, offset: Int64? = nil) -> [Action] {
+        switch record {
+        case .delete(let nick, _), .revoke(let nick, _, _), .revokeAll(let nick, _):
+            if let offset { lastRevoke[nick] = max(lastRevoke[nick] ?? offset, offset) }
+        default:
+            break
+        }
         switch record {
         case .password(let nick, let hash, let ts, let byOperator):
             if let seen = newest[nick], ts < seen { return [] }
@@ -221,6 +230,39 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
         case .revokeAll(let nick, _):
             return remove(nick: nick, ids: devices[nick].map { Array($0.keys) } ?? [])
         }
+    }
+
+    /// The node read a `checkpoint` of `nick` made when its publisher had read `chat.state` up
+    /// to `at`: its parts fold as if read here, except its devices when a `revoke` or `delete`
+    /// of the nick was read after `at` (they may be signed out; the next checkpoint brings back
+    /// the ones that live).
+    @discardableResult
+    mutating func readCheckpoint(nick: String, at: Int64, parts: [Record]) -> [Action] {
+        let revokedSince = (lastRevoke[nick] ?? -1) > at
+        var actions: [Action] = []
+        for part in parts where part.nick == nick {
+            switch part {
+            case .device, .seen:
+                if !revokedSince { actions += read(part) }
+            case .password, .delete:
+                actions += read(part)
+            case .revoke, .revokeAll:
+                continue
+            }
+        }
+        return actions
+    }
+
+    /// The records that carry `nick`'s account and devices now (for a checkpoint,
+    /// ``StateRetentionMachine``): the password, then each device with its `seen`.
+    func records(of nick: String) -> [Record] {
+        var records: [Record] = []
+        if let account = accounts[nick] { records.append(.password(nick: nick, hash: account.hash, ts: account.ts, byOperator: account.operatorMade)) }
+        for device in (devices[nick] ?? [:]).values.sorted(by: { ($0.created, $0.id) < ($1.created, $1.id) }) {
+            records.append(.device(nick: nick, id: device.id, label: device.label, sessionHash: device.sessionHash, ts: device.created))
+            if device.lastSeen > device.created { records.append(.seen(nick: nick, id: device.id, ts: device.lastSeen)) }
+        }
+        return records
     }
 
     /// Least recently seen first; then the older, then by id (the same choice on every node).

@@ -22,6 +22,10 @@ enum FrameRoute: Sendable, Equatable {
     /// Sign out one device, this one (`device` nil) or every one (``AccountsMachine/signOut(nick:current:device:everywhere:now:)``).
     case signOut(device: String?, everywhere: Bool)
     case history(HistoryRequest)
+    /// Mark a room read up to `upTo` (``ReadStateMachine``).
+    case read(room: String, upTo: Int64)
+    /// Store the user's settings (``ReadStateMachine``).
+    case settings(privateReceipts: Bool)
     case users(prefix: String, limit: Int)
     /// Publish a `typing` record with `routingKey` (best effort, no confirm).
     case typing(room: String?, to: String?, routingKey: String)
@@ -74,6 +78,11 @@ enum FrameRouting {
             return .signOut(device: request.device, everywhere: request.everywhere ?? false)
         case .history(let request):
             return .history(request)
+        case .read(let request):
+            // Validation let only rooms through (private conversations come with their stream).
+            return .read(room: request.room ?? ChatName.lobby, upTo: request.upTo)
+        case .settings(let request):
+            return .settings(privateReceipts: request.privateReceipts)
         case .users(let request):
             return .users(prefix: request.prefix ?? "", limit: request.limit ?? ClientFrame.defaultUsersLimit)
         case .typing(let request):

@@ -250,17 +250,27 @@ struct JoinMachine<Instant: InstantProtocol>: Sendable where Instant.Duration ==
     /// The session is joined: the welcome, from the node's history and the roster as the
     /// sessions were last told (``PresenceMachine/welcomeRoster()``; the changes since, this
     /// join's included, come in the next `presence` frame).
-    mutating func admitted(history: RoomHistory, roster: RosterSnapshot) -> Action {
+    mutating func admitted(history: RoomHistory, roster: RosterSnapshot, readState: ReadState? = nil) -> Action {
         precondition(state == .welcoming)
         var (welcome, followUp) = Self.welcome(
             nick: nick, rooms: rooms, request: request, history: history, limits: limits, tokens: tokens, messageIds: messageIds)
         welcome.session = device?.session
         welcome.device = device?.id
+        welcome.read = readState?.read
+        welcome.unread = readState?.unread
+        welcome.privateReceipts = readState?.privateReceipts
         let frame = ChatFrameCodec.encodeWelcome(welcome, usersJSON: roster.json(withOnline: nick)) { roster.users(withOnline: nick) }
         return finish(.welcome(welcome, frame: frame, followUp: followUp))
     }
 
     // MARK: The welcome
+
+    /// The welcome's read state (``ReadStateMachine/welcome(of:history:)``).
+    struct ReadState: Sendable, Hashable {
+        var read: ConversationCounts
+        var unread: ConversationCounts
+        var privateReceipts: Bool
+    }
 
     /// The welcome of `nick` in `rooms` without its `users` (they are encoded from the roster
     /// snapshot): the token, the most recently active rooms, each entered room's newest

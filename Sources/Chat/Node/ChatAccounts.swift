@@ -48,8 +48,14 @@ public enum ChatAccounts {
 
     private static func publish(_ record: StateRecord, on connection: any BrokerConnection, topology: ChatTopology) async throws(Failure) {
         do {
-            let channel = try await connection.openChannel()
-            try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: ChatTopology.stateStreamArguments))
+            var channel = try await connection.openChannel()
+            do {
+                try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: ChatTopology.stateStreamArguments))
+            } catch let error where error.code == BrokerError.preconditionFailed {
+                // Declared with other arguments (an earlier build's): used as it is, as the nodes do.
+                channel = try await connection.openChannel()
+                try await channel.declareQueue(topology.stateStream, options: QueueOptions(passive: true))
+            }
             try await channel.publish(
                 OutgoingMessage(body: record.encoded(), properties: MessageProperties(persistent: true, type: record.kind)),
                 exchange: "", routingKey: topology.stateStream, mandatory: true)

@@ -139,7 +139,14 @@ extension ChatNodeExecutor {
 
     /// Publishes `record` to `chat.state` and waits for its confirm; false when it failed.
     func publishState(_ record: Accounts.Record) async -> Bool {
-        let body = StateRecord(record)
+        await publishState(StateRecord(record), nick: record.nick)
+    }
+
+    /// Publishes `body` (a record of `nick`, stamped with this node's id) to `chat.state` and
+    /// waits for its confirm; false when it failed.
+    func publishState(_ record: StateRecord, nick: String) async -> Bool {
+        var body = record
+        body.node = nodeId
         do {
             let channel = try await publisher()
             try await channel.publish(
@@ -147,7 +154,7 @@ extension ChatNodeExecutor {
                 exchange: "", routingKey: topology.stateStream, mandatory: true)
             return true
         } catch {
-            logger.warning("Could not store a state record", metadata: ["kind": "\(body.kind)", "nick": "\(record.nick)", "error": "\(error)"])
+            logger.warning("Could not store a state record", metadata: ["kind": "\(body.kind)", "nick": "\(nick)", "error": "\(error)"])
             return false
         }
     }
@@ -213,13 +220,17 @@ extension ChatNodeExecutor {
 
     /// A record of the `chat.state` stream.
     func onStateRecord(_ delivery: Delivery) {
-        if let offset = delivery.streamOffset { lastStateOffset = offset }
+        if let offset = delivery.streamOffset {
+            lastStateOffset = offset
+            if firstStateOffset == nil { firstStateOffset = offset }
+        }
         if delivery.properties.type == "sync" {
-            if let record = BrokerRecord.decode(delivery.body) { run(catchUp.stateSyncRead(marker: record.marker)) }
+            let record = BrokerRecord.decode(delivery.body)
+            if let record { run(catchUp.stateSyncRead(marker: record.marker)) }
+            countStateSync(delivery.body, node: record?.node)
             return
         }
-        guard let record: Accounts.Record = StateRecord.decode(delivery.body) else { return }
-        run(accountsMachine.read(record))
+        foldStateRecord(delivery.body, offset: delivery.streamOffset)
     }
 
     /// 12 random hex digits.

@@ -91,7 +91,7 @@ extension ChatNodeExecutor {
                     typingLimiter: RateLimiter(rate: limits.typingPerSecond, burst: limits.typingBurst, strikesToClose: .max))
                 sessionsMachine.joined(sessionId, entry)
                 metrics.joinedSessions.record(sessions.count)
-                action = join.admitted(history: history, roster: welcomeRoster())
+                action = join.admitted(history: history, roster: welcomeRoster(), readState: welcomeReadState(of: nick))
             case .welcome(_, let frame, let followUp):
                 session.outlet.send(frame)
                 for frame in followUp { session.send(frame) }
@@ -237,6 +237,7 @@ extension ChatNodeExecutor {
                 entry.session.outlet.close(code: ChatCloseCode.replaced, reason: "Replaced")
             case .ended(let sessionId):
                 publishes.sessionEnded(sessionId)
+                readStateSessionEnded(sessionId)
                 metrics.joinedSessions.record(sessions.count)
             case .offline(let nick):
                 localPresence(nick: nick, online: false)

@@ -5,8 +5,7 @@ extension ChatNodeExecutor {
     /// history, event and inbox consumers; presence is announced every interval meanwhile
     /// (``PresenceMachine``), and joins are served once the node caught up (``CatchUpMachine``).
     func serve(_ connection: any BrokerConnection) async throws(BrokerError) {
-        let setup = try await connection.openChannel()
-        try await declareTopology(on: setup)
+        let setup = try await declareTopology(on: connection.openChannel(), connection: connection)
         let nodeQueue = topology.nodeQueue(nodeId)
         try await setup.declareQueue(nodeQueue, options: QueueOptions(exclusive: true, autoDelete: true, arguments: ChatTopology.nodeQueueArguments))
         try await setup.bindQueue(nodeQueue, exchange: topology.presenceExchange, routingKey: "", arguments: [:])
@@ -108,14 +107,28 @@ extension ChatNodeExecutor {
         throw connection.closeReason ?? BrokerError.connectionClosed("The broker connection ended.")
     }
 
-    func declareTopology(on channel: any BrokerChannel) async throws(BrokerError) {
+    /// Declares every exchange and stream; returns the channel to go on with (another one when
+    /// the broker refused `chat.state`'s arguments, which closes the channel it was asked on).
+    func declareTopology(on channel: any BrokerChannel, connection: any BrokerConnection) async throws(BrokerError) -> any BrokerChannel {
         try await channel.declareExchange(topology.publicExchange, kind: .topic, options: ExchangeOptions())
         try await channel.declareExchange(topology.directExchange, kind: .direct, options: ExchangeOptions())
         try await channel.declareExchange(topology.presenceExchange, kind: .fanout, options: ExchangeOptions())
         try await channel.declareQueue(topology.historyStream, options: QueueOptions(durable: true, arguments: ChatTopology.historyStreamArguments))
         try await channel.bindQueue(topology.historyStream, exchange: topology.publicExchange, routingKey: "room.#", arguments: [:])
         try await channel.declareQueue(topology.claimsStream, options: QueueOptions(durable: true, arguments: ChatTopology.claimsStreamArguments))
-        try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: ChatTopology.stateStreamArguments))
+        do {
+            try await channel.declareQueue(topology.stateStream, options: QueueOptions(durable: true, arguments: stateStreamArguments))
+            return channel
+        } catch let error where error.code == BrokerError.preconditionFailed {
+            // Declared by an earlier build (without the segment size) or with other sizes: used as
+            // it is. Its checkpoints assume this node's sizes (Specs/amqp-topology.md).
+            logger.warning(
+                "chat.state exists with other arguments than this node declares (x-max-length-bytes, x-stream-max-segment-size-bytes): it is used as it is; to keep every account through retention, give it segments of at most a sixteenth of its size (see Specs/amqp-topology.md, Retention of chat.state)",
+                metadata: ["stream": "\(topology.stateStream)"])
+            let fresh = try await connection.openChannel()
+            try await fresh.declareQueue(topology.stateStream, options: QueueOptions(passive: true))
+            return fresh
+        }
     }
 
     /// The offset where the history stream ends now: a `sync` record is published into it (so
@@ -186,6 +199,7 @@ extension ChatNodeExecutor {
         run(presenceMachine.linkLost())
         run(claimsMachine.linkLost())
         run(accountsMachine.linkLost())
+        retention.linkLost()
         inboxes.linkLost()
     }
 

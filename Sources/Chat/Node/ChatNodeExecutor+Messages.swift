@@ -64,6 +64,10 @@ extension ChatNodeExecutor {
             await signOut(device: device, everywhere: everywhere, session: session)
         case .history(let request):
             for frame in historyMachine.page(request, limits: configuration.limits) { session.send(frame) }
+        case .read(let room, let upTo):
+            await markRead(room: room, upTo: upTo, session: session)
+        case .settings(let privateReceipts):
+            await changeSettings(privateReceipts: privateReceipts, session: session)
         case .users(let prefix, let limit):
             session.send(.users(findUsers(prefix: prefix, limit: limit)))
         case .typing(let room, let to, let routingKey):

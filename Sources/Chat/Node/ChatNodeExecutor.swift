@@ -55,8 +55,9 @@ actor ChatNodeExecutor {
     var link: Link?
     var generation = 0
     var lastClaimsOffset: Int64?
-    /// Where the `chat.state` stream was read up to.
+    /// Where the `chat.state` stream was read up to, and from (what retention left at the start).
     var lastStateOffset: Int64?
+    var firstStateOffset: Int64?
     /// The accounts read from `chat.state` and the password derivations (ChatNodeExecutor+Accounts.swift).
     var accountsMachine = Accounts()
     /// Derivations waiting for their turn, by waiter id (``AccountsMachine/Action``).
@@ -65,6 +66,14 @@ actor ChatNodeExecutor {
     var deviceResumers: [UInt64: CheckedContinuation<Bool, Never>] = [:]
     /// Their deadlines (the claim timeout), by waiter id.
     var deviceTimers = MachineTimers<UInt64>()
+    /// Read positions and settings, the `read` throttle (ChatNodeExecutor+ReadState.swift).
+    var readState = ReadStates()
+    /// The deferred `read` of each session and conversation, by key.
+    var readTimers = MachineTimers<ReadTimerKey>()
+    /// Who checkpoints which user's state, and when (``StateRetentionMachine``).
+    var retention: StateRetentionMachine
+    /// `checkpoint` records this node published (for tests and the log).
+    var checkpointsPublished = 0
     /// Sessions whose `signOut` awaits its confirm (they close after their `signedOut`).
     var signingOut: Set<UInt64> = []
     /// This node's ``SecretFingerprint``, said in its `hello` and `fingerprint` records.
@@ -171,6 +180,8 @@ actor ChatNodeExecutor {
         claimsMachine = Claims(claimTimeout: configuration.claimTimeout)
         publishes = Publishes(limits: Self.publishLimits(configuration))
         inboxes = Inboxes(limits: Self.inboxLimits(configuration))
+        retention = StateRetentionMachine(
+            nodeId: configuration.nodeId, retainedBytes: Int64(configuration.limits.stateStreamBytes - configuration.limits.stateSegmentBytes))
     }
 
     deinit {
@@ -182,6 +193,7 @@ actor ChatNodeExecutor {
         joinTimers.cancelAll()
         claimTimers.cancelAll()
         deviceTimers.cancelAll()
+        readTimers.cancelAll()
         historyProbeTimer.cancelAll()
         stopTimer.cancelAll()
     }

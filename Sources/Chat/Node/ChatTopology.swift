@@ -67,11 +67,18 @@ public struct ChatTopology: Sendable, Hashable {
         "x-queue-type": "stream",
         "x-max-length-bytes": .int(1 << 28),
     ]
-    /// Arguments of the state stream (Specs/amqp-topology.md: 256 MiB).
-    public static let stateStreamArguments: AMQPTable = [
-        "x-queue-type": "stream",
-        "x-max-length-bytes": .int(1 << 28),
-    ]
+    /// Arguments of the state stream (Specs/amqp-topology.md: 256 MiB in segments of 16 MiB,
+    /// so that retention drops at most one segment's worth more than the cap says).
+    public static let stateStreamArguments: AMQPTable = stateStreamArguments(maxBytes: 1 << 28, segmentBytes: 1 << 24)
+
+    /// Arguments of the state stream with these sizes (`ChatLimits.stateStreamBytes`, `.stateSegmentBytes`).
+    public static func stateStreamArguments(maxBytes: Int, segmentBytes: Int) -> AMQPTable {
+        [
+            "x-queue-type": "stream",
+            "x-max-length-bytes": .int(Int64(maxBytes)),
+            "x-stream-max-segment-size-bytes": .int(Int64(segmentBytes)),
+        ]
+    }
     /// Arguments of a node queue: at most this many waiting events, the oldest dropped.
     public static let nodeQueueArguments: AMQPTable = [
         "x-max-length": .int(10_000)

@@ -22,6 +22,9 @@ struct MachineTimers<Key: Hashable & Sendable>: Sendable {
     /// Timers started and neither cancelled nor taken.
     var count: Int { running.count }
 
+    /// The keys of the running timers.
+    var keys: [Key] { Array(running.keys) }
+
     /// Whether a timer runs under `key`.
     func isRunning(_ key: Key) -> Bool { running[key] != nil }
 

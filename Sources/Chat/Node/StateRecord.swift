@@ -7,6 +7,10 @@ import FoundationEssentials
 /// `{"kind":"seen","nick":"alice","id":"d7f3a1c09b2e","ts":...}`, `{"kind":"revoke","nick":"alice","devices":["d7f3a1c09b2e"],"ts":...}`
 /// or `{"kind":"revoke","nick":"alice","all":true,"ts":...}`; a `rehash` has the fields of `password`
 /// without `by`, and `"replaces":"<base64 salt of the hash it replaces>"`.
+/// `{"kind":"read","nick":"alice","room":"lobby","upTo":1041,"ts":...,"origin":"a/17"}`,
+/// `{"kind":"settings","nick":"alice","privateReceipts":false,"ts":...}` and
+/// `{"kind":"checkpoint","nick":"alice","at":5120,"ts":...,"records":[...]}` (the nick's whole
+/// state as records of the kinds above). Every record a node publishes names it in `node`.
 /// Other kinds (for later parts of issue 16) are skipped by this version.
 struct StateRecord: Sendable, Hashable, Codable {
     var kind: String
@@ -32,9 +36,22 @@ struct StateRecord: Sendable, Hashable, Codable {
     var all: Bool?
     /// The salt (base64) of the hash a `rehash` replaces.
     var replaces: String?
+    /// The node that published the record (``StateRetentionMachine``'s owner rule).
+    var node: String?
+    /// `read`: the conversation (`room`, or later `with`), the position and the sending session.
+    var room: String?
+    var with: String?
+    var upTo: Int64?
+    var origin: String?
+    /// `settings`.
+    var privateReceipts: Bool?
+    /// `checkpoint`: the `chat.state` offset its publisher had read, and the nick's records.
+    var at: Int64?
+    var records: [StateRecord]?
 
     enum CodingKeys: String, CodingKey {
-        case kind, nick, kdf, r, p, salt, hash, ts, by, id, label, session, devices, all, replaces
+        case kind, nick, kdf, r, p, salt, hash, ts, by, id, label, session, devices, all, replaces, node, room, with, upTo, origin, privateReceipts, at,
+            records
         case n = "N"
     }
 
@@ -84,6 +101,89 @@ struct StateRecord: Sendable, Hashable, Codable {
         }
     }
 
+    /// The record of a read-state record.
+    init<Session>(_ record: ReadStateMachine<Session>.Record) {
+        switch record {
+        case .read(let nick, let conversation, let upTo, let origin):
+            self.init(kind: "read", nick: nick, ts: 0)
+            switch conversation {
+            case .room(let room): self.room = room
+            case .direct(let with): self.with = with
+            }
+            self.upTo = upTo
+            self.origin = origin
+        case .settings(let nick, let privateReceipts, let ts, let origin):
+            self.init(kind: "settings", nick: nick, ts: ts)
+            self.privateReceipts = privateReceipts
+            self.origin = origin
+        }
+    }
+
+    /// A `checkpoint` of `nick`: `parts` are its records, `at` the offset its publisher had read.
+    static func checkpoint(nick: String, at: Int64, ts: Int64, parts: [StateRecord]) -> StateRecord {
+        var record = StateRecord(kind: "checkpoint", nick: nick, ts: ts)
+        record.at = at
+        record.records = parts
+        return record
+    }
+
+    /// The most records one `checkpoint` holds: a password, 50 devices and their `seen`, 500
+    /// read positions and the settings fit (a hostile record holding more is skipped).
+    static let maxCheckpointParts = 1200
+
+    /// What a `chat.state` record means, for the machine that folds it.
+    enum Entry: Sendable, Hashable {
+        case account(AccountsMachine<UInt64>.Record)
+        case readState(ReadStateMachine<UInt64>.Record)
+        case checkpoint(nick: String, at: Int64, accounts: [AccountsMachine<UInt64>.Record], readState: [ReadStateMachine<UInt64>.Record])
+    }
+
+    /// The entry of `body` (nil: not well formed, or a kind this version does not read) and the
+    /// node that published it.
+    static func decodeEntry(_ body: [UInt8]) -> (entry: Entry?, nick: String?, node: String?) {
+        guard let record = try? JSONDecoder().decode(StateRecord.self, from: Data(body)), !record.nick.isEmpty else { return (nil, nil, nil) }
+        return (entry(of: record), record.nick, record.node)
+    }
+
+    private static func entry(of record: StateRecord) -> Entry? {
+        switch record.kind {
+        case "read", "settings":
+            return readState(record).map { .readState($0) }
+        case "checkpoint":
+            guard let at = record.at, let parts = record.records, parts.count <= maxCheckpointParts, parts.allSatisfy({ $0.nick == record.nick })
+            else { return nil }
+            var accounts: [AccountsMachine<UInt64>.Record] = []
+            var reads: [ReadStateMachine<UInt64>.Record] = []
+            for part in parts {
+                if let value = readState(part) {
+                    reads.append(value)
+                } else if part.kind != "checkpoint", let value = account(part) {
+                    accounts.append(value)
+                }
+            }
+            return .checkpoint(nick: record.nick, at: at, accounts: accounts, readState: reads)
+        default:
+            return account(record).map { .account($0) }
+        }
+    }
+
+    private static func readState(_ record: StateRecord) -> ReadStateMachine<UInt64>.Record? {
+        switch record.kind {
+        case "read":
+            guard let upTo = record.upTo, upTo >= 0, let room = record.room, record.with == nil, ChatName.isValid(room) else { return nil }
+            return .read(nick: record.nick, conversation: .room(room), upTo: upTo, origin: record.origin)
+        case "settings":
+            guard let privateReceipts = record.privateReceipts else { return nil }
+            return .settings(nick: record.nick, privateReceipts: privateReceipts, ts: record.ts, origin: record.origin)
+        default:
+            return nil
+        }
+    }
+
+    private static func account(_ record: StateRecord) -> AccountsMachine<UInt64>.Record? {
+        accountRecord(record, as: AccountsMachine<UInt64>.self)
+    }
+
     /// The most devices one `revoke` record names (a hostile record naming more is skipped).
     static let maxRevokedDevices = 1000
 
@@ -107,6 +207,11 @@ struct StateRecord: Sendable, Hashable, Codable {
     /// that is not well formed (a hostile or newer record is skipped, never trusted).
     static func decode<Job>(_ body: [UInt8], as: AccountsMachine<Job>.Type = AccountsMachine<Job>.self) -> AccountsMachine<Job>.Record? {
         guard let record = try? JSONDecoder().decode(StateRecord.self, from: Data(body)), !record.nick.isEmpty else { return nil }
+        return accountRecord(record)
+    }
+
+    /// ``decode(_:as:)`` of a parsed record.
+    static func accountRecord<Job>(_ record: StateRecord, as: AccountsMachine<Job>.Type = AccountsMachine<Job>.self) -> AccountsMachine<Job>.Record? {
         switch record.kind {
         case "password":
             guard let value = record.passwordHash else { return nil }

@@ -9,6 +9,7 @@ import {
   planSent, scalarLength, welcomeRoomMore, applyGap, gapText, nextAfterPage, noteNewestSeq, resumeFor, welcomeResumed,
   SIGNED_OUT_TEXT, applySignedOut, closeSignsOut, deviceLabel, devicesFromFrame, joinCredentials, joinErrorPlan,
   setPasswordErrorText, setPasswordPlan, signInError, signOutFrame, welcomeCredentials,
+  applyRead, noteOtherSeq, readPlan, readSent, welcomeReadState,
 } from "./protocol.js";
 import { createConnection } from "./connection.js";
 import {
@@ -213,6 +214,7 @@ function handleFrame(f) {
     case "passwordSet": onPasswordSet(); break;
     case "devices": onDevices(f); break;
     case "signedOut": onSignedOut(f); break;
+    case "read": onRead(f); break;
     default: break; // unknown frames are ignored, as the protocol allows
   }
 }
@@ -252,6 +254,14 @@ function onWelcome(f) {
     const c = getConv(convKey("room", room));
     if (welcomeResumed(f, room, state.lastResume)) view.ensurePane(c); // its `history` with `after` follows
     else addHistory(c, history.get(room) || [], welcomeRoomMore(f, room));
+    // The server's read state: the unread count survives a reload, and the line marks where it begins.
+    const read = welcomeReadState(f, room);
+    if (read.upTo !== null && (c.readUpTo === null || read.upTo > c.readUpTo)) c.readUpTo = read.upTo;
+    if (read.unread !== null) c.unread = read.unread;
+    if (read.upTo !== null && read.unread) {
+      c.lineAfter = read.upTo;
+      view.showNewLine(c, read.upTo);
+    }
   }
   if (!state.active || !state.convs.has(state.active) ||
       (state.active[0] === "#" && !state.entered.includes(state.active.slice(1)))) {
@@ -262,6 +272,7 @@ function onWelcome(f) {
     else showNoConversation();
   } else {
     view.renderHeader();
+    markSeen(state.convs.get(state.active));
   }
   view.renderSidebar();
   view.setConn("connected", "Connected");
@@ -312,6 +323,7 @@ function onMessage(m, live) {
     return;
   }
   const mine = m.from === state.me;
+  if (c.kind === "room" && !mine) noteOtherSeq(c, m.seq);
   let status = null;
   if (mine) status = "sent";
   // One of ours from before a re-join: its placeholder becomes it (the retry's `sent` follows).
@@ -332,6 +344,7 @@ function onMessage(m, live) {
   const counted = countsAsUnread({ live, mine, activeKey: state.active, convKey: c.key, hidden: document.visibilityState === "hidden" });
   if (live && !mine) noticeMessage(c, m, counted);
   if (counted) bumpUnread(c);
+  else if (live && state.active === c.key) markSeen(c);
 }
 
 // A live message from someone else: the screen reader hears it, a mention counts, and a private
@@ -361,6 +374,29 @@ function askNotificationsOnce() {
     const asked = Notification.requestPermission();
     if (asked && typeof asked.catch === "function") asked.catch(() => {});
   } catch (_) { /* an old browser's callback form: no answer needed */ }
+}
+
+// ---------------------------------------------------------------- read state
+// The user has seen the newest messages of `c` (on screen, page visible): its `read` goes to the
+// server, at most once a second per room (a later one waits for the second to end).
+function markSeen(c) {
+  if (!c || c.kind !== "room" || !state.joined || state.active !== c.key || document.visibilityState === "hidden") return;
+  const plan = readPlan(c, Date.now());
+  if (plan.frame) {
+    if (send(plan.frame)) readSent(c, plan.frame, Date.now());
+  } else if (plan.wait !== null && !c.readTimer) {
+    c.readTimer = setTimeout(() => { c.readTimer = null; markSeen(c); }, plan.wait);
+  }
+}
+
+// Another session of the user read a room: its count follows.
+function onRead(f) {
+  if (typeof f.room !== "string") return;
+  const c = state.convs.get(convKey("room", f.room));
+  if (!c || !applyRead(c, f.upTo)) return;
+  if (c.newestSeq !== null && c.readUpTo >= c.newestSeq) view.removeNewLine(c);
+  view.renderSidebar();
+  view.renderHeader();
 }
 
 // History comes oldest first: the page of a welcome or an `entered` goes below what is shown.
@@ -661,6 +697,7 @@ function activate(key) {
   store.set("active." + state.me, key);
   view.showConversation(c);
   if (document.visibilityState !== "hidden") c.unread = 0;
+  markSeen(c);
   view.renderHeader();
   view.renderSidebar();
   view.renderTyping();
@@ -857,6 +894,7 @@ function wire() {
     if (document.visibilityState === "visible") {
       const c = state.convs.get(state.active);
       if (c && c.unread) { c.unread = 0; view.renderSidebar(); view.renderHeader(); }
+      markSeen(c);
     }
   });
   window.addEventListener("online", () => { if (!conn.active && !conn.stopped) conn.reconnectNow(); });
@@ -955,6 +993,12 @@ window.rabbitChat = {
   get transport() { return state.transport; },
   get joined() { return state.joined; },
   get outbox() { return state.outbox.frames().map((f) => Object.assign({}, f)); },
+  // Per room: the unread count and the read position the page knows.
+  get rooms() {
+    const rooms = {};
+    for (const c of state.convs.values()) if (c.kind === "room") rooms[c.name] = { unread: c.unread, readUpTo: c.readUpTo };
+    return rooms;
+  },
 };
 
 start();

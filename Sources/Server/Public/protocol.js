@@ -48,6 +48,10 @@ export function newConversation(key) {
     olderGone: false,      // a `gap` said older messages than those shown are no longer kept
     loadingHistory: false,
     unread: 0,
+    readUpTo: null,        // the user's read position of the room, as the server last said or was sent
+    readSentAt: -Infinity, // when this page last sent `read` for it (ms)
+    otherSeqs: [],         // seqs of others' messages shown, ascending (to count what follows readUpTo)
+    lineAfter: null,       // the "New messages" line goes before the first message after this seq
     typing: new Map(),     // nick -> expiry
     pane: null,            // the view's
   };
@@ -515,4 +519,68 @@ export function agoText(ts, now) {
   if (s < 86400) return plural(Math.floor(s / 3600), "hour");
   if (s < 30 * 86400) return plural(Math.floor(s / 86400), "day");
   return new Date(ts).toISOString().slice(0, 10);
+}
+
+// ---------------------------------------------------------------- read state (issue 16, point 5)
+// (Specs/chat-protocol.md, "Read state": the server stores at most one `read` per room per second
+// per session, so the page sends no more often.)
+export const READ_SEND_EVERY_MS = 1000;
+export const READ_SEQS_KEEP = 1000;
+
+const isSeq = (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 0;
+
+// The welcome's read position and unread count of `room` (null for either the server did not give).
+export function welcomeReadState(welcome, room) {
+  const read = welcome && welcome.read && welcome.read.rooms;
+  const unread = welcome && welcome.unread && welcome.unread.rooms;
+  return {
+    upTo: read && isSeq(read[room]) ? read[room] : null,
+    unread: unread && isSeq(unread[room]) ? unread[room] : null,
+  };
+}
+
+// Someone else's room message was shown: its seq is kept (ascending, the newest READ_SEQS_KEEP).
+export function noteOtherSeq(c, seq) {
+  if (!isSeq(seq)) return;
+  const list = c.otherSeqs;
+  let i = list.length;
+  while (i > 0 && list[i - 1] > seq) i--;
+  if (i > 0 && list[i - 1] === seq) return;
+  list.splice(i, 0, seq);
+  if (list.length > READ_SEQS_KEEP) list.splice(0, list.length - READ_SEQS_KEEP);
+}
+
+// How many of the others' messages shown come after `upTo`.
+export function unreadAfter(c, upTo) {
+  let n = 0;
+  for (let i = c.otherSeqs.length - 1; i >= 0 && c.otherSeqs[i] > upTo; i--) n++;
+  return n;
+}
+
+// A `read` from another session of the user: the position only moves forward, and the unread
+// count drops to what follows it. True when it moved.
+export function applyRead(c, upTo) {
+  if (!isSeq(upTo) || (c.readUpTo !== null && upTo <= c.readUpTo)) return false;
+  c.readUpTo = upTo;
+  c.unread = Math.min(c.unread, unreadAfter(c, upTo));
+  return true;
+}
+
+// The user has seen room `c` up to its newest message: the `read` to send now (`frame`), or how
+// long to wait before sending it (`wait`, ms), or neither (nothing new, or not a room). A room
+// seen empty without a read position is read up to 0, so that the server counts what comes next
+// in it as unread (a room without a position has no count in the welcome).
+export function readPlan(c, now) {
+  if (c.kind !== "room") return { frame: null, wait: null };
+  const upTo = isSeq(c.newestSeq) ? c.newestSeq : (c.readUpTo === null ? 0 : null);
+  if (upTo === null || (c.readUpTo !== null && upTo <= c.readUpTo)) return { frame: null, wait: null };
+  const since = now - c.readSentAt;
+  if (since < READ_SEND_EVERY_MS) return { frame: null, wait: READ_SEND_EVERY_MS - since };
+  return { frame: { type: "read", room: c.name, upTo }, wait: null };
+}
+
+// The `read` was sent: the page counts the room read up to there.
+export function readSent(c, frame, now) {
+  c.readSentAt = now;
+  if (c.readUpTo === null || frame.upTo > c.readUpTo) c.readUpTo = frame.upTo;
 }

@@ -273,6 +273,23 @@ export function showGap(c, next, text, loadOlder) {
   pane.insertBefore(line, before);
 }
 
+// The "New messages" line: before the first message with a seq after `after` (none: no line).
+export function showNewLine(c, after) {
+  const pane = ensurePane(c);
+  removeNewLine(c);
+  let before = null;
+  for (const child of pane.children) {
+    if (child.classList.contains("msg") && child.dataset.seq && Number(child.dataset.seq) > after) { before = child; break; }
+  }
+  if (!before) return;
+  pane.insertBefore(el("div", { className: "new-line", role: "separator", text: "New messages" }), before);
+}
+
+export function removeNewLine(c) {
+  if (!c.pane) return;
+  for (const line of c.pane.querySelectorAll(".new-line")) line.remove();
+}
+
 // A message shown already learns its room seq (a copy from history after the live one).
 export function noteShownSeq(c, msgId, seq) {
   const node = c.items.get(msgId);

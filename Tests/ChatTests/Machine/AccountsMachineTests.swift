@@ -300,4 +300,28 @@ import Testing
             #expect(skipped == nil, "\(body)")
         }
     }
+
+    @Test func aCheckpointBringsBackAUsersStateButNoDeviceWhenARevokeWasReadAfterItWasMade() {
+        var machine = Machine()
+        machine.read(.password(nick: "alice", hash: Self.hash(1), ts: 10, byOperator: false), offset: 1)
+        machine.read(.device(nick: "alice", id: Self.id(1), label: "laptop", sessionHash: "h1", ts: 20), offset: 2)
+        machine.read(.seen(nick: "alice", id: Self.id(1), ts: 90), offset: 3)
+        let parts = machine.records(of: "alice")
+        #expect(parts.count == 3)
+        var fresh = Machine()
+        fresh.readCheckpoint(nick: "alice", at: 3, parts: parts)
+        #expect(fresh.accounts == machine.accounts)
+        #expect(fresh.devices == machine.devices)
+        #expect(fresh.devices["alice"]?[Self.id(1)]?.lastSeen == 90)
+
+        // The device was signed out after the checkpoint was made but read before it: it stays out.
+        let actions = machine.read(.revoke(nick: "alice", devices: [Self.id(1)], ts: 95), offset: 4)
+        #expect(actions == [.signOut(nick: "alice", devices: [Self.id(1)])])
+        #expect(machine.readCheckpoint(nick: "alice", at: 3, parts: parts).isEmpty)
+        #expect(machine.devices["alice"] == nil)
+        #expect(machine.accounts["alice"] != nil)
+        // A checkpoint made after the revoke holds no device; one of another nick's parts is ignored.
+        #expect(machine.readCheckpoint(nick: "bob", at: 9, parts: parts).isEmpty)
+        #expect(machine.accounts["bob"] == nil)
+    }
 }

@@ -75,7 +75,7 @@ final class HTTPExchangeConnection {
         channel = nil
         let this = NIOLoopBound(self, eventLoop: eventLoop)
         let endpoint = self.endpoint
-        ClientBootstrap(group: eventLoop)
+        endpoint.bound(ClientBootstrap(group: eventLoop))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in

@@ -1,3 +1,5 @@
+import NIOCore
+import NIOPosix
 import SockJSWire
 
 /// Where a SockJS service lives: `http://host:port/prefix`, split into what a NIO connection needs.
@@ -8,6 +10,10 @@ public struct SockJSEndpoint: Sendable, Hashable, CustomStringConvertible {
     public var port: Int
     /// The service prefix, starting with `/` and without a trailing `/` (e.g. `/chat`).
     public var prefix: String
+    /// The local address to connect from (port 0: any), e.g. 127.0.0.2 to spread tens of
+    /// thousands of loopback connections over several source addresses (each address has
+    /// about 28,000 ephemeral ports toward one server port); nil lets the system pick.
+    public var localAddress: SocketAddress?
 
     /// An endpoint from its parts; `prefix` is normalised to `/name` (or empty for the root).
     public init(host: String, port: Int, prefix: String) {
@@ -68,6 +74,12 @@ public struct SockJSEndpoint: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { "http://\(hostForHeader)\(prefix)" }
+
+    /// `bootstrap`, bound to ``localAddress`` when one is set.
+    func bound(_ bootstrap: ClientBootstrap) -> ClientBootstrap {
+        guard let localAddress else { return bootstrap }
+        return bootstrap.bind(to: localAddress)
+    }
 
     /// The `Host` header value.
     var hostForHeader: String {

@@ -29,7 +29,7 @@ final class WebSocketTransportDriver: SockJSTransportDriver {
         let endpoint = self.endpoint
         let path = self.path
         let maxFrameSize = self.maxFrameSize
-        let connect = ClientBootstrap(group: eventLoop)
+        let connect = endpoint.bound(ClientBootstrap(group: eventLoop))
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .connectTimeout(.seconds(10))
             .channelInitializer { channel in

@@ -1,4 +1,5 @@
 import ChatClient
+import NIOCore
 
 /// Everything one load run does, resolved from the command line.
 struct LoadScenario: Sendable {
@@ -39,6 +40,9 @@ struct LoadScenario: Sendable {
     /// this many seconds, and rejoin at `ramp` by their device session (the HMAC token on a
     /// server from before device sessions). See `LoadTester+Rejoin.swift`.
     var rejoinAway: Double?
+    /// `--local-addresses N`: clients connect from 127.0.0.1 to 127.0.0.N in turn (one source
+    /// address has about 28,000 ephemeral ports toward one server port); 1: the system picks.
+    var localAddresses = 1
 
     var plan: LoadPlan { LoadPlan(naming: naming, clients: clients, rooms: rooms) }
 
@@ -47,7 +51,16 @@ struct LoadScenario: Sendable {
     /// cross nodes (plain `index % nodes`, with 2 rooms and 2 nodes, put each room on one node).
     func endpoint(for index: Int) -> SockJSEndpoint {
         let rooms = max(1, rooms)
-        return endpoints[(index % rooms + index / rooms) % endpoints.count]
+        var endpoint = endpoints[(index % rooms + index / rooms) % endpoints.count]
+        endpoint.localAddress = Self.localAddress(for: index, of: localAddresses)
+        return endpoint
+    }
+
+    /// Client `index`'s source address among `count` loopback addresses (127.0.0.1 to
+    /// 127.0.0.count, in turn); nil for one address (the system picks).
+    static func localAddress(for index: Int, of count: Int) -> SocketAddress? {
+        guard count > 1 else { return nil }
+        return try? SocketAddress(ipAddress: "127.0.0.\(1 + index % count)", port: 0)
     }
 
     /// How long to wait for every client to join.

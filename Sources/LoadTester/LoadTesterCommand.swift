@@ -90,6 +90,15 @@ struct LoadTesterCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var rejoinAway: Double?
 
+    @Option(
+        name: .customLong("local-addresses"),
+        help: ArgumentHelp(
+            "Connect from 127.0.0.1 to 127.0.0.N in turn (a loopback --url only).",
+            discussion:
+                "One source address has about 28,000 ephemeral ports toward one server port: 50,000 clients need 2 or more. Raise the open-file limit too (ulimit -n) for the LoadTester and the server.",
+            valueName: "N"))
+    var localAddresses = 1
+
     @Option(help: "A tag for nicks and rooms of this run (letters and digits; random by default).")
     var run: String?
 
@@ -105,6 +114,14 @@ struct LoadTesterCommand: AsyncParsableCommand {
         guard (1...256).contains(threads) else { throw ValidationError("--threads must be between 1 and 256.") }
         guard (0...3900).contains(padding) else { throw ValidationError("--padding must be between 0 and 3900 characters.") }
         guard (0...1).contains(resumeDrops) else { throw ValidationError("--resume-drops is a share of the clients: between 0 and 1.") }
+        guard (1...254).contains(localAddresses) else { throw ValidationError("--local-addresses must be between 1 and 254.") }
+        if localAddresses > 1 {
+            for url in urls.isEmpty ? [Self.defaultURL] : urls {
+                guard let endpoint = try? SockJSEndpoint(url: url), endpoint.host == "127.0.0.1" else {
+                    throw ValidationError("--local-addresses spreads clients over 127.0.0.x: every --url must be on 127.0.0.1.")
+                }
+            }
+        }
         if let rejoinAway {
             guard (0...600).contains(rejoinAway) else { throw ValidationError("--rejoin-away is seconds away: between 0 and 600.") }
         }
@@ -152,7 +169,8 @@ struct LoadTesterCommand: AsyncParsableCommand {
             faultTolerant: faults,
             presenceTimeout: presenceTimeout,
             resumeDrops: resumeDrops > 0 ? ResumeDrops(share: resumeDrops) : nil,
-            rejoinAway: rejoinAway
+            rejoinAway: rejoinAway,
+            localAddresses: localAddresses
         )
         FileDescriptorLimit.raise(toAtLeast: clients * 2 + 256)
         let report: LoadReport

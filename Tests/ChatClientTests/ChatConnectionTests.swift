@@ -1,4 +1,5 @@
 import ChatProtocol
+import Foundation
 import NIOCore
 import NIOPosix
 import ServerTestSupport
@@ -174,6 +175,35 @@ import Testing
             }
         }
         #expect(closeCode == 4005)
+    }
+
+    /// An endpoint with a local address connects from it, on every transport (LoadTester's
+    /// `--local-addresses` spreads 50,000 clients over 127.0.0.x this way): the kernel's table
+    /// of TCP sockets shows a connection from 127.0.0.3 to the server's port.
+    @Test(arguments: SockJSTransportKind.allCases)
+    func aConnectionWithALocalAddressConnectsFromIt(transport: SockJSTransportKind) async throws {
+        let server = try await TestServer.rabbitChat.start()
+        defer { server.stopBlocking() }
+        var endpoint = try SockJSEndpoint(url: server.url("/chat"))
+        endpoint.localAddress = try SocketAddress(ipAddress: "127.0.0.3", port: 0)
+        let (carol, events) = ChatConnection.streaming(endpoint: endpoint, transport: transport, eventLoop: Self.group.next())
+        let reader = Reader(carol, events)
+        defer { carol.close() }
+        carol.join(nick: "carol")
+        _ = try await reader.next("welcome") { if case .welcome(let w) = $0 { w } else { nil } }
+        // /proc/net/tcp: "sl local_address rem_address st ...", addresses as little-endian hex IP:port.
+        // Read to the end: /proc files have no size, and a one-shot read stops at a page.
+        let file = try #require(FileHandle(forReadingAtPath: "/proc/net/tcp"))
+        let table = String(decoding: file.readDataToEndOfFile(), as: UTF8.self)
+        try file.close()
+        let serverPort = String(endpoint.port, radix: 16, uppercase: true)
+        let fromThree = table.split(separator: "\n").filter { line in
+            let fields = line.split(separator: " ")
+            guard fields.count > 3 else { return false }
+            let remotePort = fields[2].split(separator: ":").last.map { String(Int($0, radix: 16) ?? -1, radix: 16, uppercase: true) }
+            return fields[1].hasPrefix("0300007F:") && remotePort == serverPort && fields[3] == "01"
+        }
+        #expect(!fromThree.isEmpty, "an established connection from 127.0.0.3 to port \(endpoint.port)")
     }
 
     @Test func serverErrorsArriveAsFrames() async throws {

@@ -1,4 +1,5 @@
 import ChatClient
+import NIOCore
 import ServerTestSupport
 import Testing
 
@@ -96,6 +97,21 @@ import Testing
         #expect(report.summary.contains("(9 by session, 0 by HMAC token, 0 new devices)"))
         #expect(report.json.rejoin?.rejoined == 9)
         #expect(report.json.rejoinMs?.count == 9)
+    }
+
+    /// `--local-addresses`: clients spread over 127.0.0.1 to 127.0.0.N connect and pass.
+    @Test func clientsSpreadOverThreeLoopbackAddressesPass() async throws {
+        let server = try await LiveServer.start()
+        defer { server.stopBlocking() }
+        var scenario = try scenario(url: server.url("/chat"))
+        scenario.localAddresses = 3
+        #expect(scenario.endpoint(for: 0).localAddress == (try SocketAddress(ipAddress: "127.0.0.1", port: 0)))
+        #expect(scenario.endpoint(for: 4).localAddress == (try SocketAddress(ipAddress: "127.0.0.2", port: 0)))
+        #expect(scenario.endpoint(for: 8).localAddress == (try SocketAddress(ipAddress: "127.0.0.3", port: 0)))
+        #expect(LoadScenario.localAddress(for: 8, of: 1) == nil)
+        let report = try await LoadRun(scenario: scenario, log: { _ in }).run()
+        #expect(report.verdict.violations.first == [])
+        #expect(report.passed)
     }
 
     @Test func nothingListeningIsOneClearSentence() async throws {

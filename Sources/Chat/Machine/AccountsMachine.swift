@@ -244,7 +244,7 @@ struct AccountsMachine<Job: Sendable & Hashable>: Sendable {
             switch part {
             case .device, .seen:
                 if !revokedSince { actions += read(part) }
-            case .password, .delete:
+            case .password, .rehash, .delete:
                 actions += read(part)
             case .revoke, .revokeAll:
                 continue

@@ -232,26 +232,12 @@ public struct SignOutRequest: Sendable, Hashable, Codable {
 
 /// `read`: the user has seen `room` up to `upTo` (a `seq`); the read position moves there on
 /// every device (Specs/chat-protocol.md, "Read state"). Private conversations (`with`) are
-/// accepted for issue 16, not served yet.
-public struct ReadRequest: Sendable, Hashable, Codable {
-    public var room: String?
-    public var with: String?
-    public var upTo: Int64
+/// accepted for issue 16, not served yet. The same fields as the server's `read` frame.
+public typealias ReadRequest = ReadPosition
 
-    public init(room: String? = nil, with: String? = nil, upTo: Int64) {
-        self.room = room
-        self.with = with
-        self.upTo = upTo
-    }
-}
-
-/// `settings`: the user's settings, stored for every device; answered with `settings`.
-public struct SettingsRequest: Sendable, Hashable, Codable {
-    /// Whether peers see `seen` for private conversations (true unless set false).
-    public var privateReceipts: Bool
-
-    public init(privateReceipts: Bool) { self.privateReceipts = privateReceipts }
-}
+/// `settings`: the user's settings, stored for every device; answered with `settings` (the same
+/// field as the server's frame).
+public typealias SettingsRequest = Settings
 
 extension ClientFrame: Codable {
     private enum TypeKey: String, CodingKey { case type }

@@ -464,6 +464,16 @@ ORDERS = {
 }
 
 
+def poll_page(page, expression, arg=None):
+    """Waits (15 s at most) until `expression` is true in the page. Polled from here: the page's
+    Content-Security-Policy forbids wait_for_function's eval."""
+    for _ in range(300):
+        if page.evaluate(expression, arg):
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("the page never got to: " + expression)
+
+
 @pytest.mark.parametrize("order", list(ORDERS), ids=list(ORDERS))
 def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_in(browser, order):
     me = nick("olga", "order")
@@ -482,12 +492,7 @@ def test_a_message_is_shown_once_whatever_order_its_sent_echo_and_history_come_i
         text)
 
     def wait_until(expression, arg=None):
-        # Polled from here: the page's Content-Security-Policy forbids wait_for_function's eval.
-        for _ in range(300):
-            if page.evaluate(expression, arg):
-                return
-            page.wait_for_timeout(50)
-        raise AssertionError("the page never got to: " + expression)
+        poll_page(page, expression, arg)
 
     def socket():
         wait_until("() => (window.fakeSockets || []).some(s => s.readyState === 1 && s.sent.some(f => f.type === 'join'))")
@@ -1181,12 +1186,7 @@ def test_the_page_keeps_the_session_sends_the_old_token_once_and_handles_devices
     page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
 
     def wait_until(expression, arg=None):
-        # Polled from here: the page's Content-Security-Policy forbids wait_for_function's eval.
-        for _ in range(300):
-            if page.evaluate(expression, arg):
-                return
-            page.wait_for_timeout(50)
-        raise AssertionError("the page never got to: " + expression)
+        poll_page(page, expression, arg)
 
     def joins():
         return page.evaluate("() => window.fakeSockets.flatMap(s => s.sent.filter(f => f.type === 'join'))")

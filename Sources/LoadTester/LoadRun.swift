@@ -50,68 +50,44 @@ struct LoadRun {
         users.reserveCapacity(scenario.clients)
         let progress = ProgressPrinter(scenario: scenario, counters: counters, statistics: statistics, log: log)
         var nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
-        while users.count < scenario.clients {
-            let elapsed = (ContinuousClock.now - connectStart).seconds
-            let due = min(scenario.clients, max(users.count + 1, Int(elapsed * scenario.ramp) + 1))
-            while users.count < due {
-                let index = users.count
-                let loop = loops[index % loops.count]
-                let stats = statistics[index % loops.count]
-                let endpoint = scenario.endpoint(for: index)
-                let transport = scenario.transports.transport(for: index)
-                let padding = scenario.padding
-                let ignored = scenario.faults.ignorePublicDelivery[index]
-                let resumes = scenario.resumeDrops != nil
-                let recovery = scenario.faultTolerant || resumes ? FaultRecovery(endpoints: scenario.endpoints) : nil
-                users.append(
-                    try await loop.submit {
-                        let user = SimulatedUser(
-                            index: index,
-                            plan: plan,
-                            endpoint: endpoint,
-                            transport: transport,
-                            eventLoop: loop,
-                            statistics: stats.value,
-                            counters: counters,
-                            padding: padding,
-                            ignoredPublicDelivery: ignored,
-                            recovery: recovery,
-                            resumes: resumes
-                        )
-                        let handle = NIOLoopBound(user, eventLoop: loop)
-                        user.connect(handle: handle)
-                        return handle
-                    }.get()
-                )
-            }
-            if ContinuousClock.now >= nextProgress {
-                await progress.print(phase: "connecting")
-                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
-            }
-            try await Task.sleep(for: .milliseconds(5))
+        try await ramp(scenario.clients, phase: "connecting", progress: progress, nextProgress: &nextProgress) { index in
+            let loop = loops[index % loops.count]
+            let stats = statistics[index % loops.count]
+            let endpoint = scenario.endpoint(for: index)
+            let transport = scenario.transports.transport(for: index)
+            let padding = scenario.padding
+            let ignored = scenario.faults.ignorePublicDelivery[index]
+            let resumes = scenario.resumeDrops != nil
+            let recovery = scenario.faultTolerant || resumes ? FaultRecovery(endpoints: scenario.endpoints) : nil
+            users.append(
+                try await loop.submit {
+                    let user = SimulatedUser(
+                        index: index,
+                        plan: plan,
+                        endpoint: endpoint,
+                        transport: transport,
+                        eventLoop: loop,
+                        statistics: stats.value,
+                        counters: counters,
+                        padding: padding,
+                        ignoredPublicDelivery: ignored,
+                        recovery: recovery,
+                        resumes: resumes
+                    )
+                    let handle = NIOLoopBound(user, eventLoop: loop)
+                    user.connect(handle: handle)
+                    return handle
+                }.get()
+            )
         }
         // The ramp runs slower than asked when the clients' loops are busy (a big chat's
         // welcomes are large): every client gets at least 30 s after its connection started.
-        let joinDeadline = max(connectStart + .seconds(scenario.joinTimeout), ContinuousClock.now + .seconds(30))
-        while counters.load(.joined) + counters.load(.failedToJoin) < scenario.clients, ContinuousClock.now < joinDeadline {
-            if ContinuousClock.now >= nextProgress {
-                await progress.print(phase: "joining")
-                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
-            }
-            try await Task.sleep(for: .milliseconds(10))
+        try await settle(scenario.clients, from: connectStart, phase: "joining", progress: progress, nextProgress: &nextProgress) {
+            counters.load(.joined) + counters.load(.failedToJoin)
         }
         let connectSeconds = (ContinuousClock.now - connectStart).seconds
         let joined = counters.load(.joined)
-        if joined < scenario.clients {
-            let reasons = try await Self.collect(users) { user in
-                user.phase == .joined ? nil : "u\(user.index) (\(user.transport) to \(user.endpoint)): \(user.closeReason ?? "no welcome yet")"
-            }
-            await Self.finishAll(users)
-            let first = reasons.compactMap { $0 }.prefix(5).joined(separator: "\n  ")
-            throw Failure(
-                description: "Only \(joined) of \(scenario.clients) clients joined within \(Int(connectSeconds)) s; the first that did not:\n  \(first)"
-            )
-        }
+        if joined < scenario.clients { try await Self.fail(users, done: joined, verb: "joined", seconds: connectSeconds) }
         log("all \(joined) clients joined in \(Self.format(seconds: connectSeconds))")
         let rssJoined = servers.map { $0.residentBytes() }
 
@@ -240,6 +216,55 @@ struct LoadRun {
             if let server = ServerProcess.listening(onPort: endpoint.port), !found.contains(server) { found.append(server) }
         }
         return found
+    }
+
+    /// Starts `count` clients at the ramp rate (`start` with each index, in order), printing
+    /// progress as `phase`.
+    func ramp(
+        _ count: Int, phase: String, progress: ProgressPrinter, nextProgress: inout ContinuousClock.Instant,
+        start: (Int) async throws -> Void
+    ) async throws {
+        let begin = ContinuousClock.now
+        var started = 0
+        while started < count {
+            let due = min(count, max(started + 1, Int((ContinuousClock.now - begin).seconds * scenario.ramp) + 1))
+            while started < due {
+                try await start(started)
+                started += 1
+            }
+            if ContinuousClock.now >= nextProgress {
+                await progress.print(phase: phase)
+                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    /// Waits until `settled()` reaches `count`, for at most the join timeout from `start` (and
+    /// at least 30 s from now: the ramp runs slower than asked when the clients' loops are busy).
+    func settle(
+        _ count: Int, from start: ContinuousClock.Instant, phase: String, progress: ProgressPrinter, nextProgress: inout ContinuousClock.Instant,
+        settled: () -> Int
+    ) async throws {
+        let deadline = max(start + .seconds(scenario.joinTimeout), ContinuousClock.now + .seconds(30))
+        while settled() < count, ContinuousClock.now < deadline {
+            if ContinuousClock.now >= nextProgress {
+                await progress.print(phase: phase)
+                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Ends every client and throws the run's failure, naming the first five that did not get
+    /// their welcome (`verb`: "joined" or "rejoined").
+    static func fail(_ users: [NIOLoopBound<SimulatedUser>], done: Int, verb: String, seconds: Double) async throws -> Never {
+        let reasons = try await collect(users) { user in
+            user.phase == .joined ? nil : "u\(user.index) (\(user.transport) to \(user.endpoint)): \(user.closeReason ?? "no welcome yet")"
+        }
+        await finishAll(users)
+        let first = reasons.compactMap { $0 }.prefix(5).joined(separator: "\n  ")
+        throw Failure(description: "Only \(done) of \(users.count) clients \(verb) within \(Int(seconds)) s; the first that did not:\n  \(first)")
     }
 
     /// Runs `body` on every user's loop and returns the results in user order.

@@ -42,39 +42,16 @@ extension LoadRun {
         log("all \(users.count) clients left; rejoining by device session in \(Self.format(seconds: away))")
         try await Task.sleep(for: .milliseconds(Int(away * 1000)))
         let start = ContinuousClock.now
-        var started = 0
-        while started < users.count {
-            let elapsed = (ContinuousClock.now - start).seconds
-            let due = min(users.count, max(started + 1, Int(elapsed * scenario.ramp) + 1))
-            while started < due {
-                let user = users[started]
-                user.eventLoop.execute { user.value.rejoinNow() }
-                started += 1
-            }
-            if ContinuousClock.now >= nextProgress {
-                await progress.print(phase: "rejoining")
-                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
-            }
-            try await Task.sleep(for: .milliseconds(5))
+        try await ramp(users.count, phase: "rejoining", progress: progress, nextProgress: &nextProgress) { index in
+            let user = users[index]
+            user.eventLoop.execute { user.value.rejoinNow() }
         }
-        let deadline = max(start + .seconds(scenario.joinTimeout), ContinuousClock.now + .seconds(30))
-        while counters.load(.rejoined) + counters.load(.failedToRejoin) < users.count, ContinuousClock.now < deadline {
-            if ContinuousClock.now >= nextProgress {
-                await progress.print(phase: "rejoining")
-                nextProgress = ContinuousClock.now + .seconds(scenario.progressInterval)
-            }
-            try await Task.sleep(for: .milliseconds(10))
+        try await settle(users.count, from: start, phase: "rejoining", progress: progress, nextProgress: &nextProgress) {
+            counters.load(.rejoined) + counters.load(.failedToRejoin)
         }
         let seconds = (ContinuousClock.now - start).seconds
         let rejoined = counters.load(.rejoined)
-        guard rejoined == users.count else {
-            let reasons = try await Self.collect(users) { user in
-                user.phase == .joined ? nil : "u\(user.index) (\(user.transport) to \(user.endpoint)): \(user.closeReason ?? "no welcome yet")"
-            }
-            await Self.finishAll(users)
-            let first = reasons.compactMap { $0 }.prefix(5).joined(separator: "\n  ")
-            throw Failure(description: "Only \(rejoined) of \(users.count) clients rejoined within \(Int(seconds)) s; the first that did not:\n  \(first)")
-        }
+        if rejoined < users.count { try await Self.fail(users, done: rejoined, verb: "rejoined", seconds: seconds) }
         log("all \(rejoined) clients rejoined in \(Self.format(seconds: seconds))")
         return seconds
     }
